@@ -1,0 +1,43 @@
+// The admin API served on the control loop (loopback HTTP, bearer token):
+//   GET    /healthz                    liveness, no token
+//   GET    /metrics                    Prometheus text exposition, no token
+//   GET    /v1/queue[?limit=N]         queued and dead-lettered messages (JSON)
+//   GET    /v1/queue/<id>              one message with per-recipient state (JSON)
+//   POST   /v1/queue/<id>/retry        deliver now / requeue a dead letter
+//   DELETE /v1/queue/<id>              remove a message
+// `mxgate queue ...` is a client of this API (RocksDB allows one writer process).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "mxgate/config/config.h"
+#include "mxgate/http/server.h"
+#include "mxgate/scheduler/scheduler.h"
+
+namespace mxgate::admin {
+
+class Api {
+ public:
+  Api(scheduler::Scheduler& scheduler, std::string token, std::function<std::string()> metrics);
+  // Runs on the control loop; respond is called there too.
+  void handle(const http::Request& request, http::Respond respond);
+
+ private:
+  bool authorized(const http::Request& request) const;
+
+  scheduler::Scheduler& scheduler_;
+  std::string token_;
+  std::function<std::string()> metrics_;
+};
+
+// admin.token_file, or <spool>/admin.token when it is not set.
+std::string tokenPath(const config::Config& config);
+
+// Reads the admin token from path, creating it (32 random bytes, hex, mode 0600) if missing.
+bool ensureToken(const std::string& path, std::string& token, std::string& error);
+
+// JSON for a spool record, as the API and `mxgate queue show --json` print it.
+std::string messageJson(const spool::MessageRecord& record, bool active);
+
+}  // namespace mxgate::admin

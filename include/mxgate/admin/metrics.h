@@ -1,0 +1,47 @@
+// Prometheus text exposition (format 0.0.4) of the node's counters and gauges: messages by
+// outcome, queue depth and age, spool commit latency and batching, lane depth and wait,
+// connections. Pure formatting over a snapshot; the control loop gathers the snapshot.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mxgate/scheduler/scheduler.h"
+#include "mxgate/server/smtp_server.h"
+#include "mxgate/spool/store.h"
+
+namespace mxgate::admin {
+
+struct LaneSnapshot {
+  std::string name;
+  uint64_t depth = 0;
+  uint64_t completed = 0;
+  uint64_t refused = 0;
+  uint64_t wait_micros = 0;
+};
+
+struct MetricsSnapshot {
+  scheduler::QueueStats queue;
+  spool::StoreStats store;
+  uint64_t store_pending = 0;
+  bool store_writable = true;
+  uint64_t free_disk_bytes = 0;
+  uint64_t inflight_bytes = 0;
+  bool storage_pressure = false;
+  uint64_t connections_open = 0;
+  uint64_t connections = 0;
+  uint64_t refused_connections = 0;
+  uint64_t accepted_messages = 0;
+  uint64_t accepted_bytes = 0;
+  uint64_t rejected_messages = 0;
+  uint64_t tempfailed_messages = 0;
+  uint64_t rejected_recipients = 0;
+  uint64_t protocol_errors = 0;
+  std::vector<LaneSnapshot> lanes;
+  uint64_t now_us = 0;
+};
+
+std::string renderMetrics(const MetricsSnapshot& snapshot);
+
+}  // namespace mxgate::admin

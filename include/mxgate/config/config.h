@@ -1,0 +1,174 @@
+// Node configuration (conf/mxgate.toml) and tenant policies (policies/*.toml).
+//
+// load() parses and validates everything into one immutable snapshot; every error names
+// the file, the line and the key. The snapshot is shared read-only between threads
+// (std::shared_ptr<const Config>); a reload builds a new one and swaps the pointer.
+// Relative paths in the files are resolved against the working directory of mxgate.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "mxgate/base/log.h"
+
+namespace mxgate::config {
+
+enum class ListenerRole { Inbound, Submission };
+enum class ListenerTls { None, StartTls, Implicit };
+enum class BareNewline { Reject, Normalize };
+enum class DeliveryKind { File, Smtp };
+enum class ClientTls { None, Opportunistic, Required };
+
+struct NodeSettings {
+  std::string hostname;      // greeting, EHLO reply, Received: by
+  uint16_t id = 0;           // node id inside queue ids
+  uint32_t workers = 0;      // event-loop threads; 0 in the file means "number of cores"
+  std::string policies_dir;  // directory holding the tenant *.toml files
+  std::string postmaster;    // where RCPT TO:<postmaster> goes ("" = refuse it)
+};
+
+struct LogSettings {
+  log::Level level = log::Level::Info;
+  log::Format format = log::Format::Text;
+  std::string file;  // "" = standard error
+};
+
+struct Listener {
+  std::string name;
+  ListenerRole role = ListenerRole::Inbound;
+  std::string address;  // numeric IPv4 or IPv6
+  uint16_t port = 0;    // 0 lets the kernel choose (tests)
+  ListenerTls tls = ListenerTls::StartTls;
+};
+
+struct TlsSettings {
+  std::string cert_file;  // PEM chain; "" = generate a self-signed one under <spool>/tls
+  std::string key_file;
+  int min_version = 12;  // 12 = TLS 1.2, 13 = TLS 1.3
+};
+
+struct SmtpSettings {
+  uint32_t max_connections = 1000;
+  uint32_t max_connections_per_ip = 50;
+  size_t max_line_length = 2048;         // command lines, bytes including CRLF
+  uint64_t max_message_size = 26214400;  // announced with SIZE, enforced while streaming
+  size_t max_header_size = 102400;
+  uint32_t max_recipients = 1000;
+  uint32_t max_errors = 20;
+  uint32_t max_junk_commands = 100;
+  uint32_t max_received_headers = 100;  // loop detection (RFC 5321 §6.3)
+  uint32_t max_messages_per_connection = 1000;
+  BareNewline bare_newline = BareNewline::Reject;
+  bool reject_nul = true;
+  std::chrono::milliseconds command_timeout{300000};  // RFC 5321 §4.5.3.2.7
+  std::chrono::milliseconds data_timeout{180000};     // between DATA blocks, §4.5.3.2.5
+  std::chrono::milliseconds tls_handshake_timeout{30000};
+  size_t max_pending_output = 65536;  // unread replies before we stop reading input
+};
+
+struct SpoolSettings {
+  std::string path;
+  uint32_t commit_max_batch = 256;                // commits per group-commit write
+  std::chrono::microseconds commit_max_wait{300};  // how long the writer waits to fill a batch
+  size_t chunk_size = 65536;                      // body chunk size in the spool
+  uint64_t max_queued_messages = 200000;          // high water: new mail gets 452 4.3.1
+  uint64_t max_queued_bytes = 8589934592;
+  uint64_t min_free_bytes = 268435456;  // free disk below this: 452 4.3.1
+  uint32_t resume_percent = 90;         // accept again below this % of a high water
+  uint64_t max_inflight_bytes = 268435456;  // message data held in memory: 451 4.3.0 above
+  uint64_t write_buffer_size = 67108864;    // RocksDB memtable size
+};
+
+struct QueueSettings {
+  std::chrono::seconds retry_initial{300};
+  std::chrono::seconds retry_max{3600};
+  std::chrono::seconds max_age{432000};  // then the message is dead-lettered
+  uint32_t retry_jitter_percent = 20;    // +/- this % on every backoff step
+  uint32_t max_active = 2000;            // messages being delivered at once
+  uint64_t hot_cache_bytes = 134217728;  // bodies kept in memory after commit for delivery
+  uint32_t read_threads = 2;             // spool-read lane
+  uint32_t file_threads = 2;             // file-delivery lane
+};
+
+struct SmtpClientSettings {
+  std::chrono::milliseconds connect_timeout{30000};
+  std::chrono::milliseconds command_timeout{300000};
+  std::chrono::milliseconds data_timeout{600000};  // waiting for the reply after the final dot
+  std::chrono::milliseconds idle_timeout{10000};   // a reusable connection is closed after this
+  uint32_t max_messages_per_connection = 1000;
+};
+
+struct AdminSettings {
+  std::string address;
+  uint16_t port = 8025;
+  std::string token_file;  // "" = <spool>/admin.token, created on first run
+};
+
+struct DeliveryTarget {
+  DeliveryKind kind = DeliveryKind::File;
+  std::string path;  // file: directory receiving one <queue id>.eml per message
+  std::string host;  // smtp: fixed next hop
+  uint16_t port = 25;
+  uint32_t max_connections = 10;
+  ClientTls tls = ClientTls::Opportunistic;
+};
+
+struct Tenant {
+  std::string id;
+  std::string source_file;
+  std::vector<std::string> domains;  // lower-cased
+  DeliveryTarget delivery;
+};
+
+struct Config {
+  std::string source_file;
+  NodeSettings node;
+  LogSettings log;
+  std::vector<Listener> listeners;
+  TlsSettings tls;
+  SmtpSettings smtp;
+  SpoolSettings spool;
+  QueueSettings queue;
+  SmtpClientSettings smtp_client;
+  AdminSettings admin;
+  std::vector<Tenant> tenants;
+
+  // Exact, case-insensitive match of a recipient domain; nullptr if no tenant owns it.
+  const Tenant* tenantForDomain(std::string_view domain) const;
+  const Tenant* tenantById(std::string_view id) const;
+
+  std::unordered_map<std::string, size_t> domain_index;  // lower-cased domain -> tenants[i]
+};
+
+struct ConfigError {
+  std::string file;
+  int line = 0;     // 0 when the error is not tied to a line (e.g. file missing)
+  std::string key;  // dotted key, e.g. "smtp.max_recipients"
+  std::string message;
+  std::string str() const;  // "file:line: key: message"
+};
+
+struct LoadResult {
+  std::shared_ptr<const Config> config;  // null when errors is not empty
+  std::vector<ConfigError> errors;
+};
+
+// Reads the node file and every *.toml in its policies directory, validates all of it and
+// reports every error found (not just the first).
+LoadResult load(const std::string& node_file);
+
+struct PolicySource {
+  std::string name;  // the file name used in error messages
+  std::string text;
+};
+
+// The same validation over text already in memory (tests, fuzzing, reload previews).
+LoadResult loadFromText(const std::string& node_name, const std::string& node_text,
+                        const std::vector<PolicySource>& policies);
+
+}  // namespace mxgate::config

@@ -1,0 +1,40 @@
+// Delivery targets by tenant. update() (start-up and every reload) builds a target for each
+// tenant's [delivery] policy, reusing the existing target when the settings are unchanged;
+// targets are kept until shutdown so deliveries under way are never cut off by a reload.
+// forTenant() is what the scheduler's resolver calls. Thread-safe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mxgate/config/config.h"
+#include "mxgate/delivery/target.h"
+#include "mxgate/io/lane.h"
+#include "mxgate/io/loop.h"
+#include "mxgate/tls/tls.h"
+
+namespace mxgate::delivery {
+
+class Registry {
+ public:
+  Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, std::shared_ptr<tls::Context> client_tls);
+  ~Registry();
+
+  void update(const config::Config& config);
+  Target* forTenant(const std::string& tenant) const;
+  void shutdown();
+
+ private:
+  std::vector<io::Loop*> loops_;
+  io::Lane& file_lane_;
+  std::shared_ptr<tls::Context> client_tls_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<Target>> targets_;  // by settings key
+  std::unordered_map<std::string, Target*> by_tenant_;
+};
+
+}  // namespace mxgate::delivery

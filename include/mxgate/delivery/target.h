@@ -1,0 +1,56 @@
+// Delivery targets: where a queued message goes for a group of its recipients. The scheduler
+// hands a Job to a Target and gets one Result back with an outcome per recipient. Targets in
+// this release: `file` (one .eml per message into a directory) and `smtp` (a fixed next hop,
+// with connection reuse and a bounded number of connections). MX routing and webhooks plug
+// in as further Target implementations.
+//
+// deliver() is thread-safe and never blocks; `done` runs exactly once, on any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mxgate/mail/queue_id.h"
+
+namespace mxgate::delivery {
+
+struct Job {
+  mail::QueueId id;
+  std::string mail_from;                // "" = null reverse-path
+  std::vector<std::string> recipients;  // this job's envelope recipients
+  std::shared_ptr<const std::string> body;  // canonical CRLF message, our Received: first
+  bool smtputf8 = false;
+  bool eightbit = false;
+  uint32_t attempt = 1;
+};
+
+enum class Outcome { Delivered, TempFail, PermFail };
+
+struct RecipientResult {
+  Outcome outcome = Outcome::TempFail;
+  std::string reply;  // the remote reply ("250 2.0.0 Ok ...") or our own error text
+};
+
+struct Result {
+  std::vector<RecipientResult> recipients;  // same order as Job::recipients
+  std::string remote;                       // e.g. "127.0.0.1:2526" or a file path
+};
+
+// A result with the same outcome and text for every recipient of a job.
+Result uniformResult(const Job& job, Outcome outcome, const std::string& reply, std::string remote = {});
+
+// Maps an SMTP reply code to an outcome: 2xx delivered, 4xx temporary, 5xx permanent.
+Outcome outcomeForCode(int code);
+
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual void deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) = 0;
+  // Stops taking work and closes connections; jobs still waiting fail temporarily.
+  virtual void shutdown() {}
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace mxgate::delivery

@@ -1,0 +1,46 @@
+// Listening sockets. Every worker loop opens its own socket on the same address with
+// SO_REUSEPORT, so the kernel spreads new connections across loops and a connection stays
+// on the loop that accepted it. bindSocket() runs on the starting thread (errors such as
+// EADDRINUSE surface at start-up); Listener itself lives on its loop's thread.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "mxgate/io/loop.h"
+
+namespace mxgate::io {
+
+// Creates a non-blocking TCP socket with SO_REUSEADDR and SO_REUSEPORT, binds and listens.
+// Returns the fd, or -1 with error set. bound_port receives the port (useful with port 0).
+int bindSocket(const std::string& address, uint16_t port, int backlog, uint16_t& bound_port,
+               std::string& error);
+
+class Listener {
+ public:
+  // on_connection runs on the loop thread for each pending connection; it must accept it.
+  using ConnectionFn = std::function<void(uv_stream_t* server)>;
+
+  Listener(Loop& loop, int fd, ConnectionFn on_connection);
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // On the loop thread: wraps the fd and starts accepting. Returns a libuv error code.
+  int start();
+  // On the loop thread: stops accepting and closes the socket; `done` runs once closed.
+  void close(std::function<void()> done);
+
+ private:
+  static void onConnection(uv_stream_t* server, int status);
+
+  Loop& loop_;
+  int fd_;
+  ConnectionFn on_connection_;
+  uv_tcp_t tcp_{};
+  std::function<void()> on_closed_;
+};
+
+}  // namespace mxgate::io

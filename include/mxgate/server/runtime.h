@@ -1,0 +1,56 @@
+// What a new SMTP session needs from the running node: the configuration snapshot and the
+// TLS server context, swapped atomically on reload (SIGHUP), plus the long-lived services.
+// A session takes one Snapshot when it starts and keeps it for its whole life, so a reload
+// never changes the rules in the middle of a transaction. current() and replace() are
+// thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "mxgate/config/config.h"
+#include "mxgate/tls/tls.h"
+
+namespace mxgate::spool {
+class Store;
+class Admission;
+}  // namespace mxgate::spool
+namespace mxgate::scheduler {
+class Scheduler;
+}
+
+namespace mxgate::server {
+
+struct Snapshot {
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<tls::Context> tls;  // null when no listener uses TLS
+};
+
+class Runtime {
+ public:
+  Runtime(Snapshot snapshot, spool::Store& store, spool::Admission& admission,
+          scheduler::Scheduler& scheduler)
+      : snapshot_(std::move(snapshot)), store_(store), admission_(admission), scheduler_(scheduler) {}
+
+  Snapshot current() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return snapshot_;
+  }
+  void replace(Snapshot snapshot) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    snapshot_ = std::move(snapshot);
+  }
+
+  spool::Store& store() { return store_; }
+  spool::Admission& admission() { return admission_; }
+  scheduler::Scheduler& scheduler() { return scheduler_; }
+
+ private:
+  mutable std::mutex mutex_;
+  Snapshot snapshot_;
+  spool::Store& store_;
+  spool::Admission& admission_;
+  scheduler::Scheduler& scheduler_;
+};
+
+}  // namespace mxgate::server

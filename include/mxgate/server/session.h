@@ -1,0 +1,148 @@
+// One inbound SMTP connection: the RFC 5321 server state machine with PIPELINING (RFC 2920),
+// SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034),
+// STARTTLS (RFC 3207) and CHUNKING (RFC 3030).
+//
+// Message content streams through DotReader/ContentFilter into body chunks; full chunks are
+// written to the spool unsynced while DATA continues (bounded memory per connection), and
+// the end of data commits the last chunk plus the metadata in one synced group commit. The
+// "250 ... queued as" reply is sent only from that commit's completion. Replies produced
+// while handling one read are sent with one write.
+//
+// Lives on one worker loop; completions from the spool writer come back through the loop's
+// inbox and find the session by id (LoopServer::find), never by pointer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mxgate/io/stream.h"
+#include "mxgate/mail/queue_id.h"
+#include "mxgate/server/runtime.h"
+#include "mxgate/smtp/command.h"
+#include "mxgate/smtp/message_reader.h"
+#include "mxgate/smtp/replies.h"
+#include "mxgate/spool/record.h"
+#include "mxgate/spool/store.h"
+
+namespace mxgate::server {
+
+class LoopServer;
+
+class Session : public io::Stream::Handler {
+ public:
+  Session(LoopServer& owner, uint64_t id, Snapshot snapshot, const config::Listener& listener);
+  ~Session() override;
+
+  // Accepts the pending connection and greets (or starts implicit TLS). On failure the
+  // session closes itself.
+  void start(uv_stream_t* listener_handle);
+  // Called once a second by the owner: enforces the RFC 5321 §4.5.3.2 timeouts.
+  void checkTimeout(uint64_t now_ms);
+  // Node shutdown: say 421 and close.
+  void shutdown();
+  // A spool write for this session finished (on the loop thread).
+  void onChunkWritten(const spool::CommitStatus& status, uint64_t bytes);
+  void onCommitted(const spool::CommitStatus& status, const mail::QueueId& id, size_t recipients,
+                   uint64_t size);
+
+  uint64_t id() const { return id_; }
+
+  // io::Stream::Handler
+  void onStreamData(std::string_view data) override;
+  void onStreamTlsReady() override;
+  void onStreamEnd(std::string_view reason) override;
+  void onStreamDrained() override;
+  void onStreamClosed() override;
+
+ private:
+  enum class Phase { Handshake, Command, Data, Bdat, Committing, Closing };
+  struct Recipient {
+    mail::Address address;
+    std::string tenant;
+  };
+
+  void greet();
+  void processInput();
+  bool processCommandLine();
+  void execute(const smtp::Command& command);
+  void handleHelo(const smtp::Command& command, bool extended);
+  void handleMail(const smtp::Command& command);
+  void handleRcpt(const smtp::Command& command);
+  void handleData();
+  void handleBdat(const smtp::Command& command);
+  void handleStartTls();
+  void consumeData();
+  void consumeBdat();
+  void beginContent();
+  void appendContent(std::string_view canonical);
+  void flushChunk();
+  void endOfContent();
+  void commit();
+  void abortContent();
+  void resetTransaction();
+  void reply(smtp::ReplyId id, std::string_view argument = {});
+  void countError();
+  bool countJunk();
+  void flushOutput();
+  void closeAfterReply(smtp::ReplyId id, std::string_view argument = {});
+  // True when input is already buffered behind the command just read (RFC 2920 §3.1).
+  bool mustBeLastInGroup() const;
+  void updateReading();
+  void setDeadline();
+  std::string receivedHeader() const;
+  std::string sessionTag() const;
+
+  LoopServer& owner_;
+  uint64_t id_;
+  Snapshot snapshot_;
+  const config::Config& config_;
+  config::Listener listener_;
+  io::Stream stream_;
+  std::string client_ip_;
+  bool counted_ = false;  // holds a slot in ConnectionLimits
+
+  Phase phase_ = Phase::Command;
+  std::string in_;
+  size_t in_pos_ = 0;
+  bool discarding_line_ = false;  // inside an over-long command line, waiting for its LF
+  std::string out_;
+  uint64_t deadline_ms_ = 0;
+
+  // Session state (reset by STARTTLS).
+  std::string helo_;
+  bool esmtp_ = false;
+  uint32_t errors_ = 0;
+  uint32_t junk_ = 0;
+  uint32_t messages_ = 0;
+  uint32_t commands_ = 0;
+
+  // Transaction state (reset by RSET, MAIL completion, rejection).
+  bool in_transaction_ = false;
+  mail::QueueId queue_id_;
+  smtp::MailFrom mail_from_;
+  std::vector<Recipient> recipients_;
+  bool used_bdat_ = false;
+  bool used_data_ = false;
+
+  // Content state for the message being received.
+  smtp::DotReader dot_reader_;
+  std::unique_ptr<smtp::ContentFilter> filter_;
+  std::string unstuffed_;
+  std::string chunk_;
+  uint32_t chunks_written_ = 0;
+  uint32_t chunk_writes_in_flight_ = 0;
+  uint64_t body_bytes_ = 0;
+  uint32_t body_crc_ = 0;
+  bool too_big_ = false;
+  bool write_failed_ = false;
+  uint64_t bdat_remaining_ = 0;
+  uint64_t bdat_chunk_size_ = 0;
+  bool bdat_last_ = false;
+  bool bdat_discard_ = false;  // the chunk is read and thrown away, then bdat_error_ is sent
+  smtp::ReplyId bdat_error_ = smtp::ReplyId::NeedMail;
+  bool commit_pending_ = false;
+};
+
+}  // namespace mxgate::server

@@ -1,0 +1,101 @@
+// The SMTP listeners of the node. bind() opens one SO_REUSEPORT socket per listener per
+// worker loop on the starting thread (so address errors surface at start-up); start() hands
+// each loop its sockets. A LoopServer owns the sessions of one loop, keeps the id -> session
+// registry used by completions, and sweeps timeouts once a second.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mxgate/io/listener.h"
+#include "mxgate/io/loop.h"
+#include "mxgate/server/connection_limits.h"
+#include "mxgate/server/runtime.h"
+
+namespace mxgate::server {
+
+class Session;
+
+// Counters read by /metrics (relaxed atomics, any thread).
+struct ServerCounters {
+  std::atomic<uint64_t> connections{0};
+  std::atomic<uint64_t> refused_connections{0};
+  std::atomic<uint64_t> accepted_messages{0};
+  std::atomic<uint64_t> accepted_bytes{0};
+  std::atomic<uint64_t> rejected_messages{0};
+  std::atomic<uint64_t> tempfailed_messages{0};
+  std::atomic<uint64_t> rejected_recipients{0};
+  std::atomic<uint64_t> protocol_errors{0};
+};
+
+class LoopServer {
+ public:
+  LoopServer(io::Loop& loop, Runtime& runtime, ConnectionLimits& limits, ServerCounters& counters,
+             uint32_t loop_index);
+  ~LoopServer();
+
+  io::Loop& loop() { return loop_; }
+  Runtime& runtime() { return runtime_; }
+  ConnectionLimits& limits() { return limits_; }
+  ServerCounters& counters() { return counters_; }
+
+  // On the loop thread.
+  void addListener(int fd, const config::Listener& listener);
+  void start();
+  void stop();
+  Session* find(uint64_t id);
+  void forget(uint64_t id);
+
+ private:
+  struct Bound {
+    config::Listener config;
+    std::unique_ptr<io::Listener> listener;
+  };
+  void onConnection(uv_stream_t* server, const config::Listener& listener);
+  static void onSweep(uv_timer_t* timer);
+
+  io::Loop& loop_;
+  Runtime& runtime_;
+  ConnectionLimits& limits_;
+  ServerCounters& counters_;
+  uint64_t next_id_;
+  std::vector<std::unique_ptr<Bound>> listeners_;
+  std::unordered_map<uint64_t, Session*> sessions_;
+  uv_timer_t sweep_{};
+  bool stopping_ = false;
+};
+
+class SmtpServer {
+ public:
+  SmtpServer(Runtime& runtime, std::vector<io::Loop*> loops);
+  ~SmtpServer();
+
+  // Opens every listener on every loop (main thread). False with error on failure.
+  bool bind(std::string& error);
+  // Hands the sockets to the loops and starts accepting.
+  void start();
+  // Posts the shutdown to every loop (listeners close, sessions get 421).
+  void stop();
+
+  ServerCounters& counters() { return counters_; }
+  ConnectionLimits& limits() { return limits_; }
+  // The port each listener bound to (index = config listener order); useful with port 0.
+  const std::vector<uint16_t>& boundPorts() const { return bound_ports_; }
+
+ private:
+  Runtime& runtime_;
+  std::vector<io::Loop*> loops_;
+  ConnectionLimits limits_;
+  ServerCounters counters_;
+  std::vector<std::unique_ptr<LoopServer>> servers_;
+  std::vector<std::vector<int>> fds_;  // [loop][listener]
+  std::vector<uint16_t> bound_ports_;
+};
+
+}  // namespace mxgate::server

@@ -1,0 +1,155 @@
+// The durable spool: RocksDB column families meta, body, open and corrupt (queue/README.md),
+// and the group-commit writer thread that is the only writer.
+//
+// Sessions and the scheduler build a Batch and submit() it; the writer thread drains
+// everything pending, applies it as ONE WriteBatch (sync=true if any submitter asked for
+// durability) and then runs every completion in submission order, on the writer thread.
+// Callers forward completions to their own loop. "250" is sent only from a completion of a
+// synced write. Reads are blocking and must run on a lane, never on a loop thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "mxgate/config/config.h"
+#include "mxgate/mail/queue_id.h"
+#include "mxgate/spool/record.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace mxgate::spool {
+
+// A set of changes applied atomically by the writer thread.
+class Batch {
+ public:
+  void putMessage(const MessageRecord& record);
+  void putBodyChunk(const mail::QueueId& id, uint32_t index, std::string_view data);
+  // Marks a multi-chunk body as belonging to a transaction that has not committed yet; the
+  // commit (or the rejection) removes the mark. Recovery deletes bodies still marked.
+  void markOpen(const mail::QueueId& id);
+  void clearOpen(const mail::QueueId& id);
+  // Removes the metadata and every body chunk of a message.
+  void deleteMessage(const mail::QueueId& id, uint32_t chunks);
+  void deleteBodyChunks(const mail::QueueId& id, uint32_t first, uint32_t end);
+  // Moves an undecodable metadata value aside.
+  void moveToCorrupt(std::string_view key, std::string_view value);
+
+  bool empty() const { return ops_.empty(); }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  friend class Store;
+  enum class Family : uint8_t { Meta, Body, Open, Corrupt };
+  enum class Kind : uint8_t { Put, Delete };
+  struct Op {
+    Family family;
+    Kind kind;
+    std::string key;
+    std::string value;
+  };
+  std::vector<Op> ops_;
+  size_t bytes_ = 0;
+};
+
+struct CommitStatus {
+  bool ok = true;
+  bool no_space = false;
+  std::string error;
+};
+
+struct StoreStats {
+  uint64_t writes = 0;        // WriteBatch writes
+  uint64_t synced_writes = 0;
+  uint64_t batches = 0;       // submitted Batches
+  uint64_t failures = 0;
+  uint64_t commit_micros = 0;  // total time from submit to completion of synced batches
+  uint64_t synced_batches = 0;
+};
+
+class Store {
+ public:
+  using Done = std::function<void(const CommitStatus&)>;
+
+  // Opens (creating if missing) the spool at settings.path and starts the writer thread.
+  static std::unique_ptr<Store> open(const config::SpoolSettings& settings, std::string& error);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Thread-safe. Batches are written in submission order; done runs on the writer thread.
+  void submit(Batch batch, bool sync, Done done);
+  // Stops the writer after everything submitted so far is written.
+  void stop();
+
+  // ---- Blocking reads: lanes and start-up only -------------------------------------------
+  enum class ReadStatus { Ok, NotFound, Corrupt, IoError };
+  ReadStatus readMessage(const mail::QueueId& id, MessageRecord& out, std::string& error);
+  // Reads and verifies (size and CRC-32) the whole body of a message.
+  ReadStatus readBody(const MessageRecord& record, std::string& out, std::string& error);
+  // Visits every metadata record in queue-id order; visit returns false to stop early.
+  // Records that fail to decode are reported with status != Ok, with their raw key and value.
+  using ScanFn = std::function<bool(std::string_view key, DecodeStatus status, MessageRecord& record,
+                                    std::string_view raw)>;
+  void scanMessages(const ScanFn& visit);
+  // Moves a message's metadata to the corrupt family (synced); its body stays for forensics.
+  bool moveMessageToCorrupt(const mail::QueueId& id, std::string& error);
+  // Queue ids with an open-transaction mark (bodies of transactions that never committed).
+  std::vector<mail::QueueId> openTransactions();
+  // Synchronously removes the body chunks of an abandoned transaction (recovery only).
+  bool dropOpenTransaction(const mail::QueueId& id);
+
+  // ---- Health: cheap, any thread ----------------------------------------------------------
+  bool writable() const { return writable_.load(std::memory_order_relaxed); }
+  const std::string& path() const { return path_; }
+  // Free bytes on the spool's file system (statvfs; call from a non-loop timer or lane).
+  uint64_t freeBytes() const;
+  StoreStats stats() const;
+  size_t pendingBatches() const { return pending_count_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Pending {
+    Batch batch;
+    bool sync;
+    Done done;
+    std::chrono::steady_clock::time_point submitted;
+  };
+
+  Store(const config::SpoolSettings& settings, rocksdb::DB* db,
+        std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  void writerLoop();
+  rocksdb::ColumnFamilyHandle* family(Batch::Family family) const;
+  void tryResume();
+
+  config::SpoolSettings settings_;
+  std::string path_;
+  rocksdb::DB* db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, meta, body, open, corrupt
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Pending> pending_;
+  bool stopping_ = false;
+  std::atomic<size_t> pending_count_{0};
+  std::thread writer_;
+
+  std::atomic<bool> writable_{true};
+  std::chrono::steady_clock::time_point last_resume_attempt_{};
+
+  mutable std::mutex stats_mutex_;
+  StoreStats stats_;
+};
+
+}  // namespace mxgate::spool

@@ -1,0 +1,80 @@
+// TLS for SMTP over libuv: OpenSSL contexts and a transport-agnostic session that runs
+// over memory BIOs (RFC 3207 STARTTLS and RFC 8314 implicit TLS, server and client side).
+//
+// Contexts are immutable once built and shared by all threads. A Session belongs to one
+// connection and is used only on that connection's loop thread. Nothing here does I/O:
+// the caller feeds received ciphertext in and sends takeOutgoing() on the wire after
+// every call.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+
+namespace mxgate::tls {
+
+class Context {
+ public:
+  // Server context: TLS >= min_version (12 or 13), AEAD-only TLS 1.2 suites with forward
+  // secrecy, no renegotiation, no compression. Returns null and sets error on failure
+  // (unreadable file, key not matching the certificate, ...).
+  static std::shared_ptr<Context> server(const std::string& cert_file, const std::string& key_file,
+                                         int min_version, std::string& error);
+  // Client context for delivery. verify_peer=false is opportunistic TLS (RFC 7435).
+  static std::shared_ptr<Context> client(int min_version, bool verify_peer, std::string& error);
+
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+  SSL_CTX* raw() const { return ctx_; }
+
+ private:
+  explicit Context(SSL_CTX* ctx) : ctx_(ctx) {}
+  SSL_CTX* ctx_;
+};
+
+// Creates a self-signed certificate and key (key file mode 0600, parent directories made)
+// unless both files already exist. Returns false and sets error on failure.
+bool ensureSelfSigned(const std::string& cert_file, const std::string& key_file,
+                      const std::string& hostname, std::string& error);
+
+class Session {
+ public:
+  enum class Role { Server, Client };
+  enum class Status { Ok, Closed, Error };
+
+  // sni: the server name a client sends (ignored for servers).
+  Session(std::shared_ptr<Context> context, Role role, std::string_view sni = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Client: produces the ClientHello into the outgoing buffer. Servers wait for feed().
+  void startHandshake();
+  // Feeds ciphertext from the network; appends decrypted application data to plaintext.
+  // Closed: the peer sent close_notify. Error: fatal (the alert is in the outgoing buffer).
+  Status feed(std::string_view ciphertext, std::string& plaintext);
+  // Encrypts application data into the outgoing buffer; false after a fatal error.
+  bool write(std::string_view plaintext);
+  // Queues close_notify.
+  void shutdown();
+
+  bool handshakeDone() const;
+  bool hasOutgoing() const;
+  std::string takeOutgoing();
+
+  std::string version() const;  // e.g. "TLSv1.3"; "" before the handshake
+  std::string cipher() const;
+  const std::string& lastError() const { return error_; }
+
+ private:
+  void drainErrors();
+  std::shared_ptr<Context> context_;
+  SSL* ssl_ = nullptr;
+  std::string error_;
+};
+
+}  // namespace mxgate::tls

@@ -1,0 +1,220 @@
+// Admin API routes and JSON (see include/mxgate/admin/api.h). Runs on the control loop.
+#include "mxgate/admin/api.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "mxgate/base/log.h"
+
+namespace mxgate::admin {
+namespace {
+
+using nlohmann::json;
+
+std::string isoTime(uint64_t micros) {
+  if (micros == 0) {
+    return "";
+  }
+  std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+std::string_view recipientState(spool::RecipientState state) {
+  switch (state) {
+    case spool::RecipientState::Pending: return "pending";
+    case spool::RecipientState::Delivered: return "delivered";
+    case spool::RecipientState::Failed: return "failed";
+  }
+  return "pending";
+}
+
+json recordJson(const spool::MessageRecord& record, bool active) {
+  json recipients = json::array();
+  for (const auto& recipient : record.recipients) {
+    recipients.push_back({{"address", recipient.address},
+                          {"tenant", recipient.tenant},
+                          {"state", recipientState(recipient.state)},
+                          {"attempts", recipient.attempts},
+                          {"last_reply", recipient.last_reply}});
+  }
+  return {{"id", record.id.str()},
+          {"state", record.state == spool::MessageState::Dead ? "dead" : "queued"},
+          {"active", active},
+          {"received_at", isoTime(record.received_at_us)},
+          {"next_attempt", record.state == spool::MessageState::Dead ? "" : isoTime(record.next_attempt_us)},
+          {"attempts", record.attempts},
+          {"mail_from", record.mail_from},
+          {"size", record.body_size},
+          {"client_address", record.client_address},
+          {"helo", record.helo},
+          {"tls", record.tls},
+          {"listener", record.listener},
+          {"last_reply", record.last_reply},
+          {"dead_reason", record.dead_reason},
+          {"dead_at", isoTime(record.dead_at_us)},
+          {"recipients", recipients}};
+}
+
+http::Response jsonResponse(int status, const json& body) {
+  return http::Response{status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", {}};
+}
+
+int statusFor(scheduler::AdminStatus status) {
+  switch (status) {
+    case scheduler::AdminStatus::Ok: return 200;
+    case scheduler::AdminStatus::Accepted: return 202;
+    case scheduler::AdminStatus::NotFound: return 404;
+    case scheduler::AdminStatus::Busy: return 409;
+    case scheduler::AdminStatus::Error: return 500;
+  }
+  return 500;
+}
+
+}  // namespace
+
+std::string messageJson(const spool::MessageRecord& record, bool active) {
+  return recordJson(record, active).dump(2, ' ', false, json::error_handler_t::replace);
+}
+
+Api::Api(scheduler::Scheduler& scheduler, std::string token, std::function<std::string()> metrics)
+    : scheduler_(scheduler), token_(std::move(token)), metrics_(std::move(metrics)) {}
+
+bool Api::authorized(const http::Request& request) const {
+  std::string_view value = request.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.substr(0, kBearer.size()) != kBearer) {
+    return false;
+  }
+  std::string_view given = value.substr(kBearer.size());
+  return given.size() == token_.size() && CRYPTO_memcmp(given.data(), token_.data(), token_.size()) == 0;
+}
+
+void Api::handle(const http::Request& request, http::Respond respond) {
+  const std::string& path = request.path;
+  if (path == "/healthz") {
+    respond(http::Response{200, "text/plain; charset=utf-8", "ok\n", {}});
+    return;
+  }
+  if (path == "/metrics") {
+    respond(http::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_(), {}});
+    return;
+  }
+  if (path.rfind("/v1/", 0) != 0) {
+    respond(jsonResponse(404, {{"error", "not found"}}));
+    return;
+  }
+  if (!authorized(request)) {
+    respond(jsonResponse(401, {{"error", "missing or wrong bearer token"}}));
+    return;
+  }
+  if (path == "/v1/queue") {
+    if (request.method != "GET") {
+      respond(jsonResponse(405, {{"error", "use GET"}}));
+      return;
+    }
+    size_t limit = 1000;
+    std::string text = request.queryParam("limit");
+    if (!text.empty()) {
+      limit = std::strtoull(text.c_str(), nullptr, 10);
+      limit = std::clamp<size_t>(limit, 1, 100000);
+    }
+    scheduler_.list(limit, [respond](std::vector<spool::MessageRecord> records) {
+      json messages = json::array();
+      for (const auto& record : records) {
+        messages.push_back(recordJson(record, false));
+      }
+      respond(jsonResponse(200, {{"messages", messages}}));
+    });
+    return;
+  }
+  constexpr std::string_view kQueue = "/v1/queue/";
+  if (path.rfind(kQueue, 0) != 0) {
+    respond(jsonResponse(404, {{"error", "not found"}}));
+    return;
+  }
+  std::string_view rest = std::string_view(path).substr(kQueue.size());
+  std::string_view id_text = rest.substr(0, rest.find('/'));
+  std::string_view action = rest.size() > id_text.size() ? rest.substr(id_text.size() + 1) : std::string_view();
+  auto id = mail::QueueId::parse(id_text);
+  if (!id) {
+    respond(jsonResponse(400, {{"error", "not a queue id"}}));
+    return;
+  }
+  auto reply = [respond, id = *id](scheduler::AdminStatus status, const std::string& detail) {
+    respond(jsonResponse(statusFor(status), {{"id", id.str()}, {"detail", detail}}));
+  };
+  if (action.empty() && request.method == "GET") {
+    scheduler_.show(*id, [respond](scheduler::AdminStatus status, spool::MessageRecord record, bool active) {
+      if (status != scheduler::AdminStatus::Ok) {
+        respond(jsonResponse(statusFor(status), {{"error", status == scheduler::AdminStatus::NotFound
+                                                               ? "no such message"
+                                                               : "cannot read message"}}));
+        return;
+      }
+      respond(jsonResponse(200, recordJson(record, active)));
+    });
+  } else if (action.empty() && request.method == "DELETE") {
+    scheduler_.remove(*id, reply);
+  } else if (action == "retry" && request.method == "POST") {
+    scheduler_.retry(*id, reply);
+  } else {
+    respond(jsonResponse(405, {{"error", "unsupported method or action"}}));
+  }
+}
+
+std::string tokenPath(const config::Config& config) {
+  return config.admin.token_file.empty() ? config.spool.path + "/admin.token" : config.admin.token_file;
+}
+
+bool ensureToken(const std::string& path, std::string& token, std::string& error) {
+  std::ifstream in(path);
+  if (in) {
+    std::getline(in, token);
+    if (token.size() >= 32) {
+      return true;
+    }
+    error = "admin token file " + path + " holds fewer than 32 characters";
+    return false;
+  }
+  unsigned char random[32];
+  if (RAND_bytes(random, sizeof random) != 1) {
+    error = "cannot generate an admin token";
+    return false;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  token.clear();
+  for (unsigned char byte : random) {
+    token.push_back(kHex[byte >> 4]);
+    token.push_back(kHex[byte & 15]);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::string temp = path + ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  std::string line = token + "\n";
+  bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
+    error = "cannot write admin token file " + path;
+    ::unlink(temp.c_str());
+    return false;
+  }
+  log::info("-", "admin_token_created").kv("path", path);
+  return true;
+}
+
+}  // namespace mxgate::admin

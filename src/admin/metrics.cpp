@@ -1,0 +1,87 @@
+// Prometheus text exposition (see include/mxgate/admin/metrics.h). Pure; any thread.
+#include "mxgate/admin/metrics.h"
+
+#include <fmt/format.h>
+
+namespace mxgate::admin {
+namespace {
+
+void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            uint64_t value) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+}
+
+}  // namespace
+
+std::string renderMetrics(const MetricsSnapshot& s) {
+  std::string out;
+  out.reserve(4096);
+  metric(out, "mxgate_smtp_connections_total", "counter", "SMTP connections accepted by the listeners.", s.connections);
+  metric(out, "mxgate_smtp_connections_refused_total", "counter", "SMTP connections refused by connection limits.",
+         s.refused_connections);
+  metric(out, "mxgate_smtp_connections_open", "gauge", "SMTP sessions open now.", s.connections_open);
+  out += "# HELP mxgate_messages_received_total Messages at the end of DATA/BDAT, by outcome.\n"
+         "# TYPE mxgate_messages_received_total counter\n";
+  out += fmt::format("mxgate_messages_received_total{{outcome=\"accepted\"}} {}\n", s.accepted_messages);
+  out += fmt::format("mxgate_messages_received_total{{outcome=\"rejected\"}} {}\n", s.rejected_messages);
+  out += fmt::format("mxgate_messages_received_total{{outcome=\"tempfailed\"}} {}\n", s.tempfailed_messages);
+  metric(out, "mxgate_received_bytes_total", "counter", "Body bytes of accepted messages.", s.accepted_bytes);
+  metric(out, "mxgate_recipients_rejected_total", "counter", "RCPT commands refused (relay denied).",
+         s.rejected_recipients);
+  metric(out, "mxgate_smtp_protocol_errors_total", "counter",
+         "Protocol violations: long lines, bare newlines, pipelining violations, STARTTLS injection.",
+         s.protocol_errors);
+  out += "# HELP mxgate_recipient_deliveries_total Delivery outcomes per recipient since start.\n"
+         "# TYPE mxgate_recipient_deliveries_total counter\n";
+  out += fmt::format("mxgate_recipient_deliveries_total{{outcome=\"delivered\"}} {}\n", s.queue.delivered);
+  out += fmt::format("mxgate_recipient_deliveries_total{{outcome=\"deferred\"}} {}\n", s.queue.deferred);
+  out += fmt::format("mxgate_recipient_deliveries_total{{outcome=\"failed\"}} {}\n", s.queue.failed);
+  metric(out, "mxgate_queue_messages", "gauge", "Messages queued for delivery (including those in delivery).",
+         s.queue.queued);
+  metric(out, "mxgate_queue_bytes", "gauge", "Body bytes of queued messages.", s.queue.queued_bytes);
+  metric(out, "mxgate_queue_active", "gauge", "Deliveries under way.", s.queue.active);
+  metric(out, "mxgate_queue_dead_letters", "gauge", "Dead-lettered messages kept in the spool.", s.queue.dead);
+  uint64_t oldest = s.queue.oldest_us == 0 || s.now_us < s.queue.oldest_us ? 0 : (s.now_us - s.queue.oldest_us) / 1000000;
+  metric(out, "mxgate_queue_oldest_age_seconds", "gauge", "Age of the oldest queued message.", oldest);
+  metric(out, "mxgate_queue_hot_cache_bytes", "gauge", "Message bodies held in memory for delivery.",
+         s.queue.hot_bytes);
+  metric(out, "mxgate_spool_writes_total", "counter", "RocksDB write batches by the group-commit writer.",
+         s.store.writes);
+  metric(out, "mxgate_spool_synced_writes_total", "counter", "Write batches with sync=true (fsync of the WAL).",
+         s.store.synced_writes);
+  metric(out, "mxgate_spool_batches_total", "counter", "Submitted spool batches (each commit or update).",
+         s.store.batches);
+  metric(out, "mxgate_spool_synced_batches_total", "counter", "Submitted batches that asked for durability.",
+         s.store.synced_batches);
+  metric(out, "mxgate_spool_commit_microseconds_total", "counter",
+         "Submit-to-durable time summed over synced batches (divide by synced batches for the mean).",
+         s.store.commit_micros);
+  metric(out, "mxgate_spool_write_failures_total", "counter", "Failed spool writes.", s.store.failures);
+  metric(out, "mxgate_spool_pending_batches", "gauge", "Batches waiting for the writer.", s.store_pending);
+  metric(out, "mxgate_spool_writable", "gauge", "1 when the spool accepts writes.", s.store_writable ? 1 : 0);
+  metric(out, "mxgate_spool_free_bytes", "gauge", "Free bytes on the spool's file system.", s.free_disk_bytes);
+  metric(out, "mxgate_inflight_bytes", "gauge", "Message data held in memory by sessions and pending commits.",
+         s.inflight_bytes);
+  metric(out, "mxgate_backpressure", "gauge", "1 while new mail is refused for storage pressure.",
+         s.storage_pressure ? 1 : 0);
+  out += "# HELP mxgate_lane_depth Jobs waiting in a lane.\n# TYPE mxgate_lane_depth gauge\n";
+  for (const auto& lane : s.lanes) {
+    out += fmt::format("mxgate_lane_depth{{lane=\"{}\"}} {}\n", lane.name, lane.depth);
+  }
+  out += "# HELP mxgate_lane_jobs_total Jobs run by a lane.\n# TYPE mxgate_lane_jobs_total counter\n";
+  for (const auto& lane : s.lanes) {
+    out += fmt::format("mxgate_lane_jobs_total{{lane=\"{}\"}} {}\n", lane.name, lane.completed);
+  }
+  out += "# HELP mxgate_lane_refused_total Jobs refused by a full lane.\n# TYPE mxgate_lane_refused_total counter\n";
+  for (const auto& lane : s.lanes) {
+    out += fmt::format("mxgate_lane_refused_total{{lane=\"{}\"}} {}\n", lane.name, lane.refused);
+  }
+  out += "# HELP mxgate_lane_wait_microseconds_total Time jobs waited in a lane's queue.\n"
+         "# TYPE mxgate_lane_wait_microseconds_total counter\n";
+  for (const auto& lane : s.lanes) {
+    out += fmt::format("mxgate_lane_wait_microseconds_total{{lane=\"{}\"}} {}\n", lane.name, lane.wait_micros);
+  }
+  return out;
+}
+
+}  // namespace mxgate::admin

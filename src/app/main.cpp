@@ -1,0 +1,98 @@
+// mxgate command line: `run`, `check`, `queue ...` (see README.md). Main thread.
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "mxgate/admin/cli.h"
+#include "mxgate/config/config.h"
+#include "mxgate/tls/tls.h"
+#include "node.h"
+
+namespace {
+
+constexpr const char* kDefaultConfig = "conf/mxgate.toml";
+
+int usage(std::ostream& out, int status) {
+  out << "usage:\n"
+         "  mxgate run   [--config PATH]    start the gateway (default config: conf/mxgate.toml)\n"
+         "  mxgate check [--config PATH]    validate the node config and every policy, then exit\n"
+         "  mxgate queue ls [--limit N] | show ID | retry ID | delete ID  [--json] [--config PATH]\n"
+         "  mxgate version\n";
+  return status;
+}
+
+// Loads the configuration and prints every error as "file:line: key: message".
+std::shared_ptr<const mxgate::config::Config> loadOrReport(const std::string& path) {
+  mxgate::config::LoadResult result = mxgate::config::load(path);
+  for (const auto& error : result.errors) {
+    std::cerr << error.str() << "\n";
+  }
+  return result.config;
+}
+
+// `check` also proves that a configured certificate and key load and match.
+int check(const std::string& path) {
+  auto config = loadOrReport(path);
+  if (!config) {
+    return 1;
+  }
+  if (!config->tls.cert_file.empty()) {
+    std::string error;
+    if (!mxgate::tls::Context::server(config->tls.cert_file, config->tls.key_file, config->tls.min_version, error)) {
+      std::cerr << path << ": tls.cert: " << error << "\n";
+      return 1;
+    }
+  }
+  std::cout << path << ": ok (" << config->listeners.size() << " listeners, " << config->tenants.size()
+            << " tenants)\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string config_path = kDefaultConfig;
+  bool json = false;
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config_path = args[++i];
+    } else if (args[i] == "--json") {
+      json = true;
+    } else if (args[i] == "-h" || args[i] == "--help") {
+      return usage(std::cout, 0);
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  if (rest.empty()) {
+    return usage(std::cerr, 2);
+  }
+  const std::string command = rest.front();
+  rest.erase(rest.begin());
+  if (command == "version") {
+    std::cout << "mxgate 0.1.0\n";
+    return 0;
+  }
+  if (command == "check") {
+    return check(config_path);
+  }
+  if (command == "run") {
+    auto config = loadOrReport(config_path);
+    if (!config) {
+      return 1;
+    }
+    mxgate::app::Node node(config_path, config);
+    return node.run();
+  }
+  if (command == "queue") {
+    auto config = loadOrReport(config_path);
+    if (!config) {
+      return 1;
+    }
+    return mxgate::admin::runQueueCommand(*config, rest, json);
+  }
+  return usage(std::cerr, 2);
+}

@@ -1,0 +1,1007 @@
+// Loads the node file (conf/mxgate.toml) and the tenant policy files (policies/*.toml),
+// checks them against the schema (schema.cpp) and builds one immutable Config snapshot.
+// Every problem becomes a ConfigError with file, line and key; all of them are reported.
+// The only translation unit that includes toml11 (it costs seconds to compile).
+// Runs on whichever thread loads or reloads the configuration (start-up, SIGHUP, `mxgate check`).
+#include "mxgate/config/config.h"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+#include <tuple>
+#include <utility>
+
+#include <fmt/format.h>
+#include <toml.hpp>
+
+#include "schema.h"
+#include "values.h"
+
+namespace mxgate::config {
+
+using schema::Key;
+using schema::Parsed;
+using schema::Type;
+
+namespace {
+
+using Value = toml::basic_value<toml::discard_comments>;
+using Table = Value::table_type;
+
+constexpr size_t kMaxFileSize = 16 * 1024 * 1024;
+constexpr size_t kMaxEcho = 100;  // bytes of an offending value repeated in a message
+
+// Control bytes become \xNN and long text is cut, so one error stays one printable line.
+std::string printable(std::string_view text, size_t max_len = kMaxEcho) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (i == max_len) {
+      out += "...";
+      break;
+    }
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+std::string quote(std::string_view text) { return "\"" + printable(text) + "\""; }
+
+int lineOf(const Value& value) { return static_cast<int>(value.location().line()); }
+
+std::string typeName(const Value& value) {
+  switch (value.type()) {
+    case toml::value_t::boolean: return "a boolean";
+    case toml::value_t::integer: return "an integer";
+    case toml::value_t::floating: return "a float";
+    case toml::value_t::string: return "a string";
+    case toml::value_t::offset_datetime:
+    case toml::value_t::local_datetime: return "a date-time";
+    case toml::value_t::local_date: return "a date";
+    case toml::value_t::local_time: return "a time";
+    case toml::value_t::array: return "an array";
+    case toml::value_t::table: return "a table";
+    case toml::value_t::empty: break;
+  }
+  return "nothing";
+}
+
+std::string wrongType(std::string_view expected, const Value& value) {
+  return fmt::format("wrong type: expected {}, got {}", expected, typeName(value));
+}
+
+// Finds the first line on which arrays, inline tables or dotted-key parts nest deeper than
+// schema::kMaxNesting, skipping strings and comments the way TOML 1.0 delimits them; 0 if none.
+// A dotted value (a float, a date-time) has at most one dot between separators, so counting
+// dots since the last separator bounds the depth of a dotted key.
+int deepNestingLine(std::string_view text) {
+  enum class State { Normal, Comment, Basic, Literal, MultiBasic, MultiLiteral };
+  State state = State::Normal;
+  int line = 1;
+  int depth = 0;
+  int dots = 0;
+  size_t i = 0;
+  auto startsWith = [&](std::string_view token) { return text.substr(i, token.size()) == token; };
+  // After the closing delimiter of a multi-line string, up to two more quotes belong to it.
+  auto closeMulti = [&](char quote) {
+    i += 3;
+    for (int extra = 0; extra < 2 && i < text.size() && text[i] == quote; ++extra) {
+      ++i;
+    }
+    state = State::Normal;
+  };
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+    }
+    switch (state) {
+      case State::Normal:
+        if (c == '#') {
+          state = State::Comment;
+        } else if (startsWith("\"\"\"")) {
+          state = State::MultiBasic;
+          i += 3;
+          continue;
+        } else if (startsWith("'''")) {
+          state = State::MultiLiteral;
+          i += 3;
+          continue;
+        } else if (c == '"') {
+          state = State::Basic;
+        } else if (c == '\'') {
+          state = State::Literal;
+        } else if (c == '[' || c == '{') {
+          dots = 0;
+          if (++depth > schema::kMaxNesting) {
+            return line;
+          }
+        } else if (c == ']' || c == '}') {
+          dots = 0;
+          depth = std::max(depth - 1, 0);
+        } else if (c == '=' || c == ',' || c == '\n') {
+          dots = 0;
+        } else if (c == '.' && ++dots > schema::kMaxNesting) {
+          return line;
+        }
+        break;
+      case State::Comment:
+        if (c == '\n') {
+          state = State::Normal;
+          dots = 0;
+        }
+        break;
+      case State::Basic:
+        if (c == '\\') {
+          ++i;
+          if (i < text.size() && text[i] == '\n') {
+            ++line;
+          }
+        } else if (c == '"' || c == '\n') {
+          state = State::Normal;
+        }
+        break;
+      case State::Literal:
+        if (c == '\'' || c == '\n') {
+          state = State::Normal;
+        }
+        break;
+      case State::MultiBasic:
+        if (c == '\\') {
+          ++i;
+          if (i < text.size() && text[i] == '\n') {
+            ++line;
+          }
+        } else if (startsWith("\"\"\"")) {
+          closeMulti('"');
+          continue;
+        }
+        break;
+      case State::MultiLiteral:
+        if (startsWith("'''")) {
+          closeMulti('\'');
+          continue;
+        }
+        break;
+    }
+    ++i;
+  }
+  return 0;
+}
+
+// The first line of a toml11 message without its "[error] toml::function: " decoration.
+std::string syntaxMessage(std::string_view what) {
+  std::string_view first = what.substr(0, what.find('\n'));
+  if (first.starts_with("[error] ")) {
+    first.remove_prefix(8);
+  }
+  if (first.starts_with("toml::")) {
+    const size_t colon = first.find(": ");
+    if (colon != std::string_view::npos) {
+      first.remove_prefix(colon + 2);
+    }
+  }
+  return "TOML syntax error: " + printable(first, 200);
+}
+
+// Errors of one file. The rank orders files in the final report.
+class Sink {
+ public:
+  Sink(std::vector<std::pair<size_t, ConfigError>>& out, size_t rank, std::string file)
+      : out_(out), rank_(rank), file_(std::move(file)) {}
+
+  void add(int line, std::string_view key, std::string message) {
+    out_.push_back({rank_, ConfigError{file_, line, printable(key), std::move(message)}});
+  }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::vector<std::pair<size_t, ConfigError>>& out_;
+  size_t rank_;
+  std::string file_;
+};
+
+std::optional<Value> parseToml(const std::string& text, Sink& sink) {
+  // TOML documents are UTF-8 (TOML 1.0 "Spec"); checking first also keeps invalid bytes away
+  // from toml11 3.7.1, which reads out of bounds reporting them inside '...' strings.
+  if (const size_t valid = values::utf8ValidPrefix(text); valid != text.size()) {
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(valid), '\n');
+    sink.add(static_cast<int>(line), "", "not valid UTF-8 (a TOML file must be UTF-8)");
+    return std::nullopt;
+  }
+  if (const int line = deepNestingLine(text); line != 0) {
+    sink.add(line, "",
+             fmt::format("arrays, inline tables or dotted keys nested deeper than {} levels", schema::kMaxNesting));
+    return std::nullopt;
+  }
+  try {
+    std::istringstream in(text);
+    return toml::parse<toml::discard_comments>(in, sink.file());
+  } catch (const toml::exception& e) {
+    sink.add(static_cast<int>(e.location().line()), "", syntaxMessage(e.what()));
+  } catch (const std::exception& e) {
+    sink.add(0, "", syntaxMessage(e.what()));
+  }
+  return std::nullopt;
+}
+
+// The schema defaults, parsed once from their TOML literals ("smtp.max_recipients" = 1000).
+const Table& defaults() {
+  static const Table table = [] {
+    std::string text;
+    auto add = [&text](const auto& keys) {
+      for (const auto& key : keys) {
+        if (!key.default_value.empty()) {
+          text += fmt::format("\"{}\" = {}\n", key.name, key.default_value);
+        }
+      }
+    };
+    add(schema::nodeKeys());
+    add(schema::listenerKeys());
+    add(schema::policyKeys());
+    std::istringstream in(text);
+    return toml::parse<toml::discard_comments>(in, "<schema defaults>").as_table();
+  }();
+  return table;
+}
+
+// The value at a dotted path below table, or nullptr. parent_line receives the line of the
+// deepest table found on the way (0 for the document root).
+const Value* findPath(const Table& table, std::string_view path, int& parent_line) {
+  const Table* current = &table;
+  while (true) {
+    const size_t dot = path.find('.');
+    const auto it = current->find(std::string(path.substr(0, dot)));
+    if (it == current->end()) {
+      return nullptr;
+    }
+    if (dot == std::string_view::npos) {
+      return &it->second;
+    }
+    if (!it->second.is_table()) {
+      return nullptr;
+    }
+    parent_line = lineOf(it->second);
+    current = &it->second.as_table();
+    path.remove_prefix(dot + 1);
+  }
+}
+
+std::string outOfRange(Type type, uint64_t min, uint64_t max) {
+  return fmt::format("out of range: must be between {} and {}", schema::formatBound(type, min),
+                     schema::formatBound(type, max));
+}
+
+std::string_view resolutionName(uint64_t resolution) {
+  switch (resolution) {
+    case schema::kSecond: return "seconds";
+    case schema::kMillisecond: return "milliseconds";
+    default: return "microseconds";
+  }
+}
+
+// Length, control bytes and the key's own check, shared by strings and array elements.
+template <class Target>
+bool checkText(const std::string& text, const Key<Target>& key, int line, Sink& sink) {
+  if (key.type == Type::String && text.size() < key.min) {
+    sink.add(line, key.name, "must not be empty");
+    return false;
+  }
+  const size_t longest = key.type == Type::String ? std::min<uint64_t>(key.max, schema::kMaxStringLength)
+                                                  : schema::kMaxStringLength;
+  if (text.size() > longest) {
+    sink.add(line, key.name, fmt::format("longer than {} bytes", longest));
+    return false;
+  }
+  if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    sink.add(line, key.name, "must not contain control characters");
+    return false;
+  }
+  if (key.check != nullptr) {
+    if (const std::string reason = key.check(text); !reason.empty()) {
+      sink.add(line, key.name, fmt::format("invalid value {}: {}", quote(text), reason));
+      return false;
+    }
+  }
+  return true;
+}
+
+// Type check and unit conversion of one value; reports its own errors.
+template <class Target>
+bool convert(const Value& value, const Key<Target>& key, Sink& sink, Parsed& out) {
+  const int line = lineOf(value);
+  auto fail = [&](std::string message) {
+    sink.add(line, key.name, std::move(message));
+    return false;
+  };
+  auto bounded = [&](uint64_t number) {
+    if (number < key.min || number > key.max) {
+      return fail(outOfRange(key.type, key.min, key.max));
+    }
+    out.number = number;
+    return true;
+  };
+  switch (key.type) {
+    case Type::Bool:
+      if (!value.is_boolean()) {
+        return fail(wrongType("a boolean (true or false)", value));
+      }
+      out.flag = value.as_boolean();
+      return true;
+    case Type::Integer:
+      if (!value.is_integer()) {
+        return fail(wrongType("an integer", value));
+      }
+      if (value.as_integer() < 0) {
+        return fail(outOfRange(key.type, key.min, key.max));
+      }
+      return bounded(static_cast<uint64_t>(value.as_integer()));
+    case Type::String:
+      if (!value.is_string()) {
+        return fail(wrongType("a string", value));
+      }
+      out.text = value.as_string().str;
+      return checkText(out.text, key, line, sink);
+    case Type::Enum: {
+      std::string allowed;
+      for (std::string_view choice : key.choices) {
+        allowed += (allowed.empty() ? "\"" : ", \"") + std::string(choice) + "\"";
+      }
+      if (!value.is_string()) {
+        return fail(wrongType(fmt::format("a string, one of {}", allowed), value));
+      }
+      const std::string& text = value.as_string().str;
+      const auto it = std::find(key.choices.begin(), key.choices.end(), text);
+      if (it == key.choices.end()) {
+        return fail(fmt::format("invalid value {}: must be one of {}", quote(text), allowed));
+      }
+      out.choice = static_cast<size_t>(it - key.choices.begin());
+      out.text = text;
+      return true;
+    }
+    case Type::Duration: {
+      if (value.is_integer()) {
+        return fail(fmt::format("a duration needs a unit, e.g. \"30s\" (units: {})", values::kDurationUnits));
+      }
+      if (!value.is_string()) {
+        return fail(wrongType("a duration string such as \"30s\"", value));
+      }
+      const std::string& text = value.as_string().str;
+      uint64_t micros = 0;
+      switch (values::parseDuration(text, micros)) {
+        case values::UnitStatus::BadSyntax:
+          return fail(fmt::format("bad duration {}: expected an integer followed by a unit ({})", quote(text),
+                                  values::kDurationUnits));
+        case values::UnitStatus::TooLarge: return fail(outOfRange(key.type, key.min, key.max));
+        case values::UnitStatus::Ok: break;
+      }
+      if (!bounded(micros)) {
+        return false;
+      }
+      if (micros % key.resolution != 0) {
+        return fail(fmt::format("must be a whole number of {}", resolutionName(key.resolution)));
+      }
+      out.number = micros / key.resolution;
+      return true;
+    }
+    case Type::Size: {
+      if (value.is_integer()) {
+        if (value.as_integer() < 0) {
+          return fail(outOfRange(key.type, key.min, key.max));
+        }
+        return bounded(static_cast<uint64_t>(value.as_integer()));
+      }
+      if (!value.is_string()) {
+        return fail(wrongType("a byte count or a size string such as \"64KiB\"", value));
+      }
+      const std::string& text = value.as_string().str;
+      uint64_t bytes = 0;
+      switch (values::parseSize(text, bytes)) {
+        case values::UnitStatus::BadSyntax:
+          return fail(fmt::format("bad size {}: expected a byte count or an integer followed by a unit ({})",
+                                  quote(text), values::kSizeUnits));
+        case values::UnitStatus::TooLarge: return fail(outOfRange(key.type, key.min, key.max));
+        case values::UnitStatus::Ok: break;
+      }
+      return bounded(bytes);
+    }
+    case Type::StringArray: {
+      if (!value.is_array()) {
+        return fail(wrongType("an array of strings", value));
+      }
+      const auto& array = value.as_array();
+      if (array.size() < key.min) {
+        return fail("must not be empty");
+      }
+      if (array.size() > key.max) {
+        return fail(fmt::format("more than {} entries", key.max));
+      }
+      bool ok = true;
+      for (const Value& element : array) {
+        if (!element.is_string()) {
+          sink.add(lineOf(element), key.name, wrongType("a string", element));
+          ok = false;
+          continue;
+        }
+        out.list.push_back(element.as_string().str);
+        ok = checkText(out.list.back(), key, lineOf(element), sink) && ok;
+      }
+      return ok;
+    }
+  }
+  return false;
+}
+
+// Where a key was found: line 0 when the default was used.
+struct Outcome {
+  bool ok = false;
+  bool present = false;
+  int line = 0;
+  std::string text;  // the String or Enum value stored
+};
+
+// Reads one key below scope (path = the key name without the scope's prefix): the file's
+// value if present, otherwise the default, otherwise "missing required key".
+template <class Target>
+Outcome readKey(const Table& scope, std::string_view path, const Key<Target>& key, Target& target, Sink& sink,
+                int scope_line) {
+  Outcome outcome;
+  int parent_line = scope_line;
+  const Value* value = findPath(scope, path, parent_line);
+  if (value != nullptr) {
+    outcome.present = true;
+    outcome.line = lineOf(*value);
+  } else if (key.default_value.empty()) {
+    sink.add(parent_line, key.name, "missing required key");
+    return outcome;
+  } else {
+    value = &defaults().at(std::string(key.name));
+  }
+  Parsed parsed;
+  if (convert(*value, key, sink, parsed)) {
+    key.store(target, parsed);
+    outcome.ok = true;
+    outcome.text = std::move(parsed.text);
+  }
+  return outcome;
+}
+
+// The names valid in one scope, for finding unknown keys and suggesting the intended one.
+class KeyNames {
+ public:
+  template <class Target>
+  void add(std::span<const Key<Target>> keys) {
+    for (const auto& key : keys) {
+      keys_.emplace_back(key.name);
+      for (size_t dot = key.name.find('.'); dot != std::string_view::npos; dot = key.name.find('.', dot + 1)) {
+        sections_.emplace_back(key.name.substr(0, dot));
+      }
+    }
+  }
+  bool isKey(std::string_view name) const { return std::find(keys_.begin(), keys_.end(), name) != keys_.end(); }
+  bool isSection(std::string_view name) const {
+    return std::find(sections_.begin(), sections_.end(), name) != sections_.end();
+  }
+  std::string unknown(std::string_view name) const {
+    constexpr size_t kMaxDistance = 2;
+    std::string_view best;
+    size_t best_distance = kMaxDistance + 1;
+    for (const auto* names : {&keys_, &sections_}) {
+      for (const std::string& candidate : *names) {
+        const size_t distance = values::editDistance(name, candidate, kMaxDistance);
+        if (distance < best_distance) {
+          best_distance = distance;
+          best = candidate;
+        }
+      }
+    }
+    if (best.empty()) {
+      return "unknown key";
+    }
+    return fmt::format("unknown key (did you mean \"{}\"?)", best);
+  }
+
+ private:
+  std::vector<std::string> keys_;
+  std::vector<std::string> sections_;
+};
+
+// Reports every key in table that the schema does not know; skip names a key handled elsewhere.
+void reportUnknown(const Table& table, const std::string& prefix, const KeyNames& names, std::string_view skip,
+                   Sink& sink) {
+  for (const auto& [name, value] : table) {
+    const std::string full = prefix + name;
+    if (full == skip || names.isKey(full)) {
+      continue;
+    }
+    if (!names.isSection(full)) {
+      sink.add(lineOf(value), full, names.unknown(full));
+    } else if (!value.is_table()) {
+      sink.add(lineOf(value), full, wrongType("a table", value));
+    } else {
+      reportUnknown(value.as_table(), full + ".", names, skip, sink);
+    }
+  }
+}
+
+// The binary form of a numeric address, for comparing "::1" with "0::1".
+std::string addressKey(const std::string& address, uint16_t port) {
+  unsigned char buffer[sizeof(struct in6_addr)] = {};
+  if (inet_pton(AF_INET, address.c_str(), buffer) == 1) {
+    return fmt::format("4:{}:{}", std::string_view(reinterpret_cast<char*>(buffer), 4), port);
+  }
+  if (inet_pton(AF_INET6, address.c_str(), buffer) == 1) {
+    return fmt::format("6:{}:{}", std::string_view(reinterpret_cast<char*>(buffer), sizeof buffer), port);
+  }
+  return fmt::format("?{}:{}", address, port);
+}
+
+std::string endpoint(const std::string& address, uint16_t port) {
+  return address.find(':') == std::string::npos ? fmt::format("{}:{}", address, port)
+                                                : fmt::format("[{}]:{}", address, port);
+}
+
+std::string formatSeconds(std::chrono::seconds value) {
+  return values::formatDuration(static_cast<uint64_t>(value.count()) * schema::kSecond);
+}
+
+struct ListenerLines {
+  int name = 0;
+  int port = 0;
+};
+
+struct TenantLines {
+  int tenant = 0;
+  std::vector<int> domains;  // one per Tenant::domains entry
+};
+
+bool readFile(const std::string& path, std::string& text, std::string& error) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    error = fmt::format("cannot read file: {}", ec.message());
+    return false;
+  }
+  if (size > kMaxFileSize) {
+    error = fmt::format("file larger than {} bytes", kMaxFileSize);
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (!in) {
+    error = fmt::format("cannot read file: {}", std::strerror(errno));
+    return false;
+  }
+  text = content.str();
+  return true;
+}
+
+// Builds one Config from a node file and any number of policy files.
+class Loader {
+ public:
+  Loader() : config_(std::make_shared<Config>()) {}
+
+  void node(const std::string& name, const std::string& text) {
+    config_->source_file = name;
+    node_sink_.emplace(errors_, nextRank(), name);
+    const std::optional<Value> document = parseToml(text, *node_sink_);
+    if (!document) {
+      return;
+    }
+    const Table& root = document->as_table();
+    KeyNames names;
+    names.add(schema::nodeKeys());
+    names.add(schema::listenerKeys());
+    reportUnknown(root, "", names, schema::kListenerSection, *node_sink_);
+    for (const auto& key : schema::nodeKeys()) {
+      const Outcome outcome = readKey(root, key.name, key, *config_, *node_sink_, 0);
+      node_lines_[key.name] = outcome.line;
+      if (key.name == "node.policies") {
+        policies_known_ = outcome.ok;
+      }
+    }
+    readListeners(root, names);
+    node_ok_ = true;
+  }
+
+  bool policiesKnown() const { return policies_known_; }
+  const std::string& policiesDir() const { return config_->node.policies_dir; }
+
+  // The policy set could not be read (the directory is missing): skip checks that need it.
+  void policiesUnavailable(const std::string& message) {
+    node_sink_->add(node_lines_["node.policies"], "node.policies", message);
+    policies_complete_ = false;
+  }
+
+  void policyUnreadable(const std::string& name, const std::string& message) {
+    Sink(errors_, nextRank(), name).add(0, "", message);
+    policies_complete_ = false;
+  }
+
+  void policy(const std::string& name, const std::string& text) {
+    Sink sink(errors_, nextRank(), name);
+    const std::optional<Value> document = parseToml(text, sink);
+    if (!document) {
+      policies_complete_ = false;
+      return;
+    }
+    const Table& root = document->as_table();
+    KeyNames names;
+    names.add(schema::policyKeys());
+    reportUnknown(root, "", names, "", sink);
+
+    Tenant tenant;
+    tenant.source_file = name;
+    TenantLines lines;
+    std::optional<std::string> target;
+    for (const auto& key : schema::policyKeys()) {
+      int parent_line = 0;
+      const Value* value = findPath(root, key.name, parent_line);
+      if (!key.only_for.empty()) {
+        if (target && *target != key.only_for) {
+          if (value != nullptr) {
+            sink.add(lineOf(*value), key.name, fmt::format("key only valid for target {}", key.only_for));
+          }
+          continue;
+        }
+        if (!target && value == nullptr) {
+          continue;
+        }
+      }
+      const Outcome outcome = readKey(root, key.name, key, tenant, sink, 0);
+      if (key.name == schema::kDeliveryTarget && outcome.ok) {
+        target = outcome.text;
+      }
+      if (key.name == "tenant") {
+        lines.tenant = outcome.line;
+      }
+      if (key.name == "domains" && outcome.ok && value != nullptr) {
+        for (const Value& element : value->as_array()) {
+          lines.domains.push_back(lineOf(element));
+        }
+      }
+    }
+    tenants_.push_back({std::move(tenant), std::move(lines), sink});
+  }
+
+  LoadResult finish() {
+    if (node_ok_) {
+      checkNode();
+    }
+    checkTenants();
+    if (node_ok_ && policies_complete_) {
+      checkPostmaster();
+    }
+    LoadResult result;
+    std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.first, a.second.line, a.second.key) < std::tie(b.first, b.second.line, b.second.key);
+    });
+    for (auto& [rank, error] : errors_) {
+      result.errors.push_back(std::move(error));
+    }
+    if (result.errors.empty()) {
+      result.config = config_;
+    }
+    return result;
+  }
+
+  // Called when an exception escaped: the report must still be complete and never throw.
+  static LoadResult failure(const std::string& file, const std::string& message) {
+    LoadResult result;
+    result.errors.push_back(ConfigError{file, 0, "", message});
+    return result;
+  }
+
+ private:
+  struct PolicyRecord {
+    Tenant tenant;
+    TenantLines lines;
+    Sink sink;
+  };
+
+  size_t nextRank() { return rank_++; }
+
+  void readListeners(const Table& root, const KeyNames& names) {
+    const auto it = root.find(std::string(schema::kListenerSection));
+    if (it == root.end()) {
+      const auto defaults = schema::defaultListeners();
+      config_->listeners.assign(defaults.begin(), defaults.end());
+      listener_lines_.resize(defaults.size());
+      return;
+    }
+    const std::string expected = fmt::format("an array of tables ([[{}]])", schema::kListenerSection);
+    if (!it->second.is_array()) {
+      node_sink_->add(lineOf(it->second), schema::kListenerSection, wrongType(expected, it->second));
+      return;
+    }
+    const std::string prefix = std::string(schema::kListenerSection) + ".";
+    for (const Value& element : it->second.as_array()) {
+      if (!element.is_table()) {
+        node_sink_->add(lineOf(element), schema::kListenerSection, wrongType(expected, element));
+        continue;
+      }
+      reportUnknown(element.as_table(), prefix, names, "", *node_sink_);
+      Listener listener;
+      ListenerLines lines;
+      for (const auto& key : schema::listenerKeys()) {
+        const Outcome outcome = readKey(element.as_table(), key.name.substr(prefix.size()), key, listener,
+                                        *node_sink_, lineOf(element));
+        if (key.name == "listener.name") {
+          lines.name = outcome.line;
+        } else if (key.name == "listener.port") {
+          lines.port = outcome.line;
+        }
+      }
+      config_->listeners.push_back(std::move(listener));
+      listener_lines_.push_back(lines);
+    }
+  }
+
+  void checkNode() {
+    Sink& sink = *node_sink_;
+    Config& c = *config_;
+    if (c.node.hostname.empty()) {
+      char host[HOST_NAME_MAX + 1] = {};
+      if (gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') {
+        c.node.hostname = host;
+      } else {
+        sink.add(0, "node.hostname", "cannot determine the machine's host name; set node.hostname");
+      }
+    }
+    if (c.node.workers == 0) {
+      c.node.workers = std::max(1u, std::thread::hardware_concurrency());
+    }
+    if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {
+      const bool has_cert = !c.tls.cert_file.empty();
+      const std::string_view key = has_cert ? "tls.cert" : "tls.key";
+      sink.add(node_lines_[key], key,
+               fmt::format("tls.cert and tls.key must be set together ({} is missing)",
+                           has_cert ? "tls.key" : "tls.cert"));
+    }
+    if (c.queue.retry_max < c.queue.retry_initial) {
+      const int max_line = node_lines_["queue.retry_max"];
+      if (max_line != 0 || node_lines_["queue.retry_initial"] == 0) {
+        sink.add(max_line, "queue.retry_max",
+                 fmt::format("must not be less than queue.retry_initial ({})", formatSeconds(c.queue.retry_initial)));
+      } else {
+        sink.add(node_lines_["queue.retry_initial"], "queue.retry_initial",
+                 fmt::format("must not be more than queue.retry_max ({})", formatSeconds(c.queue.retry_max)));
+      }
+    }
+    checkListeners();
+  }
+
+  void checkListeners() {
+    Sink& sink = *node_sink_;
+    const Config& c = *config_;
+    std::unordered_map<std::string, size_t> names;
+    std::unordered_map<std::string, size_t> endpoints;
+    for (size_t i = 0; i < c.listeners.size(); ++i) {
+      const Listener& listener = c.listeners[i];
+      if (!listener.name.empty()) {
+        const auto [it, inserted] = names.emplace(listener.name, i);
+        if (!inserted) {
+          sink.add(listener_lines_[i].name, "listener.name",
+                   fmt::format("duplicate listener name {} (first on line {})", quote(listener.name),
+                               listener_lines_[it->second].name));
+        }
+      }
+      if (listener.port != 0) {
+        const auto [it, inserted] = endpoints.emplace(addressKey(listener.address, listener.port), i);
+        if (!inserted) {
+          sink.add(listener_lines_[i].port, "listener.port",
+                   fmt::format("{} is already used by listener {}", endpoint(listener.address, listener.port),
+                               quote(c.listeners[it->second].name)));
+        }
+      }
+    }
+    if (c.admin.port != 0) {
+      const auto it = endpoints.find(addressKey(c.admin.address, c.admin.port));
+      if (it != endpoints.end()) {
+        sink.add(node_lines_["admin.port"], "admin.port",
+                 fmt::format("{} is already used by listener {}", endpoint(c.admin.address, c.admin.port),
+                             quote(c.listeners[it->second].name)));
+      }
+    }
+  }
+
+  void checkTenants() {
+    std::unordered_map<std::string, size_t> ids;
+    for (size_t t = 0; t < tenants_.size(); ++t) {
+      PolicyRecord& record = tenants_[t];
+      const Tenant& tenant = record.tenant;
+      if (!tenant.id.empty()) {
+        const auto [it, inserted] = ids.emplace(tenant.id, t);
+        if (!inserted) {
+          record.sink.add(record.lines.tenant, "tenant",
+                          fmt::format("duplicate tenant id {} (also in {})", quote(tenant.id),
+                                      tenants_[it->second].sink.file()));
+        }
+      }
+      for (size_t d = 0; d < tenant.domains.size(); ++d) {
+        const std::string& domain = tenant.domains[d];
+        const auto [it, inserted] = config_->domain_index.emplace(domain, t);
+        if (inserted) {
+          continue;
+        }
+        const PolicyRecord& owner = tenants_[it->second];
+        if (it->second == t) {
+          record.sink.add(record.lines.domains[d], "domains", fmt::format("domain {} is listed twice", quote(domain)));
+        } else {
+          record.sink.add(record.lines.domains[d], "domains",
+                          fmt::format("domain {} is already owned by tenant {} in {}", quote(domain),
+                                      quote(owner.tenant.id), owner.sink.file()));
+        }
+      }
+      config_->tenants.push_back(tenant);
+    }
+  }
+
+  void checkPostmaster() {
+    const std::string& postmaster = config_->node.postmaster;
+    if (postmaster.empty() || !values::checkMailbox(postmaster).empty()) {
+      return;
+    }
+    if (config_->tenantForDomain(postmaster.substr(postmaster.rfind('@') + 1)) == nullptr) {
+      node_sink_->add(node_lines_["node.postmaster"], "node.postmaster",
+                      fmt::format("{} is not an address in a tenant domain (no policy lists its domain)",
+                                  quote(postmaster)));
+    }
+  }
+
+  std::shared_ptr<Config> config_;
+  std::vector<std::pair<size_t, ConfigError>> errors_;
+  size_t rank_ = 0;
+  std::optional<Sink> node_sink_;
+  std::unordered_map<std::string_view, int> node_lines_;
+  std::vector<ListenerLines> listener_lines_;
+  std::vector<PolicyRecord> tenants_;
+  bool node_ok_ = false;
+  bool policies_known_ = false;
+  bool policies_complete_ = true;
+};
+
+// The *.toml files directly inside dir, sorted by name (hidden files are skipped).
+std::vector<std::filesystem::path> policyFiles(const std::filesystem::path& dir, std::error_code& ec) {
+  std::vector<std::filesystem::path> files;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code type_ec;
+    if (name.ends_with(".toml") && !name.starts_with(".") && it->is_regular_file(type_ec)) {
+      files.push_back(it->path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+std::string ConfigError::str() const {
+  std::string out = file;
+  if (line > 0) {
+    out += fmt::format(":{}", line);
+  }
+  out += ": ";
+  if (!key.empty()) {
+    out += key + ": ";
+  }
+  return out + message;
+}
+
+const Tenant* Config::tenantForDomain(std::string_view domain) const {
+  const auto it = domain_index.find(values::lowerAscii(domain));
+  return it == domain_index.end() ? nullptr : &tenants[it->second];
+}
+
+const Tenant* Config::tenantById(std::string_view id) const {
+  const auto it = std::find_if(tenants.begin(), tenants.end(), [&](const Tenant& t) { return t.id == id; });
+  return it == tenants.end() ? nullptr : &*it;
+}
+
+LoadResult load(const std::string& node_file) {
+  try {
+    Loader loader;
+    std::string text;
+    std::string error;
+    if (!readFile(node_file, text, error)) {
+      return Loader::failure(node_file, error);
+    }
+    loader.node(node_file, text);
+    if (loader.policiesKnown()) {
+      const std::filesystem::path dir(loader.policiesDir());
+      std::error_code ec;
+      const bool exists = std::filesystem::exists(dir, ec);
+      if (!exists || !std::filesystem::is_directory(dir, ec)) {
+        loader.policiesUnavailable(fmt::format(
+            "policies directory {} {} (relative paths are resolved against the working directory {})",
+            quote(dir.string()), exists ? "is not a directory" : "does not exist",
+            quote(std::filesystem::current_path(ec).string())));
+      } else {
+        const auto files = policyFiles(dir, ec);
+        if (ec) {
+          loader.policiesUnavailable(fmt::format("cannot list policies directory {}: {}", quote(dir.string()),
+                                                 ec.message()));
+        }
+        for (const auto& file : files) {
+          if (readFile(file.string(), text, error)) {
+            loader.policy(file.string(), text);
+          } else {
+            loader.policyUnreadable(file.string(), error);
+          }
+        }
+      }
+    }
+    return loader.finish();
+  } catch (const std::exception& e) {
+    return Loader::failure(node_file, fmt::format("cannot load configuration: {}", printable(e.what(), 200)));
+  }
+}
+
+LoadResult loadFromText(const std::string& node_name, const std::string& node_text,
+                        const std::vector<PolicySource>& policies) {
+  try {
+    Loader loader;
+    loader.node(node_name, node_text);
+    for (const PolicySource& policy : policies) {
+      loader.policy(policy.name, policy.text);
+    }
+    return loader.finish();
+  } catch (const std::exception& e) {
+    return Loader::failure(node_name, fmt::format("cannot load configuration: {}", printable(e.what(), 200)));
+  }
+}
+
+namespace schema {
+namespace {
+
+void collectKeys(const Table& table, const std::string& prefix, std::vector<std::string>& out) {
+  for (const auto& [name, value] : table) {
+    const std::string full = prefix + name;
+    if (value.is_table()) {
+      collectKeys(value.as_table(), full + ".", out);
+    } else if (value.is_array() && !value.as_array().empty() &&
+               std::all_of(value.as_array().begin(), value.as_array().end(),
+                           [](const Value& element) { return element.is_table(); })) {
+      for (const Value& element : value.as_array()) {
+        collectKeys(element.as_table(), full + ".", out);
+      }
+    } else {
+      out.push_back(full);
+    }
+  }
+}
+
+}  // namespace
+
+bool keysSetIn(const std::string& text, std::vector<std::string>& out, std::string& error) {
+  std::vector<std::pair<size_t, ConfigError>> errors;
+  Sink sink(errors, 0, "text");
+  const std::optional<Value> document = parseToml(text, sink);
+  if (!document) {
+    error = errors.front().second.str();
+    return false;
+  }
+  out.clear();
+  collectKeys(document->as_table(), "", out);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return true;
+}
+
+}  // namespace schema
+}  // namespace mxgate::config

@@ -1,0 +1,302 @@
+// The configuration schema as data (see schema.h). Limits follow RFC 5321 §4.5.3.1
+// (object sizes: at least 100 recipients, 512-octet command lines) and §4.5.3.2 (timeouts).
+// Immutable tables; safe on any thread.
+#include "schema.h"
+
+#include <array>
+
+#include "values.h"
+
+namespace mxgate::config::schema {
+namespace {
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * kKiB;
+constexpr uint64_t kGiB = 1024 * kMiB;
+constexpr uint64_t kTiB = 1024 * kGiB;
+constexpr uint64_t kMinute = 60 * kSecond;
+constexpr uint64_t kHour = 60 * kMinute;
+constexpr uint64_t kDay = 24 * kHour;
+
+constexpr std::array<std::string_view, 4> kLevelNames{"debug", "info", "warn", "error"};
+constexpr std::array<log::Level, 4> kLevels{log::Level::Debug, log::Level::Info, log::Level::Warn,
+                                            log::Level::Error};
+constexpr std::array<std::string_view, 2> kFormatNames{"text", "json"};
+constexpr std::array<log::Format, 2> kFormats{log::Format::Text, log::Format::Json};
+constexpr std::array<std::string_view, 2> kRoleNames{"inbound", "submission"};
+constexpr std::array<ListenerRole, 2> kRoles{ListenerRole::Inbound, ListenerRole::Submission};
+constexpr std::array<std::string_view, 3> kListenerTlsNames{"none", "starttls", "implicit"};
+constexpr std::array<ListenerTls, 3> kListenerTls{ListenerTls::None, ListenerTls::StartTls,
+                                                  ListenerTls::Implicit};
+constexpr std::array<std::string_view, 2> kTlsVersionNames{"1.2", "1.3"};
+constexpr std::array<int, 2> kTlsVersions{12, 13};
+constexpr std::array<std::string_view, 2> kBareNewlineNames{"reject", "normalize"};
+constexpr std::array<BareNewline, 2> kBareNewlines{BareNewline::Reject, BareNewline::Normalize};
+constexpr std::array<std::string_view, 2> kTargetNames{"file", "smtp"};
+constexpr std::array<DeliveryKind, 2> kTargets{DeliveryKind::File, DeliveryKind::Smtp};
+constexpr std::array<std::string_view, 3> kClientTlsNames{"none", "opportunistic", "required"};
+constexpr std::array<ClientTls, 3> kClientTls{ClientTls::None, ClientTls::Opportunistic,
+                                              ClientTls::Required};
+
+uint16_t u16(const Parsed& p) { return static_cast<uint16_t>(p.number); }
+uint32_t u32(const Parsed& p) { return static_cast<uint32_t>(p.number); }
+
+std::string checkHostname(std::string_view text) {
+  return text.empty() ? "" : values::checkDomain(text);
+}
+
+std::string checkPostmaster(std::string_view text) {
+  return text.empty() ? "" : values::checkMailbox(text);
+}
+
+std::string checkAddress(std::string_view text) {
+  return values::isIpLiteral(text) ? "" : "not a numeric IPv4 or IPv6 address";
+}
+
+const Key<Config> kNodeKeys[] = {
+    {.name = "node.hostname", .type = Type::String, .default_value = R"("")", .max = 253,
+     .check = checkHostname,
+     .help = "Host name in the greeting, the EHLO reply and Received: headers; \"\" = the machine's host name.",
+     .store = [](Config& c, const Parsed& p) { c.node.hostname = p.text; }},
+    {.name = "node.id", .type = Type::Integer, .default_value = "0", .min = 0, .max = 65535,
+     .help = "Node number embedded in queue ids; give every node of a cluster its own.",
+     .store = [](Config& c, const Parsed& p) { c.node.id = u16(p); }},
+    {.name = "node.workers", .type = Type::Integer, .default_value = "0", .min = 0, .max = 64,
+     .help = "Event-loop threads; 0 = one per CPU core.",
+     .store = [](Config& c, const Parsed& p) { c.node.workers = u32(p); }},
+    {.name = "node.policies", .type = Type::String, .default_value = R"("policies")", .min = 1,
+     .help = "Directory holding one *.toml policy file per tenant.",
+     .store = [](Config& c, const Parsed& p) { c.node.policies_dir = p.text; }},
+    {.name = "node.postmaster", .type = Type::String, .default_value = R"("")", .check = checkPostmaster,
+     .help = "Mailbox that receives RCPT TO:<postmaster>, in a tenant's domain; \"\" = refuse it.",
+     .store = [](Config& c, const Parsed& p) { c.node.postmaster = p.text; }},
+
+    {.name = "log.level", .type = Type::Enum, .default_value = R"("info")", .choices = kLevelNames,
+     .help = "Least severe level written.",
+     .store = [](Config& c, const Parsed& p) { c.log.level = kLevels[p.choice]; }},
+    {.name = "log.format", .type = Type::Enum, .default_value = R"("text")", .choices = kFormatNames,
+     .help = "text = key=value lines, json = one JSON object per line.",
+     .store = [](Config& c, const Parsed& p) { c.log.format = kFormats[p.choice]; }},
+    {.name = "log.file", .type = Type::String, .default_value = R"("")",
+     .help = "File the log is appended to; \"\" = standard error.",
+     .store = [](Config& c, const Parsed& p) { c.log.file = p.text; }},
+
+    {.name = "tls.cert", .type = Type::String, .default_value = R"("")",
+     .help = "PEM certificate chain (set together with tls.key); \"\" = a self-signed one under <spool>/tls.",
+     .store = [](Config& c, const Parsed& p) { c.tls.cert_file = p.text; }},
+    {.name = "tls.key", .type = Type::String, .default_value = R"("")",
+     .help = "PEM private key of tls.cert (set together with tls.cert).",
+     .store = [](Config& c, const Parsed& p) { c.tls.key_file = p.text; }},
+    {.name = "tls.min_version", .type = Type::Enum, .default_value = R"("1.2")", .choices = kTlsVersionNames,
+     .help = "Oldest TLS version accepted from clients.",
+     .store = [](Config& c, const Parsed& p) { c.tls.min_version = kTlsVersions[p.choice]; }},
+
+    {.name = "smtp.max_connections", .type = Type::Integer, .default_value = "1000", .min = 1, .max = 1000000,
+     .help = "Simultaneous SMTP connections on this node; more are refused with 421.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.max_connections = u32(p); }},
+    {.name = "smtp.max_connections_per_ip", .type = Type::Integer, .default_value = "50", .min = 1, .max = 100000,
+     .help = "Simultaneous SMTP connections from one client address.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.max_connections_per_ip = u32(p); }},
+    {.name = "smtp.max_line_length", .type = Type::Size, .default_value = R"("2KiB")", .min = 512, .max = 64 * kKiB,
+     .help = "Longest command line in bytes, CRLF included (RFC 5321 §4.5.3.1.4 requires 512).",
+     .store = [](Config& c, const Parsed& p) { c.smtp.max_line_length = p.number; }},
+    {.name = "smtp.max_message_size", .type = Type::Size, .default_value = R"("25MiB")", .min = kKiB, .max = 2 * kGiB,
+     .help = "Largest message accepted; announced with SIZE and enforced while the data streams in.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.max_message_size = p.number; }},
+    {.name = "smtp.max_header_size", .type = Type::Size, .default_value = R"("100KiB")", .min = kKiB, .max = 64 * kMiB,
+     .help = "Largest header section of a message.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.max_header_size = p.number; }},
+    {.name = "smtp.max_recipients", .type = Type::Integer, .default_value = "1000", .min = 100, .max = 100000,
+     .help = "Recipients per message (RFC 5321 §4.5.3.1.8 requires at least 100).",
+     .store = [](Config& c, const Parsed& p) { c.smtp.max_recipients = u32(p); }},
+    {.name = "smtp.max_errors", .type = Type::Integer, .default_value = "20", .min = 1, .max = 1000,
+     .help = "Error replies in one session before the connection is closed.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.max_errors = u32(p); }},
+    {.name = "smtp.max_junk_commands", .type = Type::Integer, .default_value = "100", .min = 1, .max = 100000,
+     .help = "NOOP, RSET, VRFY and HELP commands in one session before the connection is closed.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.max_junk_commands = u32(p); }},
+    {.name = "smtp.max_received_headers", .type = Type::Integer, .default_value = "100", .min = 10, .max = 1000,
+     .help = "Received: headers after which a message is rejected as looping (RFC 5321 §6.3).",
+     .store = [](Config& c, const Parsed& p) { c.smtp.max_received_headers = u32(p); }},
+    {.name = "smtp.max_messages_per_connection", .type = Type::Integer, .default_value = "1000", .min = 1,
+     .max = 1000000, .help = "Messages accepted in one session.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.max_messages_per_connection = u32(p); }},
+    {.name = "smtp.bare_newline", .type = Type::Enum, .default_value = R"("reject")", .choices = kBareNewlineNames,
+     .help = "A bare LF or CR in message data: reject the message, or normalize it to CRLF.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.bare_newline = kBareNewlines[p.choice]; }},
+    {.name = "smtp.reject_nul", .type = Type::Bool, .default_value = "true",
+     .help = "Reject messages whose data contains a NUL byte.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.reject_nul = p.flag; }},
+    {.name = "smtp.command_timeout", .type = Type::Duration, .default_value = R"("5m")", .min = kSecond,
+     .max = kHour, .resolution = kMillisecond,
+     .help = "Idle time allowed while waiting for a command (RFC 5321 §4.5.3.2.7).",
+     .store = [](Config& c, const Parsed& p) { c.smtp.command_timeout = std::chrono::milliseconds(p.number); }},
+    {.name = "smtp.data_timeout", .type = Type::Duration, .default_value = R"("3m")", .min = kSecond, .max = kHour,
+     .resolution = kMillisecond, .help = "Idle time allowed between blocks of message data (RFC 5321 §4.5.3.2.5).",
+     .store = [](Config& c, const Parsed& p) { c.smtp.data_timeout = std::chrono::milliseconds(p.number); }},
+    {.name = "smtp.tls_handshake_timeout", .type = Type::Duration, .default_value = R"("30s")", .min = kSecond,
+     .max = 10 * kMinute, .resolution = kMillisecond, .help = "Time allowed for a TLS handshake.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.tls_handshake_timeout = std::chrono::milliseconds(p.number); }},
+    {.name = "smtp.max_pending_output", .type = Type::Size, .default_value = R"("64KiB")", .min = 4 * kKiB,
+     .max = 16 * kMiB, .help = "Unsent reply bytes after which the session stops reading input.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.max_pending_output = p.number; }},
+
+    {.name = "spool.path", .type = Type::String, .default_value = R"("queue")", .min = 1,
+     .help = "Directory of the on-disk spool (RocksDB).",
+     .store = [](Config& c, const Parsed& p) { c.spool.path = p.text; }},
+    {.name = "spool.commit_max_batch", .type = Type::Integer, .default_value = "256", .min = 1, .max = 65536,
+     .help = "Most commits written in one synced group-commit batch.",
+     .store = [](Config& c, const Parsed& p) { c.spool.commit_max_batch = u32(p); }},
+    {.name = "spool.commit_max_wait", .type = Type::Duration, .default_value = R"("300us")", .min = 0,
+     .max = 100 * kMillisecond, .resolution = kMicrosecond,
+     .help = "How long the spool writer waits for more commits to fill a batch.",
+     .store = [](Config& c, const Parsed& p) { c.spool.commit_max_wait = std::chrono::microseconds(p.number); }},
+    {.name = "spool.chunk_size", .type = Type::Size, .default_value = R"("64KiB")", .min = 4 * kKiB, .max = 16 * kMiB,
+     .help = "Size of the chunks a message body is stored in.",
+     .store = [](Config& c, const Parsed& p) { c.spool.chunk_size = p.number; }},
+    {.name = "spool.max_queued_messages", .type = Type::Integer, .default_value = "200000", .min = 100,
+     .max = 1000000000, .help = "Queued messages above which new mail gets 452 4.3.1.",
+     .store = [](Config& c, const Parsed& p) { c.spool.max_queued_messages = p.number; }},
+    {.name = "spool.max_queued_bytes", .type = Type::Size, .default_value = R"("8GiB")", .min = kMiB, .max = 16 * kTiB,
+     .help = "Queued message bytes above which new mail gets 452 4.3.1.",
+     .store = [](Config& c, const Parsed& p) { c.spool.max_queued_bytes = p.number; }},
+    {.name = "spool.min_free_bytes", .type = Type::Size, .default_value = R"("256MiB")", .min = 0, .max = 16 * kTiB,
+     .help = "Free disk space below which new mail gets 452 4.3.1.",
+     .store = [](Config& c, const Parsed& p) { c.spool.min_free_bytes = p.number; }},
+    {.name = "spool.resume_percent", .type = Type::Integer, .default_value = "90", .min = 10, .max = 99,
+     .help = "After a high-water mark was hit, mail is accepted again below this percentage of it.",
+     .store = [](Config& c, const Parsed& p) { c.spool.resume_percent = u32(p); }},
+    {.name = "spool.max_inflight_bytes", .type = Type::Size, .default_value = R"("256MiB")", .min = kMiB,
+     .max = 64 * kGiB, .help = "Message data held in memory above which new mail gets 451 4.3.0.",
+     .store = [](Config& c, const Parsed& p) { c.spool.max_inflight_bytes = p.number; }},
+    {.name = "spool.write_buffer_size", .type = Type::Size, .default_value = R"("64MiB")", .min = kMiB,
+     .max = 4 * kGiB, .help = "RocksDB memtable size.",
+     .store = [](Config& c, const Parsed& p) { c.spool.write_buffer_size = p.number; }},
+
+    {.name = "queue.retry_initial", .type = Type::Duration, .default_value = R"("5m")", .min = kSecond, .max = kDay,
+     .resolution = kSecond, .help = "Delay before the first retry of a deferred delivery.",
+     .store = [](Config& c, const Parsed& p) { c.queue.retry_initial = std::chrono::seconds(p.number); }},
+    {.name = "queue.retry_max", .type = Type::Duration, .default_value = R"("1h")", .min = kSecond, .max = 7 * kDay,
+     .resolution = kSecond, .help = "Longest delay between retries (not less than queue.retry_initial).",
+     .store = [](Config& c, const Parsed& p) { c.queue.retry_max = std::chrono::seconds(p.number); }},
+    {.name = "queue.max_age", .type = Type::Duration, .default_value = R"("5d")", .min = kMinute, .max = 60 * kDay,
+     .resolution = kSecond, .help = "Age at which an undelivered message is dead-lettered.",
+     .store = [](Config& c, const Parsed& p) { c.queue.max_age = std::chrono::seconds(p.number); }},
+    {.name = "queue.retry_jitter_percent", .type = Type::Integer, .default_value = "20", .min = 0, .max = 50,
+     .help = "Random spread, plus or minus this percentage, applied to every retry delay.",
+     .store = [](Config& c, const Parsed& p) { c.queue.retry_jitter_percent = u32(p); }},
+    {.name = "queue.max_active", .type = Type::Integer, .default_value = "2000", .min = 1, .max = 1000000,
+     .help = "Messages being delivered at the same time.",
+     .store = [](Config& c, const Parsed& p) { c.queue.max_active = u32(p); }},
+    {.name = "queue.hot_cache_bytes", .type = Type::Size, .default_value = R"("128MiB")", .min = 0, .max = 64 * kGiB,
+     .help = "Message bodies kept in memory after the commit so delivery need not read the spool.",
+     .store = [](Config& c, const Parsed& p) { c.queue.hot_cache_bytes = p.number; }},
+    {.name = "queue.read_threads", .type = Type::Integer, .default_value = "2", .min = 1, .max = 64,
+     .help = "Threads reading message bodies from the spool for delivery.",
+     .store = [](Config& c, const Parsed& p) { c.queue.read_threads = u32(p); }},
+    {.name = "queue.file_threads", .type = Type::Integer, .default_value = "2", .min = 1, .max = 64,
+     .help = "Threads writing messages for tenants with file delivery.",
+     .store = [](Config& c, const Parsed& p) { c.queue.file_threads = u32(p); }},
+
+    {.name = "smtp_client.connect_timeout", .type = Type::Duration, .default_value = R"("30s")", .min = kSecond,
+     .max = 10 * kMinute, .resolution = kMillisecond, .help = "Time allowed to connect to a next hop.",
+     .store = [](Config& c, const Parsed& p) { c.smtp_client.connect_timeout = std::chrono::milliseconds(p.number); }},
+    {.name = "smtp_client.command_timeout", .type = Type::Duration, .default_value = R"("5m")", .min = kSecond,
+     .max = kHour, .resolution = kMillisecond, .help = "Time allowed for a reply to a command (RFC 5321 §4.5.3.2).",
+     .store = [](Config& c, const Parsed& p) { c.smtp_client.command_timeout = std::chrono::milliseconds(p.number); }},
+    {.name = "smtp_client.data_timeout", .type = Type::Duration, .default_value = R"("10m")", .min = kSecond,
+     .max = kHour, .resolution = kMillisecond,
+     .help = "Time allowed for the reply after the final dot (RFC 5321 §4.5.3.2.6).",
+     .store = [](Config& c, const Parsed& p) { c.smtp_client.data_timeout = std::chrono::milliseconds(p.number); }},
+    {.name = "smtp_client.idle_timeout", .type = Type::Duration, .default_value = R"("10s")", .min = 0, .max = kHour,
+     .resolution = kMillisecond, .help = "An unused connection kept for reuse is closed after this; 0s = never reuse.",
+     .store = [](Config& c, const Parsed& p) { c.smtp_client.idle_timeout = std::chrono::milliseconds(p.number); }},
+    {.name = "smtp_client.max_messages_per_connection", .type = Type::Integer, .default_value = "1000", .min = 1,
+     .max = 1000000, .help = "Messages sent over one connection before it is closed.",
+     .store = [](Config& c, const Parsed& p) { c.smtp_client.max_messages_per_connection = u32(p); }},
+
+    {.name = "admin.address", .type = Type::String, .default_value = R"("127.0.0.1")", .check = checkAddress,
+     .help = "Numeric IP address of the admin HTTP listener (API, /metrics, /healthz).",
+     .store = [](Config& c, const Parsed& p) { c.admin.address = p.text; }},
+    {.name = "admin.port", .type = Type::Integer, .default_value = "8025", .min = 0, .max = 65535,
+     .help = "TCP port of the admin HTTP listener; 0 lets the kernel choose.",
+     .store = [](Config& c, const Parsed& p) { c.admin.port = u16(p); }},
+    {.name = "admin.token_file", .type = Type::String, .default_value = R"("")",
+     .help = "File holding the admin API bearer token; \"\" = <spool>/admin.token, created on first run.",
+     .store = [](Config& c, const Parsed& p) { c.admin.token_file = p.text; }},
+};
+
+const Key<Listener> kListenerKeys[] = {
+    {.name = "listener.name", .type = Type::String, .check = values::checkIdentifier,
+     .help = "Unique name of the listener in logs and metrics (a-z, 0-9, '_', '-').",
+     .store = [](Listener& l, const Parsed& p) { l.name = p.text; }},
+    {.name = "listener.role", .type = Type::Enum, .default_value = R"("inbound")", .choices = kRoleNames,
+     .help = "inbound = MX for tenant domains, submission = authenticated relay for tenant applications.",
+     .store = [](Listener& l, const Parsed& p) { l.role = kRoles[p.choice]; }},
+    {.name = "listener.address", .type = Type::String, .default_value = R"("127.0.0.1")", .check = checkAddress,
+     .help = "Numeric IPv4 or IPv6 address to listen on (0.0.0.0 or :: for all).",
+     .store = [](Listener& l, const Parsed& p) { l.address = p.text; }},
+    {.name = "listener.port", .type = Type::Integer, .min = 0, .max = 65535,
+     .help = "TCP port; 0 lets the kernel choose.",
+     .store = [](Listener& l, const Parsed& p) { l.port = u16(p); }},
+    {.name = "listener.tls", .type = Type::Enum, .default_value = R"("starttls")", .choices = kListenerTlsNames,
+     .help = "none, starttls (offered after EHLO) or implicit (TLS from the first byte, port 465).",
+     .store = [](Listener& l, const Parsed& p) { l.tls = kListenerTls[p.choice]; }},
+};
+
+const Key<Tenant> kPolicyKeys[] = {
+    {.name = "tenant", .type = Type::String, .check = values::checkIdentifier,
+     .help = "Tenant id: 1 to 64 characters of a-z, 0-9, '_' and '-'; unique across policy files.",
+     .store = [](Tenant& t, const Parsed& p) { t.id = p.text; }},
+    {.name = "domains", .type = Type::StringArray, .min = 1, .max = 100000, .check = values::checkDomain,
+     .help = "Domains this tenant receives mail for and sends from (ASCII, A-labels for IDNs).",
+     .store =
+         [](Tenant& t, const Parsed& p) {
+           t.domains.clear();
+           for (const std::string& domain : p.list) {
+             t.domains.push_back(values::lowerAscii(domain));
+           }
+         }},
+    {.name = "delivery.target", .type = Type::Enum, .choices = kTargetNames,
+     .help = "Where accepted mail goes: file (a directory) or smtp (a fixed next hop).",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.kind = kTargets[p.choice]; }},
+    {.name = "delivery.path", .type = Type::String, .min = 1, .only_for = "file",
+     .help = "Directory receiving one <queue id>.eml file per message.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.path = p.text; }},
+    {.name = "delivery.host", .type = Type::String, .check = values::checkHost, .only_for = "smtp",
+     .help = "Next hop: an IP address or a host name.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.host = p.text; }},
+    {.name = "delivery.port", .type = Type::Integer, .default_value = "25", .min = 1, .max = 65535,
+     .only_for = "smtp", .help = "TCP port of the next hop.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.port = u16(p); }},
+    {.name = "delivery.max_connections", .type = Type::Integer, .default_value = "10", .min = 1, .max = 10000,
+     .only_for = "smtp", .help = "Simultaneous connections to the next hop.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.max_connections = u32(p); }},
+    {.name = "delivery.tls", .type = Type::Enum, .default_value = R"("opportunistic")", .choices = kClientTlsNames,
+     .only_for = "smtp", .help = "none, opportunistic (STARTTLS when offered) or required.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.tls = kClientTls[p.choice]; }},
+};
+
+const Listener kDefaultListeners[] = {
+    {.name = "inbound", .role = ListenerRole::Inbound, .address = "127.0.0.1", .port = 2525,
+     .tls = ListenerTls::StartTls},
+    {.name = "submission", .role = ListenerRole::Submission, .address = "127.0.0.1", .port = 2587,
+     .tls = ListenerTls::StartTls},
+};
+
+}  // namespace
+
+std::span<const Key<Config>> nodeKeys() { return kNodeKeys; }
+std::span<const Key<Listener>> listenerKeys() { return kListenerKeys; }
+std::span<const Key<Tenant>> policyKeys() { return kPolicyKeys; }
+std::span<const Listener> defaultListeners() { return kDefaultListeners; }
+
+std::string formatBound(Type type, uint64_t value) {
+  switch (type) {
+    case Type::Duration: return values::formatDuration(value);
+    case Type::Size: return values::formatSize(value);
+    default: return std::to_string(value);
+  }
+}
+
+}  // namespace mxgate::config::schema

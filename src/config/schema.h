@@ -1,0 +1,84 @@
+// The configuration schema, declared once as data: for every key of the node file
+// (conf/mxgate.toml), of a [[listener]] table and of a tenant policy file, its dotted name,
+// type, default, bounds, one-line help and where the parsed value is stored.
+// config.cpp walks the TOML documents against these tables; the unit tests check that
+// conf/mxgate.toml documents exactly these keys. Immutable data; safe on any thread.
+// Internal to src/config (and its tests).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mxgate/config/config.h"
+
+namespace mxgate::config::schema {
+
+enum class Type {
+  Bool,
+  Integer,      // TOML integer within [min, max]
+  String,       // length within [min, max] bytes, no control characters
+  Enum,         // a string out of choices
+  Duration,     // "<n><unit>", unit us|ms|s|m|h|d; bounds in microseconds
+  Size,         // integer bytes or "<n><unit>", unit B|KiB|MiB|GiB|TiB|KB|MB|GB|TB; bounds in bytes
+  StringArray,  // count within [min, max]
+};
+
+// A value after type checking and unit conversion.
+struct Parsed {
+  bool flag = false;
+  uint64_t number = 0;  // Integer; Size in bytes; Duration in units of Key::resolution
+  size_t choice = 0;    // Enum: index into Key::choices
+  std::string text;     // String, Enum
+  std::vector<std::string> list;
+};
+
+inline constexpr uint64_t kNoLimit = std::numeric_limits<uint64_t>::max();
+inline constexpr size_t kMaxStringLength = 4096;
+// Deeper nesting of arrays, inline tables or dotted keys is refused before TOML parsing:
+// the TOML parser recurses once per level and would overflow the stack.
+inline constexpr int kMaxNesting = 64;
+
+inline constexpr uint64_t kMicrosecond = 1;
+inline constexpr uint64_t kMillisecond = 1000;
+inline constexpr uint64_t kSecond = 1000000;
+
+template <class Target>
+struct Key {
+  std::string_view name;           // "smtp.max_recipients", "listener.port", "delivery.host"
+  Type type;
+  std::string_view default_value = {};  // TOML literal as in conf/mxgate.toml; "" = required
+  uint64_t min = 0;
+  uint64_t max = kNoLimit;
+  std::span<const std::string_view> choices = {};
+  uint64_t resolution = kMicrosecond;  // Duration: microseconds per unit of the stored field
+  std::string (*check)(std::string_view) = nullptr;  // String / each array element: "" = ok
+  std::string_view only_for = {};  // policy keys: the delivery target they belong to
+  std::string_view help;
+  void (*store)(Target&, const Parsed&);
+};
+
+// Node keys outside [[listener]], in the order of conf/mxgate.toml.
+std::span<const Key<Config>> nodeKeys();
+// Keys of one [[listener]] table, named "listener.<key>".
+std::span<const Key<Listener>> listenerKeys();
+// Keys of a tenant policy file.
+std::span<const Key<Tenant>> policyKeys();
+// The listeners used when the node file has no [[listener]] at all.
+std::span<const Listener> defaultListeners();
+
+inline constexpr std::string_view kListenerSection = "listener";
+inline constexpr std::string_view kDeliveryTarget = "delivery.target";
+
+// A bound or value in the key's own notation: 1000, "64KiB", "5m".
+std::string formatBound(Type type, uint64_t value);
+
+// Every dotted key that text sets to a value (tables of [[arrays]] contribute
+// "<array>.<key>"), sorted and unique. False with a reason in error when text is not TOML.
+bool keysSetIn(const std::string& text, std::vector<std::string>& out, std::string& error);
+
+}  // namespace mxgate::config::schema

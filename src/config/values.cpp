@@ -1,0 +1,286 @@
+// Value syntax of the configuration files (see values.h): durations, sizes, domain names
+// (RFC 1034 §3.5, RFC 1123 §2.1, RFC 5890 §2.3.2.1 A-labels), IP literals, mailboxes
+// (RFC 5322 §3.4.1 dot-atom local parts). Pure functions; run on whichever thread loads config.
+#include "values.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace mxgate::config::values {
+namespace {
+
+struct Unit {
+  std::string_view suffix;
+  uint64_t factor;
+};
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kSecond = 1000000;
+
+// Longest suffixes first so that "ms" is not read as "m" + garbage.
+constexpr std::array<Unit, 6> kDuration{{{"us", 1},
+                                         {"ms", 1000},
+                                         {"s", kSecond},
+                                         {"m", 60 * kSecond},
+                                         {"h", 3600 * kSecond},
+                                         {"d", 86400 * kSecond}}};
+constexpr std::array<Unit, 9> kSize{{{"KiB", kKiB},
+                                     {"MiB", kKiB * kKiB},
+                                     {"GiB", kKiB * kKiB * kKiB},
+                                     {"TiB", kKiB * kKiB * kKiB * kKiB},
+                                     {"KB", 1000},
+                                     {"MB", 1000000},
+                                     {"GB", 1000000000},
+                                     {"TB", 1000000000000},
+                                     {"B", 1}}};
+
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+template <size_t N>
+UnitStatus parseWithUnit(std::string_view text, const std::array<Unit, N>& units, uint64_t& out) {
+  size_t digits = 0;
+  while (digits < text.size() && isDigit(text[digits])) {
+    ++digits;
+  }
+  if (digits == 0) {
+    return UnitStatus::BadSyntax;
+  }
+  const std::string_view suffix = text.substr(digits);
+  const auto unit = std::find_if(units.begin(), units.end(),
+                                 [&](const Unit& u) { return u.suffix == suffix; });
+  if (unit == units.end()) {
+    return UnitStatus::BadSyntax;
+  }
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  uint64_t number = 0;
+  for (size_t i = 0; i < digits; ++i) {
+    const auto digit = static_cast<uint64_t>(text[i] - '0');
+    if (number > (kMax - digit) / 10) {
+      return UnitStatus::TooLarge;
+    }
+    number = number * 10 + digit;
+  }
+  if (number != 0 && number > kMax / unit->factor) {
+    return UnitStatus::TooLarge;
+  }
+  out = number * unit->factor;
+  return UnitStatus::Ok;
+}
+
+template <size_t N>
+std::string formatWithUnit(uint64_t value, const std::array<Unit, N>& units, std::string_view zero) {
+  if (value == 0) {
+    return std::string(zero);
+  }
+  const Unit* best = nullptr;
+  for (const Unit& unit : units) {
+    if (value % unit.factor == 0 && (best == nullptr || unit.factor > best->factor)) {
+      best = &unit;
+    }
+  }
+  return fmt::format("{}{}", value / best->factor, best->suffix);
+}
+
+bool isLdh(char c) {
+  return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+}
+
+std::string describeByte(char c) {
+  const auto byte = static_cast<unsigned char>(c);
+  if (byte < 0x20 || byte >= 0x7f || c == '\'' || c == '\\') {
+    return fmt::format("\\x{:02x}", byte);
+  }
+  return std::string(1, c);
+}
+
+// RFC 5322 atext, plus '.' between atoms (checked separately).
+bool isAtext(char c) {
+  static constexpr std::string_view kSpecials = "!#$%&'*+-/=?^_`{|}~";
+  return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         kSpecials.find(c) != std::string_view::npos;
+}
+
+}  // namespace
+
+UnitStatus parseDuration(std::string_view text, uint64_t& micros) {
+  return parseWithUnit(text, kDuration, micros);
+}
+
+UnitStatus parseSize(std::string_view text, uint64_t& bytes) { return parseWithUnit(text, kSize, bytes); }
+
+std::string formatDuration(uint64_t micros) { return formatWithUnit(micros, kDuration, "0s"); }
+
+std::string formatSize(uint64_t bytes) {
+  static constexpr std::array<Unit, 5> kBinary{{{"B", 1},
+                                                {"KiB", kKiB},
+                                                {"MiB", kKiB * kKiB},
+                                                {"GiB", kKiB * kKiB * kKiB},
+                                                {"TiB", kKiB * kKiB * kKiB * kKiB}}};
+  return formatWithUnit(bytes, kBinary, "0");
+}
+
+std::string checkDomain(std::string_view name) {
+  if (name.empty()) {
+    return "empty domain name";
+  }
+  if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+    return "non-ASCII domain name: write it in A-label (punycode) form, e.g. xn--bcher-kva.example";
+  }
+  if (name.size() > 253) {
+    return "domain name longer than 253 characters";
+  }
+  size_t start = 0;
+  while (true) {
+    const size_t dot = name.find('.', start);
+    const std::string_view label = name.substr(start, dot == std::string_view::npos ? dot : dot - start);
+    if (label.empty()) {
+      return "empty label in domain name";
+    }
+    if (label.size() > 63) {
+      return "label longer than 63 characters";
+    }
+    for (char c : label) {
+      if (!isLdh(c)) {
+        return fmt::format("invalid character '{}' (only letters, digits and '-')", describeByte(c));
+      }
+    }
+    if (label.front() == '-' || label.back() == '-') {
+      return "a label must not start or end with '-'";
+    }
+    if (dot == std::string_view::npos) {
+      if (std::all_of(label.begin(), label.end(), isDigit)) {
+        return "the last label must not be all-numeric";
+      }
+      return "";
+    }
+    start = dot + 1;
+  }
+}
+
+bool isIpLiteral(std::string_view text) {
+  if (text.size() >= INET6_ADDRSTRLEN || text.find('\0') != std::string_view::npos) {
+    return false;
+  }
+  const std::string copy(text);
+  unsigned char buffer[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, copy.c_str(), buffer) == 1 || inet_pton(AF_INET6, copy.c_str(), buffer) == 1;
+}
+
+std::string checkHost(std::string_view text) {
+  if (isIpLiteral(text)) {
+    return "";
+  }
+  return checkDomain(text);
+}
+
+std::string checkIdentifier(std::string_view text) {
+  if (text.empty() || text.size() > 64) {
+    return "must be 1 to 64 characters long";
+  }
+  for (char c : text) {
+    if (!(isDigit(c) || (c >= 'a' && c <= 'z') || c == '_' || c == '-')) {
+      return fmt::format("invalid character '{}' (only a-z, 0-9, '_' and '-')", describeByte(c));
+    }
+  }
+  return "";
+}
+
+std::string checkMailbox(std::string_view text) {
+  const size_t at = text.rfind('@');
+  if (at == std::string_view::npos) {
+    return "not an address (local@domain)";
+  }
+  const std::string_view local = text.substr(0, at);
+  if (local.empty() || local.size() > 64) {
+    return "the local part must be 1 to 64 characters long";
+  }
+  if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos ||
+      !std::all_of(local.begin(), local.end(), [](char c) { return c == '.' || isAtext(c); })) {
+    return "the local part must be a dot-atom (RFC 5322)";
+  }
+  const std::string reason = checkDomain(text.substr(at + 1));
+  return reason.empty() ? "" : "domain: " + reason;
+}
+
+std::string lowerAscii(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+size_t utf8ValidPrefix(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    size_t length = 0;
+    unsigned char low = 0x80;  // bounds of the second byte
+    unsigned char high = 0xbf;
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      low = lead == 0xe0 ? 0xa0 : 0x80;
+      high = lead == 0xed ? 0x9f : 0xbf;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      low = lead == 0xf0 ? 0x90 : 0x80;
+      high = lead == 0xf4 ? 0x8f : 0xbf;
+    } else {
+      return i;
+    }
+    if (text.size() - i < length) {
+      return i;
+    }
+    for (size_t k = 1; k < length; ++k) {
+      const auto byte = static_cast<unsigned char>(text[i + k]);
+      const unsigned char min = k == 1 ? low : 0x80;
+      const unsigned char max = k == 1 ? high : 0xbf;
+      if (byte < min || byte > max) {
+        return i;
+      }
+    }
+    i += length;
+  }
+  return i;
+}
+
+size_t editDistance(std::string_view a, std::string_view b, size_t limit) {
+  const size_t longer = std::max(a.size(), b.size());
+  const size_t shorter = std::min(a.size(), b.size());
+  if (longer - shorter > limit) {
+    return limit + 1;
+  }
+  // Three rows of the dynamic-programming table: i-2, i-1 and i.
+  std::vector<size_t> before(b.size() + 1), previous(b.size() + 1), current(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    previous[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    current[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        current[j] = std::min(current[j], before[j - 2] + 1);
+      }
+    }
+    std::swap(before, previous);
+    std::swap(previous, current);
+  }
+  return std::min(previous[b.size()], limit + 1);
+}
+
+}  // namespace mxgate::config::values

@@ -1,0 +1,136 @@
+// SMTP client connections and the per-loop pool behind SmtpTarget (private to delivery).
+//
+// ClientConnection speaks RFC 5321 as a client: greeting, EHLO (HELO fallback), STARTTLS
+// (RFC 3207; plaintext that follows the 220 is treated as an injection attempt and the
+// connection is dropped), then transactions MAIL/RCPT/DATA, pipelined when the peer offers
+// PIPELINING (RFC 2920), the body dot-stuffed with no bare CR or LF (RFC 5321 §4.5.2), RSET
+// after a failed transaction, QUIT when idle. Every reply wait has a deadline.
+// Everything here runs on the pool's loop thread.
+#pragma once
+
+#include <uv.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mxgate/config/config.h"
+#include "mxgate/delivery/target.h"
+#include "mxgate/io/stream.h"
+#include "mxgate/smtp/message_reader.h"
+#include "mxgate/smtp/reply_parser.h"
+
+namespace mxgate::delivery {
+
+class ClientPool;
+
+struct PendingDelivery {
+  std::shared_ptr<const Job> job;
+  std::function<void(Result)> done;
+};
+
+class ClientConnection : public io::Stream::Handler {
+ public:
+  ClientConnection(ClientPool& pool, PendingDelivery first);
+  ~ClientConnection() override;
+
+  void connect();
+  // Runs another transaction on this (idle) connection.
+  void run(PendingDelivery delivery);
+  // Says QUIT (when idle) and closes.
+  void quit();
+
+  void onStreamData(std::string_view data) override;
+  void onStreamConnected(int status) override;
+  void onStreamTlsReady() override;
+  void onStreamEnd(std::string_view reason) override;
+  void onStreamDrained() override;
+  void onStreamClosed() override;
+
+ private:
+  enum class State {
+    Connecting, Greeting, Ehlo, Helo, StartTls, Handshake, Ready, Transaction, Body, FinalReply, Rset, Idle,
+    Quit, Closing,
+  };
+
+  void handleReply(const smtp::Reply& reply);
+  void onCapabilities(const smtp::Reply& reply);
+  void afterHello();
+  void startTransaction();
+  void handleTransactionReply(const smtp::Reply& reply);
+  void sendBody();
+  void finishTransaction(bool needs_rset);
+  void send(const std::string& line);
+  // Fails the connection: the current delivery gets `reply` (temporary) for every recipient
+  // without a final outcome; with `whole_destination` the pool's waiting deliveries too.
+  void fail(const std::string& reply, bool whole_destination);
+  void complete();
+  void armTimer(std::chrono::milliseconds timeout);
+  static void onTimer(uv_timer_t* timer);
+  void close();
+
+  ClientPool& pool_;
+  io::Stream stream_;
+  uv_timer_t timer_{};
+  State state_ = State::Connecting;
+  std::string in_;
+  smtp::ReplyParser parser_;
+  smtp::EhloCapabilities capabilities_;
+  bool tls_tried_ = false;
+  bool greeted_ = false;
+  uint32_t transactions_ = 0;
+
+  PendingDelivery current_;
+  Result result_;
+  std::vector<bool> final_;      // recipient has a final outcome for this attempt
+  std::vector<size_t> accepted_;  // recipients whose RCPT got 2xx
+  size_t reply_index_ = 0;        // replies read in this transaction: MAIL, RCPTs, then DATA
+  bool mail_failed_ = false;
+  smtp::DotStuffer stuffer_;
+  size_t body_offset_ = 0;
+  int handles_open_ = 0;
+  uv_getaddrinfo_t* resolving_ = nullptr;  // a name lookup of the next hop under way
+};
+
+class ClientPool {
+ public:
+  ClientPool(io::Loop& loop, const config::DeliveryTarget& target, const config::SmtpClientSettings& settings,
+             std::string helo_name, std::shared_ptr<tls::Context> tls, uint32_t max_connections);
+  ~ClientPool();
+
+  // Loop thread only.
+  void submit(PendingDelivery delivery);
+  void shutdown();
+
+  io::Loop& loop() { return loop_; }
+  const config::DeliveryTarget& target() const { return target_; }
+  const config::SmtpClientSettings& settings() const { return settings_; }
+  const std::string& heloName() const { return helo_name_; }
+  const std::shared_ptr<tls::Context>& tls() const { return tls_; }
+  const std::string& remote() const { return remote_; }
+
+  // Called by connections.
+  void onIdle(ClientConnection* connection);
+  void onClosed(ClientConnection* connection);
+  void failWaiting(const std::string& reply);
+  bool takeNext(PendingDelivery& out);
+
+ private:
+  void pump();
+
+  io::Loop& loop_;
+  config::DeliveryTarget target_;
+  config::SmtpClientSettings settings_;
+  std::string helo_name_;
+  std::shared_ptr<tls::Context> tls_;
+  uint32_t max_connections_;
+  std::string remote_;
+  std::deque<PendingDelivery> waiting_;
+  std::vector<ClientConnection*> idle_;
+  std::vector<ClientConnection*> all_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace mxgate::delivery

@@ -1,0 +1,82 @@
+// SO_REUSEPORT listening sockets, one per worker loop (see include/mxgate/io/listener.h).
+#include "mxgate/io/listener.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "mxgate/base/log.h"
+#include "mxgate/io/stream.h"
+
+namespace mxgate::io {
+
+int bindSocket(const std::string& address, uint16_t port, int backlog, uint16_t& bound_port,
+               std::string& error) {
+  sockaddr_storage storage{};
+  if (!parseAddress(address, port, storage)) {
+    error = "not a numeric IP address: " + address;
+    return -1;
+  }
+  int fd = ::socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::string("socket: ") + std::strerror(errno);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    error = std::string("SO_REUSEPORT: ") + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  socklen_t length = storage.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0 || ::listen(fd, backlog) != 0) {
+    error = "bind " + address + ":" + std::to_string(port) + ": " + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  sockaddr_storage bound{};
+  socklen_t bound_length = sizeof bound;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  bound_port = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                                : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  return fd;
+}
+
+Listener::Listener(Loop& loop, int fd, ConnectionFn on_connection)
+    : loop_(loop), fd_(fd), on_connection_(std::move(on_connection)) {}
+
+int Listener::start() {
+  uv_tcp_init(loop_.uv(), &tcp_);
+  tcp_.data = this;
+  int rc = uv_tcp_open(&tcp_, fd_);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 1024, &Listener::onConnection);
+  }
+  return rc;
+}
+
+void Listener::onConnection(uv_stream_t* server, int status) {
+  auto* self = static_cast<Listener*>(server->data);
+  if (status < 0) {
+    log::warn("-", "accept_failed").kv("error", uv_strerror(status));
+    return;
+  }
+  self->on_connection_(server);
+}
+
+void Listener::close(std::function<void()> done) {
+  on_closed_ = std::move(done);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* handle) {
+    auto* self = static_cast<Listener*>(handle->data);
+    if (self->on_closed_) {
+      self->on_closed_();
+    }
+  });
+}
+
+}  // namespace mxgate::io

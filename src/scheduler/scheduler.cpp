@@ -1,0 +1,618 @@
+// The queue manager (see include/mxgate/scheduler/scheduler.h). Runs on the control loop;
+// spool reads go to the read lane; delivery results come back through the loop's inbox.
+#include "mxgate/scheduler/scheduler.h"
+
+#include <chrono>
+#include <future>
+#include <random>
+
+#include "mxgate/base/log.h"
+
+namespace mxgate::scheduler {
+namespace {
+
+uint64_t nowMicros() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+std::string_view outcomeEvent(delivery::Outcome outcome) {
+  switch (outcome) {
+    case delivery::Outcome::Delivered: return "delivered";
+    case delivery::Outcome::TempFail: return "deferred";
+    case delivery::Outcome::PermFail: return "failed";
+  }
+  return "deferred";
+}
+
+}  // namespace
+
+struct Scheduler::Attempt {
+  mail::QueueId id;
+  spool::MessageRecord record;
+  std::shared_ptr<const std::string> body;
+  std::vector<std::vector<size_t>> jobs;  // per job: indexes into record.recipients
+  size_t outstanding = 0;
+};
+
+Scheduler::Scheduler(io::Loop& control, spool::Store& store, io::Lane& read_lane,
+                     const config::QueueSettings& settings, TargetResolver resolver)
+    : control_(control),
+      store_(store),
+      read_lane_(read_lane),
+      settings_(settings),
+      resolver_(std::move(resolver)),
+      random_state_(std::random_device{}() | 1) {}
+
+Scheduler::~Scheduler() = default;
+
+uint64_t Scheduler::backoffMicros(const config::QueueSettings& settings, uint32_t attempts) {
+  uint64_t initial = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(settings.retry_initial).count());
+  uint64_t maximum = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(settings.retry_max).count());
+  uint64_t delay = initial;
+  for (uint32_t i = 1; i < attempts && delay < maximum; ++i) {
+    delay *= 2;
+  }
+  return std::min(delay, maximum);
+}
+
+uint64_t Scheduler::jitter(uint64_t micros) {
+  // xorshift64: cheap, and spreading retries only needs to be roughly uniform.
+  random_state_ ^= random_state_ << 13;
+  random_state_ ^= random_state_ >> 7;
+  random_state_ ^= random_state_ << 17;
+  uint64_t span = micros / 100 * settings_.retry_jitter_percent;
+  if (span == 0) {
+    return micros;
+  }
+  return micros - span + random_state_ % (2 * span + 1);
+}
+
+uint64_t Scheduler::recover() {
+  const uint64_t now = nowMicros();
+  uint64_t queued = 0;
+  uint64_t corrupt = 0;
+  uint64_t finished = 0;
+  spool::Batch cleanup;
+  store_.scanMessages([&](std::string_view key, spool::DecodeStatus status, spool::MessageRecord& record,
+                          std::string_view raw) {
+    if (status != spool::DecodeStatus::Ok) {
+      log::error("-", "corrupt_record").kv("key_bytes", key.size()).kv("reason", spool::describe(status));
+      cleanup.moveToCorrupt(key, raw);
+      ++corrupt;
+      return true;
+    }
+    if (record.state == spool::MessageState::Dead) {
+      ++dead_;
+      return true;
+    }
+    if (!record.hasPending()) {
+      // Every recipient reached a final state but the crash came before the record was updated.
+      bool any_failed = false;
+      for (const auto& recipient : record.recipients) {
+        any_failed = any_failed || recipient.state == spool::RecipientState::Failed;
+      }
+      if (any_failed) {
+        deadLetter(record, "permanent failure", now);
+        cleanup.putMessage(record);
+      } else {
+        cleanup.deleteMessage(record.id, record.body_chunks);
+      }
+      ++finished;
+      return true;
+    }
+    record.next_attempt_us = std::max(record.next_attempt_us, now);
+    addToIndex(record);
+    ++queued;
+    return true;
+  });
+  uint64_t orphans = 0;
+  for (const auto& id : store_.openTransactions()) {
+    if (index_.count(id) == 0 && store_.dropOpenTransaction(id)) {
+      ++orphans;
+    }
+  }
+  if (!cleanup.empty()) {
+    std::promise<spool::CommitStatus> written;
+    auto result = written.get_future();
+    store_.submit(std::move(cleanup), true, [&written](const spool::CommitStatus& status) { written.set_value(status); });
+    spool::CommitStatus status = result.get();
+    if (!status.ok) {
+      log::error("-", "recovery_cleanup_failed").kv("error", status.error);
+    }
+  }
+  log::info("-", "recovery")
+      .kv("queued", queued)
+      .kv("dead", dead_)
+      .kv("finished", finished)
+      .kv("corrupt", corrupt)
+      .kv("orphan_bodies", orphans);
+  publishStats();
+  return queued;
+}
+
+void Scheduler::start() {
+  uv_timer_init(control_.uv(), &timer_);
+  timer_.data = this;
+  timer_started_ = true;
+  armTimer();
+}
+
+void Scheduler::stop() {
+  stopped_ = true;
+  if (timer_started_) {
+    timer_started_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  }
+}
+
+void Scheduler::addToIndex(const spool::MessageRecord& record) {
+  Entry& entry = index_[record.id];
+  entry.due_us = record.next_attempt_us;
+  entry.received_us = record.received_at_us;
+  entry.body_size = record.body_size;
+  entry.body_chunks = record.body_chunks;
+  queued_bytes_ += record.body_size;
+  due_.emplace(entry.due_us, record.id);
+}
+
+void Scheduler::enqueue(spool::MessageRecord record, std::shared_ptr<const std::string> body) {
+  control_.post([this, record = std::move(record), body = std::move(body)]() mutable {
+    if (stopped_) {
+      return;  // it is in the spool; the next start recovers it
+    }
+    mail::QueueId id = record.id;
+    addToIndex(record);
+    if (body && hot_bytes_ + body->size() <= settings_.hot_cache_bytes) {
+      hot_bytes_ += body->size();
+      hot_.emplace(id, Hot{std::move(record), std::move(body)});
+    }
+    dispatchDue();
+    publishStats();
+  });
+}
+
+void Scheduler::armTimer() {
+  if (!timer_started_ || stopped_) {
+    return;
+  }
+  if (due_.empty() || active_ >= settings_.max_active) {
+    uv_timer_stop(&timer_);
+    return;
+  }
+  uint64_t now = nowMicros();
+  uint64_t due = due_.begin()->first;
+  uint64_t wait_ms = due > now ? (due - now + 999) / 1000 : 0;
+  uv_timer_start(&timer_, &Scheduler::onTimer, wait_ms, 0);
+}
+
+void Scheduler::onTimer(uv_timer_t* timer) { static_cast<Scheduler*>(timer->data)->dispatchDue(); }
+
+void Scheduler::dispatchDue() {
+  if (stopped_) {
+    return;
+  }
+  const uint64_t now = nowMicros();
+  while (active_ < settings_.max_active && !due_.empty()) {
+    auto next = due_.begin();
+    if (next->first > now) {
+      break;
+    }
+    uint64_t due = next->first;
+    mail::QueueId id = next->second;
+    due_.erase(next);
+    auto entry = index_.find(id);
+    if (entry == index_.end() || entry->second.active || entry->second.due_us != due) {
+      continue;  // stale: removed, already running, or rescheduled
+    }
+    entry->second.active = true;
+    ++active_;
+    auto hot = hot_.find(id);
+    if (hot != hot_.end()) {
+      Hot entry = std::move(hot->second);
+      hot_bytes_ -= entry.body->size();
+      hot_.erase(hot);
+      startAttempt(id, std::move(entry.record), std::move(entry.body));
+    } else {
+      loadAndStart(id);
+    }
+  }
+  armTimer();
+}
+
+void Scheduler::dropHot(const mail::QueueId& id) {
+  auto hot = hot_.find(id);
+  if (hot != hot_.end()) {
+    hot_bytes_ -= hot->second.body ? hot->second.body->size() : 0;
+    hot_.erase(hot);
+  }
+}
+
+void Scheduler::loadAndStart(const mail::QueueId& id) {
+  bool queued = read_lane_.submit([this, id] {
+    spool::MessageRecord record;
+    std::string error;
+    auto body = std::make_shared<std::string>();
+    auto status = store_.readMessage(id, record, error);
+    if (status == spool::Store::ReadStatus::Ok) {
+      status = store_.readBody(record, *body, error);
+    }
+    if (status == spool::Store::ReadStatus::Corrupt) {
+      std::string move_error;
+      if (!store_.moveMessageToCorrupt(id, move_error)) {
+        error += "; moving to corrupt failed: " + move_error;
+      }
+    }
+    control_.post([this, id, status, error, record = std::move(record), body = std::move(body)]() mutable {
+      auto entry = index_.find(id);
+      if (entry == index_.end()) {
+        return;
+      }
+      if (status == spool::Store::ReadStatus::Ok) {
+        startAttempt(id, std::move(record), std::move(body));
+        return;
+      }
+      --active_;
+      if (status == spool::Store::ReadStatus::IoError) {
+        log::error(id.str(), "spool_read_failed").kv("error", error);
+        entry->second.active = false;
+        entry->second.due_us = nowMicros() + backoffMicros(settings_, 1);
+        due_.emplace(entry->second.due_us, id);
+      } else {
+        log::error(id.str(), status == spool::Store::ReadStatus::Corrupt ? "moved_to_corrupt" : "vanished")
+            .kv("error", error);
+        queued_bytes_ -= entry->second.body_size;
+        index_.erase(entry);
+      }
+      publishStats();
+      armTimer();
+    });
+  });
+  if (!queued) {
+    auto entry = index_.find(id);
+    entry->second.active = false;
+    --active_;
+    entry->second.due_us = nowMicros() + 1000000;
+    due_.emplace(entry->second.due_us, id);
+  }
+}
+
+void Scheduler::startAttempt(const mail::QueueId& id, spool::MessageRecord record,
+                             std::shared_ptr<const std::string> body) {
+  auto attempt = std::make_shared<Attempt>();
+  attempt->id = id;
+  attempt->record = std::move(record);
+  attempt->body = std::move(body);
+
+  std::vector<delivery::Target*> targets;
+  std::vector<size_t> unroutable;
+  auto& recipients = attempt->record.recipients;
+  for (size_t i = 0; i < recipients.size(); ++i) {
+    if (recipients[i].state != spool::RecipientState::Pending) {
+      continue;
+    }
+    delivery::Target* target = resolver_(recipients[i].tenant);
+    if (target == nullptr) {
+      unroutable.push_back(i);
+      continue;
+    }
+    size_t job = 0;
+    while (job < targets.size() && targets[job] != target) {
+      ++job;
+    }
+    if (job == targets.size()) {
+      targets.push_back(target);
+      attempt->jobs.emplace_back();
+    }
+    attempt->jobs[job].push_back(i);
+  }
+  for (size_t i : unroutable) {
+    recipients[i].attempts += 1;
+    recipients[i].last_reply = "no delivery route for tenant " + recipients[i].tenant;
+    ++deferred_;
+    log::warn(id.str(), "deferred").kv("to", recipients[i].address).kv("reply", recipients[i].last_reply);
+  }
+  attempt->outstanding = targets.size();
+  if (targets.empty()) {
+    finishAttempt(attempt);
+    return;
+  }
+  for (size_t job_index = 0; job_index < targets.size(); ++job_index) {
+    auto job = std::make_shared<delivery::Job>();
+    job->id = id;
+    job->mail_from = attempt->record.mail_from;
+    job->body = attempt->body;
+    job->smtputf8 = attempt->record.smtputf8;
+    job->eightbit = attempt->record.eightbit;
+    job->attempt = attempt->record.attempts + 1;
+    for (size_t i : attempt->jobs[job_index]) {
+      job->recipients.push_back(recipients[i].address);
+    }
+    targets[job_index]->deliver(job, [this, attempt, job_index](delivery::Result result) {
+      control_.post([this, attempt, job_index, result = std::move(result)]() mutable {
+        onJobDone(attempt, job_index, std::move(result));
+      });
+    });
+  }
+}
+
+void Scheduler::onJobDone(const std::shared_ptr<Attempt>& attempt, size_t job, delivery::Result result) {
+  const auto& indexes = attempt->jobs[job];
+  for (size_t k = 0; k < indexes.size(); ++k) {
+    auto& recipient = attempt->record.recipients[indexes[k]];
+    delivery::RecipientResult outcome =
+        k < result.recipients.size()
+            ? result.recipients[k]
+            : delivery::RecipientResult{delivery::Outcome::TempFail, "target returned no result"};
+    recipient.attempts += 1;
+    recipient.last_reply = outcome.reply;
+    switch (outcome.outcome) {
+      case delivery::Outcome::Delivered:
+        recipient.state = spool::RecipientState::Delivered;
+        ++delivered_;
+        break;
+      case delivery::Outcome::PermFail:
+        recipient.state = spool::RecipientState::Failed;
+        ++failed_;
+        break;
+      case delivery::Outcome::TempFail: ++deferred_; break;
+    }
+    log::Line line(outcome.outcome == delivery::Outcome::Delivered ? log::Level::Info : log::Level::Warn,
+                   attempt->id.str(), outcomeEvent(outcome.outcome));
+    line.kv("to", recipient.address).kv("remote", result.remote).kv("attempt", recipient.attempts).kv("reply", outcome.reply);
+  }
+  if (--attempt->outstanding == 0) {
+    finishAttempt(attempt);
+  }
+}
+
+void Scheduler::deadLetter(spool::MessageRecord& record, const std::string& reason, uint64_t now) {
+  record.state = spool::MessageState::Dead;
+  record.dead_reason = reason;
+  record.dead_at_us = now;
+  ++dead_;
+  log::warn(record.id.str(), "dead_lettered").kv("reason", reason);
+}
+
+void Scheduler::finishAttempt(const std::shared_ptr<Attempt>& attempt) {
+  const uint64_t now = nowMicros();
+  auto entry = index_.find(attempt->id);
+  spool::MessageRecord& record = attempt->record;
+  record.attempts += 1;
+  --active_;
+  spool::Batch batch;
+  bool sync = false;
+  bool keep = false;
+  if (entry != index_.end() && entry->second.delete_requested) {
+    batch.deleteMessage(record.id, record.body_chunks);
+    sync = true;
+    log::info(record.id.str(), "removed").kv("by", "admin");
+  } else if (!record.hasPending()) {
+    bool any_failed = false;
+    for (const auto& recipient : record.recipients) {
+      any_failed = any_failed || recipient.state == spool::RecipientState::Failed;
+    }
+    if (any_failed) {
+      deadLetter(record, "permanent failure", now);
+      batch.putMessage(record);
+    } else {
+      batch.deleteMessage(record.id, record.body_chunks);
+      log::info(record.id.str(), "done").kv("attempts", record.attempts);
+    }
+  } else {
+    uint64_t age_base = std::max(record.received_at_us, record.requeued_at_us);
+    uint64_t max_age = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(settings_.max_age).count());
+    if (now - age_base >= max_age) {
+      for (auto& recipient : record.recipients) {
+        if (recipient.state == spool::RecipientState::Pending) {
+          recipient.state = spool::RecipientState::Failed;
+          recipient.last_reply = "expired after " + std::to_string(settings_.max_age.count()) +
+                                 " s in the queue; last reply: " + recipient.last_reply;
+          ++failed_;
+        }
+      }
+      deadLetter(record, "expired", now);
+      batch.putMessage(record);
+    } else {
+      record.next_attempt_us = now + jitter(backoffMicros(settings_, record.attempts));
+      for (const auto& recipient : record.recipients) {
+        if (recipient.state == spool::RecipientState::Pending) {
+          record.last_reply = recipient.last_reply;
+          break;
+        }
+      }
+      batch.putMessage(record);
+      keep = true;
+    }
+  }
+  // Deletes and state updates need no sync: losing one in a crash only repeats a delivery,
+  // which the spool contract allows (receivers dedupe on the queue id).
+  store_.submit(std::move(batch), sync, nullptr);
+  if (entry != index_.end()) {
+    if (keep) {
+      entry->second.active = false;
+      entry->second.due_us = record.next_attempt_us;
+      due_.emplace(record.next_attempt_us, record.id);
+    } else {
+      queued_bytes_ -= entry->second.body_size;
+      index_.erase(entry);
+    }
+  }
+  publishStats();
+  dispatchDue();
+}
+
+void Scheduler::publishStats() {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  stats_.queued = index_.size();
+  stats_.queued_bytes = queued_bytes_;
+  stats_.active = active_;
+  stats_.dead = dead_;
+  stats_.oldest_us = index_.empty() ? 0 : index_.begin()->second.received_us;
+  stats_.delivered = delivered_;
+  stats_.deferred = deferred_;
+  stats_.failed = failed_;
+  stats_.hot_bytes = hot_bytes_;
+}
+
+QueueStats Scheduler::stats() const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  return stats_;
+}
+
+void Scheduler::list(size_t limit, ListFn done) {
+  bool queued = read_lane_.submit([this, limit, done] {
+    std::vector<spool::MessageRecord> records;
+    store_.scanMessages([&](std::string_view, spool::DecodeStatus status, spool::MessageRecord& record,
+                            std::string_view) {
+      if (status == spool::DecodeStatus::Ok) {
+        records.push_back(std::move(record));
+      }
+      return records.size() < limit;
+    });
+    control_.post([done, records = std::move(records)]() mutable { done(std::move(records)); });
+  });
+  if (!queued) {
+    control_.post([done] { done({}); });
+  }
+}
+
+void Scheduler::show(const mail::QueueId& id, ShowFn done) {
+  bool queued = read_lane_.submit([this, id, done] {
+    spool::MessageRecord record;
+    std::string error;
+    auto status = store_.readMessage(id, record, error);
+    control_.post([this, id, done, status, record = std::move(record)]() mutable {
+      auto entry = index_.find(id);
+      bool active = entry != index_.end() && entry->second.active;
+      done(status == spool::Store::ReadStatus::Ok ? AdminStatus::Ok
+           : status == spool::Store::ReadStatus::NotFound ? AdminStatus::NotFound
+                                                            : AdminStatus::Error,
+           std::move(record), active);
+    });
+  });
+  if (!queued) {
+    control_.post([done] { done(AdminStatus::Busy, {}, false); });
+  }
+}
+
+void Scheduler::retry(const mail::QueueId& id, ActionFn done) {
+  control_.post([this, id, done] {
+    auto entry = index_.find(id);
+    if (entry != index_.end()) {
+      if (entry->second.active) {
+        done(AdminStatus::Busy, "a delivery attempt is under way");
+        return;
+      }
+      entry->second.due_us = nowMicros();
+      due_.emplace(entry->second.due_us, id);
+      log::info(id.str(), "retry_requested").kv("by", "admin");
+      dispatchDue();
+      done(AdminStatus::Ok, "scheduled for immediate delivery");
+      return;
+    }
+    bool queued = read_lane_.submit([this, id, done] {
+      spool::MessageRecord record;
+      std::string error;
+      auto status = store_.readMessage(id, record, error);
+      control_.post([this, id, done, status, record = std::move(record)]() mutable {
+        if (status == spool::Store::ReadStatus::NotFound) {
+          done(AdminStatus::NotFound, "no such message");
+          return;
+        }
+        if (status != spool::Store::ReadStatus::Ok || record.state != spool::MessageState::Dead ||
+            index_.count(id) != 0) {
+          done(AdminStatus::Error, "message is not dead-lettered and not queued");
+          return;
+        }
+        const uint64_t now = nowMicros();
+        record.state = spool::MessageState::Queued;
+        record.dead_reason.clear();
+        record.dead_at_us = 0;
+        record.requeued_at_us = now;
+        record.next_attempt_us = now;
+        for (auto& recipient : record.recipients) {
+          if (recipient.state == spool::RecipientState::Failed) {
+            recipient.state = spool::RecipientState::Pending;
+          }
+        }
+        spool::Batch batch;
+        batch.putMessage(record);
+        store_.submit(std::move(batch), true, [this, done, record](const spool::CommitStatus& status) {
+          control_.post([this, done, record, status] {
+            if (!status.ok) {
+              done(AdminStatus::Error, "spool write failed: " + status.error);
+              return;
+            }
+            --dead_;
+            addToIndex(record);
+            log::info(record.id.str(), "requeued").kv("by", "admin");
+            dispatchDue();
+            publishStats();
+            done(AdminStatus::Ok, "dead letter requeued");
+          });
+        });
+      });
+    });
+    if (!queued) {
+      done(AdminStatus::Busy, "spool read lane is full");
+    }
+  });
+}
+
+void Scheduler::remove(const mail::QueueId& id, ActionFn done) {
+  control_.post([this, id, done] {
+    auto finish = [this, done, id](spool::Batch batch, bool was_dead) {
+      store_.submit(std::move(batch), true, [this, done, id, was_dead](const spool::CommitStatus& status) {
+        control_.post([this, done, id, was_dead, status] {
+          if (!status.ok) {
+            done(AdminStatus::Error, "spool write failed: " + status.error);
+            return;
+          }
+          if (was_dead) {
+            --dead_;
+          }
+          log::info(id.str(), "removed").kv("by", "admin");
+          publishStats();
+          done(AdminStatus::Ok, "removed");
+        });
+      });
+    };
+    auto entry = index_.find(id);
+    if (entry != index_.end()) {
+      if (entry->second.active) {
+        entry->second.delete_requested = true;
+        done(AdminStatus::Accepted, "will be removed when the delivery attempt under way ends");
+        return;
+      }
+      spool::Batch batch;
+      batch.deleteMessage(id, entry->second.body_chunks);
+      queued_bytes_ -= entry->second.body_size;
+      index_.erase(entry);
+      dropHot(id);
+      finish(std::move(batch), false);
+      return;
+    }
+    bool queued = read_lane_.submit([this, id, done, finish] {
+      spool::MessageRecord record;
+      std::string error;
+      auto status = store_.readMessage(id, record, error);
+      control_.post([done, finish, status, record = std::move(record)]() mutable {
+        if (status != spool::Store::ReadStatus::Ok) {
+          done(status == spool::Store::ReadStatus::NotFound ? AdminStatus::NotFound : AdminStatus::Error,
+               status == spool::Store::ReadStatus::NotFound ? "no such message" : "cannot read message");
+          return;
+        }
+        spool::Batch batch;
+        batch.deleteMessage(record.id, record.body_chunks);
+        finish(std::move(batch), record.state == spool::MessageState::Dead);
+      });
+    });
+    if (!queued) {
+      done(AdminStatus::Busy, "spool read lane is full");
+    }
+  });
+}
+
+}  // namespace mxgate::scheduler

@@ -1,0 +1,919 @@
+// The inbound SMTP session (see include/mxgate/server/session.h). RFC 5321 §3, §4.1, §4.5;
+// RFC 2920, 1870, 6152, 6531, 2034, 3207, 3030. Runs on one worker loop.
+#include "mxgate/server/session.h"
+
+#include <chrono>
+#include <ctime>
+
+#include "mxgate/base/log.h"
+#include "mxgate/scheduler/scheduler.h"
+#include "mxgate/server/smtp_server.h"
+#include "mxgate/spool/admission.h"
+#include "mxgate/spool/store.h"
+
+namespace mxgate::server {
+namespace {
+
+constexpr uint32_t kMaxChunkWritesInFlight = 2;
+
+uint64_t nowMicros() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// RFC 5322 §3.3 date-time in UTC, e.g. "Sat, 21 Nov 2026 09:47:00 +0000".
+std::string rfc5322Date(uint64_t micros) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[40];
+  std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
+                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return text;
+}
+
+smtp::ReplyId replyForMailError(smtp::ParseError error, bool sender) {
+  switch (error) {
+    case smtp::ParseError::Syntax: return sender ? smtp::ReplyId::MailSyntax : smtp::ReplyId::RcptSyntax;
+    case smtp::ParseError::LocalPartTooLong: return smtp::ReplyId::LocalPartTooLong;
+    case smtp::ParseError::DomainTooLong: return smtp::ReplyId::DomainTooLong;
+    case smtp::ParseError::PathTooLong: return smtp::ReplyId::PathTooLong;
+    case smtp::ParseError::Utf8NotAllowed: return smtp::ReplyId::Utf8NotAllowed;
+    case smtp::ParseError::UnknownParameter: return smtp::ReplyId::UnsupportedParameter;
+    case smtp::ParseError::BadParameterValue:
+    case smtp::ParseError::DuplicateParameter: return smtp::ReplyId::BadParameterValue;
+    case smtp::ParseError::None:
+    case smtp::ParseError::PathSyntax:
+    case smtp::ParseError::InvalidUtf8: break;
+  }
+  return sender ? smtp::ReplyId::BadSenderSyntax : smtp::ReplyId::BadRecipientSyntax;
+}
+
+smtp::ReplyId replyForViolation(smtp::ContentViolation violation) {
+  switch (violation) {
+    case smtp::ContentViolation::BareLf: return smtp::ReplyId::BareLfInData;
+    case smtp::ContentViolation::BareCr: return smtp::ReplyId::BareCrInData;
+    case smtp::ContentViolation::Nul: return smtp::ReplyId::NulInData;
+    case smtp::ContentViolation::HeaderTooLarge: return smtp::ReplyId::HeaderTooBig;
+    case smtp::ContentViolation::TooManyReceived: return smtp::ReplyId::MailLoop;
+    case smtp::ContentViolation::None: break;
+  }
+  return smtp::ReplyId::QueueWriteError;
+}
+
+std::string_view violationName(smtp::ContentViolation violation) {
+  switch (violation) {
+    case smtp::ContentViolation::BareLf: return "bare_lf";
+    case smtp::ContentViolation::BareCr: return "bare_cr";
+    case smtp::ContentViolation::Nul: return "nul";
+    case smtp::ContentViolation::HeaderTooLarge: return "header_too_large";
+    case smtp::ContentViolation::TooManyReceived: return "mail_loop";
+    case smtp::ContentViolation::None: break;
+  }
+  return "none";
+}
+
+}  // namespace
+
+Session::Session(LoopServer& owner, uint64_t id, Snapshot snapshot, const config::Listener& listener)
+    : owner_(owner),
+      id_(id),
+      snapshot_(std::move(snapshot)),
+      config_(*snapshot_.config),
+      listener_(listener),
+      stream_(owner.loop(), *this) {}
+
+Session::~Session() = default;
+
+std::string Session::sessionTag() const { return "s" + std::to_string(id_); }
+
+void Session::start(uv_stream_t* listener_handle) {
+  if (stream_.accept(listener_handle) != 0) {
+    phase_ = Phase::Closing;
+    stream_.close();
+    return;
+  }
+  client_ip_ = stream_.peerAddress();
+  owner_.counters().connections.fetch_add(1, std::memory_order_relaxed);
+  auto verdict = owner_.limits().acquire(client_ip_, config_.smtp.max_connections,
+                                         config_.smtp.max_connections_per_ip);
+  if (verdict != ConnectionLimits::Verdict::Accept) {
+    owner_.counters().refused_connections.fetch_add(1, std::memory_order_relaxed);
+    log::warn(sessionTag(), "connection_refused")
+        .kv("client", client_ip_)
+        .kv("reason", verdict == ConnectionLimits::Verdict::NodeFull ? "node_limit" : "ip_limit");
+    if (verdict == ConnectionLimits::Verdict::NodeFull) {
+      closeAfterReply(smtp::ReplyId::TooManyConnections, config_.node.hostname);
+    } else {
+      closeAfterReply(smtp::ReplyId::TooManyConnectionsFromIp, client_ip_);
+    }
+    return;
+  }
+  counted_ = true;
+  log::debug(sessionTag(), "connect").kv("client", client_ip_).kv("listener", listener_.name);
+  if (listener_.tls == config::ListenerTls::Implicit) {
+    if (!snapshot_.tls) {
+      phase_ = Phase::Closing;
+      stream_.close();
+      return;
+    }
+    phase_ = Phase::Handshake;
+    stream_.startTls(snapshot_.tls, tls::Session::Role::Server);
+    setDeadline();
+    updateReading();
+    return;
+  }
+  greet();
+  updateReading();
+}
+
+void Session::greet() {
+  phase_ = Phase::Command;
+  reply(smtp::ReplyId::Greeting, config_.node.hostname);
+  flushOutput();
+  setDeadline();
+}
+
+void Session::setDeadline() {
+  std::chrono::milliseconds timeout = config_.smtp.command_timeout;
+  if (phase_ == Phase::Data || phase_ == Phase::Bdat) {
+    timeout = config_.smtp.data_timeout;
+  } else if (phase_ == Phase::Handshake) {
+    timeout = config_.smtp.tls_handshake_timeout;
+  }
+  deadline_ms_ = owner_.loop().now() + static_cast<uint64_t>(timeout.count());
+}
+
+void Session::checkTimeout(uint64_t now_ms) {
+  if (phase_ == Phase::Closing || phase_ == Phase::Committing || now_ms < deadline_ms_) {
+    return;
+  }
+  log::info(sessionTag(), "timeout").kv("client", client_ip_);
+  if (phase_ == Phase::Data || phase_ == Phase::Bdat) {
+    abortContent();
+  }
+  closeAfterReply(smtp::ReplyId::Timeout, config_.node.hostname);
+}
+
+void Session::shutdown() {
+  if (phase_ == Phase::Closing) {
+    return;
+  }
+  if (phase_ == Phase::Data || phase_ == Phase::Bdat) {
+    abortContent();
+  }
+  closeAfterReply(smtp::ReplyId::ShuttingDown, config_.node.hostname);
+}
+
+void Session::onStreamData(std::string_view data) {
+  if (phase_ == Phase::Closing) {
+    return;
+  }
+  in_.append(data);
+  setDeadline();
+  processInput();
+}
+
+void Session::processInput() {
+  while (in_pos_ < in_.size()) {
+    if (phase_ == Phase::Command) {
+      if (!processCommandLine()) {
+        break;
+      }
+    } else if (phase_ == Phase::Data) {
+      consumeData();
+    } else if (phase_ == Phase::Bdat) {
+      consumeBdat();
+    } else {
+      break;  // Handshake, Committing, Closing: input waits
+    }
+  }
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  } else if (in_pos_ > 65536) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
+  }
+  flushOutput();
+  updateReading();
+}
+
+bool Session::processCommandLine() {
+  std::string_view buffer(in_.data() + in_pos_, in_.size() - in_pos_);
+  if (discarding_line_) {
+    size_t lf = buffer.find('\n');
+    if (lf == std::string_view::npos) {
+      in_pos_ = in_.size();
+      return false;
+    }
+    in_pos_ += lf + 1;
+    discarding_line_ = false;
+    return true;
+  }
+  smtp::LineResult line = smtp::nextCommandLine(buffer, config_.smtp.max_line_length,
+                                                config_.smtp.bare_newline == config::BareNewline::Normalize);
+  switch (line.status) {
+    case smtp::LineStatus::NeedMore: return false;
+    case smtp::LineStatus::TooLong:
+      in_pos_ += line.consumed;
+      discarding_line_ = !line.line_end_found;
+      owner_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+      reply(smtp::ReplyId::LineTooLong);
+      countError();
+      return true;
+    case smtp::LineStatus::BareNewline:
+      in_pos_ += line.consumed;
+      owner_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+      reply(smtp::ReplyId::BareNewlineInCommand);
+      countError();
+      return true;
+    case smtp::LineStatus::Complete: break;
+  }
+  in_pos_ += line.consumed;
+  ++commands_;
+  execute(smtp::parseCommand(line.line));
+  return true;
+}
+
+// RFC 2920 §3.1: EHLO, HELO and DATA end a pipelined group; without PIPELINING (HELO) every
+// command does. Input already buffered behind such a command means the client did not wait
+// for our reply (e.g. message text sent before the 354): SMTP smuggling and early-talker
+// territory, answered like Postfix's smtpd_forbid_unauth_pipelining.
+bool Session::mustBeLastInGroup() const { return in_pos_ < in_.size(); }
+
+void Session::execute(const smtp::Command& command) {
+  if (!esmtp_ && !helo_.empty() && command.verb != smtp::Verb::Quit && mustBeLastInGroup()) {
+    owner_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    log::warn(sessionTag(), "pipelining_violation").kv("client", client_ip_);
+    closeAfterReply(smtp::ReplyId::ProtocolSynchronization);
+    return;
+  }
+  switch (command.verb) {
+    case smtp::Verb::Helo: handleHelo(command, false); break;
+    case smtp::Verb::Ehlo: handleHelo(command, true); break;
+    case smtp::Verb::Mail: handleMail(command); break;
+    case smtp::Verb::Rcpt: handleRcpt(command); break;
+    case smtp::Verb::Data: handleData(); break;
+    case smtp::Verb::Bdat: handleBdat(command); break;
+    case smtp::Verb::StartTls: handleStartTls(); break;
+    case smtp::Verb::Rset:
+      if (countJunk()) {
+        if (in_transaction_) {
+          abortContent();
+        }
+        resetTransaction();
+        reply(smtp::ReplyId::ResetOk);
+      }
+      break;
+    case smtp::Verb::Noop:
+      if (countJunk()) {
+        reply(smtp::ReplyId::Ok);
+      }
+      break;
+    case smtp::Verb::Help:
+      if (countJunk()) {
+        reply(smtp::ReplyId::Help);
+      }
+      break;
+    case smtp::Verb::Vrfy:
+      if (countJunk()) {
+        reply(smtp::ReplyId::CannotVerify);
+      }
+      break;
+    case smtp::Verb::Quit: closeAfterReply(smtp::ReplyId::Bye); break;
+    case smtp::Verb::Expn:
+      reply(smtp::ReplyId::NotImplemented);
+      countError();
+      break;
+    case smtp::Verb::Auth:
+      reply(smtp::ReplyId::AuthNotEnabled);
+      countError();
+      break;
+    case smtp::Verb::Forbidden:
+      owner_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+      log::warn(sessionTag(), "wrong_protocol").kv("client", client_ip_);
+      closeAfterReply(smtp::ReplyId::WrongProtocol);
+      break;
+    case smtp::Verb::Invalid:
+      reply(smtp::ReplyId::InvalidCharacters);
+      countError();
+      break;
+    case smtp::Verb::Unknown:
+      reply(smtp::ReplyId::CommandUnrecognized);
+      countError();
+      break;
+  }
+}
+
+void Session::handleHelo(const smtp::Command& command, bool extended) {
+  if (!smtp::isValidHeloArgument(command.argument)) {
+    reply(smtp::ReplyId::HeloSyntax, extended ? "EHLO" : "HELO");
+    countError();
+    return;
+  }
+  if (mustBeLastInGroup()) {
+    owner_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    log::warn(sessionTag(), "pipelining_violation").kv("client", client_ip_).kv("after", "EHLO");
+    closeAfterReply(smtp::ReplyId::ProtocolSynchronization);
+    return;
+  }
+  if (in_transaction_) {
+    abortContent();
+  }
+  resetTransaction();
+  helo_.assign(command.argument);
+  esmtp_ = extended;
+  const std::string& host = config_.node.hostname;
+  if (!extended) {
+    out_ += "250 " + host + "\r\n";
+    return;
+  }
+  std::vector<std::string> lines = {host, "PIPELINING", "SIZE " + std::to_string(config_.smtp.max_message_size),
+                                    "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"};
+  if (listener_.tls == config::ListenerTls::StartTls && snapshot_.tls && !stream_.tlsActive()) {
+    lines.emplace_back("STARTTLS");
+  }
+  lines.emplace_back("CHUNKING");
+  for (size_t i = 0; i < lines.size(); ++i) {
+    out_ += i + 1 < lines.size() ? "250-" : "250 ";
+    out_ += lines[i];
+    out_ += "\r\n";
+  }
+}
+
+void Session::handleMail(const smtp::Command& command) {
+  if (helo_.empty()) {
+    reply(smtp::ReplyId::NeedHelo);
+    countError();
+    return;
+  }
+  if (in_transaction_) {
+    reply(smtp::ReplyId::NestedMail);
+    countError();
+    return;
+  }
+  if (listener_.role == config::ListenerRole::Submission) {
+    reply(smtp::ReplyId::AuthRequired);
+    countError();
+    return;
+  }
+  if (messages_ >= config_.smtp.max_messages_per_connection) {
+    closeAfterReply(smtp::ReplyId::TooManyMessages, config_.node.hostname);
+    return;
+  }
+  switch (owner_.runtime().admission().check()) {
+    case spool::Admission::Verdict::Accept: break;
+    case spool::Admission::Verdict::NoStorage:
+      owner_.counters().tempfailed_messages.fetch_add(1, std::memory_order_relaxed);
+      reply(smtp::ReplyId::InsufficientStorage);
+      return;
+    case spool::Admission::Verdict::NoMemory:
+      owner_.counters().tempfailed_messages.fetch_add(1, std::memory_order_relaxed);
+      reply(smtp::ReplyId::ResourceShortage);
+      return;
+    case spool::Admission::Verdict::WriteError:
+      owner_.counters().tempfailed_messages.fetch_add(1, std::memory_order_relaxed);
+      reply(smtp::ReplyId::QueueWriteError);
+      return;
+  }
+  smtp::MailFrom parsed;
+  smtp::ParseError error = smtp::parseMailFrom(command.argument, true, parsed);
+  if (error != smtp::ParseError::None) {
+    reply(replyForMailError(error, true));
+    countError();
+    return;
+  }
+  if (parsed.size && *parsed.size > config_.smtp.max_message_size) {
+    reply(smtp::ReplyId::MessageTooBig);
+    countError();
+    return;
+  }
+  in_transaction_ = true;
+  mail_from_ = std::move(parsed);
+  queue_id_ = mail::QueueId::generate();
+  reply(smtp::ReplyId::SenderOk);
+}
+
+void Session::handleRcpt(const smtp::Command& command) {
+  if (!in_transaction_) {
+    reply(smtp::ReplyId::NeedMail);
+    countError();
+    return;
+  }
+  smtp::RcptTo parsed;
+  smtp::ParseError error = smtp::parseRcptTo(command.argument, mail_from_.smtputf8, parsed);
+  if (error != smtp::ParseError::None) {
+    reply(replyForMailError(error, false));
+    countError();
+    return;
+  }
+  if (parsed.postmaster) {
+    if (config_.node.postmaster.empty() ||
+        mail::parseMailbox(config_.node.postmaster, false, parsed.recipient) != mail::AddressError::None) {
+      owner_.counters().rejected_recipients.fetch_add(1, std::memory_order_relaxed);
+      reply(smtp::ReplyId::RelayDenied, "postmaster");
+      countError();
+      return;
+    }
+  }
+  if (recipients_.size() >= config_.smtp.max_recipients) {
+    reply(smtp::ReplyId::TooManyRecipients);
+    countError();
+    return;
+  }
+  const config::Tenant* tenant = config_.tenantForDomain(parsed.recipient.domain);
+  if (tenant == nullptr) {
+    owner_.counters().rejected_recipients.fetch_add(1, std::memory_order_relaxed);
+    std::string address = parsed.recipient.str();
+    log::info(queue_id_.str(), "rcpt_rejected")
+        .kv("to", address)
+        .kv("client", client_ip_)
+        .kv("reason", "relay_denied");
+    reply(smtp::ReplyId::RelayDenied, address);
+    countError();
+    return;
+  }
+  recipients_.push_back(Recipient{std::move(parsed.recipient), tenant->id});
+  reply(smtp::ReplyId::RecipientOk);
+}
+
+void Session::handleData() {
+  if (!in_transaction_) {
+    reply(smtp::ReplyId::NeedMail);
+    countError();
+    return;
+  }
+  if (recipients_.empty()) {
+    reply(smtp::ReplyId::NoValidRecipients);
+    countError();
+    return;
+  }
+  if (used_bdat_) {
+    reply(smtp::ReplyId::BdatDataMixed);
+    countError();
+    return;
+  }
+  if (mustBeLastInGroup()) {
+    owner_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    log::warn(queue_id_.str(), "pipelining_violation").kv("client", client_ip_).kv("after", "DATA");
+    closeAfterReply(smtp::ReplyId::ProtocolSynchronization);
+    return;
+  }
+  used_data_ = true;
+  beginContent();
+  phase_ = Phase::Data;
+  reply(smtp::ReplyId::StartData);
+  setDeadline();
+}
+
+void Session::handleBdat(const smtp::Command& command) {
+  uint64_t size = 0;
+  bool last = false;
+  if (!smtp::parseBdat(command.argument, size, last)) {
+    // Without a valid size the chunk cannot be skipped: the stream is out of sync (RFC 3030 §3).
+    owner_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    if (in_transaction_) {
+      abortContent();
+    }
+    closeAfterReply(smtp::ReplyId::BdatSyntax);
+    return;
+  }
+  bdat_remaining_ = size;
+  bdat_chunk_size_ = size;
+  bdat_last_ = last;
+  bdat_discard_ = false;
+  if (!in_transaction_) {
+    bdat_discard_ = true;
+    bdat_error_ = smtp::ReplyId::NeedMail;
+  } else if (recipients_.empty()) {
+    bdat_discard_ = true;
+    bdat_error_ = smtp::ReplyId::NoValidRecipients;
+  } else if (used_data_) {
+    bdat_discard_ = true;
+    bdat_error_ = smtp::ReplyId::BdatDataMixed;
+  } else if (!used_bdat_) {
+    used_bdat_ = true;
+    beginContent();
+  }
+  phase_ = Phase::Bdat;
+  setDeadline();
+  if (bdat_remaining_ == 0) {
+    consumeBdat();
+  }
+}
+
+void Session::handleStartTls() {
+  if (listener_.tls != config::ListenerTls::StartTls || !snapshot_.tls) {
+    reply(smtp::ReplyId::TlsNotAvailable);
+    countError();
+    return;
+  }
+  if (stream_.tlsActive()) {
+    reply(smtp::ReplyId::TlsAlreadyActive);
+    countError();
+    return;
+  }
+  // RFC 3207 §4.2 and CVE-2011-0411: nothing the client sent in plaintext after STARTTLS may
+  // be executed inside TLS. Drop it, and forget everything learned before the handshake.
+  size_t injected = in_.size() - in_pos_;
+  if (injected > 0) {
+    owner_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    log::warn(sessionTag(), "starttls_injection").kv("client", client_ip_).kv("bytes", injected);
+  }
+  in_.clear();
+  in_pos_ = 0;
+  if (in_transaction_) {
+    abortContent();
+  }
+  resetTransaction();
+  helo_.clear();
+  esmtp_ = false;
+  reply(smtp::ReplyId::StartTlsReady);
+  flushOutput();
+  stream_.startTls(snapshot_.tls, tls::Session::Role::Server);
+  phase_ = Phase::Handshake;
+  setDeadline();
+}
+
+void Session::onStreamTlsReady() {
+  const tls::Session* tls = stream_.tlsSession();
+  log::debug(sessionTag(), "tls").kv("client", client_ip_).kv("version", tls->version()).kv("cipher", tls->cipher());
+  if (listener_.tls == config::ListenerTls::Implicit && commands_ == 0 && helo_.empty()) {
+    greet();
+    return;
+  }
+  phase_ = Phase::Command;
+  setDeadline();
+}
+
+void Session::beginContent() {
+  dot_reader_ = smtp::DotReader();
+  smtp::ContentPolicy policy;
+  policy.bare_newline = config_.smtp.bare_newline;
+  policy.reject_nul = config_.smtp.reject_nul;
+  policy.max_header_size = config_.smtp.max_header_size;
+  policy.max_received_headers = config_.smtp.max_received_headers;
+  filter_ = std::make_unique<smtp::ContentFilter>(policy);
+  chunk_ = receivedHeader();
+  chunks_written_ = 0;
+  body_bytes_ = 0;
+  body_crc_ = 0;
+  too_big_ = false;
+  write_failed_ = false;
+}
+
+std::string Session::receivedHeader() const {
+  // RFC 5321 §4.4 trace information; "with" keywords from RFC 3848 and RFC 6531.
+  const tls::Session* tls = stream_.tlsSession();
+  std::string protocol = mail_from_.smtputf8 ? "UTF8SMTP" : (esmtp_ || tls ? "ESMTP" : "SMTP");
+  if (tls) {
+    protocol += "S";
+  }
+  std::string client_literal = client_ip_.find(':') != std::string::npos ? "IPv6:" + client_ip_ : client_ip_;
+  std::string header = "Received: from " + helo_ + " ([" + client_literal + "])\r\n\tby " +
+                       config_.node.hostname + " (mxgate) with " + protocol;
+  if (tls) {
+    header += " (" + tls->version() + " " + tls->cipher() + ")";
+  }
+  header += " id " + queue_id_.str();
+  if (recipients_.size() == 1) {
+    header += "\r\n\tfor <" + recipients_.front().address.str() + ">";
+  }
+  header += "; " + rfc5322Date(nowMicros()) + "\r\n";
+  return header;
+}
+
+void Session::consumeData() {
+  std::string_view input(in_.data() + in_pos_, in_.size() - in_pos_);
+  unstuffed_.clear();
+  in_pos_ += dot_reader_.feed(input, unstuffed_);
+  appendContent(unstuffed_);
+  if (dot_reader_.done()) {
+    endOfContent();
+  }
+}
+
+void Session::consumeBdat() {
+  size_t take = static_cast<size_t>(std::min<uint64_t>(bdat_remaining_, in_.size() - in_pos_));
+  if (!bdat_discard_) {
+    appendContent(std::string_view(in_.data() + in_pos_, take));
+  }
+  in_pos_ += take;
+  bdat_remaining_ -= take;
+  if (bdat_remaining_ > 0) {
+    return;
+  }
+  phase_ = Phase::Command;
+  setDeadline();
+  if (bdat_discard_) {
+    bdat_discard_ = false;
+    reply(bdat_error_);
+    countError();
+    return;
+  }
+  if (bdat_last_) {
+    endOfContent();
+    return;
+  }
+  if (too_big_ || filter_->violation() != smtp::ContentViolation::None) {
+    // Reject now; the rest of this message's chunks will find no transaction (503) and be skipped.
+    smtp::ReplyId id = too_big_ ? smtp::ReplyId::MessageTooBig : replyForViolation(filter_->violation());
+    owner_.counters().rejected_messages.fetch_add(1, std::memory_order_relaxed);
+    log::info(queue_id_.str(), "rejected")
+        .kv("client", client_ip_)
+        .kv("reason", too_big_ ? std::string_view("too_big") : violationName(filter_->violation()));
+    abortContent();
+    resetTransaction();
+    reply(id);
+    countError();
+    return;
+  }
+  reply(smtp::ReplyId::ChunkOk, std::to_string(bdat_chunk_size_));
+}
+
+void Session::appendContent(std::string_view canonical) {
+  filter_->feed(canonical, chunk_);
+  if (!too_big_ && filter_->outputBytes() > config_.smtp.max_message_size) {
+    too_big_ = true;
+  }
+  if (too_big_ || write_failed_ || filter_->violation() != smtp::ContentViolation::None) {
+    chunk_.clear();  // keep reading to the end of the message, but store nothing more
+    return;
+  }
+  if (chunk_.size() >= config_.spool.chunk_size) {
+    flushChunk();
+  }
+}
+
+void Session::flushChunk() {
+  spool::Batch batch;
+  if (chunks_written_ == 0) {
+    batch.markOpen(queue_id_);
+  }
+  body_crc_ = spool::crc32(body_crc_, chunk_);
+  body_bytes_ += chunk_.size();
+  const uint64_t bytes = chunk_.size();
+  batch.putBodyChunk(queue_id_, chunks_written_++, chunk_);
+  chunk_.clear();
+  ++chunk_writes_in_flight_;
+  spool::Admission& admission = owner_.runtime().admission();
+  admission.addInflight(bytes);
+  LoopServer* owner = &owner_;
+  uint64_t session_id = id_;
+  owner_.runtime().store().submit(std::move(batch), false,
+                                  [owner, session_id, bytes, &admission](const spool::CommitStatus& status) {
+                                    admission.releaseInflight(bytes);
+                                    owner->loop().post([owner, session_id, status, bytes] {
+                                      if (Session* session = owner->find(session_id)) {
+                                        session->onChunkWritten(status, bytes);
+                                      }
+                                    });
+                                  });
+  updateReading();
+}
+
+void Session::onChunkWritten(const spool::CommitStatus& status, uint64_t) {
+  --chunk_writes_in_flight_;
+  if (!status.ok) {
+    write_failed_ = true;
+    chunk_.clear();
+  }
+  if (commit_pending_ && chunk_writes_in_flight_ == 0) {
+    commit();
+    return;
+  }
+  processInput();
+}
+
+void Session::endOfContent() {
+  filter_->finish(chunk_);
+  phase_ = Phase::Committing;
+  smtp::ContentViolation violation = filter_->violation();
+  if (violation != smtp::ContentViolation::None || too_big_) {
+    owner_.counters().rejected_messages.fetch_add(1, std::memory_order_relaxed);
+    log::info(queue_id_.str(), "rejected")
+        .kv("client", client_ip_)
+        .kv("reason", too_big_ ? std::string_view("too_big") : violationName(violation));
+    abortContent();
+    resetTransaction();
+    phase_ = Phase::Command;
+    reply(too_big_ ? smtp::ReplyId::MessageTooBig : replyForViolation(violation));
+    countError();
+    return;
+  }
+  if (chunk_writes_in_flight_ > 0) {
+    // Commit only once every earlier chunk is known to be written: a chunk lost to a write
+    // error followed by a successful resume must never produce a 250 for a holed body.
+    commit_pending_ = true;
+    return;
+  }
+  commit();
+}
+
+void Session::commit() {
+  commit_pending_ = false;
+  if (write_failed_) {
+    owner_.counters().tempfailed_messages.fetch_add(1, std::memory_order_relaxed);
+    log::error(queue_id_.str(), "chunk_write_failed").kv("client", client_ip_);
+    abortContent();
+    resetTransaction();
+    phase_ = Phase::Command;
+    reply(smtp::ReplyId::QueueWriteError);
+    processInput();
+    return;
+  }
+  const uint64_t now = nowMicros();
+  spool::MessageRecord record;
+  record.id = queue_id_;
+  record.state = spool::MessageState::Queued;
+  record.received_at_us = now;
+  record.next_attempt_us = now;
+  record.mail_from = mail_from_.sender.str();
+  record.client_address = client_ip_;
+  record.helo = helo_;
+  if (const tls::Session* tls = stream_.tlsSession()) {
+    record.tls = tls->version() + " " + tls->cipher();
+  }
+  record.listener = listener_.name;
+  record.smtputf8 = mail_from_.smtputf8;
+  record.eightbit = mail_from_.body == smtp::BodyType::EightBitMime;
+  body_crc_ = spool::crc32(body_crc_, chunk_);
+  body_bytes_ += chunk_.size();
+  record.body_size = body_bytes_;
+  record.body_crc32 = body_crc_;
+  record.body_chunks = chunks_written_ + 1;
+  for (const auto& recipient : recipients_) {
+    spool::RecipientRecord entry;
+    entry.address = recipient.address.str();
+    entry.tenant = recipient.tenant;
+    record.recipients.push_back(std::move(entry));
+  }
+
+  spool::Batch batch;
+  batch.putBodyChunk(queue_id_, chunks_written_, chunk_);
+  if (chunks_written_ > 0) {
+    batch.clearOpen(queue_id_);
+  }
+  batch.putMessage(record);
+  std::shared_ptr<const std::string> hot_body;
+  if (chunks_written_ == 0) {
+    hot_body = std::make_shared<const std::string>(std::move(chunk_));
+  }
+  chunk_.clear();
+  filter_.reset();
+
+  const uint64_t bytes = batch.bytes();
+  spool::Admission& admission = owner_.runtime().admission();
+  admission.addInflight(bytes);
+  scheduler::Scheduler& scheduler = owner_.runtime().scheduler();
+  LoopServer* owner = &owner_;
+  const uint64_t session_id = id_;
+  const mail::QueueId id = queue_id_;
+  const size_t recipient_count = record.recipients.size();
+  const uint64_t size = record.body_size;
+  owner_.runtime().store().submit(
+      std::move(batch), true,
+      [owner, session_id, id, recipient_count, size, bytes, &admission, &scheduler, record = std::move(record),
+       hot_body](const spool::CommitStatus& status) {
+        admission.releaseInflight(bytes);
+        if (status.ok) {
+          scheduler.enqueue(record, hot_body);
+        }
+        owner->loop().post([owner, session_id, status, id, recipient_count, size] {
+          if (Session* session = owner->find(session_id)) {
+            session->onCommitted(status, id, recipient_count, size);
+          }
+        });
+      });
+}
+
+void Session::onCommitted(const spool::CommitStatus& status, const mail::QueueId& id, size_t recipients,
+                          uint64_t size) {
+  if (status.ok) {
+    ++messages_;
+    junk_ = 0;
+    owner_.counters().accepted_messages.fetch_add(1, std::memory_order_relaxed);
+    owner_.counters().accepted_bytes.fetch_add(size, std::memory_order_relaxed);
+    const tls::Session* tls = stream_.tlsSession();
+    log::info(id.str(), "accepted")
+        .kv("from", mail_from_.sender.str())
+        .kv("rcpts", recipients)
+        .kv("size", size)
+        .kv("client", client_ip_)
+        .kv("helo", helo_)
+        .kv("tls", tls ? tls->version() : std::string("none"))
+        .kv("listener", listener_.name);
+    reply(smtp::ReplyId::Queued, id.str());
+  } else {
+    owner_.counters().tempfailed_messages.fetch_add(1, std::memory_order_relaxed);
+    log::error(id.str(), "commit_failed").kv("client", client_ip_).kv("error", status.error);
+    reply(status.no_space ? smtp::ReplyId::InsufficientStorage : smtp::ReplyId::QueueWriteError);
+  }
+  resetTransaction();
+  chunks_written_ = 0;
+  if (phase_ == Phase::Committing) {
+    phase_ = Phase::Command;
+  }
+  setDeadline();
+  processInput();
+}
+
+void Session::abortContent() {
+  if (chunks_written_ > 0) {
+    spool::Batch batch;
+    batch.deleteBodyChunks(queue_id_, 0, chunks_written_);
+    batch.clearOpen(queue_id_);
+    owner_.runtime().store().submit(std::move(batch), false, nullptr);
+  }
+  chunks_written_ = 0;
+  chunk_.clear();
+  filter_.reset();
+  commit_pending_ = false;
+}
+
+void Session::resetTransaction() {
+  in_transaction_ = false;
+  mail_from_ = smtp::MailFrom();
+  recipients_.clear();
+  used_bdat_ = false;
+  used_data_ = false;
+  bdat_discard_ = false;
+}
+
+void Session::reply(smtp::ReplyId id, std::string_view argument) { out_ += smtp::renderReply(id, argument); }
+
+void Session::countError() {
+  if (++errors_ >= config_.smtp.max_errors && phase_ != Phase::Closing) {
+    log::warn(sessionTag(), "too_many_errors").kv("client", client_ip_).kv("errors", errors_);
+    closeAfterReply(smtp::ReplyId::TooManyErrors, config_.node.hostname);
+  }
+}
+
+bool Session::countJunk() {
+  if (++junk_ > config_.smtp.max_junk_commands) {
+    log::warn(sessionTag(), "too_many_junk_commands").kv("client", client_ip_);
+    closeAfterReply(smtp::ReplyId::TooManyJunkCommands, config_.node.hostname);
+    return false;
+  }
+  return true;
+}
+
+void Session::flushOutput() {
+  if (!out_.empty()) {
+    stream_.write(out_);
+    out_.clear();
+  }
+}
+
+void Session::closeAfterReply(smtp::ReplyId id, std::string_view argument) {
+  reply(id, argument);
+  flushOutput();
+  phase_ = Phase::Closing;
+  stream_.closeGracefully();
+}
+
+void Session::updateReading() {
+  if (stream_.closing()) {
+    return;
+  }
+  bool want = (phase_ == Phase::Command || phase_ == Phase::Data || phase_ == Phase::Bdat ||
+               phase_ == Phase::Handshake) &&
+              stream_.pendingOutput() <= config_.smtp.max_pending_output &&
+              chunk_writes_in_flight_ < kMaxChunkWritesInFlight;
+  if (want) {
+    stream_.startReading();
+  } else {
+    stream_.stopReading();
+  }
+}
+
+void Session::onStreamDrained() { updateReading(); }
+
+void Session::onStreamEnd(std::string_view reason) {
+  if (phase_ == Phase::Data || phase_ == Phase::Bdat) {
+    log::info(queue_id_.str(), "lost_connection_in_data").kv("client", client_ip_).kv("reason", reason);
+    abortContent();
+  }
+  phase_ = Phase::Closing;
+  stream_.close();
+}
+
+void Session::onStreamClosed() {
+  if (counted_) {
+    owner_.limits().release(client_ip_);
+    log::info(sessionTag(), "disconnect")
+        .kv("client", client_ip_)
+        .kv("commands", commands_)
+        .kv("messages", messages_)
+        .kv("errors", errors_);
+  }
+  owner_.forget(id_);
+  delete this;
+}
+
+}  // namespace mxgate::server

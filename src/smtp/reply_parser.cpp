@@ -1,0 +1,166 @@
+// SMTP client side: reply parsing (RFC 5321 §4.2, §4.2.1 multi-line replies, §4.5.3.1.5
+// line length), RFC 3463 / RFC 2034 enhanced status codes and the EHLO keyword list
+// (§4.1.1.1, RFC 1870 SIZE). Line length and line count are bounded (CVE-2020-8794 class).
+// Runs on a loop thread, one parser per client connection.
+#include "mxgate/smtp/reply_parser.h"
+
+#include <strings.h>
+
+#include <cstring>
+#include <limits>
+
+namespace mxgate::smtp {
+namespace {
+
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+// 1..3 digits at text[pos]; advances pos past them.
+bool skipDigits(std::string_view text, size_t& pos) {
+  const size_t start = pos;
+  while (pos < text.size() && pos - start < 3 && isDigit(text[pos])) {
+    ++pos;
+  }
+  return pos > start;
+}
+
+// "class.subject.detail" (RFC 3463 §2) at the start of text, followed by a space or the end.
+std::string_view enhancedCode(std::string_view text, char class_digit) {
+  if (text.size() < 5 || text[0] != class_digit || text[1] != '.') {
+    return {};
+  }
+  size_t pos = 2;
+  if (!skipDigits(text, pos) || pos >= text.size() || text[pos] != '.') {
+    return {};
+  }
+  ++pos;
+  if (!skipDigits(text, pos) || (pos < text.size() && text[pos] != ' ')) {
+    return {};
+  }
+  return text.substr(0, pos);
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The EHLO "SIZE [n]" parameter (RFC 1870 §4): no value means 0 (no fixed limit); a value
+// that is not a decimal number fitting in 64 bits makes the keyword unusable.
+std::optional<uint64_t> parseSizeKeyword(std::string_view value) {
+  uint64_t size = 0;
+  for (char c : value) {
+    if (!isDigit(c)) {
+      return std::nullopt;
+    }
+    const auto digit = static_cast<uint64_t>(c - '0');
+    if (size > (std::numeric_limits<uint64_t>::max() - digit) / 10) {
+      return std::nullopt;
+    }
+    size = size * 10 + digit;
+  }
+  return size;
+}
+
+}  // namespace
+
+std::string Reply::text() const {
+  std::string joined;
+  for (const std::string& line : lines) {
+    if (!joined.empty()) {
+      joined.append(" / ");
+    }
+    joined.append(line);
+  }
+  return joined;
+}
+
+ReplyParser::Status ReplyParser::feed(std::string_view in, size_t& consumed, Reply& out) {
+  consumed = 0;
+  if (!error_.empty()) {
+    return Status::Error;
+  }
+  const auto fail = [this](const char* why) {
+    error_ = why;
+    line_.clear();
+    building_ = Reply{};
+    return Status::Error;
+  };
+  while (consumed < in.size()) {
+    const std::string_view rest = in.substr(consumed);
+    const void* found = std::memchr(rest.data(), '\n', rest.size());
+    const size_t take = found == nullptr ? rest.size()
+                                         : static_cast<size_t>(static_cast<const char*>(found) - rest.data());
+    // The line including its LF may not exceed kMaxLineLength; without the LF yet, a line
+    // already kMaxLineLength long can no longer fit.
+    if (take >= kMaxLineLength - line_.size()) {
+      consumed += take;
+      return fail("reply line too long");
+    }
+    line_.append(rest.data(), take);
+    if (found == nullptr) {
+      consumed = in.size();
+      return Status::NeedMore;
+    }
+    consumed += take + 1;
+
+    std::string_view line = line_;
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    if (line.size() < 3 || (line.size() > 3 && line[3] != '-' && line[3] != ' ')) {
+      return fail("malformed reply line");
+    }
+    if (line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '5' || !isDigit(line[2])) {
+      return fail("invalid reply code");
+    }
+    const int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+    const bool last = line.size() == 3 || line[3] == ' ';
+    const std::string_view text = line.size() > 4 ? line.substr(4) : std::string_view{};
+    if (building_.lines.empty()) {
+      building_.code = code;
+      building_.enhanced = enhancedCode(text, line[0]);
+    } else if (code != building_.code) {
+      return fail("reply code differs between lines");
+    }
+    if (building_.lines.size() >= kMaxLines) {
+      return fail("too many reply lines");
+    }
+    building_.lines.emplace_back(text);
+    line_.clear();
+    if (last) {
+      out = std::move(building_);
+      building_ = Reply{};
+      return Status::Complete;
+    }
+  }
+  return Status::NeedMore;
+}
+
+EhloCapabilities parseEhloCapabilities(const Reply& reply) {
+  EhloCapabilities caps;
+  if (reply.code != 250) {
+    return caps;
+  }
+  for (size_t i = 1; i < reply.lines.size(); ++i) {
+    const std::string_view line = reply.lines[i];
+    const size_t space = line.find(' ');
+    const std::string_view keyword = line.substr(0, space);
+    if (iequals(keyword, "PIPELINING")) {
+      caps.pipelining = true;
+    } else if (iequals(keyword, "STARTTLS")) {
+      caps.starttls = true;
+    } else if (iequals(keyword, "8BITMIME")) {
+      caps.eightbitmime = true;
+    } else if (iequals(keyword, "SMTPUTF8")) {
+      caps.smtputf8 = true;
+    } else if (iequals(keyword, "CHUNKING")) {
+      caps.chunking = true;
+    } else if (iequals(keyword, "ENHANCEDSTATUSCODES")) {
+      caps.enhanced_status_codes = true;
+    } else if (iequals(keyword, "SIZE")) {
+      caps.size = parseSizeKeyword(space == std::string_view::npos ? std::string_view{} : line.substr(space + 1));
+    }
+  }
+  return caps;
+}
+
+}  // namespace mxgate::smtp

@@ -1,0 +1,406 @@
+// RocksDB spool and its group-commit writer thread (see include/mxgate/spool/store.h and
+// queue/README.md). submit() runs on any thread; the writer runs on its own thread; reads
+// run on lanes or at start-up.
+#include "mxgate/spool/store.h"
+
+#include <pthread.h>
+#include <sys/statvfs.h>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/sst_file_manager.h>
+#include <rocksdb/write_batch.h>
+
+#include <filesystem>
+
+#include "mxgate/base/log.h"
+
+namespace mxgate::spool {
+namespace {
+
+constexpr const char* kFamilies[] = {"default", "meta", "body", "open", "corrupt"};
+constexpr const char* kFormatKey = "mxgate.spool.format";
+constexpr const char* kFormatVersion = "1";
+constexpr size_t kMaxBatchBytes = 64u << 20;
+
+uint64_t elapsedMicros(std::chrono::steady_clock::time_point since) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - since)
+          .count());
+}
+
+}  // namespace
+
+void Batch::putMessage(const MessageRecord& record) {
+  Op op{Family::Meta, Kind::Put, metaKey(record.id), encodeMessage(record)};
+  bytes_ += op.key.size() + op.value.size();
+  ops_.push_back(std::move(op));
+}
+
+void Batch::putBodyChunk(const mail::QueueId& id, uint32_t index, std::string_view data) {
+  Op op{Family::Body, Kind::Put, bodyKey(id, index), std::string(data)};
+  bytes_ += op.key.size() + op.value.size();
+  ops_.push_back(std::move(op));
+}
+
+void Batch::markOpen(const mail::QueueId& id) {
+  ops_.push_back(Op{Family::Open, Kind::Put, metaKey(id), {}});
+  bytes_ += mail::QueueId::kBytes;
+}
+
+void Batch::clearOpen(const mail::QueueId& id) {
+  ops_.push_back(Op{Family::Open, Kind::Delete, metaKey(id), {}});
+  bytes_ += mail::QueueId::kBytes;
+}
+
+void Batch::deleteMessage(const mail::QueueId& id, uint32_t chunks) {
+  ops_.push_back(Op{Family::Meta, Kind::Delete, metaKey(id), {}});
+  bytes_ += mail::QueueId::kBytes;
+  deleteBodyChunks(id, 0, chunks);
+}
+
+void Batch::deleteBodyChunks(const mail::QueueId& id, uint32_t first, uint32_t end) {
+  for (uint32_t index = first; index < end; ++index) {
+    ops_.push_back(Op{Family::Body, Kind::Delete, bodyKey(id, index), {}});
+    bytes_ += mail::QueueId::kBytes + 4;
+  }
+}
+
+void Batch::moveToCorrupt(std::string_view key, std::string_view value) {
+  ops_.push_back(Op{Family::Corrupt, Kind::Put, std::string(key), std::string(value)});
+  ops_.push_back(Op{Family::Meta, Kind::Delete, std::string(key), {}});
+  bytes_ += 2 * key.size() + value.size();
+}
+
+std::unique_ptr<Store> Store::open(const config::SpoolSettings& settings, std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(settings.path, ec);
+  if (ec) {
+    error = "cannot create spool directory " + settings.path + ": " + ec.message();
+    return nullptr;
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 5;
+  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
+
+  rocksdb::ColumnFamilyOptions meta_options;
+  meta_options.write_buffer_size = std::max<uint64_t>(settings.write_buffer_size / 4, 4u << 20);
+
+  rocksdb::ColumnFamilyOptions body_options;
+  body_options.write_buffer_size = settings.write_buffer_size;
+  body_options.compression = rocksdb::kNoCompression;
+  body_options.enable_blob_files = true;
+  body_options.min_blob_size = 4096;
+  body_options.blob_compression_type = rocksdb::kNoCompression;
+  body_options.enable_blob_garbage_collection = true;
+  body_options.blob_garbage_collection_age_cutoff = 0.25;
+
+  rocksdb::ColumnFamilyOptions small_options;
+  small_options.write_buffer_size = 4u << 20;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {kFamilies[0], small_options}, {kFamilies[1], meta_options}, {kFamilies[2], body_options},
+      {kFamilies[3], small_options}, {kFamilies[4], small_options}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status status = rocksdb::DB::Open(db_options, settings.path, descriptors, &handles, &db);
+  if (!status.ok()) {
+    error = "cannot open spool " + settings.path + ": " + status.ToString();
+    return nullptr;
+  }
+
+  std::string format;
+  status = db->Get(rocksdb::ReadOptions(), handles[0], kFormatKey, &format);
+  if (status.IsNotFound()) {
+    rocksdb::WriteOptions sync_write;
+    sync_write.sync = true;
+    status = db->Put(sync_write, handles[0], kFormatKey, kFormatVersion);
+    format = kFormatVersion;
+  }
+  if (!status.ok() || format != kFormatVersion) {
+    error = status.ok() ? "spool " + settings.path + " has unsupported format " + format
+                        : "cannot initialise spool " + settings.path + ": " + status.ToString();
+    for (auto* handle : handles) {
+      db->DestroyColumnFamilyHandle(handle);
+    }
+    delete db;
+    return nullptr;
+  }
+  return std::unique_ptr<Store>(new Store(settings, db, std::move(handles)));
+}
+
+Store::Store(const config::SpoolSettings& settings, rocksdb::DB* db,
+             std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : settings_(settings), path_(settings.path), db_(db), handles_(std::move(handles)) {
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "spool-writer");
+    writerLoop();
+  });
+}
+
+Store::~Store() {
+  stop();
+  for (auto* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle);
+  }
+  db_->Close();
+  delete db_;
+}
+
+rocksdb::ColumnFamilyHandle* Store::family(Batch::Family family) const {
+  switch (family) {
+    case Batch::Family::Meta: return handles_[1];
+    case Batch::Family::Body: return handles_[2];
+    case Batch::Family::Open: return handles_[3];
+    case Batch::Family::Corrupt: return handles_[4];
+  }
+  return handles_[0];
+}
+
+void Store::submit(Batch batch, bool sync, Done done) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_.push_back(Pending{std::move(batch), sync, std::move(done), std::chrono::steady_clock::now()});
+    pending_count_.store(pending_.size(), std::memory_order_relaxed);
+  }
+  cv_.notify_one();
+}
+
+void Store::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) {
+    writer_.join();
+  }
+}
+
+void Store::tryResume() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_resume_attempt_ < std::chrono::seconds(1)) {
+    return;
+  }
+  last_resume_attempt_ = now;
+  rocksdb::Status status = db_->Resume();
+  if (status.ok()) {
+    writable_.store(true);
+    log::warn("-", "spool_resumed").kv("path", path_);
+  } else {
+    log::debug("-", "spool_resume_failed").kv("error", status.ToString());
+  }
+}
+
+void Store::writerLoop() {
+  const size_t max_batch = std::max<uint32_t>(settings_.commit_max_batch, 1);
+  for (;;) {
+    std::vector<Pending> work;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (writable_.load()) {
+        cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      } else {
+        // Not writable: wake up every second to try to resume even when nobody submits.
+        cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || !pending_.empty(); });
+      }
+      if (pending_.empty()) {
+        if (stopping_) {
+          return;
+        }
+        lock.unlock();
+        tryResume();
+        continue;
+      }
+      bool wants_sync = false;
+      for (const auto& item : pending_) {
+        wants_sync = wants_sync || item.sync;
+      }
+      if (wants_sync && settings_.commit_max_wait.count() > 0 && pending_.size() < max_batch && !stopping_) {
+        auto deadline = pending_.front().submitted + settings_.commit_max_wait;
+        cv_.wait_until(lock, deadline, [this, max_batch] { return stopping_ || pending_.size() >= max_batch; });
+      }
+      size_t bytes = 0;
+      while (!pending_.empty() && work.size() < max_batch && (work.empty() || bytes < kMaxBatchBytes)) {
+        bytes += pending_.front().batch.bytes();
+        work.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      pending_count_.store(pending_.size(), std::memory_order_relaxed);
+    }
+
+    if (!writable_.load()) {
+      tryResume();
+    }
+    rocksdb::WriteBatch write_batch;
+    bool sync = false;
+    for (const auto& item : work) {
+      sync = sync || item.sync;
+      for (const auto& op : item.batch.ops_) {
+        auto* handle = family(op.family);
+        switch (op.kind) {
+          case Batch::Kind::Put: write_batch.Put(handle, op.key, op.value); break;
+          case Batch::Kind::Delete: write_batch.Delete(handle, op.key); break;
+        }
+      }
+    }
+
+    CommitStatus result;
+    if (!writable_.load()) {
+      result.ok = false;
+      result.error = "spool is not writable (waiting to resume after a write error)";
+    } else {
+      rocksdb::WriteOptions options;
+      options.sync = sync;
+      rocksdb::Status status = db_->Write(options, &write_batch);
+      if (!status.ok()) {
+        result.ok = false;
+        result.no_space = status.IsNoSpace();
+        result.error = status.ToString();
+        writable_.store(false);
+        last_resume_attempt_ = std::chrono::steady_clock::now();
+        log::error("-", "spool_write_failed").kv("error", result.error).kv("batches", work.size());
+      }
+    }
+
+    {
+      std::lock_guard<std::mutex> lock(stats_mutex_);
+      stats_.writes += 1;
+      stats_.synced_writes += sync ? 1 : 0;
+      stats_.batches += work.size();
+      stats_.failures += result.ok ? 0 : 1;
+      for (const auto& item : work) {
+        if (item.sync) {
+          stats_.synced_batches += 1;
+          stats_.commit_micros += elapsedMicros(item.submitted);
+        }
+      }
+    }
+    for (auto& item : work) {
+      if (item.done) {
+        item.done(result);
+      }
+    }
+  }
+}
+
+Store::ReadStatus Store::readMessage(const mail::QueueId& id, MessageRecord& out, std::string& error) {
+  std::string value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[1], metaKey(id), &value);
+  if (status.IsNotFound()) {
+    return ReadStatus::NotFound;
+  }
+  if (!status.ok()) {
+    error = status.ToString();
+    return ReadStatus::IoError;
+  }
+  out.id = id;
+  DecodeStatus decoded = decodeMessage(value, out);
+  if (decoded != DecodeStatus::Ok) {
+    error = std::string(describe(decoded));
+    return ReadStatus::Corrupt;
+  }
+  return ReadStatus::Ok;
+}
+
+Store::ReadStatus Store::readBody(const MessageRecord& record, std::string& out, std::string& error) {
+  out.clear();
+  out.reserve(static_cast<size_t>(record.body_size));
+  rocksdb::PinnableSlice chunk;
+  for (uint32_t index = 0; index < record.body_chunks; ++index) {
+    chunk.Reset();
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[2], bodyKey(record.id, index), &chunk);
+    if (status.IsNotFound()) {
+      error = "body chunk " + std::to_string(index) + " missing";
+      return ReadStatus::Corrupt;
+    }
+    if (!status.ok()) {
+      error = status.ToString();
+      return ReadStatus::IoError;
+    }
+    out.append(chunk.data(), chunk.size());
+  }
+  if (out.size() != record.body_size || crc32(0, out) != record.body_crc32) {
+    error = "body size or checksum mismatch";
+    return ReadStatus::Corrupt;
+  }
+  return ReadStatus::Ok;
+}
+
+void Store::scanMessages(const ScanFn& visit) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[1]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Slice key = it->key();
+    rocksdb::Slice value = it->value();
+    MessageRecord record;
+    DecodeStatus status = DecodeStatus::Malformed;
+    if (key.size() == mail::QueueId::kBytes) {
+      record.id = mail::QueueId::fromBytes(std::string_view(key.data(), key.size()));
+      status = decodeMessage(std::string_view(value.data(), value.size()), record);
+    }
+    if (!visit(std::string_view(key.data(), key.size()), status, record,
+               std::string_view(value.data(), value.size()))) {
+      return;
+    }
+  }
+}
+
+bool Store::moveMessageToCorrupt(const mail::QueueId& id, std::string& error) {
+  std::string value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[1], metaKey(id), &value);
+  if (!status.ok()) {
+    error = status.ToString();
+    return false;
+  }
+  rocksdb::WriteBatch batch;
+  batch.Put(handles_[4], metaKey(id), value);
+  batch.Delete(handles_[1], metaKey(id));
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  status = db_->Write(options, &batch);
+  if (!status.ok()) {
+    error = status.ToString();
+    return false;
+  }
+  return true;
+}
+
+std::vector<mail::QueueId> Store::openTransactions() {
+  std::vector<mail::QueueId> ids;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[3]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() == mail::QueueId::kBytes) {
+      ids.push_back(mail::QueueId::fromBytes(std::string_view(it->key().data(), it->key().size())));
+    }
+  }
+  return ids;
+}
+
+bool Store::dropOpenTransaction(const mail::QueueId& id) {
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(handles_[2], bodyKey(id, 0), bodyKey(id, UINT32_MAX));
+  batch.Delete(handles_[2], bodyKey(id, UINT32_MAX));
+  batch.Delete(handles_[3], metaKey(id));
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return db_->Write(options, &batch).ok();
+}
+
+uint64_t Store::freeBytes() const {
+  struct statvfs info {};
+  if (::statvfs(path_.c_str(), &info) != 0) {
+    return UINT64_MAX;
+  }
+  return static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
+}
+
+StoreStats Store::stats() const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  return stats_;
+}
+
+}  // namespace mxgate::spool
