@@ -1,0 +1,450 @@
+"""Helpers shared by the protocol-level integration tests (test_abuse_corpus, test_protocol,
+test_relay, test_operations): a byte-level SMTP client that can upgrade to TLS and parses
+enhanced status codes, readers for what the file target stored, and RawPeer, a threaded
+fake SMTP server that records the exact bytes a client (mxgate's relay) puts on the wire.
+
+Everything is bounded: every socket has a timeout, every wait has a deadline.
+"""
+
+import os
+import re
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+from harness import free_port, wait_until
+
+ENHANCED = re.compile(rb"^[245]\.\d{1,3}\.\d{1,3}$")
+
+
+class Reply:
+    """One SMTP reply: code (int), enhanced status code (str or ""), text lines (bytes)."""
+
+    def __init__(self, lines):
+        self.lines = lines
+        self.code = int(lines[-1][:3])
+        last_text = lines[-1][4:]
+        first = last_text.split(b" ", 1)[0]
+        self.enhanced = first.decode() if ENHANCED.match(first) else ""
+        self.text = last_text
+
+    @property
+    def raw(self):
+        return b"\r\n".join(self.lines) + b"\r\n"
+
+    def short(self):
+        """'250 2.0.0' style summary used in assertion messages and comparisons."""
+        return f"{self.code} {self.enhanced}".strip()
+
+    def __repr__(self):
+        return "Reply(" + repr(self.raw) + ")"
+
+
+def unverified_context(minimum=None, maximum=None, ciphers=None):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if minimum is not None:
+        context.minimum_version = minimum
+    if maximum is not None:
+        context.maximum_version = maximum
+    if ciphers is not None:
+        context.set_ciphers(ciphers)
+    return context
+
+
+class Client:
+    """A byte-level SMTP client. send() writes exactly the bytes given (one sendall = one
+    write); reply() reads one complete reply. starttls() upgrades the same socket."""
+
+    def __init__(self, port, timeout=10.0, greeting=True, implicit_tls=None, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.timeout = timeout
+        self.buffer = b""
+        self.tls = False
+        if implicit_tls is not None:
+            self.sock = implicit_tls.wrap_socket(self.sock)
+            self.tls = True
+        self.greeting = self.reply() if greeting else None
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            return False
+        self.buffer += chunk
+        return True
+
+    def reply(self, timeout=None):
+        """One reply, or None when the peer closed the connection before a complete one."""
+        self.sock.settimeout(timeout if timeout is not None else self.timeout)
+        lines = []
+        while True:
+            while b"\r\n" not in self.buffer:
+                try:
+                    if not self._fill():
+                        return None
+                except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+                    return None
+            line, self.buffer = self.buffer.split(b"\r\n", 1)
+            lines.append(line)
+            if len(line) < 4 or line[3:4] == b" ":
+                if len(line) < 3 or not line[:3].isdigit():
+                    raise AssertionError(f"malformed reply line {line!r}")
+                return Reply(lines)
+
+    def command(self, data, timeout=None):
+        self.send(data)
+        return self.reply(timeout)
+
+    def replies(self, count, timeout=None):
+        return [self.reply(timeout) for _ in range(count)]
+
+    def replies_until_eof(self, timeout=10.0):
+        """Every reply until the server closes the connection (bounded by timeout overall)."""
+        deadline = time.monotonic() + timeout
+        out = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"server did not close the connection; replies so far: {out!r}")
+            try:
+                reply = self.reply(left)
+            except socket.timeout:
+                raise AssertionError(f"server did not close the connection; replies so far: {out!r}")
+            if reply is None:
+                if self.buffer:
+                    raise AssertionError(f"connection closed inside a reply: {self.buffer!r}")
+                return out
+            out.append(reply)
+
+    def silent_for(self, seconds):
+        """True when nothing at all arrives for `seconds` (and the connection stays open)."""
+        if self.buffer:
+            return False
+        self.sock.settimeout(seconds)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return True
+        except ssl.SSLWantReadError:
+            return True
+        self.buffer += chunk
+        return False
+
+    def closed(self, timeout=5.0):
+        """True when the server closes the connection within timeout (pending bytes kept)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                if not self._fill():
+                    return True
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            return True
+
+    def starttls(self, context=None):
+        """Wraps the socket after a 220 to STARTTLS; plaintext still buffered is an error."""
+        if self.buffer:
+            raise AssertionError(f"plaintext after the STARTTLS reply: {self.buffer!r}")
+        self.sock.settimeout(self.timeout)
+        self.sock = (context or unverified_context()).wrap_socket(self.sock)
+        self.tls = True
+        return self.sock
+
+    def ehlo(self, name="client.example"):
+        reply = self.command(f"EHLO {name}\r\n")
+        if reply is None or reply.code != 250:
+            raise AssertionError(f"EHLO failed: {reply!r}")
+        return reply
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def ehlo_keywords(reply):
+    """The EHLO keyword lines after the greeting line, as str."""
+    return [line[4:].decode() for line in reply.lines[1:]]
+
+
+QUEUED = re.compile(rb"Ok: queued as ([0-9A-Z]{20})")
+
+
+def queue_id(reply):
+    match = QUEUED.search(reply.text) if reply is not None else None
+    if not match:
+        raise AssertionError(f"not a queued reply: {reply!r}")
+    return match.group(1).decode()
+
+
+def send_message(client, mail_from, recipients, content, tls=False):
+    """MAIL/RCPT/DATA in lock step on an EHLO'd client; returns the final reply."""
+    reply = client.command(f"MAIL FROM:<{mail_from}>\r\n")
+    if reply.code != 250:
+        return reply
+    for recipient in recipients:
+        reply = client.command(f"RCPT TO:<{recipient}>\r\n")
+        if reply.code != 250:
+            return reply
+    reply = client.command("DATA\r\n")
+    if reply.code != 354:
+        return reply
+    client.send(dot_stuff(content) + b".\r\n")
+    return client.reply()
+
+
+def dot_stuff(content):
+    """RFC 5321 §4.5.2 transparency for canonical CRLF content (adds a final CRLF if missing)."""
+    if not content.endswith(b"\r\n"):
+        content += b"\r\n"
+    lines = content.split(b"\r\n")
+    return b"\r\n".join((b"." + line) if line.startswith(b".") else line for line in lines)
+
+
+# ---- what the file target stored ---------------------------------------------------------
+
+def split_stored(message):
+    """Splits a file-target message into (return_path, [delivered_to], received, content).
+
+    The file target writes Return-Path and Delivered-To lines, the session wrote its own
+    Received: field (continuation lines start with a tab) in front of the content as it
+    arrived."""
+    rest = message
+    line, rest = rest.split(b"\r\n", 1)
+    if not line.startswith(b"Return-Path: <") or not line.endswith(b">"):
+        raise AssertionError(f"no Return-Path first: {message[:200]!r}")
+    return_path = line[len(b"Return-Path: <"):-1]
+    delivered = []
+    while rest.startswith(b"Delivered-To: "):
+        line, rest = rest.split(b"\r\n", 1)
+        delivered.append(line[len(b"Delivered-To: "):])
+    received, content = split_received(rest)
+    return return_path, delivered, received, content
+
+
+def split_received(data):
+    """Splits our leading Received: field (with its tab continuations) from the content."""
+    if not data.startswith(b"Received: from "):
+        raise AssertionError(f"no leading Received: field: {data[:200]!r}")
+    end = 0
+    while True:
+        nl = data.index(b"\r\n", end)
+        end = nl + 2
+        if not data[end:end + 1] == b"\t":
+            break
+    return data[:end], data[end:]
+
+
+def has_bare_cr_or_lf(data):
+    stripped = data.replace(b"\r\n", b"")
+    return b"\r" in stripped or b"\n" in stripped
+
+
+def wait_queue_empty(gw, timeout=20.0):
+    return wait_until(lambda: gw.metric("mxgate_queue_messages") == 0, timeout)
+
+
+def read_inbox_file(gw, qid, timeout=20.0):
+    path = os.path.join(gw.inbox, qid + ".eml")
+    if not wait_until(lambda: os.path.exists(path), timeout):
+        raise AssertionError(f"{qid}.eml was not delivered; log tail:\n{gw.log()[-3000:]}")
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def queue_listing(gw):
+    """`mxgate queue ls --json` as a dict {id: message}."""
+    import json
+    result = gw.cli("queue", "ls", "--json")
+    if result.returncode != 0:
+        raise AssertionError(f"queue ls failed: {result.returncode} {result.stdout} {result.stderr}")
+    return {m["id"]: m for m in json.loads(result.stdout)["messages"]}
+
+
+def process_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# ---- certificates --------------------------------------------------------------------------
+
+def self_signed(directory, name="sink.test"):
+    """(cert, key) paths of a fresh self-signed certificate made with the openssl CLI."""
+    cert = os.path.join(directory, name + ".crt")
+    key = os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=" + name], check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+# ---- a raw fake SMTP peer ----------------------------------------------------------------
+
+class PeerConnection:
+    """What one client connection to a RawPeer did."""
+
+    def __init__(self):
+        self.raw = bytearray()       # every byte received (plaintext part)
+        self.commands = []           # command lines (bytes, without CRLF)
+        self.data = []               # raw DATA bytes of each transaction, terminator included
+        self.mail_count = 0
+        self.tls = False
+        self.closed = False
+
+
+class RawPeer:
+    """A minimal threaded SMTP server for relay tests. It offers `keywords` after EHLO,
+    accepts every MAIL/RCPT (unless rcpt_reply is set), records the exact bytes of each
+    DATA section, and can misbehave on STARTTLS:
+      starttls="inject"  -> "220 2.0.0 Ready\\r\\n250 ok-injected\\r\\n" in one segment, then TLS
+      starttls="ok"      -> a plain 220, then a TLS handshake with tls_context
+    """
+
+    def __init__(self, keywords=("PIPELINING", "8BITMIME", "SIZE 104857600"), starttls=None, tls_context=None,
+                 port=None, data_reply=b"250 2.0.0 Ok: stored\r\n"):
+        self.keywords = list(keywords)
+        self.starttls = starttls
+        self.tls_context = tls_context
+        self.data_reply = data_reply
+        self.port = port or free_port()
+        self.connections = []
+        self.lock = threading.Lock()
+        self.listener = None
+        self.thread = None
+        self.stopping = False
+
+    def start(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(64)
+        self.listener.settimeout(0.2)
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stopping = True
+        if self.thread:
+            self.thread.join(5)
+        if self.listener:
+            self.listener.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _accept_loop(self):
+        while not self.stopping:
+            try:
+                sock, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            record = PeerConnection()
+            with self.lock:
+                self.connections.append(record)
+            threading.Thread(target=self._serve, args=(sock, record), daemon=True).start()
+
+    def messages(self):
+        with self.lock:
+            return [data for c in self.connections for data in c.data]
+
+    def mail_commands(self):
+        with self.lock:
+            return sum(c.mail_count for c in self.connections)
+
+    def _serve(self, sock, record):
+        sock.settimeout(30)
+        buffer = b""
+
+        def out(data):
+            sock.sendall(data)
+
+        try:
+            out(b"220 peer.test ESMTP rawpeer\r\n")
+            while not self.stopping:
+                while b"\r\n" not in buffer:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return
+                    if not record.tls:
+                        record.raw += chunk
+                    buffer += chunk
+                line, buffer = buffer.split(b"\r\n", 1)
+                record.commands.append(line)
+                verb = line[:4].upper()
+                if verb in (b"EHLO",):
+                    keywords = [k for k in self.keywords if not (record.tls and k == "STARTTLS")]
+                    lines = [b"peer.test"] + [k.encode() for k in keywords]
+                    out(b"".join((b"250-" if i + 1 < len(lines) else b"250 ") + l + b"\r\n"
+                                 for i, l in enumerate(lines)))
+                elif verb == b"HELO":
+                    out(b"250 peer.test\r\n")
+                elif verb == b"STAR" and line.upper() == b"STARTTLS" and self.starttls:
+                    if self.starttls == "inject":
+                        out(b"220 2.0.0 Ready\r\n250 ok-injected\r\n")
+                    else:
+                        out(b"220 2.0.0 Ready\r\n")
+                    if buffer:
+                        return  # plaintext after STARTTLS from the client: refuse it all
+                    sock = self.tls_context.wrap_socket(sock, server_side=True)
+                    record.tls = True
+                elif verb == b"MAIL":
+                    record.mail_count += 1
+                    out(b"250 2.1.0 Ok\r\n")
+                elif verb == b"RCPT":
+                    out(b"250 2.1.5 Ok\r\n")
+                elif verb == b"DATA":
+                    out(b"354 go ahead\r\n")
+                    while b"\r\n.\r\n" not in buffer and not buffer.startswith(b".\r\n"):
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            return
+                        if not record.tls:
+                            record.raw += chunk
+                        buffer += chunk
+                    if buffer.startswith(b".\r\n"):
+                        end = 3
+                    else:
+                        end = buffer.index(b"\r\n.\r\n") + 5
+                    with self.lock:
+                        record.data.append(buffer[:end])
+                    buffer = buffer[end:]
+                    out(self.data_reply)
+                elif verb == b"RSET" or verb == b"NOOP":
+                    out(b"250 2.0.0 Ok\r\n")
+                elif verb == b"QUIT":
+                    out(b"221 2.0.0 Bye\r\n")
+                    return
+                else:
+                    out(b"502 5.5.2 unknown\r\n")
+        except (OSError, ssl.SSLError):
+            return
+        finally:
+            record.closed = True
+            try:
+                sock.close()
+            except OSError:
+                pass

@@ -1,0 +1,322 @@
+// Unit tests for the queue manager: delivery outcomes, retry with backoff, dead letters, expiry,
+// routing by tenant, recovery from the spool, and the admin actions. A real spool in a temp
+// directory and a real control loop; the delivery targets are scripted.
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "mxgate/scheduler/scheduler.h"
+
+using namespace mxgate;
+
+namespace {
+
+// A target whose outcome per attempt comes from a script; remembers every job.
+class ScriptedTarget : public delivery::Target {
+ public:
+  explicit ScriptedTarget(std::vector<delivery::Outcome> script) : script_(std::move(script)) {}
+  void deliver(std::shared_ptr<const delivery::Job> job, std::function<void(delivery::Result)> done) override {
+    delivery::Outcome outcome;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      jobs_.push_back(job);
+      outcome = script_[std::min(jobs_.size() - 1, script_.size() - 1)];
+      times_.push_back(std::chrono::steady_clock::now());
+    }
+    std::thread([job, done, outcome] {
+      done(delivery::uniformResult(*job, outcome,
+                                   outcome == delivery::Outcome::Delivered ? "250 ok"
+                                   : outcome == delivery::Outcome::TempFail ? "451 later"
+                                                                             : "550 no such user",
+                                   "scripted"));
+    }).detach();
+  }
+  std::string describe() const override { return "scripted"; }
+  size_t jobs() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return jobs_.size();
+  }
+  std::shared_ptr<const delivery::Job> job(size_t i) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return jobs_.at(i);
+  }
+  double secondsBetween(size_t a, size_t b) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::chrono::duration<double>(times_.at(b) - times_.at(a)).count();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<delivery::Outcome> script_;
+  std::vector<std::shared_ptr<const delivery::Job>> jobs_;
+  std::vector<std::chrono::steady_clock::time_point> times_;
+};
+
+template <typename Predicate>
+bool waitFor(Predicate predicate, double seconds = 10) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!predicate()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+struct Fixture {
+  explicit Fixture(std::vector<delivery::Outcome> script = {delivery::Outcome::Delivered})
+      : target(std::move(script)), other({delivery::Outcome::Delivered}) {
+    char pattern[] = "/tmp/mxgate-sched-XXXXXX";
+    path = mkdtemp(pattern);
+    spool_settings.path = path;
+    settings.retry_initial = std::chrono::seconds(1);
+    settings.retry_max = std::chrono::seconds(2);
+    settings.retry_jitter_percent = 10;
+  }
+  ~Fixture() {
+    if (scheduler) {
+      control->post([this] { scheduler->stop(); });
+      control->stop();
+      control->join();
+    }
+    scheduler.reset();
+    lane.reset();
+    store.reset();
+    std::filesystem::remove_all(path);
+  }
+  void openStore() {
+    std::string error;
+    store = spool::Store::open(spool_settings, error);
+    BOOST_REQUIRE_MESSAGE(store, error);
+  }
+  void start(bool recover = false) {
+    if (!store) {
+      openStore();
+    }
+    control = std::make_unique<io::Loop>("control");
+    lane = std::make_unique<io::Lane>("read", 1, 100);
+    scheduler = std::make_unique<scheduler::Scheduler>(
+        *control, *store, *lane, settings, [this](const std::string& tenant) -> delivery::Target* {
+          if (tenant == "example") {
+            return &target;
+          }
+          if (tenant == "other") {
+            return &other;
+          }
+          return nullptr;
+        });
+    if (recover) {
+      recovered = scheduler->recover();
+    }
+    control->start();
+    control->post([this] { scheduler->start(); });
+  }
+  spool::MessageRecord commit(std::vector<std::pair<std::string, std::string>> recipients, bool hot = true) {
+    spool::MessageRecord record;
+    record.id = mail::QueueId::generate();
+    record.received_at_us = record.id.micros();
+    record.next_attempt_us = record.received_at_us;
+    record.mail_from = "s@remote.example";
+    std::string body = "Subject: t\r\n\r\nbody\r\n";
+    record.body_size = body.size();
+    record.body_chunks = 1;
+    record.body_crc32 = spool::crc32(0, body);
+    for (auto& [address, tenant] : recipients) {
+      record.recipients.push_back({address, tenant, spool::RecipientState::Pending, 0, ""});
+    }
+    spool::Batch batch;
+    batch.putBodyChunk(record.id, 0, body);
+    batch.putMessage(record);
+    std::promise<bool> done;
+    store->submit(std::move(batch), true, [&done](const spool::CommitStatus& status) { done.set_value(status.ok); });
+    BOOST_REQUIRE(done.get_future().get());
+    if (scheduler) {
+      scheduler->enqueue(record, hot ? std::make_shared<const std::string>(body) : nullptr);
+    }
+    return record;
+  }
+  spool::Store::ReadStatus read(const mail::QueueId& id, spool::MessageRecord& out) {
+    std::string error;
+    return store->readMessage(id, out, error);
+  }
+
+  std::string path;
+  config::SpoolSettings spool_settings;
+  config::QueueSettings settings;
+  ScriptedTarget target;
+  ScriptedTarget other;
+  std::unique_ptr<spool::Store> store;
+  std::unique_ptr<io::Loop> control;
+  std::unique_ptr<io::Lane> lane;
+  std::unique_ptr<scheduler::Scheduler> scheduler;
+  uint64_t recovered = 0;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(scheduler_suite)
+
+BOOST_AUTO_TEST_CASE(backoff_doubles_up_to_the_cap) {
+  config::QueueSettings settings;
+  settings.retry_initial = std::chrono::seconds(300);
+  settings.retry_max = std::chrono::seconds(3600);
+  BOOST_TEST(scheduler::Scheduler::backoffMicros(settings, 1) == 300000000u);
+  BOOST_TEST(scheduler::Scheduler::backoffMicros(settings, 2) == 600000000u);
+  BOOST_TEST(scheduler::Scheduler::backoffMicros(settings, 4) == 2400000000u);
+  BOOST_TEST(scheduler::Scheduler::backoffMicros(settings, 5) == 3600000000u);
+  BOOST_TEST(scheduler::Scheduler::backoffMicros(settings, 1000) == 3600000000u);
+}
+
+BOOST_AUTO_TEST_CASE(delivered_message_is_removed_from_the_spool) {
+  Fixture f;
+  f.start();
+  spool::MessageRecord record = f.commit({{"u@example.test", "example"}});
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().delivered == 1; }));
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().queued == 0; }));
+  spool::MessageRecord read;
+  BOOST_TEST(waitFor([&] { return f.read(record.id, read) == spool::Store::ReadStatus::NotFound; }));
+  BOOST_TEST(f.target.job(0)->recipients == std::vector<std::string>{"u@example.test"});
+  BOOST_TEST(*f.target.job(0)->body == "Subject: t\r\n\r\nbody\r\n");
+  BOOST_TEST(f.lane->completed() == 0u);  // the hot path never read the spool back
+}
+
+BOOST_AUTO_TEST_CASE(cold_message_is_read_from_the_spool) {
+  Fixture f;
+  f.start();
+  f.commit({{"u@example.test", "example"}}, false);
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().delivered == 1; }));
+  BOOST_TEST(f.lane->completed() == 1u);
+  BOOST_TEST(*f.target.job(0)->body == "Subject: t\r\n\r\nbody\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(temporary_failure_is_retried_after_backoff) {
+  Fixture f({delivery::Outcome::TempFail, delivery::Outcome::Delivered});
+  f.start();
+  spool::MessageRecord record = f.commit({{"u@example.test", "example"}});
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().deferred == 1; }));
+  spool::MessageRecord read;
+  BOOST_REQUIRE(waitFor([&] {
+    return f.read(record.id, read) == spool::Store::ReadStatus::Ok && read.attempts == 1;
+  }));
+  BOOST_TEST(read.recipients[0].last_reply == "451 later");
+  BOOST_TEST(read.next_attempt_us >= read.received_at_us + 900000);
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().delivered == 1; }, 5));
+  BOOST_TEST(f.target.secondsBetween(0, 1) >= 0.85);  // 1 s minus 10 % jitter
+  BOOST_TEST(f.target.job(1)->attempt == 2u);
+  BOOST_TEST(waitFor([&] { return f.read(record.id, read) == spool::Store::ReadStatus::NotFound; }));
+}
+
+BOOST_AUTO_TEST_CASE(permanent_failure_dead_letters_and_retry_requeues) {
+  Fixture f({delivery::Outcome::PermFail, delivery::Outcome::Delivered});
+  f.start();
+  spool::MessageRecord record = f.commit({{"u@example.test", "example"}});
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().dead == 1; }));
+  spool::MessageRecord read;
+  BOOST_REQUIRE(waitFor([&] {
+    return f.read(record.id, read) == spool::Store::ReadStatus::Ok && read.state == spool::MessageState::Dead;
+  }));
+  BOOST_TEST(read.dead_reason == "permanent failure");
+  BOOST_TEST((read.recipients[0].state == spool::RecipientState::Failed));
+  BOOST_TEST(read.recipients[0].last_reply == "550 no such user");
+  BOOST_TEST(f.scheduler->stats().queued == 0u);
+
+  std::promise<scheduler::AdminStatus> retried;
+  f.scheduler->retry(record.id, [&](scheduler::AdminStatus status, std::string) { retried.set_value(status); });
+  BOOST_TEST((retried.get_future().get() == scheduler::AdminStatus::Ok));
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().delivered == 1; }));
+  BOOST_TEST(f.scheduler->stats().dead == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(expiry_dead_letters_pending_recipients) {
+  Fixture f({delivery::Outcome::TempFail});
+  f.settings.max_age = std::chrono::seconds(0);
+  f.start();
+  spool::MessageRecord record = f.commit({{"u@example.test", "example"}});
+  spool::MessageRecord read;
+  BOOST_REQUIRE(waitFor([&] {
+    return f.read(record.id, read) == spool::Store::ReadStatus::Ok && read.state == spool::MessageState::Dead;
+  }));
+  BOOST_TEST(read.dead_reason == "expired");
+  BOOST_TEST(read.recipients[0].last_reply.find("expired after 0 s") == 0u);
+  BOOST_TEST(read.recipients[0].last_reply.find("451 later") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(recipients_are_grouped_by_target_and_unroutable_ones_deferred) {
+  Fixture f;
+  f.start();
+  spool::MessageRecord record = f.commit({{"a@example.test", "example"},
+                                          {"b@other.test", "other"},
+                                          {"c@example.test", "example"},
+                                          {"d@gone.test", "gone"}});
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().delivered == 3; }));
+  BOOST_TEST(f.target.jobs() == 1u);
+  BOOST_TEST(f.other.jobs() == 1u);
+  BOOST_TEST((f.target.job(0)->recipients == std::vector<std::string>{"a@example.test", "c@example.test"}));
+  spool::MessageRecord read;
+  BOOST_REQUIRE(waitFor([&] { return f.read(record.id, read) == spool::Store::ReadStatus::Ok && read.attempts == 1; }));
+  BOOST_TEST((read.recipients[1].state == spool::RecipientState::Delivered));
+  BOOST_TEST((read.recipients[3].state == spool::RecipientState::Pending));
+  BOOST_TEST(read.recipients[3].last_reply == "no delivery route for tenant gone");
+}
+
+BOOST_AUTO_TEST_CASE(remove_and_show_through_the_admin_calls) {
+  Fixture f({delivery::Outcome::TempFail});
+  f.settings.retry_initial = std::chrono::seconds(60);
+  f.settings.retry_max = std::chrono::seconds(60);
+  f.start();
+  spool::MessageRecord record = f.commit({{"u@example.test", "example"}});
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().deferred == 1 && f.scheduler->stats().active == 0; }));
+  std::promise<std::pair<scheduler::AdminStatus, spool::MessageRecord>> shown;
+  f.scheduler->show(record.id, [&](scheduler::AdminStatus status, spool::MessageRecord r, bool) {
+    shown.set_value({status, std::move(r)});
+  });
+  auto [status, read] = shown.get_future().get();
+  BOOST_TEST((status == scheduler::AdminStatus::Ok));
+  BOOST_TEST(read.attempts == 1u);
+
+  std::promise<std::vector<spool::MessageRecord>> listed;
+  f.scheduler->list(10, [&](std::vector<spool::MessageRecord> records) { listed.set_value(std::move(records)); });
+  BOOST_TEST(listed.get_future().get().size() == 1u);
+
+  std::promise<scheduler::AdminStatus> removed;
+  f.scheduler->remove(record.id, [&](scheduler::AdminStatus s, std::string) { removed.set_value(s); });
+  BOOST_TEST((removed.get_future().get() == scheduler::AdminStatus::Ok));
+  BOOST_TEST(f.scheduler->stats().queued == 0u);
+  BOOST_TEST((f.read(record.id, read) == spool::Store::ReadStatus::NotFound));
+
+  std::promise<scheduler::AdminStatus> missing;
+  f.scheduler->retry(mail::QueueId::generate(), [&](scheduler::AdminStatus s, std::string) { missing.set_value(s); });
+  BOOST_TEST((missing.get_future().get() == scheduler::AdminStatus::NotFound));
+}
+
+BOOST_AUTO_TEST_CASE(recovery_rebuilds_the_queue_from_the_spool) {
+  Fixture f;
+  f.openStore();
+  spool::MessageRecord queued = f.commit({{"u@example.test", "example"}});
+  spool::MessageRecord finished = f.commit({{"v@example.test", "example"}});
+  finished.recipients[0].state = spool::RecipientState::Delivered;
+  spool::MessageRecord dead = f.commit({{"w@example.test", "example"}});
+  dead.state = spool::MessageState::Dead;
+  mail::QueueId orphan = mail::QueueId::generate();
+  spool::Batch batch;
+  batch.putMessage(finished);
+  batch.putMessage(dead);
+  batch.markOpen(orphan);
+  batch.putBodyChunk(orphan, 0, std::string(1000, 'o'));
+  std::promise<bool> written;
+  f.store->submit(std::move(batch), true, [&](const spool::CommitStatus& s) { written.set_value(s.ok); });
+  BOOST_REQUIRE(written.get_future().get());
+
+  f.start(true);
+  BOOST_TEST(f.recovered == 1u);
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().delivered == 1; }));
+  BOOST_TEST(f.target.job(0)->recipients == std::vector<std::string>{"u@example.test"});
+  BOOST_TEST(f.scheduler->stats().dead == 1u);
+  spool::MessageRecord read;
+  BOOST_TEST((f.read(finished.id, read) == spool::Store::ReadStatus::NotFound));
+  BOOST_TEST(f.store->openTransactions().empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

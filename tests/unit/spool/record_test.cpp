@@ -1,0 +1,129 @@
+// Unit tests for the spool record codec (queue/README.md "Message record").
+#include <boost/test/unit_test.hpp>
+
+#include "mxgate/spool/record.h"
+
+using namespace mxgate;
+
+namespace {
+
+spool::MessageRecord sample() {
+  spool::MessageRecord record;
+  record.id = mail::QueueId::generate();
+  record.state = spool::MessageState::Queued;
+  record.received_at_us = 1763700000123456;
+  record.next_attempt_us = 1763700300000000;
+  record.attempts = 3;
+  record.mail_from = "sender@remote.example";
+  record.client_address = "2001:db8::1";
+  record.helo = "mail.remote.example";
+  record.tls = "TLSv1.3 TLS_AES_256_GCM_SHA384";
+  record.listener = "inbound";
+  record.smtputf8 = true;
+  record.eightbit = true;
+  record.body_size = 4321;
+  record.body_chunks = 1;
+  record.body_crc32 = 0xdeadbeef;
+  record.last_reply = "451 4.3.0 try later";
+  record.requeued_at_us = 17;
+  record.recipients.push_back({"a@example.test", "example", spool::RecipientState::Pending, 2, "451 later"});
+  record.recipients.push_back({"b@example.test", "example", spool::RecipientState::Delivered, 1, "250 ok"});
+  record.recipients.push_back({"c@other.test", "other", spool::RecipientState::Failed, 1, "550 no"});
+  return record;
+}
+
+// Re-seals a modified record with a fresh CRC so only the intended defect remains.
+std::string reseal(std::string bytes) {
+  bytes.resize(bytes.size() - 4);
+  uint32_t crc = spool::crc32(0, bytes);
+  for (int i = 0; i < 4; ++i) {
+    bytes.push_back(static_cast<char>(crc >> (8 * i)));
+  }
+  return bytes;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(record)
+
+BOOST_AUTO_TEST_CASE(round_trip_keeps_every_field) {
+  spool::MessageRecord record = sample();
+  std::string bytes = spool::encodeMessage(record);
+  BOOST_TEST(bytes.substr(0, 4) == std::string("MXM\x01", 4));
+  spool::MessageRecord decoded;
+  decoded.id = record.id;
+  BOOST_TEST((spool::decodeMessage(bytes, decoded) == spool::DecodeStatus::Ok));
+  BOOST_TEST((decoded == record));
+}
+
+BOOST_AUTO_TEST_CASE(dead_letter_fields_round_trip) {
+  spool::MessageRecord record = sample();
+  record.state = spool::MessageState::Dead;
+  record.dead_reason = "expired";
+  record.dead_at_us = 99;
+  spool::MessageRecord decoded;
+  decoded.id = record.id;
+  BOOST_REQUIRE((spool::decodeMessage(spool::encodeMessage(record), decoded) == spool::DecodeStatus::Ok));
+  BOOST_TEST((decoded == record));
+}
+
+BOOST_AUTO_TEST_CASE(envelope_bytes_cannot_inject_fields) {
+  spool::MessageRecord record = sample();
+  record.mail_from = std::string("a\r\nstate\x01\x02@x\0y", 15);
+  spool::MessageRecord decoded;
+  decoded.id = record.id;
+  BOOST_REQUIRE((spool::decodeMessage(spool::encodeMessage(record), decoded) == spool::DecodeStatus::Ok));
+  BOOST_TEST(decoded.mail_from == record.mail_from);
+  BOOST_TEST((decoded.state == spool::MessageState::Queued));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_fields_are_skipped) {
+  std::string bytes = spool::encodeMessage(sample());
+  bytes.resize(bytes.size() - 4);
+  bytes += std::string("\x63\x03xyz", 5);  // tag 99, 3 bytes
+  spool::MessageRecord decoded;
+  BOOST_TEST((spool::decodeMessage(reseal(bytes + "1234"), decoded) == spool::DecodeStatus::Ok));
+  BOOST_TEST(decoded.recipients.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(damage_is_detected) {
+  std::string good = spool::encodeMessage(sample());
+  spool::MessageRecord out;
+  BOOST_TEST((spool::decodeMessage(good.substr(0, 6), out) == spool::DecodeStatus::TooShort));
+  std::string magic = good;
+  magic[0] = 'X';
+  BOOST_TEST((spool::decodeMessage(magic, out) == spool::DecodeStatus::BadMagic));
+  std::string version = good;
+  version[3] = 2;
+  BOOST_TEST((spool::decodeMessage(version, out) == spool::DecodeStatus::UnsupportedVersion));
+  for (size_t i = 4; i < good.size(); ++i) {
+    std::string flipped = good;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0x10);
+    BOOST_TEST((spool::decodeMessage(flipped, out) == spool::DecodeStatus::BadChecksum));
+  }
+  // A truncated field that still carries a valid checksum is malformed, not silently short.
+  std::string truncated = good.substr(0, good.size() - 7) + "1234";
+  BOOST_TEST((spool::decodeMessage(reseal(truncated), out) == spool::DecodeStatus::Malformed));
+  // An impossible state value.
+  spool::MessageRecord bad_state = sample();
+  std::string bytes = spool::encodeMessage(bad_state);
+  BOOST_REQUIRE(bytes[4] == 1 && bytes[5] == 1);  // tag 1 (state), length 1
+  bytes[6] = 9;
+  BOOST_TEST((spool::decodeMessage(reseal(bytes), out) == spool::DecodeStatus::Malformed));
+}
+
+BOOST_AUTO_TEST_CASE(keys_sort_by_id_then_chunk) {
+  mail::QueueId first = mail::QueueId::generate();
+  mail::QueueId second = mail::QueueId::generate();
+  BOOST_TEST(spool::metaKey(first).size() == 12u);
+  BOOST_TEST(spool::bodyKey(first, 0).size() == 16u);
+  BOOST_TEST(spool::bodyKey(first, 1) < spool::bodyKey(first, 256));
+  BOOST_TEST(spool::bodyKey(first, UINT32_MAX) < spool::bodyKey(second, 0));
+}
+
+BOOST_AUTO_TEST_CASE(crc32_matches_the_zlib_check_value) {
+  BOOST_TEST(spool::crc32(0, "123456789") == 0xCBF43926u);
+  BOOST_TEST(spool::crc32(spool::crc32(0, "1234"), "56789") == 0xCBF43926u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

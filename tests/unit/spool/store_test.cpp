@@ -1,0 +1,282 @@
+// Unit tests for the RocksDB spool: synced commits, ordered completions, group commit under
+// concurrency, body verification, open-transaction cleanup, reopen, format marker.
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <future>
+#include <rocksdb/db.h>
+#include <thread>
+
+#include "mxgate/spool/admission.h"
+#include "mxgate/spool/store.h"
+
+using namespace mxgate;
+
+namespace {
+
+struct TempSpool {
+  TempSpool() {
+    char pattern[] = "/tmp/mxgate-spool-XXXXXX";
+    path = mkdtemp(pattern);
+    settings.path = path;
+  }
+  ~TempSpool() { std::filesystem::remove_all(path); }
+  std::unique_ptr<spool::Store> open() {
+    std::string error;
+    auto store = spool::Store::open(settings, error);
+    BOOST_REQUIRE_MESSAGE(store, error);
+    return store;
+  }
+  std::string path;
+  config::SpoolSettings settings;
+};
+
+spool::CommitStatus submitAndWait(spool::Store& store, spool::Batch batch, bool sync) {
+  std::promise<spool::CommitStatus> done;
+  auto result = done.get_future();
+  store.submit(std::move(batch), sync, [&done](const spool::CommitStatus& status) { done.set_value(status); });
+  return result.get();
+}
+
+spool::MessageRecord recordWithBody(const std::string& body, uint32_t chunks) {
+  spool::MessageRecord record;
+  record.id = mail::QueueId::generate();
+  record.mail_from = "a@b.example";
+  record.recipients.push_back({"u@example.test", "example", spool::RecipientState::Pending, 0, ""});
+  record.body_size = body.size();
+  record.body_chunks = chunks;
+  record.body_crc32 = spool::crc32(0, body);
+  return record;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(store)
+
+BOOST_AUTO_TEST_CASE(commit_then_read_back_after_reopen) {
+  TempSpool temp;
+  std::string body = "Received: x\r\n\r\nhello\r\n";
+  spool::MessageRecord record = recordWithBody(body, 1);
+  {
+    auto store = temp.open();
+    spool::Batch batch;
+    batch.putBodyChunk(record.id, 0, body);
+    batch.putMessage(record);
+    BOOST_TEST(submitAndWait(*store, std::move(batch), true).ok);
+  }
+  auto store = temp.open();
+  spool::MessageRecord read;
+  std::string error;
+  BOOST_TEST((store->readMessage(record.id, read, error) == spool::Store::ReadStatus::Ok));
+  BOOST_TEST((read == record));
+  std::string read_body;
+  BOOST_TEST((store->readBody(read, read_body, error) == spool::Store::ReadStatus::Ok));
+  BOOST_TEST(read_body == body);
+  BOOST_TEST((store->readMessage(mail::QueueId::generate(), read, error) == spool::Store::ReadStatus::NotFound));
+}
+
+BOOST_AUTO_TEST_CASE(multi_chunk_body_and_checksum_verification) {
+  TempSpool temp;
+  auto store = temp.open();
+  std::string a(70000, 'a');
+  std::string b(5000, 'b');
+  spool::MessageRecord record = recordWithBody(a + b, 2);
+  spool::Batch first;
+  first.markOpen(record.id);
+  first.putBodyChunk(record.id, 0, a);
+  BOOST_TEST(submitAndWait(*store, std::move(first), false).ok);
+  BOOST_TEST(store->openTransactions().size() == 1u);
+  spool::Batch commit;
+  commit.putBodyChunk(record.id, 1, b);
+  commit.clearOpen(record.id);
+  commit.putMessage(record);
+  BOOST_TEST(submitAndWait(*store, std::move(commit), true).ok);
+  BOOST_TEST(store->openTransactions().empty());
+  std::string body;
+  std::string error;
+  BOOST_TEST((store->readBody(record, body, error) == spool::Store::ReadStatus::Ok));
+  BOOST_TEST(body == a + b);
+
+  spool::Batch damage;
+  damage.putBodyChunk(record.id, 1, std::string(5000, 'c'));
+  BOOST_TEST(submitAndWait(*store, std::move(damage), true).ok);
+  BOOST_TEST((store->readBody(record, body, error) == spool::Store::ReadStatus::Corrupt));
+  spool::Batch hole;
+  hole.deleteBodyChunks(record.id, 0, 1);
+  BOOST_TEST(submitAndWait(*store, std::move(hole), true).ok);
+  BOOST_TEST((store->readBody(record, body, error) == spool::Store::ReadStatus::Corrupt));
+  BOOST_TEST(error.find("missing") != std::string::npos);
+
+  BOOST_TEST(store->moveMessageToCorrupt(record.id, error));
+  spool::MessageRecord gone;
+  BOOST_TEST((store->readMessage(record.id, gone, error) == spool::Store::ReadStatus::NotFound));
+}
+
+BOOST_AUTO_TEST_CASE(abandoned_transactions_are_dropped) {
+  TempSpool temp;
+  mail::QueueId id = mail::QueueId::generate();
+  {
+    auto store = temp.open();
+    spool::Batch chunks;
+    chunks.markOpen(id);
+    chunks.putBodyChunk(id, 0, std::string(65536, 'x'));
+    chunks.putBodyChunk(id, 1, std::string(65536, 'y'));
+    BOOST_TEST(submitAndWait(*store, std::move(chunks), true).ok);
+  }
+  auto store = temp.open();
+  auto open = store->openTransactions();
+  BOOST_REQUIRE(open.size() == 1u);
+  BOOST_TEST((open[0] == id));
+  BOOST_TEST(store->dropOpenTransaction(id));
+  BOOST_TEST(store->openTransactions().empty());
+  spool::MessageRecord record = recordWithBody(std::string(65536, 'x'), 1);
+  record.id = id;
+  std::string body;
+  std::string error;
+  BOOST_TEST((store->readBody(record, body, error) == spool::Store::ReadStatus::Corrupt));
+}
+
+BOOST_AUTO_TEST_CASE(completions_run_in_submission_order_and_batches_group) {
+  TempSpool temp;
+  temp.settings.commit_max_wait = std::chrono::microseconds(500);
+  auto store = temp.open();
+  constexpr int kThreads = 8;
+  constexpr int kEach = 200;
+  std::mutex mutex;
+  std::vector<std::pair<int, int>> order;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  std::atomic<int> remaining{kThreads * kEach};
+  std::promise<void> all_done;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        spool::MessageRecord record = recordWithBody("x", 1);
+        spool::Batch batch;
+        batch.putBodyChunk(record.id, 0, "x");
+        batch.putMessage(record);
+        store->submit(std::move(batch), true, [&, t, i](const spool::CommitStatus& status) {
+          if (!status.ok) {
+            failures++;
+          }
+          {
+            std::lock_guard<std::mutex> lock(mutex);
+            order.emplace_back(t, i);
+          }
+          if (--remaining == 0) {
+            all_done.set_value();
+          }
+        });
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  all_done.get_future().wait();
+  BOOST_TEST(failures.load() == 0);
+  // Per submitting thread, completions arrive in the order of submission.
+  std::vector<int> next(kThreads, 0);
+  for (auto [t, i] : order) {
+    BOOST_REQUIRE(i == next[t]);
+    ++next[t];
+  }
+  spool::StoreStats stats = store->stats();
+  BOOST_TEST(stats.synced_batches == static_cast<uint64_t>(kThreads * kEach));
+  BOOST_TEST(stats.synced_writes < stats.synced_batches);  // group commit happened
+  uint64_t messages = 0;
+  store->scanMessages([&](std::string_view, spool::DecodeStatus status, spool::MessageRecord&, std::string_view) {
+    messages += status == spool::DecodeStatus::Ok ? 1 : 0;
+    return true;
+  });
+  BOOST_TEST(messages == static_cast<uint64_t>(kThreads * kEach));
+}
+
+BOOST_AUTO_TEST_CASE(scan_reports_corrupt_records_with_their_key) {
+  TempSpool temp;
+  spool::MessageRecord record = recordWithBody("x", 1);
+  {
+    auto store = temp.open();
+    spool::Batch batch;
+    batch.putMessage(record);
+    BOOST_TEST(submitAndWait(*store, std::move(batch), true).ok);
+  }
+  {
+    // Damage the value behind the store's back.
+    rocksdb::DB* db = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name : {"default", "meta", "body", "open", "corrupt"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    BOOST_REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), temp.path, families, &handles, &db).ok());
+    std::string value = spool::encodeMessage(record);
+    value[value.size() / 2] ^= 1;
+    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[1], spool::metaKey(record.id), value).ok());
+    for (auto* handle : handles) {
+      db->DestroyColumnFamilyHandle(handle);
+    }
+    delete db;
+  }
+  auto store = temp.open();
+  int corrupt = 0;
+  store->scanMessages([&](std::string_view key, spool::DecodeStatus status, spool::MessageRecord&, std::string_view) {
+    BOOST_TEST(key == spool::metaKey(record.id));
+    corrupt += status == spool::DecodeStatus::BadChecksum ? 1 : 0;
+    return true;
+  });
+  BOOST_TEST(corrupt == 1);
+}
+
+BOOST_AUTO_TEST_CASE(refuses_a_spool_of_another_format) {
+  TempSpool temp;
+  { temp.open(); }
+  {
+    rocksdb::DB* db = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name : {"default", "meta", "body", "open", "corrupt"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    BOOST_REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), temp.path, families, &handles, &db).ok());
+    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", "9").ok());
+    for (auto* handle : handles) {
+      db->DestroyColumnFamilyHandle(handle);
+    }
+    delete db;
+  }
+  std::string error;
+  BOOST_TEST(!spool::Store::open(temp.settings, error));
+  BOOST_TEST(error.find("unsupported format 9") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(admission_latches_and_recovers_with_hysteresis) {
+  config::SpoolSettings settings;
+  settings.max_queued_messages = 1000;
+  settings.max_queued_bytes = 1000000;
+  settings.min_free_bytes = 1000;
+  settings.resume_percent = 90;
+  settings.max_inflight_bytes = 500;
+  spool::Admission admission(settings);
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
+  admission.update(1000, 0, 1u << 30, true);
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
+  admission.update(950, 0, 1u << 30, true);  // below the limit but above 90 %: still latched
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
+  admission.update(899, 0, 1u << 30, true);
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
+  admission.update(0, 0, 999, true);  // disk below min_free
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
+  admission.update(0, 0, 1100, true);  // needs min_free * 100 / 90 = 1111 to resume
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
+  admission.update(0, 0, 1200, true);
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
+  admission.update(0, 0, 1u << 30, false);
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::WriteError));
+  admission.update(0, 0, 1u << 30, true);
+  admission.addInflight(500);
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::NoMemory));
+  admission.releaseInflight(1);
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
