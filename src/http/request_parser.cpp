@@ -1,8 +1,7 @@
 // HTTP/1.1 request parser over http-parser (see include/mxgate/http/request_parser.h).
 #include "mxgate/http/request_parser.h"
 
-#include <algorithm>
-#include <cctype>
+#include "mxgate/base/ascii.h"
 
 namespace mxgate::http {
 
@@ -81,7 +80,7 @@ int RequestParser::onHeaderField(http_parser* parser, const char* at, size_t len
   }
   std::string& name = self->building_.headers.back().first;
   for (size_t i = 0; i < length; ++i) {
-    name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(at[i]))));
+    name.push_back(ascii::toLower(at[i]));
   }
   return 0;
 }

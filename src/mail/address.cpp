@@ -3,10 +3,10 @@
 // RFC 6531 §3.3 UTF-8 extensions (atext, qtextSMTP and sub-domain may hold UTF8-non-ascii)
 // and RFC 3629 well-formedness. Pure functions; safe on any thread.
 #include "mxgate/mail/address.h"
+#include "mxgate/base/ascii.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <strings.h>
 
 #include <cstring>
 
@@ -17,15 +17,9 @@ constexpr size_t kMaxLocalPart = 64;   // RFC 5321 §4.5.3.1.1
 constexpr size_t kMaxDomain = 255;     // RFC 5321 §4.5.3.1.2
 constexpr size_t kMaxLiteral = 64;     // longest IPv6 text form (45) plus slack, for inet_pton
 
-bool isAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool isDigit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool isHexDigit(unsigned char c) {
-  return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 // RFC 5322 §3.2.3 atext (which RFC 5321 §4.1.2 uses for Atom), ASCII part.
 bool isAtext(unsigned char c) {
-  return isAlpha(c) || isDigit(c) || (c != 0 && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr);
+  return ascii::isAlpha(c) || ascii::isDigit(c) || (c != 0 && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr);
 }
 
 bool isContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
@@ -152,8 +146,7 @@ AddressError checkAddressLiteral(std::string_view text) {
   std::string_view inner = text.substr(1, text.size() - 2);
   int family = AF_INET;
   constexpr std::string_view kIpv6Tag = "ipv6:";
-  if (inner.size() > kIpv6Tag.size() &&
-      strncasecmp(inner.data(), kIpv6Tag.data(), kIpv6Tag.size()) == 0) {
+  if (inner.size() > kIpv6Tag.size() && ascii::startsWithIgnoreCase(inner, kIpv6Tag)) {
     family = AF_INET6;
     inner.remove_prefix(kIpv6Tag.size());
   }
@@ -162,7 +155,7 @@ AddressError checkAddressLiteral(std::string_view text) {
   }
   for (char ch : inner) {
     const auto c = static_cast<unsigned char>(ch);
-    const bool ok = family == AF_INET ? (isDigit(c) || c == '.') : (isHexDigit(c) || c == '.' || c == ':');
+    const bool ok = family == AF_INET ? (ascii::isDigit(c) || c == '.') : (ascii::isHexDigit(c) || c == '.' || c == ':');
     if (!ok) {
       return AddressError::Syntax;
     }
@@ -188,7 +181,7 @@ AddressError checkDomain(std::string_view text, bool allow_utf8) {
     const size_t label_start = pos;
     while (pos < text.size() && text[pos] != '.') {
       const auto c = static_cast<unsigned char>(text[pos]);
-      if (isAlpha(c) || isDigit(c) || c == '-') {
+      if (ascii::isAlpha(c) || ascii::isDigit(c) || c == '-') {
         ++pos;
       } else if (c >= 0x80) {
         if (AddressError err = skipUtf8(text, pos, allow_utf8); err != AddressError::None) {

@@ -3,8 +3,8 @@
 // AUTH= with RFC 3461 §4 xtext), HELO/EHLO arguments and RFC 3030 §2 BDAT. Pure functions;
 // safe on any thread.
 #include "mxgate/smtp/command.h"
+#include "mxgate/base/ascii.h"
 
-#include <strings.h>
 
 #include <array>
 #include <cstring>
@@ -15,17 +15,6 @@ namespace {
 
 constexpr size_t kMaxPath = 256;        // RFC 5321 §4.5.3.1.3, including the angle brackets
 constexpr size_t kMaxSizeDigits = 19;   // fits in uint64_t
-
-bool isAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool isDigit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-bool istartsWith(std::string_view text, std::string_view prefix) {
-  return iequals(text.substr(0, prefix.size()), prefix);
-}
 
 std::string_view skipSpaces(std::string_view text) {
   const size_t start = text.find_first_not_of(' ');
@@ -39,7 +28,7 @@ bool parseDecimal(std::string_view text, size_t max_digits, uint64_t& value) {
   }
   uint64_t result = 0;
   for (char c : text) {
-    if (!isDigit(static_cast<unsigned char>(c))) {
+    if (!ascii::isDigit(static_cast<unsigned char>(c))) {
       return false;
     }
     result = result * 10 + static_cast<uint64_t>(c - '0');
@@ -65,7 +54,7 @@ struct PathParts {
 };
 
 ParseError splitPath(std::string_view argument, std::string_view prefix, PathParts& parts) {
-  if (!istartsWith(argument, prefix)) {
+  if (!ascii::startsWithIgnoreCase(argument, prefix)) {
     return ParseError::Syntax;
   }
   std::string_view rest = argument.substr(prefix.size());
@@ -219,7 +208,7 @@ bool isEsmtpKeyword(std::string_view keyword) {
   }
   for (char ch : keyword) {
     const auto c = static_cast<unsigned char>(ch);
-    if (!isAlpha(c) && !isDigit(c) && c != '-') {
+    if (!ascii::isAlpha(c) && !ascii::isDigit(c) && c != '-') {
       return false;
     }
   }
@@ -228,7 +217,7 @@ bool isEsmtpKeyword(std::string_view keyword) {
 
 ParseError parseMailParameter(std::string_view keyword, std::optional<std::string_view> value,
                               bool smtputf8_offered, MailFrom& mail) {
-  if (iequals(keyword, "SIZE")) {
+  if (ascii::equalsIgnoreCase(keyword, "SIZE")) {
     if (mail.size) {
       return ParseError::DuplicateParameter;
     }
@@ -237,18 +226,18 @@ ParseError parseMailParameter(std::string_view keyword, std::optional<std::strin
       return ParseError::BadParameterValue;
     }
     mail.size = size;
-  } else if (iequals(keyword, "BODY")) {
+  } else if (ascii::equalsIgnoreCase(keyword, "BODY")) {
     if (mail.body != BodyType::Unspecified) {
       return ParseError::DuplicateParameter;
     }
-    if (value && iequals(*value, "7BIT")) {
+    if (value && ascii::equalsIgnoreCase(*value, "7BIT")) {
       mail.body = BodyType::SevenBit;
-    } else if (value && iequals(*value, "8BITMIME")) {
+    } else if (value && ascii::equalsIgnoreCase(*value, "8BITMIME")) {
       mail.body = BodyType::EightBitMime;
     } else {
       return ParseError::BadParameterValue;
     }
-  } else if (iequals(keyword, "SMTPUTF8") && smtputf8_offered) {
+  } else if (ascii::equalsIgnoreCase(keyword, "SMTPUTF8") && smtputf8_offered) {
     if (mail.smtputf8) {
       return ParseError::DuplicateParameter;
     }
@@ -256,7 +245,7 @@ ParseError parseMailParameter(std::string_view keyword, std::optional<std::strin
       return ParseError::BadParameterValue;
     }
     mail.smtputf8 = true;
-  } else if (iequals(keyword, "AUTH")) {
+  } else if (ascii::equalsIgnoreCase(keyword, "AUTH")) {
     if (mail.auth) {
       return ParseError::DuplicateParameter;
     }
@@ -347,20 +336,20 @@ Command parseCommand(std::string_view line) {
     const std::string_view argument = skipSpaces(line.substr(space));
     command.argument = argument.substr(0, argument.find_last_not_of(" \t") + 1);
   }
-  if (!isAlpha(static_cast<unsigned char>(line.front()))) {
+  if (!ascii::isAlpha(static_cast<unsigned char>(line.front()))) {
     command.verb = Verb::Forbidden;
     return command;
   }
   if (space != std::string_view::npos) {
     for (std::string_view forbidden : kForbiddenVerbs) {
-      if (iequals(command.name, forbidden)) {
+      if (ascii::equalsIgnoreCase(command.name, forbidden)) {
         command.verb = Verb::Forbidden;
         return command;
       }
     }
   }
   for (const auto& [name, verb] : kVerbs) {
-    if (iequals(command.name, name)) {
+    if (ascii::equalsIgnoreCase(command.name, name)) {
       command.verb = verb;
       break;
     }
@@ -394,7 +383,7 @@ ParseError parseRcptTo(std::string_view argument, bool smtputf8, RcptTo& out) {
     return ParseError::UnknownParameter;
   }
   RcptTo rcpt;
-  if (iequals(parts.path, "<postmaster>")) {
+  if (ascii::equalsIgnoreCase(parts.path, "<postmaster>")) {
     rcpt.postmaster = true;
   } else if (ParseError err = parsePath(parts.path, smtputf8, false, rcpt.recipient);
              err != ParseError::None) {
@@ -427,7 +416,7 @@ bool parseBdat(std::string_view argument, uint64_t& size, bool& last) {
   }
   bool is_last = false;
   if (space != std::string_view::npos) {
-    if (!iequals(skipSpaces(argument.substr(space)), "LAST")) {
+    if (!ascii::equalsIgnoreCase(skipSpaces(argument.substr(space)), "LAST")) {
       return false;
     }
     is_last = true;

@@ -5,7 +5,7 @@
 // call. Runs on a loop thread, one instance per session or message.
 #include "mxgate/smtp/message_reader.h"
 
-#include <strings.h>
+#include "mxgate/base/ascii.h"
 
 #include <algorithm>
 #include <cstring>
@@ -187,7 +187,7 @@ bool ContentFilter::headerText(const char* data, size_t length, std::string& out
     const size_t prefix = std::min(kReceived.size() - line_length_, take);
     line_prefix_.append(data, prefix);
     if (line_prefix_.size() == kReceived.size() &&
-        strncasecmp(line_prefix_.data(), kReceived.data(), kReceived.size()) == 0) {
+        ascii::equalsIgnoreCase(line_prefix_, kReceived)) {
       if (received_ < std::numeric_limits<uint32_t>::max()) {
         ++received_;
       }

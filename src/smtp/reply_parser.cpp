@@ -3,8 +3,8 @@
 // (§4.1.1.1, RFC 1870 SIZE). Line length and line count are bounded (CVE-2020-8794 class).
 // Runs on a loop thread, one parser per client connection.
 #include "mxgate/smtp/reply_parser.h"
+#include "mxgate/base/ascii.h"
 
-#include <strings.h>
 
 #include <cstring>
 #include <limits>
@@ -12,12 +12,10 @@
 namespace mxgate::smtp {
 namespace {
 
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
-
 // 1..3 digits at text[pos]; advances pos past them.
 bool skipDigits(std::string_view text, size_t& pos) {
   const size_t start = pos;
-  while (pos < text.size() && pos - start < 3 && isDigit(text[pos])) {
+  while (pos < text.size() && pos - start < 3 && ascii::isDigit(text[pos])) {
     ++pos;
   }
   return pos > start;
@@ -39,16 +37,12 @@ std::string_view enhancedCode(std::string_view text, char class_digit) {
   return text.substr(0, pos);
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
 // The EHLO "SIZE [n]" parameter (RFC 1870 §4): no value means 0 (no fixed limit); a value
 // that is not a decimal number fitting in 64 bits makes the keyword unusable.
 std::optional<uint64_t> parseSizeKeyword(std::string_view value) {
   uint64_t size = 0;
   for (char c : value) {
-    if (!isDigit(c)) {
+    if (!ascii::isDigit(c)) {
       return std::nullopt;
     }
     const auto digit = static_cast<uint64_t>(c - '0');
@@ -109,7 +103,7 @@ ReplyParser::Status ReplyParser::feed(std::string_view in, size_t& consumed, Rep
     if (line.size() < 3 || (line.size() > 3 && line[3] != '-' && line[3] != ' ')) {
       return fail("malformed reply line");
     }
-    if (line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '5' || !isDigit(line[2])) {
+    if (line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '5' || !ascii::isDigit(line[2])) {
       return fail("invalid reply code");
     }
     const int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
@@ -144,19 +138,19 @@ EhloCapabilities parseEhloCapabilities(const Reply& reply) {
     const std::string_view line = reply.lines[i];
     const size_t space = line.find(' ');
     const std::string_view keyword = line.substr(0, space);
-    if (iequals(keyword, "PIPELINING")) {
+    if (ascii::equalsIgnoreCase(keyword, "PIPELINING")) {
       caps.pipelining = true;
-    } else if (iequals(keyword, "STARTTLS")) {
+    } else if (ascii::equalsIgnoreCase(keyword, "STARTTLS")) {
       caps.starttls = true;
-    } else if (iequals(keyword, "8BITMIME")) {
+    } else if (ascii::equalsIgnoreCase(keyword, "8BITMIME")) {
       caps.eightbitmime = true;
-    } else if (iequals(keyword, "SMTPUTF8")) {
+    } else if (ascii::equalsIgnoreCase(keyword, "SMTPUTF8")) {
       caps.smtputf8 = true;
-    } else if (iequals(keyword, "CHUNKING")) {
+    } else if (ascii::equalsIgnoreCase(keyword, "CHUNKING")) {
       caps.chunking = true;
-    } else if (iequals(keyword, "ENHANCEDSTATUSCODES")) {
+    } else if (ascii::equalsIgnoreCase(keyword, "ENHANCEDSTATUSCODES")) {
       caps.enhanced_status_codes = true;
-    } else if (iequals(keyword, "SIZE")) {
+    } else if (ascii::equalsIgnoreCase(keyword, "SIZE")) {
       caps.size = parseSizeKeyword(space == std::string_view::npos ? std::string_view{} : line.substr(space + 1));
     }
   }

@@ -1,0 +1,31 @@
+// Locale-independent ASCII classification and case-insensitive comparison for protocol text
+// (SMTP verbs and keywords, DNS labels, config values). Never use <cctype> on wire data: it
+// depends on the locale and is undefined for negative chars. Header-only; any thread.
+#pragma once
+
+#include <string_view>
+
+namespace mxgate::ascii {
+
+constexpr bool isDigit(unsigned char c) { return c >= '0' && c <= '9'; }
+constexpr bool isAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool isHexDigit(unsigned char c) { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+constexpr char toLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+constexpr bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (toLower(a[i]) != toLower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+constexpr bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && equalsIgnoreCase(text.substr(0, prefix.size()), prefix);
+}
+
+}  // namespace mxgate::ascii
