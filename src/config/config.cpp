@@ -25,6 +25,8 @@
 
 #include "schema.h"
 #include "values.h"
+#include "mxgate/base/ascii.h"
+#include "mxgate/base/utf8.h"
 
 namespace mxgate::config {
 
@@ -217,7 +219,7 @@ class Sink {
 std::optional<Value> parseToml(const std::string& text, Sink& sink) {
   // TOML documents are UTF-8 (TOML 1.0 "Spec"); checking first also keeps invalid bytes away
   // from toml11 3.7.1, which reads out of bounds reporting them inside '...' strings.
-  if (const size_t valid = values::utf8ValidPrefix(text); valid != text.size()) {
+  if (const size_t valid = utf8::validPrefix(text); valid != text.size()) {
     const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(valid), '\n');
     sink.add(static_cast<int>(line), "", "not valid UTF-8 (a TOML file must be UTF-8)");
     return std::nullopt;
@@ -487,7 +489,9 @@ class KeyNames {
     for (const auto& key : keys) {
       keys_.emplace_back(key.name);
       for (size_t dot = key.name.find('.'); dot != std::string_view::npos; dot = key.name.find('.', dot + 1)) {
-        sections_.emplace_back(key.name.substr(0, dot));
+        if (!isSection(key.name.substr(0, dot))) {
+          sections_.emplace_back(key.name.substr(0, dot));
+        }
       }
     }
   }
@@ -904,7 +908,7 @@ std::string ConfigError::str() const {
 }
 
 const Tenant* Config::tenantForDomain(std::string_view domain) const {
-  const auto it = domain_index.find(values::lowerAscii(domain));
+  const auto it = domain_index.find(ascii::toLowerCopy(domain));
   return it == domain_index.end() ? nullptr : &tenants[it->second];
 }
 

@@ -6,6 +6,7 @@
 #include <array>
 
 #include "values.h"
+#include "mxgate/base/ascii.h"
 
 namespace mxgate::config::schema {
 namespace {
@@ -169,8 +170,9 @@ const Key<Config> kNodeKeys[] = {
     {.name = "spool.max_inflight_bytes", .type = Type::Size, .default_value = R"("256MiB")", .min = kMiB,
      .max = 64 * kGiB, .help = "Message data held in memory above which new mail gets 451 4.3.0.",
      .store = [](Config& c, const Parsed& p) { c.spool.max_inflight_bytes = p.number; }},
-    {.name = "spool.write_buffer_size", .type = Type::Size, .default_value = R"("64MiB")", .min = kMiB,
-     .max = 4 * kGiB, .help = "RocksDB memtable size.",
+    {.name = "spool.write_buffer_size", .type = Type::Size, .default_value = R"("16MiB")", .min = kMiB,
+     .max = 4 * kGiB,
+     .help = "RocksDB memtable size of the body family (the metadata family gets a quarter).",
      .store = [](Config& c, const Parsed& p) { c.spool.write_buffer_size = p.number; }},
 
     {.name = "queue.retry_initial", .type = Type::Duration, .default_value = R"("5m")", .min = kSecond, .max = kDay,
@@ -188,7 +190,7 @@ const Key<Config> kNodeKeys[] = {
     {.name = "queue.max_active", .type = Type::Integer, .default_value = "2000", .min = 1, .max = 1000000,
      .help = "Messages being delivered at the same time.",
      .store = [](Config& c, const Parsed& p) { c.queue.max_active = u32(p); }},
-    {.name = "queue.hot_cache_bytes", .type = Type::Size, .default_value = R"("128MiB")", .min = 0, .max = 64 * kGiB,
+    {.name = "queue.hot_cache_bytes", .type = Type::Size, .default_value = R"("32MiB")", .min = 0, .max = 64 * kGiB,
      .help = "Message bodies kept in memory after the commit so delivery need not read the spool.",
      .store = [](Config& c, const Parsed& p) { c.queue.hot_cache_bytes = p.number; }},
     {.name = "queue.read_threads", .type = Type::Integer, .default_value = "2", .min = 1, .max = 64,
@@ -254,7 +256,7 @@ const Key<Tenant> kPolicyKeys[] = {
          [](Tenant& t, const Parsed& p) {
            t.domains.clear();
            for (const std::string& domain : p.list) {
-             t.domains.push_back(values::lowerAscii(domain));
+             t.domains.push_back(ascii::toLowerCopy(domain));
            }
          }},
     {.name = "delivery.target", .type = Type::Enum, .choices = kTargetNames,

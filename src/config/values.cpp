@@ -3,6 +3,9 @@
 // (RFC 5322 §3.4.1 dot-atom local parts). Pure functions; run on whichever thread loads config.
 #include "values.h"
 
+#include "mxgate/base/ascii.h"
+#include "mxgate/mail/address.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -41,12 +44,11 @@ constexpr std::array<Unit, 9> kSize{{{"KiB", kKiB},
                                      {"TB", 1000000000000},
                                      {"B", 1}}};
 
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
 template <size_t N>
 UnitStatus parseWithUnit(std::string_view text, const std::array<Unit, N>& units, uint64_t& out) {
   size_t digits = 0;
-  while (digits < text.size() && isDigit(text[digits])) {
+  while (digits < text.size() && ascii::isDigit(text[digits])) {
     ++digits;
   }
   if (digits == 0) {
@@ -89,7 +91,7 @@ std::string formatWithUnit(uint64_t value, const std::array<Unit, N>& units, std
 }
 
 bool isLdh(char c) {
-  return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+  return ascii::isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
 }
 
 std::string describeByte(char c) {
@@ -100,12 +102,6 @@ std::string describeByte(char c) {
   return std::string(1, c);
 }
 
-// RFC 5322 atext, plus '.' between atoms (checked separately).
-bool isAtext(char c) {
-  static constexpr std::string_view kSpecials = "!#$%&'*+-/=?^_`{|}~";
-  return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         kSpecials.find(c) != std::string_view::npos;
-}
 
 }  // namespace
 
@@ -155,7 +151,7 @@ std::string checkDomain(std::string_view name) {
       return "a label must not start or end with '-'";
     }
     if (dot == std::string_view::npos) {
-      if (std::all_of(label.begin(), label.end(), isDigit)) {
+      if (std::all_of(label.begin(), label.end(), [](char c) { return ascii::isDigit(c); })) {
         return "the last label must not be all-numeric";
       }
       return "";
@@ -185,76 +181,32 @@ std::string checkIdentifier(std::string_view text) {
     return "must be 1 to 64 characters long";
   }
   for (char c : text) {
-    if (!(isDigit(c) || (c >= 'a' && c <= 'z') || c == '_' || c == '-')) {
+    if (!(ascii::isDigit(c) || (c >= 'a' && c <= 'z') || c == '_' || c == '-')) {
       return fmt::format("invalid character '{}' (only a-z, 0-9, '_' and '-')", describeByte(c));
     }
   }
   return "";
 }
 
+
+
+
 std::string checkMailbox(std::string_view text) {
-  const size_t at = text.rfind('@');
-  if (at == std::string_view::npos) {
-    return "not an address (local@domain)";
+  mail::Address address;
+  switch (mail::parseMailbox(text, false, address)) {
+    case mail::AddressError::None: break;
+    case mail::AddressError::LocalPartTooLong: return "the local part is longer than 64 characters";
+    case mail::AddressError::DomainTooLong: return "the domain is longer than 255 characters";
+    case mail::AddressError::Utf8NotAllowed:
+    case mail::AddressError::InvalidUtf8: return "non-ASCII address: use the A-label form of the domain";
+    case mail::AddressError::PathTooLong:
+    case mail::AddressError::Syntax: return "not an address (local@domain, RFC 5321)";
   }
-  const std::string_view local = text.substr(0, at);
-  if (local.empty() || local.size() > 64) {
-    return "the local part must be 1 to 64 characters long";
+  if (address.domain.front() == '[') {
+    return "the domain must be a name, not an address literal";
   }
-  if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos ||
-      !std::all_of(local.begin(), local.end(), [](char c) { return c == '.' || isAtext(c); })) {
-    return "the local part must be a dot-atom (RFC 5322)";
-  }
-  const std::string reason = checkDomain(text.substr(at + 1));
+  const std::string reason = checkDomain(address.domain);
   return reason.empty() ? "" : "domain: " + reason;
-}
-
-std::string lowerAscii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
-size_t utf8ValidPrefix(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    size_t length = 0;
-    unsigned char low = 0x80;  // bounds of the second byte
-    unsigned char high = 0xbf;
-    if (lead < 0x80) {
-      length = 1;
-    } else if (lead >= 0xc2 && lead <= 0xdf) {
-      length = 2;
-    } else if (lead >= 0xe0 && lead <= 0xef) {
-      length = 3;
-      low = lead == 0xe0 ? 0xa0 : 0x80;
-      high = lead == 0xed ? 0x9f : 0xbf;
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-      length = 4;
-      low = lead == 0xf0 ? 0x90 : 0x80;
-      high = lead == 0xf4 ? 0x8f : 0xbf;
-    } else {
-      return i;
-    }
-    if (text.size() - i < length) {
-      return i;
-    }
-    for (size_t k = 1; k < length; ++k) {
-      const auto byte = static_cast<unsigned char>(text[i + k]);
-      const unsigned char min = k == 1 ? low : 0x80;
-      const unsigned char max = k == 1 ? high : 0xbf;
-      if (byte < min || byte > max) {
-        return i;
-      }
-    }
-    i += length;
-  }
-  return i;
 }
 
 size_t editDistance(std::string_view a, std::string_view b, size_t limit) {

@@ -38,14 +38,9 @@ bool isIpLiteral(std::string_view text);
 std::string checkHost(std::string_view text);
 // 1..64 characters of [a-z0-9_-] (tenant ids, listener names).
 std::string checkIdentifier(std::string_view text);
-// "local@domain": a dot-atom local part (RFC 5322 §3.4.1) of 1..64 octets and a domain name.
+// "local@domain" as mail::parseMailbox accepts it (ASCII), with a domain name that
+// checkDomain accepts (not an address literal).
 std::string checkMailbox(std::string_view text);
-
-std::string lowerAscii(std::string_view text);
-
-// Length of the longest prefix of text that is well-formed UTF-8 (Unicode 15 table 3-7: no
-// overlong forms, no surrogates, nothing above U+10FFFF); text.size() when all of it is.
-size_t utf8ValidPrefix(std::string_view text);
 
 // Optimal-string-alignment distance (a transposition costs 1), or limit + 1 when the distance
 // is larger than limit. Runs in O(len(a) * len(b)) but returns at once when the lengths

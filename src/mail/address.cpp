@@ -4,6 +4,7 @@
 // and RFC 3629 well-formedness. Pure functions; safe on any thread.
 #include "mxgate/mail/address.h"
 #include "mxgate/base/ascii.h"
+#include "mxgate/base/utf8.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,46 +23,9 @@ bool isAtext(unsigned char c) {
   return ascii::isAlpha(c) || ascii::isDigit(c) || (c != 0 && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr);
 }
 
-bool isContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
 // Length (2..4) of the well-formed multi-byte sequence at text[pos], 0 when it is malformed
 // (Unicode Table 3-7). text[pos] must be >= 0x80.
-size_t utf8SequenceLength(std::string_view text, size_t pos) {
-  const auto at = [&](size_t k) { return static_cast<unsigned char>(text[pos + k]); };
-  const size_t avail = text.size() - pos;
-  const unsigned char lead = at(0);
-  size_t length = 0;
-  unsigned char second_min = 0x80;
-  unsigned char second_max = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) {
-      second_min = 0xA0;  // overlong
-    } else if (lead == 0xED) {
-      second_max = 0x9F;  // surrogates
-    }
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) {
-      second_min = 0x90;  // overlong
-    } else if (lead == 0xF4) {
-      second_max = 0x8F;  // above U+10FFFF
-    }
-  } else {
-    return 0;
-  }
-  if (avail < length || at(1) < second_min || at(1) > second_max) {
-    return 0;
-  }
-  for (size_t k = 2; k < length; ++k) {
-    if (!isContinuation(at(k))) {
-      return 0;
-    }
-  }
-  return length;
-}
 
 // Skips the run of bytes >= 0x80 at text[pos], which must be well-formed UTF-8 and allowed.
 AddressError skipUtf8(std::string_view text, size_t& pos, bool allow_utf8) {
@@ -69,7 +33,7 @@ AddressError skipUtf8(std::string_view text, size_t& pos, bool allow_utf8) {
   while (end < text.size() && static_cast<unsigned char>(text[end]) >= 0x80) {
     ++end;
   }
-  if (!isWellFormedUtf8(text.substr(pos, end - pos))) {
+  if (!utf8::isWellFormed(text.substr(pos, end - pos))) {
     return AddressError::InvalidUtf8;
   }
   if (!allow_utf8) {
@@ -250,38 +214,14 @@ AddressError parseMailbox(std::string_view text, bool allow_utf8, Address& out) 
     return AddressError::DomainTooLong;
   }
   out.local.assign(local);
-  out.domain = normalizeDomain(domain);
+  out.domain = ascii::toLowerCopy(domain);
   return AddressError::None;
 }
 
-std::string normalizeDomain(std::string_view domain) {
-  std::string lowered(domain);
-  for (char& c : lowered) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return lowered;
-}
 
 bool isValidDomain(std::string_view text, bool allow_utf8) {
   return text.size() <= kMaxDomain && checkDomain(text, allow_utf8) == AddressError::None;
 }
 
-bool isWellFormedUtf8(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    if (static_cast<unsigned char>(text[pos]) < 0x80) {
-      ++pos;
-      continue;
-    }
-    const size_t length = utf8SequenceLength(text, pos);
-    if (length == 0) {
-      return false;
-    }
-    pos += length;
-  }
-  return true;
-}
 
 }  // namespace mxgate::mail

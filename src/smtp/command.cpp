@@ -4,6 +4,7 @@
 // safe on any thread.
 #include "mxgate/smtp/command.h"
 #include "mxgate/base/ascii.h"
+#include "mxgate/base/utf8.h"
 
 
 #include <array>
@@ -198,7 +199,7 @@ bool parseAuthValue(std::string_view value, std::string& decoded) {
       return false;
     }
   }
-  return mail::isWellFormedUtf8(decoded);
+  return utf8::isWellFormed(decoded);
 }
 
 // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
@@ -323,7 +324,7 @@ Command parseCommand(std::string_view line) {
     }
     non_ascii = non_ascii || c >= 0x80;
   }
-  if (non_ascii && !mail::isWellFormedUtf8(line)) {
+  if (non_ascii && !utf8::isWellFormed(line)) {
     command.verb = Verb::Invalid;
     return command;
   }
@@ -405,7 +406,7 @@ bool isValidHeloArgument(std::string_view argument) {
     }
     non_ascii = non_ascii || c >= 0x80;
   }
-  return !non_ascii || mail::isWellFormedUtf8(argument);
+  return !non_ascii || utf8::isWellFormed(argument);
 }
 
 bool parseBdat(std::string_view argument, uint64_t& size, bool& last) {

@@ -256,6 +256,25 @@ def has_bare_cr_or_lf(data):
     return b"\r" in stripped or b"\n" in stripped
 
 
+def normalized_content(data):
+    """What bare_newline = "normalize" must store for DATA input `data`: the content up to the
+    first <CRLF>.<CRLF> (its CRLF kept), leading dots of CRLF-delimited lines removed
+    (RFC 5321 §4.5.2), then every bare LF made a CRLF and every bare CR dropped."""
+    end = data.index(b"\r\n.\r\n") + 2
+    lines = data[:end].split(b"\r\n")
+    content = b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
+    out = bytearray()
+    for i, byte in enumerate(content):
+        if byte == 0x0D:
+            if content[i + 1:i + 2] == b"\n":
+                out += b"\r"
+        elif byte == 0x0A:
+            out += b"\n" if content[i - 1:i] == b"\r" else b"\r\n"
+        else:
+            out.append(byte)
+    return bytes(out)
+
+
 def wait_queue_empty(gw, timeout=20.0):
     return wait_until(lambda: gw.metric("mxgate_queue_messages") == 0, timeout)
 

@@ -16,8 +16,8 @@ import unittest
 import yaml
 
 from harness import Gateway
-from support_protocol import (Client, ehlo_keywords, has_bare_cr_or_lf, process_rss_kib, queue_id, read_inbox_file,
-                              split_stored, unverified_context, wait_queue_empty)
+from support_protocol import (Client, ehlo_keywords, has_bare_cr_or_lf, normalized_content, process_rss_kib, queue_id,
+                              read_inbox_file, split_stored, wait_queue_empty)
 
 SHARED = os.environ.get("MXGATE_SHARED_DIR", os.path.join(os.path.dirname(__file__), "../../../shared"))
 CORPUS = os.path.join(SHARED, "corpora/smtp-abuse/smtp-abuse-cases.yaml")
@@ -159,10 +159,8 @@ def smuggling_spec(case_id, normalize):
 
     def check(test, messages):
         content = split_stored(messages[0])[3]
-        test.assertFalse(has_bare_cr_or_lf(messages[0]), messages[0])
-        test.assertIn(b"first body", content)
+        test.assertEqual(content, normalized_content(expand(case["send"][0])))
         test.assertIn(b"MAIL FROM:<admin@example.org>\r\nRCPT TO:<smuggled@example.test>\r\nDATA\r\n", content)
-        test.assertTrue(content.endswith(b"\r\n\r\nx\r\n"), content[-40:])
     return Spec(setup_data, ["250 2.0.0", "221 2.0.0"], check=check, messages=1)
 
 
@@ -399,13 +397,16 @@ class AbuseCorpusRejectTest(CorpusRunner, unittest.TestCase):
                 try:
                     client.starttls()
                     handshake = True
-                except (ssl.SSLError, OSError):
+                except (ssl.SSLError, OSError) as error:
                     handshake = False
+                    failure = error
                 if handshake:
+                    # the MAIL arrived with STARTTLS and was discarded with the plaintext buffer
                     self.assertTrue(client.silent_for(1.0), f"reply inside TLS: {client.buffer!r}")
                     self.assertEqual(client.command(f"MAIL FROM:<{SENDER}>\r\n").short(), "503 5.5.1")
                 else:
-                    self.assertTrue(pause > 0, "the handshake failed although the MAIL came in the same read")
+                    # the MAIL bytes reached the TLS layer as a bogus record: the handshake failed
+                    self.assertIsInstance(failure, (ssl.SSLError, ConnectionError), failure)
 
     def test_case_starttls_state_reset(self):
         """After STARTTLS, MAIL needs a fresh EHLO; Received: names the post-TLS EHLO."""

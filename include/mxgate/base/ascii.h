@@ -3,6 +3,7 @@
 // depends on the locale and is undefined for negative chars. Header-only; any thread.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace mxgate::ascii {
@@ -26,6 +27,15 @@ constexpr bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 
 constexpr bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() && equalsIgnoreCase(text.substr(0, prefix.size()), prefix);
+}
+
+// A copy with ASCII letters lower-cased; other bytes (UTF-8 included) unchanged.
+inline std::string toLowerCopy(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    c = toLower(c);
+  }
+  return out;
 }
 
 }  // namespace mxgate::ascii

@@ -81,7 +81,7 @@ struct SpoolSettings {
   uint64_t min_free_bytes = 268435456;  // free disk below this: 452 4.3.1
   uint32_t resume_percent = 90;         // accept again below this % of a high water
   uint64_t max_inflight_bytes = 268435456;  // message data held in memory: 451 4.3.0 above
-  uint64_t write_buffer_size = 67108864;    // RocksDB memtable size
+  uint64_t write_buffer_size = 16777216;    // RocksDB memtable size
 };
 
 struct QueueSettings {
@@ -90,7 +90,7 @@ struct QueueSettings {
   std::chrono::seconds max_age{432000};  // then the message is dead-lettered
   uint32_t retry_jitter_percent = 20;    // +/- this % on every backoff step
   uint32_t max_active = 2000;            // messages being delivered at once
-  uint64_t hot_cache_bytes = 134217728;  // bodies kept in memory after commit for delivery
+  uint64_t hot_cache_bytes = 33554432;   // bodies kept in memory after commit for delivery
   uint32_t read_threads = 2;             // spool-read lane
   uint32_t file_threads = 2;             // file-delivery lane
 };

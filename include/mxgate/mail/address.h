@@ -31,15 +31,8 @@ enum class AddressError {
 // Parses a Mailbox ("local@domain", no angle brackets). Source routes are not accepted here.
 AddressError parseMailbox(std::string_view text, bool allow_utf8, Address& out);
 
-// Lower-cases an ASCII domain; UTF-8 bytes are left as they are.
-std::string normalizeDomain(std::string_view domain);
-
 // True when text is a Domain or address-literal as parseMailbox accepts it after the "@"
 // (for the at-domains of a source route, which are checked and then dropped).
 bool isValidDomain(std::string_view text, bool allow_utf8);
-
-// True when text is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
-// nothing above U+10FFFF, no truncated sequences). ASCII text is well-formed.
-bool isWellFormedUtf8(std::string_view text);
 
 }  // namespace mxgate::mail

@@ -1,16 +1,20 @@
 // libFuzzer target for envelope addresses (RFC 5321 §4.1.2, §4.1.3, §4.5.3.1; RFC 6531 §3.3;
 // RFC 3629): parseMailbox with and without UTF-8; an accepted address must print (str()) to a
-// form that parses back to the same Address. isWellFormedUtf8 is checked against a slow
+// form that parses back to the same Address. utf8::isWellFormed is checked against a slow
 // code-point decoder. Invariants are checked with __builtin_trap().
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "mxgate/base/ascii.h"
+#include "mxgate/base/utf8.h"
 #include "mxgate/mail/address.h"
 
 namespace {
 
 using namespace mxgate::mail;
+namespace ascii = mxgate::ascii;
+namespace utf8 = mxgate::utf8;
 
 // Reference UTF-8 check by decoding code points (RFC 3629 §3-4).
 bool referenceUtf8(std::string_view text) {
@@ -57,7 +61,7 @@ bool referenceUtf8(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  if (isWellFormedUtf8(input) != referenceUtf8(input)) {
+  if (utf8::isWellFormed(input) != referenceUtf8(input)) {
     __builtin_trap();
   }
   for (bool allow_utf8 : {false, true}) {
@@ -72,8 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
     }
     if (address.isNull() || address.local.size() > 64 || address.domain.size() > 255 ||
-        (!allow_utf8 && address.isUtf8()) || !isWellFormedUtf8(address.str()) ||
-        !isValidDomain(address.domain, allow_utf8) || normalizeDomain(address.domain) != address.domain ||
+        (!allow_utf8 && address.isUtf8()) || !utf8::isWellFormed(address.str()) ||
+        !isValidDomain(address.domain, allow_utf8) || ascii::toLowerCopy(address.domain) != address.domain ||
         address.str().size() != input.size()) {
       __builtin_trap();
     }

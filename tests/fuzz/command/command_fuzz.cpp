@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "mxgate/mail/address.h"
+#include "mxgate/base/utf8.h"
 #include "mxgate/smtp/command.h"
 
 namespace {
@@ -71,7 +72,7 @@ void parseLine(std::string_view line) {
   if (!inside(command.name) || !inside(command.argument)) {
     __builtin_trap();
   }
-  if (command.verb != smtp::Verb::Invalid && (hasControl(line, true) || !mail::isWellFormedUtf8(line))) {
+  if (command.verb != smtp::Verb::Invalid && (hasControl(line, true) || !utf8::isWellFormed(line))) {
     __builtin_trap();
   }
   if (command.verb == smtp::Verb::Invalid && (!command.argument.empty() || !command.name.empty())) {

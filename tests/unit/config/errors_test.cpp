@@ -430,7 +430,7 @@ BOOST_AUTO_TEST_CASE(postmaster_must_be_in_a_tenant_domain) {
                        "policy lists its domain)"},
              boost::test_tools::per_element());
   BOOST_TEST(errorsOf("[node]\npostmaster = \"postmaster\"\n") ==
-                 Lines{"node.toml:2: node.postmaster: invalid value \"postmaster\": not an address (local@domain)"},
+                 Lines{"node.toml:2: node.postmaster: invalid value \"postmaster\": not an address (local@domain, RFC 5321)"},
              boost::test_tools::per_element());
   BOOST_TEST(errorsOf("[node]\npostmaster = \"PM@Example.TEST\"\n").empty());
   BOOST_TEST(errorsOf("[node]\npostmaster = \"pm@example.test\"\n", {}) ==
@@ -529,7 +529,7 @@ BOOST_AUTO_TEST_CASE(nesting_up_to_the_limit_reaches_the_parser) {
                       "'''\n") ==
                  (Lines{
                      "node.toml:9: node.postmaster: invalid value \"" + std::string(100, '[') +
-                         "...\": not an address (local@domain)",
+                         "...\": not an address (local@domain, RFC 5321)",
                  }),
              boost::test_tools::per_element());
 }

@@ -163,14 +163,18 @@ BOOST_AUTO_TEST_CASE(identifiers) {
 BOOST_AUTO_TEST_CASE(mailboxes) {
   BOOST_TEST(values::checkMailbox("postmaster@example.test") == "");
   BOOST_TEST(values::checkMailbox("first.last+tag@Example.Test") == "");
-  BOOST_TEST(values::checkMailbox("postmaster") == "not an address (local@domain)");
-  BOOST_TEST(values::checkMailbox("@example.test") == "the local part must be 1 to 64 characters long");
+  BOOST_TEST(values::checkMailbox("\"quoted local\"@example.test") == "");
+  BOOST_TEST(values::checkMailbox("postmaster") == "not an address (local@domain, RFC 5321)");
+  BOOST_TEST(values::checkMailbox("@example.test") == "not an address (local@domain, RFC 5321)");
   BOOST_TEST(values::checkMailbox(std::string(65, 'a') + "@example.test") ==
-             "the local part must be 1 to 64 characters long");
-  BOOST_TEST(values::checkMailbox("a..b@example.test") == "the local part must be a dot-atom (RFC 5322)");
-  BOOST_TEST(values::checkMailbox("a b@example.test") == "the local part must be a dot-atom (RFC 5322)");
-  BOOST_TEST(values::checkMailbox("a@b@example.test") == "the local part must be a dot-atom (RFC 5322)");
-  BOOST_TEST(values::checkMailbox("pm@") == "domain: empty domain name");
+             "the local part is longer than 64 characters");
+  BOOST_TEST(values::checkMailbox("a..b@example.test") == "not an address (local@domain, RFC 5321)");
+  BOOST_TEST(values::checkMailbox("a b@example.test") == "not an address (local@domain, RFC 5321)");
+  BOOST_TEST(values::checkMailbox("a@b@example.test") == "not an address (local@domain, RFC 5321)");
+  BOOST_TEST(values::checkMailbox("pm@") == "not an address (local@domain, RFC 5321)");
+  BOOST_TEST(values::checkMailbox("pm@[192.0.2.1]") == "the domain must be a name, not an address literal");
+  BOOST_TEST(values::checkMailbox("pm@a-.example") == "not an address (local@domain, RFC 5321)");
+  BOOST_TEST(values::checkMailbox("pm@host.123") == "domain: the last label must not be all-numeric");
 }
 
 BOOST_AUTO_TEST_CASE(edit_distance) {
@@ -182,28 +186,6 @@ BOOST_AUTO_TEST_CASE(edit_distance) {
   BOOST_TEST(values::editDistance("a", "abcdefgh", 2) == 3u);                  // length difference
   BOOST_TEST(values::editDistance(std::string(100000, 'x'), "node", 2) == 3u);  // returns at once
   BOOST_TEST(values::editDistance("", "ab", 2) == 2u);
-}
-
-BOOST_AUTO_TEST_CASE(utf8_validation) {
-  BOOST_TEST(values::utf8ValidPrefix("") == 0u);
-  BOOST_TEST(values::utf8ValidPrefix("plain ascii\t\n") == 13u);
-  BOOST_TEST(values::utf8ValidPrefix("b\xc3\xbc" "cher \xe2\x82\xac \xf0\x9f\x93\xa7") == 16u);  // ü € U+1F4E7
-  BOOST_TEST(values::utf8ValidPrefix("ab\xff") == 2u);
-  BOOST_TEST(values::utf8ValidPrefix("a\xc3") == 1u);                 // truncated
-  BOOST_TEST(values::utf8ValidPrefix("a\xc3\x28") == 1u);             // bad continuation
-  BOOST_TEST(values::utf8ValidPrefix("\xc0\xaf") == 0u);              // overlong '/'
-  BOOST_TEST(values::utf8ValidPrefix("\xe0\x80\xaf") == 0u);          // overlong
-  BOOST_TEST(values::utf8ValidPrefix("\xed\xa0\x80") == 0u);          // surrogate U+D800
-  BOOST_TEST(values::utf8ValidPrefix("\xed\x9f\xbf") == 3u);          // U+D7FF
-  BOOST_TEST(values::utf8ValidPrefix("\xf4\x8f\xbf\xbf") == 4u);      // U+10FFFF
-  BOOST_TEST(values::utf8ValidPrefix("\xf4\x90\x80\x80") == 0u);      // above U+10FFFF
-  BOOST_TEST(values::utf8ValidPrefix("\xf0\x8f\xbf\xbf") == 0u);      // overlong
-  BOOST_TEST(values::utf8ValidPrefix("x\x80") == 1u);                 // lone continuation
-}
-
-BOOST_AUTO_TEST_CASE(lower_ascii_leaves_utf8_alone) {
-  BOOST_TEST(values::lowerAscii("ExAmPlE.TEST") == "example.test");
-  BOOST_TEST(values::lowerAscii("\xc3\x9c.Test") == "\xc3\x9c.test");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

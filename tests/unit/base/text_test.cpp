@@ -1,0 +1,70 @@
+// Unit tests for the text helpers in base: UTF-8 well-formedness (RFC 3629 §4) and ASCII
+// case folding.
+#include <boost/test/unit_test.hpp>
+
+#include "mxgate/base/ascii.h"
+#include "mxgate/base/utf8.h"
+
+BOOST_AUTO_TEST_SUITE(text)
+
+BOOST_AUTO_TEST_CASE(well_formed_utf8) {
+  BOOST_TEST(mxgate::utf8::isWellFormed(""));
+  BOOST_TEST(mxgate::utf8::isWellFormed("plain ascii"));
+  BOOST_TEST(mxgate::utf8::isWellFormed("\xc2\x80"));              // U+0080
+  BOOST_TEST(mxgate::utf8::isWellFormed("\xdf\xbf"));              // U+07FF
+  BOOST_TEST(mxgate::utf8::isWellFormed("\xe0\xa0\x80"));          // U+0800
+  BOOST_TEST(mxgate::utf8::isWellFormed("\xed\x9f\xbf"));          // U+D7FF
+  BOOST_TEST(mxgate::utf8::isWellFormed("\xee\x80\x80"));          // U+E000
+  BOOST_TEST(mxgate::utf8::isWellFormed("\xef\xbf\xbf"));          // U+FFFF
+  BOOST_TEST(mxgate::utf8::isWellFormed("\xf0\x90\x80\x80"));      // U+10000
+  BOOST_TEST(mxgate::utf8::isWellFormed("\xf4\x8f\xbf\xbf"));      // U+10FFFF
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xc0\xaf"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xc1\xbf"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xe0\x9f\xbf"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xed\xa0\x80"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xed\xbf\xbf"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xf0\x8f\xbf\xbf"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xf4\x90\x80\x80"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xf5\x80\x80\x80"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xff"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xe4\xbe"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xe4\xbe" "a"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\xf0\x90\x80"));
+  BOOST_TEST(!mxgate::utf8::isWellFormed("\x80"));
+}
+
+BOOST_AUTO_TEST_CASE(valid_prefix_stops_at_the_first_bad_sequence) {
+  BOOST_TEST(mxgate::utf8::validPrefix("ab\xc3\xa9" "cd") == 6u);
+  BOOST_TEST(mxgate::utf8::validPrefix("ab\xc3") == 2u);
+  BOOST_TEST(mxgate::utf8::validPrefix("\xe4\xbe\x8b\xff\xe4\xbe\x8b") == 3u);
+  BOOST_TEST(mxgate::utf8::sequenceLength("\xf0\x90\x80\x80", 0) == 4u);
+  BOOST_TEST(mxgate::utf8::sequenceLength("a", 0) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(valid_prefix_cases) {
+  BOOST_TEST(mxgate::utf8::validPrefix("") == 0u);
+  BOOST_TEST(mxgate::utf8::validPrefix("plain ascii\t\n") == 13u);
+  BOOST_TEST(mxgate::utf8::validPrefix("b\xc3\xbc" "cher \xe2\x82\xac \xf0\x9f\x93\xa7") == 16u);  // ü € U+1F4E7
+  BOOST_TEST(mxgate::utf8::validPrefix("ab\xff") == 2u);
+  BOOST_TEST(mxgate::utf8::validPrefix("a\xc3") == 1u);                 // truncated
+  BOOST_TEST(mxgate::utf8::validPrefix("a\xc3\x28") == 1u);             // bad continuation
+  BOOST_TEST(mxgate::utf8::validPrefix("\xc0\xaf") == 0u);              // overlong '/'
+  BOOST_TEST(mxgate::utf8::validPrefix("\xe0\x80\xaf") == 0u);          // overlong
+  BOOST_TEST(mxgate::utf8::validPrefix("\xed\xa0\x80") == 0u);          // surrogate U+D800
+  BOOST_TEST(mxgate::utf8::validPrefix("\xed\x9f\xbf") == 3u);          // U+D7FF
+  BOOST_TEST(mxgate::utf8::validPrefix("\xf4\x8f\xbf\xbf") == 4u);      // U+10FFFF
+  BOOST_TEST(mxgate::utf8::validPrefix("\xf4\x90\x80\x80") == 0u);      // above U+10FFFF
+  BOOST_TEST(mxgate::utf8::validPrefix("\xf0\x8f\xbf\xbf") == 0u);      // overlong
+  BOOST_TEST(mxgate::utf8::validPrefix("x\x80") == 1u);                 // lone continuation
+}
+
+BOOST_AUTO_TEST_CASE(ascii_case_folding_leaves_utf8_alone) {
+  BOOST_TEST(mxgate::ascii::toLowerCopy("MiXeD.Example.TEST") == "mixed.example.test");
+  BOOST_TEST(mxgate::ascii::toLowerCopy("\xc3\x84X") == "\xc3\x84x");
+  BOOST_TEST(mxgate::ascii::equalsIgnoreCase("Received:", "RECEIVED:"));
+  BOOST_TEST(!mxgate::ascii::equalsIgnoreCase("Received:", "Received"));
+  BOOST_TEST(mxgate::ascii::startsWithIgnoreCase("ipv6:2001::1", "IPv6:"));
+  BOOST_TEST(!mxgate::ascii::isDigit(static_cast<unsigned char>('\xb2')));  // superscript two in Latin-1
+}
+
+BOOST_AUTO_TEST_SUITE_END()
