@@ -11,6 +11,7 @@
 
 #include "mxgate/admin/api.h"
 #include "mxgate/admin/metrics.h"
+#include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
 #include "mxgate/delivery/registry.h"
 #include "mxgate/http/server.h"
@@ -29,12 +30,6 @@ namespace {
 
 constexpr size_t kLaneQueue = 100000;
 constexpr uint64_t kHousekeepingMs = 250;
-
-uint64_t nowMicros() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 bool needsServerTls(const config::Config& config) {
   for (const auto& listener : config.listeners) {

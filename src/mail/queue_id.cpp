@@ -2,6 +2,8 @@
 // generate() may be called from any thread: the clock is made monotonic with one atomic CAS.
 #include "mxgate/mail/queue_id.h"
 
+#include "mxgate/base/clock.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -48,9 +50,7 @@ QueueId QueueId::fromBytes(std::string_view bytes) {
 void QueueId::setNode(uint16_t node_id) { g_node.store(node_id); }
 
 QueueId QueueId::generate() {
-  uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count());
+  uint64_t now = nowMicros();
   uint64_t last = g_last_micros.load(std::memory_order_relaxed);
   uint64_t next;
   do {

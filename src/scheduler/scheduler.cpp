@@ -6,16 +6,11 @@
 #include <future>
 #include <random>
 
+#include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
 
 namespace mxgate::scheduler {
 namespace {
-
-uint64_t nowMicros() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 std::string_view outcomeEvent(delivery::Outcome outcome) {
   switch (outcome) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
 #include "mxgate/scheduler/scheduler.h"
 #include "mxgate/server/smtp_server.h"
@@ -15,12 +16,6 @@ namespace mxgate::server {
 namespace {
 
 constexpr uint32_t kMaxChunkWritesInFlight = 2;
-
-uint64_t nowMicros() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 // RFC 5322 §3.3 date-time in UTC, e.g. "Sat, 21 Nov 2026 09:47:00 +0000".
 std::string rfc5322Date(uint64_t micros) {

@@ -5,7 +5,6 @@ limit (T12-T18), CHUNKING/BDAT (RFC 3030) and PIPELINING (RFC 2920). Replies are
 against src/smtp/replies.cpp exactly (code and enhanced code, and text where it matters).
 """
 
-import socket
 import ssl
 import time
 import unittest

@@ -111,7 +111,8 @@ class BulkRelayTest(unittest.TestCase):
     def test_relay_200_messages_exactly_once_byte_exact(self):
         sent = {}
         for n in range(200):
-            body = (f"message {n}\r\n".encode() + b"x" * (n * 37 % 3000) + b"\r\n" + b"\xc3\xa9 8bit\r\n")
+            body = (f"message {n}\r\n".encode() + (b"x" * (n * 37 % 998) + b"\r\n") * (n % 7) + b".dot\r\n"
+                    + b"\xc3\xa9 8bit\r\n")
             sent[n] = content(f"bulk {n}", body)
         errors = []
 
@@ -177,7 +178,7 @@ class WireFormatTest(unittest.TestCase):
         for case_id in ("smug-lf-dot-lf", "smug-lf-dot-cr", "smug-cr-dot-lf", "smug-cr-dot-cr", "smug-lf-dot-crlf",
                         "smug-cr-dot-crlf", "smug-crlf-dot-crcrlf", "smug-crcrlf-dot-crcrlf"):
             bodies.append(expand(CASES_BY_ID[case_id]["send"][0]))
-        bodies.append(b"Subject: dots wire\r\n\r\n.\r\n.x\r\n..\r\n...\r\n.\r\n")  # stuffed input, final dot
+        bodies.append(b"Subject: dots wire\r\n\r\n..\r\n..x\r\n...\r\n....\r\n.\r\n")  # '.', '.x', '..', '...'"
         expected = {}
         for data in bodies:
             with Client(self.gw.smtp_port) as c:
