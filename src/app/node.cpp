@@ -65,6 +65,13 @@ int openLogFile(const config::Config& config) {
   return fd >= 0 ? fd : 2;
 }
 
+// Free disk once what sits in the memtables has been flushed to files.
+uint64_t spaceAfterFlush(const spool::Store& store) {
+  uint64_t free = store.freeBytes();
+  uint64_t unflushed = store.unflushedBytes();
+  return free > unflushed ? free - unflushed : 0;
+}
+
 }  // namespace
 
 std::string defaultCertPath(const config::Config& config) { return config.spool.path + "/tls/selfsigned.crt"; }
@@ -137,11 +144,12 @@ int Node::run() {
   parts->registry = std::make_unique<delivery::Registry>(parts->worker_ptrs, *parts->file_lane, client_tls);
   parts->registry->update(config);
   delivery::Registry* registry = parts->registry.get();
+  parts->admission = std::make_unique<spool::Admission>(config.spool);
   parts->scheduler = std::make_unique<scheduler::Scheduler>(
-      *parts->control, *parts->store, *parts->read_lane, config.queue,
+      *parts->control, *parts->store, *parts->read_lane, *parts->admission, config.queue,
       [registry](const std::string& tenant) { return registry->forTenant(tenant); });
   uint64_t recovered = parts->scheduler->recover();
-  parts->admission = std::make_unique<spool::Admission>(config.spool);
+  parts->admission->refresh(spaceAfterFlush(*parts->store), parts->store->writable());
   parts->runtime = std::make_unique<server::Runtime>(server::Snapshot{config_, server_tls}, *parts->store,
                                                      *parts->admission, *parts->scheduler);
   parts->smtp = std::make_unique<server::SmtpServer>(*parts->runtime, parts->worker_ptrs);
@@ -202,9 +210,7 @@ int Node::run() {
         &raw->housekeeping,
         [](uv_timer_t* timer) {
           auto* parts = static_cast<Parts*>(timer->data);
-          scheduler::QueueStats stats = parts->scheduler->stats();
-          parts->admission->update(stats.queued, stats.queued_bytes, parts->store->freeBytes(),
-                                   parts->store->writable());
+          parts->admission->refresh(spaceAfterFlush(*parts->store), parts->store->writable());
         },
         0, kHousekeepingMs);
   });

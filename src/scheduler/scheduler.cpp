@@ -31,11 +31,12 @@ struct Scheduler::Attempt {
   size_t outstanding = 0;
 };
 
-Scheduler::Scheduler(io::Loop& control, spool::Store& store, io::Lane& read_lane,
+Scheduler::Scheduler(io::Loop& control, spool::Store& store, io::Lane& read_lane, spool::Admission& admission,
                      const config::QueueSettings& settings, TargetResolver resolver)
     : control_(control),
       store_(store),
       read_lane_(read_lane),
+      admission_(admission),
       settings_(settings),
       resolver_(std::move(resolver)),
       random_state_(std::random_device{}() | 1) {}
@@ -149,7 +150,14 @@ void Scheduler::addToIndex(const spool::MessageRecord& record) {
   entry.body_size = record.body_size;
   entry.body_chunks = record.body_chunks;
   queued_bytes_ += record.body_size;
+  admission_.messageQueued(record.body_size);
   due_.emplace(entry.due_us, record.id);
+}
+
+void Scheduler::eraseFromIndex(std::map<mail::QueueId, Entry>::iterator entry) {
+  queued_bytes_ -= entry->second.body_size;
+  admission_.messageRemoved(entry->second.body_size);
+  index_.erase(entry);
 }
 
 void Scheduler::enqueue(spool::MessageRecord record, std::shared_ptr<const std::string> body) {
@@ -172,7 +180,7 @@ void Scheduler::armTimer() {
   if (!timer_started_ || stopped_) {
     return;
   }
-  if (due_.empty() || active_ >= settings_.max_active) {
+  if (due_.empty() || active_ >= settings_.max_active || memory_bound_) {
     uv_timer_stop(&timer_);
     return;
   }
@@ -189,26 +197,32 @@ void Scheduler::dispatchDue() {
     return;
   }
   const uint64_t now = nowMicros();
+  memory_bound_ = false;
   while (active_ < settings_.max_active && !due_.empty()) {
     auto next = due_.begin();
     if (next->first > now) {
       break;
     }
-    uint64_t due = next->first;
+    auto entry = index_.find(next->second);
+    if (entry == index_.end() || entry->second.active || entry->second.due_us != next->first) {
+      due_.erase(next);  // stale: removed, already running, or rescheduled
+      continue;
+    }
+    if (active_ > 0 && delivery_bytes_ + entry->second.body_size > settings_.max_delivery_memory) {
+      memory_bound_ = true;  // finishAttempt() dispatches again when memory is released
+      break;
+    }
     mail::QueueId id = next->second;
     due_.erase(next);
-    auto entry = index_.find(id);
-    if (entry == index_.end() || entry->second.active || entry->second.due_us != due) {
-      continue;  // stale: removed, already running, or rescheduled
-    }
     entry->second.active = true;
     ++active_;
+    delivery_bytes_ += entry->second.body_size;
     auto hot = hot_.find(id);
     if (hot != hot_.end()) {
-      Hot entry = std::move(hot->second);
-      hot_bytes_ -= entry.body->size();
+      Hot cached = std::move(hot->second);
+      hot_bytes_ -= cached.body->size();
       hot_.erase(hot);
-      startAttempt(id, std::move(entry.record), std::move(entry.body));
+      startAttempt(id, std::move(cached.record), std::move(cached.body));
     } else {
       loadAndStart(id);
     }
@@ -249,6 +263,7 @@ void Scheduler::loadAndStart(const mail::QueueId& id) {
         return;
       }
       --active_;
+      delivery_bytes_ -= entry->second.body_size;
       if (status == spool::Store::ReadStatus::IoError) {
         log::error(id.str(), "spool_read_failed").kv("error", error);
         entry->second.active = false;
@@ -257,8 +272,7 @@ void Scheduler::loadAndStart(const mail::QueueId& id) {
       } else {
         log::error(id.str(), status == spool::Store::ReadStatus::Corrupt ? "moved_to_corrupt" : "vanished")
             .kv("error", error);
-        queued_bytes_ -= entry->second.body_size;
-        index_.erase(entry);
+        eraseFromIndex(entry);
       }
       publishStats();
       armTimer();
@@ -268,6 +282,7 @@ void Scheduler::loadAndStart(const mail::QueueId& id) {
     auto entry = index_.find(id);
     entry->second.active = false;
     --active_;
+    delivery_bytes_ -= entry->second.body_size;
     entry->second.due_us = nowMicros() + 1000000;
     due_.emplace(entry->second.due_us, id);
   }
@@ -376,6 +391,7 @@ void Scheduler::finishAttempt(const std::shared_ptr<Attempt>& attempt) {
   spool::MessageRecord& record = attempt->record;
   record.attempts += 1;
   --active_;
+  delivery_bytes_ -= record.body_size;
   spool::Batch batch;
   bool sync = false;
   bool keep = false;
@@ -430,8 +446,7 @@ void Scheduler::finishAttempt(const std::shared_ptr<Attempt>& attempt) {
       entry->second.due_us = record.next_attempt_us;
       due_.emplace(record.next_attempt_us, record.id);
     } else {
-      queued_bytes_ -= entry->second.body_size;
-      index_.erase(entry);
+      eraseFromIndex(entry);
     }
   }
   publishStats();
@@ -449,6 +464,7 @@ void Scheduler::publishStats() {
   stats_.deferred = deferred_;
   stats_.failed = failed_;
   stats_.hot_bytes = hot_bytes_;
+  stats_.delivery_bytes = delivery_bytes_;
 }
 
 QueueStats Scheduler::stats() const {
@@ -583,8 +599,7 @@ void Scheduler::remove(const mail::QueueId& id, ActionFn done) {
       }
       spool::Batch batch;
       batch.deleteMessage(id, entry->second.body_chunks);
-      queued_bytes_ -= entry->second.body_size;
-      index_.erase(entry);
+      eraseFromIndex(entry);
       dropHot(id);
       finish(std::move(batch), false);
       return;

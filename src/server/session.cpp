@@ -109,6 +109,12 @@ void Session::start(uv_stream_t* listener_handle) {
     return;
   }
   counted_ = true;
+  if (owner_.runtime().admission().check() == spool::Admission::Verdict::WriteError) {
+    owner_.counters().refused_connections.fetch_add(1, std::memory_order_relaxed);
+    log::warn(sessionTag(), "connection_refused").kv("client", client_ip_).kv("reason", "spool_not_writable");
+    closeAfterReply(smtp::ReplyId::SpoolUnavailable, config_.node.hostname);
+    return;
+  }
   log::debug(sessionTag(), "connect").kv("client", client_ip_).kv("listener", listener_.name);
   if (listener_.tls == config::ListenerTls::Implicit) {
     if (!snapshot_.tls) {
@@ -658,6 +664,7 @@ void Session::flushChunk() {
   ++chunk_writes_in_flight_;
   spool::Admission& admission = owner_.runtime().admission();
   admission.addInflight(bytes);
+  admission.addWritten(bytes);
   LoopServer* owner = &owner_;
   uint64_t session_id = id_;
   owner_.runtime().store().submit(std::move(batch), false,
@@ -765,6 +772,7 @@ void Session::commit() {
   const uint64_t bytes = batch.bytes();
   spool::Admission& admission = owner_.runtime().admission();
   admission.addInflight(bytes);
+  admission.addWritten(bytes);
   scheduler::Scheduler& scheduler = owner_.runtime().scheduler();
   LoopServer* owner = &owner_;
   const uint64_t session_id = id_;

@@ -33,6 +33,7 @@ constexpr Entry kReplies[] = {
     {ReplyId::TooManyErrors, {421, "4.7.0", "{} Error: too many errors"}},
     {ReplyId::TooManyJunkCommands, {421, "4.7.0", "{} Error: too many commands without mail"}},
     {ReplyId::TooManyMessages, {421, "4.7.0", "{} Error: too many messages in one connection"}},
+    {ReplyId::SpoolUnavailable, {421, "4.3.2", "{} Service temporarily unavailable: the queue cannot be written"}},
     {ReplyId::QueueWriteError, {451, "4.3.0", "Error: queue file write error"}},
     {ReplyId::ResourceShortage, {451, "4.3.0", "Error: temporary resource shortage, try again later"}},
     {ReplyId::InsufficientStorage, {452, "4.3.1", "Insufficient system storage"}},

@@ -1,15 +1,41 @@
-// Admission control with hysteresis (see include/mxgate/spool/admission.h).
+// Admission control with live counters and hysteresis (see include/mxgate/spool/admission.h).
 #include "mxgate/spool/admission.h"
 
 #include "mxgate/base/log.h"
 
 namespace mxgate::spool {
 
-Admission::Verdict Admission::check() const {
+void Admission::messageQueued(uint64_t bytes) {
+  queued_.fetch_add(1, std::memory_order_relaxed);
+  queued_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void Admission::messageRemoved(uint64_t bytes) {
+  queued_.fetch_sub(1, std::memory_order_relaxed);
+  queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+uint64_t Admission::estimatedFree() const {
+  uint64_t free = free_at_refresh_.load(std::memory_order_relaxed);
+  uint64_t used = 2 * written_.load(std::memory_order_relaxed);
+  return free > used ? free - used : 0;
+}
+
+Admission::Verdict Admission::check() {
   if (!store_writable_.load(std::memory_order_relaxed)) {
     return Verdict::WriteError;
   }
-  if (storage_pressure_.load(std::memory_order_relaxed)) {
+  if (!pressure_.load(std::memory_order_relaxed)) {
+    const uint64_t queued = queued_.load(std::memory_order_relaxed);
+    const uint64_t bytes = queued_bytes_.load(std::memory_order_relaxed);
+    const uint64_t free = estimatedFree();
+    if ((queued >= settings_.max_queued_messages || bytes >= settings_.max_queued_bytes ||
+         free < settings_.min_free_bytes) &&
+        !pressure_.exchange(true)) {
+      log::warn("-", "backpressure_on").kv("queued", queued).kv("queued_bytes", bytes).kv("free_disk", free);
+    }
+  }
+  if (pressure_.load(std::memory_order_relaxed)) {
     return Verdict::NoStorage;
   }
   if (inflight_.load(std::memory_order_relaxed) >= settings_.max_inflight_bytes) {
@@ -18,29 +44,22 @@ Admission::Verdict Admission::check() const {
   return Verdict::Accept;
 }
 
-void Admission::update(uint64_t queued_messages, uint64_t queued_bytes, uint64_t free_disk_bytes,
-                       bool store_writable) {
+void Admission::refresh(uint64_t free_disk_bytes, bool store_writable) {
   store_writable_.store(store_writable, std::memory_order_relaxed);
-  bool pressed = storage_pressure_.load(std::memory_order_relaxed);
+  free_at_refresh_.store(free_disk_bytes, std::memory_order_relaxed);
+  written_.store(0, std::memory_order_relaxed);
+  if (!pressure_.load(std::memory_order_relaxed)) {
+    return;
+  }
   const uint64_t percent = settings_.resume_percent;
-  bool over = queued_messages >= settings_.max_queued_messages ||
-              queued_bytes >= settings_.max_queued_bytes || free_disk_bytes < settings_.min_free_bytes;
-  // Below resume_percent of each limit (and with that much head room of free disk) again.
-  bool clear = queued_messages * 100 < settings_.max_queued_messages * percent &&
-               queued_bytes * 100 < settings_.max_queued_bytes * percent &&
+  const uint64_t queued = queued_.load(std::memory_order_relaxed);
+  const uint64_t bytes = queued_bytes_.load(std::memory_order_relaxed);
+  // Below resume_percent of each limit, and with that much head room of free disk, again.
+  bool clear = queued * 100 < settings_.max_queued_messages * percent &&
+               bytes * 100 < settings_.max_queued_bytes * percent &&
                free_disk_bytes / 100 * percent >= settings_.min_free_bytes;
-  if (!pressed && over) {
-    storage_pressure_.store(true, std::memory_order_relaxed);
-    log::warn("-", "backpressure_on")
-        .kv("queued", queued_messages)
-        .kv("queued_bytes", queued_bytes)
-        .kv("free_disk", free_disk_bytes);
-  } else if (pressed && clear) {
-    storage_pressure_.store(false, std::memory_order_relaxed);
-    log::warn("-", "backpressure_off")
-        .kv("queued", queued_messages)
-        .kv("queued_bytes", queued_bytes)
-        .kv("free_disk", free_disk_bytes);
+  if (clear && pressure_.exchange(false)) {
+    log::warn("-", "backpressure_off").kv("queued", queued).kv("queued_bytes", bytes).kv("free_disk", free_disk_bytes);
   }
 }
 

@@ -7,10 +7,13 @@
 #include <sys/statvfs.h>
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_manager.h>
 #include <rocksdb/write_batch.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 
 #include "mxgate/base/log.h"
@@ -72,6 +75,31 @@ void Batch::moveToCorrupt(std::string_view key, std::string_view value) {
   bytes_ += 2 * key.size() + value.size();
 }
 
+// RocksDB's informational log goes through mxgate's logger instead of a LOG file in the
+// spool directory: a file there fails (and, in Debian's build, asserts) when the spool's
+// disk is full, exactly when the log matters most.
+class SpoolLogger : public rocksdb::Logger {
+ public:
+  SpoolLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    log::Level ours = level >= rocksdb::InfoLogLevel::ERROR_LEVEL  ? log::Level::Error
+                      : level == rocksdb::InfoLogLevel::WARN_LEVEL ? log::Level::Warn
+                                                                   : log::Level::Debug;
+    if (!log::enabled(ours)) {
+      return;
+    }
+    char text[1024];
+    std::vsnprintf(text, sizeof text, format, ap);
+    log::Line(ours, "-", "rocksdb").kv("message", text);
+  }
+};
+
+struct Store::Options {
+  rocksdb::DBOptions db;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+};
+
 std::unique_ptr<Store> Store::open(const config::SpoolSettings& settings, std::string& error) {
   std::error_code ec;
   std::filesystem::create_directories(settings.path, ec);
@@ -79,16 +107,32 @@ std::unique_ptr<Store> Store::open(const config::SpoolSettings& settings, std::s
     error = "cannot create spool directory " + settings.path + ": " + ec.message();
     return nullptr;
   }
+  std::unique_ptr<Store> store(new Store(settings));
+  if (!store->openDatabase(error)) {
+    return nullptr;
+  }
+  store->writer_ = std::thread([raw = store.get()] {
+    pthread_setname_np(pthread_self(), "spool-writer");
+    raw->writerLoop();
+  });
+  return store;
+}
 
-  rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
-  db_options.max_background_jobs = 2;
-  db_options.keep_log_file_num = 5;
-  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
+Store::Store(const config::SpoolSettings& settings)
+    : settings_(settings), path_(settings.path), options_(std::make_unique<Options>()) {
+  rocksdb::DBOptions& db = options_->db;
+  db.create_if_missing = true;
+  db.create_missing_column_families = true;
+  db.max_background_jobs = 2;
+  db.info_log = std::make_shared<SpoolLogger>();
+  // A WAL file can only go once every family with data in it has flushed; the small meta
+  // family rarely fills its memtable, so without this bound WAL files pile up (by default up
+  // to four times all write buffers). Past it, RocksDB flushes the families pinning old WALs.
+  db.max_total_wal_size = std::max<uint64_t>(2 * settings.write_buffer_size, 4u << 20);
+  db.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
 
   rocksdb::ColumnFamilyOptions meta_options;
-  meta_options.write_buffer_size = std::max<uint64_t>(settings.write_buffer_size / 4, 4u << 20);
+  meta_options.write_buffer_size = std::max<uint64_t>(settings.write_buffer_size / 4, 1u << 20);
 
   rocksdb::ColumnFamilyOptions body_options;
   body_options.write_buffer_size = settings.write_buffer_size;
@@ -100,55 +144,53 @@ std::unique_ptr<Store> Store::open(const config::SpoolSettings& settings, std::s
   body_options.blob_garbage_collection_age_cutoff = 0.25;
 
   rocksdb::ColumnFamilyOptions small_options;
-  small_options.write_buffer_size = 4u << 20;
+  small_options.write_buffer_size = 1u << 20;
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
-      {kFamilies[0], small_options}, {kFamilies[1], meta_options}, {kFamilies[2], body_options},
-      {kFamilies[3], small_options}, {kFamilies[4], small_options}};
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status status = rocksdb::DB::Open(db_options, settings.path, descriptors, &handles, &db);
+  options_->families = {{kFamilies[0], small_options}, {kFamilies[1], meta_options}, {kFamilies[2], body_options},
+                        {kFamilies[3], small_options}, {kFamilies[4], small_options}};
+}
+
+bool Store::openDatabase(std::string& error) {
+  rocksdb::Status status = rocksdb::DB::Open(options_->db, path_, options_->families, &handles_, &db_);
   if (!status.ok()) {
-    error = "cannot open spool " + settings.path + ": " + status.ToString();
-    return nullptr;
+    error = "cannot open spool " + path_ + ": " + status.ToString();
+    db_ = nullptr;
+    handles_.clear();
+    return false;
   }
-
   std::string format;
-  status = db->Get(rocksdb::ReadOptions(), handles[0], kFormatKey, &format);
+  status = db_->Get(rocksdb::ReadOptions(), handles_[0], kFormatKey, &format);
   if (status.IsNotFound()) {
     rocksdb::WriteOptions sync_write;
     sync_write.sync = true;
-    status = db->Put(sync_write, handles[0], kFormatKey, kFormatVersion);
+    status = db_->Put(sync_write, handles_[0], kFormatKey, kFormatVersion);
     format = kFormatVersion;
   }
   if (!status.ok() || format != kFormatVersion) {
-    error = status.ok() ? "spool " + settings.path + " has unsupported format " + format
-                        : "cannot initialise spool " + settings.path + ": " + status.ToString();
-    for (auto* handle : handles) {
-      db->DestroyColumnFamilyHandle(handle);
-    }
-    delete db;
-    return nullptr;
+    error = status.ok() ? "spool " + path_ + " has unsupported format " + format
+                        : "cannot initialise spool " + path_ + ": " + status.ToString();
+    closeDatabase();
+    return false;
   }
-  return std::unique_ptr<Store>(new Store(settings, db, std::move(handles)));
+  return true;
 }
 
-Store::Store(const config::SpoolSettings& settings, rocksdb::DB* db,
-             std::vector<rocksdb::ColumnFamilyHandle*> handles)
-    : settings_(settings), path_(settings.path), db_(db), handles_(std::move(handles)) {
-  writer_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "spool-writer");
-    writerLoop();
-  });
+void Store::closeDatabase() {
+  if (db_ == nullptr) {
+    return;
+  }
+  for (auto* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle);
+  }
+  handles_.clear();
+  db_->Close();
+  delete db_;
+  db_ = nullptr;
 }
 
 Store::~Store() {
   stop();
-  for (auto* handle : handles_) {
-    db_->DestroyColumnFamilyHandle(handle);
-  }
-  db_->Close();
-  delete db_;
+  closeDatabase();
 }
 
 rocksdb::ColumnFamilyHandle* Store::family(Batch::Family family) const {
@@ -181,18 +223,27 @@ void Store::stop() {
   }
 }
 
-void Store::tryResume() {
+void Store::tryRecover() {
   auto now = std::chrono::steady_clock::now();
-  if (now - last_resume_attempt_ < std::chrono::seconds(1)) {
+  if (now - last_recovery_attempt_ < std::chrono::seconds(1)) {
     return;
   }
-  last_resume_attempt_ = now;
-  rocksdb::Status status = db_->Resume();
+  last_recovery_attempt_ = now;
+  rocksdb::Status status = db_ != nullptr ? db_->Resume() : rocksdb::Status::Incomplete("closed");
   if (status.ok()) {
     writable_.store(true);
-    log::warn("-", "spool_resumed").kv("path", path_);
+    log::warn("-", "spool_resumed").kv("path", path_).kv("how", "resume");
+    return;
+  }
+  // Everything acknowledged is in the synced WAL; reopening replays it.
+  std::unique_lock<std::shared_mutex> exclusive(db_mutex_);
+  closeDatabase();
+  std::string error;
+  if (openDatabase(error)) {
+    writable_.store(true);
+    log::warn("-", "spool_resumed").kv("path", path_).kv("how", "reopen");
   } else {
-    log::debug("-", "spool_resume_failed").kv("error", status.ToString());
+    log::debug("-", "spool_reopen_failed").kv("error", error);
   }
 }
 
@@ -213,7 +264,7 @@ void Store::writerLoop() {
           return;
         }
         lock.unlock();
-        tryResume();
+        tryRecover();
         continue;
       }
       bool wants_sync = false;
@@ -234,7 +285,7 @@ void Store::writerLoop() {
     }
 
     if (!writable_.load()) {
-      tryResume();
+      tryRecover();
     }
     rocksdb::WriteBatch write_batch;
     bool sync = false;
@@ -262,7 +313,7 @@ void Store::writerLoop() {
         result.no_space = status.IsNoSpace();
         result.error = status.ToString();
         writable_.store(false);
-        last_resume_attempt_ = std::chrono::steady_clock::now();
+        last_recovery_attempt_ = std::chrono::steady_clock::now();
         log::error("-", "spool_write_failed").kv("error", result.error).kv("batches", work.size());
       }
     }
@@ -289,6 +340,11 @@ void Store::writerLoop() {
 }
 
 Store::ReadStatus Store::readMessage(const mail::QueueId& id, MessageRecord& out, std::string& error) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    error = "spool is being reopened after a write error";
+    return ReadStatus::IoError;
+  }
   std::string value;
   rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[1], metaKey(id), &value);
   if (status.IsNotFound()) {
@@ -308,6 +364,11 @@ Store::ReadStatus Store::readMessage(const mail::QueueId& id, MessageRecord& out
 }
 
 Store::ReadStatus Store::readBody(const MessageRecord& record, std::string& out, std::string& error) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    error = "spool is being reopened after a write error";
+    return ReadStatus::IoError;
+  }
   out.clear();
   out.reserve(static_cast<size_t>(record.body_size));
   rocksdb::PinnableSlice chunk;
@@ -332,6 +393,10 @@ Store::ReadStatus Store::readBody(const MessageRecord& record, std::string& out,
 }
 
 void Store::scanMessages(const ScanFn& visit) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return;
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[1]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     rocksdb::Slice key = it->key();
@@ -350,6 +415,11 @@ void Store::scanMessages(const ScanFn& visit) {
 }
 
 bool Store::moveMessageToCorrupt(const mail::QueueId& id, std::string& error) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    error = "spool is being reopened after a write error";
+    return false;
+  }
   std::string value;
   rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[1], metaKey(id), &value);
   if (!status.ok()) {
@@ -371,6 +441,10 @@ bool Store::moveMessageToCorrupt(const mail::QueueId& id, std::string& error) {
 
 std::vector<mail::QueueId> Store::openTransactions() {
   std::vector<mail::QueueId> ids;
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return ids;
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[3]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (it->key().size() == mail::QueueId::kBytes) {
@@ -381,6 +455,10 @@ std::vector<mail::QueueId> Store::openTransactions() {
 }
 
 bool Store::dropOpenTransaction(const mail::QueueId& id) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return false;
+  }
   rocksdb::WriteBatch batch;
   batch.DeleteRange(handles_[2], bodyKey(id, 0), bodyKey(id, UINT32_MAX));
   batch.Delete(handles_[2], bodyKey(id, UINT32_MAX));
@@ -388,6 +466,15 @@ bool Store::dropOpenTransaction(const mail::QueueId& id) {
   rocksdb::WriteOptions options;
   options.sync = true;
   return db_->Write(options, &batch).ok();
+}
+
+uint64_t Store::unflushedBytes() const {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  uint64_t bytes = 0;
+  if (db_ != nullptr) {
+    db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &bytes);
+  }
+  return bytes;
 }
 
 uint64_t Store::freeBytes() const {

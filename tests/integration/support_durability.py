@@ -18,7 +18,6 @@ import os
 import random
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -276,13 +275,6 @@ class RssSampler:
 def free_bytes(path):
     info = os.statvfs(path)
     return info.f_bavail * info.f_frsize
-
-
-def percentile(values, fraction):
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def mib(value):

@@ -6,6 +6,7 @@ fake SMTP server that records the exact bytes a client (mxgate's relay) puts on 
 Everything is bounded: every socket has a timeout, every wait has a deadline.
 """
 
+import json
 import os
 import re
 import socket
@@ -103,6 +104,11 @@ class Client:
         self.send(data)
         return self.reply(timeout)
 
+    def command_then_eof(self, data, timeout=10.0):
+        """Sends data and returns every reply until the server closes the connection."""
+        self.send(data)
+        return self.replies_until_eof(timeout)
+
     def replies(self, count, timeout=None):
         return [self.reply(timeout) for _ in range(count)]
 
@@ -193,7 +199,7 @@ def queue_id(reply):
     return match.group(1).decode()
 
 
-def send_message(client, mail_from, recipients, content, tls=False):
+def send_message(client, mail_from, recipients, content):
     """MAIL/RCPT/DATA in lock step on an EHLO'd client; returns the final reply."""
     reply = client.command(f"MAIL FROM:<{mail_from}>\r\n")
     if reply.code != 250:
@@ -289,7 +295,6 @@ def read_inbox_file(gw, qid, timeout=20.0):
 
 def queue_listing(gw):
     """`mxgate queue ls --json` as a dict {id: message}."""
-    import json
     result = gw.cli("queue", "ls", "--json")
     if result.returncode != 0:
         raise AssertionError(f"queue ls failed: {result.returncode} {result.stdout} {result.stderr}")

@@ -278,7 +278,6 @@ class CorpusRunner:
     """Mixin: runs one corpus case against self.gw and checks it."""
 
     gw = None
-    normalize = False
 
     @classmethod
     def start_gateway(cls, overrides):
@@ -451,8 +450,6 @@ class AbuseCorpusRejectTest(CorpusRunner, unittest.TestCase):
 class AbuseCorpusNormalizeTest(CorpusRunner, unittest.TestCase):
     """The smuggling and BDAT cases with smtp.bare_newline = "normalize": one message, no bare
     CR/LF stored, the smuggled text inside its body."""
-
-    normalize = True
 
     @classmethod
     def setUpClass(cls):

@@ -19,15 +19,14 @@ import collections
 import hashlib
 import os
 import re
-import socket
 import subprocess
 import threading
 import time
 import unittest
 
-from harness import Gateway, RawSession, free_port, make_message, smtp_tenant, wait_port, wait_until
+from harness import Gateway, RawSession, free_port, make_message, smtp_tenant, wait_until
 from support_durability import (ClientSession, RssSampler, SinkProcess, make_ledger_message, mib, queue_id_of,
-                                rss_bytes, seeded_rng, summarize_times)
+                                rss_bytes, seeded_rng)
 
 
 def sink_gateway(sink_port, overrides=None):
@@ -63,7 +62,7 @@ class QueueHighWaterTest(unittest.TestCase):
         self.assertEqual(refusal[:2], ("mail", 452), refusal)
         self.assertTrue(refusal[2].startswith(b"452 4.3.1 "), refusal)
         self.assertGreaterEqual(len(acked), 100, "refused before the high-water mark")
-        self.assertLessEqual(len(acked), 400, "the high-water mark was overshot by far")
+        accepted_before_refusal = len(acked)
         # Latched: more attempts are refused the same way while the next hop is down.
         for _ in range(3):
             code, text = session.mail()
@@ -92,10 +91,13 @@ class QueueHighWaterTest(unittest.TestCase):
         delivered = lambda: {record["id"] for record in sink.records()}
         self.assertTrue(wait_until(lambda: set(acked) <= delivered(), 30, 0.2),
                         f"not delivered: {sorted(set(acked) - delivered())[:20]}")
-        print(f"\nT32a: 452 4.3.1 after {len(acked) - 1} accepted messages ({time_to_refuse:.2f} s, queue {queued:.0f}); "
-              f"MAIL accepted again {resumed_after:.2f} s after the next hop came back (no restart); "
-              f"{len(acked)} acknowledged, 0 lost")
+        print(f"\nT32a: 452 4.3.1 after {accepted_before_refusal} accepted messages with max_queued_messages = 100 "
+              f"({time_to_refuse:.2f} s, queue {queued:.0f}); MAIL accepted again {resumed_after:.2f} s after the "
+              f"next hop came back (no restart); {len(acked)} acknowledged, 0 lost")
         self.assertLessEqual(resumed_after, 10.0, "acceptance did not resume within 10 s")
+        # "Queued messages above which new mail gets 452 4.3.1": one sequential client may see a
+        # few messages of lag, not a multiple of the limit.
+        self.assertLessEqual(accepted_before_refusal, 110, "max_queued_messages = 100 overshot")
 
 
 def stream_message(raw, total_body_bytes, seed):

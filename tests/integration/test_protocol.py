@@ -5,6 +5,7 @@ limit (T12-T18), CHUNKING/BDAT (RFC 3030) and PIPELINING (RFC 2920). Replies are
 against src/smtp/replies.cpp exactly (code and enhanced code, and text where it matters).
 """
 
+import os
 import ssl
 import time
 import unittest
@@ -165,7 +166,7 @@ class ProtocolTest(unittest.TestCase):
 
     def test_submission_requires_auth_for_mail(self):
         with self.client("submission") as c:
-            c.ehlo()
+            self.assertEqual(ehlo_keywords(c.ehlo()), KEYWORDS_BEFORE_TLS)
             self.assertReply(c.command(f"MAIL FROM:<{RCPT}>\r\n"), "530 5.7.0", "530 5.7.0 Authentication required")
 
     # ---- minimal commands ------------------------------------------------------------------
@@ -186,6 +187,14 @@ class ProtocolTest(unittest.TestCase):
             self.assertReply(c.command("FROB\r\n"), "500 5.5.2", "500 5.5.2 Error: command not recognized")
             self.assertReply(c.command("QUIT\r\n"), "221 2.0.0", "221 2.0.0 Bye")
             self.assertTrue(c.closed(5.0))
+
+    def test_http_and_proxy_requests_get_221_and_close(self):
+        for request in ("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "POST /submit HTTP/1.0\r\n\r\n",
+                        "CONNECT relay.invalid:25 HTTP/1.1\r\n\r\n"):
+            with self.subTest(request=request.split()[0]), self.client() as c:
+                c.send(request)
+                self.assertEqual([r.lines for r in c.replies_until_eof()],
+                                 [[b"221 2.7.0 Error: this is an SMTP server. Goodbye."]])
 
     def test_auth_on_submission_listener_is_503(self):
         with self.client("submission") as c:
@@ -339,6 +348,29 @@ class ProtocolTest(unittest.TestCase):
             self.assertReply(reply, "250 2.0.0")
         self.assertEqual(self.stored_content(reply), payload)
 
+    def test_large_messages_are_stored_byte_exact(self):
+        """5 MiB by DATA and 3 MiB by BDAT in irregular chunks: many spool chunks, read back
+        for delivery, equal to what was sent."""
+        line = bytes(range(32, 127)) + b"\r\n"
+        big = content("big data", line * (5 * 1024 * 1024 // len(line)))
+        chunked = content("big bdat", b".dot line\r\n" + line * (3 * 1024 * 1024 // len(line)))
+        with self.client() as c:
+            c.ehlo()
+            by_data = send_message(c, SENDER, [RCPT], big)
+            self.assertReply(by_data, "250 2.0.0")
+            self.assertReply(c.command(f"MAIL FROM:<{SENDER}>\r\n"), "250 2.1.0")
+            self.assertReply(c.command(f"RCPT TO:<{RCPT}>\r\n"), "250 2.1.5")
+            offset, size = 0, 1
+            while offset < len(chunked):
+                piece = chunked[offset:offset + size]
+                offset += len(piece)
+                last = b" LAST" if offset == len(chunked) else b""
+                by_bdat = c.command(b"BDAT %d%s\r\n" % (len(piece), last) + piece)
+                self.assertEqual(by_bdat.code, 250, by_bdat)
+                size = size * 7 + 13
+        self.assertEqual(self.stored_content(by_data), big)
+        self.assertEqual(self.stored_content(by_bdat), chunked)
+
     def test_bdat_without_mail_is_503_after_the_chunk_and_stays_in_sync(self):
         chunk = b"MAIL FROM:<x@example.org>\r\nQUIT\r\n"
         with self.client() as c:
@@ -348,6 +380,22 @@ class ProtocolTest(unittest.TestCase):
             self.assertTrue(c.silent_for(0.5), c.buffer)  # the chunk's text ran as no command
             self.assertReply(c.command("NOOP\r\n"), "250 2.0.0")
             self.assertReply(c.command(f"MAIL FROM:<{SENDER}>\r\n"), "250 2.1.0")
+
+    def test_bdat_without_valid_recipients_is_554_after_the_chunk(self):
+        with self.client() as c:
+            c.ehlo()
+            self.assertReply(c.command(f"MAIL FROM:<{SENDER}>\r\n"), "250 2.1.0")
+            self.assertReply(c.command("RCPT TO:<relaytest@relay.invalid>\r\n"), "550 5.7.1")
+            self.assertReply(c.command(b"BDAT 6 LAST\r\nNOOP\r\n"), "554 5.5.1", "554 5.5.1 Error: no valid recipients")
+            self.assertTrue(c.silent_for(0.5), c.buffer)
+            self.assertReply(c.command("NOOP\r\n"), "250 2.0.0")
+
+    def test_bdat_with_a_bad_size_closes_the_session(self):
+        """Without a valid size the chunk cannot be skipped (RFC 3030 §3): 501 and close."""
+        with self.client() as c:
+            self.bdat_ready(c)
+            self.assertEqual([r.lines for r in c.command_then_eof("BDAT 12x LAST\r\nhello\r\n")],
+                             [[b"501 5.5.4 Syntax: BDAT size [LAST]"]])
 
     def test_data_after_bdat_is_503(self):
         first = content("mixed")
@@ -394,6 +442,68 @@ class ProtocolTest(unittest.TestCase):
             self.assertReply(c.reply(), "221 2.0.0")
         self.assertEqual(split_stored(read_inbox_file(self.gw, queue_id(final)))[1],
                          [b"user@example.test", b"other@example.test"])
+
+    def test_next_transaction_pipelined_after_the_final_dot(self):
+        """RFC 2920: commands may follow <CRLF>.<CRLF> in the same write; DATA ends the group."""
+        with self.client() as c:
+            c.ehlo()
+            c.send(f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{RCPT}>\r\nDATA\r\n")
+            self.assertEqual([r.short() for r in c.replies(3)], ["250 2.1.0", "250 2.1.5", "354"])
+            c.send(content("first") + b".\r\n" + f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{RCPT}>\r\nDATA\r\n".encode())
+            replies = c.replies(4)
+            self.assertEqual([r.short() for r in replies], ["250 2.0.0", "250 2.1.0", "250 2.1.5", "354"])
+            c.send(content("second") + b".\r\n")
+            second = c.reply()
+            self.assertReply(second, "250 2.0.0")
+        self.assertEqual(self.stored_content(replies[0]), content("first"))
+        self.assertEqual(self.stored_content(second), content("second"))
+
+    def test_end_of_data_split_across_writes(self):
+        """The terminator and stuffed dots are found whatever the segmenting (CRLF split
+        between writes, a stuffed dot alone in a write); nothing is answered before the end."""
+        pieces = [b"Subject: split\r\n\r\nline\r", b"\n.", b".stuffed\r\n", b"..", b"\r\n", b"end\r\n", b"\r",
+                  b"\n", b".", b"\r", b"\n"]
+        with self.client() as c:
+            c.ehlo()
+            self.assertReply(c.command(f"MAIL FROM:<{SENDER}>\r\n"), "250 2.1.0")
+            self.assertReply(c.command(f"RCPT TO:<{RCPT}>\r\n"), "250 2.1.5")
+            self.assertEqual(c.command("DATA\r\n").code, 354)
+            for piece in pieces[:-1]:
+                c.send(piece)
+                self.assertTrue(c.silent_for(0.05), c.buffer)
+            reply = c.command(pieces[-1])
+            self.assertReply(reply, "250 2.0.0")
+        self.assertEqual(self.stored_content(reply), b"Subject: split\r\n\r\nline\r\n.stuffed\r\n.\r\nend\r\n\r\n")
+
+    def test_commands_are_case_insensitive(self):
+        with self.client() as c:
+            self.assertEqual(c.command("ehlo client.example\r\n").code, 250)
+            self.assertReply(c.command(f"mail from:<{SENDER}>\r\n"), "250 2.1.0")
+            self.assertReply(c.command(f"Rcpt To:<{RCPT}>\r\n"), "250 2.1.5")
+            self.assertEqual(c.command("data\r\n").code, 354)
+            c.send(content("lower") + b".\r\n")
+            self.assertReply(c.reply(), "250 2.0.0")
+            self.assertReply(c.command("quit\r\n"), "221 2.0.0")
+
+    def test_invalid_utf8_and_control_bytes_in_commands(self):
+        with self.client() as c:
+            c.ehlo()
+            for line in (b"NOOP \xc3\x28\r\n", b"NOOP \xff\r\n", b"MAIL FROM:<a\x01@example.org>\r\n"):
+                with self.subTest(line=line):
+                    self.assertReply(c.command(line), "500 5.5.2", "500 5.5.2 Error: invalid characters in command")
+            self.assertReply(c.command(f"MAIL FROM:<{SENDER}>\r\n"), "250 2.1.0")  # session continues
+
+    def test_received_header_format(self):
+        with self.client() as c:
+            c.ehlo("trace.example")
+            reply = send_message(c, SENDER, [RCPT], content("trace"))
+        qid = queue_id(reply)
+        received = split_stored(read_inbox_file(self.gw, qid))[2]
+        self.assertRegex(received.decode(),
+                         r"^Received: from trace\.example \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test\.mxgate \(mxgate\) "
+                         r"with ESMTP id " + qid + r"\r\n\tfor <user@example\.test>; "
+                         r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                         r"\d{4} \d\d:\d\d:\d\d \+0000\r\n$")
 
     def test_pipelined_commands_after_ehlo_are_refused(self):
         with self.client() as c:
@@ -498,6 +608,22 @@ class MessageLimitsTest(unittest.TestCase):
             self.assertEqual(reply.short(), "250 2.0.0")
         self.assertEqual(split_stored(read_inbox_file(self.gw, queue_id(reply)))[3], small)
 
+    def test_bdat_over_the_size_limit(self):
+        """A LAST chunk past max_message_size is 552 after it is consumed; a non-LAST one ends
+        the transaction, so the next chunk finds no MAIL (503) and the session stays in sync."""
+        with Client(self.gw.smtp_port) as c:
+            c.ehlo()
+            for chunk_command, expected in ((b"BDAT 70000 LAST\r\n", ["552 5.3.4"]),
+                                            (b"BDAT 70000\r\n", ["552 5.3.4", "503 5.5.1"])):
+                self.assertEqual(c.command(f"MAIL FROM:<{SENDER}>\r\n").short(), "250 2.1.0")
+                self.assertEqual(c.command(f"RCPT TO:<{RCPT}>\r\n").short(), "250 2.1.5")
+                c.send(chunk_command + b"b" * 70000)
+                replies = [c.reply()]
+                if len(expected) > 1:
+                    replies.append(c.command(b"BDAT 5 LAST\r\nhello"))
+                self.assertEqual([r.short() for r in replies], expected)
+                self.assertEqual(c.command("NOOP\r\n").short(), "250 2.0.0")
+
     def test_max_received_headers(self):
         def with_received(n):
             return b"".join(b"Received: from hop%d.example by hop.example; x\r\n" % i for i in range(n)) + content("loop")
@@ -523,12 +649,15 @@ class MessageLimitsTest(unittest.TestCase):
 
 
 class SessionLimitsTest(unittest.TestCase):
-    """max_errors, max_junk_commands, max_connections_per_ip, command_timeout, data_timeout."""
+    """max_errors, max_junk_commands, max_connections_per_ip, command_timeout, data_timeout,
+    tls_handshake_timeout."""
 
     @classmethod
     def setUpClass(cls):
-        cls.gw, _ = start_gateway({"max_errors": 3, "max_junk_commands": 5, "max_connections_per_ip": 3,
-                                   "command_timeout": "2s", "data_timeout": "2s"})
+        cls.gw, cls.ports = start_gateway({"max_errors": 3, "max_junk_commands": 5, "max_connections_per_ip": 3,
+                                           "command_timeout": "2s", "data_timeout": "2s",
+                                           "tls_handshake_timeout": "2s"},
+                                          [("implicit", "inbound", "implicit")])
 
     @classmethod
     def tearDownClass(cls):
@@ -582,6 +711,21 @@ class SessionLimitsTest(unittest.TestCase):
         self.assertGreaterEqual(elapsed, 1.5)
         self.assertLessEqual(elapsed, 3.5)
 
+    def test_stalled_tls_handshakes_are_closed(self):
+        self.no_sessions()
+        with Client(self.ports["implicit"], greeting=False) as c:  # implicit TLS, no ClientHello
+            start = time.monotonic()
+            self.assertTrue(c.closed(6.0))
+            self.assertLessEqual(time.monotonic() - start, 3.5)
+            self.assertEqual(c.buffer, b"")  # no plaintext written into a TLS connection
+        with Client(self.gw.smtp_port) as c:  # STARTTLS accepted, then silence
+            c.ehlo()
+            self.assertEqual(c.command("STARTTLS\r\n").short(), "220 2.0.0")
+            start = time.monotonic()
+            self.assertTrue(c.closed(6.0))
+            self.assertLessEqual(time.monotonic() - start, 3.5)
+            self.assertEqual(c.buffer, b"")
+
     def test_data_timeout_stores_nothing(self):
         self.no_sessions()
         before = set(self.gw.inbox_files())
@@ -614,6 +758,53 @@ class SessionLimitsTest(unittest.TestCase):
                 c.send(bytes([byte]))
                 time.sleep(0.1)
             self.assertEqual(c.reply(timeout=10).short(), "250 2.0.0")
+
+
+class MultiTenantRoutingTest(unittest.TestCase):
+    """RCPT routes by domain: one message for two tenants lands in each tenant's target with
+    only that tenant's recipients."""
+
+    def test_one_message_two_tenants(self):
+        gw = Gateway(tenants={"alpha": {"domains": ["alpha.test"], "delivery": {"target": "file", "path": "inbox-a"}},
+                              "beta": {"domains": ["beta.test", "beta2.test"],
+                                       "delivery": {"target": "file", "path": "inbox-b"}}})
+        try:
+            gw.start()
+            with Client(gw.smtp_port) as c:
+                c.ehlo()
+                reply = send_message(c, SENDER, ["a1@alpha.test", "b1@beta.test", "b2@BETA2.test"], content("two"))
+                self.assertEqual(reply.short(), "250 2.0.0")
+            qid = queue_id(reply)
+            stored = {}
+            for inbox in ("inbox-a", "inbox-b"):
+                path = f"{gw.dir}/{inbox}/{qid}.eml"
+                self.assertTrue(wait_until(lambda: os.path.exists(path), 20), gw.log()[-2000:])
+                with open(path, "rb") as f:
+                    stored[inbox] = split_stored(f.read())
+            self.assertEqual(stored["inbox-a"][1], [b"a1@alpha.test"])
+            self.assertEqual(stored["inbox-b"][1], [b"b1@beta.test", b"b2@beta2.test"])
+            self.assertEqual(stored["inbox-a"][3], content("two"))
+            self.assertEqual(stored["inbox-b"][3], content("two"))
+        finally:
+            gw.cleanup()
+
+
+class NodeConnectionLimitTest(unittest.TestCase):
+    """smtp.max_connections: the node-wide cap answers 421 4.3.2."""
+
+    def test_max_connections(self):
+        gw, _ = start_gateway({"max_connections": 2, "max_connections_per_ip": 50})
+        try:
+            self.assertTrue(wait_until(lambda: gw.metric("mxgate_smtp_connections_open") == 0, 10))
+            with Client(gw.smtp_port) as one, Client(gw.smtp_port) as two:
+                self.assertEqual((one.greeting.short(), two.greeting.short()), ("220", "220"))
+                with Client(gw.smtp_port, greeting=False) as third:
+                    self.assertEqual([r.lines for r in third.replies_until_eof()],
+                                     [[f"421 4.3.2 {HOST} Too many connections, try again later".encode()]])
+            refused = gw.metric("mxgate_smtp_connections_refused_total")
+            self.assertEqual(refused, 1)
+        finally:
+            gw.cleanup()
 
 
 if __name__ == "__main__":

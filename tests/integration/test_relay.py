@@ -145,6 +145,21 @@ class BulkRelayTest(unittest.TestCase):
             self.assertEqual(message["rcpt_tos"], ["user@example.test"])
         self.assertEqual(seen, set(range(200)))
 
+    def test_large_messages_with_dot_lines_across_body_slices(self):
+        """~1 MiB bodies of '.'-lines, with 0..2 bytes of padding so that, for one of them,
+        a line start and a CR/LF pair fall on every boundary the relay cuts the body at
+        (spool chunks, send slices); each arrives byte-exact."""
+        sent = {}
+        for pad in range(3):
+            body = b"p" * pad + b"\r\n" + b".\r\n" * 350000  # a 3-octet cycle, shifted by pad
+            sent[pad] = content(f"slices {pad}", body)
+            submit(self.gw, ["user@example.test"], sent[pad])
+        self.assertTrue(wait_until(lambda: len(self.sink_messages_with(b"Subject: slices ")) == 3, 60),
+                        self.gw.log()[-2000:])
+        for message in self.sink_messages_with(b"Subject: slices "):
+            pad = int(re.search(rb"Subject: slices (\d)", message["data"]).group(1))
+            check_relayed(self, message["data"], sent[pad])
+
     def test_dot_stuffing_outbound(self):
         case = CASES_BY_ID["dot-stuffing-outbound"]
         self.assertEqual(case["role"], "outbound")
@@ -286,6 +301,30 @@ class RelayFailureModesTest(unittest.TestCase):
         self.assertEqual(self.sevenbit_peer.mail_commands(), 0)
         with self.sevenbit_peer.lock:
             self.assertFalse(any(b"\xc3\xa9" in bytes(c.raw) for c in self.sevenbit_peer.connections))
+
+    def test_smtputf8_to_a_peer_without_smtputf8(self):
+        """T19: a UTF-8 envelope is not downgraded silently: 553 5.6.7, nothing sent."""
+        with Client(self.gw.smtp_port) as c:
+            c.ehlo()
+            sender = "\u7528\u6237@\u4f8b\u5b50.example"
+            self.assertEqual(c.command(f"MAIL FROM:<{sender}> SMTPUTF8\r\n".encode()).short(), "250 2.1.0")
+            self.assertEqual(c.command("RCPT TO:<utf8@sevenbit.test>\r\n").short(), "250 2.1.5")
+            self.assertEqual(c.command("DATA\r\n").code, 354)
+            c.send(content("utf8 out", to="utf8@sevenbit.test") + b".\r\n")
+            qid = queue_id(c.reply())
+        message = wait_listing(self.gw, qid, lambda m: m["state"] == "dead")
+        self.assertIsNotNone(message, self.gw.log()[-2000:])
+        self.assertTrue(message["recipients"][0]["last_reply"].startswith("553 5.6.7 "), message)
+        self.assertEqual(self.sevenbit_peer.mail_commands(), 0)
+
+    def test_message_larger_than_the_peer_size_limit(self):
+        """The peer announces SIZE 1000000: a bigger message fails with 552 5.3.4 unsent."""
+        data = content("too big for peer", (b"q" * 998 + b"\r\n") * 1100, to="big@sevenbit.test")
+        qid = submit(self.gw, ["big@sevenbit.test"], data)
+        message = wait_listing(self.gw, qid, lambda m: m["state"] == "dead")
+        self.assertIsNotNone(message, self.gw.log()[-2000:])
+        self.assertTrue(message["recipients"][0]["last_reply"].startswith("552 5.3.4 "), message)
+        self.assertEqual(self.sevenbit_peer.mail_commands(), 0)
 
     def test_next_hop_down_then_up(self):
         qid = submit(self.gw, ["user@down.test"], content("down", to="user@down.test"))

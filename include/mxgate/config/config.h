@@ -91,6 +91,7 @@ struct QueueSettings {
   uint32_t retry_jitter_percent = 20;    // +/- this % on every backoff step
   uint32_t max_active = 2000;            // messages being delivered at once
   uint64_t hot_cache_bytes = 33554432;   // bodies kept in memory after commit for delivery
+  uint64_t max_delivery_memory = 268435456;  // bodies held by deliveries under way
   uint32_t read_threads = 2;             // spool-read lane
   uint32_t file_threads = 2;             // file-delivery lane
 };

@@ -8,7 +8,8 @@
 // Everything runs on the control loop. enqueue() and the admin calls are thread-safe (they
 // post to the control loop). Spool reads run on the read lane. Bodies of freshly accepted
 // messages stay in memory (the hot cache, bounded in bytes) so the normal path never reads
-// the spool back.
+// the spool back. Deliveries under way hold at most queue.max_delivery_memory of bodies
+// (one delivery always runs), so a backlog of large messages cannot exhaust memory.
 #pragma once
 
 #include <uv.h>
@@ -25,6 +26,7 @@
 #include "mxgate/delivery/target.h"
 #include "mxgate/io/lane.h"
 #include "mxgate/io/loop.h"
+#include "mxgate/spool/admission.h"
 #include "mxgate/spool/record.h"
 #include "mxgate/spool/store.h"
 
@@ -43,6 +45,7 @@ struct QueueStats {
   uint64_t deferred = 0;      // recipient deferrals since start
   uint64_t failed = 0;        // recipients failed permanently since start
   uint64_t hot_bytes = 0;
+  uint64_t delivery_bytes = 0;  // bodies held in memory by deliveries under way
 };
 
 // Outcome of an admin action, for the API's status code.
@@ -50,7 +53,8 @@ enum class AdminStatus { Ok, Accepted, NotFound, Busy, Error };
 
 class Scheduler {
  public:
-  Scheduler(io::Loop& control, spool::Store& store, io::Lane& read_lane,
+  // admission is told of every message entering and leaving the queue.
+  Scheduler(io::Loop& control, spool::Store& store, io::Lane& read_lane, spool::Admission& admission,
             const config::QueueSettings& settings, TargetResolver resolver);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -101,6 +105,7 @@ class Scheduler {
   struct Attempt;
 
   void addToIndex(const spool::MessageRecord& record);
+  void eraseFromIndex(std::map<mail::QueueId, Entry>::iterator entry);
   void armTimer();
   static void onTimer(uv_timer_t* timer);
   void dispatchDue();
@@ -117,6 +122,7 @@ class Scheduler {
   io::Loop& control_;
   spool::Store& store_;
   io::Lane& read_lane_;
+  spool::Admission& admission_;
   config::QueueSettings settings_;
   TargetResolver resolver_;
 
@@ -126,6 +132,8 @@ class Scheduler {
   uint64_t hot_bytes_ = 0;
   uint64_t queued_bytes_ = 0;
   uint64_t active_ = 0;
+  uint64_t delivery_bytes_ = 0;  // bodies held by deliveries under way
+  bool memory_bound_ = false;    // dispatching waits for delivery memory
   uint64_t dead_ = 0;
   uint64_t delivered_ = 0;
   uint64_t deferred_ = 0;

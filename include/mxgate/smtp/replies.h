@@ -31,6 +31,7 @@ enum class ReplyId {
   TooManyErrors,            // 421 4.7.0
   TooManyJunkCommands,      // 421 4.7.0
   TooManyMessages,          // 421 4.7.0
+  SpoolUnavailable,         // 421 4.3.2
   QueueWriteError,          // 451 4.3.0
   ResourceShortage,         // 451 4.3.0 (memory pressure)
   InsufficientStorage,      // 452 4.3.1

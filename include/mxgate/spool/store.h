@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -28,6 +29,8 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+struct DBOptions;
+struct ColumnFamilyDescriptor;
 }  // namespace rocksdb
 
 namespace mxgate::spool {
@@ -116,6 +119,8 @@ class Store {
   const std::string& path() const { return path_; }
   // Free bytes on the spool's file system (statvfs; call from a non-loop timer or lane).
   uint64_t freeBytes() const;
+  // Bytes in memtables: they will need about as much disk again when they flush.
+  uint64_t unflushedBytes() const;
   StoreStats stats() const;
   size_t pendingBatches() const { return pending_count_.load(std::memory_order_relaxed); }
 
@@ -127,15 +132,23 @@ class Store {
     std::chrono::steady_clock::time_point submitted;
   };
 
-  Store(const config::SpoolSettings& settings, rocksdb::DB* db,
-        std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  struct Options;
+
+  explicit Store(const config::SpoolSettings& settings);
+  bool openDatabase(std::string& error);
+  void closeDatabase();
   void writerLoop();
   rocksdb::ColumnFamilyHandle* family(Batch::Family family) const;
-  void tryResume();
+  // Writer thread: after a failed write, RocksDB's Resume(), and if that does not bring the
+  // database back (a failed WAL write leaves it busy for good), close and reopen it.
+  void tryRecover();
 
   config::SpoolSettings settings_;
   std::string path_;
-  rocksdb::DB* db_;
+  std::unique_ptr<Options> options_;
+  // Readers hold it shared while they use db_; the writer takes it exclusively to reopen.
+  mutable std::shared_mutex db_mutex_;
+  rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, meta, body, open, corrupt
 
   std::mutex mutex_;
@@ -146,7 +159,7 @@ class Store {
   std::thread writer_;
 
   std::atomic<bool> writable_{true};
-  std::chrono::steady_clock::time_point last_resume_attempt_{};
+  std::chrono::steady_clock::time_point last_recovery_attempt_{};
 
   mutable std::mutex stats_mutex_;
   StoreStats stats_;

@@ -98,7 +98,7 @@ struct Fixture {
     control = std::make_unique<io::Loop>("control");
     lane = std::make_unique<io::Lane>("read", 1, 100);
     scheduler = std::make_unique<scheduler::Scheduler>(
-        *control, *store, *lane, settings, [this](const std::string& tenant) -> delivery::Target* {
+        *control, *store, *lane, admission, settings, [this](const std::string& tenant) -> delivery::Target* {
           if (tenant == "example") {
             return &target;
           }
@@ -148,6 +148,7 @@ struct Fixture {
   ScriptedTarget target;
   ScriptedTarget other;
   std::unique_ptr<spool::Store> store;
+  spool::Admission admission{config::SpoolSettings()};
   std::unique_ptr<io::Loop> control;
   std::unique_ptr<io::Lane> lane;
   std::unique_ptr<scheduler::Scheduler> scheduler;
@@ -180,6 +181,8 @@ BOOST_AUTO_TEST_CASE(delivered_message_is_removed_from_the_spool) {
   BOOST_TEST(f.target.job(0)->recipients == std::vector<std::string>{"u@example.test"});
   BOOST_TEST(*f.target.job(0)->body == "Subject: t\r\n\r\nbody\r\n");
   BOOST_TEST(f.lane->completed() == 0u);  // the hot path never read the spool back
+  BOOST_TEST(f.admission.queuedMessages() == 0u);
+  BOOST_TEST(f.admission.queuedBytes() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(cold_message_is_read_from_the_spool) {
@@ -291,6 +294,59 @@ BOOST_AUTO_TEST_CASE(remove_and_show_through_the_admin_calls) {
   BOOST_TEST((missing.get_future().get() == scheduler::AdminStatus::NotFound));
 }
 
+// A target that holds every delivery until released, to observe what is in flight.
+class HoldingTarget : public delivery::Target {
+ public:
+  void deliver(std::shared_ptr<const delivery::Job> job, std::function<void(delivery::Result)> done) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    held_.emplace_back(job, std::move(done));
+  }
+  std::string describe() const override { return "holding"; }
+  size_t held() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return held_.size();
+  }
+  void releaseOne() {
+    std::pair<std::shared_ptr<const delivery::Job>, std::function<void(delivery::Result)>> first;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      first = std::move(held_.front());
+      held_.erase(held_.begin());
+    }
+    first.second(delivery::uniformResult(*first.first, delivery::Outcome::Delivered, "250 ok", "holding"));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::pair<std::shared_ptr<const delivery::Job>, std::function<void(delivery::Result)>>> held_;
+};
+
+BOOST_AUTO_TEST_CASE(delivery_memory_budget_bounds_bodies_in_flight) {
+  Fixture f;
+  HoldingTarget holding;
+  f.settings.max_delivery_memory = 50;  // each test body is 20 bytes: two fit, the third waits
+  f.openStore();
+  f.control = std::make_unique<io::Loop>("control");
+  f.lane = std::make_unique<io::Lane>("read", 1, 100);
+  f.scheduler = std::make_unique<scheduler::Scheduler>(*f.control, *f.store, *f.lane, f.admission, f.settings,
+                                                       [&](const std::string&) { return &holding; });
+  f.control->start();
+  f.control->post([&] { f.scheduler->start(); });
+  for (int i = 0; i < 3; ++i) {
+    f.commit({{"u@example.test", "example"}});
+  }
+  BOOST_REQUIRE(waitFor([&] { return holding.held() == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  BOOST_TEST(holding.held() == 2u);
+  BOOST_TEST(f.scheduler->stats().delivery_bytes == 40u);
+  holding.releaseOne();
+  BOOST_REQUIRE(waitFor([&] { return holding.held() == 2 && f.scheduler->stats().delivered == 1; }));
+  holding.releaseOne();
+  holding.releaseOne();
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().delivered == 3; }));
+  BOOST_TEST(f.scheduler->stats().delivery_bytes == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(recovery_rebuilds_the_queue_from_the_spool) {
   Fixture f;
   f.openStore();
@@ -311,6 +367,7 @@ BOOST_AUTO_TEST_CASE(recovery_rebuilds_the_queue_from_the_spool) {
 
   f.start(true);
   BOOST_TEST(f.recovered == 1u);
+  BOOST_TEST(f.admission.queuedMessages() >= 0u);
   BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().delivered == 1; }));
   BOOST_TEST(f.target.job(0)->recipients == std::vector<std::string>{"u@example.test"});
   BOOST_TEST(f.scheduler->stats().dead == 1u);

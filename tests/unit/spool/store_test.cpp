@@ -249,30 +249,58 @@ BOOST_AUTO_TEST_CASE(refuses_a_spool_of_another_format) {
   BOOST_TEST(error.find("unsupported format 9") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(admission_latches_and_recovers_with_hysteresis) {
+BOOST_AUTO_TEST_CASE(admission_counts_live_and_recovers_with_hysteresis) {
   config::SpoolSettings settings;
-  settings.max_queued_messages = 1000;
+  settings.max_queued_messages = 100;
   settings.max_queued_bytes = 1000000;
   settings.min_free_bytes = 1000;
   settings.resume_percent = 90;
   settings.max_inflight_bytes = 500;
   spool::Admission admission(settings);
+  admission.refresh(1u << 30, true);
   BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
-  admission.update(1000, 0, 1u << 30, true);
-  BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
-  admission.update(950, 0, 1u << 30, true);  // below the limit but above 90 %: still latched
-  BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
-  admission.update(899, 0, 1u << 30, true);
+  for (int i = 0; i < 99; ++i) {
+    admission.messageQueued(10);
+  }
   BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
-  admission.update(0, 0, 999, true);  // disk below min_free
+  admission.messageQueued(10);  // the 100th: refused at once, no refresh needed
   BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
-  admission.update(0, 0, 1100, true);  // needs min_free * 100 / 90 = 1111 to resume
+  for (int i = 0; i < 5; ++i) {
+    admission.messageRemoved(10);
+  }
+  admission.refresh(1u << 30, true);  // 95 is below the limit but above 90 %: still latched
   BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
-  admission.update(0, 0, 1200, true);
+  for (int i = 0; i < 6; ++i) {
+    admission.messageRemoved(10);
+  }
+  admission.refresh(1u << 30, true);
   BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
-  admission.update(0, 0, 1u << 30, false);
+  BOOST_TEST(admission.queuedMessages() == 89u);
+}
+
+BOOST_AUTO_TEST_CASE(admission_estimates_free_disk_between_refreshes) {
+  config::SpoolSettings settings;
+  settings.min_free_bytes = 1000;
+  settings.resume_percent = 90;
+  spool::Admission admission(settings);
+  admission.refresh(3000, true);
+  admission.addWritten(900);  // counted twice: 3000 - 1800 = 1200 still above 1000
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
+  admission.addWritten(101);
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
+  admission.refresh(1100, true);  // needs min_free * 100 / 90 = 1111 to resume
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
+  admission.refresh(1200, true);
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
+}
+
+BOOST_AUTO_TEST_CASE(admission_reports_write_errors_and_memory) {
+  config::SpoolSettings settings;
+  settings.max_inflight_bytes = 500;
+  spool::Admission admission(settings);
+  admission.refresh(1u << 30, false);
   BOOST_TEST((admission.check() == spool::Admission::Verdict::WriteError));
-  admission.update(0, 0, 1u << 30, true);
+  admission.refresh(1u << 30, true);
   admission.addInflight(500);
   BOOST_TEST((admission.check() == spool::Admission::Verdict::NoMemory));
   admission.releaseInflight(1);
