@@ -84,7 +84,10 @@ Session::Session(LoopServer& owner, uint64_t id, Snapshot snapshot, const config
 
 Session::~Session() = default;
 
-std::string Session::sessionTag() const { return "s" + std::to_string(id_); }
+// "s<loop>.<n>": the loop index lives in the top 16 bits of the id (see LoopServer).
+std::string Session::sessionTag() const {
+  return "s" + std::to_string(id_ >> 48) + "." + std::to_string(id_ & 0xFFFFFFFFFFFFu);
+}
 
 void Session::start(uv_stream_t* listener_handle) {
   if (stream_.accept(listener_handle) != 0) {

@@ -49,6 +49,7 @@ void Admission::refresh(uint64_t free_disk_bytes, bool store_writable) {
   free_at_refresh_.store(free_disk_bytes, std::memory_order_relaxed);
   written_.store(0, std::memory_order_relaxed);
   if (!pressure_.load(std::memory_order_relaxed)) {
+    clear_refreshes_ = 0;
     return;
   }
   const uint64_t percent = settings_.resume_percent;
@@ -58,7 +59,9 @@ void Admission::refresh(uint64_t free_disk_bytes, bool store_writable) {
   bool clear = queued * 100 < settings_.max_queued_messages * percent &&
                bytes * 100 < settings_.max_queued_bytes * percent &&
                free_disk_bytes / 100 * percent >= settings_.min_free_bytes;
-  if (clear && pressure_.exchange(false)) {
+  clear_refreshes_ = clear ? clear_refreshes_ + 1 : 0;
+  if (clear_refreshes_ >= kClearRefreshesToResume && pressure_.exchange(false)) {
+    clear_refreshes_ = 0;
     log::warn("-", "backpressure_off").kv("queued", queued).kv("queued_bytes", bytes).kv("free_disk", free_disk_bytes);
   }
 }

@@ -7,7 +7,7 @@
 // The queue counters are live (the scheduler reports every message entering and leaving the
 // queue) and free disk is estimated between statvfs refreshes from the bytes submitted since,
 // so a fast client cannot run past a limit between two refreshes. check() and the accounting
-// calls run on any thread; refresh() runs on the control loop's periodic timer.
+// calls run on any thread; refresh() runs on the control loop's periodic timer (250 ms).
 #pragma once
 
 #include <atomic>
@@ -43,7 +43,10 @@ class Admission {
   uint64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
 
   // A fresh statvfs reading and the store's health; releases the storage latch once every
-  // measure is below its resume level.
+  // measure has been below its resume level for kClearRefreshesToResume refreshes in a row
+  // (the free-disk estimate between refreshes is deliberately pessimistic; this keeps the
+  // latch from flapping when a refresh then shows a little more room).
+  static constexpr int kClearRefreshesToResume = 4;
   void refresh(uint64_t free_disk_bytes, bool store_writable);
   bool storagePressure() const { return pressure_.load(std::memory_order_relaxed); }
   uint64_t queuedMessages() const { return queued_.load(std::memory_order_relaxed); }
@@ -60,6 +63,7 @@ class Admission {
   std::atomic<uint64_t> inflight_{0};
   std::atomic<bool> pressure_{false};
   std::atomic<bool> store_writable_{true};
+  int clear_refreshes_ = 0;  // refresh() only (one thread)
 };
 
 }  // namespace mxgate::spool

@@ -273,6 +273,10 @@ BOOST_AUTO_TEST_CASE(admission_counts_live_and_recovers_with_hysteresis) {
   for (int i = 0; i < 6; ++i) {
     admission.messageRemoved(10);
   }
+  for (int i = 1; i < spool::Admission::kClearRefreshesToResume; ++i) {
+    admission.refresh(1u << 30, true);
+    BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));  // debounced
+  }
   admission.refresh(1u << 30, true);
   BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
   BOOST_TEST(admission.queuedMessages() == 89u);
@@ -288,9 +292,13 @@ BOOST_AUTO_TEST_CASE(admission_estimates_free_disk_between_refreshes) {
   BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
   admission.addWritten(101);
   BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
-  admission.refresh(1100, true);  // needs min_free * 100 / 90 = 1111 to resume
+  for (int i = 0; i < spool::Admission::kClearRefreshesToResume; ++i) {
+    admission.refresh(1100, true);  // needs min_free * 100 / 90 = 1111 to resume
+  }
   BOOST_TEST((admission.check() == spool::Admission::Verdict::NoStorage));
-  admission.refresh(1200, true);
+  for (int i = 0; i < spool::Admission::kClearRefreshesToResume; ++i) {
+    admission.refresh(1200, true);
+  }
   BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
 }
 
