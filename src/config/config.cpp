@@ -767,7 +767,8 @@ class Loader {
       }
     }
     if (c.node.workers == 0) {
-      c.node.workers = std::max(1u, std::thread::hardware_concurrency());
+      // One core is left to the spool writer, the control loop and the lanes.
+      c.node.workers = std::max(1u, std::thread::hardware_concurrency() - 1);
     }
     if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {
       const bool has_cert = !c.tls.cert_file.empty();

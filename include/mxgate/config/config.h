@@ -27,7 +27,7 @@ enum class ClientTls { None, Opportunistic, Required };
 struct NodeSettings {
   std::string hostname;      // greeting, EHLO reply, Received: by
   uint16_t id = 0;           // node id inside queue ids
-  uint32_t workers = 0;      // event-loop threads; 0 in the file means "number of cores"
+  uint32_t workers = 0;      // event-loop threads; 0 in the file means "cores - 1, at least 1"
   std::string policies_dir;  // directory holding the tenant *.toml files
   std::string postmaster;    // where RCPT TO:<postmaster> goes ("" = refuse it)
 };
@@ -74,7 +74,7 @@ struct SmtpSettings {
 struct SpoolSettings {
   std::string path;
   uint32_t commit_max_batch = 256;                // commits per group-commit write
-  std::chrono::microseconds commit_max_wait{300};  // how long the writer waits to fill a batch
+  std::chrono::microseconds commit_max_wait{100};  // how long the writer waits to fill a batch
   size_t chunk_size = 65536;                      // body chunk size in the spool
   uint64_t max_queued_messages = 200000;          // high water: new mail gets 452 4.3.1
   uint64_t max_queued_bytes = 8589934592;
