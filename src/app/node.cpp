@@ -28,7 +28,6 @@
 namespace mxgate::app {
 namespace {
 
-constexpr size_t kLaneQueue = 100000;
 constexpr uint64_t kHousekeepingMs = 250;
 
 bool needsServerTls(const config::Config& config) {
@@ -139,8 +138,9 @@ int Node::run() {
     parts->workers.push_back(std::make_unique<io::Loop>("worker-" + std::to_string(i)));
     parts->worker_ptrs.push_back(parts->workers.back().get());
   }
-  parts->read_lane = std::make_unique<io::Lane>("spool-read", config.queue.read_threads, kLaneQueue);
-  parts->file_lane = std::make_unique<io::Lane>("file-delivery", config.queue.file_threads, kLaneQueue);
+  parts->read_lane = std::make_unique<io::Lane>("spool-read", config.queue.read_threads, config.queue.lane_queue_limit);
+  parts->file_lane =
+      std::make_unique<io::Lane>("file-delivery", config.queue.file_threads, config.queue.lane_queue_limit);
   parts->registry = std::make_unique<delivery::Registry>(parts->worker_ptrs, *parts->file_lane, client_tls);
   parts->registry->update(config);
   delivery::Registry* registry = parts->registry.get();
@@ -170,7 +170,7 @@ int Node::run() {
     snapshot.store = raw->store->stats();
     snapshot.store_pending = raw->store->pendingBatches();
     snapshot.store_writable = raw->store->writable();
-    snapshot.free_disk_bytes = raw->store->freeBytes();
+    snapshot.free_disk_bytes = raw->admission->freeDiskBytes();
     snapshot.inflight_bytes = raw->admission->inflight();
     snapshot.storage_pressure = raw->admission->storagePressure();
     const server::ServerCounters& counters = raw->smtp->counters();
@@ -209,8 +209,11 @@ int Node::run() {
     uv_timer_start(
         &raw->housekeeping,
         [](uv_timer_t* timer) {
+          // statvfs and the store's lock (held through a reopen) stay off the control loop.
           auto* parts = static_cast<Parts*>(timer->data);
-          parts->admission->refresh(spaceAfterFlush(*parts->store), parts->store->writable());
+          parts->read_lane->submit([parts] {
+            parts->admission->refresh(spaceAfterFlush(*parts->store), parts->store->writable());
+          });
         },
         0, kHousekeepingMs);
   });

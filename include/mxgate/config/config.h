@@ -66,7 +66,7 @@ struct SmtpSettings {
   BareNewline bare_newline = BareNewline::Reject;
   bool reject_nul = true;
   std::chrono::milliseconds command_timeout{300000};  // RFC 5321 §4.5.3.2.7
-  std::chrono::milliseconds data_timeout{180000};     // between DATA blocks, §4.5.3.2.5
+  std::chrono::milliseconds data_timeout{300000};     // between DATA blocks, §4.5.3.2.7
   std::chrono::milliseconds tls_handshake_timeout{30000};
   size_t max_pending_output = 65536;  // unread replies before we stop reading input
 };
@@ -94,6 +94,7 @@ struct QueueSettings {
   uint64_t max_delivery_memory = 268435456;  // bodies held by deliveries under way
   uint32_t read_threads = 2;             // spool-read lane
   uint32_t file_threads = 2;             // file-delivery lane
+  uint32_t lane_queue_limit = 100000;    // jobs waiting per lane before new ones are refused
 };
 
 struct SmtpClientSettings {

@@ -49,6 +49,8 @@ class Admission {
   static constexpr int kClearRefreshesToResume = 4;
   void refresh(uint64_t free_disk_bytes, bool store_writable);
   bool storagePressure() const { return pressure_.load(std::memory_order_relaxed); }
+  // Free disk at the last refresh, less what the memtables will need when they flush.
+  uint64_t freeDiskBytes() const { return free_at_refresh_.load(std::memory_order_relaxed); }
   uint64_t queuedMessages() const { return queued_.load(std::memory_order_relaxed); }
   uint64_t queuedBytes() const { return queued_bytes_.load(std::memory_order_relaxed); }
 
