@@ -1,20 +1,27 @@
 """Integration-test harness: runs the real mxgate binary on loopback against real peers.
 
 Gateway writes a node config and tenant policies into a temporary directory, starts
-`mxgate run`, waits until the SMTP and admin ports accept connections, and stops it (TERM or
-KILL). RecordingSink is an aiosmtpd SMTP server that records every message it accepts (and can
-be told to defer, reject or hang). Ports are chosen by binding port 0; everything listens on
-127.0.0.1. Run with Debian's /usr/bin/python3 (aiosmtpd, yaml, dkim, spf live there).
+`mxgate run`, waits until its first listener and the admin port accept connections, and stops
+it (TERM or KILL). Client is the one byte-level SMTP client of the suite: it writes exactly the
+bytes a test gives it, reads replies as Reply objects (code, enhanced status code, lines),
+upgrades to TLS (STARTTLS or implicit), reads until the server closes, and runs whole
+MAIL/RCPT/DATA transactions (dot_stuff does the RFC 5321 transparency, queue_id reads the
+"queued as" reply). RecordingSink is an aiosmtpd SMTP server that records every message it
+accepts (and can be told to defer, reject or hang). rss_bytes reads a process's VmRSS.
+Ports are chosen by binding port 0; everything listens on 127.0.0.1; every socket has a
+timeout. Run with Debian's /usr/bin/python3 (aiosmtpd, yaml, dkim, spf live there).
 """
 
 import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -85,6 +92,13 @@ class Gateway:
     tenants: {tenant_id: {"domains": [...], "delivery": {...}}}; by default one tenant
     "example" owning example.test and delivering to files in <dir>/inbox.
     overrides: extra keys per section, e.g. {"smtp": {"max_recipients": 100}}.
+    listeners: [{...}, ...] replaces the default inbound (smtp_port) and submission
+    (submission_port) listeners; start() waits on the first listener's port (first_port),
+    and smtp() and client() connect to it unless given another port.
+
+    write_config() (called by the constructor; call it again after changing tenants,
+    listeners or overrides) writes the config file and rewrites the policies directory: every
+    file in it is deleted, then one <tenant>.toml per tenant is written.
     """
 
     def __init__(self, tenants=None, overrides=None, listeners=None, workdir=None):
@@ -132,12 +146,17 @@ class Gateway:
             with open(os.path.join(self.policies, tenant + ".toml"), "w") as f:
                 f.write(text)
 
+    @property
+    def first_port(self):
+        """The first listener's port."""
+        return self.listeners[0]["port"]
+
     # ---- lifecycle -------------------------------------------------------------------------
 
     def start(self, timeout=20.0):
         self.process = subprocess.Popen([MXGATE, "run", "--config", self.config_path], cwd=self.dir,
                                         stdout=subprocess.DEVNULL, stderr=open(self.log_path + ".stderr", "ab"))
-        if not (wait_port(self.smtp_port, timeout) and wait_port(self.admin_port, timeout)):
+        if not (wait_port(self.first_port, timeout) and wait_port(self.admin_port, timeout)):
             self.stop(kill=True)
             raise RuntimeError("mxgate did not start; log:\n" + self.log())
         return self
@@ -179,12 +198,12 @@ class Gateway:
     # ---- clients ---------------------------------------------------------------------------
 
     def smtp(self, port=None, timeout=30):
-        client = smtplib.SMTP("127.0.0.1", port or self.smtp_port, timeout=timeout)
-        return client
+        """An smtplib client connected to the first listener (or port)."""
+        return smtplib.SMTP("127.0.0.1", port or self.first_port, timeout=timeout)
 
-    def raw(self, port=None, timeout=10):
-        """A RawSession connected to the inbound listener, greeting already read."""
-        return RawSession(port or self.smtp_port, timeout)
+    def client(self, port=None, timeout=10.0):
+        """A Client connected to the first listener (or port), greeting already read."""
+        return Client(port or self.first_port, timeout)
 
     def admin(self, path, method="GET", token=True):
         request = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}{path}", method=method)
@@ -230,49 +249,232 @@ class Gateway:
         return messages
 
 
-class RawSession:
-    """A byte-level SMTP client: send exactly what a test says, read replies as they come."""
+# ---- the SMTP client ------------------------------------------------------------------------
 
-    def __init__(self, port, timeout=10):
+ENHANCED = re.compile(rb"^[245]\.\d{1,3}\.\d{1,3}$")
+QUEUED = re.compile(rb"Ok: queued as ([0-9A-Z]{20})")
+
+
+class Reply:
+    """One SMTP reply: code (int), enhanced status code (str or ""), text lines (bytes)."""
+
+    def __init__(self, lines):
+        self.lines = lines
+        self.code = int(lines[-1][:3])
+        last_text = lines[-1][4:]
+        first = last_text.split(b" ", 1)[0]
+        self.enhanced = first.decode() if ENHANCED.match(first) else ""
+        self.text = last_text
+
+    @property
+    def raw(self):
+        return b"\r\n".join(self.lines) + b"\r\n"
+
+    def short(self):
+        """'250 2.0.0' style summary used in assertion messages and comparisons."""
+        return f"{self.code} {self.enhanced}".strip()
+
+    def __repr__(self):
+        return "Reply(" + repr(self.raw) + ")"
+
+
+def unverified_context(minimum=None, maximum=None, ciphers=None):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if minimum is not None:
+        context.minimum_version = minimum
+    if maximum is not None:
+        context.maximum_version = maximum
+    if ciphers is not None:
+        context.set_ciphers(ciphers)
+    return context
+
+
+def dot_stuff(content):
+    """RFC 5321 §4.5.2 transparency for canonical CRLF content (adds a final CRLF if missing):
+    every line that starts with a dot gets one more."""
+    if not content.endswith(b"\r\n"):
+        content += b"\r\n"
+    stuffed = content.replace(b"\r\n.", b"\r\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
+
+
+def queue_id(reply):
+    """The queue id of a '250 2.0.0 Ok: queued as <id>' Reply; AssertionError for any other."""
+    match = QUEUED.search(reply.text) if reply is not None else None
+    if not match:
+        raise AssertionError(f"not a queued reply: {reply!r}")
+    return match.group(1).decode()
+
+
+class Client:
+    """A byte-level SMTP client on 127.0.0.1. send() writes exactly the bytes given (one
+    sendall = one write); reply() reads one complete reply. starttls() upgrades the same
+    socket; implicit_tls (a client SSLContext) wraps it before the greeting."""
+
+    def __init__(self, port, timeout=10.0, greeting=True, implicit_tls=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.timeout = timeout
         self.buffer = b""
-        self.greeting = self.reply()
+        if implicit_tls is not None:
+            self.sock = implicit_tls.wrap_socket(self.sock)
+        self.greeting = self.reply() if greeting else None
 
     def send(self, data):
-        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
 
-    def reply(self):
-        """Reads one complete (possibly multi-line) reply; returns (code, text) or (None, b'') at EOF."""
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            return False
+        self.buffer += chunk
+        return True
+
+    def reply(self, timeout=None):
+        """One reply, or None when the peer closed the connection before a complete one."""
+        self.sock.settimeout(timeout if timeout is not None else self.timeout)
         lines = []
         while True:
             while b"\r\n" not in self.buffer:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return (None, b"\r\n".join(lines))
-                self.buffer += chunk
+                try:
+                    if not self._fill():
+                        return None
+                except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+                    return None
             line, self.buffer = self.buffer.split(b"\r\n", 1)
             lines.append(line)
             if len(line) < 4 or line[3:4] == b" ":
-                return (int(line[:3]), b"\r\n".join(lines))
+                if len(line) < 3 or not line[:3].isdigit():
+                    raise AssertionError(f"malformed reply line {line!r}")
+                return Reply(lines)
 
-    def command(self, data):
+    def command(self, data, timeout=None):
         self.send(data)
-        return self.reply()
+        return self.reply(timeout)
+
+    def command_then_eof(self, data, timeout=10.0):
+        """Sends data and returns every reply until the server closes the connection."""
+        self.send(data)
+        return self.replies_until_eof(timeout)
+
+    def replies(self, count, timeout=None):
+        return [self.reply(timeout) for _ in range(count)]
+
+    def replies_until_eof(self, timeout=10.0):
+        """Every reply until the server closes the connection (bounded by timeout overall)."""
+        deadline = time.monotonic() + timeout
+        out = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"server did not close the connection; replies so far: {out!r}")
+            try:
+                reply = self.reply(left)
+            except socket.timeout:
+                raise AssertionError(f"server did not close the connection; replies so far: {out!r}")
+            if reply is None:
+                if self.buffer:
+                    raise AssertionError(f"connection closed inside a reply: {self.buffer!r}")
+                return out
+            out.append(reply)
+
+    def silent_for(self, seconds):
+        """True when nothing at all arrives for `seconds` (and the connection stays open)."""
+        if self.buffer:
+            return False
+        self.sock.settimeout(seconds)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return True
+        except ssl.SSLWantReadError:
+            return True
+        self.buffer += chunk
+        return False
 
     def closed(self, timeout=5.0):
-        """True when the server closed the connection (after any pending replies)."""
+        """True when the server closes the connection within timeout (pending bytes kept)."""
         self.sock.settimeout(timeout)
         try:
             while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
+                if not self._fill():
                     return True
-                self.buffer += chunk
-        except (socket.timeout, ConnectionResetError):
+        except socket.timeout:
             return False
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            return True
 
-    def close(self):
-        self.sock.close()
+    def starttls(self, context=None):
+        """Wraps the socket after a 220 to STARTTLS; plaintext still buffered is an error."""
+        if self.buffer:
+            raise AssertionError(f"plaintext after the STARTTLS reply: {self.buffer!r}")
+        self.sock.settimeout(self.timeout)
+        self.sock = (context or unverified_context()).wrap_socket(self.sock)
+        return self.sock
+
+    def ehlo(self, name="client.example"):
+        reply = self.command(f"EHLO {name}\r\n")
+        if reply is None or reply.code != 250:
+            raise AssertionError(f"EHLO failed: {reply!r}")
+        return reply
+
+    def transaction(self, mail_from, recipients, content):
+        """MAIL, one RCPT per recipient and DATA in lock step, then the dot-stuffed content and
+        the final dot. Returns (stage, reply): stage names the command whose reply ended the
+        transaction, "mail", "rcpt", "data" or "dot" (the reply after the final dot); reply is
+        None when the connection closed first. A refused RCPT is followed by RSET (its reply
+        read) so that the session can go on."""
+        reply = self.command(f"MAIL FROM:<{mail_from}>\r\n")
+        if reply is None or reply.code != 250:
+            return "mail", reply
+        for recipient in recipients:
+            reply = self.command(f"RCPT TO:<{recipient}>\r\n")
+            if reply is None or reply.code != 250:
+                if reply is not None:
+                    self.command("RSET\r\n")
+                return "rcpt", reply
+        reply = self.command("DATA\r\n")
+        if reply is None or reply.code != 354:
+            return "data", reply
+        self.send(dot_stuff(content) + b".\r\n")
+        return "dot", self.reply()
+
+    def close(self, quit_first=False):
+        """Closes the connection; with quit_first, QUIT is sent and its reply read first (socket
+        errors on the way are ignored)."""
+        try:
+            if quit_first:
+                self.command("QUIT\r\n")
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def rss_bytes(pid):
+    """VmRSS of pid in bytes, or None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+# ---- peers ---------------------------------------------------------------------------------
 
 
 class _Recorder:

@@ -6,8 +6,10 @@
   from our Received: header) to FILE and flushes it before it answers 250.
 - Ledger messages: unique X-Test-Id, X-Body-Length and X-Body-Sha256 headers, so the sink can
   prove that nothing arrived truncated or altered.
-- A byte-level SMTP client transaction (dot-stuffing done here) that reports the reply after
-  the final dot, an RSS sampler for /proc/<pid>/status, and a few small helpers.
+- Driver sessions: driver_session() opens a harness.Client past the greeting and EHLO, or
+  raises ConnectionError so that a driver can retry; ledger messages go from LEDGER_SENDER to
+  LEDGER_RECIPIENT through Client.transaction, whose "dot" stage is the reply after the final dot.
+- RssSampler, which samples harness.rss_bytes on a thread, and a few small helpers.
 Run with Debian's /usr/bin/python3 (aiosmtpd lives there).
 """
 
@@ -24,9 +26,12 @@ import sys
 import threading
 import time
 
-from harness import RawSession, wait_port
+from harness import Client, rss_bytes, wait_port
 
 PYTHON = "/usr/bin/python3"
+LEDGER_SENDER = "driver@remote.example"
+LEDGER_RECIPIENT = "user@example.test"
+LEDGER_MAIL = f"MAIL FROM:<{LEDGER_SENDER}>\r\n"
 _RECEIVED_ID = re.compile(rb"\(mxgate\) with [A-Z0-9]+(?: \([^)]*\))? id ([A-Za-z0-9]+)")
 _LETTERS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _TO_LETTERS = bytes(_LETTERS[i % len(_LETTERS)] for i in range(256))
@@ -53,9 +58,9 @@ def make_body(length, rng):
     return body
 
 
-def make_ledger_message(test_id, body_length, rng, to="user@example.test"):
+def make_ledger_message(test_id, body_length, rng):
     body = make_body(body_length, rng)
-    head = (f"From: driver@remote.example\r\nTo: {to}\r\nSubject: ledger {test_id}\r\n"
+    head = (f"From: {LEDGER_SENDER}\r\nTo: {LEDGER_RECIPIENT}\r\nSubject: ledger {test_id}\r\n"
             f"Message-ID: <{test_id}@remote.example>\r\nX-Test-Id: {test_id}\r\n"
             f"X-Body-Length: {len(body)}\r\nX-Body-Sha256: {hashlib.sha256(body).hexdigest()}\r\n\r\n").encode()
     return head + body
@@ -71,68 +76,22 @@ def header_value(message, name):
     return None
 
 
-def dot_stuff(data):
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    stuffed = data.replace(b"\r\n.", b"\r\n..")
-    if stuffed.startswith(b"."):
-        stuffed = b"." + stuffed
-    return stuffed
+# ---- driver sessions -----------------------------------------------------------------------
 
-
-# ---- SMTP client ---------------------------------------------------------------------------
-
-class ClientSession:
-    """A reusable SMTP client connection (RawSession underneath) for ledger drivers."""
-
-    def __init__(self, port, timeout=30, helo="driver.remote.example"):
-        self.raw = RawSession(port, timeout)
-        self.sent = 0
-        try:
-            if self.raw.greeting[0] != 220:
-                raise ConnectionError(f"greeting {self.raw.greeting!r}")
-            code, text = self.raw.command(f"EHLO {helo}\r\n")
-            if code != 250:
-                raise ConnectionError(f"EHLO {code} {text!r}")
-        except (OSError, ConnectionError):
-            self.raw.close()
-            raise
-
-    def mail(self, sender="driver@remote.example", size=None):
-        return self.raw.command(f"MAIL FROM:<{sender}>" + (f" SIZE={size}" if size else "") + "\r\n")
-
-    def transaction(self, message, sender="driver@remote.example", rcpt="user@example.test"):
-        """Runs MAIL, RCPT, DATA and the message. Returns (stage, code, text): stage is "mail",
-        "rcpt", "data" or "dot" (the reply after the final dot); code None means the connection
-        closed. Raises OSError on socket errors."""
-        code, text = self.mail(sender)
-        if code != 250:
-            return ("mail", code, text)
-        code, text = self.raw.command(f"RCPT TO:<{rcpt}>\r\n")
-        if code != 250:
-            self.raw.command("RSET\r\n")
-            return ("rcpt", code, text)
-        code, text = self.raw.command("DATA\r\n")
-        if code != 354:
-            return ("data", code, text)
-        self.raw.send(dot_stuff(message) + b".\r\n")
-        code, text = self.raw.reply()
-        self.sent += 1
-        return ("dot", code, text)
-
-    def close(self, quit_first=True):
-        try:
-            if quit_first:
-                self.raw.command("QUIT\r\n")
-        except OSError:
-            pass
-        self.raw.close()
-
-
-def queue_id_of(reply_text):
-    """The queue id from '250 2.0.0 Ok: queued as <id>'."""
-    match = re.search(rb"queued as ([A-Za-z0-9]+)", reply_text)
-    return match.group(1).decode() if match else None
+def driver_session(port, timeout=30.0):
+    """A Client past a 220 greeting and a 250 EHLO, for ledger drivers. Raises ConnectionError
+    (an OSError, as are socket errors) when either is missing, the socket closed."""
+    client = Client(port, timeout)
+    try:
+        if client.greeting is None or client.greeting.code != 220:
+            raise ConnectionError(f"greeting {client.greeting!r}")
+        reply = client.command("EHLO driver.remote.example\r\n")
+        if reply is None or reply.code != 250:
+            raise ConnectionError(f"EHLO {reply!r}")
+    except OSError:
+        client.close()
+        raise
+    return client
 
 
 # ---- the sink process ----------------------------------------------------------------------
@@ -223,18 +182,6 @@ def _run_sink(port, ledger_path):
 
 
 # ---- measurements --------------------------------------------------------------------------
-
-def rss_bytes(pid):
-    """VmRSS of pid in bytes, or None once the process is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return None
-
 
 class RssSampler:
     """Samples a process's VmRSS every `interval` seconds on a thread; peak() over a window."""

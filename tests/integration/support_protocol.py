@@ -1,226 +1,26 @@
 """Helpers shared by the protocol-level integration tests (test_abuse_corpus, test_protocol,
-test_relay, test_operations): a byte-level SMTP client that can upgrade to TLS and parses
-enhanced status codes, readers for what the file target stored, and RawPeer, a threaded
-fake SMTP server that records the exact bytes a client (mxgate's relay) puts on the wire.
+test_relay, test_operations), on top of harness.Client: the EHLO keywords of a reply, readers
+for what the file target stored (Return-Path, Delivered-To, our Received: field, content) and
+what "normalize" must store, queue waits and `mxgate queue ls`, a self-signed certificate for
+TLS peers, and RawPeer, a threaded fake SMTP server that records the exact bytes a client
+(mxgate's relay) puts on the wire.
 
 Everything is bounded: every socket has a timeout, every wait has a deadline.
 """
 
 import json
 import os
-import re
 import socket
 import ssl
 import subprocess
 import threading
-import time
 
 from harness import free_port, wait_until
-
-ENHANCED = re.compile(rb"^[245]\.\d{1,3}\.\d{1,3}$")
-
-
-class Reply:
-    """One SMTP reply: code (int), enhanced status code (str or ""), text lines (bytes)."""
-
-    def __init__(self, lines):
-        self.lines = lines
-        self.code = int(lines[-1][:3])
-        last_text = lines[-1][4:]
-        first = last_text.split(b" ", 1)[0]
-        self.enhanced = first.decode() if ENHANCED.match(first) else ""
-        self.text = last_text
-
-    @property
-    def raw(self):
-        return b"\r\n".join(self.lines) + b"\r\n"
-
-    def short(self):
-        """'250 2.0.0' style summary used in assertion messages and comparisons."""
-        return f"{self.code} {self.enhanced}".strip()
-
-    def __repr__(self):
-        return "Reply(" + repr(self.raw) + ")"
-
-
-def unverified_context(minimum=None, maximum=None, ciphers=None):
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    if minimum is not None:
-        context.minimum_version = minimum
-    if maximum is not None:
-        context.maximum_version = maximum
-    if ciphers is not None:
-        context.set_ciphers(ciphers)
-    return context
-
-
-class Client:
-    """A byte-level SMTP client. send() writes exactly the bytes given (one sendall = one
-    write); reply() reads one complete reply. starttls() upgrades the same socket."""
-
-    def __init__(self, port, timeout=10.0, greeting=True, implicit_tls=None, host="127.0.0.1"):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.timeout = timeout
-        self.buffer = b""
-        self.tls = False
-        if implicit_tls is not None:
-            self.sock = implicit_tls.wrap_socket(self.sock)
-            self.tls = True
-        self.greeting = self.reply() if greeting else None
-
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.sendall(data)
-
-    def _fill(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            return False
-        self.buffer += chunk
-        return True
-
-    def reply(self, timeout=None):
-        """One reply, or None when the peer closed the connection before a complete one."""
-        self.sock.settimeout(timeout if timeout is not None else self.timeout)
-        lines = []
-        while True:
-            while b"\r\n" not in self.buffer:
-                try:
-                    if not self._fill():
-                        return None
-                except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
-                    return None
-            line, self.buffer = self.buffer.split(b"\r\n", 1)
-            lines.append(line)
-            if len(line) < 4 or line[3:4] == b" ":
-                if len(line) < 3 or not line[:3].isdigit():
-                    raise AssertionError(f"malformed reply line {line!r}")
-                return Reply(lines)
-
-    def command(self, data, timeout=None):
-        self.send(data)
-        return self.reply(timeout)
-
-    def command_then_eof(self, data, timeout=10.0):
-        """Sends data and returns every reply until the server closes the connection."""
-        self.send(data)
-        return self.replies_until_eof(timeout)
-
-    def replies(self, count, timeout=None):
-        return [self.reply(timeout) for _ in range(count)]
-
-    def replies_until_eof(self, timeout=10.0):
-        """Every reply until the server closes the connection (bounded by timeout overall)."""
-        deadline = time.monotonic() + timeout
-        out = []
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"server did not close the connection; replies so far: {out!r}")
-            try:
-                reply = self.reply(left)
-            except socket.timeout:
-                raise AssertionError(f"server did not close the connection; replies so far: {out!r}")
-            if reply is None:
-                if self.buffer:
-                    raise AssertionError(f"connection closed inside a reply: {self.buffer!r}")
-                return out
-            out.append(reply)
-
-    def silent_for(self, seconds):
-        """True when nothing at all arrives for `seconds` (and the connection stays open)."""
-        if self.buffer:
-            return False
-        self.sock.settimeout(seconds)
-        try:
-            chunk = self.sock.recv(65536)
-        except socket.timeout:
-            return True
-        except ssl.SSLWantReadError:
-            return True
-        self.buffer += chunk
-        return False
-
-    def closed(self, timeout=5.0):
-        """True when the server closes the connection within timeout (pending bytes kept)."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                if not self._fill():
-                    return True
-        except socket.timeout:
-            return False
-        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
-            return True
-
-    def starttls(self, context=None):
-        """Wraps the socket after a 220 to STARTTLS; plaintext still buffered is an error."""
-        if self.buffer:
-            raise AssertionError(f"plaintext after the STARTTLS reply: {self.buffer!r}")
-        self.sock.settimeout(self.timeout)
-        self.sock = (context or unverified_context()).wrap_socket(self.sock)
-        self.tls = True
-        return self.sock
-
-    def ehlo(self, name="client.example"):
-        reply = self.command(f"EHLO {name}\r\n")
-        if reply is None or reply.code != 250:
-            raise AssertionError(f"EHLO failed: {reply!r}")
-        return reply
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def ehlo_keywords(reply):
     """The EHLO keyword lines after the greeting line, as str."""
     return [line[4:].decode() for line in reply.lines[1:]]
-
-
-QUEUED = re.compile(rb"Ok: queued as ([0-9A-Z]{20})")
-
-
-def queue_id(reply):
-    match = QUEUED.search(reply.text) if reply is not None else None
-    if not match:
-        raise AssertionError(f"not a queued reply: {reply!r}")
-    return match.group(1).decode()
-
-
-def send_message(client, mail_from, recipients, content):
-    """MAIL/RCPT/DATA in lock step on an EHLO'd client; returns the final reply."""
-    reply = client.command(f"MAIL FROM:<{mail_from}>\r\n")
-    if reply.code != 250:
-        return reply
-    for recipient in recipients:
-        reply = client.command(f"RCPT TO:<{recipient}>\r\n")
-        if reply.code != 250:
-            return reply
-    reply = client.command("DATA\r\n")
-    if reply.code != 354:
-        return reply
-    client.send(dot_stuff(content) + b".\r\n")
-    return client.reply()
-
-
-def dot_stuff(content):
-    """RFC 5321 §4.5.2 transparency for canonical CRLF content (adds a final CRLF if missing)."""
-    if not content.endswith(b"\r\n"):
-        content += b"\r\n"
-    lines = content.split(b"\r\n")
-    return b"\r\n".join((b"." + line) if line.startswith(b".") else line for line in lines)
 
 
 # ---- what the file target stored ---------------------------------------------------------
@@ -299,14 +99,6 @@ def queue_listing(gw):
     if result.returncode != 0:
         raise AssertionError(f"queue ls failed: {result.returncode} {result.stdout} {result.stderr}")
     return {m["id"]: m for m in json.loads(result.stdout)["messages"]}
-
-
-def process_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 # ---- certificates --------------------------------------------------------------------------
@@ -406,16 +198,23 @@ class RawPeer:
         def out(data):
             sock.sendall(data)
 
+        def receive():
+            """Appends one recv() to buffer (and to record.raw before TLS); False at EOF."""
+            nonlocal buffer
+            chunk = sock.recv(65536)
+            if not chunk:
+                return False
+            if not record.tls:
+                record.raw += chunk
+            buffer += chunk
+            return True
+
         try:
             out(b"220 peer.test ESMTP rawpeer\r\n")
             while not self.stopping:
                 while b"\r\n" not in buffer:
-                    chunk = sock.recv(65536)
-                    if not chunk:
+                    if not receive():
                         return
-                    if not record.tls:
-                        record.raw += chunk
-                    buffer += chunk
                 line, buffer = buffer.split(b"\r\n", 1)
                 record.commands.append(line)
                 verb = line[:4].upper()
@@ -443,12 +242,8 @@ class RawPeer:
                 elif verb == b"DATA":
                     out(b"354 go ahead\r\n")
                     while b"\r\n.\r\n" not in buffer and not buffer.startswith(b".\r\n"):
-                        chunk = sock.recv(65536)
-                        if not chunk:
+                        if not receive():
                             return
-                        if not record.tls:
-                            record.raw += chunk
-                        buffer += chunk
                     if buffer.startswith(b".\r\n"):
                         end = 3
                     else:

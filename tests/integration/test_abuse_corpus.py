@@ -15,9 +15,9 @@ import unittest
 
 import yaml
 
-from harness import Gateway
-from support_protocol import (Client, ehlo_keywords, has_bare_cr_or_lf, normalized_content, process_rss_kib, queue_id,
-                              read_inbox_file, split_stored, wait_queue_empty)
+from harness import Client, Gateway, queue_id, rss_bytes
+from support_protocol import (ehlo_keywords, has_bare_cr_or_lf, normalized_content, read_inbox_file, split_stored,
+                              wait_queue_empty)
 
 SHARED = os.environ.get("MXGATE_SHARED_DIR", os.path.join(os.path.dirname(__file__), "../../../shared"))
 CORPUS = os.path.join(SHARED, "corpora/smtp-abuse/smtp-abuse-cases.yaml")
@@ -441,9 +441,9 @@ class AbuseCorpusRejectTest(CorpusRunner, unittest.TestCase):
 
     def test_case_huge_unterminated_line_memory(self):
         """huge-unterminated-line again, measuring the server's RSS: 10 MiB is not buffered."""
-        rss_before = process_rss_kib(self.gw.process.pid)
+        rss_before = rss_bytes(self.gw.process.pid)
         self.run_case("huge-unterminated-line", SPECS["huge-unterminated-line"])
-        growth = process_rss_kib(self.gw.process.pid) - rss_before
+        growth = (rss_bytes(self.gw.process.pid) - rss_before) // 1024
         self.assertLess(growth, 6 * 1024, f"RSS grew by {growth} KiB while discarding a 10 MiB line")
 
 

@@ -24,9 +24,9 @@ import threading
 import time
 import unittest
 
-from harness import Gateway, RawSession, free_port, make_message, smtp_tenant, wait_until
-from support_durability import (ClientSession, RssSampler, SinkProcess, make_ledger_message, mib, queue_id_of,
-                                rss_bytes, seeded_rng)
+from harness import Client, Gateway, free_port, make_message, queue_id, rss_bytes, smtp_tenant, wait_until
+from support_durability import (LEDGER_MAIL, LEDGER_RECIPIENT, LEDGER_SENDER, RssSampler, SinkProcess, driver_session,
+                                make_ledger_message, mib, seeded_rng)
 
 
 def sink_gateway(sink_port, overrides=None):
@@ -46,27 +46,28 @@ class QueueHighWaterTest(unittest.TestCase):
         rng = seeded_rng(32)
 
         acked = {}
-        session = ClientSession(gateway.smtp_port)
+        session = driver_session(gateway.smtp_port)
         began = time.monotonic()
         refusal = None
         for number in range(1000):
             test_id = f"hw-{number:05d}"
-            stage, code, text = session.transaction(make_ledger_message(test_id, 1024, rng))
-            if stage == "dot" and code == 250:
-                acked[test_id] = queue_id_of(text)
+            stage, reply = session.transaction(LEDGER_SENDER, [LEDGER_RECIPIENT],
+                                               make_ledger_message(test_id, 1024, rng))
+            if stage == "dot" and reply is not None and reply.code == 250:
+                acked[test_id] = queue_id(reply)
                 continue
-            refusal = (stage, code, text)
+            refusal = (stage, reply)
             break
         time_to_refuse = time.monotonic() - began
         self.assertIsNotNone(refusal, "1000 messages accepted with max_queued_messages = 100")
-        self.assertEqual(refusal[:2], ("mail", 452), refusal)
-        self.assertTrue(refusal[2].startswith(b"452 4.3.1 "), refusal)
+        self.assertEqual((refusal[0], refusal[1] and refusal[1].code), ("mail", 452), refusal)
+        self.assertTrue(refusal[1].raw.startswith(b"452 4.3.1 "), refusal)
         self.assertGreaterEqual(len(acked), 100, "refused before the high-water mark")
         accepted_before_refusal = len(acked)
         # Latched: more attempts are refused the same way while the next hop is down.
         for _ in range(3):
-            code, text = session.mail()
-            self.assertEqual(code, 452, text)
+            reply = session.command(LEDGER_MAIL)
+            self.assertEqual(reply.code, 452, reply)
         self.assertEqual(gateway.metric("mxgate_backpressure"), 1)
         queued = gateway.metric("mxgate_queue_messages")
 
@@ -74,18 +75,19 @@ class QueueHighWaterTest(unittest.TestCase):
         sink_started = time.monotonic()
         resumed_after = None
         while time.monotonic() - sink_started < 30:
-            code, text = session.mail()
-            if code == 250:
+            reply = session.command(LEDGER_MAIL)
+            if reply.code == 250:
                 resumed_after = time.monotonic() - sink_started
                 break
-            self.assertEqual(code, 452, text)
+            self.assertEqual(reply.code, 452, reply)
             time.sleep(0.1)
         self.assertIsNotNone(resumed_after, "MAIL still refused 30 s after the next hop came back\n" + gateway.log()[-3000:])
-        self.assertEqual(session.raw.command("RSET\r\n")[0], 250)
-        stage, code, text = session.transaction(make_ledger_message("hw-after", 1024, rng))
-        self.assertEqual((stage, code), ("dot", 250), text)
-        acked["hw-after"] = queue_id_of(text)
-        session.close()
+        self.assertEqual(session.command("RSET\r\n").code, 250)
+        stage, reply = session.transaction(LEDGER_SENDER, [LEDGER_RECIPIENT],
+                                           make_ledger_message("hw-after", 1024, rng))
+        self.assertEqual((stage, reply and reply.code), ("dot", 250), reply)
+        acked["hw-after"] = queue_id(reply)
+        session.close(quit_first=True)
 
         self.assertEqual(gateway.process.pid, pid, "mxgate restarted")
         delivered = lambda: {record["id"] for record in sink.records()}
@@ -100,7 +102,7 @@ class QueueHighWaterTest(unittest.TestCase):
         self.assertLessEqual(accepted_before_refusal, 110, "max_queued_messages = 100 overshot")
 
 
-def stream_message(raw, total_body_bytes, seed):
+def stream_message(client, total_body_bytes, seed):
     """Sends headers and total_body_bytes of body in 64 KiB socket writes, then the final dot;
     returns (sha256 of the message as sent, its length). Lines are numbered and none starts with
     a dot, so no stuffing is needed."""
@@ -109,7 +111,7 @@ def stream_message(raw, total_body_bytes, seed):
     head = (f"From: big@remote.example\r\nTo: user@example.test\r\nSubject: stream {total_body_bytes}\r\n"
             f"Message-ID: <stream-{seed}@remote.example>\r\n\r\n").encode()
     digest = hashlib.sha256(head)
-    raw.send(head)
+    client.send(head)
     length = len(head)
     full, rest = divmod(total_body_bytes, 1040)
     assert rest == 0 or rest >= 2
@@ -119,14 +121,14 @@ def stream_message(raw, total_body_bytes, seed):
         if len(pending) == 63:
             data = b"".join(pending)
             digest.update(data)
-            raw.send(data)
+            client.send(data)
             length += len(data)
             pending = []
     if rest:
         pending.append(b"x" * (rest - 2) + b"\r\n")
     data = b"".join(pending)
     digest.update(data)
-    raw.send(data + b".\r\n")
+    client.send(data + b".\r\n")
     length += len(data)
     return digest.hexdigest(), length
 
@@ -147,18 +149,18 @@ class StreamingMemoryTest(unittest.TestCase):
     def measure(self, gateway, sampler, body_bytes, seed):
         """Streams one message; returns (receive-phase RSS peak, delivery-phase RSS peak, seconds)."""
         before = set(gateway.inbox_files())
-        raw = gateway.raw(timeout=120)
-        self.assertEqual(raw.command("EHLO big.remote.example\r\n")[0], 250)
-        self.assertEqual(raw.command("MAIL FROM:<big@remote.example>\r\n")[0], 250)
-        self.assertEqual(raw.command("RCPT TO:<user@example.test>\r\n")[0], 250)
-        self.assertEqual(raw.command("DATA\r\n")[0], 354)
+        client = gateway.client(timeout=120)
+        self.assertEqual(client.command("EHLO big.remote.example\r\n").code, 250)
+        self.assertEqual(client.command("MAIL FROM:<big@remote.example>\r\n").code, 250)
+        self.assertEqual(client.command("RCPT TO:<user@example.test>\r\n").code, 250)
+        self.assertEqual(client.command("DATA\r\n").code, 354)
         began = time.monotonic()
-        sha, length = stream_message(raw, body_bytes, seed)
-        code, text = raw.reply()
+        sha, length = stream_message(client, body_bytes, seed)
+        reply = client.reply()
         received = time.monotonic()
-        self.assertEqual(code, 250, text)
-        raw.command("QUIT\r\n")
-        raw.close()
+        self.assertEqual(reply.code, 250, reply)
+        client.command("QUIT\r\n")
+        client.close()
         self.assertTrue(wait_until(lambda: len(set(gateway.inbox_files()) - before) == 1, 120, 0.1),
                         "not delivered to the file target\n" + gateway.log()[-2000:])
         self.assertTrue(wait_until(lambda: gateway.metric("mxgate_queue_messages") == 0, 30, 0.1))
@@ -219,14 +221,14 @@ class SlowClientsTest(unittest.TestCase):
         slow = []
         self.addCleanup(lambda: [s.close() for s in slow])
         for number in range(self.SLOW):
-            raw = RawSession(gateway.smtp_port, 30)
-            self.assertEqual(raw.greeting[0], 220)
-            self.assertEqual(raw.command("EHLO slow.remote.example\r\n")[0], 250)
-            self.assertEqual(raw.command("MAIL FROM:<slow@remote.example>\r\n")[0], 250)
-            self.assertEqual(raw.command("RCPT TO:<user@example.test>\r\n")[0], 250)
-            self.assertEqual(raw.command("DATA\r\n")[0], 354)
-            raw.send(f"Subject: slow {number}\r\n\r\n")
-            slow.append(raw)
+            session = Client(gateway.smtp_port, 30)
+            self.assertEqual(session.greeting.code, 220)
+            self.assertEqual(session.command("EHLO slow.remote.example\r\n").code, 250)
+            self.assertEqual(session.command("MAIL FROM:<slow@remote.example>\r\n").code, 250)
+            self.assertEqual(session.command("RCPT TO:<user@example.test>\r\n").code, 250)
+            self.assertEqual(session.command("DATA\r\n").code, 354)
+            session.send(f"Subject: slow {number}\r\n\r\n")
+            slow.append(session)
 
         stop = threading.Event()
         trickled = collections.Counter()
@@ -235,8 +237,8 @@ class SlowClientsTest(unittest.TestCase):
             tick = 0
             while not stop.wait(1.0):
                 tick += 1
-                for number, raw in enumerate(slow):
-                    raw.send(f"tick {tick}\r\n")
+                for number, session in enumerate(slow):
+                    session.send(f"tick {tick}\r\n")
                     trickled[number] += 1
 
         thread = threading.Thread(target=trickle, daemon=True)
@@ -251,11 +253,11 @@ class SlowClientsTest(unittest.TestCase):
         thread.join()
         open_connections = gateway.metric("mxgate_smtp_connections_open")
         completed = 0
-        for raw in slow:
-            raw.send(".\r\n")
-        for raw in slow:
-            code, text = raw.reply()
-            self.assertEqual(code, 250, text)
+        for session in slow:
+            session.send(".\r\n")
+        for session in slow:
+            reply = session.reply()
+            self.assertEqual(reply.code, 250, reply)
             completed += 1
         peak = sampler.peak()
         self.assertTrue(wait_until(lambda: len(gateway.inbox_files()) == self.SLOW + 1, 60, 0.2))

@@ -20,9 +20,9 @@ import threading
 import time
 import unittest
 
-from harness import Gateway, free_port, smtp_tenant, wait_until
-from support_durability import (ClientSession, SinkProcess, log_lines_with, make_ledger_message, queue_id_of,
-                                summarize_times)
+from harness import Gateway, free_port, queue_id, smtp_tenant, wait_until
+from support_durability import (LEDGER_RECIPIENT, LEDGER_SENDER, SinkProcess, driver_session, log_lines_with,
+                                make_ledger_message, summarize_times)
 
 TARGET_ACKED = int(os.environ.get("MXGATE_T01_ACKED", "2000"))
 KILLS = int(os.environ.get("MXGATE_T01_KILLS", "5"))
@@ -75,11 +75,11 @@ class LedgerDriver:
             self.messages[test_id] = message
         return test_id, message
 
-    def _settle(self, test_id, queue_id, outcome):
+    def _settle(self, test_id, qid, outcome):
         with self.lock:
             self.outcomes[outcome] += 1
-            if queue_id is not None:
-                self.acked[test_id] = queue_id
+            if qid is not None:
+                self.acked[test_id] = qid
                 self.ack_times.append(time.monotonic())
                 del self.messages[test_id]
             else:
@@ -91,32 +91,39 @@ class LedgerDriver:
         while not self.stop.is_set():
             if session is None:
                 try:
-                    session = ClientSession(self.port, timeout=30)
-                except (OSError, ConnectionError):
+                    session = driver_session(self.port, timeout=30)
+                except OSError:
                     with self.lock:
                         self.outcomes["connect_failed"] += 1
                     time.sleep(0.05)
                     continue
+                sent = 0  # replies after the final dot on this session
             test_id, message = self._take(rng)
             try:
-                stage, code, text = session.transaction(message)
+                stage, reply = session.transaction(LEDGER_SENDER, [LEDGER_RECIPIENT], message)
             except OSError:
-                stage, code, text = "socket", None, b""
+                stage, reply = "socket", None
+            code = reply.code if reply is not None else None
+            if stage == "dot":
+                sent += 1
             if stage == "dot" and code == 250:
-                queue_id = queue_id_of(text)
-                self._settle(test_id, queue_id or "?", "250")
+                try:
+                    qid = queue_id(reply)
+                except AssertionError:  # still an acknowledgement; the id only finds log lines
+                    qid = "?"
+                self._settle(test_id, qid, "250")
             else:
                 self._settle(test_id, None, f"{stage}:{code}")
             if code is None or code == 421 or stage != "dot" and code is not None and code >= 400:
-                session.close(quit_first=False)
+                session.close()
                 session = None
                 if code is not None:
                     time.sleep(0.05)
-            elif session.sent >= MESSAGES_PER_CONNECTION:
-                session.close()
+            elif sent >= MESSAGES_PER_CONNECTION:
+                session.close(quit_first=True)
                 session = None
         if session is not None:
-            session.close()
+            session.close(quit_first=True)
 
 
 class Killer(threading.Thread):
@@ -222,9 +229,9 @@ class CrashReconciliationTest(unittest.TestCase):
         if lost:
             details = []
             for test_id in lost[:20]:
-                queue_id = acked[test_id]
-                details.append(f"{test_id} queue id {queue_id}:")
-                details.extend("    " + line for line in log_lines_with(log, [queue_id]))
+                qid = acked[test_id]
+                details.append(f"{test_id} queue id {qid}:")
+                details.extend("    " + line for line in log_lines_with(log, [qid]))
             self.fail(f"{len(lost)} acknowledged message(s) lost: {lost[:50]}\n" + "\n".join(details))
         self.assertEqual(damaged, [], "the sink received truncated or altered bodies")
         self.assertEqual(untagged, 0, "the sink received messages without an X-Test-Id")

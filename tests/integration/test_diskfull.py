@@ -21,9 +21,9 @@ import tempfile
 import time
 import unittest
 
-from harness import Gateway, free_port, smtp_tenant, wait_until
-from support_durability import (ClientSession, SinkProcess, free_bytes, log_lines_with, make_ledger_message, mib,
-                                queue_id_of, seeded_rng)
+from harness import Gateway, free_port, queue_id, smtp_tenant, wait_until
+from support_durability import (LEDGER_MAIL, LEDGER_RECIPIENT, LEDGER_SENDER, SinkProcess, driver_session, free_bytes,
+                                log_lines_with, make_ledger_message, mib, seeded_rng)
 
 TMPFS_SIZE = "48m"
 MESSAGE_BODY = 256 * 1024
@@ -83,7 +83,7 @@ class DiskFullTest(unittest.TestCase):
         problems = []
         acked = {}
         refused = []  # (test id, stage, code, reply text)
-        state = {"session": ClientSession(gateway.smtp_port), "number": 0}
+        state = {"session": driver_session(gateway.smtp_port), "number": 0}
 
         def alive():
             return gateway.process is not None and gateway.process.poll() is None
@@ -96,8 +96,8 @@ class DiskFullTest(unittest.TestCase):
                 if not alive():
                     return None
                 try:
-                    return ClientSession(gateway.smtp_port)
-                except (OSError, ConnectionError):
+                    return driver_session(gateway.smtp_port)
+                except OSError:
                     continue
             return None
 
@@ -105,15 +105,17 @@ class DiskFullTest(unittest.TestCase):
             state["number"] += 1
             test_id = f"{label}-{state['number']:04d}"
             try:
-                stage, code, text = state["session"].transaction(make_ledger_message(test_id, MESSAGE_BODY, rng))
+                stage, reply = state["session"].transaction(LEDGER_SENDER, [LEDGER_RECIPIENT],
+                                                            make_ledger_message(test_id, MESSAGE_BODY, rng))
+                code, text = (reply.code, reply.raw) if reply is not None else (None, b"")
             except OSError as error:
                 stage, code, text = "socket", None, str(error).encode()
             if stage == "dot" and code == 250:
-                acked[test_id] = queue_id_of(text)
+                acked[test_id] = queue_id(reply)
             else:
                 refused.append((test_id, stage, code, text))
                 if code is None or code == 421:
-                    state["session"].close(quit_first=False)
+                    state["session"].close()
                     state["session"] = reconnect()
             return stage, code, text
 
@@ -157,18 +159,18 @@ class DiskFullTest(unittest.TestCase):
             polls += 1
             try:
                 if state["session"] is None:
-                    state["session"] = ClientSession(gateway.smtp_port)
-                code, text = state["session"].mail()
-            except (OSError, ConnectionError):
+                    state["session"] = driver_session(gateway.smtp_port)
+                reply = state["session"].command(LEDGER_MAIL)
+            except OSError:
                 state["session"] = None
                 time.sleep(0.2)
                 continue
-            if code == 250:
+            if reply is not None and reply.code == 250:
                 recovered_after = time.monotonic() - freed
-                state["session"].raw.command("RSET\r\n")
+                state["session"].command("RSET\r\n")
                 break
-            if code not in (451, 452):
-                problems.append(f"MAIL while recovering got {text!r}")
+            if reply is None or reply.code not in (451, 452):
+                problems.append(f"MAIL while recovering got {reply!r}")
             time.sleep(0.2)
         log = gateway.log()
         restarted = False
@@ -180,14 +182,14 @@ class DiskFullTest(unittest.TestCase):
                                                           40)))
                 gateway.stop()
             if state["session"] is not None:
-                state["session"].close(quit_first=False)
+                state["session"].close()
             gateway.start()  # to check, at least, that the acknowledged messages survived
             restarted = True
-            state["session"] = ClientSession(gateway.smtp_port)
+            state["session"] = driver_session(gateway.smtp_port)
         stage, code, text = attempt()
         if (stage, code) != ("dot", 250):
             problems.append(f"a message after recovery got {stage} {text!r}")
-        state["session"].close()
+        state["session"].close(quit_first=True)
         if not restarted and gateway.process.pid != pid:
             problems.append("mxgate restarted")
 

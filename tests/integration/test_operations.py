@@ -16,8 +16,8 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import MXGATE, Gateway, free_port, smtp_tenant, wait_until
-from support_protocol import Client, RawPeer, queue_id, queue_listing, send_message
+from harness import MXGATE, Client, Gateway, free_port, queue_id, smtp_tenant, wait_until
+from support_protocol import RawPeer, queue_listing
 
 SENDER = "sender@remote.example"
 UNKNOWN_ID = "00000000000000000000"
@@ -30,7 +30,7 @@ def message(subject):
 def submit(gw, recipient="user@example.test", subject="op"):
     with Client(gw.smtp_port) as c:
         c.ehlo()
-        reply = send_message(c, SENDER, [recipient], message(subject))
+        _, reply = c.transaction(SENDER, [recipient], message(subject))
         if reply.short() != "250 2.0.0":
             raise AssertionError(f"not accepted: {reply!r}")
         return queue_id(reply)

@@ -10,9 +10,8 @@ import ssl
 import time
 import unittest
 
-from harness import Gateway, free_port, wait_until
-from support_protocol import (Client, ehlo_keywords, queue_id, read_inbox_file, send_message, split_stored,
-                              unverified_context, wait_queue_empty)
+from harness import Client, Gateway, free_port, queue_id, unverified_context, wait_until
+from support_protocol import ehlo_keywords, read_inbox_file, split_stored, wait_queue_empty
 
 HOST = "mx.test.mxgate"
 RCPT = "user@example.test"
@@ -98,7 +97,7 @@ class ProtocolTest(unittest.TestCase):
             self.assertReply(c.command("MAIL FROM:<a@example.org>\r\n"), "503 5.5.1")  # EHLO again first
             self.assertEqual(ehlo_keywords(c.ehlo()), KEYWORDS_NO_TLS)
             self.assertReply(c.command("STARTTLS\r\n"), "503 5.5.1", "503 5.5.1 Error: TLS already active")
-            reply = send_message(c, SENDER, [RCPT], content("tls"))
+            _, reply = c.transaction(SENDER, [RCPT], content("tls"))
             self.assertReply(reply, "250 2.0.0")
         received = split_stored(read_inbox_file(self.gw, queue_id(reply)))[2]
         self.assertIn(b"with ESMTPS (TLSv1.3 ", received)
@@ -152,7 +151,7 @@ class ProtocolTest(unittest.TestCase):
             self.assertEqual(c.sock.version(), "TLSv1.3")
             self.assertEqual(c.greeting.lines, [f"220 {HOST} ESMTP mxgate".encode()])
             self.assertEqual(ehlo_keywords(c.ehlo()), KEYWORDS_NO_TLS)
-            reply = send_message(c, SENDER, [RCPT], content("implicit"))
+            _, reply = c.transaction(SENDER, [RCPT], content("implicit"))
             self.assertReply(reply, "250 2.0.0")
             self.assertReply(c.command("QUIT\r\n"), "221 2.0.0")
         received = split_stored(read_inbox_file(self.gw, queue_id(reply)))[2]
@@ -356,7 +355,7 @@ class ProtocolTest(unittest.TestCase):
         chunked = content("big bdat", b".dot line\r\n" + line * (3 * 1024 * 1024 // len(line)))
         with self.client() as c:
             c.ehlo()
-            by_data = send_message(c, SENDER, [RCPT], big)
+            _, by_data = c.transaction(SENDER, [RCPT], big)
             self.assertReply(by_data, "250 2.0.0")
             self.assertReply(c.command(f"MAIL FROM:<{SENDER}>\r\n"), "250 2.1.0")
             self.assertReply(c.command(f"RCPT TO:<{RCPT}>\r\n"), "250 2.1.5")
@@ -496,7 +495,7 @@ class ProtocolTest(unittest.TestCase):
     def test_received_header_format(self):
         with self.client() as c:
             c.ehlo("trace.example")
-            reply = send_message(c, SENDER, [RCPT], content("trace"))
+            _, reply = c.transaction(SENDER, [RCPT], content("trace"))
         qid = queue_id(reply)
         received = split_stored(read_inbox_file(self.gw, qid))[2]
         self.assertRegex(received.decode(),
@@ -642,7 +641,7 @@ class MessageLimitsTest(unittest.TestCase):
         with Client(self.gw.smtp_port) as c:
             c.ehlo()
             for n in range(2):
-                self.assertEqual(send_message(c, SENDER, [RCPT], content(f"m{n}")).short(), "250 2.0.0")
+                self.assertEqual(c.transaction(SENDER, [RCPT], content(f"m{n}"))[1].short(), "250 2.0.0")
             self.assertEqual([r.lines for r in [c.command(f"MAIL FROM:<{SENDER}>\r\n")]],
                              [[f"421 4.7.0 {HOST} Error: too many messages in one connection".encode()]])
             self.assertTrue(c.closed(5.0))
@@ -772,7 +771,7 @@ class MultiTenantRoutingTest(unittest.TestCase):
             gw.start()
             with Client(gw.smtp_port) as c:
                 c.ehlo()
-                reply = send_message(c, SENDER, ["a1@alpha.test", "b1@beta.test", "b2@BETA2.test"], content("two"))
+                _, reply = c.transaction(SENDER, ["a1@alpha.test", "b1@beta.test", "b2@BETA2.test"], content("two"))
                 self.assertEqual(reply.short(), "250 2.0.0")
             qid = queue_id(reply)
             stored = {}

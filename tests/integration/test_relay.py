@@ -15,9 +15,9 @@ import threading
 import time
 import unittest
 
-from harness import Gateway, RecordingSink, free_port, smtp_tenant, wait_until
-from support_protocol import (Client, RawPeer, dot_stuff, has_bare_cr_or_lf, normalized_content, queue_id, queue_listing,
-                              self_signed, split_received)
+from harness import Client, Gateway, RecordingSink, dot_stuff, free_port, queue_id, smtp_tenant, wait_until
+from support_protocol import (RawPeer, has_bare_cr_or_lf, normalized_content, queue_listing, self_signed,
+                              split_received)
 from test_abuse_corpus import CASES_BY_ID, expand
 
 SENDER = "sender@remote.example"
