@@ -398,6 +398,7 @@ void Session::handleMail(const smtp::Command& command) {
     return;
   }
   in_transaction_ = true;
+  announceTransaction(true);
   mail_from_ = std::move(parsed);
   queue_id_ = mail::QueueId::generate();
   reply(smtp::ReplyId::SenderOk);
@@ -776,6 +777,7 @@ void Session::commit() {
   spool::Admission& admission = owner_.runtime().admission();
   admission.addInflight(bytes);
   admission.addWritten(bytes);
+  announceTransaction(false);
   scheduler::Scheduler& scheduler = owner_.runtime().scheduler();
   LoopServer* owner = &owner_;
   const uint64_t session_id = id_;
@@ -842,8 +844,20 @@ void Session::abortContent() {
   commit_pending_ = false;
 }
 
+void Session::announceTransaction(bool open) {
+  if (open != announced_) {
+    announced_ = open;
+    if (open) {
+      owner_.runtime().store().transactionOpened();
+    } else {
+      owner_.runtime().store().transactionClosed();
+    }
+  }
+}
+
 void Session::resetTransaction() {
   in_transaction_ = false;
+  announceTransaction(false);
   mail_from_ = smtp::MailFrom();
   recipients_.clear();
   used_bdat_ = false;
@@ -910,6 +924,7 @@ void Session::onStreamEnd(std::string_view reason) {
 }
 
 void Session::onStreamClosed() {
+  announceTransaction(false);
   if (counted_) {
     owner_.limits().release(client_ip_);
     log::info(sessionTag(), "disconnect")

@@ -271,7 +271,10 @@ void Store::writerLoop() {
       for (const auto& item : pending_) {
         wants_sync = wants_sync || item.sync;
       }
-      if (wants_sync && settings_.commit_max_wait.count() > 0 && pending_.size() < max_batch && !stopping_) {
+      // Wait for company only while other transactions are open (their commits may join).
+      const bool others_open = open_transactions_.load(std::memory_order_relaxed) > 0;
+      if (wants_sync && others_open && settings_.commit_max_wait.count() > 0 && pending_.size() < max_batch &&
+          !stopping_) {
         auto deadline = pending_.front().submitted + settings_.commit_max_wait;
         cv_.wait_until(lock, deadline, [this, max_batch] { return stopping_ || pending_.size() >= max_batch; });
       }

@@ -82,6 +82,8 @@ class Session : public io::Stream::Handler {
   void commit();
   void abortContent();
   void resetTransaction();
+  // Tells the spool writer whether this session has a transaction that may commit soon.
+  void announceTransaction(bool open);
   void reply(smtp::ReplyId id, std::string_view argument = {});
   void countError();
   bool countJunk();
@@ -120,6 +122,7 @@ class Session : public io::Stream::Handler {
 
   // Transaction state (reset by RSET, MAIL completion, rejection).
   bool in_transaction_ = false;
+  bool announced_ = false;  // counted in the store's open transactions
   mail::QueueId queue_id_;
   smtp::MailFrom mail_from_;
   std::vector<Recipient> recipients_;

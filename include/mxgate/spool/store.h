@@ -94,6 +94,12 @@ class Store {
 
   // Thread-safe. Batches are written in submission order; done runs on the writer thread.
   void submit(Batch batch, bool sync, Done done);
+  // Sessions announce their open mail transactions, from MAIL until the commit is submitted
+  // or the transaction ends (any thread). The writer waits up to commit_max_wait for more
+  // durable commits only while such transactions are open (PostgreSQL's commit_siblings
+  // idea): a lone commit never waits for company that is not coming.
+  void transactionOpened() { open_transactions_.fetch_add(1, std::memory_order_relaxed); }
+  void transactionClosed() { open_transactions_.fetch_sub(1, std::memory_order_relaxed); }
   // Stops the writer after everything submitted so far is written.
   void stop();
 
@@ -156,6 +162,7 @@ class Store {
   std::deque<Pending> pending_;
   bool stopping_ = false;
   std::atomic<size_t> pending_count_{0};
+  std::atomic<int64_t> open_transactions_{0};
   std::thread writer_;
 
   std::atomic<bool> writable_{true};
