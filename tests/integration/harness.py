@@ -154,8 +154,9 @@ class Gateway:
     # ---- lifecycle -------------------------------------------------------------------------
 
     def start(self, timeout=20.0):
-        self.process = subprocess.Popen([MXGATE, "run", "--config", self.config_path], cwd=self.dir,
-                                        stdout=subprocess.DEVNULL, stderr=open(self.log_path + ".stderr", "ab"))
+        with open(self.log_path + ".stderr", "ab") as stderr:  # the child keeps its own copy of the fd
+            self.process = subprocess.Popen([MXGATE, "run", "--config", self.config_path], cwd=self.dir,
+                                            stdout=subprocess.DEVNULL, stderr=stderr)
         if not (wait_port(self.first_port, timeout) and wait_port(self.admin_port, timeout)):
             self.stop(kill=True)
             raise RuntimeError("mxgate did not start; log:\n" + self.log())

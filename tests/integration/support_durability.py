@@ -106,10 +106,10 @@ class SinkProcess:
         self.process = None
 
     def start(self, timeout=15.0):
-        self.process = subprocess.Popen(
-            [PYTHON, os.path.abspath(__file__), "sink", "--port", str(self.port), "--ledger", self.ledger_path],
-            cwd=os.path.dirname(os.path.abspath(__file__)), stdout=subprocess.DEVNULL,
-            stderr=open(self.ledger_path + ".stderr", "ab"))
+        with open(self.ledger_path + ".stderr", "ab") as stderr:  # the child keeps its own copy of the fd
+            self.process = subprocess.Popen(
+                [PYTHON, os.path.abspath(__file__), "sink", "--port", str(self.port), "--ledger", self.ledger_path],
+                cwd=os.path.dirname(os.path.abspath(__file__)), stdout=subprocess.DEVNULL, stderr=stderr)
         if not wait_port(self.port, timeout):
             self.stop()
             raise RuntimeError("ledger sink did not start")

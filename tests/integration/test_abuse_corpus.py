@@ -19,7 +19,7 @@ from harness import Client, Gateway, queue_id, rss_bytes
 from support_protocol import (ehlo_keywords, has_bare_cr_or_lf, normalized_content, read_inbox_file, split_stored,
                               wait_queue_empty)
 
-SHARED = os.environ.get("MXGATE_SHARED_DIR", os.path.join(os.path.dirname(__file__), "../../../shared"))
+SHARED = os.environ["MXGATE_SHARED_DIR"]  # set by ctest (tests/CMakeLists.txt finds the shared corpora)
 CORPUS = os.path.join(SHARED, "corpora/smtp-abuse/smtp-abuse-cases.yaml")
 
 RCPT = "user@example.test"
