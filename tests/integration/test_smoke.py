@@ -49,7 +49,8 @@ class SmokeTest(unittest.TestCase):
                                          f"127.0.0.1:{gw.smtp_port}"], capture_output=True, text=True, timeout=120)
                 self.assertEqual(source.returncode, 0, source.stderr)
                 self.assertEqual(source.stderr.strip(), "", "smtp-source saw an error reply")
-                self.assertEqual(sink.wait(timeout=120), 0, sink.stderr.read().decode())
+                _, sink_errors = sink.communicate(timeout=120)
+                self.assertEqual(sink.returncode, 0, sink_errors.decode())
                 self.assertEqual(gw.metric('mxgate_messages_received_total{outcome="accepted"}'), messages)
             files = glob.glob(os.path.join(dumps, "*"))
             self.assertEqual(len(files), messages)
@@ -61,7 +62,7 @@ class SmokeTest(unittest.TestCase):
         finally:
             if sink.poll() is None:
                 sink.kill()
-                sink.wait()
+                sink.communicate()
             subprocess.run(["rm", "-rf", dumps])
 
 
