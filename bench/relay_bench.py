@@ -974,7 +974,7 @@ def machine_info(opts, base):
 
 def build_scenarios(opts):
     four_k = opts.messages or (2000 if opts.quick else 20000)
-    hundred_k = opts.messages or (2000 if opts.quick else 5000)
+    hundred_k = opts.messages or (2000 if opts.quick else 20000)
     all_scenarios = [
         Scenario("4k-20", "4 KiB x 20 sessions", 4096, sessions=20, messages=four_k),
         Scenario("4k-100", "4 KiB x 100 sessions", 4096, sessions=100, messages=four_k),
@@ -997,7 +997,7 @@ def parse_args(argv):
                         "sink, postfix, mxgate")
     p.add_argument("--quick", action="store_true", help="smoke run: N=2000 per scenario")
     p.add_argument("--messages", type=int, help="N for every throughput scenario "
-                   "(default 20000 for 4 KiB, 5000 for 100 KiB)")
+                   "(default 20000)")
     p.add_argument("--scenarios", help="comma list of 4k-20,4k-100,100k-20,steady (default all)")
     p.add_argument("--repeat", type=int, default=1, help="measured runs per scenario; the "
                    "table shows the median by e2e rate (default 1)")
