@@ -48,6 +48,23 @@ spool::MessageRecord recordWithBody(const std::string& body, uint32_t chunks) {
   return record;
 }
 
+// Writes one value straight into the spool's RocksDB (family index as in queue/README.md:
+// 0 default, 1 meta, 2 body, 3 open, 4 corrupt), bypassing the store's codec.
+void putBehindTheStoresBack(const std::string& path, size_t family, const std::string& key, const std::string& value) {
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : {"default", "meta", "body", "open", "corrupt"}) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  BOOST_REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), path, families, &handles, &db).ok());
+  BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[family], key, value).ok());
+  for (auto* handle : handles) {
+    db->DestroyColumnFamilyHandle(handle);
+  }
+  delete db;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(store)
@@ -200,23 +217,9 @@ BOOST_AUTO_TEST_CASE(scan_reports_corrupt_records_with_their_key) {
     batch.putMessage(record);
     BOOST_TEST(submitAndWait(*store, std::move(batch), true).ok);
   }
-  {
-    // Damage the value behind the store's back.
-    rocksdb::DB* db = nullptr;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name : {"default", "meta", "body", "open", "corrupt"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    BOOST_REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), temp.path, families, &handles, &db).ok());
-    std::string value = spool::encodeMessage(record);
-    value[value.size() / 2] ^= 1;
-    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[1], spool::metaKey(record.id), value).ok());
-    for (auto* handle : handles) {
-      db->DestroyColumnFamilyHandle(handle);
-    }
-    delete db;
-  }
+  std::string damaged = spool::encodeMessage(record);
+  damaged[damaged.size() / 2] ^= 1;
+  putBehindTheStoresBack(temp.path, 1, spool::metaKey(record.id), damaged);
   auto store = temp.open();
   int corrupt = 0;
   store->scanMessages([&](std::string_view key, spool::DecodeStatus status, spool::MessageRecord&, std::string_view) {
@@ -230,20 +233,7 @@ BOOST_AUTO_TEST_CASE(scan_reports_corrupt_records_with_their_key) {
 BOOST_AUTO_TEST_CASE(refuses_a_spool_of_another_format) {
   TempSpool temp;
   { temp.open(); }
-  {
-    rocksdb::DB* db = nullptr;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name : {"default", "meta", "body", "open", "corrupt"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    BOOST_REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), temp.path, families, &handles, &db).ok());
-    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", "9").ok());
-    for (auto* handle : handles) {
-      db->DestroyColumnFamilyHandle(handle);
-    }
-    delete db;
-  }
+  putBehindTheStoresBack(temp.path, 0, "mxgate.spool.format", "9");
   std::string error;
   BOOST_TEST(!spool::Store::open(temp.settings, error));
   BOOST_TEST(error.find("unsupported format 9") != std::string::npos);
