@@ -35,8 +35,18 @@ std::string_view recipientState(spool::RecipientState state) {
     case spool::RecipientState::Pending: return "pending";
     case spool::RecipientState::Delivered: return "delivered";
     case spool::RecipientState::Failed: return "failed";
+    case spool::RecipientState::Quarantined: return "quarantined";
   }
   return "pending";
+}
+
+std::string_view messageState(spool::MessageState state) {
+  switch (state) {
+    case spool::MessageState::Queued: return "queued";
+    case spool::MessageState::Dead: return "dead";
+    case spool::MessageState::Held: return "held";
+  }
+  return "queued";
 }
 
 json recordJson(const spool::MessageRecord& record, bool active) {
@@ -49,10 +59,10 @@ json recordJson(const spool::MessageRecord& record, bool active) {
                           {"last_reply", recipient.last_reply}});
   }
   return {{"id", record.id.str()},
-          {"state", record.state == spool::MessageState::Dead ? "dead" : "queued"},
+          {"state", messageState(record.state)},
           {"active", active},
           {"received_at", isoTime(record.received_at_us)},
-          {"next_attempt", record.state == spool::MessageState::Dead ? "" : isoTime(record.next_attempt_us)},
+          {"next_attempt", record.state == spool::MessageState::Queued ? isoTime(record.next_attempt_us) : ""},
           {"attempts", record.attempts},
           {"mail_from", record.mail_from},
           {"size", record.body_size},

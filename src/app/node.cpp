@@ -150,7 +150,7 @@ int Node::run() {
       [registry](const std::string& tenant) { return registry->forTenant(tenant); });
   uint64_t recovered = parts->scheduler->recover();
   parts->admission->refresh(spaceAfterFlush(*parts->store), parts->store->writable());
-  parts->runtime = std::make_unique<server::Runtime>(server::Snapshot{config_, server_tls}, *parts->store,
+  parts->runtime = std::make_unique<server::Runtime>(server::makeSnapshot(config_, server_tls), *parts->store,
                                                      *parts->admission, *parts->scheduler);
   parts->smtp = std::make_unique<server::SmtpServer>(*parts->runtime, parts->worker_ptrs);
   if (!parts->smtp->bind(error)) {
@@ -280,7 +280,7 @@ void Node::reload() {
   }
   log::configure(fresh.log.level, fresh.log.format, parts_->log_fd);
   parts_->registry->update(fresh);
-  parts_->runtime->replace(server::Snapshot{loaded.config, server_tls});
+  parts_->runtime->replace(server::makeSnapshot(loaded.config, server_tls));
   config_ = loaded.config;
   log::info("-", "reloaded").kv("tenants", fresh.tenants.size());
 }

@@ -3,10 +3,12 @@
 // Immutable tables; safe on any thread.
 #include "schema.h"
 
+#include <algorithm>
 #include <array>
 
 #include "values.h"
 #include "mxgate/base/ascii.h"
+#include "mxgate/base/ip_network.h"
 
 namespace mxgate::config::schema {
 namespace {
@@ -38,6 +40,11 @@ constexpr std::array<DeliveryKind, 2> kTargets{DeliveryKind::File, DeliveryKind:
 constexpr std::array<std::string_view, 3> kClientTlsNames{"none", "opportunistic", "required"};
 constexpr std::array<ClientTls, 3> kClientTls{ClientTls::None, ClientTls::Opportunistic,
                                               ClientTls::Required};
+constexpr std::array<std::string_view, 4> kActionNames{"reject", "quarantine", "tag", "accept"};
+constexpr std::array<CheckAction, 4> kActions{CheckAction::Reject, CheckAction::Quarantine, CheckAction::Tag,
+                                              CheckAction::Accept};
+constexpr std::array<std::string_view, 2> kScanFailureNames{"closed", "open"};
+constexpr std::array<ScanFailure, 2> kScanFailures{ScanFailure::Closed, ScanFailure::Open};
 
 uint16_t u16(const Parsed& p) { return static_cast<uint16_t>(p.number); }
 uint32_t u32(const Parsed& p) { return static_cast<uint32_t>(p.number); }
@@ -52,6 +59,37 @@ std::string checkPostmaster(std::string_view text) {
 
 std::string checkAddress(std::string_view text) {
   return values::isIpLiteral(text) ? "" : "not a numeric IPv4 or IPv6 address";
+}
+
+std::string checkNetwork(std::string_view text) {
+  return IpNetwork::parse(text) ? "" : "not a network in CIDR notation (192.0.2.0/24, 2001:db8::/32)";
+}
+
+// "192.0.2.53", "192.0.2.53:5353", "2001:db8::53" or "[2001:db8::53]:5353".
+std::string checkDnsServer(std::string_view text) {
+  std::string_view host = text;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || (close + 1 < text.size() && text[close + 1] != ':')) {
+      return "expected [address]:port";
+    }
+    host = text.substr(1, close - 1);
+    port = close + 2 <= text.size() ? text.substr(close + 2) : std::string_view();
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    host = text.substr(0, text.find(':'));
+    port = text.substr(text.find(':') + 1);
+  }
+  if (!values::isIpLiteral(host)) {
+    return "not a numeric IPv4 or IPv6 address (with an optional :port)";
+  }
+  if (!port.empty()) {
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return ascii::isDigit(c); }) ||
+        std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535) {
+      return "bad port";
+    }
+  }
+  return "";
 }
 
 const Key<Config> kNodeKeys[] = {
@@ -142,6 +180,10 @@ const Key<Config> kNodeKeys[] = {
     {.name = "smtp.max_pending_output", .type = Type::Size, .default_value = R"("64KiB")", .min = 4 * kKiB,
      .max = 16 * kMiB, .help = "Unsent reply bytes after which the session stops reading input.",
      .store = [](Config& c, const Parsed& p) { c.smtp.max_pending_output = p.number; }},
+    {.name = "smtp.xclient_networks", .type = Type::StringArray, .default_value = "[]", .max = 1000,
+     .check = checkNetwork,
+     .help = "Networks (CIDR) whose clients may use XCLIENT to present another client address and HELO.",
+     .store = [](Config& c, const Parsed& p) { c.smtp.xclient_networks = p.list; }},
 
     {.name = "spool.path", .type = Type::String, .default_value = R"("queue")", .min = 1,
      .help = "Directory of the on-disk spool (RocksDB).",
@@ -233,6 +275,76 @@ const Key<Config> kNodeKeys[] = {
     {.name = "admin.token_file", .type = Type::String, .default_value = R"("")",
      .help = "File holding the admin API bearer token; \"\" = <spool>/admin.token, created on first run.",
      .store = [](Config& c, const Parsed& p) { c.admin.token_file = p.text; }},
+
+    {.name = "dns.servers", .type = Type::StringArray, .default_value = "[]", .max = 16, .check = checkDnsServer,
+     .help = "Resolvers to ask (address or address:port); [] = the ones in /etc/resolv.conf.",
+     .store = [](Config& c, const Parsed& p) { c.dns.servers = p.list; }},
+    {.name = "dns.timeout", .type = Type::Duration, .default_value = R"("2s")", .min = 100 * kMillisecond,
+     .max = kMinute, .resolution = kMillisecond, .help = "Time to wait for one DNS reply before trying again.",
+     .store = [](Config& c, const Parsed& p) { c.dns.timeout = std::chrono::milliseconds(p.number); }},
+    {.name = "dns.tries", .type = Type::Integer, .default_value = "3", .min = 1, .max = 10,
+     .help = "Attempts per DNS query before it counts as a temporary failure.",
+     .store = [](Config& c, const Parsed& p) { c.dns.tries = u32(p); }},
+    {.name = "dns.cache_entries", .type = Type::Integer, .default_value = "100000", .min = 0, .max = 100000000,
+     .help = "DNS answers kept in the cache (positive, negative and recent failures).",
+     .store = [](Config& c, const Parsed& p) { c.dns.cache_entries = p.number; }},
+    {.name = "dns.max_ttl", .type = Type::Duration, .default_value = R"("1d")", .min = kSecond, .max = 7 * kDay,
+     .resolution = kSecond, .help = "Longest time an answer stays cached, whatever its TTL.",
+     .store = [](Config& c, const Parsed& p) { c.dns.max_ttl = std::chrono::seconds(p.number); }},
+    {.name = "dns.negative_ttl", .type = Type::Duration, .default_value = R"("5m")", .min = kSecond, .max = kDay,
+     .resolution = kSecond, .help = "Longest time a \"no such name\" or \"no such record\" answer stays cached.",
+     .store = [](Config& c, const Parsed& p) { c.dns.negative_ttl = std::chrono::seconds(p.number); }},
+
+    {.name = "auth.authserv_id", .type = Type::String, .default_value = R"("")", .max = 253, .check = checkHostname,
+     .help = "authserv-id of our Authentication-Results headers; \"\" = node.hostname.",
+     .store = [](Config& c, const Parsed& p) { c.auth.authserv_id = p.text; }},
+    {.name = "auth.public_suffix_list", .type = Type::String,
+     .default_value = R"("/usr/share/publicsuffix/public_suffix_list.dat")", .min = 1,
+     .help = "Public suffix list for DMARC organizational domains (Debian package publicsuffix).",
+     .store = [](Config& c, const Parsed& p) { c.auth.public_suffix_list = p.text; }},
+    {.name = "auth.dkim_min_rsa_bits", .type = Type::Integer, .default_value = "1024", .min = 1024, .max = 8192,
+     .help = "Smallest RSA key a DKIM signature may use (RFC 8301 §3.2).",
+     .store = [](Config& c, const Parsed& p) { c.auth.dkim_min_rsa_bits = u32(p); }},
+    {.name = "auth.max_dkim_signatures", .type = Type::Integer, .default_value = "5", .min = 1, .max = 50,
+     .help = "DKIM signatures verified per message; further ones are ignored.",
+     .store = [](Config& c, const Parsed& p) { c.auth.max_dkim_signatures = u32(p); }},
+    {.name = "auth.threads", .type = Type::Integer, .default_value = "2", .min = 1, .max = 64,
+     .help = "Threads finishing DKIM verification (key lookups may wait on DNS).",
+     .store = [](Config& c, const Parsed& p) { c.auth.threads = u32(p); }},
+    {.name = "auth.queue_limit", .type = Type::Integer, .default_value = "10000", .min = 100, .max = 10000000,
+     .help = "Verifications waiting for a thread; past it new mail gets 451 4.3.0.",
+     .store = [](Config& c, const Parsed& p) { c.auth.queue_limit = u32(p); }},
+
+    {.name = "scan.signatures", .type = Type::String, .default_value = R"("")",
+     .help = "ClamAV signature directory or file (e.g. /var/lib/clamav); \"\" = no virus scanning.",
+     .store = [](Config& c, const Parsed& p) { c.scan.signatures = p.text; }},
+    {.name = "scan.temp_dir", .type = Type::String, .default_value = R"("")",
+     .help = "Directory for ClamAV's temporary files; \"\" = its default.",
+     .store = [](Config& c, const Parsed& p) { c.scan.temp_dir = p.text; }},
+    {.name = "scan.max_scan_size", .type = Type::Size, .default_value = R"("100MiB")", .min = kMiB, .max = 4 * kGiB,
+     .help = "Bytes scanned per message; beyond it the scan counts as over a limit.",
+     .store = [](Config& c, const Parsed& p) { c.scan.max_scan_size = p.number; }},
+    {.name = "scan.max_file_size", .type = Type::Size, .default_value = R"("50MiB")", .min = kKiB, .max = 4 * kGiB,
+     .help = "Largest single file (attachment, archive member) scanned.",
+     .store = [](Config& c, const Parsed& p) { c.scan.max_file_size = p.number; }},
+    {.name = "scan.max_recursion", .type = Type::Integer, .default_value = "16", .min = 1, .max = 100,
+     .help = "Nesting depth of archives and MIME parts scanned.",
+     .store = [](Config& c, const Parsed& p) { c.scan.max_recursion = u32(p); }},
+    {.name = "scan.max_files", .type = Type::Integer, .default_value = "10000", .min = 1, .max = 1000000,
+     .help = "Files inside one message scanned.",
+     .store = [](Config& c, const Parsed& p) { c.scan.max_files = u32(p); }},
+    {.name = "scan.max_scan_time", .type = Type::Duration, .default_value = R"("30s")", .min = kMillisecond,
+     .max = 10 * kMinute, .resolution = kMillisecond, .help = "Time one scan may take.",
+     .store = [](Config& c, const Parsed& p) { c.scan.max_scan_time = std::chrono::milliseconds(p.number); }},
+    {.name = "scan.threads", .type = Type::Integer, .default_value = "1", .min = 1, .max = 64,
+     .help = "Threads scanning messages.",
+     .store = [](Config& c, const Parsed& p) { c.scan.threads = u32(p); }},
+    {.name = "scan.queue_limit", .type = Type::Integer, .default_value = "1000", .min = 1, .max = 1000000,
+     .help = "Scans waiting for a thread; past it scans are retried later (or 451 before the 250).",
+     .store = [](Config& c, const Parsed& p) { c.scan.queue_limit = u32(p); }},
+    {.name = "scan.failure", .type = Type::Enum, .default_value = R"("closed")", .choices = kScanFailureNames,
+     .help = "A scan that errs or hits a limit: closed = treat as infected, open = deliver with a tag.",
+     .store = [](Config& c, const Parsed& p) { c.scan.failure = kScanFailures[p.choice]; }},
 };
 
 const Key<Listener> kListenerKeys[] = {
@@ -251,6 +363,9 @@ const Key<Listener> kListenerKeys[] = {
     {.name = "listener.tls", .type = Type::Enum, .default_value = R"("starttls")", .choices = kListenerTlsNames,
      .help = "none, starttls (offered after EHLO) or implicit (TLS from the first byte, port 465).",
      .store = [](Listener& l, const Parsed& p) { l.tls = kListenerTls[p.choice]; }},
+    {.name = "listener.scan_before_accept", .type = Type::Bool, .default_value = "false",
+     .help = "Scan for viruses before the 250 and reject infected mail in the session (needs scan.signatures).",
+     .store = [](Listener& l, const Parsed& p) { l.scan_before_accept = p.flag; }},
 };
 
 const Key<Tenant> kPolicyKeys[] = {
@@ -284,6 +399,30 @@ const Key<Tenant> kPolicyKeys[] = {
     {.name = "delivery.tls", .type = Type::Enum, .default_value = R"("opportunistic")", .choices = kClientTlsNames,
      .only_for = "smtp", .help = "none, opportunistic (STARTTLS when offered) or required.",
      .store = [](Tenant& t, const Parsed& p) { t.delivery.tls = kClientTls[p.choice]; }},
+    {.name = "inbound.spf_fail", .type = Type::Enum, .default_value = R"("tag")", .choices = kActionNames,
+     .help = "SPF fail (RFC 7208 §8.4).",
+     .store = [](Tenant& t, const Parsed& p) { t.inbound.spf_fail = kActions[p.choice]; }},
+    {.name = "inbound.spf_softfail", .type = Type::Enum, .default_value = R"("accept")", .choices = kActionNames,
+     .help = "SPF softfail (RFC 7208 §8.5).",
+     .store = [](Tenant& t, const Parsed& p) { t.inbound.spf_softfail = kActions[p.choice]; }},
+    {.name = "inbound.dkim_fail", .type = Type::Enum, .default_value = R"("accept")", .choices = kActionNames,
+     .help = "Every DKIM signature failed (no signature at all is not a failure).",
+     .store = [](Tenant& t, const Parsed& p) { t.inbound.dkim_fail = kActions[p.choice]; }},
+    {.name = "inbound.dmarc_reject", .type = Type::Enum, .default_value = R"("reject")", .choices = kActionNames,
+     .help = "DMARC fails and the From domain publishes p=reject.",
+     .store = [](Tenant& t, const Parsed& p) { t.inbound.dmarc_reject = kActions[p.choice]; }},
+    {.name = "inbound.dmarc_quarantine", .type = Type::Enum, .default_value = R"("quarantine")",
+     .choices = kActionNames, .help = "DMARC fails and the From domain publishes p=quarantine.",
+     .store = [](Tenant& t, const Parsed& p) { t.inbound.dmarc_quarantine = kActions[p.choice]; }},
+    {.name = "inbound.dmarc_none", .type = Type::Enum, .default_value = R"("accept")", .choices = kActionNames,
+     .help = "DMARC fails and the From domain publishes p=none.",
+     .store = [](Tenant& t, const Parsed& p) { t.inbound.dmarc_none = kActions[p.choice]; }},
+    {.name = "inbound.virus", .type = Type::Enum, .default_value = R"("quarantine")", .choices = kActionNames,
+     .help = "A virus was found (reject needs a listener with scan_before_accept; otherwise quarantine).",
+     .store = [](Tenant& t, const Parsed& p) { t.inbound.virus = kActions[p.choice]; }},
+    {.name = "inbound.quarantine_retention", .type = Type::Duration, .default_value = R"("30d")", .min = kDay,
+     .max = 3650 * kDay, .resolution = kSecond, .help = "How long quarantined mail is kept before it is purged.",
+     .store = [](Tenant& t, const Parsed& p) { t.inbound.quarantine_retention = std::chrono::seconds(p.number); }},
 };
 
 const Listener kDefaultListeners[] = {

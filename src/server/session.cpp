@@ -95,9 +95,10 @@ void Session::start(uv_stream_t* listener_handle) {
     stream_.close();
     return;
   }
-  client_ip_ = stream_.peerAddress();
+  peer_ip_ = stream_.peerAddress();
+  client_ip_ = peer_ip_;
   owner_.counters().connections.fetch_add(1, std::memory_order_relaxed);
-  auto verdict = owner_.limits().acquire(client_ip_, config_.smtp.max_connections,
+  auto verdict = owner_.limits().acquire(peer_ip_, config_.smtp.max_connections,
                                          config_.smtp.max_connections_per_ip);
   if (verdict != ConnectionLimits::Verdict::Accept) {
     owner_.counters().refused_connections.fetch_add(1, std::memory_order_relaxed);
@@ -265,6 +266,7 @@ void Session::execute(const smtp::Command& command) {
     case smtp::Verb::Data: handleData(); break;
     case smtp::Verb::Bdat: handleBdat(command); break;
     case smtp::Verb::StartTls: handleStartTls(); break;
+    case smtp::Verb::Xclient: handleXclient(command); break;
     case smtp::Verb::Rset:
       if (countJunk()) {
         if (in_transaction_) {
@@ -341,6 +343,9 @@ void Session::handleHelo(const smtp::Command& command, bool extended) {
                                     "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"};
   if (listener_.tls == config::ListenerTls::StartTls && snapshot_.tls && !stream_.tlsActive()) {
     lines.emplace_back("STARTTLS");
+  }
+  if (inAnyNetwork(snapshot_.xclient_networks, peer_ip_)) {
+    lines.emplace_back("XCLIENT ADDR HELO NAME PROTO");
   }
   lines.emplace_back("CHUNKING");
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -543,6 +548,36 @@ void Session::handleStartTls() {
   stream_.startTls(snapshot_.tls, tls::Session::Role::Server);
   phase_ = Phase::Handshake;
   setDeadline();
+}
+
+// Postfix's XCLIENT (www.postfix.org/XCLIENT_README.html): a trusted client (a proxy, a
+// test harness) presents another client address and HELO name; the session starts over with
+// a new greeting, so the client must say EHLO again.
+void Session::handleXclient(const smtp::Command& command) {
+  if (!inAnyNetwork(snapshot_.xclient_networks, peer_ip_)) {
+    reply(smtp::ReplyId::XclientDenied);
+    countError();
+    return;
+  }
+  if (in_transaction_) {
+    reply(smtp::ReplyId::TransactionInProgress);
+    countError();
+    return;
+  }
+  smtp::Xclient xclient;
+  if (!smtp::parseXclient(command.argument, xclient)) {
+    reply(smtp::ReplyId::XclientSyntax);
+    countError();
+    return;
+  }
+  resetTransaction();
+  helo_ = xclient.helo.value_or("");
+  esmtp_ = false;
+  if (xclient.address) {
+    client_ip_ = *xclient.address;
+  }
+  log::info(sessionTag(), "xclient").kv("peer", peer_ip_).kv("client", client_ip_).kv("helo", helo_);
+  reply(smtp::ReplyId::Greeting, config_.node.hostname);
 }
 
 void Session::onStreamTlsReady() {
@@ -926,7 +961,7 @@ void Session::onStreamEnd(std::string_view reason) {
 void Session::onStreamClosed() {
   announceTransaction(false);
   if (counted_) {
-    owner_.limits().release(client_ip_);
+    owner_.limits().release(peer_ip_);
     log::info(sessionTag(), "disconnect")
         .kv("client", client_ip_)
         .kv("commands", commands_)

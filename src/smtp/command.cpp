@@ -1,15 +1,18 @@
 // SMTP command lines: framing (RFC 5321 §2.3.8, §4.5.3.1.4), verbs (§4.1), MAIL/RCPT paths
 // and parameters (§4.1.2, RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 §3.4 SMTPUTF8, RFC 4954 §5
-// AUTH= with RFC 3461 §4 xtext), HELO/EHLO arguments and RFC 3030 §2 BDAT. Pure functions;
-// safe on any thread.
+// AUTH= with RFC 3461 §4 xtext), HELO/EHLO arguments, RFC 3030 §2 BDAT and Postfix's XCLIENT.
+// Pure functions; safe on any thread.
 #include "mxgate/smtp/command.h"
-#include "mxgate/base/ascii.h"
-#include "mxgate/base/utf8.h"
 
+#include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <utility>
+
+#include "mxgate/base/ascii.h"
+#include "mxgate/base/utf8.h"
 
 namespace mxgate::smtp {
 namespace {
@@ -38,11 +41,11 @@ bool parseDecimal(std::string_view text, size_t max_digits, uint64_t& value) {
   return true;
 }
 
-constexpr std::array<std::pair<std::string_view, Verb>, 14> kVerbs{{
+constexpr std::array<std::pair<std::string_view, Verb>, 15> kVerbs{{
     {"HELO", Verb::Helo}, {"EHLO", Verb::Ehlo}, {"MAIL", Verb::Mail}, {"RCPT", Verb::Rcpt},
     {"DATA", Verb::Data}, {"BDAT", Verb::Bdat}, {"RSET", Verb::Rset}, {"NOOP", Verb::Noop},
     {"QUIT", Verb::Quit}, {"HELP", Verb::Help}, {"VRFY", Verb::Vrfy}, {"EXPN", Verb::Expn},
-    {"STARTTLS", Verb::StartTls}, {"AUTH", Verb::Auth},
+    {"STARTTLS", Verb::StartTls}, {"AUTH", Verb::Auth}, {"XCLIENT", Verb::Xclient},
 }};
 
 // Request lines of other protocols (Postfix smtpd_forbidden_commands).
@@ -424,6 +427,54 @@ bool parseBdat(std::string_view argument, uint64_t& size, bool& last) {
   }
   size = chunk;
   last = is_last;
+  return true;
+}
+
+bool parseXclient(std::string_view argument, Xclient& out) {
+  static constexpr std::array<std::string_view, 8> kAttributes{"ADDR",  "HELO",     "NAME",     "PROTO",
+                                                               "PORT", "LOGIN", "DESTADDR", "DESTPORT"};
+  out = Xclient();
+  std::string_view rest = skipSpaces(argument);
+  if (rest.empty()) {
+    return false;
+  }
+  while (!rest.empty()) {
+    const size_t space = rest.find(' ');
+    const std::string_view pair = rest.substr(0, space);
+    rest = space == std::string_view::npos ? std::string_view() : skipSpaces(rest.substr(space));
+    const size_t equals = pair.find('=');
+    if (equals == std::string_view::npos) {
+      return false;
+    }
+    const std::string_view name = pair.substr(0, equals);
+    std::string value;
+    if (std::none_of(kAttributes.begin(), kAttributes.end(),
+                     [&](std::string_view known) { return ascii::equalsIgnoreCase(known, name); }) ||
+        !decodeXtext(pair.substr(equals + 1), value)) {
+      return false;
+    }
+    if (value == "[UNAVAILABLE]" || value == "[TEMPUNAVAIL]") {
+      continue;
+    }
+    if (ascii::equalsIgnoreCase(name, "ADDR")) {
+      std::string_view address = value;
+      if (ascii::startsWithIgnoreCase(address, "IPV6:")) {
+        address.remove_prefix(5);
+      }
+      const std::string copy(address);
+      unsigned char bytes[16];
+      if (copy.find(':') == std::string::npos ? inet_pton(AF_INET, copy.c_str(), bytes) != 1
+                                              : inet_pton(AF_INET6, copy.c_str(), bytes) != 1) {
+        return false;
+      }
+      out.address = copy;
+    } else if (ascii::equalsIgnoreCase(name, "HELO")) {
+      if (!isValidHeloArgument(value)) {
+        return false;
+      }
+      out.helo = value;
+    }
+  }
   return true;
 }
 

@@ -5,11 +5,11 @@
 // call. Runs on a loop thread, one instance per session or message.
 #include "mxgate/smtp/message_reader.h"
 
-#include "mxgate/base/ascii.h"
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
+
+#include "mxgate/base/ascii.h"
 
 namespace mxgate::smtp {
 namespace {

@@ -1,17 +1,22 @@
-// Spool record codec and key layout (see include/mxgate/spool/record.h, queue/README.md).
-// Pure functions, any thread.
+// Spool record codecs and key layout (see include/mxgate/spool/record.h, queue/README.md).
+// Every record kind shares one framing: a 3-byte magic, a version byte, TLV fields, and a
+// CRC-32 of everything before it. Pure functions, any thread.
 #include "mxgate/spool/record.h"
 
 #include <zlib.h>
 
+#include <algorithm>
+
 namespace mxgate::spool {
 namespace {
 
-constexpr char kMagic[3] = {'M', 'X', 'M'};
 constexpr uint8_t kVersion = 1;
+constexpr std::string_view kMessageMagic = "MXM";
+constexpr std::string_view kQuarantineMagic = "MXQ";
+constexpr std::string_view kAuditMagic = "MXA";
 
 // Field tags of a message record (queue/README.md, "Message record").
-enum Tag : uint64_t {
+enum MessageTag : uint64_t {
   kState = 1,
   kReceivedAt = 2,
   kNextAttempt = 3,
@@ -29,17 +34,41 @@ enum Tag : uint64_t {
   kDeadReason = 15,
   kDeadAt = 16,
   kRequeuedAt = 17,
+  kStage = 18,
+  kHeaders = 19,
   kRecipient = 20,
+  kVerdicts = 21,
 };
 
-// Field tags inside a kRecipient value.
-enum RecipientTag : uint64_t {
-  kRcptAddress = 1,
-  kRcptTenant = 2,
-  kRcptState = 3,
-  kRcptAttempts = 4,
-  kRcptLastReply = 5,
+// Inside a kRecipient value.
+enum RecipientTag : uint64_t { kRcptAddress = 1, kRcptTenant = 2, kRcptState = 3, kRcptAttempts = 4, kRcptLastReply = 5 };
+
+// Inside a kVerdicts value; kVerdictDkim values nest DkimTag fields.
+enum VerdictTag : uint64_t {
+  kVerdictSpf = 1,
+  kVerdictSpfDomain = 2,
+  kVerdictDkim = 3,
+  kVerdictDmarc = 4,
+  kVerdictDmarcPolicy = 5,
+  kVerdictFromDomain = 6,
+  kVerdictVirus = 7,
+  kVerdictVirusName = 8,
 };
+enum DkimTag : uint64_t { kDkimResult = 1, kDkimDomain = 2, kDkimSelector = 3, kDkimAlgorithm = 4 };
+
+// Quarantine and audit records.
+enum QuarantineTag : uint64_t {
+  kQuarantineTenant = 1,
+  kQuarantineReason = 2,
+  kQuarantineDetail = 3,
+  kQuarantineAt = 4,
+  kQuarantineExpires = 5,
+  kQuarantineHold = 6,
+  kQuarantineMailFrom = 7,
+  kQuarantineSize = 8,
+  kQuarantineRecipient = 9,
+};
+enum AuditTag : uint64_t { kAuditAt = 1, kAuditActor = 2, kAuditAction = 3, kAuditTenant = 4, kAuditId = 5, kAuditDetail = 6 };
 
 constexpr uint64_t kFlagSmtpUtf8 = 1;
 constexpr uint64_t kFlagEightBit = 2;
@@ -83,6 +112,12 @@ void putNumber(std::string& out, uint64_t tag, uint64_t value) {
   putField(out, tag, encoded);
 }
 
+void putText(std::string& out, uint64_t tag, std::string_view value) {
+  if (!value.empty()) {
+    putField(out, tag, value);
+  }
+}
+
 // Reads the next (tag, value) pair; false on truncation.
 bool nextField(std::string_view& in, uint64_t& tag, std::string_view& value) {
   uint64_t length = 0;
@@ -105,53 +140,141 @@ bool asU32(std::string_view value, uint32_t& out) {
   return true;
 }
 
+// Walks the fields of a value; field() returns false for a malformed field.
+template <typename Fn>
+bool forEachField(std::string_view in, Fn field) {
+  uint64_t tag = 0;
+  std::string_view value;
+  while (!in.empty()) {
+    if (!nextField(in, tag, value) || !field(tag, value)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// magic · version · fields · CRC-32 of all of it.
+std::string seal(std::string_view magic, std::string fields) {
+  std::string out;
+  out.reserve(magic.size() + 1 + fields.size() + 4);
+  out.append(magic);
+  out.push_back(static_cast<char>(kVersion));
+  out.append(fields);
+  uint32_t crc = crc32(0, out);
+  for (int i = 0; i < 4; ++i) {
+    out.push_back(static_cast<char>(crc >> (8 * i)));
+  }
+  return out;
+}
+
+// Checks the framing; on Ok, fields is the field area.
+DecodeStatus unseal(std::string_view magic, std::string_view bytes, std::string_view& fields) {
+  if (bytes.size() < magic.size() + 1 + 4) {
+    return DecodeStatus::TooShort;
+  }
+  if (bytes.substr(0, magic.size()) != magic) {
+    return DecodeStatus::BadMagic;
+  }
+  if (static_cast<uint8_t>(bytes[magic.size()]) != kVersion) {
+    return DecodeStatus::UnsupportedVersion;
+  }
+  std::string_view payload = bytes.substr(0, bytes.size() - 4);
+  uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i) {
+    stored |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[bytes.size() - 4 + i])) << (8 * i);
+  }
+  if (crc32(0, payload) != stored) {
+    return DecodeStatus::BadChecksum;
+  }
+  fields = payload.substr(magic.size() + 1);
+  return DecodeStatus::Ok;
+}
+
 std::string encodeRecipient(const RecipientRecord& recipient) {
   std::string out;
   putField(out, kRcptAddress, recipient.address);
   putField(out, kRcptTenant, recipient.tenant);
   putNumber(out, kRcptState, static_cast<uint64_t>(recipient.state));
   putNumber(out, kRcptAttempts, recipient.attempts);
-  if (!recipient.last_reply.empty()) {
-    putField(out, kRcptLastReply, recipient.last_reply);
-  }
+  putText(out, kRcptLastReply, recipient.last_reply);
   return out;
 }
 
 bool decodeRecipient(std::string_view in, RecipientRecord& out) {
-  uint64_t tag = 0;
-  std::string_view value;
-  uint64_t number = 0;
-  while (!in.empty()) {
-    if (!nextField(in, tag, value)) {
-      return false;
-    }
+  return forEachField(in, [&out](uint64_t tag, std::string_view value) {
+    uint64_t number = 0;
     switch (tag) {
-      case kRcptAddress: out.address.assign(value); break;
-      case kRcptTenant: out.tenant.assign(value); break;
+      case kRcptAddress: out.address.assign(value); return true;
+      case kRcptTenant: out.tenant.assign(value); return true;
       case kRcptState:
-        if (!asNumber(value, number) || number > static_cast<uint64_t>(RecipientState::Failed)) {
+        if (!asNumber(value, number) || number > static_cast<uint64_t>(RecipientState::Quarantined)) {
           return false;
         }
         out.state = static_cast<RecipientState>(number);
-        break;
-      case kRcptAttempts:
-        if (!asU32(value, out.attempts)) {
-          return false;
-        }
-        break;
-      case kRcptLastReply: out.last_reply.assign(value); break;
-      default: break;  // a field from a newer version
+        return true;
+      case kRcptAttempts: return asU32(value, out.attempts);
+      case kRcptLastReply: out.last_reply.assign(value); return true;
+      default: return true;  // a field from a newer version
     }
-  }
-  return true;
+  });
 }
 
-bool decodeField(uint64_t tag, std::string_view value, MessageRecord& out) {
+std::string encodeVerdicts(const Verdicts& verdicts) {
+  std::string out;
+  putText(out, kVerdictSpf, verdicts.spf);
+  putText(out, kVerdictSpfDomain, verdicts.spf_domain);
+  for (const auto& dkim : verdicts.dkim) {
+    std::string nested;
+    putText(nested, kDkimResult, dkim.result);
+    putText(nested, kDkimDomain, dkim.domain);
+    putText(nested, kDkimSelector, dkim.selector);
+    putText(nested, kDkimAlgorithm, dkim.algorithm);
+    putField(out, kVerdictDkim, nested);
+  }
+  putText(out, kVerdictDmarc, verdicts.dmarc);
+  putText(out, kVerdictDmarcPolicy, verdicts.dmarc_policy);
+  putText(out, kVerdictFromDomain, verdicts.from_domain);
+  putText(out, kVerdictVirus, verdicts.virus);
+  putText(out, kVerdictVirusName, verdicts.virus_name);
+  return out;
+}
+
+bool decodeVerdicts(std::string_view in, Verdicts& out) {
+  return forEachField(in, [&out](uint64_t tag, std::string_view value) {
+    switch (tag) {
+      case kVerdictSpf: out.spf.assign(value); return true;
+      case kVerdictSpfDomain: out.spf_domain.assign(value); return true;
+      case kVerdictDkim: {
+        DkimVerdict dkim;
+        bool ok = forEachField(value, [&dkim](uint64_t inner, std::string_view text) {
+          switch (inner) {
+            case kDkimResult: dkim.result.assign(text); break;
+            case kDkimDomain: dkim.domain.assign(text); break;
+            case kDkimSelector: dkim.selector.assign(text); break;
+            case kDkimAlgorithm: dkim.algorithm.assign(text); break;
+            default: break;
+          }
+          return true;
+        });
+        out.dkim.push_back(std::move(dkim));
+        return ok;
+      }
+      case kVerdictDmarc: out.dmarc.assign(value); return true;
+      case kVerdictDmarcPolicy: out.dmarc_policy.assign(value); return true;
+      case kVerdictFromDomain: out.from_domain.assign(value); return true;
+      case kVerdictVirus: out.virus.assign(value); return true;
+      case kVerdictVirusName: out.virus_name.assign(value); return true;
+      default: return true;
+    }
+  });
+}
+
+bool decodeMessageField(uint64_t tag, std::string_view value, MessageRecord& out) {
   uint64_t number = 0;
   switch (tag) {
     case kState:
-      if (!asNumber(value, number) || (number != static_cast<uint64_t>(MessageState::Queued) &&
-                                       number != static_cast<uint64_t>(MessageState::Dead))) {
+      if (!asNumber(value, number) || number < static_cast<uint64_t>(MessageState::Queued) ||
+          number > static_cast<uint64_t>(MessageState::Held)) {
         return false;
       }
       out.state = static_cast<MessageState>(number);
@@ -178,6 +301,14 @@ bool decodeField(uint64_t tag, std::string_view value, MessageRecord& out) {
     case kDeadReason: out.dead_reason.assign(value); return true;
     case kDeadAt: return asNumber(value, out.dead_at_us);
     case kRequeuedAt: return asNumber(value, out.requeued_at_us);
+    case kStage:
+      if (!asNumber(value, number) || number > static_cast<uint64_t>(Stage::Scan)) {
+        return false;
+      }
+      out.stage = static_cast<Stage>(number);
+      return true;
+    case kHeaders: out.headers.assign(value); return true;
+    case kVerdicts: return decodeVerdicts(value, out.verdicts);
     case kRecipient: {
       RecipientRecord recipient;
       if (!decodeRecipient(value, recipient)) {
@@ -192,13 +323,9 @@ bool decodeField(uint64_t tag, std::string_view value, MessageRecord& out) {
 
 }  // namespace
 
-bool MessageRecord::hasPending() const {
-  for (const auto& recipient : recipients) {
-    if (recipient.state == RecipientState::Pending) {
-      return true;
-    }
-  }
-  return false;
+bool MessageRecord::hasRecipientIn(RecipientState wanted) const {
+  return std::any_of(recipients.begin(), recipients.end(),
+                     [wanted](const RecipientRecord& recipient) { return recipient.state == wanted; });
 }
 
 uint32_t crc32(uint32_t crc, std::string_view bytes) {
@@ -212,9 +339,7 @@ uint32_t crc32(uint32_t crc, std::string_view bytes) {
 
 std::string encodeMessage(const MessageRecord& record) {
   std::string out;
-  out.reserve(256 + record.recipients.size() * 64);
-  out.append(kMagic, sizeof kMagic);
-  out.push_back(static_cast<char>(kVersion));
+  out.reserve(256 + record.headers.size() + record.recipients.size() * 64);
   putNumber(out, kState, static_cast<uint64_t>(record.state));
   putNumber(out, kReceivedAt, record.received_at_us);
   putNumber(out, kNextAttempt, record.next_attempt_us);
@@ -228,9 +353,7 @@ std::string encodeMessage(const MessageRecord& record) {
   putNumber(out, kBodySize, record.body_size);
   putNumber(out, kBodyChunks, record.body_chunks);
   putNumber(out, kBodyCrc, record.body_crc32);
-  if (!record.last_reply.empty()) {
-    putField(out, kLastReply, record.last_reply);
-  }
+  putText(out, kLastReply, record.last_reply);
   if (!record.dead_reason.empty()) {
     putField(out, kDeadReason, record.dead_reason);
     putNumber(out, kDeadAt, record.dead_at_us);
@@ -238,43 +361,117 @@ std::string encodeMessage(const MessageRecord& record) {
   if (record.requeued_at_us != 0) {
     putNumber(out, kRequeuedAt, record.requeued_at_us);
   }
+  if (record.stage != Stage::Deliver) {
+    putNumber(out, kStage, static_cast<uint64_t>(record.stage));
+  }
+  putText(out, kHeaders, record.headers);
+  std::string verdicts = encodeVerdicts(record.verdicts);
+  putText(out, kVerdicts, verdicts);
   for (const auto& recipient : record.recipients) {
     putField(out, kRecipient, encodeRecipient(recipient));
   }
-  uint32_t crc = crc32(0, out);
-  for (int i = 0; i < 4; ++i) {
-    out.push_back(static_cast<char>(crc >> (8 * i)));
-  }
-  return out;
+  return seal(kMessageMagic, std::move(out));
 }
 
 DecodeStatus decodeMessage(std::string_view bytes, MessageRecord& out) {
-  if (bytes.size() < sizeof kMagic + 1 + 4) {
-    return DecodeStatus::TooShort;
-  }
-  if (bytes.substr(0, sizeof kMagic) != std::string_view(kMagic, sizeof kMagic)) {
-    return DecodeStatus::BadMagic;
-  }
-  if (static_cast<uint8_t>(bytes[sizeof kMagic]) != kVersion) {
-    return DecodeStatus::UnsupportedVersion;
-  }
-  std::string_view payload = bytes.substr(0, bytes.size() - 4);
-  uint32_t stored = 0;
-  for (int i = 0; i < 4; ++i) {
-    stored |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[bytes.size() - 4 + i])) << (8 * i);
-  }
-  if (crc32(0, payload) != stored) {
-    return DecodeStatus::BadChecksum;
+  std::string_view fields;
+  DecodeStatus status = unseal(kMessageMagic, bytes, fields);
+  if (status != DecodeStatus::Ok) {
+    return status;
   }
   MessageRecord record;
   record.id = out.id;  // the id lives in the key, not in the value
-  std::string_view fields = payload.substr(sizeof kMagic + 1);
-  uint64_t tag = 0;
-  std::string_view value;
-  while (!fields.empty()) {
-    if (!nextField(fields, tag, value) || !decodeField(tag, value, record)) {
-      return DecodeStatus::Malformed;
+  if (!forEachField(fields, [&record](uint64_t tag, std::string_view value) {
+        return decodeMessageField(tag, value, record);
+      })) {
+    return DecodeStatus::Malformed;
+  }
+  out = std::move(record);
+  return DecodeStatus::Ok;
+}
+
+std::string encodeQuarantine(const QuarantineRecord& record) {
+  std::string out;
+  putField(out, kQuarantineTenant, record.tenant);
+  putField(out, kQuarantineReason, record.reason);
+  putText(out, kQuarantineDetail, record.detail);
+  putNumber(out, kQuarantineAt, record.quarantined_at_us);
+  putNumber(out, kQuarantineExpires, record.expires_at_us);
+  putNumber(out, kQuarantineHold, record.legal_hold ? 1 : 0);
+  putText(out, kQuarantineMailFrom, record.mail_from);
+  putNumber(out, kQuarantineSize, record.size);
+  for (const auto& recipient : record.recipients) {
+    putField(out, kQuarantineRecipient, recipient);
+  }
+  return seal(kQuarantineMagic, std::move(out));
+}
+
+DecodeStatus decodeQuarantine(std::string_view bytes, QuarantineRecord& out) {
+  std::string_view fields;
+  DecodeStatus status = unseal(kQuarantineMagic, bytes, fields);
+  if (status != DecodeStatus::Ok) {
+    return status;
+  }
+  QuarantineRecord record;
+  record.id = out.id;  // from the key
+  bool ok = forEachField(fields, [&record](uint64_t tag, std::string_view value) {
+    uint64_t number = 0;
+    switch (tag) {
+      case kQuarantineTenant: record.tenant.assign(value); return true;
+      case kQuarantineReason: record.reason.assign(value); return true;
+      case kQuarantineDetail: record.detail.assign(value); return true;
+      case kQuarantineAt: return asNumber(value, record.quarantined_at_us);
+      case kQuarantineExpires: return asNumber(value, record.expires_at_us);
+      case kQuarantineHold:
+        if (!asNumber(value, number) || number > 1) {
+          return false;
+        }
+        record.legal_hold = number == 1;
+        return true;
+      case kQuarantineMailFrom: record.mail_from.assign(value); return true;
+      case kQuarantineSize: return asNumber(value, record.size);
+      case kQuarantineRecipient: record.recipients.emplace_back(value); return true;
+      default: return true;
     }
+  });
+  if (!ok) {
+    return DecodeStatus::Malformed;
+  }
+  out = std::move(record);
+  return DecodeStatus::Ok;
+}
+
+std::string encodeAudit(const AuditRecord& record) {
+  std::string out;
+  putNumber(out, kAuditAt, record.at_us);
+  putField(out, kAuditActor, record.actor);
+  putField(out, kAuditAction, record.action);
+  putText(out, kAuditTenant, record.tenant);
+  putText(out, kAuditId, record.id);
+  putText(out, kAuditDetail, record.detail);
+  return seal(kAuditMagic, std::move(out));
+}
+
+DecodeStatus decodeAudit(std::string_view bytes, AuditRecord& out) {
+  std::string_view fields;
+  DecodeStatus status = unseal(kAuditMagic, bytes, fields);
+  if (status != DecodeStatus::Ok) {
+    return status;
+  }
+  AuditRecord record;
+  bool ok = forEachField(fields, [&record](uint64_t tag, std::string_view value) {
+    switch (tag) {
+      case kAuditAt: return asNumber(value, record.at_us);
+      case kAuditActor: record.actor.assign(value); return true;
+      case kAuditAction: record.action.assign(value); return true;
+      case kAuditTenant: record.tenant.assign(value); return true;
+      case kAuditId: record.id.assign(value); return true;
+      case kAuditDetail: record.detail.assign(value); return true;
+      default: return true;
+    }
+  });
+  if (!ok) {
+    return DecodeStatus::Malformed;
   }
   out = std::move(record);
   return DecodeStatus::Ok;
@@ -298,6 +495,24 @@ std::string bodyKey(const mail::QueueId& id, uint32_t chunk) {
   std::string key(id.bytes());
   for (int i = 3; i >= 0; --i) {
     key.push_back(static_cast<char>(chunk >> (8 * i)));
+  }
+  return key;
+}
+
+std::string quarantineKey(std::string_view tenant, const mail::QueueId& id) {
+  std::string key(tenant);
+  key.push_back('\0');
+  key.append(id.bytes());
+  return key;
+}
+
+std::string auditKey(uint64_t at_us, uint32_t sequence) {
+  std::string key;
+  for (int i = 7; i >= 0; --i) {
+    key.push_back(static_cast<char>(at_us >> (8 * i)));
+  }
+  for (int i = 3; i >= 0; --i) {
+    key.push_back(static_cast<char>(sequence >> (8 * i)));
   }
   return key;
 }

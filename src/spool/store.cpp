@@ -21,7 +21,10 @@
 namespace mxgate::spool {
 namespace {
 
-constexpr const char* kFamilies[] = {"default", "meta", "body", "open", "corrupt"};
+constexpr const char* kFamilies[] = {"default", "meta", "body", "open", "corrupt", "quarantine", "audit"};
+
+// Audit keys are time-ordered; the sequence separates records of the same microsecond.
+std::atomic<uint32_t> g_audit_sequence{0};
 constexpr const char* kFormatKey = "mxgate.spool.format";
 constexpr const char* kFormatVersion = "1";
 constexpr size_t kMaxBatchBytes = 64u << 20;
@@ -67,6 +70,23 @@ void Batch::deleteBodyChunks(const mail::QueueId& id, uint32_t first, uint32_t e
     ops_.push_back(Op{Family::Body, Kind::Delete, bodyKey(id, index), {}});
     bytes_ += mail::QueueId::kBytes + 4;
   }
+}
+
+void Batch::putQuarantine(const QuarantineRecord& record) {
+  Op op{Family::Quarantine, Kind::Put, quarantineKey(record.tenant, record.id), encodeQuarantine(record)};
+  bytes_ += op.key.size() + op.value.size();
+  ops_.push_back(std::move(op));
+}
+
+void Batch::deleteQuarantine(std::string_view tenant, const mail::QueueId& id) {
+  ops_.push_back(Op{Family::Quarantine, Kind::Delete, quarantineKey(tenant, id), {}});
+  bytes_ += tenant.size() + mail::QueueId::kBytes;
+}
+
+void Batch::putAudit(const AuditRecord& record) {
+  Op op{Family::Audit, Kind::Put, auditKey(record.at_us, g_audit_sequence.fetch_add(1)), encodeAudit(record)};
+  bytes_ += op.key.size() + op.value.size();
+  ops_.push_back(std::move(op));
 }
 
 void Batch::moveToCorrupt(std::string_view key, std::string_view value) {
@@ -147,7 +167,8 @@ Store::Store(const config::SpoolSettings& settings)
   small_options.write_buffer_size = 1u << 20;
 
   options_->families = {{kFamilies[0], small_options}, {kFamilies[1], meta_options}, {kFamilies[2], body_options},
-                        {kFamilies[3], small_options}, {kFamilies[4], small_options}};
+                        {kFamilies[3], small_options}, {kFamilies[4], small_options}, {kFamilies[5], small_options},
+                        {kFamilies[6], small_options}};
 }
 
 bool Store::openDatabase(std::string& error) {
@@ -199,6 +220,8 @@ rocksdb::ColumnFamilyHandle* Store::family(Batch::Family family) const {
     case Batch::Family::Body: return handles_[2];
     case Batch::Family::Open: return handles_[3];
     case Batch::Family::Corrupt: return handles_[4];
+    case Batch::Family::Quarantine: return handles_[5];
+    case Batch::Family::Audit: return handles_[6];
   }
   return handles_[0];
 }
@@ -469,6 +492,76 @@ bool Store::dropOpenTransaction(const mail::QueueId& id) {
   rocksdb::WriteOptions options;
   options.sync = true;
   return db_->Write(options, &batch).ok();
+}
+
+Store::ReadStatus Store::readQuarantine(std::string_view tenant, const mail::QueueId& id, QuarantineRecord& out,
+                                        std::string& error) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    error = "spool is being reopened after a write error";
+    return ReadStatus::IoError;
+  }
+  std::string value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[5], quarantineKey(tenant, id), &value);
+  if (status.IsNotFound()) {
+    return ReadStatus::NotFound;
+  }
+  if (!status.ok()) {
+    error = status.ToString();
+    return ReadStatus::IoError;
+  }
+  out.id = id;
+  DecodeStatus decoded = decodeQuarantine(value, out);
+  if (decoded != DecodeStatus::Ok) {
+    error = std::string(describe(decoded));
+    return ReadStatus::Corrupt;
+  }
+  return ReadStatus::Ok;
+}
+
+void Store::scanQuarantine(std::string_view tenant, const std::function<bool(QuarantineRecord&)>& visit) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[5]));
+  const std::string prefix = tenant.empty() ? std::string() : std::string(tenant) + '\0';
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.substr(0, prefix.size()) != prefix) {
+      break;
+    }
+    QuarantineRecord record;
+    if (key.size() < mail::QueueId::kBytes + 1) {
+      continue;
+    }
+    record.id = mail::QueueId::fromBytes(key.substr(key.size() - mail::QueueId::kBytes));
+    DecodeStatus status = decodeQuarantine(std::string_view(it->value().data(), it->value().size()), record);
+    if (status != DecodeStatus::Ok) {
+      log::error("-", "corrupt_quarantine_record").kv("reason", describe(status));
+      continue;
+    }
+    if (!visit(record)) {
+      return;
+    }
+  }
+}
+
+void Store::scanAudit(const std::function<bool(AuditRecord&)>& visit) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[6]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    AuditRecord record;
+    if (decodeAudit(std::string_view(it->value().data(), it->value().size()), record) != DecodeStatus::Ok) {
+      continue;
+    }
+    if (!visit(record)) {
+      return;
+    }
+  }
 }
 
 uint64_t Store::unflushedBytes() const {

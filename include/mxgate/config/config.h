@@ -23,6 +23,8 @@ enum class ListenerTls { None, StartTls, Implicit };
 enum class BareNewline { Reject, Normalize };
 enum class DeliveryKind { File, Smtp };
 enum class ClientTls { None, Opportunistic, Required };
+enum class CheckAction { Reject, Quarantine, Tag, Accept };
+enum class ScanFailure { Closed, Open };
 
 struct NodeSettings {
   std::string hostname;      // greeting, EHLO reply, Received: by
@@ -44,6 +46,7 @@ struct Listener {
   std::string address;  // numeric IPv4 or IPv6
   uint16_t port = 0;    // 0 lets the kernel choose (tests)
   ListenerTls tls = ListenerTls::StartTls;
+  bool scan_before_accept = false;  // scan before the 250 and reject infected mail in-session
 };
 
 struct TlsSettings {
@@ -69,6 +72,38 @@ struct SmtpSettings {
   std::chrono::milliseconds data_timeout{300000};     // between DATA blocks, §4.5.3.2.7
   std::chrono::milliseconds tls_handshake_timeout{30000};
   size_t max_pending_output = 65536;  // unread replies before we stop reading input
+  std::vector<std::string> xclient_networks;  // CIDR networks allowed to use XCLIENT
+};
+
+struct DnsSettings {
+  std::vector<std::string> servers;  // "ip" or "ip:port"; empty = /etc/resolv.conf
+  std::chrono::milliseconds timeout{2000};
+  uint32_t tries = 3;
+  uint64_t cache_entries = 100000;
+  std::chrono::seconds max_ttl{86400};
+  std::chrono::seconds negative_ttl{300};
+};
+
+struct AuthSettings {
+  std::string authserv_id;  // "" = node.hostname
+  std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
+  uint32_t dkim_min_rsa_bits = 1024;
+  uint32_t max_dkim_signatures = 5;
+  uint32_t threads = 2;        // auth lane (DKIM verification)
+  uint32_t queue_limit = 10000;
+};
+
+struct ScanConfig {
+  std::string signatures;  // "" = virus scanning off
+  std::string temp_dir;
+  uint64_t max_scan_size = 104857600;
+  uint64_t max_file_size = 52428800;
+  uint32_t max_recursion = 16;
+  uint32_t max_files = 10000;
+  std::chrono::milliseconds max_scan_time{30000};
+  uint32_t threads = 1;
+  uint32_t queue_limit = 1000;
+  ScanFailure failure = ScanFailure::Closed;  // what a scan that errs or hits a limit means
 };
 
 struct SpoolSettings {
@@ -120,11 +155,25 @@ struct DeliveryTarget {
   ClientTls tls = ClientTls::Opportunistic;
 };
 
+// What a tenant wants done with inbound mail that fails a check (reject in the SMTP session,
+// quarantine, tag with a header, or accept as is).
+struct InboundPolicy {
+  CheckAction spf_fail = CheckAction::Tag;
+  CheckAction spf_softfail = CheckAction::Accept;
+  CheckAction dkim_fail = CheckAction::Accept;
+  CheckAction dmarc_reject = CheckAction::Reject;          // DMARC fails, domain asks p=reject
+  CheckAction dmarc_quarantine = CheckAction::Quarantine;  // DMARC fails, domain asks p=quarantine
+  CheckAction dmarc_none = CheckAction::Accept;            // DMARC fails, domain asks p=none
+  CheckAction virus = CheckAction::Quarantine;
+  std::chrono::seconds quarantine_retention{2592000};  // 30 days
+};
+
 struct Tenant {
   std::string id;
   std::string source_file;
   std::vector<std::string> domains;  // lower-cased
   DeliveryTarget delivery;
+  InboundPolicy inbound;
 };
 
 struct Config {
@@ -138,6 +187,9 @@ struct Config {
   QueueSettings queue;
   SmtpClientSettings smtp_client;
   AdminSettings admin;
+  DnsSettings dns;
+  AuthSettings auth;
+  ScanConfig scan;
   std::vector<Tenant> tenants;
 
   // Exact, case-insensitive match of a recipient domain; nullptr if no tenant owns it.

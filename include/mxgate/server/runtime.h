@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "mxgate/base/ip_network.h"
 #include "mxgate/config/config.h"
 #include "mxgate/tls/tls.h"
 
@@ -24,7 +25,11 @@ namespace mxgate::server {
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<tls::Context> tls;  // null when no listener uses TLS
+  std::vector<IpNetwork> xclient_networks;  // parsed smtp.xclient_networks
 };
+
+// A snapshot with the derived data filled in from the configuration.
+Snapshot makeSnapshot(std::shared_ptr<const config::Config> config, std::shared_ptr<tls::Context> tls);
 
 class Runtime {
  public:

@@ -73,6 +73,7 @@ class Session : public io::Stream::Handler {
   void handleData();
   void handleBdat(const smtp::Command& command);
   void handleStartTls();
+  void handleXclient(const smtp::Command& command);
   void consumeData();
   void consumeBdat();
   void beginContent();
@@ -102,8 +103,9 @@ class Session : public io::Stream::Handler {
   const config::Config& config_;
   config::Listener listener_;
   io::Stream stream_;
-  std::string client_ip_;
-  bool counted_ = false;  // holds a slot in ConnectionLimits
+  std::string peer_ip_;    // the TCP peer: connection limits and XCLIENT authorization
+  std::string client_ip_;  // the client as presented: the peer, or what XCLIENT ADDR set
+  bool counted_ = false;   // holds a slot in ConnectionLimits
 
   Phase phase_ = Phase::Command;
   std::string in_;

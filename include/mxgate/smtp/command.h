@@ -38,7 +38,7 @@ LineResult nextCommandLine(std::string_view buffer, size_t max_length, bool acce
 // ---- Commands -------------------------------------------------------------------------
 
 enum class Verb {
-  Helo, Ehlo, Mail, Rcpt, Data, Bdat, Rset, Noop, Quit, Help, Vrfy, Expn, StartTls, Auth,
+  Helo, Ehlo, Mail, Rcpt, Data, Bdat, Rset, Noop, Quit, Help, Vrfy, Expn, StartTls, Auth, Xclient,
   Unknown,    // a well-formed word that is not a command we know
   Forbidden,  // an HTTP request line or CONNECT (someone speaking the wrong protocol)
   Invalid,    // control characters (NUL, CR, ...) or malformed UTF-8 in the line
@@ -103,5 +103,17 @@ bool isValidHeloArgument(std::string_view argument);
 
 // "BDAT <size> [LAST]" (RFC 3030 §2). size has at most 19 digits.
 bool parseBdat(std::string_view argument, uint64_t& size, bool& last);
+
+// Postfix's XCLIENT extension (www.postfix.org/XCLIENT_README.html): "attr=xtext ..." with the
+// attributes ADDR (IPv4, or IPv6 as "IPV6:..."), HELO, NAME, PROTO, PORT, LOGIN, DESTADDR,
+// DESTPORT; "[UNAVAILABLE]" and "[TEMPUNAVAIL]" leave a value unset. Only ADDR and HELO are
+// used; the others are checked for syntax and ignored.
+struct Xclient {
+  std::optional<std::string> address;  // numeric, without the "IPV6:" prefix
+  std::optional<std::string> helo;
+};
+// False on a syntax error, an unknown attribute, a bad address or a HELO that
+// isValidHeloArgument() refuses.
+bool parseXclient(std::string_view argument, Xclient& out);
 
 }  // namespace mxgate::smtp

@@ -58,6 +58,9 @@ enum class ReplyId {
   TlsAlreadyActive,         // 503 5.5.1
   BdatDataMixed,            // 503 5.5.1
   AuthNotEnabled,           // 503 5.5.1
+  TransactionInProgress,    // 503 5.5.1
+  XclientSyntax,            // 501 5.5.4
+  XclientDenied,            // 550 5.7.0
   AuthRequired,             // 530 5.7.0
   RelayDenied,              // 550 5.7.1
   BareLfInData,             // 550 5.5.2

@@ -20,12 +20,43 @@ namespace mxgate::spool {
 enum class MessageState : uint8_t {
   Queued = 1,  // has pending recipients and a next attempt time
   Dead = 2,    // dead-lettered: kept in the spool, listed, retryable, never delivered by itself
+  Held = 3,    // nothing pending, but quarantined recipients keep the message (and its body)
 };
 
 enum class RecipientState : uint8_t {
   Pending = 0,
   Delivered = 1,
-  Failed = 2,  // permanent failure (5xx) or expired
+  Failed = 2,       // permanent failure (5xx), expired, or deleted from quarantine
+  Quarantined = 3,  // held in the tenant's quarantine until released or deleted
+};
+
+// What happens next to a queued message.
+enum class Stage : uint8_t {
+  Deliver = 0,
+  Scan = 1,  // scan for viruses first (after the commit), then deliver or quarantine
+};
+
+struct DkimVerdict {
+  std::string result;  // RFC 8601 result: "pass", "fail", ...
+  std::string domain;
+  std::string selector;
+  std::string algorithm;
+
+  bool operator==(const DkimVerdict&) const = default;
+};
+
+// What the inbound checks found, kept with the message for listings and the webhook payload.
+struct Verdicts {
+  std::string spf;         // RFC 8601 result, "" = not checked
+  std::string spf_domain;
+  std::vector<DkimVerdict> dkim;
+  std::string dmarc;       // RFC 8601 result, "" = not checked
+  std::string dmarc_policy;
+  std::string from_domain;
+  std::string virus;       // "clean", "infected", "limit", "error", "" = not scanned
+  std::string virus_name;
+
+  bool operator==(const Verdicts&) const = default;
 };
 
 struct RecipientRecord {
@@ -58,23 +89,66 @@ struct MessageRecord {
   std::string dead_reason;   // why the message was dead-lettered
   uint64_t dead_at_us = 0;
   uint64_t requeued_at_us = 0;  // last admin requeue of a dead letter; restarts the max age
+  Stage stage = Stage::Deliver;
+  // Header fields written in front of the stored body at delivery: our Authentication-Results
+  // and X-Mxgate-Tag (the body's first chunk was on disk before the verdicts existed).
+  std::string headers;
+  Verdicts verdicts;
   std::vector<RecipientRecord> recipients;
 
   bool operator==(const MessageRecord&) const = default;
-  // True while at least one recipient is still Pending.
-  bool hasPending() const;
+  // True while at least one recipient is in the given state.
+  bool hasRecipientIn(RecipientState state) const;
+  bool hasPending() const { return hasRecipientIn(RecipientState::Pending); }
+};
+
+// A tenant's quarantine entry for a message (queue/README.md, family quarantine). The message
+// itself stays in meta/body with these recipients in state Quarantined.
+struct QuarantineRecord {
+  std::string tenant;
+  mail::QueueId id;
+  std::string reason;  // "virus", "scan_failed", "spf", "dkim", "dmarc", "policy"
+  std::string detail;  // virus name, verdicts, the rule that matched
+  uint64_t quarantined_at_us = 0;
+  uint64_t expires_at_us = 0;  // purged after this unless legal_hold
+  bool legal_hold = false;
+  std::string mail_from;
+  uint64_t size = 0;
+  std::vector<std::string> recipients;
+
+  bool operator==(const QuarantineRecord&) const = default;
+};
+
+// One administrative action (family audit): who did what to which message, and when.
+struct AuditRecord {
+  uint64_t at_us = 0;
+  std::string actor;   // "cli:<user>", "api", "system"
+  std::string action;  // "quarantine", "release", "delete", "hold", "unhold", "purge", ...
+  std::string tenant;
+  std::string id;      // queue id text, or ""
+  std::string detail;
+
+  bool operator==(const AuditRecord&) const = default;
 };
 
 enum class DecodeStatus { Ok, TooShort, BadMagic, UnsupportedVersion, BadChecksum, Malformed };
 
 std::string encodeMessage(const MessageRecord& record);
 DecodeStatus decodeMessage(std::string_view bytes, MessageRecord& out);
+std::string encodeQuarantine(const QuarantineRecord& record);
+DecodeStatus decodeQuarantine(std::string_view bytes, QuarantineRecord& out);
+std::string encodeAudit(const AuditRecord& record);
+DecodeStatus decodeAudit(std::string_view bytes, AuditRecord& out);
 std::string_view describe(DecodeStatus status);
 
 // Keys: meta/<12-byte queue id>; body/<12-byte queue id><4-byte big-endian chunk index>;
 // open/<12-byte queue id> marks a multi-chunk body whose transaction has not committed.
 std::string metaKey(const mail::QueueId& id);
 std::string bodyKey(const mail::QueueId& id, uint32_t chunk);
+// quarantine/<tenant id> NUL <12-byte queue id>: a tenant's entries sort together.
+std::string quarantineKey(std::string_view tenant, const mail::QueueId& id);
+// audit/<8-byte big-endian microseconds><4-byte sequence>: time order.
+std::string auditKey(uint64_t at_us, uint32_t sequence);
 
 // CRC-32 (zlib) continuing from crc; start with 0.
 uint32_t crc32(uint32_t crc, std::string_view bytes);

@@ -1,5 +1,5 @@
-// The durable spool: RocksDB column families meta, body, open and corrupt (queue/README.md),
-// and the group-commit writer thread that is the only writer.
+// The durable spool: RocksDB column families meta, body, open, corrupt, quarantine and audit
+// (queue/README.md), and the group-commit writer thread that is the only writer.
 //
 // Sessions and the scheduler build a Batch and submit() it; the writer thread drains
 // everything pending, applies it as ONE WriteBatch (sync=true if any submitter asked for
@@ -49,13 +49,17 @@ class Batch {
   void deleteBodyChunks(const mail::QueueId& id, uint32_t first, uint32_t end);
   // Moves an undecodable metadata value aside.
   void moveToCorrupt(std::string_view key, std::string_view value);
+  void putQuarantine(const QuarantineRecord& record);
+  void deleteQuarantine(std::string_view tenant, const mail::QueueId& id);
+  // Appends an audit record under a fresh time-ordered key.
+  void putAudit(const AuditRecord& record);
 
   bool empty() const { return ops_.empty(); }
   size_t bytes() const { return bytes_; }
 
  private:
   friend class Store;
-  enum class Family : uint8_t { Meta, Body, Open, Corrupt };
+  enum class Family : uint8_t { Meta, Body, Open, Corrupt, Quarantine, Audit };
   enum class Kind : uint8_t { Put, Delete };
   struct Op {
     Family family;
@@ -119,6 +123,13 @@ class Store {
   std::vector<mail::QueueId> openTransactions();
   // Synchronously removes the body chunks of an abandoned transaction (recovery only).
   bool dropOpenTransaction(const mail::QueueId& id);
+  ReadStatus readQuarantine(std::string_view tenant, const mail::QueueId& id, QuarantineRecord& out,
+                            std::string& error);
+  // Quarantine entries in key order, of one tenant when tenant is not empty; visit returns false
+  // to stop. Entries that fail to decode are skipped (and counted in the log).
+  void scanQuarantine(std::string_view tenant, const std::function<bool(QuarantineRecord&)>& visit);
+  // Audit records in time order; visit returns false to stop.
+  void scanAudit(const std::function<bool(AuditRecord&)>& visit);
 
   // ---- Health: cheap, any thread ----------------------------------------------------------
   bool writable() const { return writable_.load(std::memory_order_relaxed); }
@@ -155,7 +166,7 @@ class Store {
   // Readers hold it shared while they use db_; the writer takes it exclusively to reopen.
   mutable std::shared_mutex db_mutex_;
   rocksdb::DB* db_ = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, meta, body, open, corrupt
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, meta, body, open, corrupt, quarantine, audit
 
   std::mutex mutex_;
   std::condition_variable cv_;

@@ -29,6 +29,16 @@ spool::MessageRecord sample() {
   record.recipients.push_back({"a@example.test", "example", spool::RecipientState::Pending, 2, "451 later"});
   record.recipients.push_back({"b@example.test", "example", spool::RecipientState::Delivered, 1, "250 ok"});
   record.recipients.push_back({"c@other.test", "other", spool::RecipientState::Failed, 1, "550 no"});
+  record.recipients.push_back({"d@example.test", "example", spool::RecipientState::Quarantined, 0, ""});
+  record.stage = spool::Stage::Scan;
+  record.headers = "Authentication-Results: mx.example.test;\r\n\tspf=pass smtp.mailfrom=a@b\r\n";
+  record.verdicts.spf = "pass";
+  record.verdicts.spf_domain = "remote.example";
+  record.verdicts.dkim = {{"pass", "remote.example", "s1", "ed25519-sha256"}, {"fail", "other.example", "k", "rsa-sha256"}};
+  record.verdicts.dmarc = "pass";
+  record.verdicts.dmarc_policy = "reject";
+  record.verdicts.from_domain = "remote.example";
+  record.verdicts.virus = "clean";
   return record;
 }
 
@@ -83,7 +93,7 @@ BOOST_AUTO_TEST_CASE(unknown_fields_are_skipped) {
   bytes += std::string("\x63\x03xyz", 5);  // tag 99, 3 bytes
   spool::MessageRecord decoded;
   BOOST_TEST((spool::decodeMessage(reseal(bytes + "1234"), decoded) == spool::DecodeStatus::Ok));
-  BOOST_TEST(decoded.recipients.size() == 3u);
+  BOOST_TEST(decoded.recipients.size() == 4u);
 }
 
 BOOST_AUTO_TEST_CASE(damage_is_detected) {
@@ -110,6 +120,55 @@ BOOST_AUTO_TEST_CASE(damage_is_detected) {
   BOOST_REQUIRE(bytes[4] == 1 && bytes[5] == 1);  // tag 1 (state), length 1
   bytes[6] = 9;
   BOOST_TEST((spool::decodeMessage(reseal(bytes), out) == spool::DecodeStatus::Malformed));
+}
+
+BOOST_AUTO_TEST_CASE(held_state_and_recipient_predicates) {
+  spool::MessageRecord record = sample();
+  record.state = spool::MessageState::Held;
+  spool::MessageRecord decoded;
+  decoded.id = record.id;
+  BOOST_REQUIRE((spool::decodeMessage(spool::encodeMessage(record), decoded) == spool::DecodeStatus::Ok));
+  BOOST_TEST((decoded.state == spool::MessageState::Held));
+  BOOST_TEST(decoded.hasPending());
+  BOOST_TEST(decoded.hasRecipientIn(spool::RecipientState::Quarantined));
+  decoded.recipients[0].state = spool::RecipientState::Delivered;
+  BOOST_TEST(!decoded.hasPending());
+}
+
+BOOST_AUTO_TEST_CASE(quarantine_and_audit_records_round_trip) {
+  spool::QuarantineRecord quarantine;
+  quarantine.tenant = "example";
+  quarantine.id = mail::QueueId::generate();
+  quarantine.reason = "virus";
+  quarantine.detail = "Eicar-Test-Signature.UNOFFICIAL";
+  quarantine.quarantined_at_us = 1;
+  quarantine.expires_at_us = 2;
+  quarantine.legal_hold = true;
+  quarantine.mail_from = "x@y.example";
+  quarantine.size = 1234;
+  quarantine.recipients = {"a@example.test", "b@example.test"};
+  spool::QuarantineRecord q;
+  q.id = quarantine.id;
+  BOOST_REQUIRE((spool::decodeQuarantine(spool::encodeQuarantine(quarantine), q) == spool::DecodeStatus::Ok));
+  BOOST_TEST((q == quarantine));
+  std::string damaged = spool::encodeQuarantine(quarantine);
+  damaged[5] ^= 1;
+  BOOST_TEST((spool::decodeQuarantine(damaged, q) == spool::DecodeStatus::BadChecksum));
+  // A message record is not a quarantine record.
+  BOOST_TEST((spool::decodeQuarantine(spool::encodeMessage(sample()), q) == spool::DecodeStatus::BadMagic));
+
+  spool::AuditRecord audit{77, "cli:root", "release", "example", quarantine.id.str(), "rescanned clean"};
+  spool::AuditRecord a;
+  BOOST_REQUIRE((spool::decodeAudit(spool::encodeAudit(audit), a) == spool::DecodeStatus::Ok));
+  BOOST_TEST((a == audit));
+}
+
+BOOST_AUTO_TEST_CASE(quarantine_keys_group_by_tenant_and_audit_keys_by_time) {
+  mail::QueueId id = mail::QueueId::generate();
+  BOOST_TEST(spool::quarantineKey("a", id) < spool::quarantineKey("a-b", id));  // NUL sorts first
+  BOOST_TEST(spool::quarantineKey("example", id).size() == 7u + 1u + 12u);
+  BOOST_TEST(spool::auditKey(1, 9) < spool::auditKey(2, 0));
+  BOOST_TEST(spool::auditKey(5, 1) < spool::auditKey(5, 2));
 }
 
 BOOST_AUTO_TEST_CASE(keys_sort_by_id_then_chunk) {

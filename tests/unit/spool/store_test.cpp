@@ -49,11 +49,11 @@ spool::MessageRecord recordWithBody(const std::string& body, uint32_t chunks) {
 }
 
 // Writes one value straight into the spool's RocksDB (family index as in queue/README.md:
-// 0 default, 1 meta, 2 body, 3 open, 4 corrupt), bypassing the store's codec.
+// 0 default, 1 meta, 2 body, 3 open, 4 corrupt, 5 quarantine, 6 audit), bypassing the codec.
 void putBehindTheStoresBack(const std::string& path, size_t family, const std::string& key, const std::string& value) {
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name : {"default", "meta", "body", "open", "corrupt"}) {
+  for (const char* name : {"default", "meta", "body", "open", "corrupt", "quarantine", "audit"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -228,6 +228,47 @@ BOOST_AUTO_TEST_CASE(scan_reports_corrupt_records_with_their_key) {
     return true;
   });
   BOOST_TEST(corrupt == 1);
+}
+
+BOOST_AUTO_TEST_CASE(quarantine_entries_and_audit_trail) {
+  TempSpool temp;
+  auto store = temp.open();
+  spool::Batch batch;
+  std::vector<mail::QueueId> ids;
+  for (const char* tenant : {"alpha", "beta", "alpha"}) {
+    spool::QuarantineRecord record;
+    record.tenant = tenant;
+    record.id = mail::QueueId::generate();
+    record.reason = "virus";
+    ids.push_back(record.id);
+    batch.putQuarantine(record);
+    batch.putAudit(spool::AuditRecord{record.id.micros(), "system", "quarantine", tenant, record.id.str(), ""});
+  }
+  BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+  std::vector<std::string> alpha;
+  store->scanQuarantine("alpha", [&](spool::QuarantineRecord& r) {
+    alpha.push_back(r.id.str());
+    BOOST_TEST(r.tenant == "alpha");
+    return true;
+  });
+  BOOST_TEST((alpha == std::vector<std::string>{ids[0].str(), ids[2].str()}));
+  size_t all = 0;
+  store->scanQuarantine("", [&](spool::QuarantineRecord&) { return ++all < 100; });
+  BOOST_TEST(all == 3u);
+  spool::QuarantineRecord one;
+  std::string error;
+  BOOST_TEST((store->readQuarantine("beta", ids[1], one, error) == spool::Store::ReadStatus::Ok));
+  BOOST_TEST((store->readQuarantine("alpha", ids[1], one, error) == spool::Store::ReadStatus::NotFound));
+  spool::Batch removal;
+  removal.deleteQuarantine("beta", ids[1]);
+  BOOST_REQUIRE(submitAndWait(*store, std::move(removal), true).ok);
+  BOOST_TEST((store->readQuarantine("beta", ids[1], one, error) == spool::Store::ReadStatus::NotFound));
+  std::vector<std::string> actions;
+  store->scanAudit([&](spool::AuditRecord& r) {
+    actions.push_back(r.tenant);
+    return true;
+  });
+  BOOST_TEST((actions == std::vector<std::string>{"alpha", "beta", "alpha"}));
 }
 
 BOOST_AUTO_TEST_CASE(refuses_a_spool_of_another_format) {

@@ -1,0 +1,31 @@
+// IP networks in CIDR notation ("127.0.0.0/8", "2001:db8::/32", or a single address) and
+// membership tests, for access lists such as the XCLIENT trusted networks. An IPv4-mapped
+// IPv6 address ("::ffff:192.0.2.1") matches IPv4 networks. Pure value type; any thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mxgate {
+
+class IpNetwork {
+ public:
+  // nullopt for anything that is not an address with an optional /prefix within range.
+  static std::optional<IpNetwork> parse(std::string_view text);
+  // True when the numeric address (v4 or v6 text) lies inside this network.
+  bool contains(std::string_view address) const;
+
+ private:
+  bool v6_ = false;
+  std::array<uint8_t, 16> bytes_{};
+  int prefix_ = 0;
+};
+
+// True when address lies in any of the networks.
+bool inAnyNetwork(const std::vector<IpNetwork>& networks, std::string_view address);
+
+}  // namespace mxgate

@@ -1,0 +1,94 @@
+// CIDR networks and membership (see include/mxgate/base/ip_network.h). Pure; any thread.
+#include "mxgate/base/ip_network.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace mxgate {
+namespace {
+
+// Parses a numeric address into 16 bytes (IPv4 and IPv4-mapped IPv6 as IPv4 in the first 4).
+bool parseAddress(std::string_view text, bool& v6, std::array<uint8_t, 16>& out) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN || text.find('\0') != std::string_view::npos) {
+    return false;
+  }
+  const std::string copy(text);
+  out.fill(0);
+  if (inet_pton(AF_INET, copy.c_str(), out.data()) == 1) {
+    v6 = false;
+    return true;
+  }
+  in6_addr address{};
+  if (inet_pton(AF_INET6, copy.c_str(), &address) != 1) {
+    return false;
+  }
+  if (IN6_IS_ADDR_V4MAPPED(&address)) {
+    v6 = false;
+    std::memcpy(out.data(), &address.s6_addr[12], 4);
+    return true;
+  }
+  v6 = true;
+  std::memcpy(out.data(), address.s6_addr, 16);
+  return true;
+}
+
+bool samePrefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b, int prefix) {
+  int full = prefix / 8;
+  if (std::memcmp(a.data(), b.data(), static_cast<size_t>(full)) != 0) {
+    return false;
+  }
+  int rest = prefix % 8;
+  if (rest == 0) {
+    return true;
+  }
+  auto mask = static_cast<uint8_t>(0xFF << (8 - rest));
+  return (a[full] & mask) == (b[full] & mask);
+}
+
+}  // namespace
+
+std::optional<IpNetwork> IpNetwork::parse(std::string_view text) {
+  IpNetwork network;
+  size_t slash = text.find('/');
+  if (!parseAddress(text.substr(0, slash), network.v6_, network.bytes_)) {
+    return std::nullopt;
+  }
+  const int max = network.v6_ ? 128 : 32;
+  network.prefix_ = max;
+  if (slash != std::string_view::npos) {
+    std::string_view digits = text.substr(slash + 1);
+    if (digits.empty() || digits.size() > 3) {
+      return std::nullopt;
+    }
+    int prefix = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') {
+        return std::nullopt;
+      }
+      prefix = prefix * 10 + (c - '0');
+    }
+    if (prefix > max) {
+      return std::nullopt;
+    }
+    network.prefix_ = prefix;
+  }
+  return network;
+}
+
+bool IpNetwork::contains(std::string_view address) const {
+  bool v6 = false;
+  std::array<uint8_t, 16> bytes{};
+  return parseAddress(address, v6, bytes) && v6 == v6_ && samePrefix(bytes, bytes_, prefix_);
+}
+
+bool inAnyNetwork(const std::vector<IpNetwork>& networks, std::string_view address) {
+  for (const auto& network : networks) {
+    if (network.contains(address)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace mxgate

@@ -1,0 +1,47 @@
+// Unit tests for CIDR networks: parsing bounds, IPv4 and IPv6 membership, IPv4-mapped clients.
+#include <boost/test/unit_test.hpp>
+
+#include "mxgate/base/ip_network.h"
+
+using mxgate::IpNetwork;
+
+BOOST_AUTO_TEST_SUITE(ip_network)
+
+BOOST_AUTO_TEST_CASE(parsing) {
+  BOOST_TEST(IpNetwork::parse("127.0.0.0/8").has_value());
+  BOOST_TEST(IpNetwork::parse("192.0.2.1").has_value());
+  BOOST_TEST(IpNetwork::parse("2001:db8::/32").has_value());
+  BOOST_TEST(IpNetwork::parse("::1/128").has_value());
+  BOOST_TEST(IpNetwork::parse("0.0.0.0/0").has_value());
+  BOOST_TEST(!IpNetwork::parse("127.0.0.0/33").has_value());
+  BOOST_TEST(!IpNetwork::parse("::/129").has_value());
+  BOOST_TEST(!IpNetwork::parse("127.0.0.0/").has_value());
+  BOOST_TEST(!IpNetwork::parse("127.0.0.0/8x").has_value());
+  BOOST_TEST(!IpNetwork::parse("localhost").has_value());
+  BOOST_TEST(!IpNetwork::parse("").has_value());
+  BOOST_TEST(!IpNetwork::parse(std::string("127.0.0.1\0", 10)).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(membership) {
+  auto loopback = *IpNetwork::parse("127.0.0.0/8");
+  BOOST_TEST(loopback.contains("127.255.0.9"));
+  BOOST_TEST(!loopback.contains("128.0.0.1"));
+  BOOST_TEST(loopback.contains("::ffff:127.0.0.1"));  // IPv4-mapped counts as IPv4
+  BOOST_TEST(!loopback.contains("::1"));
+  BOOST_TEST(!loopback.contains("not an address"));
+  auto odd = *IpNetwork::parse("192.0.2.128/25");
+  BOOST_TEST(odd.contains("192.0.2.200"));
+  BOOST_TEST(!odd.contains("192.0.2.127"));
+  auto v6 = *IpNetwork::parse("2001:db8:abcd::/48");
+  BOOST_TEST(v6.contains("2001:db8:abcd:1::5"));
+  BOOST_TEST(!v6.contains("2001:db8:abce::5"));
+  BOOST_TEST(!v6.contains("192.0.2.1"));
+  auto host = *IpNetwork::parse("10.1.2.3");
+  BOOST_TEST(host.contains("10.1.2.3"));
+  BOOST_TEST(!host.contains("10.1.2.4"));
+  BOOST_TEST(IpNetwork::parse("0.0.0.0/0")->contains("203.0.113.7"));
+  BOOST_TEST(mxgate::inAnyNetwork({*IpNetwork::parse("10.0.0.0/8"), loopback}, "127.0.0.1"));
+  BOOST_TEST(!mxgate::inAnyNetwork({}, "127.0.0.1"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
