@@ -3,13 +3,14 @@
 // RFC 6531 §3.3 UTF-8 extensions (atext, qtextSMTP and sub-domain may hold UTF8-non-ascii)
 // and RFC 3629 well-formedness. Pure functions; safe on any thread.
 #include "mxgate/mail/address.h"
-#include "mxgate/base/ascii.h"
-#include "mxgate/base/utf8.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <cstring>
+
+#include "mxgate/base/ascii.h"
+#include "mxgate/base/utf8.h"
 
 namespace mxgate::mail {
 namespace {
