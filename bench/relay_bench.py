@@ -568,17 +568,21 @@ class PostfixServer:
 class MxgateServer:
     """mxgate with a generated config: one inbound listener, one tenant relaying to the sink."""
 
-    name = "mxgate"
-    label = "mxgate"
-
-    def __init__(self, workdir, sink_port, side_port, binary):
+    def __init__(self, workdir, sink_port, side_port, binary, checks=None):
+        """checks: None for a plain relay (auth_checks off, no scanning), else the shared
+        corpora directory: SPF, DKIM and DMARC against a local DNS server fed from
+        CHECKS_ZONE, and ClamAV with the corpus's test signatures after the commit."""
         self.workdir = workdir
         self.sink_port = sink_port
         self.side_port = side_port
         self.binary = binary
+        self.checks = checks
+        self.name = "mxgate-checks" if checks else "mxgate"
+        self.label = "mxgate (checks)" if checks else "mxgate"
         self.smtpd_port = free_port()
         self.admin_port = free_port()
         self.child = None
+        self.dns = None
 
     @property
     def port(self):
@@ -602,12 +606,24 @@ role = "inbound"
 address = "127.0.0.1"
 port = {self.smtpd_port}
 tls = "none"
+auth_checks = {"true" if self.checks else "false"}
 [spool]
 path = "{os.path.join(self.workdir, 'queue')}"
 [admin]
 port = {self.admin_port}
 [smtp]
 max_connections_per_ip = {MXGATE_MAX_CONNECTIONS_PER_IP}
+"""
+        if self.checks:
+            signatures = os.path.join(self.workdir, "signatures")
+            os.makedirs(signatures)
+            for name in ("test-signatures.hdb", "eicar.ndb"):
+                shutil.copy(os.path.join(self.checks, "clamav", name), signatures)
+            config += f"""[dns]
+servers = ["127.0.0.1:{self.dns.port}"]
+[scan]
+signatures = "{signatures}"
+threads = 1
 """
         with open(os.path.join(self.workdir, "mxgate.toml"), "w", encoding="utf-8") as f:
             f.write(config)
@@ -627,6 +643,8 @@ tls = "none"
 """)
 
     def start(self):
+        if self.checks:
+            self.dns = DnsProcess(self.workdir, CHECKS_ZONE)
         self._write_config()
         self.child = Child(
             [self.binary, "run", "--config", os.path.join(self.workdir, "mxgate.toml")],
@@ -653,6 +671,46 @@ tls = "none"
             self.child.signal(signal.SIGKILL)
             self.child.wait(5.0)
         self.child = None
+        if self.dns is not None:
+            self.dns.stop()
+            self.dns = None
+
+
+# The sender domains' DNS for the checks subject: SPF passes for loopback, DMARC is published
+# (p=none, so nothing is refused or quarantined) and aligned through SPF.
+CHECKS_ZONE = {
+    domain: records
+    for name in ("bench.example", "latency.example")
+    for domain, records in (
+        (name, [{"type": "TXT", "value": "v=spf1 ip4:127.0.0.0/8 -all"}]),
+        ("_dmarc." + name, [{"type": "TXT", "value": "v=DMARC1; p=none"}]),
+    )
+}
+
+
+class DnsProcess:
+    """tests/integration/dns_server.py in its own process (its CPU is not the server's)."""
+
+    def __init__(self, workdir, zone):
+        zone_path = os.path.join(workdir, "zone.json")
+        with open(zone_path, "w", encoding="utf-8") as f:
+            json.dump(zone, f)
+        script = os.path.join(REPO_ROOT, "tests", "integration", "dns_server.py")
+        self.process = subprocess.Popen(["/usr/bin/python3", script, "--zone", zone_path, "--watch-stdin"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline().split()
+        if len(line) != 2 or line[0] != "PORT":
+            self.stop()
+            raise BenchError(f"the DNS server did not start: {line}")
+        self.port = int(line[1])
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 # ---------------------------------------------------------------- runs
@@ -803,7 +861,8 @@ def make_server(kind, opts, base):
         return SinkOnly(workdir, sink_port, side_port)
     if kind == "postfix":
         return PostfixServer(workdir, sink_port, side_port, opts.postfix_maillog)
-    return MxgateServer(workdir, sink_port, side_port, opts.mxgate)
+    return MxgateServer(workdir, sink_port, side_port, opts.mxgate,
+                        checks=opts.corpora if kind == "mxgate-checks" else None)
 
 
 def run_subject(kind, scen, opts, base):
@@ -890,7 +949,8 @@ def table(scenarios, chosen, opts):
             if res is None:
                 continue
             by_server[kind] = res
-            label = {"sink": "sink direct", "postfix": "Postfix", "mxgate": "mxgate"}[kind]
+            label = {"sink": "sink direct", "postfix": "Postfix", "mxgate": "mxgate",
+                     "mxgate-checks": "mxgate (checks)"}[kind]
             if not res.get("ok"):
                 error = " ".join(str(res.get("error", "")).split()).replace("|", "/")[:160]
                 rows.append(f"| {label} | {scenario_load(scen)} | FAILED: {error} | | | | |")
@@ -904,19 +964,27 @@ def table(scenarios, chosen, opts):
                 f"| {fmt_num(res.get('accept_rate'))} | {fmt_num(res['cpu_us_per_msg'])} "
                 f"| {res['peak_pss_mb']:.0f} | {lat_text} |"
             )
-        mx, pf = by_server.get("mxgate"), by_server.get("postfix")
-        if mx and pf and mx.get("ok") and pf.get("ok"):
-            mlat, plat = mx.get("latency") or {}, pf.get("latency") or {}
-            rows.append(
-                f"| **mxgate / Postfix** | {scenario_load(scen)} "
-                f"| {fmt_ratio(mx['e2e_rate'], pf['e2e_rate'])} "
-                f"| {fmt_ratio(mx.get('accept_rate'), pf.get('accept_rate'))} "
-                f"| {fmt_ratio(mx['cpu_us_per_msg'], pf['cpu_us_per_msg'])} "
-                f"| {fmt_ratio(mx['peak_pss_mb'], pf['peak_pss_mb'])} "
-                f"| {fmt_ratio(mlat.get('p50_ms'), plat.get('p50_ms'))} / "
-                f"{fmt_ratio(mlat.get('p99_ms'), plat.get('p99_ms'))} |"
-            )
+        for top, bottom, title in (("mxgate", "postfix", "mxgate / Postfix"),
+                                   ("mxgate-checks", "postfix", "mxgate (checks) / Postfix"),
+                                   ("mxgate-checks", "mxgate", "mxgate (checks) / mxgate")):
+            rows.extend(ratio_row(by_server.get(top), by_server.get(bottom), title, scen))
     return "\n".join(rows)
+
+
+def ratio_row(mx, pf, title, scen):
+    """The ratio row of two subjects of one scenario, or nothing if either is missing."""
+    if not (mx and pf and mx.get("ok") and pf.get("ok")):
+        return []
+    mlat, plat = mx.get("latency") or {}, pf.get("latency") or {}
+    return [
+        f"| **{title}** | {scenario_load(scen)} "
+        f"| {fmt_ratio(mx['e2e_rate'], pf['e2e_rate'])} "
+        f"| {fmt_ratio(mx.get('accept_rate'), pf.get('accept_rate'))} "
+        f"| {fmt_ratio(mx['cpu_us_per_msg'], pf['cpu_us_per_msg'])} "
+        f"| {fmt_ratio(mx['peak_pss_mb'], pf['peak_pss_mb'])} "
+        f"| {fmt_ratio(mlat.get('p50_ms'), plat.get('p50_ms'))} / "
+        f"{fmt_ratio(mlat.get('p99_ms'), plat.get('p99_ms'))} |"
+    ]
 
 
 def first_line(path, prefix):
@@ -961,7 +1029,7 @@ def machine_info(opts, base):
         "postfix": postfix_version,
         "python": platform.python_version(),
     }
-    if "mxgate" in opts.subjects:
+    if {"mxgate", "mxgate-checks"} & set(opts.subjects):
         info["mxgate_binary"] = opts.mxgate
         rev = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True)
@@ -989,12 +1057,24 @@ def build_scenarios(opts):
     return [s for s in all_scenarios if s.key in wanted]
 
 
+def default_corpora():
+    """Where the tests find the shared corpora: MXGATE_SHARED_DIR, beside the checkout, or
+    this workplace's /work/shared."""
+    for base in (os.environ.get("MXGATE_SHARED_DIR"), os.path.join(REPO_ROOT, "..", "shared"), "/work/shared"):
+        if base and os.path.isdir(os.path.join(base, "corpora")):
+            return os.path.abspath(os.path.join(base, "corpora"))
+    return None
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         description="Relay benchmark: smtp-source -> {smtp-sink | Postfix | mxgate} -> smtp-sink.")
     p.add_argument("--only", default="all",
                    help="all (default: sink, postfix, mxgate), or one or a comma list of "
-                        "sink, postfix, mxgate")
+                        "sink, postfix, mxgate, mxgate-checks (mxgate with SPF, DKIM, DMARC and "
+                        "ClamAV on)")
+    p.add_argument("--corpora", default=default_corpora(),
+                   help="the shared corpora directory (ClamAV test signatures for mxgate-checks)")
     p.add_argument("--quick", action="store_true", help="smoke run: N=2000 per scenario")
     p.add_argument("--messages", type=int, help="N for every throughput scenario "
                    "(default 20000)")
@@ -1021,10 +1101,12 @@ def parse_args(argv):
         p.error("--messages must be >= 1")
     if opts.steady_rate <= 0 or opts.steady_seconds <= 0:
         p.error("--steady-rate and --steady-seconds must be > 0")
-    subjects = ["sink", "postfix", "mxgate"]
-    wanted = subjects if opts.only == "all" else opts.only.split(",")
+    subjects = ["sink", "postfix", "mxgate", "mxgate-checks"]
+    wanted = subjects[:3] if opts.only == "all" else opts.only.split(",")
     if not wanted or any(w not in subjects for w in wanted):
-        p.error("--only takes all, or sink, postfix, mxgate (comma-separated)")
+        p.error("--only takes all, or sink, postfix, mxgate, mxgate-checks (comma-separated)")
+    if "mxgate-checks" in wanted and not os.path.isdir(os.path.join(opts.corpora or "", "clamav")):
+        p.error("mxgate-checks needs --corpora (the shared corpora directory holding clamav/)")
     opts.subjects = [s for s in subjects if s in wanted]
     opts.mxgate = os.path.abspath(opts.mxgate)
     return opts
@@ -1037,7 +1119,7 @@ def terminate(signum, _frame):
 def main(argv):
     opts = parse_args(argv)
     scenarios = build_scenarios(opts)
-    if "mxgate" in opts.subjects and not os.access(opts.mxgate, os.X_OK):
+    if {"mxgate", "mxgate-checks"} & set(opts.subjects) and not os.access(opts.mxgate, os.X_OK):
         print(f"error: mxgate binary not found or not executable: {opts.mxgate}\n"
               "build it first (cmake --build build) or pass --mxgate PATH, "
               "or use --only postfix|sink", file=sys.stderr)
@@ -1081,7 +1163,7 @@ def main(argv):
         f"Load average at start: {info['loadavg_at_start']}; work dir on {info['workdir_fs']}",
         f"Postfix {info['postfix']}" + (f"; mxgate {info['mxgate_binary']}"
                                         f" (repo commit {info.get('repo_commit') or 'none'})"
-                                        if "mxgate" in opts.subjects else ""),
+                                        if "mxgate_binary" in info else ""),
         f"Command: `{command}`",
         "",
         table(scenarios, chosen, opts),

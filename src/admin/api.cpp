@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "mxgate/base/log.h"
@@ -36,6 +37,7 @@ std::string_view recipientState(spool::RecipientState state) {
     case spool::RecipientState::Delivered: return "delivered";
     case spool::RecipientState::Failed: return "failed";
     case spool::RecipientState::Quarantined: return "quarantined";
+    case spool::RecipientState::Discarded: return "discarded";
   }
   return "pending";
 }
@@ -47,6 +49,19 @@ std::string_view messageState(spool::MessageState state) {
     case spool::MessageState::Held: return "held";
   }
   return "queued";
+}
+
+json verdictsJson(const spool::Verdicts& verdicts) {
+  json dkim = json::array();
+  for (const auto& signature : verdicts.dkim) {
+    dkim.push_back({{"result", signature.result},
+                    {"domain", signature.domain},
+                    {"selector", signature.selector},
+                    {"algorithm", signature.algorithm}});
+  }
+  return {{"spf", verdicts.spf},     {"spf_domain", verdicts.spf_domain},     {"dkim", dkim},
+          {"dmarc", verdicts.dmarc}, {"dmarc_policy", verdicts.dmarc_policy}, {"from_domain", verdicts.from_domain},
+          {"virus", verdicts.virus}, {"virus_name", verdicts.virus_name}};
 }
 
 json recordJson(const spool::MessageRecord& record, bool active) {
@@ -73,7 +88,41 @@ json recordJson(const spool::MessageRecord& record, bool active) {
           {"last_reply", record.last_reply},
           {"dead_reason", record.dead_reason},
           {"dead_at", isoTime(record.dead_at_us)},
+          {"stage", record.stage == spool::Stage::Scan ? "scan" : "deliver"},
+          {"verdicts", verdictsJson(record.verdicts)},
           {"recipients", recipients}};
+}
+
+json quarantineJson(const spool::QuarantineRecord& entry) {
+  return {{"tenant", entry.tenant},
+          {"id", entry.id.str()},
+          {"reason", entry.reason},
+          {"detail", entry.detail},
+          {"quarantined_at", isoTime(entry.quarantined_at_us)},
+          {"expires_at", isoTime(entry.expires_at_us)},
+          {"legal_hold", entry.legal_hold},
+          {"mail_from", entry.mail_from},
+          {"size", entry.size},
+          {"recipients", entry.recipients}};
+}
+
+json auditJson(const spool::AuditRecord& record) {
+  return {{"at", isoTime(record.at_us)}, {"actor", record.actor},   {"action", record.action},
+          {"tenant", record.tenant},     {"id", record.id},         {"detail", record.detail}};
+}
+
+size_t limitParam(const http::Request& request, size_t fallback) {
+  const std::string text = request.queryParam("limit");
+  return text.empty() ? fallback : std::clamp<size_t>(std::strtoull(text.c_str(), nullptr, 10), 1, 100000);
+}
+
+// Who acts, for the audit log: printable ASCII, at most 64 characters.
+std::string actorOf(const http::Request& request) {
+  std::string actor;
+  for (char c : request.header("x-mxgate-actor").substr(0, 64)) {
+    actor.push_back(c > 0x20 && c < 0x7f ? c : '_');
+  }
+  return actor.empty() ? "api" : actor;
 }
 
 http::Response jsonResponse(int status, const json& body) {
@@ -86,9 +135,33 @@ int statusFor(scheduler::AdminStatus status) {
     case scheduler::AdminStatus::Accepted: return 202;
     case scheduler::AdminStatus::NotFound: return 404;
     case scheduler::AdminStatus::Busy: return 409;
+    case scheduler::AdminStatus::Refused: return 409;
     case scheduler::AdminStatus::Error: return 500;
   }
   return 500;
+}
+
+// /v1/<collection>/<queue id>[/<action>]
+struct MessagePath {
+  mail::QueueId id;
+  std::string_view action;
+};
+
+std::optional<MessagePath> messagePath(std::string_view path, std::string_view prefix) {
+  const std::string_view rest = path.substr(prefix.size());
+  const std::string_view id_text = rest.substr(0, rest.find('/'));
+  auto id = mail::QueueId::parse(id_text);
+  if (!id) {
+    return std::nullopt;
+  }
+  return MessagePath{*id, rest.size() > id_text.size() ? rest.substr(id_text.size() + 1) : std::string_view()};
+}
+
+// The answer to an action on one message: its id and what happened.
+scheduler::Scheduler::ActionFn actionReply(const http::Respond& respond, const mail::QueueId& id) {
+  return [respond, id](scheduler::AdminStatus status, const std::string& detail) {
+    respond(jsonResponse(statusFor(status), {{"id", id.str()}, {"detail", detail}}));
+  };
 }
 
 }  // namespace
@@ -128,18 +201,25 @@ void Api::handle(const http::Request& request, http::Respond respond) {
     respond(jsonResponse(401, {{"error", "missing or wrong bearer token"}}));
     return;
   }
+  if (path == "/v1/queue" || path.rfind("/v1/queue/", 0) == 0) {
+    handleQueue(request, std::move(respond));
+  } else if (path == "/v1/quarantine" || path.rfind("/v1/quarantine/", 0) == 0) {
+    handleQuarantine(request, std::move(respond));
+  } else if (path == "/v1/audit") {
+    handleAudit(request, std::move(respond));
+  } else {
+    respond(jsonResponse(404, {{"error", "not found"}}));
+  }
+}
+
+void Api::handleQueue(const http::Request& request, http::Respond respond) {
+  const std::string& path = request.path;
   if (path == "/v1/queue") {
     if (request.method != "GET") {
       respond(jsonResponse(405, {{"error", "use GET"}}));
       return;
     }
-    size_t limit = 1000;
-    std::string text = request.queryParam("limit");
-    if (!text.empty()) {
-      limit = std::strtoull(text.c_str(), nullptr, 10);
-      limit = std::clamp<size_t>(limit, 1, 100000);
-    }
-    scheduler_.list(limit, [respond](std::vector<spool::MessageRecord> records) {
+    scheduler_.list(limitParam(request, 1000), [respond](std::vector<spool::MessageRecord> records) {
       json messages = json::array();
       for (const auto& record : records) {
         messages.push_back(recordJson(record, false));
@@ -148,24 +228,16 @@ void Api::handle(const http::Request& request, http::Respond respond) {
     });
     return;
   }
-  constexpr std::string_view kQueue = "/v1/queue/";
-  if (path.rfind(kQueue, 0) != 0) {
-    respond(jsonResponse(404, {{"error", "not found"}}));
-    return;
-  }
-  std::string_view rest = std::string_view(path).substr(kQueue.size());
-  std::string_view id_text = rest.substr(0, rest.find('/'));
-  std::string_view action = rest.size() > id_text.size() ? rest.substr(id_text.size() + 1) : std::string_view();
-  auto id = mail::QueueId::parse(id_text);
-  if (!id) {
+  const std::optional<MessagePath> target = messagePath(path, "/v1/queue/");
+  if (!target) {
     respond(jsonResponse(400, {{"error", "not a queue id"}}));
     return;
   }
-  auto reply = [respond, id = *id](scheduler::AdminStatus status, const std::string& detail) {
-    respond(jsonResponse(statusFor(status), {{"id", id.str()}, {"detail", detail}}));
-  };
+  const mail::QueueId id = target->id;
+  const std::string_view action = target->action;
+  auto reply = actionReply(respond, id);
   if (action.empty() && request.method == "GET") {
-    scheduler_.show(*id, [respond](scheduler::AdminStatus status, spool::MessageRecord record, bool active) {
+    scheduler_.show(id, [respond](scheduler::AdminStatus status, spool::MessageRecord record, bool active) {
       if (status != scheduler::AdminStatus::Ok) {
         respond(jsonResponse(statusFor(status), {{"error", status == scheduler::AdminStatus::NotFound
                                                                ? "no such message"
@@ -175,12 +247,92 @@ void Api::handle(const http::Request& request, http::Respond respond) {
       respond(jsonResponse(200, recordJson(record, active)));
     });
   } else if (action.empty() && request.method == "DELETE") {
-    scheduler_.remove(*id, reply);
+    scheduler_.remove(id, reply);
   } else if (action == "retry" && request.method == "POST") {
-    scheduler_.retry(*id, reply);
+    scheduler_.retry(id, reply);
   } else {
     respond(jsonResponse(405, {{"error", "unsupported method or action"}}));
   }
+}
+
+void Api::handleQuarantine(const http::Request& request, http::Respond respond) {
+  const std::string& path = request.path;
+  if (path == "/v1/quarantine") {
+    if (request.method != "GET") {
+      respond(jsonResponse(405, {{"error", "use GET"}}));
+      return;
+    }
+    scheduler::QuarantineQuery query;
+    query.tenant = request.queryParam("tenant");
+    query.reason = request.queryParam("reason");
+    query.limit = limitParam(request, 1000);
+    scheduler_.quarantineList(std::move(query), [respond](std::vector<spool::QuarantineRecord> entries) {
+      json list = json::array();
+      for (const auto& entry : entries) {
+        list.push_back(quarantineJson(entry));
+      }
+      respond(jsonResponse(200, {{"entries", list}}));
+    });
+    return;
+  }
+  const std::optional<MessagePath> target = messagePath(path, "/v1/quarantine/");
+  if (!target) {
+    respond(jsonResponse(400, {{"error", "not a queue id"}}));
+    return;
+  }
+  const mail::QueueId id = target->id;
+  const std::string_view action = target->action;
+  const std::string tenant = request.queryParam("tenant");
+  auto reply = actionReply(respond, id);
+  if (action.empty() && request.method == "GET") {
+    scheduler_.quarantineShow(tenant, id, [respond](scheduler::AdminStatus status, const std::string& error,
+                                                     scheduler::QuarantineDetail detail) {
+      if (status != scheduler::AdminStatus::Ok) {
+        respond(jsonResponse(statusFor(status), {{"error", error}}));
+        return;
+      }
+      json audit = json::array();
+      for (const auto& record : detail.audit) {
+        audit.push_back(auditJson(record));
+      }
+      json body = quarantineJson(detail.entry);
+      body["message"] = detail.message.id == detail.entry.id ? recordJson(detail.message, false) : json();
+      body["headers"] = detail.header_section;
+      body["audit"] = audit;
+      respond(jsonResponse(200, body));
+    });
+    return;
+  }
+  std::optional<scheduler::QuarantineAction> chosen;
+  if (action.empty() && request.method == "DELETE") {
+    chosen = scheduler::QuarantineAction::Delete;
+  } else if (request.method == "POST" && action == "release") {
+    chosen = scheduler::QuarantineAction::Release;
+  } else if (request.method == "POST" && action == "hold") {
+    chosen = scheduler::QuarantineAction::Hold;
+  } else if (request.method == "POST" && action == "unhold") {
+    chosen = scheduler::QuarantineAction::Unhold;
+  }
+  if (!chosen) {
+    respond(jsonResponse(405, {{"error", "unsupported method or action"}}));
+    return;
+  }
+  const bool force = request.queryParam("force") == "1";
+  scheduler_.quarantineAct(*chosen, tenant, id, actorOf(request), force, reply);
+}
+
+void Api::handleAudit(const http::Request& request, http::Respond respond) {
+  if (request.method != "GET") {
+    respond(jsonResponse(405, {{"error", "use GET"}}));
+    return;
+  }
+  scheduler_.auditList(limitParam(request, 100), [respond](std::vector<spool::AuditRecord> records) {
+    json list = json::array();
+    for (const auto& record : records) {
+      list.push_back(auditJson(record));
+    }
+    respond(jsonResponse(200, {{"audit", list}}));
+  });
 }
 
 std::string tokenPath(const config::Config& config) {

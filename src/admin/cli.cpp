@@ -1,8 +1,9 @@
-// The queue CLI (see include/mxgate/admin/cli.h). Blocking socket I/O; CLI process only.
+// The admin CLI (see include/mxgate/admin/cli.h). Blocking socket I/O; CLI process only.
 #include "mxgate/admin/cli.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +27,20 @@ struct HttpResult {
   std::string error;
 };
 
+// Who runs the CLI, for the daemon's audit log.
+std::string cliActor() {
+  std::string name;
+  if (const passwd* entry = ::getpwuid(::getuid())) {
+    name = entry->pw_name;
+  } else {
+    name = std::to_string(::getuid());
+  }
+  if (const char* sudo = std::getenv("SUDO_USER")) {
+    name = std::string(sudo) + "(sudo:" + name + ")";
+  }
+  return "cli:" + name;
+}
+
 HttpResult request(const config::Config& config, const std::string& method, const std::string& path,
                    const std::string& token) {
   HttpResult result;
@@ -35,7 +50,7 @@ HttpResult request(const config::Config& config, const std::string& method, cons
     return result;
   }
   int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval timeout{30, 0};
+  timeval timeout{60, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   socklen_t length = address.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
@@ -48,7 +63,7 @@ HttpResult request(const config::Config& config, const std::string& method, cons
     return result;
   }
   std::string out = method + " " + path + " HTTP/1.1\r\nHost: mxgate\r\nAuthorization: Bearer " + token +
-                    "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                    "\r\nX-Mxgate-Actor: " + cliActor() + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
   if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
     result.error = "cannot send the request";
     ::close(fd);
@@ -111,15 +126,148 @@ void printTable(const json& messages) {
   std::printf("%zu message(s)\n", messages.size());
 }
 
+void printQuarantine(const json& entries) {
+  std::printf("%-20s %-12s %-11s %-6s %-11s %-4s  %s\n", "QUEUE ID", "TENANT", "REASON", "AGE", "EXPIRES", "HOLD",
+              "FROM -> TO  (DETAIL)");
+  for (const auto& entry : entries) {
+    std::string recipients;
+    for (const auto& recipient : entry["recipients"]) {
+      recipients += (recipients.empty() ? "" : ", ") + recipient.get<std::string>();
+    }
+    std::printf("%-20s %-12s %-11s %-6s %-11s %-4s  <%s> -> %s  (%s)\n", entry.value("id", "").c_str(),
+                entry.value("tenant", "").c_str(), entry.value("reason", "").c_str(),
+                age(entry.value("quarantined_at", "")).c_str(), entry.value("expires_at", "").substr(0, 10).c_str(),
+                entry.value("legal_hold", false) ? "yes" : "no", entry.value("mail_from", "").c_str(),
+                recipients.c_str(), entry.value("detail", "").c_str());
+  }
+  std::printf("%zu entr%s\n", entries.size(), entries.size() == 1 ? "y" : "ies");
+}
+
+void printAudit(const json& records) {
+  for (const auto& record : records) {
+    std::printf("%s  %-24s %-15s %-12s %-20s %s\n", record.value("at", "").c_str(), record.value("actor", "").c_str(),
+                record.value("action", "").c_str(), record.value("tenant", "").c_str(),
+                record.value("id", "").c_str(), record.value("detail", "").c_str());
+  }
+}
+
+void printQuarantineDetail(const json& body) {
+  printQuarantine(json::array({body}));
+  const json& message = body["message"];
+  if (message.is_object()) {
+    const json& verdicts = message["verdicts"];
+    std::printf("\nverdicts: spf=%s dmarc=%s (p=%s, From %s) virus=%s %s\n", verdicts.value("spf", "-").c_str(),
+                verdicts.value("dmarc", "-").c_str(), verdicts.value("dmarc_policy", "-").c_str(),
+                verdicts.value("from_domain", "-").c_str(), verdicts.value("virus", "-").c_str(),
+                verdicts.value("virus_name", "").c_str());
+    for (const auto& signature : verdicts["dkim"]) {
+      std::printf("          dkim=%s d=%s s=%s %s\n", signature.value("result", "").c_str(),
+                  signature.value("domain", "").c_str(), signature.value("selector", "").c_str(),
+                  signature.value("algorithm", "").c_str());
+    }
+    std::printf("\n");
+    printTable(json::array({message}));
+  } else {
+    std::printf("\nthe message is no longer in the spool\n");
+  }
+  std::printf("\n%s\naudit:\n", body.value("headers", "").c_str());
+  printAudit(body["audit"]);
+}
+
+// Reads "--name VALUE" options into a query string; flags without values are kept in flags.
+std::string optionsQuery(const std::vector<std::string>& args, size_t from,
+                         std::initializer_list<std::string_view> names, std::vector<std::string>& positional,
+                         bool& force) {
+  std::string query;
+  for (size_t i = from; i < args.size(); ++i) {
+    if (args[i] == "--force") {
+      force = true;
+      continue;
+    }
+    bool matched = false;
+    for (std::string_view name : names) {
+      if (args[i] == "--" + std::string(name) && i + 1 < args.size()) {
+        query += (query.empty() ? "?" : "&") + std::string(name) + "=" + args[++i];
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) {
+      positional.push_back(args[i]);
+    }
+  }
+  return query;
+}
+
 int usage() {
-  std::cerr << "usage: mxgate queue ls [--limit N] | show <id> | retry <id> | delete <id>  [--json] [--config PATH]\n";
+  std::cerr << "usage: mxgate queue ls [--limit N] | show ID | retry ID | delete ID\n"
+               "       mxgate quarantine ls [--tenant T] [--reason R] [--limit N]\n"
+               "       mxgate quarantine show|release|delete|hold|unhold ID [--tenant T] [--force]\n"
+               "       mxgate audit [--limit N]\n"
+               "       (each with [--json] [--config PATH])\n";
   return 2;
+}
+
+// The request for a command, or false on a usage error.
+bool buildRequest(const std::string& group, const std::vector<std::string>& args, std::string& method,
+                  std::string& path) {
+  std::vector<std::string> positional;
+  bool force = false;
+  if (group == "audit") {
+    path = "/v1/audit" + optionsQuery(args, 0, {"limit"}, positional, force);
+    method = "GET";
+    return positional.empty() && !force;
+  }
+  if (args.empty()) {
+    return false;
+  }
+  const std::string& verb = args[0];
+  if (group == "queue") {
+    std::string query = optionsQuery(args, 1, {"limit"}, positional, force);
+    if (verb == "ls" && positional.empty()) {
+      method = "GET";
+      path = "/v1/queue" + (query.empty() ? "?limit=1000" : query);
+      return true;
+    }
+    if ((verb == "show" || verb == "retry" || verb == "delete") && positional.size() == 1 && query.empty()) {
+      path = "/v1/queue/" + positional[0] + (verb == "retry" ? "/retry" : "");
+      method = verb == "show" ? "GET" : verb == "delete" ? "DELETE" : "POST";
+      return !force;
+    }
+    return false;
+  }
+  if (verb == "ls") {
+    path = "/v1/quarantine" + optionsQuery(args, 1, {"tenant", "reason", "limit"}, positional, force);
+    method = "GET";
+    return positional.empty() && !force;
+  }
+  std::string query = optionsQuery(args, 1, {"tenant"}, positional, force);
+  if (positional.size() != 1 || (force && verb != "release")) {
+    return false;
+  }
+  if (force) {
+    query += (query.empty() ? "?" : "&") + std::string("force=1");
+  }
+  const std::string base = "/v1/quarantine/" + positional[0];
+  if (verb == "show" || verb == "delete") {
+    method = verb == "show" ? "GET" : "DELETE";
+    path = base + query;
+  } else if (verb == "release" || verb == "hold" || verb == "unhold") {
+    method = "POST";
+    path = base + "/" + verb + query;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
 
-int runQueueCommand(const config::Config& config, const std::vector<std::string>& args, bool as_json) {
-  if (args.empty()) {
+int runAdminCommand(const config::Config& config, const std::string& group, const std::vector<std::string>& args,
+                    bool as_json) {
+  std::string method;
+  std::string path;
+  if (!buildRequest(group, args, method, path)) {
     return usage();
   }
   std::string token_path = tokenPath(config);
@@ -129,43 +277,30 @@ int runQueueCommand(const config::Config& config, const std::vector<std::string>
     std::cerr << "mxgate: cannot read the admin token from " << token_path << "\n";
     return 3;
   }
-  const std::string& verb = args[0];
-  std::string method;
-  std::string path;
-  if (verb == "ls") {
-    std::string limit = "1000";
-    for (size_t i = 1; i + 1 < args.size(); ++i) {
-      if (args[i] == "--limit") {
-        limit = args[i + 1];
-      }
-    }
-    method = "GET";
-    path = "/v1/queue?limit=" + limit;
-  } else if ((verb == "show" || verb == "retry" || verb == "delete") && args.size() >= 2) {
-    path = "/v1/queue/" + args[1];
-    method = verb == "show" ? "GET" : verb == "delete" ? "DELETE" : "POST";
-    if (verb == "retry") {
-      path += "/retry";
-    }
-  } else {
-    return usage();
-  }
   HttpResult result = request(config, method, path, token);
   if (!result.error.empty()) {
     std::cerr << "mxgate: " << result.error << "\n";
     return 3;
   }
   json body = json::parse(result.body, nullptr, false);
+  const bool ok = result.status >= 200 && result.status < 300;
+  const std::string verb = group == "audit" ? "ls" : args[0];
   if (as_json || body.is_discarded()) {
     std::cout << result.body;
-  } else if (verb == "ls" && result.status == 200) {
+  } else if (ok && group == "queue" && verb == "ls") {
     printTable(body["messages"]);
-  } else if (verb == "show" && result.status == 200) {
+  } else if (ok && group == "queue" && verb == "show") {
     printTable(json::array({body}));
+  } else if (ok && group == "quarantine" && verb == "ls") {
+    printQuarantine(body["entries"]);
+  } else if (ok && group == "quarantine" && verb == "show") {
+    printQuarantineDetail(body);
+  } else if (ok && group == "audit") {
+    printAudit(body["audit"]);
   } else {
     std::cout << body.value("detail", body.value("error", result.body)) << "\n";
   }
-  return result.status >= 200 && result.status < 300 ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 }  // namespace mxgate::admin

@@ -64,6 +64,33 @@ std::string renderMetrics(const MetricsSnapshot& s) {
          s.inflight_bytes);
   metric(out, "mxgate_backpressure", "gauge", "1 while new mail is refused for storage pressure.",
          s.storage_pressure ? 1 : 0);
+  metric(out, "mxgate_quarantine_entries", "gauge", "Quarantine entries (one per tenant and message).",
+         s.queue.quarantined);
+  metric(out, "mxgate_queue_held_messages", "gauge", "Messages kept only for quarantined recipients.", s.queue.held);
+  if (!s.verdicts.empty()) {
+    out += "# HELP mxgate_auth_results_total Inbound messages by SPF, DKIM (best signature) and DMARC result.\n"
+           "# TYPE mxgate_auth_results_total counter\n";
+    for (const auto& verdict : s.verdicts) {
+      out += fmt::format("mxgate_auth_results_total{{check=\"{}\",result=\"{}\"}} {}\n", verdict.check, verdict.result,
+                         verdict.count);
+    }
+  }
+  if (s.dns_enabled) {
+    metric(out, "mxgate_dns_queries_total", "counter", "DNS lookups asked of the resolver.", s.dns.queries);
+    metric(out, "mxgate_dns_cache_hits_total", "counter", "Lookups answered from the cache.", s.dns.cache_hits);
+    metric(out, "mxgate_dns_joined_total", "counter", "Lookups that joined a query already in flight.", s.dns.joined);
+    metric(out, "mxgate_dns_sent_total", "counter", "Queries sent to a DNS server.", s.dns.sent);
+    metric(out, "mxgate_dns_failures_total", "counter", "Queries that ended in SERVFAIL or a timeout.", s.dns.failures);
+  }
+  if (s.scan_enabled) {
+    out += "# HELP mxgate_scans_total Virus scans by verdict.\n# TYPE mxgate_scans_total counter\n";
+    const uint64_t clean = s.scan.scanned - std::min(s.scan.scanned, s.scan.infected + s.scan.limits + s.scan.errors);
+    out += fmt::format("mxgate_scans_total{{verdict=\"clean\"}} {}\n", clean);
+    out += fmt::format("mxgate_scans_total{{verdict=\"infected\"}} {}\n", s.scan.infected);
+    out += fmt::format("mxgate_scans_total{{verdict=\"limit_exceeded\"}} {}\n", s.scan.limits);
+    out += fmt::format("mxgate_scans_total{{verdict=\"error\"}} {}\n", s.scan.errors);
+    metric(out, "mxgate_scan_signatures", "gauge", "Signatures in the virus engine in use.", s.scan.signatures);
+  }
   out += "# HELP mxgate_lane_depth Jobs waiting in a lane.\n# TYPE mxgate_lane_depth gauge\n";
   for (const auto& lane : s.lanes) {
     out += fmt::format("mxgate_lane_depth{{lane=\"{}\"}} {}\n", lane.name, lane.depth);

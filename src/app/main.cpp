@@ -1,4 +1,5 @@
-// mxgate command line: `run`, `check`, `queue ...` (see README.md). Main thread.
+// mxgate command line: `run`, `check`, `queue ...`, `quarantine ...`, `audit` (see README.md).
+// Main thread.
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -18,6 +19,9 @@ int usage(std::ostream& out, int status) {
          "  mxgate run   [--config PATH]    start the gateway (default config: conf/mxgate.toml)\n"
          "  mxgate check [--config PATH]    validate the node config and every policy, then exit\n"
          "  mxgate queue ls [--limit N] | show ID | retry ID | delete ID  [--json] [--config PATH]\n"
+         "  mxgate quarantine ls [--tenant T] [--reason R] [--limit N]  [--json] [--config PATH]\n"
+         "  mxgate quarantine show|release|delete|hold|unhold ID [--tenant T] [--force]  [--json]\n"
+         "  mxgate audit [--limit N]  [--json] [--config PATH]\n"
          "  mxgate version\n";
   return status;
 }
@@ -87,12 +91,12 @@ int main(int argc, char** argv) {
     mxgate::app::Node node(config_path, config);
     return node.run();
   }
-  if (command == "queue") {
+  if (command == "queue" || command == "quarantine" || command == "audit") {
     auto config = loadOrReport(config_path);
     if (!config) {
       return 1;
     }
-    return mxgate::admin::runQueueCommand(*config, rest, json);
+    return mxgate::admin::runAdminCommand(*config, command, rest, json);
   }
   return usage(std::cerr, 2);
 }

@@ -11,13 +11,17 @@
 
 #include "mxgate/admin/api.h"
 #include "mxgate/admin/metrics.h"
+#include "mxgate/auth/dkim.h"
+#include "mxgate/auth/dmarc.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
 #include "mxgate/delivery/registry.h"
 #include "mxgate/http/server.h"
+#include "mxgate/inbound/checks.h"
 #include "mxgate/io/lane.h"
 #include "mxgate/io/loop.h"
 #include "mxgate/mail/queue_id.h"
+#include "mxgate/scan/scanner.h"
 #include "mxgate/scheduler/scheduler.h"
 #include "mxgate/server/runtime.h"
 #include "mxgate/server/smtp_server.h"
@@ -64,6 +68,47 @@ int openLogFile(const config::Config& config) {
   return fd >= 0 ? fd : 2;
 }
 
+dns::ResolverSettings resolverSettings(const config::DnsSettings& dns) {
+  dns::ResolverSettings settings;
+  settings.servers = dns.servers;
+  settings.timeout = dns.timeout;
+  settings.tries = dns.tries;
+  settings.cache_entries = dns.cache_entries;
+  settings.max_ttl = static_cast<uint32_t>(dns.max_ttl.count());
+  settings.negative_ttl = static_cast<uint32_t>(dns.negative_ttl.count());
+  return settings;
+}
+
+scan::ScanSettings scanSettings(const config::ScanConfig& scan) {
+  scan::ScanSettings settings;
+  settings.signatures = scan.signatures;
+  settings.temp_dir = scan.temp_dir;
+  settings.max_scan_size = scan.max_scan_size;
+  settings.max_file_size = scan.max_file_size;
+  settings.max_recursion = scan.max_recursion;
+  settings.max_files = scan.max_files;
+  settings.max_scan_time = scan.max_scan_time;
+  settings.threads = scan.threads;
+  settings.queue_limit = scan.queue_limit;
+  return settings;
+}
+
+// The verdict counters as metrics; result i is named by name(Result(i)), the DKIM "none" last.
+std::vector<admin::VerdictCount> verdictCounts(const inbound::Counters& counters) {
+  std::vector<admin::VerdictCount> out;
+  for (size_t i = 0; i < counters.spf.size(); ++i) {
+    out.push_back({"spf", std::string(spf::name(static_cast<spf::Result>(i))), counters.spf[i].load()});
+  }
+  for (size_t i = 0; i < counters.dkim.size(); ++i) {
+    const std::string_view result = i + 1 == counters.dkim.size() ? "none" : auth::name(static_cast<auth::DkimResult>(i));
+    out.push_back({"dkim", std::string(result), counters.dkim[i].load()});
+  }
+  for (size_t i = 0; i < counters.dmarc.size(); ++i) {
+    out.push_back({"dmarc", std::string(auth::name(static_cast<auth::DmarcResult>(i))), counters.dmarc[i].load()});
+  }
+  return out;
+}
+
 // Free disk once what sits in the memtables has been flushed to files.
 uint64_t spaceAfterFlush(const spool::Store& store) {
   uint64_t free = store.freeBytes();
@@ -83,6 +128,11 @@ struct Node::Parts {
   std::vector<io::Loop*> worker_ptrs;
   std::unique_ptr<io::Lane> read_lane;
   std::unique_ptr<io::Lane> file_lane;
+  std::unique_ptr<dns::Resolver> resolver;
+  std::unique_ptr<spf::ResolverDns> spf_dns;
+  std::unique_ptr<io::Lane> auth_lane;
+  std::unique_ptr<scan::Scanner> scanner;
+  std::unique_ptr<inbound::Services> inbound;
   std::unique_ptr<delivery::Registry> registry;
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<spool::Admission> admission;
@@ -143,15 +193,21 @@ int Node::run() {
       std::make_unique<io::Lane>("file-delivery", config.queue.file_threads, config.queue.lane_queue_limit);
   parts->registry = std::make_unique<delivery::Registry>(parts->worker_ptrs, *parts->file_lane, client_tls);
   parts->registry->update(config);
+  if (!startInbound(*parts, error)) {
+    log::error("-", "inbound_setup_failed").kv("error", error);
+    return 1;
+  }
   delivery::Registry* registry = parts->registry.get();
+  Parts* raw = parts.get();
   parts->admission = std::make_unique<spool::Admission>(config.spool);
   parts->scheduler = std::make_unique<scheduler::Scheduler>(
       *parts->control, *parts->store, *parts->read_lane, *parts->admission, config.queue,
-      [registry](const std::string& tenant) { return registry->forTenant(tenant); });
+      [registry](const std::string& tenant) { return registry->forTenant(tenant); },
+      scheduler::InboundHooks{parts->scanner.get(), [raw] { return raw->runtime->current().config; }});
   uint64_t recovered = parts->scheduler->recover();
   parts->admission->refresh(spaceAfterFlush(*parts->store), parts->store->writable());
   parts->runtime = std::make_unique<server::Runtime>(server::makeSnapshot(config_, server_tls), *parts->store,
-                                                     *parts->admission, *parts->scheduler);
+                                                     *parts->admission, *parts->scheduler, parts->inbound.get());
   parts->smtp = std::make_unique<server::SmtpServer>(*parts->runtime, parts->worker_ptrs);
   if (!parts->smtp->bind(error)) {
     log::error("-", "listen_failed").kv("error", error);
@@ -163,7 +219,6 @@ int Node::run() {
     log::error("-", "admin_token_failed").kv("error", error);
     return 1;
   }
-  Parts* raw = parts.get();
   auto metrics = [raw] {
     admin::MetricsSnapshot snapshot;
     snapshot.queue = raw->scheduler->stats();
@@ -183,9 +238,18 @@ int Node::run() {
     snapshot.tempfailed_messages = counters.tempfailed_messages.load();
     snapshot.rejected_recipients = counters.rejected_recipients.load();
     snapshot.protocol_errors = counters.protocol_errors.load();
-    for (const io::Lane* lane : {raw->read_lane.get(), raw->file_lane.get()}) {
+    for (const io::Lane* lane : {raw->read_lane.get(), raw->file_lane.get(), raw->auth_lane.get()}) {
       snapshot.lanes.push_back(
           admin::LaneSnapshot{lane->name(), lane->depth(), lane->completed(), lane->refused(), lane->waitMicros()});
+    }
+    snapshot.verdicts = verdictCounts(raw->inbound->counters);
+    snapshot.dns_enabled = true;
+    snapshot.dns = raw->resolver->stats();
+    if (raw->scanner) {
+      snapshot.scan_enabled = true;
+      snapshot.scan = raw->scanner->stats();
+      snapshot.lanes.push_back(admin::LaneSnapshot{"scan", snapshot.scan.queued, snapshot.scan.scanned,
+                                                   snapshot.scan.refused, snapshot.scan.wait_micros});
     }
     snapshot.now_us = nowMicros();
     return admin::renderMetrics(snapshot);
@@ -252,6 +316,40 @@ int Node::run() {
   return 0;
 }
 
+bool Node::startInbound(Parts& parts, std::string& error) {
+  const config::Config& config = *config_;
+  parts.resolver = dns::Resolver::create(resolverSettings(config.dns), error);
+  if (!parts.resolver) {
+    error = "dns.servers: " + error;
+    return false;
+  }
+  parts.resolver->start();
+  parts.spf_dns = std::make_unique<spf::ResolverDns>(*parts.resolver);
+  parts.auth_lane = std::make_unique<io::Lane>("auth", config.auth.threads, config.auth.queue_limit);
+  auth::initializeDkim();
+  if (!auth::initializeDmarc(config.auth.public_suffix_list, error)) {
+    error = "auth.public_suffix_list: " + error;
+    return false;
+  }
+  if (!config.scan.signatures.empty()) {
+    parts.scanner = scan::Scanner::create(scanSettings(config.scan), error);
+    if (!parts.scanner) {
+      error = "scan.signatures: " + error;
+      return false;
+    }
+    log::info("-", "scanner_ready").kv("signatures", parts.scanner->stats().signatures);
+  }
+  parts.inbound = std::make_unique<inbound::Services>();
+  parts.inbound->resolver = parts.resolver.get();
+  parts.inbound->spf_dns = parts.spf_dns.get();
+  parts.inbound->auth_lane = parts.auth_lane.get();
+  parts.inbound->scanner = parts.scanner.get();
+  parts.inbound->dkim.min_rsa_bits = config.auth.dkim_min_rsa_bits;
+  parts.inbound->dkim.max_signatures = config.auth.max_dkim_signatures;
+  parts.inbound->max_header_size = config.smtp.max_header_size;
+  return true;
+}
+
 void Node::reload() {
   config::LoadResult loaded = config::load(config_path_);
   if (!loaded.config) {
@@ -283,6 +381,14 @@ void Node::reload() {
   parts_->runtime->replace(server::makeSnapshot(loaded.config, server_tls));
   config_ = loaded.config;
   log::info("-", "reloaded").kv("tenants", fresh.tenants.size());
+  if (parts_->scanner) {
+    // Compiles the new engine here, off every loop; scans under way finish on the old one.
+    if (parts_->scanner->reload(error)) {
+      log::info("-", "signatures_reloaded").kv("signatures", parts_->scanner->stats().signatures);
+    } else {
+      log::error("-", "signatures_reload_failed").kv("error", error).kv("kept", "previous engine");
+    }
+  }
 }
 
 void Node::shutdown() {
@@ -300,6 +406,9 @@ void Node::shutdown() {
   parts.control->join();
   parts.read_lane->stop();
   parts.file_lane->stop();
+  parts.auth_lane->stop();
+  parts.resolver->stop();
+  parts.scanner.reset();  // its lane finishes the scans under way
   parts.store->stop();
   log::info("-", "stopped");
 }

@@ -1,7 +1,8 @@
 // A running mxgate node: wires the spool, the scheduler, the delivery targets, the SMTP
-// listeners and the admin API together, and owns the threads (worker loops, the control
-// loop, the lanes, the spool writer). run() is called on the main thread, which then only
-// waits for signals: SIGHUP reloads the configuration atomically, SIGTERM/SIGINT shut down.
+// listeners, the inbound checks (resolver, DKIM lane, scanner) and the admin API together, and
+// owns the threads (worker loops, the control loop, the resolver loop, the lanes, the spool
+// writer). run() is called on the main thread, which then only waits for signals: SIGHUP
+// reloads the configuration atomically and the virus signatures, SIGTERM/SIGINT shut down.
 #pragma once
 
 #include <memory>
@@ -20,6 +21,8 @@ class Node {
 
  private:
   struct Parts;
+  // The resolver, the auth lane, DKIM/DMARC libraries and the scanner.
+  bool startInbound(Parts& parts, std::string& error);
   void reload();
   void shutdown();
 

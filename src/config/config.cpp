@@ -565,6 +565,7 @@ std::string formatSeconds(std::chrono::seconds value) {
 struct ListenerLines {
   int name = 0;
   int port = 0;
+  int scan_before_accept = 0;
 };
 
 struct TenantLines {
@@ -748,6 +749,8 @@ class Loader {
           lines.name = outcome.line;
         } else if (key.name == "listener.port") {
           lines.port = outcome.line;
+        } else if (key.name == "listener.scan_before_accept") {
+          lines.scan_before_accept = outcome.line;
         }
       }
       config_->listeners.push_back(std::move(listener));
@@ -787,6 +790,19 @@ class Loader {
                  fmt::format("must not be more than queue.retry_max ({})", formatSeconds(c.queue.retry_max)));
       }
     }
+    if (!c.scan.signatures.empty()) {
+      // libclamav reports a whole message larger than these limits as over a limit, never as
+      // scanned: with smaller limits every large message would be "not known to be clean".
+      for (const auto& [key, limit] : {std::pair<std::string_view, uint64_t>{"scan.max_file_size", c.scan.max_file_size},
+                                       std::pair<std::string_view, uint64_t>{"scan.max_scan_size", c.scan.max_scan_size}}) {
+        if (limit < c.smtp.max_message_size) {
+          sink.add(node_lines_[key], key,
+                   fmt::format("must be at least smtp.max_message_size ({}): a message larger than the scan "
+                               "limits can never be found clean",
+                               schema::formatBound(Type::Size, c.smtp.max_message_size)));
+        }
+      }
+    }
     checkListeners();
   }
 
@@ -804,6 +820,10 @@ class Loader {
                    fmt::format("duplicate listener name {} (first on line {})", quote(listener.name),
                                listener_lines_[it->second].name));
         }
+      }
+      if (listener.scan_before_accept && c.scan.signatures.empty()) {
+        sink.add(listener_lines_[i].scan_before_accept, "listener.scan_before_accept",
+                 "needs virus scanning: scan.signatures is not set");
       }
       if (listener.port != 0) {
         const auto [it, inserted] = endpoints.emplace(addressKey(listener.address, listener.port), i);

@@ -248,6 +248,10 @@ const Key<Config> kNodeKeys[] = {
     {.name = "queue.lane_queue_limit", .type = Type::Integer, .default_value = "100000", .min = 100, .max = 10000000,
      .help = "Jobs waiting in each worker lane; past it new jobs are refused and retried later.",
      .store = [](Config& c, const Parsed& p) { c.queue.lane_queue_limit = u32(p); }},
+    {.name = "queue.quarantine_purge_interval", .type = Type::Duration, .default_value = R"("1m")", .min = kSecond,
+     .max = kDay, .resolution = kSecond,
+     .help = "How often quarantine entries past their retention (and not on legal hold) are purged.",
+     .store = [](Config& c, const Parsed& p) { c.queue.quarantine_purge_interval = std::chrono::seconds(p.number); }},
 
     {.name = "smtp_client.connect_timeout", .type = Type::Duration, .default_value = R"("30s")", .min = kSecond,
      .max = 10 * kMinute, .resolution = kMillisecond, .help = "Time allowed to connect to a next hop.",
@@ -327,7 +331,7 @@ const Key<Config> kNodeKeys[] = {
     {.name = "scan.max_file_size", .type = Type::Size, .default_value = R"("50MiB")", .min = kKiB, .max = 4 * kGiB,
      .help = "Largest single file (attachment, archive member) scanned.",
      .store = [](Config& c, const Parsed& p) { c.scan.max_file_size = p.number; }},
-    {.name = "scan.max_recursion", .type = Type::Integer, .default_value = "16", .min = 1, .max = 100,
+    {.name = "scan.max_recursion", .type = Type::Integer, .default_value = "17", .min = 1, .max = 100,
      .help = "Nesting depth of archives and MIME parts scanned.",
      .store = [](Config& c, const Parsed& p) { c.scan.max_recursion = u32(p); }},
     {.name = "scan.max_files", .type = Type::Integer, .default_value = "10000", .min = 1, .max = 1000000,
@@ -366,6 +370,9 @@ const Key<Listener> kListenerKeys[] = {
     {.name = "listener.scan_before_accept", .type = Type::Bool, .default_value = "false",
      .help = "Scan for viruses before the 250 and reject infected mail in the session (needs scan.signatures).",
      .store = [](Listener& l, const Parsed& p) { l.scan_before_accept = p.flag; }},
+    {.name = "listener.auth_checks", .type = Type::Bool, .default_value = "true",
+     .help = "Check SPF, DKIM and DMARC and apply the tenants' inbound policies (off only for trusted relays).",
+     .store = [](Listener& l, const Parsed& p) { l.auth_checks = p.flag; }},
 };
 
 const Key<Tenant> kPolicyKeys[] = {
@@ -418,9 +425,10 @@ const Key<Tenant> kPolicyKeys[] = {
      .help = "DMARC fails and the From domain publishes p=none.",
      .store = [](Tenant& t, const Parsed& p) { t.inbound.dmarc_none = kActions[p.choice]; }},
     {.name = "inbound.virus", .type = Type::Enum, .default_value = R"("quarantine")", .choices = kActionNames,
-     .help = "A virus was found (reject needs a listener with scan_before_accept; otherwise quarantine).",
+     .help = "A virus was found (reject and quarantine: refused on a scan_before_accept listener, "
+             "quarantined after the 250).",
      .store = [](Tenant& t, const Parsed& p) { t.inbound.virus = kActions[p.choice]; }},
-    {.name = "inbound.quarantine_retention", .type = Type::Duration, .default_value = R"("30d")", .min = kDay,
+    {.name = "inbound.quarantine_retention", .type = Type::Duration, .default_value = R"("30d")", .min = kSecond,
      .max = 3650 * kDay, .resolution = kSecond, .help = "How long quarantined mail is kept before it is purged.",
      .store = [](Tenant& t, const Parsed& p) { t.inbound.quarantine_retention = std::chrono::seconds(p.number); }},
 };

@@ -44,7 +44,6 @@ constexpr std::array<Unit, 9> kSize{{{"KiB", kKiB},
                                      {"TB", 1000000000000},
                                      {"B", 1}}};
 
-
 template <size_t N>
 UnitStatus parseWithUnit(std::string_view text, const std::array<Unit, N>& units, uint64_t& out) {
   size_t digits = 0;
@@ -101,7 +100,6 @@ std::string describeByte(char c) {
   }
   return std::string(1, c);
 }
-
 
 }  // namespace
 
@@ -187,9 +185,6 @@ std::string checkIdentifier(std::string_view text) {
   }
   return "";
 }
-
-
-
 
 std::string checkMailbox(std::string_view text) {
   mail::Address address;

@@ -72,6 +72,7 @@ Result FileTarget::write(const Job& job) const {
   for (const auto& recipient : job.recipients) {
     head += "Delivered-To: " + recipient + "\r\n";
   }
+  head += job.headers;
 
   int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) {

@@ -241,7 +241,7 @@ void ClientConnection::startTransaction() {
     }
     complete();
   };
-  if (capabilities_.size && *capabilities_.size > 0 && job.body->size() > *capabilities_.size) {
+  if (capabilities_.size && *capabilities_.size > 0 && job.size() > *capabilities_.size) {
     refuse("552 5.3.4 message size exceeds the fixed limit of " + pool_.remote());
     return;
   }
@@ -257,7 +257,7 @@ void ClientConnection::startTransaction() {
   state_ = State::Transaction;
   std::string mail = "MAIL FROM:<" + job.mail_from + ">";
   if (capabilities_.size) {
-    mail += " SIZE=" + std::to_string(job.body->size());
+    mail += " SIZE=" + std::to_string(job.size());
   }
   if (job.eightbit) {
     mail += " BODY=8BITMIME";
@@ -342,6 +342,11 @@ void ClientConnection::handleTransactionReply(const smtp::Reply& reply) {
     stuffer_ = smtp::DotStuffer();
     body_offset_ = 0;
     armTimer(pool_.settings().data_timeout);
+    if (!current_.job->headers.empty()) {
+      std::string out;
+      stuffer_.feed(current_.job->headers, out);
+      stream_.write(out);
+    }
     sendBody();
     return;
   }

@@ -8,6 +8,7 @@
 
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
+#include "mxgate/inbound/policy.h"
 
 namespace mxgate::scheduler {
 namespace {
@@ -21,6 +22,29 @@ std::string_view outcomeEvent(delivery::Outcome outcome) {
   return "deferred";
 }
 
+// The tenants with quarantined recipients in a message: one quarantine entry each.
+std::vector<std::string> quarantinedTenants(const spool::MessageRecord& record) {
+  std::vector<std::string> tenants;
+  for (const spool::RecipientRecord& recipient : record.recipients) {
+    if (recipient.state == spool::RecipientState::Quarantined &&
+        std::find(tenants.begin(), tenants.end(), recipient.tenant) == tenants.end()) {
+      tenants.push_back(recipient.tenant);
+    }
+  }
+  return tenants;
+}
+
+// Deletes the quarantine entries of a message removed from the queue; returns how many.
+uint64_t deleteQuarantineEntries(const spool::MessageRecord& record, const std::string& actor, uint64_t now,
+                                 spool::Batch& batch) {
+  const std::vector<std::string> tenants = quarantinedTenants(record);
+  for (const std::string& tenant : tenants) {
+    batch.deleteQuarantine(tenant, record.id);
+    batch.putAudit(spool::AuditRecord{now, actor, "delete", tenant, record.id.str(), "message removed from the queue"});
+  }
+  return tenants.size();
+}
+
 }  // namespace
 
 struct Scheduler::Attempt {
@@ -32,13 +56,14 @@ struct Scheduler::Attempt {
 };
 
 Scheduler::Scheduler(io::Loop& control, spool::Store& store, io::Lane& read_lane, spool::Admission& admission,
-                     const config::QueueSettings& settings, TargetResolver resolver)
+                     const config::QueueSettings& settings, TargetResolver resolver, InboundHooks inbound)
     : control_(control),
       store_(store),
       read_lane_(read_lane),
       admission_(admission),
       settings_(settings),
       resolver_(std::move(resolver)),
+      inbound_(std::move(inbound)),
       random_state_(std::random_device{}() | 1) {}
 
 Scheduler::~Scheduler() = default;
@@ -83,13 +108,18 @@ uint64_t Scheduler::recover() {
       ++dead_;
       return true;
     }
-    if (!record.hasPending()) {
-      // Every recipient reached a final state but the crash came before the record was updated.
-      bool any_failed = false;
-      for (const auto& recipient : record.recipients) {
-        any_failed = any_failed || recipient.state == spool::RecipientState::Failed;
+    const std::optional<spool::MessageState> settled = record.settledState();
+    if (settled == spool::MessageState::Held) {
+      if (record.state != spool::MessageState::Held) {
+        record.state = spool::MessageState::Held;
+        cleanup.putMessage(record);
       }
-      if (any_failed) {
+      ++held_;
+      return true;
+    }
+    if (settled != spool::MessageState::Queued) {
+      // Every recipient reached a final state but the crash came before the record was updated.
+      if (settled == spool::MessageState::Dead) {
         deadLetter(record, "permanent failure", now);
         cleanup.putMessage(record);
       } else {
@@ -101,6 +131,10 @@ uint64_t Scheduler::recover() {
     record.next_attempt_us = std::max(record.next_attempt_us, now);
     addToIndex(record);
     ++queued;
+    return true;
+  });
+  store_.scanQuarantine("", [this](spool::QuarantineRecord&) {
+    ++quarantined_;
     return true;
   });
   uint64_t orphans = 0;
@@ -121,6 +155,8 @@ uint64_t Scheduler::recover() {
   log::info("-", "recovery")
       .kv("queued", queued)
       .kv("dead", dead_)
+      .kv("held", held_)
+      .kv("quarantined", quarantined_)
       .kv("finished", finished)
       .kv("corrupt", corrupt)
       .kv("orphan_bodies", orphans);
@@ -131,8 +167,11 @@ uint64_t Scheduler::recover() {
 void Scheduler::start() {
   uv_timer_init(control_.uv(), &timer_);
   timer_.data = this;
+  uv_timer_init(control_.uv(), &purge_timer_);
+  purge_timer_.data = this;
   timer_started_ = true;
   armTimer();
+  armPurge();
 }
 
 void Scheduler::stop() {
@@ -140,6 +179,7 @@ void Scheduler::stop() {
   if (timer_started_) {
     timer_started_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&purge_timer_), nullptr);
   }
 }
 
@@ -164,6 +204,12 @@ void Scheduler::enqueue(spool::MessageRecord record, std::shared_ptr<const std::
   control_.post([this, record = std::move(record), body = std::move(body)]() mutable {
     if (stopped_) {
       return;  // it is in the spool; the next start recovers it
+    }
+    quarantined_ += quarantinedTenants(record).size();
+    if (record.state == spool::MessageState::Held) {
+      ++held_;
+      publishStats();
+      return;
     }
     mail::QueueId id = record.id;
     addToIndex(record);
@@ -204,8 +250,9 @@ void Scheduler::dispatchDue() {
       break;
     }
     auto entry = index_.find(next->second);
-    if (entry == index_.end() || entry->second.active || entry->second.due_us != next->first) {
-      due_.erase(next);  // stale: removed, already running, or rescheduled
+    if (entry == index_.end() || entry->second.active || entry->second.due_us != next->first ||
+        locked_.count(next->second) != 0) {
+      due_.erase(next);  // stale: removed, already running, rescheduled, or locked (unlock() re-adds it)
       continue;
     }
     if (active_ > 0 && delivery_bytes_ + entry->second.body_size > settings_.max_delivery_memory) {
@@ -279,17 +326,112 @@ void Scheduler::loadAndStart(const mail::QueueId& id) {
     });
   });
   if (!queued) {
-    auto entry = index_.find(id);
-    entry->second.active = false;
-    --active_;
-    delivery_bytes_ -= entry->second.body_size;
-    entry->second.due_us = nowMicros() + 1000000;
-    due_.emplace(entry->second.due_us, id);
+    returnUnstarted(id, 1000000);
   }
+}
+
+void Scheduler::returnUnstarted(const mail::QueueId& id, uint64_t delay_us) {
+  auto entry = index_.find(id);
+  entry->second.active = false;
+  --active_;
+  delivery_bytes_ -= entry->second.body_size;
+  entry->second.due_us = nowMicros() + delay_us;
+  due_.emplace(entry->second.due_us, id);
+  armTimer();
 }
 
 void Scheduler::startAttempt(const mail::QueueId& id, spool::MessageRecord record,
                              std::shared_ptr<const std::string> body) {
+  if (record.stage == spool::Stage::Scan) {
+    scanThenDeliver(id, std::move(record), std::move(body));
+    return;
+  }
+  deliver(id, std::move(record), std::move(body));
+}
+
+void Scheduler::scanThenDeliver(const mail::QueueId& id, spool::MessageRecord record,
+                                std::shared_ptr<const std::string> body) {
+  if (inbound_.scanner == nullptr) {
+    log::warn(id.str(), "scan_skipped").kv("reason", "virus scanning is not configured");
+    record.stage = spool::Stage::Deliver;
+    deliver(id, std::move(record), std::move(body));
+    return;
+  }
+  auto shared_record = std::make_shared<spool::MessageRecord>(std::move(record));
+  const bool queued = inbound_.scanner->scan(body, [this, id, shared_record, body](scan::ScanResult result) {
+    control_.post([this, id, shared_record, body, result = std::move(result)] {
+      applyScan(id, std::move(*shared_record), body, result);
+    });
+  });
+  if (!queued) {
+    log::warn(id.str(), "scan_deferred").kv("reason", "scan lane full");
+    returnUnstarted(id, 1000000);
+  }
+}
+
+void Scheduler::applyScan(const mail::QueueId& id, spool::MessageRecord record,
+                          std::shared_ptr<const std::string> body, const scan::ScanResult& result) {
+  const uint64_t now = nowMicros();
+  std::shared_ptr<const config::Config> config = inbound_.config();
+  inbound::Verdicts verdicts;
+  verdicts.scan = result;
+  std::vector<std::string> tags;
+  spool::Batch batch;
+  log::Line line(result.verdict == scan::Verdict::Clean ? log::Level::Info : log::Level::Warn, id.str(), "scanned");
+  line.kv("verdict", scan::name(result.verdict)).kv("name", result.name).kv("us", result.micros);
+  if (!result.error.empty()) {
+    line.kv("error", result.error);
+  }
+  std::vector<std::string> decided;  // tenants already judged
+  for (const spool::RecipientRecord& recipient : record.recipients) {
+    if (recipient.state != spool::RecipientState::Pending ||
+        std::find(decided.begin(), decided.end(), recipient.tenant) != decided.end()) {
+      continue;
+    }
+    decided.push_back(recipient.tenant);
+    const config::Tenant* tenant = config->tenantById(recipient.tenant);
+    const config::InboundPolicy policy = tenant != nullptr ? tenant->inbound : config::InboundPolicy{};
+    const inbound::Decision decision = inbound::decide(verdicts, policy, config->scan.failure, false);
+    for (const std::string& tag : decision.tags) {
+      if (std::find(tags.begin(), tags.end(), tag) == tags.end()) {
+        tags.push_back(tag);
+      }
+    }
+    if (decision.disposition != inbound::Disposition::Quarantine) {
+      continue;
+    }
+    spool::QuarantineRecord entry;
+    entry.tenant = recipient.tenant;
+    entry.id = id;
+    entry.reason = decision.reason;
+    entry.detail = decision.detail;
+    entry.quarantined_at_us = now;
+    entry.expires_at_us = now + static_cast<uint64_t>(policy.quarantine_retention.count()) * 1000000;
+    entry.mail_from = record.mail_from;
+    entry.size = record.body_size;
+    for (spool::RecipientRecord& member : record.recipients) {
+      if (member.tenant == entry.tenant && member.state == spool::RecipientState::Pending) {
+        member.state = spool::RecipientState::Quarantined;
+        entry.recipients.push_back(member.address);
+      }
+    }
+    batch.putQuarantine(entry);
+    batch.putAudit(spool::AuditRecord{now, "system", "quarantine", entry.tenant, id.str(),
+                                      entry.reason + ": " + entry.detail});
+    ++quarantined_;
+    log::warn(id.str(), "quarantined").kv("tenant", entry.tenant).kv("reason", entry.reason).kv("detail", entry.detail);
+  }
+  record.headers += inbound::tagHeader(tags);
+  record.verdicts.virus = std::string(scan::name(result.verdict));
+  record.verdicts.virus_name = result.name;
+  record.stage = spool::Stage::Deliver;
+  batch.putMessage(record);
+  // Unsynced: losing it in a crash only repeats the scan.
+  store_.submit(std::move(batch), false, nullptr);
+  deliver(id, std::move(record), std::move(body));
+}
+
+void Scheduler::deliver(const mail::QueueId& id, spool::MessageRecord record, std::shared_ptr<const std::string> body) {
   auto attempt = std::make_shared<Attempt>();
   attempt->id = id;
   attempt->record = std::move(record);
@@ -332,6 +474,7 @@ void Scheduler::startAttempt(const mail::QueueId& id, spool::MessageRecord recor
     auto job = std::make_shared<delivery::Job>();
     job->id = id;
     job->mail_from = attempt->record.mail_from;
+    job->headers = attempt->record.headers;
     job->body = attempt->body;
     job->smtputf8 = attempt->record.smtputf8;
     job->eightbit = attempt->record.eightbit;
@@ -397,14 +540,17 @@ void Scheduler::finishAttempt(const std::shared_ptr<Attempt>& attempt) {
   bool keep = false;
   if (entry != index_.end() && entry->second.delete_requested) {
     batch.deleteMessage(record.id, record.body_chunks);
+    quarantined_ -= deleteQuarantineEntries(record, "admin", now, batch);
     sync = true;
     log::info(record.id.str(), "removed").kv("by", "admin");
-  } else if (!record.hasPending()) {
-    bool any_failed = false;
-    for (const auto& recipient : record.recipients) {
-      any_failed = any_failed || recipient.state == spool::RecipientState::Failed;
-    }
-    if (any_failed) {
+  } else if (const std::optional<spool::MessageState> settled = record.settledState();
+             settled != spool::MessageState::Queued) {
+    if (settled == spool::MessageState::Held) {
+      record.state = spool::MessageState::Held;
+      batch.putMessage(record);
+      ++held_;
+      log::info(record.id.str(), "held").kv("reason", "only quarantined recipients remain");
+    } else if (settled == spool::MessageState::Dead) {
       deadLetter(record, "permanent failure", now);
       batch.putMessage(record);
     } else {
@@ -423,7 +569,13 @@ void Scheduler::finishAttempt(const std::shared_ptr<Attempt>& attempt) {
           ++failed_;
         }
       }
-      deadLetter(record, "expired", now);
+      if (record.hasRecipientIn(spool::RecipientState::Quarantined)) {
+        record.state = spool::MessageState::Held;
+        record.dead_reason = "expired";  // dead-lettered when the quarantine lets go of it
+        ++held_;
+      } else {
+        deadLetter(record, "expired", now);
+      }
       batch.putMessage(record);
     } else {
       record.next_attempt_us = now + jitter(backoffMicros(settings_, record.attempts));
@@ -459,6 +611,8 @@ void Scheduler::publishStats() {
   stats_.queued_bytes = queued_bytes_;
   stats_.active = active_;
   stats_.dead = dead_;
+  stats_.held = held_;
+  stats_.quarantined = quarantined_;
   stats_.oldest_us = index_.empty() ? 0 : index_.begin()->second.received_us;
   stats_.delivered = delivered_;
   stats_.deferred = deferred_;
@@ -523,18 +677,25 @@ void Scheduler::retry(const mail::QueueId& id, ActionFn done) {
       done(AdminStatus::Ok, "scheduled for immediate delivery");
       return;
     }
+    if (!lock(id)) {
+      done(AdminStatus::Busy, "another action on this message is under way");
+      return;
+    }
     bool queued = read_lane_.submit([this, id, done] {
       spool::MessageRecord record;
       std::string error;
       auto status = store_.readMessage(id, record, error);
       control_.post([this, id, done, status, record = std::move(record)]() mutable {
         if (status == spool::Store::ReadStatus::NotFound) {
+          unlock(id);
           done(AdminStatus::NotFound, "no such message");
           return;
         }
-        if (status != spool::Store::ReadStatus::Ok || record.state != spool::MessageState::Dead ||
-            index_.count(id) != 0) {
-          done(AdminStatus::Error, "message is not dead-lettered and not queued");
+        if (status != spool::Store::ReadStatus::Ok || record.state != spool::MessageState::Dead) {
+          unlock(id);
+          done(AdminStatus::Refused, record.state == spool::MessageState::Held
+                                         ? "message is held for quarantined recipients: use quarantine release"
+                                         : "message is not dead-lettered and not queued");
           return;
         }
         const uint64_t now = nowMicros();
@@ -553,13 +714,14 @@ void Scheduler::retry(const mail::QueueId& id, ActionFn done) {
         store_.submit(std::move(batch), true, [this, done, record](const spool::CommitStatus& status) {
           control_.post([this, done, record, status] {
             if (!status.ok) {
+              unlock(record.id);
               done(AdminStatus::Error, "spool write failed: " + status.error);
               return;
             }
             --dead_;
             addToIndex(record);
             log::info(record.id.str(), "requeued").kv("by", "admin");
-            dispatchDue();
+            unlock(record.id);
             publishStats();
             done(AdminStatus::Ok, "dead letter requeued");
           });
@@ -567,6 +729,7 @@ void Scheduler::retry(const mail::QueueId& id, ActionFn done) {
       });
     });
     if (!queued) {
+      unlock(id);
       done(AdminStatus::Busy, "spool read lane is full");
     }
   });
@@ -574,55 +737,101 @@ void Scheduler::retry(const mail::QueueId& id, ActionFn done) {
 
 void Scheduler::remove(const mail::QueueId& id, ActionFn done) {
   control_.post([this, id, done] {
-    auto finish = [this, done, id](spool::Batch batch, bool was_dead) {
-      store_.submit(std::move(batch), true, [this, done, id, was_dead](const spool::CommitStatus& status) {
-        control_.post([this, done, id, was_dead, status] {
-          if (!status.ok) {
-            done(AdminStatus::Error, "spool write failed: " + status.error);
-            return;
-          }
-          if (was_dead) {
-            --dead_;
-          }
-          log::info(id.str(), "removed").kv("by", "admin");
-          publishStats();
-          done(AdminStatus::Ok, "removed");
-        });
-      });
-    };
     auto entry = index_.find(id);
-    if (entry != index_.end()) {
-      if (entry->second.active) {
-        entry->second.delete_requested = true;
-        done(AdminStatus::Accepted, "will be removed when the delivery attempt under way ends");
-        return;
-      }
-      spool::Batch batch;
-      batch.deleteMessage(id, entry->second.body_chunks);
-      eraseFromIndex(entry);
-      dropHot(id);
-      finish(std::move(batch), false);
+    const bool active = entry != index_.end() && entry->second.active;
+    if (!active && !lock(id)) {
+      done(AdminStatus::Busy, "another action on this message is under way");
       return;
     }
-    bool queued = read_lane_.submit([this, id, done, finish] {
+    bool queued = read_lane_.submit([this, id, done, active] {
       spool::MessageRecord record;
       std::string error;
       auto status = store_.readMessage(id, record, error);
-      control_.post([done, finish, status, record = std::move(record)]() mutable {
+      bool legal_hold = false;  // a quarantine entry on legal hold keeps the whole message
+      if (status == spool::Store::ReadStatus::Ok) {
+        for (const std::string& tenant : quarantinedTenants(record)) {
+          spool::QuarantineRecord quarantined;
+          legal_hold |= store_.readQuarantine(tenant, id, quarantined, error) == spool::Store::ReadStatus::Ok &&
+                        quarantined.legal_hold;
+        }
+      }
+      control_.post([this, id, done, status, active, legal_hold, record = std::move(record)]() mutable {
+        const auto release = [this, active, &id] {
+          if (!active) {
+            unlock(id);
+          }
+        };
         if (status != spool::Store::ReadStatus::Ok) {
+          release();
           done(status == spool::Store::ReadStatus::NotFound ? AdminStatus::NotFound : AdminStatus::Error,
                status == spool::Store::ReadStatus::NotFound ? "no such message" : "cannot read message");
           return;
         }
+        if (legal_hold) {
+          release();
+          done(AdminStatus::Refused, "a quarantine entry of this message is on legal hold; unhold it first");
+          return;
+        }
+        if (active) {
+          auto entry = index_.find(id);
+          if (entry == index_.end() || !entry->second.active) {
+            done(AdminStatus::Busy, "the delivery attempt under way just ended; try again");
+            return;
+          }
+          entry->second.delete_requested = true;
+          done(AdminStatus::Accepted, "will be removed when the delivery attempt under way ends");
+          return;
+        }
         spool::Batch batch;
         batch.deleteMessage(record.id, record.body_chunks);
-        finish(std::move(batch), record.state == spool::MessageState::Dead);
+        const uint64_t entries = deleteQuarantineEntries(record, "admin", nowMicros(), batch);
+        store_.submit(std::move(batch), true, [this, done, record, entries](const spool::CommitStatus& status) {
+          control_.post([this, done, record, entries, status] {
+            if (!status.ok) {
+              unlock(record.id);
+              done(AdminStatus::Error, "spool write failed: " + status.error);
+              return;
+            }
+            auto entry = index_.find(record.id);
+            if (entry != index_.end()) {
+              eraseFromIndex(entry);
+              dropHot(record.id);
+            }
+            dead_ -= record.state == spool::MessageState::Dead ? 1 : 0;
+            held_ -= record.state == spool::MessageState::Held ? 1 : 0;
+            quarantined_ -= entries;
+            unlock(record.id);
+            log::info(record.id.str(), "removed").kv("by", "admin");
+            publishStats();
+            done(AdminStatus::Ok, "removed");
+          });
+        });
       });
     });
     if (!queued) {
+      if (!active) {
+        unlock(id);
+      }
       done(AdminStatus::Busy, "spool read lane is full");
     }
   });
+}
+
+bool Scheduler::lock(const mail::QueueId& id) {
+  auto entry = index_.find(id);
+  if (entry != index_.end() && entry->second.active) {
+    return false;
+  }
+  return locked_.insert(id).second;
+}
+
+void Scheduler::unlock(const mail::QueueId& id) {
+  locked_.erase(id);
+  auto entry = index_.find(id);
+  if (entry != index_.end() && !entry->second.active) {
+    due_.emplace(entry->second.due_us, id);  // dispatchDue() dropped its pair while locked
+    dispatchDue();
+  }
 }
 
 }  // namespace mxgate::scheduler

@@ -7,6 +7,7 @@
 
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
+#include "mxgate/inbound/policy.h"
 #include "mxgate/scheduler/scheduler.h"
 #include "mxgate/server/smtp_server.h"
 #include "mxgate/spool/admission.h"
@@ -168,7 +169,7 @@ void Session::shutdown() {
   if (phase_ == Phase::Closing) {
     return;
   }
-  if (phase_ == Phase::Data || phase_ == Phase::Bdat) {
+  if (phase_ == Phase::Data || phase_ == Phase::Bdat || (phase_ == Phase::Committing && !commit_submitted_)) {
     abortContent();
   }
   closeAfterReply(smtp::ReplyId::ShuttingDown, config_.node.hostname);
@@ -406,7 +407,29 @@ void Session::handleMail(const smtp::Command& command) {
   announceTransaction(true);
   mail_from_ = std::move(parsed);
   queue_id_ = mail::QueueId::generate();
+  startChecks();
   reply(smtp::ReplyId::SenderOk);
+}
+
+void Session::startChecks() {
+  inbound::Services* services = owner_.runtime().inbound();
+  if (listener_.role != config::ListenerRole::Inbound || services == nullptr) {
+    return;
+  }
+  LoopServer* owner = &owner_;
+  const uint64_t session_id = id_;
+  const uint64_t generation = ++checks_generation_;
+  checks_ = std::make_unique<inbound::TransactionChecks>(
+      *services, listener_.auth_checks,
+      [owner, session_id, generation](std::function<void(inbound::TransactionChecks&)> report) {
+        owner->loop().post([owner, session_id, generation, report = std::move(report)] {
+          Session* session = owner->find(session_id);
+          if (session != nullptr && session->checks_ && session->checks_generation_ == generation) {
+            report(*session->checks_);
+          }
+        });
+      });
+  checks_->startSpf(spf::Request{client_ip_, mail_from_.sender.str(), helo_, config_.node.hostname});
 }
 
 void Session::handleRcpt(const smtp::Command& command) {
@@ -599,6 +622,14 @@ void Session::beginContent() {
   policy.max_header_size = config_.smtp.max_header_size;
   policy.max_received_headers = config_.smtp.max_received_headers;
   filter_ = std::make_unique<smtp::ContentFilter>(policy);
+  if (listener_.role == config::ListenerRole::Inbound) {
+    stripper_ = std::make_unique<auth::AuthResultsStripper>(
+        config_.auth.authserv_id.empty() ? config_.node.hostname : config_.auth.authserv_id);
+  }
+  inbound::Services* services = owner_.runtime().inbound();
+  if (checks_ && listener_.scan_before_accept && services->scanner != nullptr) {
+    scan_copy_ = std::make_shared<std::string>();
+  }
   chunk_ = receivedHeader();
   chunks_written_ = 0;
   body_bytes_ = 0;
@@ -677,16 +708,34 @@ void Session::consumeBdat() {
 }
 
 void Session::appendContent(std::string_view canonical) {
-  filter_->feed(canonical, chunk_);
+  filter_->feed(canonical, stripper_ ? filtered_ : chunk_);
   if (!too_big_ && filter_->outputBytes() > config_.smtp.max_message_size) {
     too_big_ = true;
   }
   if (too_big_ || write_failed_ || filter_->violation() != smtp::ContentViolation::None) {
     chunk_.clear();  // keep reading to the end of the message, but store nothing more
+    filtered_.clear();
+    scan_copy_.reset();
     return;
   }
+  passFiltered();
   if (chunk_.size() >= config_.spool.chunk_size) {
     flushChunk();
+  }
+}
+
+void Session::passFiltered() {
+  if (!stripper_) {
+    return;
+  }
+  if (checks_) {
+    checks_->feed(filtered_);
+  }
+  const size_t before = chunk_.size();
+  stripper_->feed(filtered_, chunk_);
+  filtered_.clear();
+  if (scan_copy_) {
+    scan_copy_->append(chunk_, before, std::string::npos);
   }
 }
 
@@ -724,15 +773,15 @@ void Session::onChunkWritten(const spool::CommitStatus& status, uint64_t) {
     write_failed_ = true;
     chunk_.clear();
   }
-  if (commit_pending_ && chunk_writes_in_flight_ == 0) {
-    commit();
+  if (commit_pending_) {
+    maybeCommit();
     return;
   }
   processInput();
 }
 
 void Session::endOfContent() {
-  filter_->finish(chunk_);
+  filter_->finish(stripper_ ? filtered_ : chunk_);
   phase_ = Phase::Committing;
   smtp::ContentViolation violation = filter_->violation();
   if (violation != smtp::ContentViolation::None || too_big_) {
@@ -747,13 +796,74 @@ void Session::endOfContent() {
     countError();
     return;
   }
-  if (chunk_writes_in_flight_ > 0) {
-    // Commit only once every earlier chunk is known to be written: a chunk lost to a write
-    // error followed by a successful resume must never produce a 250 for a holed body.
-    commit_pending_ = true;
+  passFiltered();
+  if (stripper_) {
+    stripper_->finish(chunk_);
+  }
+  commit_pending_ = true;
+  if (checks_) {
+    awaiting_verdicts_ = true;
+    scanned_before_accept_ = scan_copy_ != nullptr;
+    std::shared_ptr<const std::string> message = std::move(scan_copy_);
+    checks_->finish(mail_from_.sender.domain, std::move(message),
+                    [this](inbound::Verdicts verdicts) { onVerdicts(std::move(verdicts)); });
     return;
   }
-  commit();
+  maybeCommit();
+}
+
+void Session::onVerdicts(inbound::Verdicts verdicts) {
+  awaiting_verdicts_ = false;
+  std::vector<const config::Tenant*> tenants;
+  for (const Recipient& recipient : recipients_) {
+    const config::Tenant* tenant = config_.tenantById(recipient.tenant);
+    if (tenant != nullptr && std::find(tenants.begin(), tenants.end(), tenant) == tenants.end()) {
+      tenants.push_back(tenant);
+    }
+  }
+  inbound::MessageDecision decision =
+      inbound::decideMessage(verdicts, tenants, config_.scan.failure, scanned_before_accept_);
+  verdicts_summary_ = inbound::summarize(verdicts);
+  if (decision.kind != inbound::MessageDecision::Kind::Accept) {
+    const bool temporary = decision.kind == inbound::MessageDecision::Kind::TempFail;
+    (temporary ? owner_.counters().tempfailed_messages : owner_.counters().rejected_messages)
+        .fetch_add(1, std::memory_order_relaxed);
+    log::info(queue_id_.str(), temporary ? "tempfailed" : "rejected")
+        .kv("client", client_ip_)
+        .kv("from", mail_from_.sender.str())
+        .kv("reason", decision.reason)
+        .kv("detail", decision.detail);
+    abortContent();
+    resetTransaction();
+    phase_ = Phase::Command;
+    reply(decision.reply, decision.reply_argument);
+    setDeadline();
+    processInput();
+    return;
+  }
+  added_headers_.clear();
+  if (verdicts.checked) {
+    auth::AuthFacts facts;
+    facts.spf = verdicts.spf;
+    facts.mail_from = mail_from_.sender.str();
+    facts.helo = helo_;
+    facts.dkim = verdicts.dkim;
+    facts.dmarc = verdicts.dmarc;
+    added_headers_ = auth::buildAuthenticationResults(
+        config_.auth.authserv_id.empty() ? config_.node.hostname : config_.auth.authserv_id, facts);
+  }
+  added_headers_ += inbound::tagHeader(decision.tags);
+  quarantined_ = std::move(decision.quarantined);
+  maybeCommit();
+}
+
+void Session::maybeCommit() {
+  // Commit only once every earlier chunk is known to be written (a chunk lost to a write error
+  // followed by a successful resume must never produce a 250 for a holed body) and the
+  // verdicts are in.
+  if (commit_pending_ && chunk_writes_in_flight_ == 0 && !awaiting_verdicts_) {
+    commit();
+  }
 }
 
 void Session::commit() {
@@ -788,14 +898,45 @@ void Session::commit() {
   record.body_size = body_bytes_;
   record.body_crc32 = body_crc_;
   record.body_chunks = chunks_written_ + 1;
+  record.headers = std::move(added_headers_);
+  record.verdicts = std::move(verdicts_summary_);
+  inbound::Services* services = owner_.runtime().inbound();
+  if (checks_ && services->scanner != nullptr && !scanned_before_accept_) {
+    record.stage = spool::Stage::Scan;
+  }
+  spool::Batch batch;
   for (const auto& recipient : recipients_) {
     spool::RecipientRecord entry;
     entry.address = recipient.address.str();
     entry.tenant = recipient.tenant;
     record.recipients.push_back(std::move(entry));
   }
-
-  spool::Batch batch;
+  for (const inbound::TenantQuarantine& entry : quarantined_) {
+    spool::QuarantineRecord quarantine;
+    quarantine.tenant = entry.tenant;
+    quarantine.id = queue_id_;
+    quarantine.reason = entry.reason;
+    quarantine.detail = entry.detail;
+    quarantine.quarantined_at_us = now;
+    const config::Tenant* tenant = config_.tenantById(entry.tenant);
+    quarantine.expires_at_us =
+        now + static_cast<uint64_t>(tenant->inbound.quarantine_retention.count()) * 1000000;
+    quarantine.mail_from = record.mail_from;
+    quarantine.size = record.body_size;
+    for (spool::RecipientRecord& recipient : record.recipients) {
+      if (recipient.tenant == entry.tenant) {
+        recipient.state = spool::RecipientState::Quarantined;
+        quarantine.recipients.push_back(recipient.address);
+      }
+    }
+    batch.putQuarantine(quarantine);
+    batch.putAudit(spool::AuditRecord{now, "system", "quarantine", entry.tenant, queue_id_.str(),
+                                      entry.reason + ": " + entry.detail});
+  }
+  if (!record.hasPending()) {
+    record.state = spool::MessageState::Held;
+  }
+  quarantined_.clear();
   batch.putBodyChunk(queue_id_, chunks_written_, chunk_);
   if (chunks_written_ > 0) {
     batch.clearOpen(queue_id_);
@@ -807,6 +948,8 @@ void Session::commit() {
   }
   chunk_.clear();
   filter_.reset();
+  stripper_.reset();
+  commit_submitted_ = true;
 
   const uint64_t bytes = batch.bytes();
   spool::Admission& admission = owner_.runtime().admission();
@@ -856,6 +999,7 @@ void Session::onCommitted(const spool::CommitStatus& status, const mail::QueueId
     owner_.counters().tempfailed_messages.fetch_add(1, std::memory_order_relaxed);
     log::error(id.str(), "commit_failed").kv("client", client_ip_).kv("error", status.error);
     reply(status.no_space ? smtp::ReplyId::InsufficientStorage : smtp::ReplyId::QueueWriteError);
+    abortContent();  // the chunks written before the failed commit
   }
   resetTransaction();
   chunks_written_ = 0;
@@ -875,8 +1019,12 @@ void Session::abortContent() {
   }
   chunks_written_ = 0;
   chunk_.clear();
+  filtered_.clear();
   filter_.reset();
+  stripper_.reset();
+  scan_copy_.reset();
   commit_pending_ = false;
+  awaiting_verdicts_ = false;
 }
 
 void Session::announceTransaction(bool open) {
@@ -892,6 +1040,9 @@ void Session::announceTransaction(bool open) {
 
 void Session::resetTransaction() {
   in_transaction_ = false;
+  commit_submitted_ = false;
+  checks_.reset();
+  quarantined_.clear();
   announceTransaction(false);
   mail_from_ = smtp::MailFrom();
   recipients_.clear();
@@ -950,7 +1101,7 @@ void Session::updateReading() {
 void Session::onStreamDrained() { updateReading(); }
 
 void Session::onStreamEnd(std::string_view reason) {
-  if (phase_ == Phase::Data || phase_ == Phase::Bdat) {
+  if (phase_ == Phase::Data || phase_ == Phase::Bdat || (phase_ == Phase::Committing && !commit_submitted_)) {
     log::info(queue_id_.str(), "lost_connection_in_data").kv("client", client_ip_).kv("reason", reason);
     abortContent();
   }

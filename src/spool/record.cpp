@@ -207,7 +207,7 @@ bool decodeRecipient(std::string_view in, RecipientRecord& out) {
       case kRcptAddress: out.address.assign(value); return true;
       case kRcptTenant: out.tenant.assign(value); return true;
       case kRcptState:
-        if (!asNumber(value, number) || number > static_cast<uint64_t>(RecipientState::Quarantined)) {
+        if (!asNumber(value, number) || number > static_cast<uint64_t>(RecipientState::Discarded)) {
           return false;
         }
         out.state = static_cast<RecipientState>(number);
@@ -326,6 +326,19 @@ bool decodeMessageField(uint64_t tag, std::string_view value, MessageRecord& out
 bool MessageRecord::hasRecipientIn(RecipientState wanted) const {
   return std::any_of(recipients.begin(), recipients.end(),
                      [wanted](const RecipientRecord& recipient) { return recipient.state == wanted; });
+}
+
+std::optional<MessageState> MessageRecord::settledState() const {
+  if (hasPending()) {
+    return MessageState::Queued;
+  }
+  if (hasRecipientIn(RecipientState::Quarantined)) {
+    return MessageState::Held;
+  }
+  if (hasRecipientIn(RecipientState::Failed)) {
+    return MessageState::Dead;
+  }
+  return std::nullopt;
 }
 
 uint32_t crc32(uint32_t crc, std::string_view bytes) {

@@ -547,15 +547,25 @@ void Store::scanQuarantine(std::string_view tenant, const std::function<bool(Qua
   }
 }
 
-void Store::scanAudit(const std::function<bool(AuditRecord&)>& visit) {
+void Store::scanAudit(uint64_t from_us, bool newest_first, const std::function<bool(AuditRecord&)>& visit) {
   std::shared_lock<std::shared_mutex> shared(db_mutex_);
   if (db_ == nullptr) {
     return;
   }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[6]));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  const std::string from = auditKey(from_us, 0);
+  if (newest_first) {
+    it->SeekToLast();
+  } else {
+    it->Seek(from);
+  }
+  for (; it->Valid(); newest_first ? it->Prev() : it->Next()) {
+    if (newest_first && it->key().compare(from) < 0) {
+      return;
+    }
     AuditRecord record;
     if (decodeAudit(std::string_view(it->value().data(), it->value().size()), record) != DecodeStatus::Ok) {
+      log::error("-", "corrupt_audit_record");
       continue;
     }
     if (!visit(record)) {

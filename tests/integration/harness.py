@@ -8,6 +8,8 @@ upgrades to TLS (STARTTLS or implicit), reads until the server closes, and runs 
 MAIL/RCPT/DATA transactions (dot_stuff does the RFC 5321 transparency, queue_id reads the
 "queued as" reply). RecordingSink is an aiosmtpd SMTP server that records every message it
 accepts (and can be told to defer, reject or hang). rss_bytes reads a process's VmRSS.
+Every Gateway has its own DNS server on 127.0.0.1 (dns_server.DnsServer, fed from the zone
+given, empty by default): no test ever asks the machine's resolver.
 Ports are chosen by binding port 0; everything listens on 127.0.0.1; every socket has a
 timeout. Run with Debian's /usr/bin/python3 (aiosmtpd, yaml, dkim, spf live there).
 """
@@ -29,6 +31,8 @@ import time
 import urllib.request
 
 from aiosmtpd.controller import Controller
+
+from dns_server import DnsServer
 
 MXGATE = os.environ.get("MXGATE_BIN", os.path.join(os.path.dirname(__file__), "../../build/src/app/mxgate"))
 
@@ -89,8 +93,9 @@ def render_toml(sections):
 class Gateway:
     """One mxgate node in a temporary directory.
 
-    tenants: {tenant_id: {"domains": [...], "delivery": {...}}}; by default one tenant
-    "example" owning example.test and delivering to files in <dir>/inbox.
+    tenants: {tenant_id: {"domains": [...], "delivery": {...}, "inbound": {...}}}; by default
+    one tenant "example" owning example.test and delivering to files in <dir>/inbox.
+    zone: DNS data for the gateway's own DNS server (see dns_server.py); gateway.dns is it.
     overrides: extra keys per section, e.g. {"smtp": {"max_recipients": 100}}.
     listeners: [{...}, ...] replaces the default inbound (smtp_port) and submission
     (submission_port) listeners; start() waits on the first listener's port (first_port),
@@ -101,8 +106,9 @@ class Gateway:
     file in it is deleted, then one <tenant>.toml per tenant is written.
     """
 
-    def __init__(self, tenants=None, overrides=None, listeners=None, workdir=None):
+    def __init__(self, tenants=None, overrides=None, listeners=None, workdir=None, zone=None):
         self.dir = workdir or tempfile.mkdtemp(prefix="mxgate-it-")
+        self.dns = DnsServer(zone or {}).start()
         self.smtp_port = free_port()
         self.submission_port = free_port()
         self.admin_port = free_port()
@@ -132,6 +138,7 @@ class Gateway:
             "spool": {"path": self.spool},
             "queue": {"retry_initial": "1s", "retry_max": "2s"},
             "admin": {"address": "127.0.0.1", "port": self.admin_port},
+            "dns": {"servers": [f"127.0.0.1:{self.dns.port}"], "timeout": "500ms", "tries": 2},
         }
         for section, values in self.overrides.items():
             sections.setdefault(section, {}).update(values)
@@ -142,7 +149,7 @@ class Gateway:
             os.unlink(os.path.join(self.policies, name))
         for tenant, spec in self.tenants.items():
             text = f"tenant = {toml_value(tenant)}\ndomains = {toml_value(spec['domains'])}\n\n"
-            text += render_toml({"delivery": spec["delivery"]})
+            text += render_toml({"delivery": spec["delivery"], **({"inbound": spec["inbound"]} if "inbound" in spec else {})})
             with open(os.path.join(self.policies, tenant + ".toml"), "w") as f:
                 f.write(text)
 
@@ -181,6 +188,9 @@ class Gateway:
 
     def cleanup(self):
         self.stop(kill=True)
+        if self.dns is not None:
+            self.dns.stop()
+            self.dns = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):

@@ -28,7 +28,8 @@ def ehlo_keywords(reply):
 def split_stored(message):
     """Splits a file-target message into (return_path, [delivered_to], received, content).
 
-    The file target writes Return-Path and Delivered-To lines, the session wrote its own
+    The file target writes Return-Path and Delivered-To lines and the fields the inbound checks
+    added (Authentication-Results, X-Mxgate-Tag: skipped here), the session wrote its own
     Received: field (continuation lines start with a tab) in front of the content as it
     arrived."""
     rest = message
@@ -44,8 +45,20 @@ def split_stored(message):
     return return_path, delivered, received, content
 
 
+def skip_check_fields(data):
+    """data without the leading fields the inbound checks prepend (Authentication-Results,
+    X-Mxgate-Tag, with their continuation lines)."""
+    while data.startswith((b"Authentication-Results: ", b"X-Mxgate-Tag: ")):
+        _, data = data.split(b"\r\n", 1)
+        while data[:1] in (b" ", b"\t"):
+            _, data = data.split(b"\r\n", 1)
+    return data
+
+
 def split_received(data):
-    """Splits our leading Received: field (with its tab continuations) from the content."""
+    """Splits our leading Received: field (with its tab continuations, after the fields the
+    inbound checks prepend) from the content."""
+    data = skip_check_fields(data)
     if not data.startswith(b"Received: from "):
         raise AssertionError(f"no leading Received: field: {data[:200]!r}")
     end = 0

@@ -23,7 +23,8 @@ class SmokeTest(unittest.TestCase):
             self.assertTrue(wait_until(lambda: len(gw.inbox_files()) == 1, 20), gw.log())
             message = gw.inbox_messages()[0]
             self.assertTrue(message.startswith(b"Return-Path: <sender@remote.example>\r\nDelivered-To: user@example.test\r\n"
-                                               b"Received: from "))
+                                               b"Authentication-Results: mx.test.mxgate;\r\n\tspf=none "), message)
+            self.assertIn(b"\r\nReceived: from ", message)
             self.assertIn(b"with ESMTPS (TLSv1.3 ", message)
             self.assertIn(b"hello smoke", message)
             self.assertNotIn(b"\n", message.replace(b"\r\n", b""))  # no bare LF anywhere

@@ -4,8 +4,16 @@
 //   GET    /v1/queue[?limit=N]         queued and dead-lettered messages (JSON)
 //   GET    /v1/queue/<id>              one message with per-recipient state (JSON)
 //   POST   /v1/queue/<id>/retry        deliver now / requeue a dead letter
-//   DELETE /v1/queue/<id>              remove a message
-// `mxgate queue ...` is a client of this API (RocksDB allows one writer process).
+//   DELETE /v1/queue/<id>              remove a message (and its quarantine entries)
+//   GET    /v1/quarantine[?tenant=T&reason=R&limit=N]      quarantine entries (JSON)
+//   GET    /v1/quarantine/<id>[?tenant=T]                  one entry, its message, headers, audit
+//   POST   /v1/quarantine/<id>/release[?tenant=T&force=1]  re-scan, then deliver
+//   POST   /v1/quarantine/<id>/hold|unhold[?tenant=T]      legal hold on / off
+//   DELETE /v1/quarantine/<id>[?tenant=T]                  delete the quarantined copy
+//   GET    /v1/audit[?limit=N]                             audit log, newest first
+// Without tenant=, a quarantine action applies to the message's only entry. The X-Mxgate-Actor
+// header names who acts, for the audit log ("api" when absent).
+// `mxgate queue|quarantine|audit ...` are clients of this API (RocksDB allows one writer process).
 #pragma once
 
 #include <functional>
@@ -25,6 +33,9 @@ class Api {
 
  private:
   bool authorized(const http::Request& request) const;
+  void handleQueue(const http::Request& request, http::Respond respond);
+  void handleQuarantine(const http::Request& request, http::Respond respond);
+  void handleAudit(const http::Request& request, http::Respond respond);
 
   scheduler::Scheduler& scheduler_;
   std::string token_;

@@ -1,7 +1,8 @@
-// `mxgate queue ls|show|retry|delete` — a thin client of the running daemon's admin API.
-// It reads the node config for the admin address and the token file, makes one blocking
-// HTTP request on loopback, and prints a table (or the JSON with --json). Runs in the CLI
-// process, never inside the daemon.
+// `mxgate queue ls|show|retry|delete`, `mxgate quarantine ls|show|release|delete|hold|unhold`
+// and `mxgate audit` — thin clients of the running daemon's admin API. They read the node
+// config for the admin address and the token file, make one blocking HTTP request on loopback
+// (naming the user as the actor for the audit log), and print a table (or the JSON with
+// --json). Runs in the CLI process, never inside the daemon.
 #pragma once
 
 #include <string>
@@ -11,8 +12,10 @@
 
 namespace mxgate::admin {
 
-// args: what follows "queue" on the command line. Returns the process exit status:
-// 0 ok, 1 the daemon said no (not found, conflict), 2 usage error, 3 cannot reach the daemon.
-int runQueueCommand(const config::Config& config, const std::vector<std::string>& args, bool json);
+// group: "queue", "quarantine" or "audit"; args: what follows it on the command line.
+// Returns the process exit status: 0 ok, 1 the daemon said no (not found, refused, conflict),
+// 2 usage error, 3 cannot reach the daemon.
+int runAdminCommand(const config::Config& config, const std::string& group, const std::vector<std::string>& args,
+                    bool json);
 
 }  // namespace mxgate::admin

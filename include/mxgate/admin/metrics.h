@@ -1,12 +1,14 @@
 // Prometheus text exposition (format 0.0.4) of the node's counters and gauges: messages by
 // outcome, queue depth and age, spool commit latency and batching, lane depth and wait,
-// connections. Pure formatting over a snapshot; the control loop gathers the snapshot.
+// connections, authentication verdicts, DNS, virus scans and the quarantine. Pure formatting over a snapshot; the control loop gathers the snapshot.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "mxgate/dns/resolver.h"
+#include "mxgate/scan/scanner.h"
 #include "mxgate/scheduler/scheduler.h"
 #include "mxgate/server/smtp_server.h"
 #include "mxgate/spool/store.h"
@@ -19,6 +21,12 @@ struct LaneSnapshot {
   uint64_t completed = 0;
   uint64_t refused = 0;
   uint64_t wait_micros = 0;
+};
+
+struct VerdictCount {
+  std::string check;   // "spf", "dkim", "dmarc"
+  std::string result;  // RFC 8601 result
+  uint64_t count = 0;
 };
 
 struct MetricsSnapshot {
@@ -39,6 +47,11 @@ struct MetricsSnapshot {
   uint64_t rejected_recipients = 0;
   uint64_t protocol_errors = 0;
   std::vector<LaneSnapshot> lanes;
+  std::vector<VerdictCount> verdicts;
+  bool dns_enabled = false;
+  dns::ResolverStats dns;
+  bool scan_enabled = false;
+  scan::ScannerStats scan;
   uint64_t now_us = 0;
 };
 

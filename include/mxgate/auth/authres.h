@@ -3,6 +3,7 @@
 // (RFC 8601 §5: they would be forged). Pure; any thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,8 +39,16 @@ class AuthResultsStripper {
   size_t removed() const { return removed_; }
 
  private:
+  // What is known about the field being read: its name is still arriving, it cannot be
+  // Authentication-Results (passed through as it arrives), or it is (held until complete).
+  enum class FieldKind : uint8_t { Name, Passing, AuthResults };
+
+  void finishField(std::string& out);
+
   std::string authserv_id_;
   bool in_headers_ = true;
+  uint8_t scan_ = 0;  // header scanner state (src/auth/header_fields.h)
+  FieldKind kind_ = FieldKind::Passing;
   std::string field_;  // the header field being collected
   size_t removed_ = 0;
 };

@@ -47,6 +47,7 @@ struct Listener {
   uint16_t port = 0;    // 0 lets the kernel choose (tests)
   ListenerTls tls = ListenerTls::StartTls;
   bool scan_before_accept = false;  // scan before the 250 and reject infected mail in-session
+  bool auth_checks = true;          // SPF, DKIM, DMARC and the tenants' inbound policies
 };
 
 struct TlsSettings {
@@ -98,7 +99,7 @@ struct ScanConfig {
   std::string temp_dir;
   uint64_t max_scan_size = 104857600;
   uint64_t max_file_size = 52428800;
-  uint32_t max_recursion = 16;
+  uint32_t max_recursion = 17;
   uint32_t max_files = 10000;
   std::chrono::milliseconds max_scan_time{30000};
   uint32_t threads = 1;
@@ -130,6 +131,7 @@ struct QueueSettings {
   uint32_t read_threads = 2;             // spool-read lane
   uint32_t file_threads = 2;             // file-delivery lane
   uint32_t lane_queue_limit = 100000;    // jobs waiting per lane before new ones are refused
+  std::chrono::seconds quarantine_purge_interval{60};
 };
 
 struct SmtpClientSettings {

@@ -20,10 +20,14 @@ struct Job {
   mail::QueueId id;
   std::string mail_from;                // "" = null reverse-path
   std::vector<std::string> recipients;  // this job's envelope recipients
+  // Header fields to write in front of the body: our Authentication-Results and X-Mxgate-Tag.
+  std::string headers;
   std::shared_ptr<const std::string> body;  // canonical CRLF message, our Received: first
   bool smtputf8 = false;
   bool eightbit = false;
   uint32_t attempt = 1;
+
+  uint64_t size() const { return headers.size() + body->size(); }
 };
 
 enum class Outcome { Delivered, TempFail, PermFail };

@@ -18,7 +18,7 @@ struct ScanSettings {
   std::string temp_dir;    // libclamav's temporary files
   uint64_t max_scan_size = 104857600;  // bytes scanned per message
   uint64_t max_file_size = 52428800;   // largest single file inside a message
-  uint32_t max_recursion = 16;         // archive/MIME nesting
+  uint32_t max_recursion = 17;         // archive/MIME nesting (libclamav's default)
   uint32_t max_files = 10000;          // files inside one message
   std::chrono::milliseconds max_scan_time{30000};
   uint32_t threads = 1;                // scan lane size
@@ -46,6 +46,10 @@ struct ScannerStats {
   uint64_t limits = 0;
   uint64_t errors = 0;
   uint64_t signatures = 0;  // signatures in the engine in use
+  // The scan lane.
+  uint64_t queued = 0;       // scans waiting
+  uint64_t refused = 0;      // scans refused because the lane was full
+  uint64_t wait_micros = 0;  // time scans waited in the queue, summed
 };
 
 class Scanner {

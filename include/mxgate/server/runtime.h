@@ -19,6 +19,9 @@ class Admission;
 namespace mxgate::scheduler {
 class Scheduler;
 }
+namespace mxgate::inbound {
+struct Services;
+}
 
 namespace mxgate::server {
 
@@ -33,9 +36,14 @@ Snapshot makeSnapshot(std::shared_ptr<const config::Config> config, std::shared_
 
 class Runtime {
  public:
-  Runtime(Snapshot snapshot, spool::Store& store, spool::Admission& admission,
-          scheduler::Scheduler& scheduler)
-      : snapshot_(std::move(snapshot)), store_(store), admission_(admission), scheduler_(scheduler) {}
+  // inbound: the checks' shared services; nullptr runs no inbound checks (unit tests).
+  Runtime(Snapshot snapshot, spool::Store& store, spool::Admission& admission, scheduler::Scheduler& scheduler,
+          inbound::Services* inbound)
+      : snapshot_(std::move(snapshot)),
+        store_(store),
+        admission_(admission),
+        scheduler_(scheduler),
+        inbound_(inbound) {}
 
   Snapshot current() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -49,6 +57,7 @@ class Runtime {
   spool::Store& store() { return store_; }
   spool::Admission& admission() { return admission_; }
   scheduler::Scheduler& scheduler() { return scheduler_; }
+  inbound::Services* inbound() { return inbound_; }
 
  private:
   mutable std::mutex mutex_;
@@ -56,6 +65,7 @@ class Runtime {
   spool::Store& store_;
   spool::Admission& admission_;
   scheduler::Scheduler& scheduler_;
+  inbound::Services* inbound_;
 };
 
 }  // namespace mxgate::server

@@ -8,8 +8,14 @@
 // "250 ... queued as" reply is sent only from that commit's completion. Replies produced
 // while handling one read are sent with one write.
 //
-// Lives on one worker loop; completions from the spool writer come back through the loop's
-// inbox and find the session by id (LoopServer::find), never by pointer.
+// On inbound listeners the content also feeds the transaction's checks (SPF from MAIL, DKIM
+// and DMARC while it streams, optionally the virus scan) and passes an Authentication-Results
+// stripper on its way to the spool; the end of data waits for the verdicts, applies the
+// recipients' tenant policies (reject, temporary failure, quarantine, tag) and commits with
+// our Authentication-Results in the record.
+//
+// Lives on one worker loop; completions from the spool writer and from the checks come back
+// through the loop's inbox and find the session by id (LoopServer::find), never by pointer.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "mxgate/auth/authres.h"
+#include "mxgate/inbound/checks.h"
 #include "mxgate/io/stream.h"
 #include "mxgate/mail/queue_id.h"
 #include "mxgate/server/runtime.h"
@@ -78,8 +86,15 @@ class Session : public io::Stream::Handler {
   void consumeBdat();
   void beginContent();
   void appendContent(std::string_view canonical);
+  // Passes filtered_ (the client's content after the content filter) to the checks, the
+  // Authentication-Results stripper and the scan copy, into chunk_.
+  void passFiltered();
   void flushChunk();
   void endOfContent();
+  void startChecks();
+  void onVerdicts(inbound::Verdicts verdicts);
+  // Commits once every chunk write has completed and the verdicts are in.
+  void maybeCommit();
   void commit();
   void abortContent();
   void resetTransaction();
@@ -147,7 +162,20 @@ class Session : public io::Stream::Handler {
   bool bdat_last_ = false;
   bool bdat_discard_ = false;  // the chunk is read and thrown away, then bdat_error_ is sent
   smtp::ReplyId bdat_error_ = smtp::ReplyId::NeedMail;
-  bool commit_pending_ = false;
+  bool commit_pending_ = false;    // the content is complete; commit when the last wait ends
+  bool commit_submitted_ = false;  // the commit batch went to the writer
+
+  // Inbound checks of the current transaction (inbound listeners only).
+  std::unique_ptr<inbound::TransactionChecks> checks_;
+  uint64_t checks_generation_ = 0;  // tells reports for an earlier transaction apart
+  std::unique_ptr<auth::AuthResultsStripper> stripper_;
+  std::string filtered_;
+  std::shared_ptr<std::string> scan_copy_;  // the whole content, for a scan before the 250
+  bool awaiting_verdicts_ = false;
+  bool scanned_before_accept_ = false;
+  std::string added_headers_;  // Authentication-Results and X-Mxgate-Tag for the record
+  spool::Verdicts verdicts_summary_;
+  std::vector<inbound::TenantQuarantine> quarantined_;
 };
 
 }  // namespace mxgate::server

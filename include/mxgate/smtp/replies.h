@@ -33,6 +33,8 @@ enum class ReplyId {
   TooManyMessages,          // 421 4.7.0
   SpoolUnavailable,         // 421 4.3.2
   QueueWriteError,          // 451 4.3.0
+  CheckTemporaryFailure,    // 451 4.4.3 (DNS failure during SPF/DKIM/DMARC)
+  ScanTemporaryFailure,     // 451 4.3.0 (virus scan could not complete)
   ResourceShortage,         // 451 4.3.0 (memory pressure)
   InsufficientStorage,      // 452 4.3.1
   TooManyRecipients,        // 452 4.5.3
@@ -63,6 +65,10 @@ enum class ReplyId {
   XclientDenied,            // 550 5.7.0
   AuthRequired,             // 530 5.7.0
   RelayDenied,              // 550 5.7.1
+  SpfFailed,                // 550 5.7.23 (RFC 7372)
+  DkimFailed,               // 550 5.7.20 (RFC 7372)
+  DmarcFailed,              // 550 5.7.1 (RFC 7489 §6.7)
+  VirusFound,               // 554 5.7.1
   BareLfInData,             // 550 5.5.2
   BareCrInData,             // 550 5.5.2
   NulInData,                // 550 5.6.0

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,8 +27,9 @@ enum class MessageState : uint8_t {
 enum class RecipientState : uint8_t {
   Pending = 0,
   Delivered = 1,
-  Failed = 2,       // permanent failure (5xx), expired, or deleted from quarantine
+  Failed = 2,       // permanent failure (5xx) or expired
   Quarantined = 3,  // held in the tenant's quarantine until released or deleted
+  Discarded = 4,    // deleted from quarantine (by an admin or the retention purge): final, no bounce
 };
 
 // What happens next to a queued message.
@@ -53,7 +55,7 @@ struct Verdicts {
   std::string dmarc;       // RFC 8601 result, "" = not checked
   std::string dmarc_policy;
   std::string from_domain;
-  std::string virus;       // "clean", "infected", "limit", "error", "" = not scanned
+  std::string virus;       // "clean", "infected", "limit_exceeded", "error", "" = not scanned
   std::string virus_name;
 
   bool operator==(const Verdicts&) const = default;
@@ -100,6 +102,9 @@ struct MessageRecord {
   // True while at least one recipient is in the given state.
   bool hasRecipientIn(RecipientState state) const;
   bool hasPending() const { return hasRecipientIn(RecipientState::Pending); }
+  // What the recipients' states make of the message: Queued while any is pending, Held while
+  // any is quarantined, Dead when any failed, otherwise finished (nullopt: delete it).
+  std::optional<MessageState> settledState() const;
 };
 
 // A tenant's quarantine entry for a message (queue/README.md, family quarantine). The message

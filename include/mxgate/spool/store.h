@@ -128,8 +128,9 @@ class Store {
   // Quarantine entries in key order, of one tenant when tenant is not empty; visit returns false
   // to stop. Entries that fail to decode are skipped (and counted in the log).
   void scanQuarantine(std::string_view tenant, const std::function<bool(QuarantineRecord&)>& visit);
-  // Audit records in time order; visit returns false to stop.
-  void scanAudit(const std::function<bool(AuditRecord&)>& visit);
+  // Audit records written at or after from_us, oldest first (or newest first); visit returns
+  // false to stop.
+  void scanAudit(uint64_t from_us, bool newest_first, const std::function<bool(AuditRecord&)>& visit);
 
   // ---- Health: cheap, any thread ----------------------------------------------------------
   bool writable() const { return writable_.load(std::memory_order_relaxed); }

@@ -264,11 +264,23 @@ BOOST_AUTO_TEST_CASE(quarantine_entries_and_audit_trail) {
   BOOST_REQUIRE(submitAndWait(*store, std::move(removal), true).ok);
   BOOST_TEST((store->readQuarantine("beta", ids[1], one, error) == spool::Store::ReadStatus::NotFound));
   std::vector<std::string> actions;
-  store->scanAudit([&](spool::AuditRecord& r) {
+  store->scanAudit(0, false, [&](spool::AuditRecord& r) {
     actions.push_back(r.tenant);
     return true;
   });
   BOOST_TEST((actions == std::vector<std::string>{"alpha", "beta", "alpha"}));
+  std::vector<std::string> newest;
+  store->scanAudit(ids[1].micros(), true, [&](spool::AuditRecord& r) {
+    newest.push_back(r.id);
+    return true;
+  });
+  BOOST_TEST((newest == std::vector<std::string>{ids[2].str(), ids[1].str()}));
+  std::vector<std::string> later;
+  store->scanAudit(ids[1].micros(), false, [&](spool::AuditRecord& r) {
+    later.push_back(r.id);
+    return true;
+  });
+  BOOST_TEST((later == std::vector<std::string>{ids[1].str(), ids[2].str()}));
 }
 
 BOOST_AUTO_TEST_CASE(refuses_a_spool_of_another_format) {

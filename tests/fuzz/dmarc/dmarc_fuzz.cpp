@@ -1,0 +1,63 @@
+// libFuzzer target for DMARC (RFC 7489): extractFromDomain over the input as a header section
+// (RFC 5322 §3.4, §3.6.2), evaluateDmarc with the input as the DMARC record (RFC 7489 §6.4 tag
+// list, then libopendmarc's parser) and fixed other facts, and organizationalDomain of the
+// input (Public Suffix List, RFC 3492 Punycode). Invariants (trap on failure): an extracted
+// domain is non-empty, lower-case, at most 255 bytes, without empty labels; an Organizational
+// Domain is a label-aligned suffix of the lower-cased name and its own Organizational Domain.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mxgate/auth/dmarc.h"
+#include "mxgate/base/ascii.h"
+
+namespace {
+
+using namespace mxgate;
+
+bool loadList() {
+  std::string error;
+  return auth::initializeDmarc("/usr/share/publicsuffix/public_suffix_list.dat", error);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool list_loaded = loadList();
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+
+  const auth::FromDomain from = auth::extractFromDomain(input);
+  if (from.status == auth::FromDomain::Status::Ok &&
+      (from.domain.empty() || from.domain.size() > 255 || ascii::toLowerCopy(from.domain) != from.domain ||
+       from.domain.front() == '.' || from.domain.back() == '.' || from.domain.find("..") != std::string::npos)) {
+    __builtin_trap();
+  }
+
+  auto answer = std::make_shared<dns::Answer>();
+  answer->status = dns::Status::Ok;
+  answer->texts.emplace_back(input);
+  spf::Outcome spf;
+  spf.result = spf::Result::Pass;
+  auth::DkimSignature dkim;
+  dkim.result = auth::DkimResult::Pass;
+  dkim.domain = "mail.example.com";
+  const auth::DmarcOutcome outcome = auth::evaluateDmarc(auth::FromDomain{auth::FromDomain::Status::Ok, "example.com"},
+                                                         answer, answer, spf, "example.org", {dkim});
+  if (outcome.result == auth::DmarcResult::Pass && !(list_loaded && outcome.dkim_aligned)) {
+    __builtin_trap();
+  }
+
+  const std::string org = auth::organizationalDomain(input);
+  if (!org.empty()) {
+    std::string name = ascii::toLowerCopy(input);
+    if (!name.empty() && name.back() == '.') {
+      name.pop_back();
+    }
+    if (!name.ends_with(org) || (name.size() > org.size() && name[name.size() - org.size() - 1] != '.') ||
+        auth::organizationalDomain(org) != org) {
+      __builtin_trap();
+    }
+  }
+  return 0;
+}
