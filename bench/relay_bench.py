@@ -623,7 +623,8 @@ max_connections_per_ip = {MXGATE_MAX_CONNECTIONS_PER_IP}
 servers = ["127.0.0.1:{self.dns.port}"]
 [scan]
 signatures = "{signatures}"
-threads = 1
+threads = 2
+temp_dir = "/dev/shm"
 """
         with open(os.path.join(self.workdir, "mxgate.toml"), "w", encoding="utf-8") as f:
             f.write(config)
@@ -705,7 +706,7 @@ class DnsProcess:
         self.port = int(line[1])
 
     def stop(self):
-        self.process.terminate()
+        self.process.stdin.close()  # EOF: --watch-stdin stops the server cleanly
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:

