@@ -3,7 +3,7 @@ signature files of shared/corpora/clamav and Debian's clamav-testfiles; scanning
 commit (a hit is quarantined per tenant policy) and before the 250 (554 5.7.1); scans that hit a
 limit, failing closed (quarantine, 451 4.3.0) or open (tagged); the quarantine CLI and admin API
 (list, show, release with and without force, delete, legal hold), the audit log and who acted,
-retention purges, restarts and signature reloads on SIGHUP.
+retention purges, restarts, signature reloads on SIGHUP and scans past their deadline.
 
 EICAR is decoded at run time from eicar.com.b64 so that no checkout carries the test virus.
 """
@@ -20,7 +20,7 @@ import tempfile
 import unittest
 import zipfile
 
-from harness import Client, Gateway, queue_id, wait_until
+from harness import Client, Gateway, free_port, queue_id, wait_until
 
 CLAMAV = os.path.join(os.environ["MXGATE_SHARED_DIR"], "corpora", "clamav")  # set by ctest
 TESTFILES = "/usr/share/clamav-testfiles"
@@ -178,6 +178,12 @@ class ScanAfterCommitTest(unittest.TestCase):
         self.assertEqual(shown["recipients"][0]["state"], "quarantined")
         self.assertEqual(shown["verdicts"]["virus"], "infected")
         self.assertIsNone(stored(self.gw, "inbox", "eicar zip", timeout=1))
+        shown = self.gw.cli("quarantine", "show", queued, "--json")
+        self.assertEqual(shown.returncode, 0, shown.stdout + shown.stderr)
+        detail = json.loads(shown.stdout)
+        self.assertEqual((detail["reason"], detail["message"]["id"]), ("virus", queued))
+        self.assertIn("Subject: eicar zip", detail["headers"])
+        self.assertTrue(detail["message"]["verdicts"]["virus_name"].startswith(EICAR_NAME))
 
         # Release scans again: still infected, so it is refused (and audited) unless forced.
         refused = self.gw.cli("quarantine", "release", queued)
@@ -273,6 +279,45 @@ class ScanBeforeAcceptTest(unittest.TestCase):
         accepted(self, send(self.gw, "tag now", "clam.exe", testfile("clam.exe"), to="user@tag.example"))
         data = stored(self.gw, "inbox-tag", "tag now")
         self.assertIn(b"X-Mxgate-Tag: virus=ClamAV-Test-File", data)
+
+
+def many_members(count=3000):
+    """A zip of count small random members: scanning it takes far longer than 1 ms."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for i in range(count):
+            archive.writestr(f"part{i}.txt", os.urandom(200))
+    return buffer.getvalue()
+
+
+class ScanDeadlineTest(unittest.TestCase):
+    """scan.max_scan_time = 1ms: libclamav stops with Heuristics.Limits.Exceeded.MaxScanTime."""
+
+    def test_a_scan_past_its_deadline_fails_closed(self):
+        sigs = signatures("test-signatures.hdb")
+        gw = scanning_gateway(sigs)
+        gw.overrides["scan"]["max_scan_time"] = "1ms"
+        before = free_port()
+        gw.listeners = [gw.listeners[0], {"name": "before", "role": "inbound", "address": "127.0.0.1",
+                                          "port": before, "tls": "none", "auth_checks": False,
+                                          "scan_before_accept": True}]
+        gw.write_config()
+        try:
+            gw.start()
+            archive = many_members()
+            queued = accepted(self, send(gw, "slow after", "many.zip", archive))
+            entry = entry_for(gw, queued)
+            self.assertEqual(entry["reason"], "scan_failed")
+            self.assertIn("MaxScanTime", entry["detail"])
+            with Client(before, timeout=30) as client:
+                client.ehlo()
+                stage, reply = client.transaction("sender@remote.test", ["user@example.test"],
+                                                  mail_with("slow before", "many.zip", archive))
+            self.assertEqual((stage, reply.code, reply.enhanced), ("dot", 451, "4.3.0"), reply)
+            self.assertGreaterEqual(gw.metric('mxgate_scans_total{verdict="limit_exceeded"}') or 0, 2)
+        finally:
+            gw.cleanup()
+            shutil.rmtree(sigs, ignore_errors=True)
 
 
 class FailOpenTest(unittest.TestCase):
