@@ -204,6 +204,29 @@ MessageDecision decideMessage(const Verdicts& verdicts, const std::vector<const 
   return message;
 }
 
+spool::QuarantineRecord quarantineTenant(spool::MessageRecord& record, const TenantQuarantine& quarantined,
+                                         std::chrono::seconds retention, uint64_t now_us, spool::Batch& batch) {
+  spool::QuarantineRecord entry;
+  entry.tenant = quarantined.tenant;
+  entry.id = record.id;
+  entry.reason = quarantined.reason;
+  entry.detail = quarantined.detail;
+  entry.quarantined_at_us = now_us;
+  entry.expires_at_us = now_us + static_cast<uint64_t>(retention.count()) * 1000000;
+  entry.mail_from = record.mail_from;
+  entry.size = record.body_size;
+  for (spool::RecipientRecord& recipient : record.recipients) {
+    if (recipient.tenant == entry.tenant && recipient.state == spool::RecipientState::Pending) {
+      recipient.state = spool::RecipientState::Quarantined;
+      entry.recipients.push_back(recipient.address);
+    }
+  }
+  batch.putQuarantine(entry);
+  batch.putAudit(spool::AuditRecord{now_us, "system", "quarantine", entry.tenant, record.id.str(),
+                                    entry.reason + ": " + entry.detail});
+  return entry;
+}
+
 spool::Verdicts summarize(const Verdicts& verdicts) {
   spool::Verdicts summary;
   if (verdicts.checked) {

@@ -14,6 +14,19 @@ namespace {
 constexpr size_t kMaxHeaderSection = 65536;
 constexpr size_t kPurgeBatch = 1000;
 
+// Writes record in the state its recipients leave it in, or deletes it when none is left;
+// returns that state (nullopt: deleted).
+std::optional<spool::MessageState> writeSettled(spool::MessageRecord& record, spool::Batch& batch) {
+  const std::optional<spool::MessageState> settled = record.settledState();
+  if (settled) {
+    record.state = *settled;
+    batch.putMessage(record);
+  } else {
+    batch.deleteMessage(record.id, record.body_chunks);
+  }
+  return settled;
+}
+
 std::string_view auditAction(QuarantineAction action) {
   switch (action) {
     case QuarantineAction::Release: return "release";
@@ -254,13 +267,7 @@ void Scheduler::release(Quarantined found, const std::string& actor, bool force,
   record.stage = spool::Stage::Deliver;
   record.requeued_at_us = now;  // the maximum age counts from the release
   record.next_attempt_us = now;
-  change.after = record.settledState();
-  if (change.after) {
-    record.state = *change.after;
-    change.batch.putMessage(record);
-  } else {
-    change.batch.deleteMessage(record.id, record.body_chunks);  // nothing was left to release
-  }
+  change.after = writeSettled(record, change.batch);  // deleted if nothing was left to release
   change.batch.deleteQuarantine(entry.tenant, record.id);
   change.batch.putAudit(spool::AuditRecord{now, actor, "release", entry.tenant, record.id.str(), detail});
   change.quarantine_delta = -1;
@@ -300,17 +307,11 @@ void Scheduler::discard(Quarantined found, const std::string& actor, QuarantineA
         recipient.last_reply = reply;
       }
     }
-    change.after = record.settledState();
-    if (change.after == spool::MessageState::Dead) {
+    if (record.settledState() == spool::MessageState::Dead) {
       record.dead_reason = record.dead_reason.empty() ? "permanent failure" : record.dead_reason;
       record.dead_at_us = now;
     }
-    if (change.after) {
-      record.state = *change.after;
-      change.batch.putMessage(record);
-    } else {
-      change.batch.deleteMessage(record.id, record.body_chunks);
-    }
+    change.after = writeSettled(record, change.batch);
     change.record = std::move(record);
   } else {
     detail += " (the message was no longer in the spool)";

@@ -400,24 +400,9 @@ void Scheduler::applyScan(const mail::QueueId& id, spool::MessageRecord record,
     if (decision.disposition != inbound::Disposition::Quarantine) {
       continue;
     }
-    spool::QuarantineRecord entry;
-    entry.tenant = recipient.tenant;
-    entry.id = id;
-    entry.reason = decision.reason;
-    entry.detail = decision.detail;
-    entry.quarantined_at_us = now;
-    entry.expires_at_us = now + static_cast<uint64_t>(policy.quarantine_retention.count()) * 1000000;
-    entry.mail_from = record.mail_from;
-    entry.size = record.body_size;
-    for (spool::RecipientRecord& member : record.recipients) {
-      if (member.tenant == entry.tenant && member.state == spool::RecipientState::Pending) {
-        member.state = spool::RecipientState::Quarantined;
-        entry.recipients.push_back(member.address);
-      }
-    }
-    batch.putQuarantine(entry);
-    batch.putAudit(spool::AuditRecord{now, "system", "quarantine", entry.tenant, id.str(),
-                                      entry.reason + ": " + entry.detail});
+    const spool::QuarantineRecord entry = inbound::quarantineTenant(
+        record, inbound::TenantQuarantine{recipient.tenant, decision.reason, decision.detail},
+        policy.quarantine_retention, now, batch);
     ++quarantined_;
     log::warn(id.str(), "quarantined").kv("tenant", entry.tenant).kv("reason", entry.reason).kv("detail", entry.detail);
   }

@@ -623,8 +623,7 @@ void Session::beginContent() {
   policy.max_received_headers = config_.smtp.max_received_headers;
   filter_ = std::make_unique<smtp::ContentFilter>(policy);
   if (listener_.role == config::ListenerRole::Inbound) {
-    stripper_ = std::make_unique<auth::AuthResultsStripper>(
-        config_.auth.authserv_id.empty() ? config_.node.hostname : config_.auth.authserv_id);
+    stripper_ = std::make_unique<auth::AuthResultsStripper>(authservId());
   }
   inbound::Services* services = owner_.runtime().inbound();
   if (checks_ && listener_.scan_before_accept && services->scanner != nullptr) {
@@ -698,9 +697,7 @@ void Session::consumeBdat() {
     log::info(queue_id_.str(), "rejected")
         .kv("client", client_ip_)
         .kv("reason", too_big_ ? std::string_view("too_big") : violationName(filter_->violation()));
-    abortContent();
-    resetTransaction();
-    reply(id);
+    refuseContent(id);
     countError();
     return;
   }
@@ -789,10 +786,7 @@ void Session::endOfContent() {
     log::info(queue_id_.str(), "rejected")
         .kv("client", client_ip_)
         .kv("reason", too_big_ ? std::string_view("too_big") : violationName(violation));
-    abortContent();
-    resetTransaction();
-    phase_ = Phase::Command;
-    reply(too_big_ ? smtp::ReplyId::MessageTooBig : replyForViolation(violation));
+    refuseContent(too_big_ ? smtp::ReplyId::MessageTooBig : replyForViolation(violation));
     countError();
     return;
   }
@@ -833,10 +827,7 @@ void Session::onVerdicts(inbound::Verdicts verdicts) {
         .kv("from", mail_from_.sender.str())
         .kv("reason", decision.reason)
         .kv("detail", decision.detail);
-    abortContent();
-    resetTransaction();
-    phase_ = Phase::Command;
-    reply(decision.reply, decision.reply_argument);
+    refuseContent(decision.reply, decision.reply_argument);
     setDeadline();
     processInput();
     return;
@@ -849,8 +840,7 @@ void Session::onVerdicts(inbound::Verdicts verdicts) {
     facts.helo = helo_;
     facts.dkim = verdicts.dkim;
     facts.dmarc = verdicts.dmarc;
-    added_headers_ = auth::buildAuthenticationResults(
-        config_.auth.authserv_id.empty() ? config_.node.hostname : config_.auth.authserv_id, facts);
+    added_headers_ = auth::buildAuthenticationResults(authservId(), facts);
   }
   added_headers_ += inbound::tagHeader(decision.tags);
   quarantined_ = std::move(decision.quarantined);
@@ -871,10 +861,7 @@ void Session::commit() {
   if (write_failed_) {
     owner_.counters().tempfailed_messages.fetch_add(1, std::memory_order_relaxed);
     log::error(queue_id_.str(), "chunk_write_failed").kv("client", client_ip_);
-    abortContent();
-    resetTransaction();
-    phase_ = Phase::Command;
-    reply(smtp::ReplyId::QueueWriteError);
+    refuseContent(smtp::ReplyId::QueueWriteError);
     processInput();
     return;
   }
@@ -912,26 +899,8 @@ void Session::commit() {
     record.recipients.push_back(std::move(entry));
   }
   for (const inbound::TenantQuarantine& entry : quarantined_) {
-    spool::QuarantineRecord quarantine;
-    quarantine.tenant = entry.tenant;
-    quarantine.id = queue_id_;
-    quarantine.reason = entry.reason;
-    quarantine.detail = entry.detail;
-    quarantine.quarantined_at_us = now;
     const config::Tenant* tenant = config_.tenantById(entry.tenant);
-    quarantine.expires_at_us =
-        now + static_cast<uint64_t>(tenant->inbound.quarantine_retention.count()) * 1000000;
-    quarantine.mail_from = record.mail_from;
-    quarantine.size = record.body_size;
-    for (spool::RecipientRecord& recipient : record.recipients) {
-      if (recipient.tenant == entry.tenant) {
-        recipient.state = spool::RecipientState::Quarantined;
-        quarantine.recipients.push_back(recipient.address);
-      }
-    }
-    batch.putQuarantine(quarantine);
-    batch.putAudit(spool::AuditRecord{now, "system", "quarantine", entry.tenant, queue_id_.str(),
-                                      entry.reason + ": " + entry.detail});
+    inbound::quarantineTenant(record, entry, tenant->inbound.quarantine_retention, now, batch);
   }
   if (!record.hasPending()) {
     record.state = spool::MessageState::Held;
@@ -1025,6 +994,17 @@ void Session::abortContent() {
   scan_copy_.reset();
   commit_pending_ = false;
   awaiting_verdicts_ = false;
+}
+
+void Session::refuseContent(smtp::ReplyId id, std::string_view argument) {
+  abortContent();
+  resetTransaction();
+  phase_ = Phase::Command;
+  reply(id, argument);
+}
+
+const std::string& Session::authservId() const {
+  return config_.auth.authserv_id.empty() ? config_.node.hostname : config_.auth.authserv_id;
 }
 
 void Session::announceTransaction(bool open) {

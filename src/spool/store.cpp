@@ -365,28 +365,36 @@ void Store::writerLoop() {
   }
 }
 
-Store::ReadStatus Store::readMessage(const mail::QueueId& id, MessageRecord& out, std::string& error) {
-  std::shared_lock<std::shared_mutex> shared(db_mutex_);
-  if (db_ == nullptr) {
-    error = "spool is being reopened after a write error";
-    return ReadStatus::IoError;
-  }
+template <class Record>
+Store::ReadStatus Store::readRecord(Batch::Family family_id, const std::string& key, Record& out,
+                                   DecodeStatus (*decode)(std::string_view, Record&), std::string& error) {
   std::string value;
-  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[1], metaKey(id), &value);
-  if (status.IsNotFound()) {
-    return ReadStatus::NotFound;
+  {
+    std::shared_lock<std::shared_mutex> shared(db_mutex_);
+    if (db_ == nullptr) {
+      error = "spool is being reopened after a write error";
+      return ReadStatus::IoError;
+    }
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), family(family_id), key, &value);
+    if (status.IsNotFound()) {
+      return ReadStatus::NotFound;
+    }
+    if (!status.ok()) {
+      error = status.ToString();
+      return ReadStatus::IoError;
+    }
   }
-  if (!status.ok()) {
-    error = status.ToString();
-    return ReadStatus::IoError;
-  }
-  out.id = id;
-  DecodeStatus decoded = decodeMessage(value, out);
+  DecodeStatus decoded = decode(value, out);
   if (decoded != DecodeStatus::Ok) {
     error = std::string(describe(decoded));
     return ReadStatus::Corrupt;
   }
   return ReadStatus::Ok;
+}
+
+Store::ReadStatus Store::readMessage(const mail::QueueId& id, MessageRecord& out, std::string& error) {
+  out.id = id;
+  return readRecord(Batch::Family::Meta, metaKey(id), out, &decodeMessage, error);
 }
 
 Store::ReadStatus Store::readBody(const MessageRecord& record, std::string& out, std::string& error) {
@@ -496,27 +504,8 @@ bool Store::dropOpenTransaction(const mail::QueueId& id) {
 
 Store::ReadStatus Store::readQuarantine(std::string_view tenant, const mail::QueueId& id, QuarantineRecord& out,
                                         std::string& error) {
-  std::shared_lock<std::shared_mutex> shared(db_mutex_);
-  if (db_ == nullptr) {
-    error = "spool is being reopened after a write error";
-    return ReadStatus::IoError;
-  }
-  std::string value;
-  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[5], quarantineKey(tenant, id), &value);
-  if (status.IsNotFound()) {
-    return ReadStatus::NotFound;
-  }
-  if (!status.ok()) {
-    error = status.ToString();
-    return ReadStatus::IoError;
-  }
   out.id = id;
-  DecodeStatus decoded = decodeQuarantine(value, out);
-  if (decoded != DecodeStatus::Ok) {
-    error = std::string(describe(decoded));
-    return ReadStatus::Corrupt;
-  }
-  return ReadStatus::Ok;
+  return readRecord(Batch::Family::Quarantine, quarantineKey(tenant, id), out, &decodeQuarantine, error);
 }
 
 void Store::scanQuarantine(std::string_view tenant, const std::function<bool(QuarantineRecord&)>& visit) {

@@ -4,6 +4,8 @@
 // 451 4.4.3 (RFC 7208 §8.6, RFC 7489 §6.6.3). Pure; any thread.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "mxgate/smtp/replies.h"
 #include "mxgate/spf/spf.h"
 #include "mxgate/spool/record.h"
+#include "mxgate/spool/store.h"
 
 namespace mxgate::inbound {
 
@@ -67,6 +70,12 @@ struct MessageDecision {
 // tenants: the distinct tenants of the message's recipients, in recipient order.
 MessageDecision decideMessage(const Verdicts& verdicts, const std::vector<const config::Tenant*>& tenants,
                               config::ScanFailure scan_failure, bool scanned_before_accept);
+
+// Puts the recipients of `quarantined.tenant` still pending in record into quarantine: their
+// state, the tenant's quarantine entry (expiring after retention) and its audit record (actor
+// "system") go into batch, which the caller commits with the record. Returns the entry.
+spool::QuarantineRecord quarantineTenant(spool::MessageRecord& record, const TenantQuarantine& quarantined,
+                                         std::chrono::seconds retention, uint64_t now_us, spool::Batch& batch);
 
 // The verdicts as kept with the message (record.verdicts) for listings and webhooks.
 spool::Verdicts summarize(const Verdicts& verdicts);

@@ -97,6 +97,11 @@ class Session : public io::Stream::Handler {
   void maybeCommit();
   void commit();
   void abortContent();
+  // The message is refused with reply id: its chunks are dropped, the transaction ends and the
+  // session waits for the next command.
+  void refuseContent(smtp::ReplyId id, std::string_view argument = {});
+  // Our authserv-id (RFC 8601): auth.authserv_id, or the node's host name.
+  const std::string& authservId() const;
   void resetTransaction();
   // Tells the spool writer whether this session has a transaction that may commit soon.
   void announceTransaction(bool open);

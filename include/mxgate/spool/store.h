@@ -157,6 +157,11 @@ class Store {
   void closeDatabase();
   void writerLoop();
   rocksdb::ColumnFamilyHandle* family(Batch::Family family) const;
+  // One record read by key from a family and decoded into out (decode: the record codec's
+  // decodeMessage or decodeQuarantine).
+  template <class Record>
+  ReadStatus readRecord(Batch::Family family, const std::string& key, Record& out,
+                        DecodeStatus (*decode)(std::string_view, Record&), std::string& error);
   // Writer thread: after a failed write, RocksDB's Resume(), and if that does not bring the
   // database back (a failed WAL write leaves it busy for good), close and reopen it.
   void tryRecover();
