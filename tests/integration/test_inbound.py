@@ -94,6 +94,12 @@ def sign(content, selector, domain, algorithm, key):
     return signature + content
 
 
+def tampered(sender, domain, subject):
+    """A message rsa-signed for domain whose body was changed after signing."""
+    content = sign(message(sender, subject), "rsa", domain, "rsa-sha256", RSA_PRIVATE)
+    return content.replace(f"Body of {subject}.".encode(), f"Body of {subject}!".encode())
+
+
 def header_fields(data, name):
     """The unfolded values of every header field called name in a stored message."""
     head = data.split(b"\r\n\r\n", 1)[0].decode(errors="replace")
@@ -270,8 +276,7 @@ class AuthenticationTest(unittest.TestCase):
 
     def test_broken_signature_fails_dkim(self):
         # pass.test: SPF passes from GOOD_IP, so DKIM is the only failing check.
-        content = sign(message("carol@pass.test", "tampered"), "rsa", "pass.test", "rsa-sha256", RSA_PRIVATE)
-        content = content.replace(b"Body of tampered.", b"Body of tampered!")
+        content = tampered("carol@pass.test", "pass.test", "tampered")
         stage, reply = send(self.gw, "carol@pass.test", ["user@strict.example"], content, ip=GOOD_IP)
         self.assertEqual((reply.code, reply.enhanced), (550, "5.7.20"), reply)
         self.accepted(send(self.gw, "carol@pass.test", ["user@tag.example"], content, ip=GOOD_IP))
@@ -285,8 +290,7 @@ class AuthenticationTest(unittest.TestCase):
     def test_every_check_failing_is_reported_in_order(self):
         # signed.test publishes -all and its signature broke: SPF, DKIM and DMARC all fail; the
         # strict tenant is answered for the first of them, the tagging tenant sees all three.
-        content = sign(message("carol@signed.test", "all fail"), "rsa", "signed.test", "rsa-sha256", RSA_PRIVATE)
-        content = content.replace(b"Body of all fail.", b"Body of all fail!")
+        content = tampered("carol@signed.test", "signed.test", "all fail")
         stage, reply = send(self.gw, "carol@signed.test", ["user@strict.example"], content, ip=BAD_IP)
         self.assertEqual((reply.code, reply.enhanced), (550, "5.7.23"), reply)
         self.accepted(send(self.gw, "carol@signed.test", ["user@tag.example"], content, ip=BAD_IP))

@@ -16,7 +16,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import unittest
 import zipfile
 
@@ -28,14 +27,6 @@ with open(os.path.join(CLAMAV, "eicar.com.b64"), "rb") as _f:
     EICAR = base64.b64decode(_f.read())
 EICAR_NAME = "Eicar-Test-Signature"
 MAX_MESSAGE = 2 * 1024 * 1024
-
-
-def signatures(*names):
-    """A signature directory holding copies of the named corpus files."""
-    folder = tempfile.mkdtemp(prefix="mxgate-sigs-")
-    for name in names:
-        shutil.copy(os.path.join(CLAMAV, name), folder)
-    return folder
 
 
 def zipped(name, data):
@@ -135,13 +126,19 @@ def tenants(inbound_example=None):
     }
 
 
-def scanning_gateway(sigs, failure="closed", listener_extra=None, tenants_=None, queue=None):
+def scanning_gateway(signature_files, failure="closed", listener_extra=None, tenants_=None, queue=None):
+    """A gateway scanning with copies of the named corpus signature files, kept in
+    gw.signatures (inside its work dir, so cleanup() removes them)."""
     gw = Gateway(tenants=tenants_ or tenants(), overrides={
         "smtp": {"max_message_size": MAX_MESSAGE},
-        "scan": {"signatures": sigs, "failure": failure, "max_file_size": MAX_MESSAGE,
-                 "max_scan_size": MAX_MESSAGE},
+        "scan": {"failure": failure, "max_file_size": MAX_MESSAGE, "max_scan_size": MAX_MESSAGE},
         **({"queue": queue} if queue else {}),
     })
+    gw.signatures = os.path.join(gw.dir, "signatures")
+    os.makedirs(gw.signatures)
+    for name in signature_files:
+        shutil.copy(os.path.join(CLAMAV, name), gw.signatures)
+    gw.overrides["scan"]["signatures"] = gw.signatures
     for listener in gw.listeners:
         listener["auth_checks"] = False  # these tests are about scanning; test_inbound covers the rest
         listener.update(listener_extra or {})
@@ -152,13 +149,11 @@ def scanning_gateway(sigs, failure="closed", listener_extra=None, tenants_=None,
 class ScanAfterCommitTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sigs = signatures("test-signatures.hdb", "eicar.ndb")
-        cls.gw = scanning_gateway(cls.sigs).start()
+        cls.gw = scanning_gateway(("test-signatures.hdb", "eicar.ndb")).start()
 
     @classmethod
     def tearDownClass(cls):
         cls.gw.cleanup()
-        shutil.rmtree(cls.sigs, ignore_errors=True)
 
     def test_clean_attachment_is_delivered(self):
         accepted(self, send(self.gw, "clean zip", "report.zip", zipped("report.txt", b"quarterly numbers\n")))
@@ -249,13 +244,11 @@ class ScanAfterCommitTest(unittest.TestCase):
 class ScanBeforeAcceptTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sigs = signatures("test-signatures.hdb")
-        cls.gw = scanning_gateway(cls.sigs, listener_extra={"scan_before_accept": True}).start()
+        cls.gw = scanning_gateway(("test-signatures.hdb",), listener_extra={"scan_before_accept": True}).start()
 
     @classmethod
     def tearDownClass(cls):
         cls.gw.cleanup()
-        shutil.rmtree(cls.sigs, ignore_errors=True)
 
     def test_infected_mail_is_rejected_in_the_session(self):
         stage, reply = send(self.gw, "eicar now", "eicar.com", EICAR)
@@ -294,8 +287,7 @@ class ScanDeadlineTest(unittest.TestCase):
     """scan.max_scan_time = 1ms: libclamav stops with Heuristics.Limits.Exceeded.MaxScanTime."""
 
     def test_a_scan_past_its_deadline_fails_closed(self):
-        sigs = signatures("test-signatures.hdb")
-        gw = scanning_gateway(sigs)
+        gw = scanning_gateway(("test-signatures.hdb",))
         gw.overrides["scan"]["max_scan_time"] = "1ms"
         before = free_port()
         gw.listeners = [gw.listeners[0], {"name": "before", "role": "inbound", "address": "127.0.0.1",
@@ -317,27 +309,21 @@ class ScanDeadlineTest(unittest.TestCase):
             self.assertGreaterEqual(gw.metric('mxgate_scans_total{verdict="limit_exceeded"}') or 0, 2)
         finally:
             gw.cleanup()
-            shutil.rmtree(sigs, ignore_errors=True)
 
 
 class FailOpenTest(unittest.TestCase):
     def test_over_the_limit_is_delivered_with_a_tag(self):
-        sigs = signatures("test-signatures.hdb")
-        try:
-            with scanning_gateway(sigs, failure="open") as gw:
-                accepted(self, send(gw, "open bomb", "zeros.zip", zip_bomb()))
-                data = stored(gw, "inbox", "open bomb")
-                self.assertIsNotNone(data, gw.log()[-2000:])
-                self.assertIn(b"X-Mxgate-Tag: virus-scan=limit_exceeded", data)
-                self.assertEqual(entries(gw), [])
-        finally:
-            shutil.rmtree(sigs, ignore_errors=True)
+        with scanning_gateway(("test-signatures.hdb",), failure="open") as gw:
+            accepted(self, send(gw, "open bomb", "zeros.zip", zip_bomb()))
+            data = stored(gw, "inbox", "open bomb")
+            self.assertIsNotNone(data, gw.log()[-2000:])
+            self.assertIn(b"X-Mxgate-Tag: virus-scan=limit_exceeded", data)
+            self.assertEqual(entries(gw), [])
 
 
 class RetentionAndRestartTest(unittest.TestCase):
     def test_expired_entries_are_purged_unless_on_hold_and_survive_restarts(self):
-        sigs = signatures("test-signatures.hdb")
-        gw = scanning_gateway(sigs, tenants_=tenants({"quarantine_retention": "3s"}),
+        gw = scanning_gateway(("test-signatures.hdb",), tenants_=tenants({"quarantine_retention": "3s"}),
                               queue={"quarantine_purge_interval": "1s"})
         try:
             gw.start()
@@ -365,23 +351,18 @@ class RetentionAndRestartTest(unittest.TestCase):
             self.assertIsNone(stored(gw, "inbox", "kept", timeout=1))
         finally:
             gw.cleanup()
-            shutil.rmtree(sigs, ignore_errors=True)
 
 
 class SignatureReloadTest(unittest.TestCase):
     def test_sighup_loads_new_signatures(self):
-        sigs = signatures("eicar.ndb")
-        try:
-            with scanning_gateway(sigs) as gw:
-                accepted(self, send(gw, "before reload", "clam.exe", testfile("clam.exe")))
-                self.assertIsNotNone(stored(gw, "inbox", "before reload"), gw.log()[-2000:])
-                shutil.copy(os.path.join(CLAMAV, "test-signatures.hdb"), sigs)
-                gw.reload()
-                self.assertTrue(wait_until(lambda: "signatures_reloaded" in gw.log(), timeout=20), gw.log()[-2000:])
-                queued = accepted(self, send(gw, "after reload", "clam.exe", testfile("clam.exe")))
-                self.assertIn("ClamAV-Test-File", entry_for(gw, queued)["detail"])
-        finally:
-            shutil.rmtree(sigs, ignore_errors=True)
+        with scanning_gateway(("eicar.ndb",)) as gw:
+            accepted(self, send(gw, "before reload", "clam.exe", testfile("clam.exe")))
+            self.assertIsNotNone(stored(gw, "inbox", "before reload"), gw.log()[-2000:])
+            shutil.copy(os.path.join(CLAMAV, "test-signatures.hdb"), gw.signatures)
+            gw.reload()
+            self.assertTrue(wait_until(lambda: "signatures_reloaded" in gw.log(), timeout=20), gw.log()[-2000:])
+            queued = accepted(self, send(gw, "after reload", "clam.exe", testfile("clam.exe")))
+            self.assertIn("ClamAV-Test-File", entry_for(gw, queued)["detail"])
 
 
 if __name__ == "__main__":
