@@ -12,24 +12,16 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 
+#include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
+#include "mxgate/base/secret_file.h"
 
 namespace mxgate::admin {
 namespace {
 
 using nlohmann::json;
 
-std::string isoTime(uint64_t micros) {
-  if (micros == 0) {
-    return "";
-  }
-  std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
+std::string isoTime(uint64_t micros) { return micros == 0 ? "" : formatRfc3339(micros, 0); }
 
 std::string_view recipientState(spool::RecipientState state) {
   switch (state) {
@@ -170,8 +162,13 @@ std::string messageJson(const spool::MessageRecord& record, bool active) {
   return recordJson(record, active).dump(2, ' ', false, json::error_handler_t::replace);
 }
 
-Api::Api(scheduler::Scheduler& scheduler, std::string token, std::function<std::string()> metrics)
-    : scheduler_(scheduler), token_(std::move(token)), metrics_(std::move(metrics)) {}
+Api::Api(scheduler::Scheduler& scheduler, delivery::Registry& registry, webhook::EventDispatcher& events,
+         std::string token, std::function<std::string()> metrics)
+    : scheduler_(scheduler),
+      registry_(registry),
+      events_(events),
+      token_(std::move(token)),
+      metrics_(std::move(metrics)) {}
 
 bool Api::authorized(const http::Request& request) const {
   std::string_view value = request.header("authorization");
@@ -207,6 +204,8 @@ void Api::handle(const http::Request& request, http::Respond respond) {
     handleQuarantine(request, std::move(respond));
   } else if (path == "/v1/audit") {
     handleAudit(request, std::move(respond));
+  } else if (path == "/v1/webhooks" || path.rfind("/v1/webhooks/", 0) == 0) {
+    handleWebhooks(request, std::move(respond));
   } else {
     respond(jsonResponse(404, {{"error", "not found"}}));
   }
@@ -349,34 +348,100 @@ bool ensureToken(const std::string& path, std::string& token, std::string& error
     error = "admin token file " + path + " holds fewer than 32 characters";
     return false;
   }
-  unsigned char random[32];
-  if (RAND_bytes(random, sizeof random) != 1) {
+  token = base::randomHex(32);
+  if (token.empty()) {
     error = "cannot generate an admin token";
     return false;
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  token.clear();
-  for (unsigned char byte : random) {
-    token.push_back(kHex[byte >> 4]);
-    token.push_back(kHex[byte & 15]);
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  std::string temp = path + ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  std::string line = token + "\n";
-  bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-            ::fsync(fd) == 0;
-  if (fd >= 0) {
-    ::close(fd);
-  }
-  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
+  if (!base::writeSecretFile(path, token + "\n", error)) {
     error = "cannot write admin token file " + path;
-    ::unlink(temp.c_str());
     return false;
   }
   log::info("-", "admin_token_created").kv("path", path);
   return true;
+}
+
+namespace {
+
+// A dead-lettered message with a recipient of one of these webhook tenants ("" = any of them).
+bool deadForWebhook(const spool::MessageRecord& record, const std::vector<delivery::Registry::WebhookEndpoint>& endpoints,
+                    const std::string& tenant) {
+  if (record.state != spool::MessageState::Dead) {
+    return false;
+  }
+  for (const auto& recipient : record.recipients) {
+    if (recipient.state != spool::RecipientState::Failed || (!tenant.empty() && recipient.tenant != tenant)) {
+      continue;
+    }
+    for (const auto& endpoint : endpoints) {
+      if (endpoint.tenant == recipient.tenant) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void Api::handleWebhooks(const http::Request& request, http::Respond respond) {
+  const std::string& path = request.path;
+  const std::vector<delivery::Registry::WebhookEndpoint> endpoints = registry_.webhookEndpoints();
+  const std::string tenant = request.queryParam("tenant");
+  if (path == "/v1/webhooks" && request.method == "GET") {
+    json event_list = json::array();
+    for (const webhook::EventTenantStatus& status : events_.status()) {
+      event_list.push_back({{"tenant", status.tenant},
+                            {"url", status.url},
+                            {"disabled", status.disabled},
+                            {"pending", status.pending},
+                            {"dead", status.dead},
+                            {"last_error", status.last_error}});
+    }
+    scheduler_.list(limitParam(request, 100000), [respond, endpoints, event_list](std::vector<spool::MessageRecord> records) {
+      json list = json::array();
+      for (const auto& endpoint : endpoints) {
+        list.push_back({{"tenant", endpoint.tenant}, {"url", endpoint.url}, {"disabled", endpoint.disabled}});
+      }
+      json dead = json::array();
+      for (const auto& record : records) {
+        if (deadForWebhook(record, endpoints, "")) {
+          dead.push_back(recordJson(record, false));
+        }
+      }
+      respond(jsonResponse(200, {{"endpoints", list}, {"events", event_list}, {"dead", dead}}));
+    });
+    return;
+  }
+  if (request.method != "POST") {
+    respond(jsonResponse(405, {{"error", "unsupported method or action"}}));
+    return;
+  }
+  for (const auto& endpoint : endpoints) {
+    if (tenant.empty() || endpoint.tenant == tenant) {
+      registry_.enableWebhook(endpoint.tenant);
+    }
+  }
+  if (path == "/v1/webhooks/replay") {
+    events_.replay(tenant);
+    scheduler_.list(100000, [this, respond, endpoints, tenant](std::vector<spool::MessageRecord> records) {
+      json replayed = json::array();
+      for (const auto& record : records) {
+        if (deadForWebhook(record, endpoints, tenant)) {
+          scheduler_.retry(record.id, [](scheduler::AdminStatus, const std::string&) {});
+          replayed.push_back(record.id.str());
+        }
+      }
+      respond(jsonResponse(202, {{"replayed", replayed}}));
+    });
+    return;
+  }
+  const std::optional<MessagePath> target = messagePath(path, "/v1/webhooks/");
+  if (!target || target->action != "replay") {
+    respond(jsonResponse(404, {{"error", "not found"}}));
+    return;
+  }
+  scheduler_.retry(target->id, actionReply(respond, target->id));
 }
 
 }  // namespace mxgate::admin

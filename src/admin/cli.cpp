@@ -204,6 +204,7 @@ int usage() {
                "       mxgate quarantine ls [--tenant T] [--reason R] [--limit N]\n"
                "       mxgate quarantine show|release|delete|hold|unhold ID [--tenant T] [--force]\n"
                "       mxgate audit [--limit N]\n"
+               "       mxgate webhooks ls | replay ID | replay --all [--tenant T]\n"
                "       (each with [--json] [--config PATH])\n";
   return 2;
 }
@@ -222,6 +223,24 @@ bool buildRequest(const std::string& group, const std::vector<std::string>& args
     return false;
   }
   const std::string& verb = args[0];
+  if (group == "webhooks") {
+    const std::string query = optionsQuery(args, 1, {"tenant"}, positional, force);
+    if (verb == "ls" && positional.empty() && query.empty()) {
+      method = "GET";
+      path = "/v1/webhooks";
+      return !force;
+    }
+    method = "POST";
+    if (verb == "replay" && positional.size() == 1 && positional[0] == "--all") {
+      path = "/v1/webhooks/replay" + query;
+      return !force;
+    }
+    if (verb == "replay" && positional.size() == 1 && query.empty()) {
+      path = "/v1/webhooks/" + positional[0] + "/replay";
+      return !force;
+    }
+    return false;
+  }
   if (group == "queue") {
     std::string query = optionsQuery(args, 1, {"limit"}, positional, force);
     if (verb == "ls" && positional.empty()) {
@@ -297,6 +316,23 @@ int runAdminCommand(const config::Config& config, const std::string& group, cons
     printQuarantineDetail(body);
   } else if (ok && group == "audit") {
     printAudit(body["audit"]);
+  } else if (ok && group == "webhooks" && verb == "ls") {
+    for (const auto& endpoint : body["endpoints"]) {
+      std::printf("%-16s %-9s %s\n", endpoint.value("tenant", "").c_str(),
+                  endpoint.value("disabled", false) ? "disabled" : "enabled", endpoint.value("url", "").c_str());
+    }
+    for (const auto& endpoint : body["events"]) {
+      std::printf("%-16s %-9s %s (events: %llu pending, %llu dead%s%s)\n", endpoint.value("tenant", "").c_str(),
+                  endpoint.value("disabled", false) ? "disabled" : "enabled", endpoint.value("url", "").c_str(),
+                  static_cast<unsigned long long>(endpoint.value("pending", 0ULL)),
+                  static_cast<unsigned long long>(endpoint.value("dead", 0ULL)),
+                  endpoint.value("last_error", "").empty() ? "" : "; last error: ",
+                  endpoint.value("last_error", "").c_str());
+    }
+    std::printf("\ndead-lettered webhook deliveries:\n");
+    printTable(body["dead"]);
+  } else if (ok && group == "webhooks" && body.contains("replayed")) {
+    std::printf("%zu message(s) requeued\n", body["replayed"].size());
   } else {
     std::cout << body.value("detail", body.value("error", result.body)) << "\n";
   }

@@ -91,6 +91,30 @@ std::string renderMetrics(const MetricsSnapshot& s) {
     out += fmt::format("mxgate_scans_total{{verdict=\"error\"}} {}\n", s.scan.errors);
     metric(out, "mxgate_scan_signatures", "gauge", "Signatures in the virus engine in use.", s.scan.signatures);
   }
+  out += "# HELP mxgate_webhook_attempts_total Webhook POST attempts by result.\n"
+         "# TYPE mxgate_webhook_attempts_total counter\n";
+  for (const auto& [result, count] : s.webhook_attempts) {
+    out += fmt::format("mxgate_webhook_attempts_total{{result=\"{}\"}} {}\n", result, count);
+  }
+  metric(out, "mxgate_webhook_endpoints_disabled", "gauge", "Webhook endpoints disabled after a 410 answer.",
+         s.webhook_endpoints_disabled);
+  out += "# HELP mxgate_events_total Events of the event outbox by what became of them.\n"
+         "# TYPE mxgate_events_total counter\n";
+  out += fmt::format("mxgate_events_total{{result=\"posted\"}} {}\n", s.events.posted);
+  out += fmt::format("mxgate_events_total{{result=\"dead\"}} {}\n", s.events.dead);
+  out += fmt::format("mxgate_events_total{{result=\"dropped\"}} {}\n", s.events.dropped);
+  metric(out, "mxgate_event_posts_failed_total", "counter", "Event POSTs answered with an error or not at all.",
+         s.events.failed);
+  out += "# HELP mxgate_link_requests_total Requests for signed links (click) and open pixels (open) by result.\n"
+         "# TYPE mxgate_link_requests_total counter\n";
+  constexpr const char* kLinkKinds[] = {"click", "open"};
+  constexpr const char* kLinkResults[] = {"ok", "bad_mac", "unknown_key", "malformed"};
+  for (size_t kind = 0; kind < 2; ++kind) {
+    for (size_t result = 0; result < 4; ++result) {
+      out += fmt::format("mxgate_link_requests_total{{kind=\"{}\",result=\"{}\"}} {}\n", kLinkKinds[kind],
+                         kLinkResults[result], s.link_requests[kind][result]);
+    }
+  }
   out += "# HELP mxgate_lane_depth Jobs waiting in a lane.\n# TYPE mxgate_lane_depth gauge\n";
   for (const auto& lane : s.lanes) {
     out += fmt::format("mxgate_lane_depth{{lane=\"{}\"}} {}\n", lane.name, lane.depth);

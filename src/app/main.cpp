@@ -22,6 +22,7 @@ int usage(std::ostream& out, int status) {
          "  mxgate quarantine ls [--tenant T] [--reason R] [--limit N]  [--json] [--config PATH]\n"
          "  mxgate quarantine show|release|delete|hold|unhold ID [--tenant T] [--force]  [--json]\n"
          "  mxgate audit [--limit N]  [--json] [--config PATH]\n"
+         "  mxgate webhooks ls | replay ID | replay --all [--tenant T]  [--json] [--config PATH]\n"
          "  mxgate version\n";
   return status;
 }
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
     mxgate::app::Node node(config_path, config);
     return node.run();
   }
-  if (command == "queue" || command == "quarantine" || command == "audit") {
+  if (command == "queue" || command == "quarantine" || command == "audit" || command == "webhooks") {
     auto config = loadOrReport(config_path);
     if (!config) {
       return 1;

@@ -15,7 +15,11 @@
 #include "mxgate/auth/dmarc.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
+#include "mxgate/admin/link_endpoint.h"
 #include "mxgate/delivery/registry.h"
+#include "mxgate/links/key_file.h"
+#include "mxgate/mime/message.h"
+#include "mxgate/webhook/event_dispatcher.h"
 #include "mxgate/http/server.h"
 #include "mxgate/inbound/checks.h"
 #include "mxgate/io/lane.h"
@@ -118,6 +122,10 @@ uint64_t spaceAfterFlush(const spool::Store& store) {
 
 }  // namespace
 
+std::string linkKeysPath(const config::Config& config) {
+  return config.links.keys_file.empty() ? config.spool.path + "/link.keys" : config.links.keys_file;
+}
+
 std::string defaultCertPath(const config::Config& config) { return config.spool.path + "/tls/selfsigned.crt"; }
 std::string defaultKeyPath(const config::Config& config) { return config.spool.path + "/tls/selfsigned.key"; }
 
@@ -133,13 +141,20 @@ struct Node::Parts {
   std::unique_ptr<io::Lane> auth_lane;
   std::unique_ptr<scan::Scanner> scanner;
   std::unique_ptr<inbound::Services> inbound;
+  std::unique_ptr<io::Lane> payload_lane;
+  delivery::WebhookCounters webhook_counters;
+  std::shared_ptr<const links::KeyRing> link_keys;
   std::unique_ptr<delivery::Registry> registry;
   std::unique_ptr<scheduler::Scheduler> scheduler;
+  std::unique_ptr<webhook::EventDispatcher> events;
   std::unique_ptr<spool::Admission> admission;
   std::unique_ptr<server::Runtime> runtime;
   std::unique_ptr<server::SmtpServer> smtp;
   std::unique_ptr<admin::Api> api;
   std::unique_ptr<http::Server> admin_http;
+  admin::LinkCounters link_counters;
+  std::unique_ptr<admin::LinkEndpoint> links;
+  std::unique_ptr<http::Server> links_http;  // null when links.address is ""
   uv_timer_t housekeeping{};
   int log_fd = 2;
 };
@@ -191,7 +206,18 @@ int Node::run() {
   parts->read_lane = std::make_unique<io::Lane>("spool-read", config.queue.read_threads, config.queue.lane_queue_limit);
   parts->file_lane =
       std::make_unique<io::Lane>("file-delivery", config.queue.file_threads, config.queue.lane_queue_limit);
-  parts->registry = std::make_unique<delivery::Registry>(parts->worker_ptrs, *parts->file_lane, client_tls);
+  mime::initialize();
+  parts->link_keys = links::loadKeyFile(linkKeysPath(config), true, error);
+  if (!parts->link_keys) {
+    log::error("-", "link_keys_failed").kv("error", error);
+    return 1;
+  }
+  parts->payload_lane =
+      std::make_unique<io::Lane>("webhook-payload", config.webhook.threads, config.webhook.queue_limit);
+  parts->registry = std::make_unique<delivery::Registry>(
+      parts->worker_ptrs, *parts->file_lane, client_tls,
+      delivery::WebhookContext{parts->payload_lane.get(), parts->link_keys, config.links.host,
+                               &parts->webhook_counters});
   parts->registry->update(config);
   if (!startInbound(*parts, error)) {
     log::error("-", "inbound_setup_failed").kv("error", error);
@@ -204,6 +230,8 @@ int Node::run() {
       *parts->control, *parts->store, *parts->read_lane, *parts->admission, config.queue,
       [registry](const std::string& tenant) { return registry->forTenant(tenant); },
       scheduler::InboundHooks{parts->scanner.get(), [raw] { return raw->runtime->current().config; }});
+  parts->events = std::make_unique<webhook::EventDispatcher>(*parts->control, *parts->store, *parts->read_lane,
+                                                             [raw] { return raw->runtime->current().config; });
   uint64_t recovered = parts->scheduler->recover();
   parts->admission->refresh(spaceAfterFlush(*parts->store), parts->store->writable());
   parts->runtime = std::make_unique<server::Runtime>(server::makeSnapshot(config_, server_tls), *parts->store,
@@ -238,7 +266,8 @@ int Node::run() {
     snapshot.tempfailed_messages = counters.tempfailed_messages.load();
     snapshot.rejected_recipients = counters.rejected_recipients.load();
     snapshot.protocol_errors = counters.protocol_errors.load();
-    for (const io::Lane* lane : {raw->read_lane.get(), raw->file_lane.get(), raw->auth_lane.get()}) {
+    for (const io::Lane* lane :
+         {raw->read_lane.get(), raw->file_lane.get(), raw->auth_lane.get(), raw->payload_lane.get()}) {
       snapshot.lanes.push_back(
           admin::LaneSnapshot{lane->name(), lane->depth(), lane->completed(), lane->refused(), lane->waitMicros()});
     }
@@ -251,10 +280,21 @@ int Node::run() {
       snapshot.lanes.push_back(admin::LaneSnapshot{"scan", snapshot.scan.queued, snapshot.scan.scanned,
                                                    snapshot.scan.refused, snapshot.scan.wait_micros});
     }
+    for (size_t i = 0; i < raw->webhook_counters.attempts.size(); ++i) {
+      snapshot.webhook_attempts.emplace_back(std::string(delivery::name(static_cast<delivery::WebhookResult>(i))),
+                                             raw->webhook_counters.attempts[i].load());
+    }
+    snapshot.webhook_endpoints_disabled = raw->webhook_counters.disabled_endpoints.load();
+    snapshot.events = raw->events->stats();
+    for (size_t kind = 0; kind < 2; ++kind) {
+      for (size_t result = 0; result < 4; ++result) {
+        snapshot.link_requests[kind][result] = raw->link_counters.requests[kind][result].load();
+      }
+    }
     snapshot.now_us = nowMicros();
     return admin::renderMetrics(snapshot);
   };
-  parts->api = std::make_unique<admin::Api>(*parts->scheduler, token, metrics);
+  parts->api = std::make_unique<admin::Api>(*parts->scheduler, *parts->registry, *parts->events, token, metrics);
   admin::Api* api = parts->api.get();
   parts->admin_http = std::make_unique<http::Server>(
       *parts->control, [api](const http::Request& request, http::Respond respond) { api->handle(request, std::move(respond)); },
@@ -263,11 +303,28 @@ int Node::run() {
     log::error("-", "admin_listen_failed").kv("error", error);
     return 1;
   }
+  if (!config.links.address.empty()) {
+    parts->links = std::make_unique<admin::LinkEndpoint>(parts->link_keys, parts->link_counters, *parts->store,
+                                                         [raw] { return raw->runtime->current().config; });
+    admin::LinkEndpoint* links = parts->links.get();
+    parts->links_http = std::make_unique<http::Server>(
+        *parts->control,
+        [links](const http::Request& request, http::Respond respond) { links->handle(request, std::move(respond)); },
+        http::RequestParser::Limits{8192, 0});
+    if (!parts->links_http->bind(config.links.address, config.links.port, error)) {
+      log::error("-", "links_listen_failed").kv("error", error);
+      return 1;
+    }
+  }
 
   parts_ = std::move(parts);
   raw->control->post([raw] {
     raw->scheduler->start();
+    raw->events->start();
     raw->admin_http->start();
+    if (raw->links_http) {
+      raw->links_http->start();
+    }
     uv_timer_init(raw->control->uv(), &raw->housekeeping);
     raw->housekeeping.data = raw;
     uv_timer_start(
@@ -283,7 +340,11 @@ int Node::run() {
   });
   raw->control->addShutdownHook([raw] {
     raw->scheduler->stop();
+    raw->events->stop();
     raw->admin_http->stop();
+    if (raw->links_http) {
+      raw->links_http->stop();
+    }
     uv_close(reinterpret_cast<uv_handle_t*>(&raw->housekeeping), nullptr);
   });
   raw->control->start();
@@ -298,6 +359,7 @@ int Node::run() {
       .kv("spool", config.spool.path)
       .kv("queued", recovered)
       .kv("admin_port", raw->admin_http->port())
+      .kv("links_port", raw->links_http ? raw->links_http->port() : 0)
       .kv("tenants", config.tenants.size());
 
   for (;;) {
@@ -406,6 +468,7 @@ void Node::shutdown() {
   parts.control->join();
   parts.read_lane->stop();
   parts.file_lane->stop();
+  parts.payload_lane->stop();
   parts.auth_lane->stop();
   parts.resolver->stop();
   parts.scanner.reset();  // its lane finishes the scans under way

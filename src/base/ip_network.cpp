@@ -91,4 +91,23 @@ bool inAnyNetwork(const std::vector<IpNetwork>& networks, std::string_view addre
   return false;
 }
 
+bool isNonPublicAddress(std::string_view address) {
+  static const std::vector<IpNetwork> kNonPublic = [] {
+    std::vector<IpNetwork> networks;
+    for (const char* text : {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+                             "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
+                             "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128",
+                             "64:ff9b:1::/48", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "ff00::/8"}) {
+      networks.push_back(*IpNetwork::parse(text));
+    }
+    return networks;
+  }();
+  bool v6 = false;
+  std::array<uint8_t, 16> bytes{};
+  if (!parseAddress(address, v6, bytes)) {
+    return true;
+  }
+  return inAnyNetwork(kNonPublic, address);
+}
+
 }  // namespace mxgate

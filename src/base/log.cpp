@@ -2,6 +2,8 @@
 // Runs on any thread; configuration is read through atomics, each line is a single write(2).
 #include "mxgate/base/log.h"
 
+#include "mxgate/base/clock.h"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -29,15 +31,7 @@ constexpr std::string_view levelName(Level level) {
   return "info";
 }
 
-std::string timestamp() {
-  auto now = std::chrono::system_clock::now();
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-  std::time_t seconds = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us % 1000000);
-}
+std::string timestamp() { return formatRfc3339(nowMicros(), 6); }
 
 bool needsQuotes(std::string_view value) {
   if (value.empty()) {

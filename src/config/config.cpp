@@ -42,6 +42,18 @@ using Table = Value::table_type;
 constexpr size_t kMaxFileSize = 16 * 1024 * 1024;
 constexpr size_t kMaxEcho = 100;  // bytes of an offending value repeated in a message
 
+// True when target is one of the comma-separated names in only_for ("smtp,webhook").
+bool targetListed(std::string_view only_for, std::string_view target) {
+  while (!only_for.empty()) {
+    const size_t comma = only_for.find(',');
+    if (only_for.substr(0, comma) == target) {
+      return true;
+    }
+    only_for = comma == std::string_view::npos ? std::string_view() : only_for.substr(comma + 1);
+  }
+  return false;
+}
+
 // Control bytes become \xNN and long text is cut, so one error stays one printable line.
 std::string printable(std::string_view text, size_t max_len = kMaxEcho) {
   std::string out;
@@ -570,6 +582,8 @@ struct ListenerLines {
 
 struct TenantLines {
   int tenant = 0;
+  int links_mode = 0;
+  int events_url = 0;
   std::vector<int> domains;  // one per Tenant::domains entry
 };
 
@@ -657,7 +671,7 @@ class Loader {
       int parent_line = 0;
       const Value* value = findPath(root, key.name, parent_line);
       if (!key.only_for.empty()) {
-        if (target && *target != key.only_for) {
+        if (target && !targetListed(key.only_for, *target)) {
           if (value != nullptr) {
             sink.add(lineOf(*value), key.name, fmt::format("key only valid for target {}", key.only_for));
           }
@@ -673,6 +687,12 @@ class Loader {
       }
       if (key.name == "tenant") {
         lines.tenant = outcome.line;
+      }
+      if (key.name == "links.mode") {
+        lines.links_mode = outcome.line;
+      }
+      if (key.name == "events.url") {
+        lines.events_url = outcome.line;
       }
       if (key.name == "domains" && outcome.ok && value != nullptr) {
         for (const Value& element : value->as_array()) {
@@ -871,6 +891,13 @@ class Loader {
                           fmt::format("domain {} is already owned by tenant {} in {}", quote(domain),
                                       quote(owner.tenant.id), owner.sink.file()));
         }
+      }
+      if (tenant.links.mode != LinkMode::Off && node_ok_ && config_->links.host.empty()) {
+        record.sink.add(record.lines.links_mode, "links.mode",
+                        "link rewriting needs links.host in the node configuration");
+      }
+      if (!tenant.events.url.empty() && tenant.events.secret_keys.empty()) {
+        record.sink.add(record.lines.events_url, "events.url", "events need events.secrets to sign them");
       }
       config_->tenants.push_back(tenant);
     }

@@ -35,8 +35,10 @@ constexpr std::array<std::string_view, 2> kTlsVersionNames{"1.2", "1.3"};
 constexpr std::array<int, 2> kTlsVersions{12, 13};
 constexpr std::array<std::string_view, 2> kBareNewlineNames{"reject", "normalize"};
 constexpr std::array<BareNewline, 2> kBareNewlines{BareNewline::Reject, BareNewline::Normalize};
-constexpr std::array<std::string_view, 2> kTargetNames{"file", "smtp"};
-constexpr std::array<DeliveryKind, 2> kTargets{DeliveryKind::File, DeliveryKind::Smtp};
+constexpr std::array<std::string_view, 3> kTargetNames{"file", "smtp", "webhook"};
+constexpr std::array<DeliveryKind, 3> kTargets{DeliveryKind::File, DeliveryKind::Smtp, DeliveryKind::Webhook};
+constexpr std::array<std::string_view, 3> kLinkModeNames{"off", "safe_links", "on"};
+constexpr std::array<LinkMode, 3> kLinkModes{LinkMode::Off, LinkMode::SafeLinks, LinkMode::On};
 constexpr std::array<std::string_view, 3> kClientTlsNames{"none", "opportunistic", "required"};
 constexpr std::array<ClientTls, 3> kClientTls{ClientTls::None, ClientTls::Opportunistic,
                                               ClientTls::Required};
@@ -55,6 +57,29 @@ std::string checkHostname(std::string_view text) {
 
 std::string checkPostmaster(std::string_view text) {
   return text.empty() ? "" : values::checkMailbox(text);
+}
+
+std::string checkOptionalHttpUrl(std::string_view text) { return text.empty() ? "" : values::checkHttpUrl(text); }
+
+std::string checkOptionalAddress(std::string_view text) {
+  return text.empty() || values::isIpLiteral(text) ? "" : "expected a numeric IP address or \"\"";
+}
+
+// host or host:port, as written in rewritten links.
+std::string checkLinkHost(std::string_view text) {
+  if (text.empty()) {
+    return "";
+  }
+  const size_t colon = text.rfind(':');
+  if (colon != std::string_view::npos) {
+    const std::string_view port = text.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+        std::stoul(std::string(port)) > 65535) {
+      return "expected host or host:port";
+    }
+    text = text.substr(0, colon);
+  }
+  return values::checkHost(text);
 }
 
 std::string checkAddress(std::string_view text) {
@@ -349,6 +374,26 @@ const Key<Config> kNodeKeys[] = {
     {.name = "scan.failure", .type = Type::Enum, .default_value = R"("closed")", .choices = kScanFailureNames,
      .help = "A scan that errs or hits a limit: closed = treat as infected, open = deliver with a tag.",
      .store = [](Config& c, const Parsed& p) { c.scan.failure = kScanFailures[p.choice]; }},
+
+    {.name = "webhook.threads", .type = Type::Integer, .default_value = "2", .min = 1, .max = 64,
+     .help = "Threads building webhook payloads (MIME parsing, link rewriting, JSON).",
+     .store = [](Config& c, const Parsed& p) { c.webhook.threads = u32(p); }},
+    {.name = "webhook.queue_limit", .type = Type::Integer, .default_value = "10000", .min = 1, .max = 10000000,
+     .help = "Payloads waiting for a thread; past it deliveries are retried later.",
+     .store = [](Config& c, const Parsed& p) { c.webhook.queue_limit = u32(p); }},
+
+    {.name = "links.host", .type = Type::String, .default_value = R"("")", .max = 259, .check = checkLinkHost,
+     .help = "host[:port] of rewritten links (https://<host>/l/...); \"\" = link rewriting unavailable.",
+     .store = [](Config& c, const Parsed& p) { c.links.host = p.text; }},
+    {.name = "links.keys_file", .type = Type::String, .default_value = R"("")",
+     .help = "Link signing keys, one \"<key id> <base64 secret>\" per line, newest first; \"\" = <spool>/link.keys.",
+     .store = [](Config& c, const Parsed& p) { c.links.keys_file = p.text; }},
+    {.name = "links.address", .type = Type::String, .default_value = R"("127.0.0.1")", .check = checkOptionalAddress,
+     .help = "Address of the click and open endpoint (/l/, /o/, /healthz); \"\" = no endpoint.",
+     .store = [](Config& c, const Parsed& p) { c.links.address = p.text; }},
+    {.name = "links.port", .type = Type::Integer, .default_value = "8026", .min = 0, .max = 65535,
+     .help = "TCP port of the click and open endpoint (0 = any free port).",
+     .store = [](Config& c, const Parsed& p) { c.links.port = u16(p); }},
 };
 
 const Key<Listener> kListenerKeys[] = {
@@ -389,7 +434,7 @@ const Key<Tenant> kPolicyKeys[] = {
            }
          }},
     {.name = "delivery.target", .type = Type::Enum, .choices = kTargetNames,
-     .help = "Where accepted mail goes: file (a directory) or smtp (a fixed next hop).",
+     .help = "Where accepted mail goes: file (a directory), smtp (a fixed next hop) or webhook (signed JSON POSTs).",
      .store = [](Tenant& t, const Parsed& p) { t.delivery.kind = kTargets[p.choice]; }},
     {.name = "delivery.path", .type = Type::String, .min = 1, .only_for = "file",
      .help = "Directory receiving one <queue id>.eml file per message.",
@@ -401,11 +446,46 @@ const Key<Tenant> kPolicyKeys[] = {
      .only_for = "smtp", .help = "TCP port of the next hop.",
      .store = [](Tenant& t, const Parsed& p) { t.delivery.port = u16(p); }},
     {.name = "delivery.max_connections", .type = Type::Integer, .default_value = "10", .min = 1, .max = 10000,
-     .only_for = "smtp", .help = "Simultaneous connections to the next hop.",
+     .only_for = "smtp,webhook", .help = "Simultaneous connections (smtp) or requests under way (webhook).",
      .store = [](Tenant& t, const Parsed& p) { t.delivery.max_connections = u32(p); }},
     {.name = "delivery.tls", .type = Type::Enum, .default_value = R"("opportunistic")", .choices = kClientTlsNames,
      .only_for = "smtp", .help = "none, opportunistic (STARTTLS when offered) or required.",
      .store = [](Tenant& t, const Parsed& p) { t.delivery.tls = kClientTls[p.choice]; }},
+    {.name = "delivery.url", .type = Type::String, .max = 2048, .check = values::checkHttpUrl, .only_for = "webhook",
+     .help = "The endpoint receiving the signed JSON POSTs (http:// or https://).",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.url = p.text; }},
+    {.name = "delivery.secrets", .type = Type::StringArray, .min = 1, .max = 8, .check = values::checkWebhookSecret,
+     .only_for = "webhook", .help = "Signing secrets (\"whsec_\" + base64), newest first; each signs every request.",
+     .store =
+         [](Tenant& t, const Parsed& p) {
+           t.delivery.secret_keys.clear();
+           for (const std::string& secret : p.list) {
+             t.delivery.secret_keys.push_back(decodeWebhookSecret(secret).value_or(""));
+           }
+         }},
+    {.name = "delivery.allow_private", .type = Type::Bool, .default_value = "false", .only_for = "webhook",
+     .help = "Allow posting to loopback, private and other non-public addresses.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.allow_private = p.flag; }},
+    {.name = "delivery.timeout", .type = Type::Duration, .default_value = R"("30s")", .min = 100 * kMillisecond,
+     .max = 10 * kMinute, .resolution = kMillisecond, .only_for = "webhook", .help = "Time one POST may take.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.timeout = std::chrono::milliseconds(p.number); }},
+    {.name = "delivery.max_payload", .type = Type::Size, .default_value = R"("25MiB")", .min = 64 * kKiB,
+     .max = kGiB, .only_for = "webhook",
+     .help = "Largest JSON body; a larger payload goes without inline attachments, then is dead-lettered.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.max_payload = p.number; }},
+    {.name = "delivery.inline_attachments_max", .type = Type::Size, .default_value = R"("1MiB")", .max = kGiB,
+     .only_for = "webhook", .help = "Attachment bytes inlined as base64 per payload; beyond it only metadata.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.inline_attachments_max = p.number; }},
+    {.name = "delivery.retry_initial", .type = Type::Duration, .default_value = R"("5s")", .min = kSecond,
+     .max = kDay, .resolution = kSecond, .only_for = "webhook", .help = "Delay before the first retry of a failed POST.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.retry_initial = std::chrono::seconds(p.number); }},
+    {.name = "delivery.retry_max", .type = Type::Duration, .default_value = R"("2h")", .min = kSecond,
+     .max = 7 * kDay, .resolution = kSecond, .only_for = "webhook", .help = "Longest delay between retries.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.retry_max = std::chrono::seconds(p.number); }},
+    {.name = "delivery.max_age", .type = Type::Duration, .default_value = R"("3d")", .min = kSecond,
+     .max = 365 * kDay, .resolution = kSecond, .only_for = "webhook",
+     .help = "How long a message is retried before it is dead-lettered (kept; `mxgate webhooks replay`).",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.max_age = std::chrono::seconds(p.number); }},
     {.name = "inbound.spf_fail", .type = Type::Enum, .default_value = R"("tag")", .choices = kActionNames,
      .help = "SPF fail (RFC 7208 §8.4).",
      .store = [](Tenant& t, const Parsed& p) { t.inbound.spf_fail = kActions[p.choice]; }},
@@ -431,6 +511,50 @@ const Key<Tenant> kPolicyKeys[] = {
     {.name = "inbound.quarantine_retention", .type = Type::Duration, .default_value = R"("30d")", .min = kSecond,
      .max = 3650 * kDay, .resolution = kSecond, .help = "How long quarantined mail is kept before it is purged.",
      .store = [](Tenant& t, const Parsed& p) { t.inbound.quarantine_retention = std::chrono::seconds(p.number); }},
+    {.name = "links.mode", .type = Type::Enum, .default_value = R"("off")", .choices = kLinkModeNames,
+     .help = "off, safe_links (links rewritten, clicks recorded) or on (also an open pixel in HTML).",
+     .store = [](Tenant& t, const Parsed& p) { t.links.mode = kLinkModes[p.choice]; }},
+    {.name = "links.allow_hosts", .type = Type::StringArray, .default_value = "[]", .max = 10000,
+     .check = values::checkDomain, .help = "Hosts (and their subdomains) whose links are never rewritten.",
+     .store =
+         [](Tenant& t, const Parsed& p) {
+           t.links.allow_hosts.clear();
+           for (const std::string& host : p.list) {
+             t.links.allow_hosts.push_back(ascii::toLowerCopy(host));
+           }
+         }},
+    {.name = "links.rewrite_text", .type = Type::Bool, .default_value = "true",
+     .help = "Rewrite links in text/plain parts too, not only in HTML.",
+     .store = [](Tenant& t, const Parsed& p) { t.links.rewrite_text = p.flag; }},
+    {.name = "events.url", .type = Type::String, .default_value = R"("")", .max = 2048, .check = checkOptionalHttpUrl,
+     .help = "Endpoint receiving this tenant's delivery and engagement events; \"\" = no events.",
+     .store = [](Tenant& t, const Parsed& p) { t.events.url = p.text; }},
+    {.name = "events.secrets", .type = Type::StringArray, .default_value = "[]", .max = 8,
+     .check = values::checkWebhookSecret, .help = "Signing secrets for events, newest first (required with a url).",
+     .store =
+         [](Tenant& t, const Parsed& p) {
+           t.events.secret_keys.clear();
+           for (const std::string& secret : p.list) {
+             t.events.secret_keys.push_back(decodeWebhookSecret(secret).value_or(""));
+           }
+         }},
+    {.name = "events.allow_private", .type = Type::Bool, .default_value = "false",
+     .help = "Allow posting events to loopback, private and other non-public addresses.",
+     .store = [](Tenant& t, const Parsed& p) { t.events.allow_private = p.flag; }},
+    {.name = "events.batch_max", .type = Type::Integer, .default_value = "1", .min = 1, .max = 1000,
+     .help = "Events per POST: 1 = one JSON object, more = a JSON array of up to this many.",
+     .store = [](Tenant& t, const Parsed& p) { t.events.batch_max = u32(p); }},
+    {.name = "events.timeout", .type = Type::Duration, .default_value = R"("30s")", .min = 100 * kMillisecond,
+     .max = 10 * kMinute, .resolution = kMillisecond, .help = "Time one POST of events may take.",
+     .store = [](Tenant& t, const Parsed& p) { t.events.timeout = std::chrono::milliseconds(p.number); }},
+    {.name = "events.max_age", .type = Type::Duration, .default_value = R"("3d")", .min = kSecond,
+     .max = 365 * kDay, .resolution = kSecond,
+     .help = "How long an event is retried; then it is kept as dead (`mxgate webhooks replay`).",
+     .store = [](Tenant& t, const Parsed& p) { t.events.max_age = std::chrono::seconds(p.number); }},
+    {.name = "thread.ticket_pattern", .type = Type::String, .default_value = R"('\[TICKET-\d{6}-\d{4}\]')",
+     .max = 1024, .check = values::checkRegex,
+     .help = "Regular expression (PCRE) finding the ticket tag in subjects; group 1, if any, is the id.",
+     .store = [](Tenant& t, const Parsed& p) { t.thread.ticket_pattern = p.text; }},
 };
 
 const Listener kDefaultListeners[] = {

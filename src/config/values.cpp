@@ -4,9 +4,12 @@
 #include "values.h"
 
 #include "mxgate/base/ascii.h"
+#include "mxgate/base/base64.h"
+#include "mxgate/config/config.h"
 #include "mxgate/mail/address.h"
 
 #include <arpa/inet.h>
+#include <glib.h>
 
 #include <algorithm>
 #include <array>
@@ -230,4 +233,60 @@ size_t editDistance(std::string_view a, std::string_view b, size_t limit) {
   return std::min(previous[b.size()], limit + 1);
 }
 
+std::string checkHttpUrl(std::string_view text) {
+  std::string_view rest;
+  if (ascii::startsWithIgnoreCase(text, "https://")) {
+    rest = text.substr(8);
+  } else if (ascii::startsWithIgnoreCase(text, "http://")) {
+    rest = text.substr(7);
+  } else {
+    return "expected an http:// or https:// URL";
+  }
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      return "white space or control characters in the URL";
+    }
+  }
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty() || authority.find('@') != std::string_view::npos) {
+    return "expected a host (and no user information) after the scheme";
+  }
+  return "";
+}
+
+std::string checkWebhookSecret(std::string_view text) {
+  return decodeWebhookSecret(text) ? "" : "expected \"whsec_\" followed by the base64 of 24 to 64 random bytes";
+}
+
+std::string checkRegex(std::string_view text) {
+  GError* error = nullptr;
+  GRegex* regex = g_regex_new(std::string(text).c_str(), G_REGEX_OPTIMIZE, static_cast<GRegexMatchFlags>(0), &error);
+  if (regex != nullptr) {
+    g_regex_unref(regex);
+    return "";
+  }
+  // GLib says "Error while compiling regular expression ‘<pattern>’ at char N: <reason>"; the
+  // pattern is already in the report.
+  std::string reason = error != nullptr ? error->message : "invalid regular expression";
+  g_clear_error(&error);
+  const size_t at = reason.find(" at char ");
+  return at == std::string::npos ? reason : "invalid regular expression" + reason.substr(at);
+}
+
 }  // namespace mxgate::config::values
+
+namespace mxgate::config {
+
+std::optional<std::string> decodeWebhookSecret(std::string_view secret) {
+  constexpr std::string_view kPrefix = "whsec_";
+  if (!secret.starts_with(kPrefix)) {
+    return std::nullopt;
+  }
+  std::optional<std::string> key = base64::decode(secret.substr(kPrefix.size()));
+  if (!key || key->size() < 24 || key->size() > 64) {
+    return std::nullopt;
+  }
+  return key;
+}
+
+}  // namespace mxgate::config

@@ -42,6 +42,13 @@ std::string checkIdentifier(std::string_view text);
 // checkDomain accepts (not an address literal).
 std::string checkMailbox(std::string_view text);
 
+// An absolute http:// or https:// URL with a host, no white space or control characters.
+std::string checkHttpUrl(std::string_view text);
+// A Standard Webhooks secret (config::decodeWebhookSecret accepts it).
+std::string checkWebhookSecret(std::string_view text);
+// A regular expression GLib's GRegex (PCRE) compiles.
+std::string checkRegex(std::string_view text);
+
 // Optimal-string-alignment distance (a transposition costs 1), or limit + 1 when the distance
 // is larger than limit. Runs in O(len(a) * len(b)) but returns at once when the lengths
 // differ by more than limit.

@@ -4,13 +4,33 @@
 #include "mxgate/delivery/file_target.h"
 #include "mxgate/delivery/smtp_target.h"
 
+#include <algorithm>
+
 namespace mxgate::delivery {
 namespace {
 
 // Everything that distinguishes one target from another, as a map key.
-std::string targetKey(const config::DeliveryTarget& target, const config::Config& config) {
+std::string targetKey(const config::Tenant& tenant, const config::Config& config) {
+  const config::DeliveryTarget& target = tenant.delivery;
   if (target.kind == config::DeliveryKind::File) {
     return "file\n" + target.path;
+  }
+  if (target.kind == config::DeliveryKind::Webhook) {
+    std::string key = "webhook\n" + tenant.id + "\n" + target.url + "\n" + std::to_string(target.max_connections) +
+                      "\n" + std::to_string(target.allow_private) + "\n" + std::to_string(target.timeout.count()) +
+                      "\n" + std::to_string(target.max_payload) + "\n" + std::to_string(target.inline_attachments_max) +
+                      "\n" + std::to_string(target.retry_initial.count()) + "\n" +
+                      std::to_string(target.retry_max.count()) + "\n" + std::to_string(target.max_age.count()) + "\n" +
+                      std::to_string(static_cast<int>(tenant.links.mode)) + "\n" +
+                      std::to_string(tenant.links.rewrite_text) + "\n" + tenant.thread.ticket_pattern + "\n" +
+                      config.links.host;
+    for (const std::string& host : tenant.links.allow_hosts) {
+      key += "\n" + host;
+    }
+    for (const std::string& secret : target.secret_keys) {
+      key += "\n" + secret;
+    }
+    return key;
   }
   const auto& client = config.smtp_client;
   return "smtp\n" + target.host + "\n" + std::to_string(target.port) + "\n" +
@@ -23,21 +43,25 @@ std::string targetKey(const config::DeliveryTarget& target, const config::Config
 
 }  // namespace
 
-Registry::Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, std::shared_ptr<tls::Context> client_tls)
-    : loops_(std::move(loops)), file_lane_(file_lane), client_tls_(std::move(client_tls)) {}
+Registry::Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, std::shared_ptr<tls::Context> client_tls,
+                   WebhookContext webhooks)
+    : loops_(std::move(loops)), file_lane_(file_lane), client_tls_(std::move(client_tls)), webhooks_(std::move(webhooks)) {}
 
 Registry::~Registry() = default;
 
 void Registry::update(const config::Config& config) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::unordered_map<std::string, Target*> by_tenant;
+  std::unordered_map<std::string, WebhookTarget*> webhooks_by_tenant;
   for (const auto& tenant : config.tenants) {
-    std::string key = targetKey(tenant.delivery, config);
+    std::string key = targetKey(tenant, config);
     auto it = targets_.find(key);
     if (it == targets_.end()) {
       std::unique_ptr<Target> target;
       if (tenant.delivery.kind == config::DeliveryKind::File) {
         target = std::make_unique<FileTarget>(tenant.delivery.path, file_lane_);
+      } else if (tenant.delivery.kind == config::DeliveryKind::Webhook) {
+        target = std::make_unique<WebhookTarget>(tenant, webhooks_, *loops_[next_loop_++ % loops_.size()]);
       } else {
         target = std::make_unique<SmtpTarget>(tenant.delivery, config.smtp_client, config.node.hostname, loops_,
                                               client_tls_);
@@ -45,8 +69,32 @@ void Registry::update(const config::Config& config) {
       it = targets_.emplace(key, std::move(target)).first;
     }
     by_tenant[tenant.id] = it->second.get();
+    if (tenant.delivery.kind == config::DeliveryKind::Webhook) {
+      webhooks_by_tenant[tenant.id] = static_cast<WebhookTarget*>(it->second.get());
+    }
   }
   by_tenant_.swap(by_tenant);
+  webhooks_by_tenant_.swap(webhooks_by_tenant);
+}
+
+std::vector<Registry::WebhookEndpoint> Registry::webhookEndpoints() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<WebhookEndpoint> endpoints;
+  for (const auto& [tenant, target] : webhooks_by_tenant_) {
+    endpoints.push_back(WebhookEndpoint{tenant, target->url(), target->disabled()});
+  }
+  std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) { return a.tenant < b.tenant; });
+  return endpoints;
+}
+
+bool Registry::enableWebhook(const std::string& tenant) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = webhooks_by_tenant_.find(tenant);
+  if (it == webhooks_by_tenant_.end()) {
+    return false;
+  }
+  it->second->enable();
+  return true;
 }
 
 Target* Registry::forTenant(const std::string& tenant) const {

@@ -18,6 +18,7 @@ std::string_view statusText(int status) {
     case 404: return "404 Not Found";
     case 405: return "405 Method Not Allowed";
     case 409: return "409 Conflict";
+    case 410: return "410 Gone";
     case 413: return "413 Content Too Large";
     case 431: return "431 Request Header Fields Too Large";
     case 503: return "503 Service Unavailable";

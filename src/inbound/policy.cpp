@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "mxgate/events/event.h"
+
 namespace mxgate::inbound {
 namespace {
 
@@ -205,7 +207,9 @@ MessageDecision decideMessage(const Verdicts& verdicts, const std::vector<const 
 }
 
 spool::QuarantineRecord quarantineTenant(spool::MessageRecord& record, const TenantQuarantine& quarantined,
-                                         std::chrono::seconds retention, uint64_t now_us, spool::Batch& batch) {
+                                         const config::Tenant* tenant, uint64_t now_us, spool::Batch& batch) {
+  const std::chrono::seconds retention =
+      tenant != nullptr ? tenant->inbound.quarantine_retention : config::InboundPolicy{}.quarantine_retention;
   spool::QuarantineRecord entry;
   entry.tenant = quarantined.tenant;
   entry.id = record.id;
@@ -224,6 +228,16 @@ spool::QuarantineRecord quarantineTenant(spool::MessageRecord& record, const Ten
   batch.putQuarantine(entry);
   batch.putAudit(spool::AuditRecord{now_us, "system", "quarantine", entry.tenant, record.id.str(),
                                     entry.reason + ": " + entry.detail});
+  if (tenant != nullptr && !tenant->events.url.empty()) {
+    events::Fields fields;
+    fields.queue_id = record.id.str();
+    fields.recipients = entry.recipients;
+    fields.mail_from = record.mail_from;
+    fields.reason = entry.reason;
+    fields.detail = entry.detail;
+    const events::Event event = events::make("message.quarantined", entry.tenant, now_us, fields);
+    batch.putEvent(event.key, event.record);
+  }
   return entry;
 }
 

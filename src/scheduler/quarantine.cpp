@@ -6,6 +6,7 @@
 
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
+#include "mxgate/events/event.h"
 #include "mxgate/scheduler/scheduler.h"
 
 namespace mxgate::scheduler {
@@ -270,6 +271,16 @@ void Scheduler::release(Quarantined found, const std::string& actor, bool force,
   change.after = writeSettled(record, change.batch);  // deleted if nothing was left to release
   change.batch.deleteQuarantine(entry.tenant, record.id);
   change.batch.putAudit(spool::AuditRecord{now, actor, "release", entry.tenant, record.id.str(), detail});
+  if (inbound_.config && events::wanted(inbound_.config().get(), entry.tenant)) {
+    events::Fields fields;
+    fields.queue_id = record.id.str();
+    fields.recipients = entry.recipients;
+    fields.mail_from = record.mail_from;
+    fields.reason = entry.reason;
+    fields.detail = actor + ": " + detail;
+    const events::Event event = events::make("message.released", entry.tenant, now, fields);
+    change.batch.putEvent(event.key, event.record);
+  }
   change.quarantine_delta = -1;
   change.detail = "released to " + std::to_string(released) + " recipient(s); " + detail;
   log::info(record.id.str(), "quarantine_released").kv("tenant", entry.tenant).kv("by", actor).kv("detail", detail);

@@ -8,10 +8,21 @@
 
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
+#include "mxgate/events/event.h"
 #include "mxgate/inbound/policy.h"
 
 namespace mxgate::scheduler {
 namespace {
+
+// The event webhook's type for a recipient's delivery outcome.
+std::string_view deliveryEventType(delivery::Outcome outcome) {
+  switch (outcome) {
+    case delivery::Outcome::Delivered: return "message.delivered";
+    case delivery::Outcome::TempFail: return "message.deferred";
+    case delivery::Outcome::PermFail: return "message.bounced";
+  }
+  return "message.deferred";
+}
 
 std::string_view outcomeEvent(delivery::Outcome outcome) {
   switch (outcome) {
@@ -53,6 +64,10 @@ struct Scheduler::Attempt {
   std::shared_ptr<const std::string> body;
   std::vector<std::vector<size_t>> jobs;  // per job: indexes into record.recipients
   size_t outstanding = 0;
+  // The retry schedule: the queue's, or the shortest max age among the targets' own.
+  config::QueueSettings retry;
+  std::shared_ptr<const config::Config> config;  // for the tenants' event settings
+  std::vector<events::Event> events;             // written with the attempt's outcome
 };
 
 Scheduler::Scheduler(io::Loop& control, spool::Store& store, io::Lane& read_lane, spool::Admission& admission,
@@ -401,8 +416,7 @@ void Scheduler::applyScan(const mail::QueueId& id, spool::MessageRecord record,
       continue;
     }
     const spool::QuarantineRecord entry = inbound::quarantineTenant(
-        record, inbound::TenantQuarantine{recipient.tenant, decision.reason, decision.detail},
-        policy.quarantine_retention, now, batch);
+        record, inbound::TenantQuarantine{recipient.tenant, decision.reason, decision.detail}, tenant, now, batch);
     ++quarantined_;
     log::warn(id.str(), "quarantined").kv("tenant", entry.tenant).kv("reason", entry.reason).kv("detail", entry.detail);
   }
@@ -421,6 +435,10 @@ void Scheduler::deliver(const mail::QueueId& id, spool::MessageRecord record, st
   attempt->id = id;
   attempt->record = std::move(record);
   attempt->body = std::move(body);
+  attempt->retry = settings_;
+  if (inbound_.config) {
+    attempt->config = inbound_.config();
+  }
 
   std::vector<delivery::Target*> targets;
   std::vector<size_t> unroutable;
@@ -439,6 +457,13 @@ void Scheduler::deliver(const mail::QueueId& id, spool::MessageRecord record, st
       ++job;
     }
     if (job == targets.size()) {
+      if (const std::optional<delivery::RetryPolicy> own = target->retryPolicy()) {
+        if (targets.empty() || own->max_age < attempt->retry.max_age) {
+          attempt->retry.retry_initial = own->initial;
+          attempt->retry.retry_max = own->max;
+          attempt->retry.max_age = own->max_age;
+        }
+      }
       targets.push_back(target);
       attempt->jobs.emplace_back();
     }
@@ -455,8 +480,11 @@ void Scheduler::deliver(const mail::QueueId& id, spool::MessageRecord record, st
     finishAttempt(attempt);
     return;
   }
+  const auto shared_record = std::make_shared<const spool::MessageRecord>(attempt->record);
   for (size_t job_index = 0; job_index < targets.size(); ++job_index) {
     auto job = std::make_shared<delivery::Job>();
+    job->record = shared_record;
+    job->tenant = recipients[attempt->jobs[job_index].front()].tenant;
     job->id = id;
     job->mail_from = attempt->record.mail_from;
     job->headers = attempt->record.headers;
@@ -499,6 +527,26 @@ void Scheduler::onJobDone(const std::shared_ptr<Attempt>& attempt, size_t job, d
     log::Line line(outcome.outcome == delivery::Outcome::Delivered ? log::Level::Info : log::Level::Warn,
                    attempt->id.str(), outcomeEvent(outcome.outcome));
     line.kv("to", recipient.address).kv("remote", result.remote).kv("attempt", recipient.attempts).kv("reply", outcome.reply);
+    if (events::wanted(attempt->config.get(), recipient.tenant)) {
+      events::Fields fields;
+      fields.queue_id = attempt->id.str();
+      fields.recipients = {recipient.address};
+      fields.mail_from = attempt->record.mail_from;
+      fields.attempt = recipient.attempts;
+      fields.reply = outcome.reply;
+      fields.remote = result.remote;
+      attempt->events.push_back(events::make(deliveryEventType(outcome.outcome), recipient.tenant, nowMicros(), fields));
+    }
+  }
+  if (result.endpoint_disabled && !indexes.empty()) {
+    const std::string& tenant = attempt->record.recipients[indexes.front()].tenant;
+    if (events::wanted(attempt->config.get(), tenant)) {
+      events::Fields fields;
+      fields.queue_id = attempt->id.str();
+      fields.url = result.remote;
+      fields.reason = "410 Gone";
+      attempt->events.push_back(events::make("webhook.endpoint.disabled", tenant, nowMicros(), fields));
+    }
   }
   if (--attempt->outstanding == 0) {
     finishAttempt(attempt);
@@ -544,14 +592,24 @@ void Scheduler::finishAttempt(const std::shared_ptr<Attempt>& attempt) {
     }
   } else {
     uint64_t age_base = std::max(record.received_at_us, record.requeued_at_us);
-    uint64_t max_age = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(settings_.max_age).count());
+    const config::QueueSettings& retry = attempt->retry;
+    uint64_t max_age = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(retry.max_age).count());
     if (now - age_base >= max_age) {
       for (auto& recipient : record.recipients) {
         if (recipient.state == spool::RecipientState::Pending) {
           recipient.state = spool::RecipientState::Failed;
-          recipient.last_reply = "expired after " + std::to_string(settings_.max_age.count()) +
+          recipient.last_reply = "expired after " + std::to_string(retry.max_age.count()) +
                                  " s in the queue; last reply: " + recipient.last_reply;
           ++failed_;
+          if (events::wanted(attempt->config.get(), recipient.tenant)) {
+            events::Fields fields;
+            fields.queue_id = record.id.str();
+            fields.recipients = {recipient.address};
+            fields.mail_from = record.mail_from;
+            fields.attempt = recipient.attempts;
+            fields.reply = recipient.last_reply;
+            attempt->events.push_back(events::make("message.expired", recipient.tenant, now, fields));
+          }
         }
       }
       if (record.hasRecipientIn(spool::RecipientState::Quarantined)) {
@@ -563,7 +621,7 @@ void Scheduler::finishAttempt(const std::shared_ptr<Attempt>& attempt) {
       }
       batch.putMessage(record);
     } else {
-      record.next_attempt_us = now + jitter(backoffMicros(settings_, record.attempts));
+      record.next_attempt_us = now + jitter(backoffMicros(retry, record.attempts));
       for (const auto& recipient : record.recipients) {
         if (recipient.state == spool::RecipientState::Pending) {
           record.last_reply = recipient.last_reply;
@@ -574,8 +632,11 @@ void Scheduler::finishAttempt(const std::shared_ptr<Attempt>& attempt) {
       keep = true;
     }
   }
+  for (const events::Event& event : attempt->events) {
+    batch.putEvent(event.key, event.record);
+  }
   // Deletes and state updates need no sync: losing one in a crash only repeats a delivery,
-  // which the spool contract allows (receivers dedupe on the queue id).
+  // which the spool contract allows (receivers dedupe on the queue id); its events go with it.
   store_.submit(std::move(batch), sync, nullptr);
   if (entry != index_.end()) {
     if (keep) {

@@ -7,6 +7,7 @@
 
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
+#include "mxgate/events/event.h"
 #include "mxgate/inbound/policy.h"
 #include "mxgate/scheduler/scheduler.h"
 #include "mxgate/server/smtp_server.h"
@@ -827,6 +828,9 @@ void Session::onVerdicts(inbound::Verdicts verdicts) {
         .kv("from", mail_from_.sender.str())
         .kv("reason", decision.reason)
         .kv("detail", decision.detail);
+    if (!temporary) {
+      recordRejection(decision.reply, decision.reply_argument, decision.reason);
+    }
     refuseContent(decision.reply, decision.reply_argument);
     setDeadline();
     processInput();
@@ -898,9 +902,17 @@ void Session::commit() {
     entry.tenant = recipient.tenant;
     record.recipients.push_back(std::move(entry));
   }
+  std::vector<std::pair<std::string, std::string>> addressed;
+  for (const spool::RecipientRecord& recipient : record.recipients) {
+    addressed.emplace_back(recipient.address, recipient.tenant);
+  }
+  events::Fields accepted;
+  accepted.queue_id = queue_id_.str();
+  accepted.mail_from = record.mail_from;
+  accepted.remote = client_ip_;
+  events::addPerTenant("message.accepted", addressed, &config_, now, accepted, batch);
   for (const inbound::TenantQuarantine& entry : quarantined_) {
-    const config::Tenant* tenant = config_.tenantById(entry.tenant);
-    inbound::quarantineTenant(record, entry, tenant->inbound.quarantine_retention, now, batch);
+    inbound::quarantineTenant(record, entry, config_.tenantById(entry.tenant), now, batch);
   }
   if (!record.hasPending()) {
     record.state = spool::MessageState::Held;
@@ -994,6 +1006,27 @@ void Session::abortContent() {
   scan_copy_.reset();
   commit_pending_ = false;
   awaiting_verdicts_ = false;
+}
+
+void Session::recordRejection(smtp::ReplyId id, std::string_view argument, const std::string& reason) {
+  std::vector<std::pair<std::string, std::string>> addressed;
+  for (const Recipient& recipient : recipients_) {
+    addressed.emplace_back(recipient.address.str(), recipient.tenant);
+  }
+  events::Fields fields;
+  fields.queue_id = queue_id_.str();
+  fields.mail_from = mail_from_.sender.str();
+  fields.remote = client_ip_;
+  fields.reply = smtp::renderReply(id, argument);
+  while (!fields.reply.empty() && (fields.reply.back() == '\n' || fields.reply.back() == '\r')) {
+    fields.reply.pop_back();
+  }
+  fields.reason = reason;
+  spool::Batch batch;
+  events::addPerTenant("message.rejected", addressed, &config_, nowMicros(), fields, batch);
+  if (!batch.empty()) {
+    owner_.runtime().store().submit(std::move(batch), false, nullptr);
+  }
 }
 
 void Session::refuseContent(smtp::ReplyId id, std::string_view argument) {

@@ -14,6 +14,7 @@ constexpr uint8_t kVersion = 1;
 constexpr std::string_view kMessageMagic = "MXM";
 constexpr std::string_view kQuarantineMagic = "MXQ";
 constexpr std::string_view kAuditMagic = "MXA";
+constexpr std::string_view kEventMagic = "MXE";
 
 // Field tags of a message record (queue/README.md, "Message record").
 enum MessageTag : uint64_t {
@@ -67,6 +68,15 @@ enum QuarantineTag : uint64_t {
   kQuarantineMailFrom = 7,
   kQuarantineSize = 8,
   kQuarantineRecipient = 9,
+};
+enum EventTag : uint64_t {
+  kEventAt = 1,
+  kEventId = 2,
+  kEventTenant = 3,
+  kEventType = 4,
+  kEventJson = 5,
+  kEventAttempts = 6,
+  kEventDead = 7,
 };
 enum AuditTag : uint64_t { kAuditAt = 1, kAuditActor = 2, kAuditAction = 3, kAuditTenant = 4, kAuditId = 5, kAuditDetail = 6 };
 
@@ -480,6 +490,55 @@ DecodeStatus decodeAudit(std::string_view bytes, AuditRecord& out) {
       case kAuditTenant: record.tenant.assign(value); return true;
       case kAuditId: record.id.assign(value); return true;
       case kAuditDetail: record.detail.assign(value); return true;
+      default: return true;
+    }
+  });
+  if (!ok) {
+    return DecodeStatus::Malformed;
+  }
+  out = std::move(record);
+  return DecodeStatus::Ok;
+}
+
+std::string encodeEvent(const EventRecord& record) {
+  std::string out;
+  putNumber(out, kEventAt, record.at_us);
+  putField(out, kEventId, record.id);
+  putText(out, kEventTenant, record.tenant);
+  putField(out, kEventType, record.type);
+  putField(out, kEventJson, record.json);
+  putNumber(out, kEventAttempts, record.attempts);
+  putNumber(out, kEventDead, record.dead ? 1 : 0);
+  return seal(kEventMagic, std::move(out));
+}
+
+DecodeStatus decodeEvent(std::string_view bytes, EventRecord& out) {
+  std::string_view fields;
+  DecodeStatus status = unseal(kEventMagic, bytes, fields);
+  if (status != DecodeStatus::Ok) {
+    return status;
+  }
+  EventRecord record;
+  bool ok = forEachField(fields, [&record](uint64_t tag, std::string_view value) {
+    uint64_t number = 0;
+    switch (tag) {
+      case kEventAt: return asNumber(value, record.at_us);
+      case kEventId: record.id.assign(value); return true;
+      case kEventTenant: record.tenant.assign(value); return true;
+      case kEventType: record.type.assign(value); return true;
+      case kEventJson: record.json.assign(value); return true;
+      case kEventAttempts:
+        if (!asNumber(value, number) || number > UINT32_MAX) {
+          return false;
+        }
+        record.attempts = static_cast<uint32_t>(number);
+        return true;
+      case kEventDead:
+        if (!asNumber(value, number) || number > 1) {
+          return false;
+        }
+        record.dead = number == 1;
+        return true;
       default: return true;
     }
   });

@@ -21,7 +21,7 @@
 namespace mxgate::spool {
 namespace {
 
-constexpr const char* kFamilies[] = {"default", "meta", "body", "open", "corrupt", "quarantine", "audit"};
+constexpr const char* kFamilies[] = {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events"};
 
 // Audit keys are time-ordered; the sequence separates records of the same microsecond.
 std::atomic<uint32_t> g_audit_sequence{0};
@@ -87,6 +87,19 @@ void Batch::putAudit(const AuditRecord& record) {
   Op op{Family::Audit, Kind::Put, auditKey(record.at_us, g_audit_sequence.fetch_add(1)), encodeAudit(record)};
   bytes_ += op.key.size() + op.value.size();
   ops_.push_back(std::move(op));
+}
+
+std::string newEventKey(uint64_t at_us) { return auditKey(at_us, g_audit_sequence.fetch_add(1)); }
+
+void Batch::putEvent(const std::string& key, const EventRecord& record) {
+  Op op{Family::Events, Kind::Put, key, encodeEvent(record)};
+  bytes_ += op.key.size() + op.value.size();
+  ops_.push_back(std::move(op));
+}
+
+void Batch::deleteEvent(const std::string& key) {
+  ops_.push_back(Op{Family::Events, Kind::Delete, key, {}});
+  bytes_ += key.size();
 }
 
 void Batch::moveToCorrupt(std::string_view key, std::string_view value) {
@@ -168,7 +181,7 @@ Store::Store(const config::SpoolSettings& settings)
 
   options_->families = {{kFamilies[0], small_options}, {kFamilies[1], meta_options}, {kFamilies[2], body_options},
                         {kFamilies[3], small_options}, {kFamilies[4], small_options}, {kFamilies[5], small_options},
-                        {kFamilies[6], small_options}};
+                        {kFamilies[6], small_options}, {kFamilies[7], small_options}};
 }
 
 bool Store::openDatabase(std::string& error) {
@@ -222,6 +235,7 @@ rocksdb::ColumnFamilyHandle* Store::family(Batch::Family family) const {
     case Batch::Family::Corrupt: return handles_[4];
     case Batch::Family::Quarantine: return handles_[5];
     case Batch::Family::Audit: return handles_[6];
+    case Batch::Family::Events: return handles_[7];
   }
   return handles_[0];
 }
@@ -558,6 +572,25 @@ void Store::scanAudit(uint64_t from_us, bool newest_first, const std::function<b
       continue;
     }
     if (!visit(record)) {
+      return;
+    }
+  }
+}
+
+void Store::scanEvents(const std::string& from,
+                       const std::function<bool(const std::string& key, EventRecord&)>& visit) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[7]));
+  for (it->Seek(from); it->Valid(); it->Next()) {
+    EventRecord record;
+    if (decodeEvent(std::string_view(it->value().data(), it->value().size()), record) != DecodeStatus::Ok) {
+      log::error("-", "corrupt_event_record");
+      continue;
+    }
+    if (!visit(it->key().ToString(), record)) {
       return;
     }
   }

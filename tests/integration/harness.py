@@ -93,7 +93,8 @@ def render_toml(sections):
 class Gateway:
     """One mxgate node in a temporary directory.
 
-    tenants: {tenant_id: {"domains": [...], "delivery": {...}, "inbound": {...}}}; by default
+    tenants: {tenant_id: {"domains": [...], "delivery": {...}, "inbound": {...}, ...}} (every key
+    but domains is a section of the policy file); by default
     one tenant "example" owning example.test and delivering to files in <dir>/inbox.
     zone: DNS data for the gateway's own DNS server (see dns_server.py); gateway.dns is it.
     overrides: extra keys per section, e.g. {"smtp": {"max_recipients": 100}}.
@@ -112,6 +113,7 @@ class Gateway:
         self.smtp_port = free_port()
         self.submission_port = free_port()
         self.admin_port = free_port()
+        self.links_port = free_port()
         self.spool = os.path.join(self.dir, "queue")
         self.inbox = os.path.join(self.dir, "inbox")
         self.policies = os.path.join(self.dir, "policies")
@@ -138,6 +140,7 @@ class Gateway:
             "spool": {"path": self.spool},
             "queue": {"retry_initial": "1s", "retry_max": "2s"},
             "admin": {"address": "127.0.0.1", "port": self.admin_port},
+            "links": {"address": "127.0.0.1", "port": self.links_port},
             "dns": {"servers": [f"127.0.0.1:{self.dns.port}"], "timeout": "500ms", "tries": 2},
         }
         for section, values in self.overrides.items():
@@ -149,7 +152,7 @@ class Gateway:
             os.unlink(os.path.join(self.policies, name))
         for tenant, spec in self.tenants.items():
             text = f"tenant = {toml_value(tenant)}\ndomains = {toml_value(spec['domains'])}\n\n"
-            text += render_toml({"delivery": spec["delivery"], **({"inbound": spec["inbound"]} if "inbound" in spec else {})})
+            text += render_toml({section: values for section, values in spec.items() if section != "domains"})
             with open(os.path.join(self.policies, tenant + ".toml"), "w") as f:
                 f.write(text)
 

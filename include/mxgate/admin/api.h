@@ -11,6 +11,10 @@
 //   POST   /v1/quarantine/<id>/hold|unhold[?tenant=T]      legal hold on / off
 //   DELETE /v1/quarantine/<id>[?tenant=T]                  delete the quarantined copy
 //   GET    /v1/audit[?limit=N]                             audit log, newest first
+//   GET    /v1/webhooks                    webhook and event endpoints (disabled?, pending and
+//                                           dead events) and dead-lettered messages
+//   POST   /v1/webhooks/<id>/replay        re-enable the endpoints, requeue one dead letter
+//   POST   /v1/webhooks/replay[?tenant=T]  the same for every dead letter and dead event (of a tenant)
 // Without tenant=, a quarantine action applies to the message's only entry. The X-Mxgate-Actor
 // header names who acts, for the audit log ("api" when absent).
 // `mxgate queue|quarantine|audit ...` are clients of this API (RocksDB allows one writer process).
@@ -20,6 +24,8 @@
 #include <string>
 
 #include "mxgate/config/config.h"
+#include "mxgate/delivery/registry.h"
+#include "mxgate/webhook/event_dispatcher.h"
 #include "mxgate/http/server.h"
 #include "mxgate/scheduler/scheduler.h"
 
@@ -27,7 +33,8 @@ namespace mxgate::admin {
 
 class Api {
  public:
-  Api(scheduler::Scheduler& scheduler, std::string token, std::function<std::string()> metrics);
+  Api(scheduler::Scheduler& scheduler, delivery::Registry& registry, webhook::EventDispatcher& events,
+      std::string token, std::function<std::string()> metrics);
   // Runs on the control loop; respond is called there too.
   void handle(const http::Request& request, http::Respond respond);
 
@@ -36,8 +43,11 @@ class Api {
   void handleQueue(const http::Request& request, http::Respond respond);
   void handleQuarantine(const http::Request& request, http::Respond respond);
   void handleAudit(const http::Request& request, http::Respond respond);
+  void handleWebhooks(const http::Request& request, http::Respond respond);
 
   scheduler::Scheduler& scheduler_;
+  delivery::Registry& registry_;
+  webhook::EventDispatcher& events_;
   std::string token_;
   std::function<std::string()> metrics_;
 };

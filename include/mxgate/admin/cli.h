@@ -12,7 +12,7 @@
 
 namespace mxgate::admin {
 
-// group: "queue", "quarantine" or "audit"; args: what follows it on the command line.
+// group: "queue", "quarantine", "audit" or "webhooks"; args: what follows it on the command line.
 // Returns the process exit status: 0 ok, 1 the daemon said no (not found, refused, conflict),
 // 2 usage error, 3 cannot reach the daemon.
 int runAdminCommand(const config::Config& config, const std::string& group, const std::vector<std::string>& args,

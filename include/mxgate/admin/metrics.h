@@ -3,6 +3,7 @@
 // connections, authentication verdicts, DNS, virus scans and the quarantine. Pure formatting over a snapshot; the control loop gathers the snapshot.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "mxgate/scheduler/scheduler.h"
 #include "mxgate/server/smtp_server.h"
 #include "mxgate/spool/store.h"
+#include "mxgate/webhook/event_dispatcher.h"
 
 namespace mxgate::admin {
 
@@ -52,6 +54,11 @@ struct MetricsSnapshot {
   dns::ResolverStats dns;
   bool scan_enabled = false;
   scan::ScannerStats scan;
+  std::vector<std::pair<std::string, uint64_t>> webhook_attempts;  // by result
+  uint64_t webhook_endpoints_disabled = 0;
+  webhook::EventStats events;
+  // [click, open][ok, bad_mac, unknown_key, malformed]
+  std::array<std::array<uint64_t, 4>, 2> link_requests{};
   uint64_t now_us = 0;
 };
 

@@ -1,9 +1,10 @@
 // Wall-clock time as microseconds since the Unix epoch: the unit of every timestamp in the
-// spool and the queue. Any thread.
+// spool and the queue, and its RFC 3339 text. Any thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace mxgate {
 
@@ -12,5 +13,8 @@ inline uint64_t nowMicros() {
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
 }
+
+// RFC 3339 UTC, "2026-01-15T10:22:31.880Z", with 0 (no fraction), 3 or 6 fraction digits.
+std::string formatRfc3339(uint64_t micros, int fraction_digits);
 
 }  // namespace mxgate

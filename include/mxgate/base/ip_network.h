@@ -28,4 +28,10 @@ class IpNetwork {
 // True when address lies in any of the networks.
 bool inAnyNetwork(const std::vector<IpNetwork>& networks, std::string_view address);
 
+// True for addresses that are not globally reachable unicast (RFC 6890 special-purpose
+// registries): loopback, private (RFC 1918, RFC 4193), link-local, CGNAT (RFC 6598),
+// unspecified, multicast, reserved and documentation ranges; also for text that is not an
+// address. Used to keep tenant-supplied webhook URLs off internal networks (SSRF).
+bool isNonPublicAddress(std::string_view address);
+
 }  // namespace mxgate

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -21,7 +22,8 @@ namespace mxgate::config {
 enum class ListenerRole { Inbound, Submission };
 enum class ListenerTls { None, StartTls, Implicit };
 enum class BareNewline { Reject, Normalize };
-enum class DeliveryKind { File, Smtp };
+enum class DeliveryKind { File, Smtp, Webhook };
+enum class LinkMode { Off, SafeLinks, On };
 enum class ClientTls { None, Opportunistic, Required };
 enum class CheckAction { Reject, Quarantine, Tag, Accept };
 enum class ScanFailure { Closed, Open };
@@ -142,6 +144,18 @@ struct SmtpClientSettings {
   uint32_t max_messages_per_connection = 1000;
 };
 
+struct WebhookSettings {
+  uint32_t threads = 2;  // payload lane: MIME parsing, link rewriting, JSON
+  uint32_t queue_limit = 10000;
+};
+
+struct LinkSettings {
+  std::string host;       // host[:port] in rewritten links; "" = link rewriting unavailable
+  std::string keys_file;  // "" = <spool>/link.keys, created on first run
+  std::string address;    // click/open endpoint listener; "" = none
+  uint16_t port = 8026;
+};
+
 struct AdminSettings {
   std::string address;
   uint16_t port = 8025;
@@ -153,8 +167,39 @@ struct DeliveryTarget {
   std::string path;  // file: directory receiving one <queue id>.eml per message
   std::string host;  // smtp: fixed next hop
   uint16_t port = 25;
-  uint32_t max_connections = 10;
+  uint32_t max_connections = 10;  // smtp: connections; webhook: requests under way at once
   ClientTls tls = ClientTls::Opportunistic;
+  // webhook: the endpoint, its signing keys (decoded; the first is the newest) and limits.
+  std::string url;
+  std::vector<std::string> secret_keys;
+  bool allow_private = false;  // may post to loopback and private addresses
+  std::chrono::milliseconds timeout{30000};
+  uint64_t max_payload = 26214400;            // larger payloads go without inline attachments
+  uint64_t inline_attachments_max = 1048576;  // attachment bytes inlined (base64) per payload
+  std::chrono::seconds retry_initial{5};
+  std::chrono::seconds retry_max{7200};
+  std::chrono::seconds max_age{259200};  // then the message is dead-lettered (3 days)
+};
+
+// Link rewriting of a tenant's inbound mail (after the authentication checks).
+struct LinkPolicy {
+  LinkMode mode = LinkMode::Off;
+  std::vector<std::string> allow_hosts;  // never rewritten (and their subdomains)
+  bool rewrite_text = true;              // text/plain parts too
+};
+
+// Delivery and engagement events posted to the tenant (same signing and retry machinery).
+struct EventsPolicy {
+  std::string url;  // "" = no events
+  std::vector<std::string> secret_keys;  // decoded, newest first
+  bool allow_private = false;
+  uint32_t batch_max = 1;  // 1 = one JSON object per POST; more = a JSON array of up to this many
+  std::chrono::milliseconds timeout{30000};
+  std::chrono::seconds max_age{259200};  // then the event is kept as dead (replayable)
+};
+
+struct ThreadPolicy {
+  std::string ticket_pattern = R"(\[TICKET-\d{6}-\d{4}\])";  // "" = no subject hints
 };
 
 // What a tenant wants done with inbound mail that fails a check (reject in the SMTP session,
@@ -176,6 +221,9 @@ struct Tenant {
   std::vector<std::string> domains;  // lower-cased
   DeliveryTarget delivery;
   InboundPolicy inbound;
+  LinkPolicy links;
+  ThreadPolicy thread;
+  EventsPolicy events;
 };
 
 struct Config {
@@ -192,6 +240,8 @@ struct Config {
   DnsSettings dns;
   AuthSettings auth;
   ScanConfig scan;
+  WebhookSettings webhook;
+  LinkSettings links;
   std::vector<Tenant> tenants;
 
   // Exact, case-insensitive match of a recipient domain; nullptr if no tenant owns it.
@@ -200,6 +250,9 @@ struct Config {
 
   std::unordered_map<std::string, size_t> domain_index;  // lower-cased domain -> tenants[i]
 };
+
+// A Standard Webhooks secret, "whsec_" + base64 of 24..64 bytes: the key bytes, or nullopt.
+std::optional<std::string> decodeWebhookSecret(std::string_view secret);
 
 struct ConfigError {
   std::string file;

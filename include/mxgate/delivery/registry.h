@@ -1,6 +1,8 @@
 // Delivery targets by tenant. update() (start-up and every reload) builds a target for each
 // tenant's [delivery] policy, reusing the existing target when the settings are unchanged;
 // targets are kept until shutdown so deliveries under way are never cut off by a reload.
+// Webhook targets are one per tenant (their secrets, links and thread settings are the
+// tenant's), each on one of the worker loops.
 // forTenant() is what the scheduler's resolver calls. Thread-safe.
 #pragma once
 
@@ -13,6 +15,7 @@
 
 #include "mxgate/config/config.h"
 #include "mxgate/delivery/target.h"
+#include "mxgate/delivery/webhook_target.h"
 #include "mxgate/io/lane.h"
 #include "mxgate/io/loop.h"
 #include "mxgate/tls/tls.h"
@@ -21,20 +24,34 @@ namespace mxgate::delivery {
 
 class Registry {
  public:
-  Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, std::shared_ptr<tls::Context> client_tls);
+  Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, std::shared_ptr<tls::Context> client_tls,
+           WebhookContext webhooks);
   ~Registry();
 
   void update(const config::Config& config);
   Target* forTenant(const std::string& tenant) const;
   void shutdown();
 
+  struct WebhookEndpoint {
+    std::string tenant;
+    std::string url;
+    bool disabled = false;
+  };
+  // The current tenants' webhook endpoints.
+  std::vector<WebhookEndpoint> webhookEndpoints() const;
+  // Re-enables a tenant's endpoint disabled by a 410; false when the tenant has none.
+  bool enableWebhook(const std::string& tenant);
+
  private:
   std::vector<io::Loop*> loops_;
   io::Lane& file_lane_;
   std::shared_ptr<tls::Context> client_tls_;
+  WebhookContext webhooks_;
+  size_t next_loop_ = 0;  // webhook targets are spread over the loops
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Target>> targets_;  // by settings key
   std::unordered_map<std::string, Target*> by_tenant_;
+  std::unordered_map<std::string, WebhookTarget*> webhooks_by_tenant_;
 };
 
 }  // namespace mxgate::delivery

@@ -1,18 +1,22 @@
 // Delivery targets: where a queued message goes for a group of its recipients. The scheduler
 // hands a Job to a Target and gets one Result back with an outcome per recipient. Targets in
-// this release: `file` (one .eml per message into a directory) and `smtp` (a fixed next hop,
-// with connection reuse and a bounded number of connections). MX routing and webhooks plug
-// in as further Target implementations.
+// this release: `file` (one .eml per message into a directory), `smtp` (a fixed next hop,
+// with connection reuse and a bounded number of connections) and `webhook` (the message
+// parsed into signed JSON POSTed to the tenant's endpoint). MX routing plugs in as a further
+// Target implementation.
 //
 // deliver() is thread-safe and never blocks; `done` runs exactly once, on any thread.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "mxgate/mail/queue_id.h"
+#include "mxgate/spool/record.h"
 
 namespace mxgate::delivery {
 
@@ -26,6 +30,8 @@ struct Job {
   bool smtputf8 = false;
   bool eightbit = false;
   uint32_t attempt = 1;
+  std::string tenant;  // the recipients' tenant
+  std::shared_ptr<const spool::MessageRecord> record;  // envelope, times and verdicts
 
   uint64_t size() const { return headers.size() + body->size(); }
 };
@@ -40,6 +46,7 @@ struct RecipientResult {
 struct Result {
   std::vector<RecipientResult> recipients;  // same order as Job::recipients
   std::string remote;                       // e.g. "127.0.0.1:2526" or a file path
+  bool endpoint_disabled = false;           // webhook: this attempt's 410 disabled the endpoint
 };
 
 // A result with the same outcome and text for every recipient of a job.
@@ -48,10 +55,18 @@ Result uniformResult(const Job& job, Outcome outcome, const std::string& reply, 
 // Maps an SMTP reply code to an outcome: 2xx delivered, 4xx temporary, 5xx permanent.
 Outcome outcomeForCode(int code);
 
+// A target's own retry schedule, replacing the queue's (queue.retry_initial, retry_max, max_age).
+struct RetryPolicy {
+  std::chrono::seconds initial{0};
+  std::chrono::seconds max{0};
+  std::chrono::seconds max_age{0};
+};
+
 class Target {
  public:
   virtual ~Target() = default;
   virtual void deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) = 0;
+  virtual std::optional<RetryPolicy> retryPolicy() const { return std::nullopt; }
   // Stops taking work and closes connections; jobs still waiting fail temporarily.
   virtual void shutdown() {}
   virtual std::string describe() const = 0;

@@ -72,10 +72,12 @@ MessageDecision decideMessage(const Verdicts& verdicts, const std::vector<const 
                               config::ScanFailure scan_failure, bool scanned_before_accept);
 
 // Puts the recipients of `quarantined.tenant` still pending in record into quarantine: their
-// state, the tenant's quarantine entry (expiring after retention) and its audit record (actor
-// "system") go into batch, which the caller commits with the record. Returns the entry.
+// state, the tenant's quarantine entry (expiring after its quarantine_retention), its audit
+// record (actor "system") and, when the tenant wants events, a message.quarantined event go
+// into batch, which the caller commits with the record. tenant: the tenant's policy (nullptr:
+// the defaults). Returns the entry.
 spool::QuarantineRecord quarantineTenant(spool::MessageRecord& record, const TenantQuarantine& quarantined,
-                                         std::chrono::seconds retention, uint64_t now_us, spool::Batch& batch);
+                                         const config::Tenant* tenant, uint64_t now_us, spool::Batch& batch);
 
 // The verdicts as kept with the message (record.verdicts) for listings and webhooks.
 spool::Verdicts summarize(const Verdicts& verdicts);

@@ -99,6 +99,9 @@ class Session : public io::Stream::Handler {
   void abortContent();
   // The message is refused with reply id: its chunks are dropped, the transaction ends and the
   // session waits for the next command.
+  // A message refused by every recipient tenant's policy: message.rejected for the tenants
+  // that want events (unsynced; nothing else is written).
+  void recordRejection(smtp::ReplyId id, std::string_view argument, const std::string& reason);
   void refuseContent(smtp::ReplyId id, std::string_view argument = {});
   // Our authserv-id (RFC 8601): auth.authserv_id, or the node's host name.
   const std::string& authservId() const;

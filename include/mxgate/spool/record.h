@@ -136,6 +136,20 @@ struct AuditRecord {
   bool operator==(const AuditRecord&) const = default;
 };
 
+// One event in the webhook outbox (family events), written in the same batch as the state
+// change that causes it and removed once the tenant's event endpoint took it.
+struct EventRecord {
+  uint64_t at_us = 0;
+  std::string id;      // "evt_<hex of the key>": the webhook-id of its delivery
+  std::string tenant;
+  std::string type;    // "message.delivered", ...
+  std::string json;    // the event object as posted
+  uint32_t attempts = 0;
+  bool dead = false;   // past the tenant's events.max_age: kept, replayable, not retried
+
+  bool operator==(const EventRecord&) const = default;
+};
+
 enum class DecodeStatus { Ok, TooShort, BadMagic, UnsupportedVersion, BadChecksum, Malformed };
 
 std::string encodeMessage(const MessageRecord& record);
@@ -144,6 +158,8 @@ std::string encodeQuarantine(const QuarantineRecord& record);
 DecodeStatus decodeQuarantine(std::string_view bytes, QuarantineRecord& out);
 std::string encodeAudit(const AuditRecord& record);
 DecodeStatus decodeAudit(std::string_view bytes, AuditRecord& out);
+std::string encodeEvent(const EventRecord& record);
+DecodeStatus decodeEvent(std::string_view bytes, EventRecord& out);
 std::string_view describe(DecodeStatus status);
 
 // Keys: meta/<12-byte queue id>; body/<12-byte queue id><4-byte big-endian chunk index>;
@@ -152,7 +168,8 @@ std::string metaKey(const mail::QueueId& id);
 std::string bodyKey(const mail::QueueId& id, uint32_t chunk);
 // quarantine/<tenant id> NUL <12-byte queue id>: a tenant's entries sort together.
 std::string quarantineKey(std::string_view tenant, const mail::QueueId& id);
-// audit/<8-byte big-endian microseconds><4-byte sequence>: time order.
+// audit/<8-byte big-endian microseconds><4-byte sequence>: time order. The events family
+// uses the same time-ordered keys.
 std::string auditKey(uint64_t at_us, uint32_t sequence);
 
 // CRC-32 (zlib) continuing from crc; start with 0.

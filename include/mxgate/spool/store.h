@@ -53,13 +53,16 @@ class Batch {
   void deleteQuarantine(std::string_view tenant, const mail::QueueId& id);
   // Appends an audit record under a fresh time-ordered key.
   void putAudit(const AuditRecord& record);
+  // The event outbox: key from newEventKey().
+  void putEvent(const std::string& key, const EventRecord& record);
+  void deleteEvent(const std::string& key);
 
   bool empty() const { return ops_.empty(); }
   size_t bytes() const { return bytes_; }
 
  private:
   friend class Store;
-  enum class Family : uint8_t { Meta, Body, Open, Corrupt, Quarantine, Audit };
+  enum class Family : uint8_t { Meta, Body, Open, Corrupt, Quarantine, Audit, Events };
   enum class Kind : uint8_t { Put, Delete };
   struct Op {
     Family family;
@@ -85,6 +88,9 @@ struct StoreStats {
   uint64_t commit_micros = 0;  // total time from submit to completion of synced batches
   uint64_t synced_batches = 0;
 };
+
+// A fresh time-ordered key for an event written at at_us (unique within the process).
+std::string newEventKey(uint64_t at_us);
 
 class Store {
  public:
@@ -131,6 +137,9 @@ class Store {
   // Audit records written at or after from_us, oldest first (or newest first); visit returns
   // false to stop.
   void scanAudit(uint64_t from_us, bool newest_first, const std::function<bool(AuditRecord&)>& visit);
+  // Events in key (time) order from key `from` on; visit returns false to stop. Undecodable
+  // records are skipped and logged.
+  void scanEvents(const std::string& from, const std::function<bool(const std::string& key, EventRecord&)>& visit);
 
   // ---- Health: cheap, any thread ----------------------------------------------------------
   bool writable() const { return writable_.load(std::memory_order_relaxed); }
@@ -172,7 +181,7 @@ class Store {
   // Readers hold it shared while they use db_; the writer takes it exclusively to reopen.
   mutable std::shared_mutex db_mutex_;
   rocksdb::DB* db_ = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, meta, body, open, corrupt, quarantine, audit
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, meta, body, open, corrupt, quarantine, audit, events
 
   std::mutex mutex_;
   std::condition_variable cv_;

@@ -44,4 +44,17 @@ BOOST_AUTO_TEST_CASE(membership) {
   BOOST_TEST(!mxgate::inAnyNetwork({}, "127.0.0.1"));
 }
 
+BOOST_AUTO_TEST_CASE(non_public_addresses) {
+  for (const char* address : {"127.0.0.1", "10.1.2.3", "172.31.255.255", "192.168.0.1", "169.254.169.254",
+                              "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::",
+                              "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "2001:db8::1",
+                              "not an address", ""}) {
+    BOOST_TEST(mxgate::isNonPublicAddress(address), address);
+  }
+  for (const char* address : {"8.8.8.8", "172.32.0.1", "192.169.0.1", "100.128.0.1", "2606:4700::1111",
+                              "::ffff:1.1.1.1"}) {
+    BOOST_TEST(!mxgate::isNonPublicAddress(address), address);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -277,6 +277,41 @@ BOOST_AUTO_TEST_CASE(missing_required_keys) {
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(webhook_target_links_and_ticket_pattern) {
+  BOOST_TEST(policyErrors(R"(tenant = "t"
+domains = ["t.test"]
+[delivery]
+target = "webhook"
+url = "ftp://crm.test/in"
+secrets = ["whsec_c2hvcnQ=", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+host = "relay.test"
+[links]
+mode = "safe_links"
+[thread]
+ticket_pattern = "[TICKET-("
+)") == (Lines{
+             "a.toml:5: delivery.url: invalid value \"ftp://crm.test/in\": expected an http:// or https:// URL",
+             "a.toml:6: delivery.secrets: invalid value \"whsec_c2hvcnQ=\": expected \"whsec_\" followed by the "
+             "base64 of 24 to 64 random bytes",
+             "a.toml:6: delivery.secrets: invalid value \"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\": expected \"whsec_\" "
+             "followed by the base64 of 24 to 64 random bytes",
+             "a.toml:7: delivery.host: key only valid for target smtp",
+             "a.toml:9: links.mode: link rewriting needs links.host in the node configuration",
+             "a.toml:11: thread.ticket_pattern: invalid value \"[TICKET-(\": invalid regular expression at char "
+             "8: range out of order in character class",
+         }),
+             boost::test_tools::per_element());
+  BOOST_TEST(policyErrors(R"(tenant = "t"
+domains = ["t.test"]
+[delivery]
+target = "webhook"
+)") == (Lines{
+             "a.toml:3: delivery.secrets: missing required key",
+             "a.toml:3: delivery.url: missing required key",
+         }),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(keys_of_the_other_delivery_target) {
   BOOST_TEST(policyErrors(R"(tenant = "t"
 domains = ["t.test"]
@@ -313,7 +348,7 @@ domains = ["t.test"]
 target = "http"
 port = "x"
 )") == (Lines{
-             "a.toml:4: delivery.target: invalid value \"http\": must be one of \"file\", \"smtp\"",
+             "a.toml:4: delivery.target: invalid value \"http\": must be one of \"file\", \"smtp\", \"webhook\"",
              "a.toml:5: delivery.port: wrong type: expected an integer, got a string",
          }),
              boost::test_tools::per_element());
@@ -488,7 +523,7 @@ BOOST_AUTO_TEST_CASE(all_errors_are_reported_in_file_and_line_order) {
                      "node.toml:6: log.level: wrong type: expected a string, one of \"debug\", \"info\", \"warn\", "
                      "\"error\", got an integer",
                      "z.toml:2: domains: invalid value \"z..test\": empty label in domain name",
-                     "a.toml:4: delivery.target: invalid value \"ftp\": must be one of \"file\", \"smtp\"",
+                     "a.toml:4: delivery.target: invalid value \"ftp\": must be one of \"file\", \"smtp\", \"webhook\"",
                  }),
              boost::test_tools::per_element());
 }

@@ -161,6 +161,15 @@ BOOST_AUTO_TEST_CASE(quarantine_and_audit_records_round_trip) {
   spool::AuditRecord a;
   BOOST_REQUIRE((spool::decodeAudit(spool::encodeAudit(audit), a) == spool::DecodeStatus::Ok));
   BOOST_TEST((a == audit));
+
+  spool::EventRecord event{88, "evt_00", "example", "message.delivered", R"({"id":"evt_00"})", 3, true};
+  spool::EventRecord e;
+  BOOST_REQUIRE((spool::decodeEvent(spool::encodeEvent(event), e) == spool::DecodeStatus::Ok));
+  BOOST_TEST((e == event));
+  BOOST_TEST((spool::decodeEvent(spool::encodeAudit(audit), e) == spool::DecodeStatus::BadMagic));
+  std::string damaged_event = spool::encodeEvent(event);
+  damaged_event.back() ^= 1;
+  BOOST_TEST((spool::decodeEvent(damaged_event, e) == spool::DecodeStatus::BadChecksum));
 }
 
 BOOST_AUTO_TEST_CASE(quarantine_keys_group_by_tenant_and_audit_keys_by_time) {

@@ -49,11 +49,11 @@ spool::MessageRecord recordWithBody(const std::string& body, uint32_t chunks) {
 }
 
 // Writes one value straight into the spool's RocksDB (family index as in queue/README.md:
-// 0 default, 1 meta, 2 body, 3 open, 4 corrupt, 5 quarantine, 6 audit), bypassing the codec.
+// 0 default, 1 meta, 2 body, 3 open, 4 corrupt, 5 quarantine, 6 audit, 7 events), bypassing the codec.
 void putBehindTheStoresBack(const std::string& path, size_t family, const std::string& key, const std::string& value) {
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name : {"default", "meta", "body", "open", "corrupt", "quarantine", "audit"}) {
+  for (const char* name : {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -281,6 +281,29 @@ BOOST_AUTO_TEST_CASE(quarantine_entries_and_audit_trail) {
     return true;
   });
   BOOST_TEST((later == std::vector<std::string>{ids[1].str(), ids[2].str()}));
+
+  // The event outbox: time-ordered keys, scanned from a key on, deleted by key.
+  spool::Batch outbox;
+  std::vector<std::string> keys;
+  for (const char* type : {"message.accepted", "message.delivered", "message.opened"}) {
+    keys.push_back(spool::newEventKey(ids[0].micros()));
+    outbox.putEvent(keys.back(), spool::EventRecord{ids[0].micros(), "evt", "alpha", type, "{}", 0, false});
+  }
+  BOOST_REQUIRE(submitAndWait(*store, std::move(outbox), true).ok);
+  auto types = [&](const std::string& from) {
+    std::vector<std::string> found;
+    store->scanEvents(from, [&](const std::string&, spool::EventRecord& r) {
+      found.push_back(r.type);
+      return true;
+    });
+    return found;
+  };
+  BOOST_TEST((types("") == std::vector<std::string>{"message.accepted", "message.delivered", "message.opened"}));
+  BOOST_TEST((types(keys[1]) == std::vector<std::string>{"message.delivered", "message.opened"}));
+  spool::Batch taken;
+  taken.deleteEvent(keys[0]);
+  BOOST_REQUIRE(submitAndWait(*store, std::move(taken), true).ok);
+  BOOST_TEST((types("") == std::vector<std::string>{"message.delivered", "message.opened"}));
 }
 
 BOOST_AUTO_TEST_CASE(refuses_a_spool_of_another_format) {

@@ -1,0 +1,123 @@
+// The click and open endpoint (see include/mxgate/admin/link_endpoint.h). Control loop.
+#include "mxgate/admin/link_endpoint.h"
+
+#include "mxgate/base/clock.h"
+#include "mxgate/base/log.h"
+#include "mxgate/events/event.h"
+
+namespace mxgate::admin {
+namespace {
+
+// GIF89a, 1×1, one transparent pixel.
+constexpr unsigned char kPixel[] = {0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00,
+                                    0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00,
+                                    0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00,
+                                    0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
+
+size_t resultIndex(links::VerifyStatus status) {
+  switch (status) {
+    case links::VerifyStatus::Ok: return 0;
+    case links::VerifyStatus::BadMac: return 1;
+    case links::VerifyStatus::UnknownKey: return 2;
+    case links::VerifyStatus::Malformed: break;
+  }
+  return 3;
+}
+
+http::Response noStore(http::Response response) {
+  response.headers.emplace_back("Cache-Control", "no-store");
+  response.headers.emplace_back("Referrer-Policy", "no-referrer");
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return response;
+}
+
+}  // namespace
+
+std::string escapeHtml(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+LinkEndpoint::LinkEndpoint(std::shared_ptr<const links::KeyRing> keys, LinkCounters& counters, spool::Store& store,
+                           ConfigFn config)
+    : keys_(std::move(keys)), counters_(counters), store_(store), config_(std::move(config)) {}
+
+void LinkEndpoint::record(char kind, const links::LinkTarget& target, const http::Request& request) {
+  const char* type = kind == 'l' ? "message.clicked" : "message.opened";
+  log::info(target.queue_id, kind == 'l' ? "clicked" : "opened").kv("tenant", target.tenant).kv("link", target.index);
+  const std::shared_ptr<const config::Config> config = config_();
+  if (!events::wanted(config.get(), target.tenant)) {
+    return;
+  }
+  events::Fields fields;
+  fields.queue_id = target.queue_id;
+  fields.url = target.url;
+  fields.link_index = target.index;
+  fields.client_ip = std::string(request.header("x-forwarded-for"));
+  fields.user_agent = std::string(request.header("user-agent"));
+  const events::Event event = events::make(type, target.tenant, nowMicros(), fields);
+  spool::Batch batch;
+  batch.putEvent(event.key, event.record);
+  store_.submit(std::move(batch), false, nullptr);
+}
+
+void LinkEndpoint::handle(const http::Request& request, http::Respond respond) {
+  const std::string& path = request.path;
+  if (path == "/healthz") {
+    respond(http::Response{200, "text/plain; charset=utf-8", "ok\n", {}});
+    return;
+  }
+  const bool click = path.starts_with("/l/");
+  if (!click && !path.starts_with("/o/")) {
+    respond(http::Response{404, "text/plain; charset=utf-8", "not found\n", {}});
+    return;
+  }
+  if (request.method != "GET" && request.method != "HEAD") {
+    respond(http::Response{405, "text/plain; charset=utf-8", "use GET\n", {}});
+    return;
+  }
+  const char kind = click ? 'l' : 'o';
+  const links::Verified verified = links::verifyLink(kind, std::string_view(path).substr(3), *keys_);
+  counters_.requests[click ? 0 : 1][resultIndex(verified.status)].fetch_add(1, std::memory_order_relaxed);
+  if (verified.status == links::VerifyStatus::Ok) {
+    record(kind, verified.target, request);
+  }
+  if (!click) {
+    respond(noStore(http::Response{200, "image/gif", std::string(reinterpret_cast<const char*>(kPixel), sizeof kPixel), {}}));
+    return;
+  }
+  if (verified.status == links::VerifyStatus::Ok) {
+    http::Response response{302, "text/plain; charset=utf-8", "", {}};
+    response.headers.emplace_back("Location", verified.target.url);
+    respond(noStore(std::move(response)));
+    return;
+  }
+  if (verified.status == links::VerifyStatus::Malformed) {
+    respond(noStore(http::Response{404, "text/plain; charset=utf-8", "unknown link\n", {}}));
+    return;
+  }
+  log::warn(verified.target.queue_id.empty() ? "-" : verified.target.queue_id, "link_not_verified")
+      .kv("reason", verified.status == links::VerifyStatus::BadMac ? "bad_mac" : "unknown_key");
+  const std::string target = escapeHtml(verified.target.url);
+  respond(noStore(http::Response{
+      400, "text/html; charset=utf-8",
+      "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Link not verified</title></head><body>\n"
+      "<h1>This link could not be verified</h1>\n"
+      "<p>It may have been altered. It claims to lead to:</p>\n<p><code>" +
+          target +
+          "</code></p>\n<p>Copy the address into your browser only if you trust it.</p>\n</body></html>\n",
+      {}}));
+}
+
+}  // namespace mxgate::admin

@@ -1,0 +1,24 @@
+// RFC 3339 timestamps (see include/mxgate/base/clock.h). Any thread.
+#include "mxgate/base/clock.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+namespace mxgate {
+
+std::string formatRfc3339(uint64_t micros, int fraction_digits) {
+  const auto seconds = static_cast<std::time_t>(micros / 1000000);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  std::string text = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", parts.tm_year + 1900, parts.tm_mon + 1,
+                                 parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec);
+  if (fraction_digits == 3) {
+    text += fmt::format(".{:03}", (micros / 1000) % 1000);
+  } else if (fraction_digits == 6) {
+    text += fmt::format(".{:06}", micros % 1000000);
+  }
+  return text + "Z";
+}
+
+}  // namespace mxgate

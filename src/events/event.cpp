@@ -1,0 +1,138 @@
+// Event records for the webhook outbox (see include/mxgate/events/event.h). Any thread.
+#include "mxgate/events/event.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "mxgate/base/ascii.h"
+#include "mxgate/base/clock.h"
+#include "mxgate/spool/store.h"
+
+namespace mxgate::events {
+namespace {
+
+using nlohmann::json;
+
+std::string hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char byte : bytes) {
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Reply parseReply(std::string_view reply) {
+  Reply parsed;
+  if (reply.size() >= 3 && ascii::isDigit(reply[0]) && ascii::isDigit(reply[1]) && ascii::isDigit(reply[2]) &&
+      (reply.size() == 3 || reply[3] == ' ' || reply[3] == '-')) {
+    parsed.code = (reply[0] - '0') * 100 + (reply[1] - '0') * 10 + (reply[2] - '0');
+    const char reply_class = reply[0];
+    reply.remove_prefix(std::min<size_t>(4, reply.size()));
+    const size_t space = reply.find(' ');
+    const std::string_view first = reply.substr(0, space);
+    const size_t dot = first.find('.');
+    if (first.size() >= 5 && dot == 1 && first[0] == reply_class && first.find('.', dot + 1) != std::string_view::npos &&
+        first.find_first_not_of("0123456789.") == std::string_view::npos) {
+      parsed.enhanced = std::string(first);
+      reply.remove_prefix(space == std::string_view::npos ? reply.size() : space + 1);
+    }
+  }
+  parsed.text = std::string(reply);
+  return parsed;
+}
+
+bool wanted(const config::Config* config, std::string_view tenant) {
+  if (config == nullptr) {
+    return false;
+  }
+  const config::Tenant* found = config->tenantById(tenant);
+  return found != nullptr && !found->events.url.empty();
+}
+
+void addPerTenant(std::string_view type, const std::vector<std::pair<std::string, std::string>>& recipients,
+                  const config::Config* config, uint64_t at_us, const Fields& base, spool::Batch& batch) {
+  std::vector<std::string_view> done;
+  for (const auto& [address, tenant] : recipients) {
+    if (std::find(done.begin(), done.end(), tenant) != done.end()) {
+      continue;
+    }
+    done.push_back(tenant);
+    if (!wanted(config, tenant)) {
+      continue;
+    }
+    Fields fields = base;
+    for (const auto& [other_address, other_tenant] : recipients) {
+      if (other_tenant == tenant) {
+        fields.recipients.push_back(other_address);
+      }
+    }
+    const Event event = make(type, tenant, at_us, fields);
+    batch.putEvent(event.key, event.record);
+  }
+}
+
+Event make(std::string_view type, std::string_view tenant, uint64_t at_us, const Fields& fields) {
+  Event event;
+  event.key = spool::newEventKey(at_us);
+  spool::EventRecord& record = event.record;
+  record.at_us = at_us;
+  record.id = "evt_" + hex(event.key);
+  record.tenant = std::string(tenant);
+  record.type = std::string(type);
+
+  json data = json::object();
+  if (!fields.queue_id.empty()) {
+    data["message"] = {{"id", fields.queue_id}};
+  }
+  if (fields.recipients.size() == 1) {
+    data["recipient"] = fields.recipients.front();
+  } else if (!fields.recipients.empty()) {
+    data["recipients"] = fields.recipients;
+  }
+  if (!fields.mail_from.empty()) {
+    data["sender"] = fields.mail_from;
+  }
+  if (fields.attempt > 0) {
+    data["attempt"] = fields.attempt;
+  }
+  if (!fields.reply.empty()) {
+    const Reply reply = parseReply(fields.reply);
+    data["response"] = {{"code", reply.code == 0 ? json() : json(reply.code)},
+                        {"enhanced_code", reply.enhanced.empty() ? json() : json(reply.enhanced)},
+                        {"text", reply.text}};
+  }
+  if (!fields.remote.empty()) {
+    data["remote"] = fields.remote;
+  }
+  if (!fields.reason.empty()) {
+    data["reason"] = fields.reason;
+  }
+  if (!fields.detail.empty()) {
+    data["detail"] = fields.detail;
+  }
+  if (!fields.url.empty()) {
+    data["url"] = fields.url;
+  }
+  if (record.type == "message.clicked") {
+    data["link_index"] = fields.link_index;
+  }
+  if (!fields.client_ip.empty()) {
+    data["ip"] = fields.client_ip;
+  }
+  if (!fields.user_agent.empty()) {
+    data["user_agent"] = fields.user_agent;
+  }
+  if (fields.next_attempt_us > 0) {
+    data["next_retry_at"] = formatRfc3339(fields.next_attempt_us, 3);
+  }
+  const json object = {{"id", record.id}, {"type", record.type}, {"timestamp", formatRfc3339(at_us, 3)},
+                       {"tenant", record.tenant}, {"data", data}};
+  record.json = object.dump(-1, ' ', false, json::error_handler_t::replace);
+  return event;
+}
+
+}  // namespace mxgate::events

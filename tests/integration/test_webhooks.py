@@ -1,0 +1,353 @@
+"""Webhook delivery through the real binary to a real HTTP receiver (webhook_receiver.py, which
+verifies every Standard Webhooks signature with its own HMAC code): the inbound.message.received
+payload of a real SMTP transaction, retries after a 503 (delivered once per idempotency key),
+a receiver that is down for the first backoff steps (nothing lost), 410 (endpoint disabled,
+dead letter kept, `mxgate webhooks ls` and `replay`), the address policy refusing loopback,
+and link rewriting in the payload."""
+
+import base64
+import email.message
+import hashlib
+import http.client
+import json
+import re
+import unittest
+
+from harness import Client, Gateway, queue_id, wait_until
+from webhook_receiver import Receiver, whsec
+
+NEW_KEY = bytes(range(32))
+EVENTS_KEY = bytes(range(50, 82))
+OLD_KEY = bytes(range(100, 132))
+ATTACHMENT = b"%PDF-1.4\n" + bytes(range(256)) * 8
+
+
+def webhook_tenant(url, **delivery):
+    spec = {"target": "webhook", "url": url, "secrets": [whsec(NEW_KEY), whsec(OLD_KEY)], "allow_private": True,
+            "retry_initial": "1s", "retry_max": "2s", "max_age": "1h"}
+    spec.update(delivery)
+    return {"acme": {"domains": ["acme.test"], "delivery": spec}}
+
+
+def ticket_reply(html=None, subject="Re: Printer on fire [TICKET-202501-0001]"):
+    message = email.message.EmailMessage()
+    message["From"] = "Jane Doe <jane@remote.test>"
+    message["To"] = "Acme Support <support@acme.test>"
+    message["Subject"] = subject
+    message["Date"] = "Thu, 15 Jan 2026 11:22:30 +0100"
+    message["Message-ID"] = "<reply-1@remote.test>"
+    message["In-Reply-To"] = "<t1.TICKET-202501-0001@crm.acme.test>"
+    message["References"] = "<t0@crm.acme.test> <t1.TICKET-202501-0001@crm.acme.test>"
+    message.set_content("Hi,\n\nStill burning.\n")
+    message.add_alternative(html or "<html><body><p>Hi,</p><p>Still burning.</p></body></html>", subtype="html")
+    message.add_attachment(ATTACHMENT, maintype="application", subtype="pdf", filename="invoice.pdf")
+    return message.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def http_get(port, path, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def send(gw, content=None, rcpt="support+TICKET-202501-0001@acme.test"):
+    with Client(gw.first_port, timeout=30) as client:
+        client.ehlo()
+        stage, reply = client.transaction("bounces@remote.test", [rcpt], content or ticket_reply())
+    assert (stage, reply.code) == ("dot", 250), reply
+    return queue_id(reply)
+
+
+def wait_delivered(test, gw, receiver, ids, timeout=30):
+    """The 2xx-answered requests of these queue ids (waiting for them), in the order given."""
+    ids = [f"msg_{i}_acme" for i in ids]
+    if not wait_until(lambda: all(i in receiver.delivered() for i in ids), timeout=timeout):
+        test.fail(f"not delivered: {ids}; got {[r['id'] for r in receiver.received()]}\n{gw.log()[-3000:]}")
+    return [receiver.delivered()[i] for i in ids]
+
+
+class TestWebhooks(unittest.TestCase):
+    def gateway(self, tenants, overrides=None):
+        gw = Gateway(tenants=tenants, overrides=overrides)
+        self.addCleanup(gw.cleanup)
+        gw.start()
+        return gw
+
+    def receiver(self, port=None, start=True):
+        receiver = Receiver([NEW_KEY, OLD_KEY], port)
+        if start:
+            receiver.start()
+        self.addCleanup(receiver.stop)
+        return receiver
+
+    def queue(self, gw):
+        result = gw.cli("queue", "ls", "--json")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return json.loads(result.stdout)["messages"]
+
+    def test_signed_payload_of_a_ticket_reply(self):
+        receiver = self.receiver()
+        gw = self.gateway(webhook_tenant(receiver.url))
+        queued = send(gw)
+        [request] = wait_delivered(self, gw, receiver, [queued])
+        self.assertTrue(request["signature_ok"], request["signature"])
+        self.assertEqual(len(request["signature"].split(" ")), 2)  # one per secret (rotation)
+        self.assertEqual(request["path"], "/hooks/inbound")
+        self.assertTrue(request["content_type"].startswith("application/json"))
+        payload = request["json"]
+        self.assertEqual(payload["type"], "inbound.message.received")
+        data = payload["data"]
+        self.assertEqual(data["id"], queued)
+        self.assertEqual(data["tenant"], "acme")
+        self.assertEqual(data["envelope"]["mail_from"], "bounces@remote.test")
+        self.assertEqual(data["envelope"]["rcpt_to"], ["support+TICKET-202501-0001@acme.test"])
+        self.assertEqual(data["envelope"]["client_ip"], "127.0.0.1")
+        self.assertEqual(data["envelope"]["helo"], "client.example")
+        self.assertIsNone(data["envelope"]["tls"])
+        self.assertEqual(data["message_id"], "<reply-1@remote.test>")
+        self.assertEqual(data["in_reply_to"], ["<t1.TICKET-202501-0001@crm.acme.test>"])
+        self.assertEqual(data["references"], ["<t0@crm.acme.test>", "<t1.TICKET-202501-0001@crm.acme.test>"])
+        self.assertEqual(data["date"], "2026-01-15T11:22:30+01:00")
+        self.assertEqual(data["subject"], "Re: Printer on fire [TICKET-202501-0001]")
+        self.assertEqual(data["from"], {"email": "jane@remote.test", "name": "Jane Doe"})
+        self.assertEqual(data["to"], [{"email": "support@acme.test", "name": "Acme Support"}])
+        self.assertIn("Still burning.", data["text"])
+        self.assertIn("<p>Still burning.</p>", data["html"])
+        names = [h["name"] for h in data["headers"]]
+        self.assertEqual(names[0], "Authentication-Results")
+        self.assertIn("Received", names)
+        self.assertIn("Subject", names)
+        self.assertEqual(data["auth"]["spf"]["result"], "none")
+        self.assertTrue(data["auth"]["authentication_results"].startswith("mx.test.mxgate;"))
+        self.assertEqual(data["virus"]["verdict"], "not_scanned")
+        self.assertEqual(data["links"], {"mode": "off", "rewritten": 0})
+        self.assertFalse(data["is_bounce"])
+        [attachment] = data["attachments"]
+        self.assertEqual(attachment["filename"], "invoice.pdf")
+        self.assertEqual(attachment["content_type"], "application/pdf")
+        self.assertEqual(attachment["size"], len(ATTACHMENT))
+        self.assertEqual(attachment["sha256"], hashlib.sha256(ATTACHMENT).hexdigest())
+        self.assertEqual(base64.b64decode(attachment["content_base64"]), ATTACHMENT)
+        thread = data["thread"]
+        self.assertEqual(thread["ticket"], "TICKET-202501-0001")
+        self.assertIn({"value": "TICKET-202501-0001", "source": "subject"}, thread["hints"])
+        self.assertIn({"value": "<t1.TICKET-202501-0001@crm.acme.test>", "source": "in_reply_to"}, thread["hints"])
+        self.assertIn({"value": "TICKET-202501-0001", "source": "plus_address"}, thread["hints"])
+        self.assertEqual(thread["subject_normalized"], "Printer on fire")
+        wait_until(lambda: not self.queue(gw), timeout=10)
+        self.assertEqual(self.queue(gw), [])
+        self.assertEqual(gw.metric('mxgate_webhook_attempts_total{result="delivered"}'), 1)
+
+    def test_503_then_200_is_delivered_once_per_idempotency_key(self):
+        receiver = self.receiver()
+        receiver.statuses = [503, 503]
+        gw = self.gateway(webhook_tenant(receiver.url))
+        queued = send(gw)
+        wait_delivered(self, gw, receiver, [queued])
+        requests = receiver.received()
+        self.assertEqual([r["status"] for r in requests], [503, 503, 200])
+        self.assertEqual({r["id"] for r in requests}, {f"msg_{queued}_acme"})
+        self.assertTrue(all(r["signature_ok"] for r in requests))
+        self.assertEqual(len({r["body"] for r in requests}), 1)  # the same payload every time
+        self.assertEqual(gw.metric('mxgate_webhook_attempts_total{result="http_5xx"}'), 2)
+        wait_until(lambda: not self.queue(gw), timeout=10)
+        self.assertEqual(self.queue(gw), [])
+        self.assertIn("webhook HTTP 503: not now", gw.log())
+
+    def test_receiver_down_past_the_first_backoff_steps_loses_nothing(self):
+        receiver = self.receiver(start=False)
+        gw = self.gateway(webhook_tenant(receiver.url))
+        ids = [send(gw) for _ in range(5)]
+
+        def retried():
+            messages = self.queue(gw)
+            return len(messages) == 5 and all(m["attempts"] >= 3 for m in messages)
+        self.assertTrue(wait_until(retried, timeout=30), self.queue(gw))
+        self.assertIn("Failed to connect to 127.0.0.1 port", json.dumps(self.queue(gw)))
+        receiver.start()
+        delivered = wait_delivered(self, gw, receiver, ids)
+        self.assertTrue(all(r["signature_ok"] for r in delivered))
+        self.assertEqual(sorted(r["json"]["data"]["id"] for r in delivered), sorted(ids))
+        wait_until(lambda: not self.queue(gw), timeout=10)
+        self.assertEqual(self.queue(gw), [])
+
+    def test_410_disables_the_endpoint_and_replay_delivers_the_dead_letters(self):
+        receiver = self.receiver()
+        receiver.statuses = [410]
+        gw = self.gateway(webhook_tenant(receiver.url))
+        first = send(gw)
+
+        def listing():
+            result = gw.cli("webhooks", "ls", "--json")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            return json.loads(result.stdout)
+        self.assertTrue(wait_until(lambda: [m["id"] for m in listing()["dead"]] == [first], timeout=20), listing())
+        self.assertEqual(listing()["endpoints"], [{"tenant": "acme", "url": receiver.url, "disabled": True}])
+        self.assertEqual(gw.metric("mxgate_webhook_endpoints_disabled"), 1)
+        second = send(gw)
+        self.assertTrue(wait_until(lambda: len(listing()["dead"]) == 2, timeout=20), listing())
+        self.assertEqual(len(receiver.received()), 1)  # nothing posted to a disabled endpoint
+        self.assertIn("endpoint disabled", json.dumps(listing()["dead"]))
+        text = gw.cli("webhooks", "ls")
+        self.assertIn("disabled", text.stdout)
+        replay = gw.cli("webhooks", "replay", "--all")
+        self.assertEqual(replay.returncode, 0, replay.stdout + replay.stderr)
+        self.assertIn("2 message(s) requeued", replay.stdout)
+        wait_delivered(self, gw, receiver, [first, second])
+        self.assertTrue(wait_until(lambda: listing()["dead"] == [], timeout=10), listing())
+        self.assertFalse(listing()["endpoints"][0]["disabled"])
+
+    def test_address_policy_refuses_loopback(self):
+        receiver = self.receiver()
+        gw = self.gateway(webhook_tenant(receiver.url, allow_private=False))
+        queued = send(gw)
+        self.assertTrue(wait_until(lambda: any(m["attempts"] >= 1 for m in self.queue(gw)), timeout=20))
+        [message] = self.queue(gw)
+        self.assertEqual(message["id"], queued)
+        self.assertIn("address policy", message["recipients"][0]["last_reply"])
+        self.assertEqual(receiver.received(), [])
+        self.assertGreaterEqual(gw.metric('mxgate_webhook_attempts_total{result="refused_address"}'), 1)
+
+    def test_links_rewritten_in_the_payload(self):
+        receiver = self.receiver()
+        tenants = webhook_tenant(receiver.url)
+        tenants["acme"]["links"] = {"mode": "safe_links", "allow_hosts": ["trusted.test"]}
+        gw = self.gateway(tenants, overrides={"links": {"host": "links.test"}})
+        html = ('<html><body><a href="https://shop.test/order?id=1&amp;x=2">order</a> '
+                '<a href="mailto:help@acme.test">mail</a> <a href="https://www.trusted.test/a">ok</a> '
+                '<a data-mxgate-no-track href="https://private.test/">secret</a></body></html>')
+        queued = send(gw, ticket_reply(html=html))
+        [request] = wait_delivered(self, gw, receiver, [queued])
+        data = request["json"]["data"]
+        self.assertEqual(data["links"]["mode"], "safe_links")
+        self.assertEqual(data["links"]["rewritten"], 1)
+        links = re.findall(r'href="([^"]*)"', data["html"])
+        self.assertEqual(len(links), 4)
+        self.assertTrue(links[0].startswith("https://links.test/l/"), links)
+        self.assertEqual(links[1:], ["mailto:help@acme.test", "https://www.trusted.test/a", "https://private.test/"])
+        self.assertNotIn("shop.test", data["html"])
+        # The click endpoint: the signed link redirects to the decoded target.
+        path = links[0][len("https://links.test"):]
+        status, headers, _ = http_get(gw.links_port, path)
+        self.assertEqual((status, headers.get("Location")), (302, "https://shop.test/order?id=1&x=2"))
+        # A tampered MAC: a page naming the target, never a redirect.
+        key_id, payload, mac = path[len("/l/"):].split("/")
+        tampered = f"/l/{key_id}/{payload}/{'A' if mac[0] != 'A' else 'B'}{mac[1:]}"
+        status, headers, body = http_get(gw.links_port, tampered)
+        self.assertEqual(status, 400)
+        self.assertNotIn("Location", headers)
+        self.assertIn(b"https://shop.test/order?id=1&amp;x=2", body)
+        status, headers, _ = http_get(gw.links_port, f"/l/nokey/{payload}/{mac}")
+        self.assertEqual(status, 400)
+        self.assertEqual(http_get(gw.links_port, "/l/garbage")[0], 404)
+        status, headers, body = http_get(gw.links_port, "/o/x/y/z")
+        self.assertEqual((status, headers.get("Content-Type"), body[:6]), (200, "image/gif", b"GIF89a"))
+        self.assertEqual(gw.metric('mxgate_link_requests_total{kind="click",result="ok"}'), 1)
+        self.assertEqual(gw.metric('mxgate_link_requests_total{kind="click",result="bad_mac"}'), 1)
+        self.assertEqual(gw.metric('mxgate_link_requests_total{kind="click",result="unknown_key"}'), 1)
+
+
+class TestEvents(unittest.TestCase):
+    """The event outbox: written with the state change, posted signed to the tenant's events.url."""
+
+    def setUp(self):
+        self.inbound = Receiver([NEW_KEY]).start()
+        self.events = Receiver([EVENTS_KEY]).start()
+        self.addCleanup(self.inbound.stop)
+        self.addCleanup(self.events.stop)
+
+    def gateway(self, batch_max=1, links=None, **delivery):
+        tenants = webhook_tenant(self.inbound.url, **delivery)
+        tenants["acme"]["events"] = {"url": self.events.url, "secrets": [whsec(EVENTS_KEY)], "allow_private": True,
+                                     "batch_max": batch_max}
+        if links:
+            tenants["acme"]["links"] = links
+        gw = Gateway(tenants=tenants, overrides={"links": {"host": "links.test"}} if links else None)
+        self.addCleanup(gw.cleanup)
+        return gw.start()
+
+    def posted(self, count, timeout=30):
+        def flatten():
+            found = []
+            for request in self.events.delivered().values():
+                body = request["json"]
+                found.extend(body if isinstance(body, list) else [body])
+            return found
+        if not wait_until(lambda: len(flatten()) >= count, timeout=timeout):
+            self.fail(f"{len(flatten())} events arrived, {count} expected: {[e['type'] for e in flatten()]}")
+        return sorted(flatten(), key=lambda event: event["id"])
+
+    def test_accepted_deferred_delivered_in_order_and_signed(self):
+        self.inbound.statuses = [503]
+        gw = self.gateway()
+        queued = send(gw)
+        events = self.posted(3)
+        self.assertEqual([e["type"] for e in events], ["message.accepted", "message.deferred", "message.delivered"])
+        self.assertTrue(all(r["signature_ok"] for r in self.events.received()))
+        self.assertEqual({r["id"] for r in self.events.received()}, {e["id"] for e in events})
+        for event in events:
+            self.assertEqual(event["tenant"], "acme")
+            self.assertEqual(event["data"]["message"]["id"], queued)
+            self.assertEqual(event["data"]["recipient"], "support+TICKET-202501-0001@acme.test")
+            self.assertEqual(event["data"]["sender"], "bounces@remote.test")
+        self.assertEqual(events[1]["data"]["attempt"], 1)
+        self.assertEqual(events[1]["data"]["response"], {"code": None, "enhanced_code": None,
+                                                         "text": "webhook HTTP 503: not now"})
+        self.assertEqual(events[2]["data"]["attempt"], 2)
+        self.assertEqual(events[2]["data"]["response"]["text"], "webhook HTTP 200")
+        self.assertTrue(wait_until(lambda: gw.metric('mxgate_events_total{result="posted"}') == 3, timeout=10))
+
+    def test_events_wait_for_a_receiver_that_is_down_and_arrive_batched(self):
+        self.events.stop()
+        port = self.events.port
+        gw = self.gateway(batch_max=10)
+        ids = [send(gw) for _ in range(3)]
+        self.wait_for_log(gw, "event_post_failed")
+        self.events = Receiver([EVENTS_KEY], port).start()
+        self.addCleanup(self.events.stop)
+        events = self.posted(6, timeout=40)
+        self.assertEqual(sorted(e["data"]["message"]["id"] for e in events if e["type"] == "message.accepted"),
+                         sorted(ids))
+        self.assertEqual(len([e for e in events if e["type"] == "message.delivered"]), 3)
+        self.assertTrue(any(isinstance(r["json"], list) and len(r["json"]) > 1 for r in self.events.received()))
+        self.assertTrue(all(r["signature_ok"] for r in self.events.received()))
+
+    def test_410_raises_webhook_endpoint_disabled(self):
+        self.inbound.statuses = [410]
+        gw = self.gateway()
+        queued = send(gw)
+        events = self.posted(3)
+        by_type = {e["type"]: e for e in events}
+        self.assertEqual(set(by_type), {"message.accepted", "message.bounced", "webhook.endpoint.disabled"})
+        self.assertEqual(by_type["webhook.endpoint.disabled"]["data"]["url"], self.inbound.url)
+        self.assertEqual(by_type["message.bounced"]["data"]["message"]["id"], queued)
+
+    def test_clicks_and_opens_become_events_of_the_links_tenant(self):
+        gw = self.gateway(links={"mode": "on"})
+        html = '<html><body><p>Track <a href="https://shop.test/x">this</a></p></body></html>'
+        queued = send(gw, ticket_reply(html=html))
+        [request] = wait_delivered(self, gw, self.inbound, [queued])
+        data = request["json"]["data"]
+        click = re.search(r'href="https://links.test(/l/[^"]+)"', data["html"]).group(1)
+        pixel = re.search(r'src="https://links.test(/o/[^"]+)"', data["html"]).group(1)
+        self.assertEqual(http_get(gw.links_port, click, {"User-Agent": "TestBrowser/1"})[0], 302)
+        self.assertEqual(http_get(gw.links_port, pixel, {"X-Forwarded-For": "203.0.113.9"})[0], 200)
+        events = self.posted(4)
+        by_type = {e["type"]: e for e in events}
+        self.assertEqual(set(by_type), {"message.accepted", "message.delivered", "message.clicked", "message.opened"})
+        clicked = by_type["message.clicked"]["data"]
+        self.assertEqual((clicked["message"]["id"], clicked["url"], clicked["link_index"], clicked["user_agent"]),
+                         (queued, "https://shop.test/x", 1, "TestBrowser/1"))
+        opened = by_type["message.opened"]["data"]
+        self.assertEqual((opened["message"]["id"], opened["ip"]), (queued, "203.0.113.9"))
+
+    def wait_for_log(self, gw, text, timeout=20):
+        self.assertTrue(wait_until(lambda: text in gw.log(), timeout=timeout), gw.log()[-2000:])
+
+
+if __name__ == "__main__":
+    unittest.main()

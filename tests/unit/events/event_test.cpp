@@ -1,0 +1,101 @@
+// Event records: the JSON posted for each event type, reply parsing, ids derived from the
+// time-ordered keys, and the per-tenant fan-out that skips tenants without an events.url.
+#include <boost/test/unit_test.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "mxgate/events/event.h"
+
+using namespace mxgate;
+using nlohmann::json;
+
+BOOST_AUTO_TEST_SUITE(events_suite)
+
+BOOST_AUTO_TEST_CASE(replies_are_split_into_code_enhanced_code_and_text) {
+  events::Reply reply = events::parseReply("451 4.3.0 Try again later");
+  BOOST_TEST(reply.code == 451);
+  BOOST_TEST(reply.enhanced == "4.3.0");
+  BOOST_TEST(reply.text == "Try again later");
+  reply = events::parseReply("250 Ok: queued");
+  BOOST_TEST(reply.code == 250);
+  BOOST_TEST(reply.enhanced.empty());
+  BOOST_TEST(reply.text == "Ok: queued");
+  reply = events::parseReply("550 4.1.1 mismatched class");
+  BOOST_TEST(reply.enhanced.empty());  // the enhanced code's class must match the reply's
+  reply = events::parseReply("webhook HTTP 503: busy");
+  BOOST_TEST(reply.code == 0);
+  BOOST_TEST(reply.text == "webhook HTTP 503: busy");
+}
+
+BOOST_AUTO_TEST_CASE(delivery_event_json) {
+  events::Fields fields;
+  fields.queue_id = "0006C338WKPS2M001ZHD";
+  fields.recipients = {"a@example.test"};
+  fields.mail_from = "s@remote.test";
+  fields.attempt = 2;
+  fields.reply = "250 2.0.0 Ok";
+  fields.remote = "127.0.0.1:25";
+  const events::Event event = events::make("message.delivered", "acme", 1737000000123456, fields);
+  BOOST_TEST(event.key.size() == 12u);
+  BOOST_TEST(event.record.id.starts_with("evt_"));
+  BOOST_TEST(event.record.id.size() == 4u + 24u);
+  BOOST_TEST(event.record.type == "message.delivered");
+  BOOST_TEST(event.record.tenant == "acme");
+  const json object = json::parse(event.record.json);
+  const json expected = {{"id", event.record.id},
+                         {"type", "message.delivered"},
+                         {"timestamp", "2025-01-16T04:00:00.123Z"},
+                         {"tenant", "acme"},
+                         {"data",
+                          {{"message", {{"id", "0006C338WKPS2M001ZHD"}}},
+                           {"recipient", "a@example.test"},
+                           {"sender", "s@remote.test"},
+                           {"attempt", 2},
+                           {"response", {{"code", 250}, {"enhanced_code", "2.0.0"}, {"text", "Ok"}}},
+                           {"remote", "127.0.0.1:25"}}}};
+  BOOST_TEST(object == expected, object.dump());
+  const events::Event later = events::make("message.delivered", "acme", 1737000000123456, fields);
+  BOOST_TEST(later.key > event.key);  // same microsecond: the sequence orders them
+}
+
+BOOST_AUTO_TEST_CASE(click_event_json) {
+  events::Fields fields;
+  fields.queue_id = "0006C338WKPS2M001ZHD";
+  fields.url = "https://shop.test/a?b=1";
+  fields.link_index = 0;
+  fields.client_ip = "203.0.113.9";
+  fields.user_agent = "Mozilla/5.0";
+  const json data = json::parse(events::make("message.clicked", "acme", 1, fields).record.json)["data"];
+  BOOST_TEST(data == (json{{"message", {{"id", "0006C338WKPS2M001ZHD"}}},
+                           {"url", "https://shop.test/a?b=1"},
+                           {"link_index", 0},
+                           {"ip", "203.0.113.9"},
+                           {"user_agent", "Mozilla/5.0"}}),
+             data.dump());
+}
+
+BOOST_AUTO_TEST_CASE(one_event_per_tenant_that_wants_events) {
+  config::Config config;
+  config::Tenant acme;
+  acme.id = "acme";
+  acme.events.url = "https://crm.test/events";
+  config::Tenant quiet;
+  quiet.id = "quiet";
+  config.tenants = {acme, quiet};
+  BOOST_TEST(events::wanted(&config, "acme"));
+  BOOST_TEST(!events::wanted(&config, "quiet"));
+  BOOST_TEST(!events::wanted(&config, "gone"));
+  BOOST_TEST(!events::wanted(nullptr, "acme"));
+  spool::Batch batch;
+  events::Fields base;
+  base.queue_id = "0006C338WKPS2M001ZHD";
+  events::addPerTenant("message.accepted",
+                       {{"a@acme.test", "acme"}, {"q@quiet.test", "quiet"}, {"b@acme.test", "acme"}}, &config, 5,
+                       base, batch);
+  BOOST_TEST(!batch.empty());
+  spool::Batch none;
+  events::addPerTenant("message.accepted", {{"q@quiet.test", "quiet"}}, &config, 5, base, none);
+  BOOST_TEST(none.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

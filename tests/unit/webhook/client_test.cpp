@@ -1,0 +1,205 @@
+// The libcurl-on-libuv client against a real HTTP server on 127.0.0.1 (mxgate's own
+// http::Server on a second loop): status codes, redirects not followed, the address policy,
+// timeouts, connection reuse and many requests at once, and shutdown with requests under way.
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <mutex>
+
+#include "mxgate/http/server.h"
+#include "mxgate/io/loop.h"
+#include "mxgate/webhook/client.h"
+
+using namespace mxgate;
+
+namespace {
+
+// An HTTP server on its own loop whose answers depend on the path.
+struct TestServer {
+  io::Loop loop{"server"};
+  std::mutex mutex;
+  std::vector<http::Request> seen;
+  std::vector<http::Respond> parked;  // /hang requests, never answered
+  http::Server server{loop,
+                      [this](const http::Request& request, http::Respond respond) {
+                        {
+                          std::lock_guard<std::mutex> lock(mutex);
+                          seen.push_back(request);
+                        }
+                        http::Response response;
+                        if (request.path == "/gone") {
+                          response.status = 410;
+                        } else if (request.path == "/redirect") {
+                          response.status = 302;
+                          response.headers.emplace_back("Location", "/ok");
+                        } else if (request.path == "/busy") {
+                          response.status = 503;
+                          response.headers.emplace_back("Retry-After", "7");
+                          response.body = "try later";
+                        } else if (request.path == "/hang") {
+                          std::lock_guard<std::mutex> lock(mutex);
+                          parked.push_back(std::move(respond));
+                          return;
+                        }
+                        respond(std::move(response));
+                      },
+                      http::RequestParser::Limits{8192, 1 << 20}};
+  uint16_t port = 0;
+
+  TestServer() {
+    std::string error;
+    BOOST_REQUIRE_MESSAGE(server.bind("127.0.0.1", 0, error), error);
+    port = server.port();
+    loop.post([this] { server.start(); });
+    loop.start();
+  }
+  ~TestServer() {
+    loop.post([this] {
+      parked.clear();
+      server.stop();
+    });
+    loop.stop();
+    loop.join();
+  }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
+};
+
+// A client on its own loop; post() waits for the response.
+struct TestClient {
+  io::Loop loop{"client"};
+  webhook::Client client{loop};
+  TestClient() { loop.start(); }
+  ~TestClient() {
+    loop.post([this] { client.shutdown(); });
+    loop.stop();
+    loop.join();
+  }
+  webhook::Response post(webhook::Request request) {
+    std::promise<webhook::Response> result;
+    loop.post([&] { client.post(std::move(request), [&](webhook::Response r) { result.set_value(std::move(r)); }); });
+    return result.get_future().get();
+  }
+};
+
+webhook::Request request(const std::string& url, std::string body = R"({"a":1})") {
+  webhook::Request r;
+  r.url = url;
+  r.body = std::make_shared<const std::string>(std::move(body));
+  r.headers = {"Content-Type: application/json", "webhook-id: msg_1"};
+  r.allow_private = true;
+  r.timeout = std::chrono::milliseconds(3000);
+  return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(webhook_client)
+
+BOOST_AUTO_TEST_CASE(posts_body_and_headers_and_reads_status) {
+  TestServer server;
+  TestClient client;
+  webhook::Response response = client.post(request(server.url("/ok"), std::string(100000, 'x')));
+  BOOST_TEST(response.status == 200);
+  BOOST_TEST(response.error.empty());
+  BOOST_TEST(response.remote == "127.0.0.1:" + std::to_string(server.port));
+  std::lock_guard<std::mutex> lock(server.mutex);
+  BOOST_REQUIRE(server.seen.size() == 1u);
+  BOOST_TEST(server.seen[0].method == "POST");
+  BOOST_TEST(server.seen[0].body == std::string(100000, 'x'));
+  BOOST_TEST(server.seen[0].header("webhook-id") == "msg_1");
+  BOOST_TEST(server.seen[0].header("content-type") == "application/json");
+  BOOST_TEST(server.seen[0].header("expect").empty());
+}
+
+BOOST_AUTO_TEST_CASE(error_statuses_retry_after_and_redirects_are_reported_not_followed) {
+  TestServer server;
+  TestClient client;
+  BOOST_TEST(client.post(request(server.url("/gone"))).status == 410);
+  webhook::Response busy = client.post(request(server.url("/busy")));
+  BOOST_TEST(busy.status == 503);
+  BOOST_TEST(busy.retry_after_s == 7u);
+  BOOST_TEST(busy.body_start == "try later");
+  BOOST_TEST(client.post(request(server.url("/redirect"))).status == 302);
+  std::lock_guard<std::mutex> lock(server.mutex);
+  BOOST_TEST(server.seen.size() == 3u);  // the redirect's target was never requested
+}
+
+BOOST_AUTO_TEST_CASE(address_policy_refuses_loopback_unless_allowed) {
+  TestServer server;
+  TestClient client;
+  webhook::Request r = request(server.url("/ok"));
+  r.allow_private = false;
+  webhook::Response refused = client.post(r);
+  BOOST_TEST(refused.status == 0);
+  BOOST_TEST(refused.refused_address);
+  BOOST_TEST(refused.error.find("address policy") != std::string::npos);
+  webhook::Request by_name = request("http://localhost:" + std::to_string(server.port) + "/ok");
+  by_name.allow_private = false;
+  BOOST_TEST(client.post(by_name).refused_address);
+  std::lock_guard<std::mutex> lock(server.mutex);
+  BOOST_TEST(server.seen.empty());
+}
+
+BOOST_AUTO_TEST_CASE(other_schemes_refused_and_timeouts_reported) {
+  TestServer server;
+  TestClient client;
+  webhook::Response file = client.post(request("file:///etc/passwd"));
+  BOOST_TEST(file.status == 0);
+  BOOST_TEST(!file.error.empty());
+  webhook::Request slow = request(server.url("/hang"));
+  slow.timeout = std::chrono::milliseconds(200);
+  webhook::Response timed_out = client.post(slow);
+  BOOST_TEST(timed_out.status == 0);
+  BOOST_TEST(timed_out.error.find("timed out") != std::string::npos, timed_out.error);
+}
+
+BOOST_AUTO_TEST_CASE(many_requests_at_once_all_complete) {
+  TestServer server;
+  TestClient client;
+  constexpr int kRequests = 500;
+  std::atomic<int> ok{0};
+  std::promise<void> all_done;
+  std::atomic<int> remaining{kRequests};
+  client.loop.post([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      client.client.post(request(server.url("/ok")), [&](webhook::Response response) {
+        if (response.status == 200) {
+          ok++;
+        }
+        if (--remaining == 0) {
+          all_done.set_value();
+        }
+      });
+    }
+  });
+  all_done.get_future().wait();
+  BOOST_TEST(ok.load() == kRequests);
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_fails_requests_under_way) {
+  TestServer server;
+  io::Loop loop("client");
+  webhook::Client client(loop);
+  loop.start();
+  std::promise<webhook::Response> result;
+  loop.post([&] { client.post(request(server.url("/hang")), [&](webhook::Response r) { result.set_value(r); }); });
+  for (int i = 0; i < 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::lock_guard<std::mutex> lock(server.mutex);
+    if (!server.parked.empty()) {
+      break;
+    }
+  }
+  loop.post([&] { client.shutdown(); });
+  webhook::Response response = result.get_future().get();
+  BOOST_TEST(response.error == "shutting down");
+  std::promise<webhook::Response> after;
+  loop.post([&] { client.post(request(server.url("/ok")), [&](webhook::Response r) { after.set_value(r); }); });
+  BOOST_TEST(after.get_future().get().error == "shutting down");
+  loop.stop();
+  loop.join();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
