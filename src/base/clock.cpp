@@ -3,11 +3,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace mxgate {
 
 std::string formatRfc3339(uint64_t micros, int fraction_digits) {
+  constexpr uint64_t kLast = 253402300799999999;  // 9999-12-31T23:59:59.999999Z: RFC 3339's last year
+  micros = std::min(micros, kLast);
   const auto seconds = static_cast<std::time_t>(micros / 1000000);
   std::tm parts{};
   gmtime_r(&seconds, &parts);

@@ -15,18 +15,6 @@ namespace {
 
 constexpr size_t kMinSecretBytes = 32;
 
-bool validKeyId(const std::string& id) {
-  if (id.empty() || id.size() > 16) {
-    return false;
-  }
-  for (char c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 std::shared_ptr<const KeyRing> loadKeyFile(const std::string& path, bool create, std::string& error) {

@@ -13,6 +13,7 @@
 #include "body_rewriters.h"
 #include "charset.h"
 #include "mxgate/base/ascii.h"
+#include "mxgate/mime/gmime.h"
 #include "mxgate/mime/message.h"
 
 namespace mxgate::links {
@@ -20,15 +21,7 @@ namespace {
 
 constexpr size_t kMaxLineOctets = 998;
 
-struct Unref {
-  void operator()(void* object) const { g_object_unref(object); }
-};
-template <typename T>
-using GObjectPtr = std::unique_ptr<T, Unref>;
-
-struct FreeFormat {
-  void operator()(GMimeFormatOptions* options) const { g_mime_format_options_free(options); }
-};
+using mime::GObjectPtr;
 
 struct BodyParts {
   std::vector<GMimePart*> html;
@@ -191,11 +184,9 @@ Result rewriteMessage(std::string_view message, std::string_view queue_id, const
     return result;
   }
 
-  std::unique_ptr<GMimeFormatOptions, FreeFormat> format(g_mime_format_options_new());
-  g_mime_format_options_set_newline_format(format.get(), GMIME_NEWLINE_FORMAT_DOS);
   GObjectPtr<GMimeStream> output(g_mime_stream_mem_new_with_byte_array(g_byte_array_sized_new(
       static_cast<guint>(std::min<size_t>(message.size() + message.size() / 4, G_MAXUINT)))));
-  if (g_mime_object_write_to_stream(GMIME_OBJECT(parsed.get()), format.get(), output.get()) < 0) {
+  if (g_mime_object_write_to_stream(GMIME_OBJECT(parsed.get()), mime::dosFormat(), output.get()) < 0) {
     return result;
   }
   const GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(output.get()));

@@ -25,13 +25,6 @@ constexpr size_t kMaxKeyIdBytes = 16;
 
 using Mac = std::array<unsigned char, kMacBytes>;
 
-bool validKeyId(std::string_view id) {
-  return !id.empty() && id.size() <= kMaxKeyIdBytes && std::all_of(id.begin(), id.end(), [](char c) {
-           return ascii::isAlpha(static_cast<unsigned char>(c)) || ascii::isDigit(static_cast<unsigned char>(c)) ||
-                  c == '_' || c == '-';
-         });
-}
-
 // The truncated HMAC-SHA256 over "<kind>/<key id>/<payload>"; nullopt when OpenSSL fails.
 std::optional<Mac> macOf(char kind, const Key& key, std::string_view payload) {
   std::string input;
@@ -132,6 +125,13 @@ std::string sign(char kind, std::string_view host, const Key& key, std::string_v
 }
 
 }  // namespace detail
+
+bool validKeyId(std::string_view id) {
+  return !id.empty() && id.size() <= kMaxKeyIdBytes && std::all_of(id.begin(), id.end(), [](char c) {
+           return ascii::isAlpha(static_cast<unsigned char>(c)) || ascii::isDigit(static_cast<unsigned char>(c)) ||
+                  c == '_' || c == '-';
+         });
+}
 
 const Key* KeyRing::find(std::string_view id) const {
   const auto it = std::find_if(keys.begin(), keys.end(), [id](const Key& key) { return key.id == id; });

@@ -55,6 +55,10 @@ const char* filenameOf(GMimeObject* object) {
   return name != nullptr ? name : g_mime_object_get_content_type_parameter(object, "name");
 }
 
+}  // namespace mxgate::mime::detail
+
+namespace mxgate::mime {
+
 GMimeFormatOptions* dosFormat() {
   static GMimeFormatOptions* const options = [] {
     GMimeFormatOptions* created = g_mime_format_options_new();
@@ -64,4 +68,4 @@ GMimeFormatOptions* dosFormat() {
   return options;
 }
 
-}  // namespace mxgate::mime::detail
+}  // namespace mxgate::mime

@@ -178,7 +178,7 @@ class Walker {
         GMimeMessage* message = g_mime_message_part_get_message(GMIME_MESSAGE_PART(object));
         const GObjectPtr<GMimeStream> memory(g_mime_stream_mem_new());
         if (message != nullptr) {
-          g_mime_object_write_to_stream(GMIME_OBJECT(message), dosFormat(), memory.get());
+          g_mime_object_write_to_stream(GMIME_OBJECT(message), mime::dosFormat(), memory.get());
         }
         addAttachment(object, type, bytesOf(memory.get()));
       }

@@ -7,13 +7,12 @@
 // nlohmann::json writes the document; invalid UTF-8 is replaced (U+FFFD), never thrown on.
 // Pure functions; any thread (webhook payload lane).
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
 #include "mxgate/base/base64.h"
+#include "mxgate/base/clock.h"
 #include "mxgate/payload/inbound.h"
 
 namespace mxgate::payload {
@@ -136,22 +135,6 @@ Json headers(const mime::Message& message) {
 
 }  // namespace
 
-std::string formatTimestamp(uint64_t micros) {
-  using namespace std::chrono;
-  constexpr uint64_t kLast = 253402300799999999;  // 9999-12-31T23:59:59.999999Z, RFC 3339's last year
-  micros = std::min(micros, kLast);
-  const sys_time<microseconds> time{microseconds{static_cast<microseconds::rep>(micros / 1000 * 1000)}};
-  const sys_days day = floor<days>(time);
-  const year_month_day date{day};
-  const hh_mm_ss<microseconds> clock{time - day};
-  char text[48];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(date.year()),
-                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                static_cast<int>(clock.hours().count()), static_cast<int>(clock.minutes().count()),
-                static_cast<int>(clock.seconds().count()), static_cast<int>(micros / 1000 % 1000));
-  return text;
-}
-
 std::string buildInbound(const Input& input) {
   if (input.record == nullptr || input.message == nullptr) {
     throw std::invalid_argument("buildInbound needs a record and a parsed message");
@@ -160,7 +143,7 @@ std::string buildInbound(const Input& input) {
   const mime::Message& message = *input.message;
   Json data{{"id", record.id.str()},
             {"tenant", input.tenant},
-            {"received_at", formatTimestamp(record.received_at_us)},
+            {"received_at", formatRfc3339(record.received_at_us, 3)},
             {"envelope", envelope(input)},
             {"message_id", orNull(message.message_id)},
             {"in_reply_to", strings(message.in_reply_to)},
@@ -186,7 +169,7 @@ std::string buildInbound(const Input& input) {
             {"structure", message.structure},
             {"truncated", message.truncated}};
   const Json document{{"type", "inbound.message.received"},
-                      {"timestamp", formatTimestamp(input.timestamp_us)},
+                      {"timestamp", formatRfc3339(input.timestamp_us, 3)},
                       {"data", std::move(data)}};
   return document.dump(-1, ' ', false, Json::error_handler_t::replace);
 }

@@ -14,7 +14,8 @@ inline uint64_t nowMicros() {
                                    .count());
 }
 
-// RFC 3339 UTC, "2026-01-15T10:22:31.880Z", with 0 (no fraction), 3 or 6 fraction digits.
+// RFC 3339 UTC, "2026-01-15T10:22:31.880Z", with 0 (no fraction), 3 or 6 fraction digits;
+// times past the year 9999 (RFC 3339's last) give 9999-12-31T23:59:59.999999.
 std::string formatRfc3339(uint64_t micros, int fraction_digits);
 
 }  // namespace mxgate

@@ -32,6 +32,9 @@ struct Key {
   bool operator==(const Key&) const = default;
 };
 
+// A key id: 1..16 characters of [A-Za-z0-9_-] (it appears in every link).
+bool validKeyId(std::string_view id);
+
 // Signing keys: the first signs new links, all of them verify.
 struct KeyRing {
   std::vector<Key> keys;

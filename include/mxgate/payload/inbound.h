@@ -79,7 +79,4 @@ struct Input {
 // The JSON document: {"type":"inbound.message.received","timestamp":...,"data":{...}}.
 std::string buildInbound(const Input& input);
 
-// RFC 3339 UTC with milliseconds: "2026-01-15T10:22:31.880Z".
-std::string formatTimestamp(uint64_t micros);
-
 }  // namespace mxgate::payload

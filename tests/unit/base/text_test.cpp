@@ -2,6 +2,8 @@
 // case folding.
 #include <boost/test/unit_test.hpp>
 
+#include "mxgate/base/clock.h"
+
 #include "mxgate/base/ascii.h"
 #include "mxgate/base/utf8.h"
 
@@ -65,6 +67,16 @@ BOOST_AUTO_TEST_CASE(ascii_case_folding_leaves_utf8_alone) {
   BOOST_TEST(!mxgate::ascii::equalsIgnoreCase("Received:", "Received"));
   BOOST_TEST(mxgate::ascii::startsWithIgnoreCase("ipv6:2001::1", "IPv6:"));
   BOOST_TEST(!mxgate::ascii::isDigit(static_cast<unsigned char>('\xb2')));  // superscript two in Latin-1
+}
+
+BOOST_AUTO_TEST_CASE(rfc3339_timestamps) {
+  BOOST_TEST(mxgate::formatRfc3339(0, 3) == "1970-01-01T00:00:00.000Z");
+  BOOST_TEST(mxgate::formatRfc3339(1768472551880999, 3) == "2026-01-15T10:22:31.880Z");
+  BOOST_TEST(mxgate::formatRfc3339(1768472551880999, 6) == "2026-01-15T10:22:31.880999Z");
+  BOOST_TEST(mxgate::formatRfc3339(1768472551880999, 0) == "2026-01-15T10:22:31Z");
+  BOOST_TEST(mxgate::formatRfc3339(951782400000000, 3) == "2000-02-29T00:00:00.000Z");
+  BOOST_TEST(mxgate::formatRfc3339(253402300799999999, 3) == "9999-12-31T23:59:59.999Z");
+  BOOST_TEST(mxgate::formatRfc3339(UINT64_MAX, 3) == "9999-12-31T23:59:59.999Z");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
