@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # Webhook benchmark: smtp-source -> mxgate on 127.0.0.1 -> signed JSON POST per message to a
 # fast local receiver (Debian's nginx answering 200 on loopback), with link rewriting off and
-# on (safe_links), next to the reference of bench/relay_bench.py, a private Postfix instance
+# on (safe_links); the message is a ~4 KiB multipart/alternative reply with five links in each
+# part (write_message). Next to it the reference of bench/relay_bench.py, a private Postfix instance
 # relaying the same load to smtp-sink (Postfix has no webhook delivery: the ratio compares
 # "accepted mail handed on" per second). Measured per subject: webhook deliveries/s until the
 # receiver has the N-th POST, mxgate CPU per message, and end-to-end latency from the queue id's
@@ -25,6 +26,7 @@ import urllib.request
 import relay_bench as rb
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+LINKS = ["https://shop.example/order?id=%d" % i for i in range(5)]
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
@@ -35,6 +37,30 @@ def queue_id_micros(text):
     for char in text:
         value = value * 32 + CROCKFORD.index(char)
     return value >> 32  # 4 pad bits, then 64 bits of time and 32 of node and nonce
+
+
+def write_message(path, size):
+    """A multipart/alternative message of about `size` bytes with five links in each part, as a
+    helpdesk reply looks; smtp-source -F sends it (it adds CRLF to every line)."""
+    text = "Hello,\n\n" + "".join(f"Order {i}: {url}\n" for i, url in enumerate(LINKS))
+    html = "<html><body><p>Hello,</p>" + "".join(f'<p>Order {i}: <a href="{url}">{url}</a></p>'
+                                                  for i, url in enumerate(LINKS))
+    head = ("From: Jane Doe <jane@sender.example>\nTo: support@bench.example\nSubject: Re: order [TICKET-202501-0001]\n"
+            "Message-ID: <bench@sender.example>\nDate: Thu, 15 Jan 2026 11:22:30 +0100\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/alternative; boundary=b1\n\n")
+    filler = max(0, size - len(head) - len(text) - len(html) - 200) // 2
+    text += ("The printer is still on fire. " * (filler // 30 + 1))[:filler] + "\n"
+    html += "<p>" + ("The printer is still on fire. " * (filler // 30 + 1))[:filler] + "</p></body></html>\n"
+    body = (f"--b1\nContent-Type: text/plain; charset=utf-8\n\n{text}\n"
+            f"--b1\nContent-Type: text/html; charset=utf-8\n\n{html}\n--b1--\n")
+    with open(path, "w", encoding="ascii") as f:
+        f.write(head + body)
+
+
+def start_source(workdir, label, port, count, sessions, message):
+    argv = [rb.tool("smtp-source"), "-s", str(sessions), "-m", str(count), "-F", message,
+            "-M", "client.bench.example", "-f", rb.SENDER, "-t", f"rcpt@{rb.MAIN_DOMAIN}", f"127.0.0.1:{port}"]
+    return rb.Child(argv, os.path.join(workdir, f"{label}.out"), os.path.join(workdir, f"{label}.err"))
 
 
 class Nginx:
@@ -73,13 +99,16 @@ http {{
         if not rb.wait_port(self.port, 10.0, self.child.running):
             raise rb.BenchError(f"nginx did not start: {self.child.stderr_text()}")
 
-    def requests(self):
-        """Requests nginx has handled so far, without our own status polls."""
+    def counters(self):
+        """(connections accepted, requests handled) so far, without our own status polls."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status", timeout=5) as response:
             text = response.read().decode()
         self.polls += 1
         numbers = re.search(r"\n\s*(\d+)\s+(\d+)\s+(\d+)", text)
-        return int(numbers.group(3)) - self.polls
+        return int(numbers.group(1)) - self.polls, int(numbers.group(3)) - self.polls
+
+    def requests(self):
+        return self.counters()[1]
 
     def stop(self):
         if self.child is not None:
@@ -174,9 +203,10 @@ mode = "{'safe_links' if self.links else 'off'}"
         return False
 
     def run(self, count, size, sessions):
+        message = os.path.join(self.workdir, "message.eml")
+        write_message(message, size)
         before = self.nginx.requests()
-        source = rb.start_source(self.workdir, "warmup", self.smtpd_port, self.opts.warmup, size, sessions,
-                                 rb.MAIN_DOMAIN)
+        source = start_source(self.workdir, "warmup", self.smtpd_port, self.opts.warmup, sessions, message)
         if not self.wait_requests(before + self.opts.warmup, 120):
             raise rb.BenchError(f"warm-up: receiver got {self.nginx.requests() - before} of {self.opts.warmup}")
         source.wait(30)
@@ -184,10 +214,11 @@ mode = "{'safe_links' if self.links else 'off'}"
         before = self.nginx.requests()
         cpu_before = rb.tree_cpu_seconds([self.child.pid])
         t0 = time.monotonic()
-        source = rb.start_source(self.workdir, "measured", self.smtpd_port, count, size, sessions, rb.MAIN_DOMAIN)
+        source = start_source(self.workdir, "measured", self.smtpd_port, count, sessions, message)
         ok = self.wait_requests(before + count, max(120.0, count / 50.0))
         seconds = time.monotonic() - t0
         cpu = rb.tree_cpu_seconds([self.child.pid]) - cpu_before
+        connections = self.nginx.counters()[0]
         source.wait(60)
         res = {"server": self.name, "messages": count, "ok": ok, "seconds": round(seconds, 3)}
         if not ok:
@@ -197,6 +228,7 @@ mode = "{'safe_links' if self.links else 'off'}"
             res["accept_rate"] = round(count / (source.ended - source.started), 1)
         res["e2e_rate"] = round(count / seconds, 1)
         res["cpu_us_per_msg"] = round(cpu * 1e6 / count, 1)
+        res["receiver_connections"] = connections
         self.nginx.stop()  # flushes the access log
         latencies = sorted((arrived - queue_id_micros(qid)) / 1000.0 for arrived, qid in self.nginx.arrivals()
                            if queue_id_micros(qid) >= start_wall_us)

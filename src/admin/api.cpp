@@ -163,10 +163,11 @@ std::string messageJson(const spool::MessageRecord& record, bool active) {
 }
 
 Api::Api(scheduler::Scheduler& scheduler, delivery::Registry& registry, webhook::EventDispatcher& events,
-         std::string token, std::function<std::string()> metrics)
+         LocalReceiver& receiver, std::string token, std::function<std::string()> metrics)
     : scheduler_(scheduler),
       registry_(registry),
       events_(events),
+      receiver_(receiver),
       token_(std::move(token)),
       metrics_(std::move(metrics)) {}
 
@@ -188,6 +189,10 @@ void Api::handle(const http::Request& request, http::Respond respond) {
   }
   if (path == "/metrics") {
     respond(http::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_(), {}});
+    return;
+  }
+  if (path.starts_with(LocalReceiver::kPrefix)) {
+    receiver_.handle(request, std::move(respond));
     return;
   }
   if (path.rfind("/v1/", 0) != 0) {

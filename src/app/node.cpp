@@ -16,6 +16,7 @@
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
 #include "mxgate/admin/link_endpoint.h"
+#include "mxgate/admin/local_receiver.h"
 #include "mxgate/delivery/registry.h"
 #include "mxgate/links/key_file.h"
 #include "mxgate/mime/message.h"
@@ -122,6 +123,10 @@ uint64_t spaceAfterFlush(const spool::Store& store) {
 
 }  // namespace
 
+// The admin listener takes webhooks for the local receiver: bodies up to the largest payload
+// a webhook target sends by default (delivery.max_payload, 25 MiB) and then some.
+constexpr size_t kAdminMaxBody = 32 * 1024 * 1024;
+
 std::string linkKeysPath(const config::Config& config) {
   return config.links.keys_file.empty() ? config.spool.path + "/link.keys" : config.links.keys_file;
 }
@@ -150,6 +155,7 @@ struct Node::Parts {
   std::unique_ptr<spool::Admission> admission;
   std::unique_ptr<server::Runtime> runtime;
   std::unique_ptr<server::SmtpServer> smtp;
+  std::unique_ptr<admin::LocalReceiver> receiver;
   std::unique_ptr<admin::Api> api;
   std::unique_ptr<http::Server> admin_http;
   admin::LinkCounters link_counters;
@@ -216,7 +222,7 @@ int Node::run() {
       std::make_unique<io::Lane>("webhook-payload", config.webhook.threads, config.webhook.queue_limit);
   parts->registry = std::make_unique<delivery::Registry>(
       parts->worker_ptrs, *parts->file_lane, client_tls,
-      delivery::WebhookContext{parts->payload_lane.get(), parts->link_keys, config.links.host,
+      delivery::WebhookContext{parts->control.get(), parts->payload_lane.get(), parts->link_keys, config.links.host,
                                &parts->webhook_counters});
   parts->registry->update(config);
   if (!startInbound(*parts, error)) {
@@ -294,11 +300,15 @@ int Node::run() {
     snapshot.now_us = nowMicros();
     return admin::renderMetrics(snapshot);
   };
-  parts->api = std::make_unique<admin::Api>(*parts->scheduler, *parts->registry, *parts->events, token, metrics);
+  parts->receiver = std::make_unique<admin::LocalReceiver>([raw] { return raw->runtime->current().config; },
+                                                           config.spool.path + "/received", *parts->file_lane,
+                                                           *parts->control);
+  parts->api = std::make_unique<admin::Api>(*parts->scheduler, *parts->registry, *parts->events, *parts->receiver,
+                                            token, metrics);
   admin::Api* api = parts->api.get();
   parts->admin_http = std::make_unique<http::Server>(
       *parts->control, [api](const http::Request& request, http::Respond respond) { api->handle(request, std::move(respond)); },
-      http::RequestParser::Limits{});
+      http::RequestParser::Limits{8192, kAdminMaxBody});
   if (!parts->admin_http->bind(config.admin.address, config.admin.port, error)) {
     log::error("-", "admin_listen_failed").kv("error", error);
     return 1;

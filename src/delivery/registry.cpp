@@ -61,7 +61,7 @@ void Registry::update(const config::Config& config) {
       if (tenant.delivery.kind == config::DeliveryKind::File) {
         target = std::make_unique<FileTarget>(tenant.delivery.path, file_lane_);
       } else if (tenant.delivery.kind == config::DeliveryKind::Webhook) {
-        target = std::make_unique<WebhookTarget>(tenant, webhooks_, *loops_[next_loop_++ % loops_.size()]);
+        target = std::make_unique<WebhookTarget>(tenant, webhooks_, *webhooks_.loop);
       } else {
         target = std::make_unique<SmtpTarget>(tenant.delivery, config.smtp_client, config.node.hostname, loops_,
                                               client_tls_);

@@ -91,7 +91,7 @@ WebhookTarget::WebhookTarget(const config::Tenant& tenant, const WebhookContext&
       context_(context),
       loop_(loop),
       ticket_pattern_(tenant.thread.ticket_pattern),
-      client_(std::make_unique<webhook::Client>(loop)) {}
+      client_(std::make_unique<webhook::Client>(loop, tenant.delivery.max_connections)) {}
 
 WebhookTarget::~WebhookTarget() = default;
 

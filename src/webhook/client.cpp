@@ -72,7 +72,9 @@ void closeSocketHandle(uv_handle_t* handle) { delete static_cast<Client::Socket*
 
 }  // namespace
 
-Client::Client(io::Loop& loop) : loop_(loop) { globalInit(); }
+Client::Client(io::Loop& loop, uint32_t max_connections) : loop_(loop), max_connections_(max_connections) {
+  globalInit();
+}
 
 Client::~Client() = default;
 
@@ -85,6 +87,10 @@ void Client::ensureStarted() {
   curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Client::onTimerChange);
   curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+  // Without an explicit size the connection cache follows the number of transfers under way
+  // and closes connections as transfers finish: every POST would open a new one.
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(max_connections_));
+  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(max_connections_));
   multi_ = multi;
   timer_ = new uv_timer_t;
   uv_timer_init(loop_.uv(), timer_);

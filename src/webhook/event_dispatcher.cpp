@@ -130,7 +130,7 @@ void EventDispatcher::dispatch(Found found) {
 void EventDispatcher::post(const std::string& tenant_id, const config::Tenant& policy, Found events) {
   Tenant& tenant = tenants_[tenant_id];
   if (!tenant.client) {
-    tenant.client = std::make_unique<Client>(control_);
+    tenant.client = std::make_unique<Client>(control_, 1);
   }
   tenant.in_flight = true;
   tenant.url = policy.events.url;

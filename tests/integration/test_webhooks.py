@@ -6,15 +6,20 @@ dead letter kept, `mxgate webhooks ls` and `replay`), the address policy refusin
 and link rewriting in the payload."""
 
 import base64
+import concurrent.futures
 import email.message
 import hashlib
 import http.client
 import json
+import os
 import re
+import time
 import unittest
+import urllib.error
+import urllib.request
 
 from harness import Client, Gateway, queue_id, wait_until
-from webhook_receiver import Receiver, whsec
+from webhook_receiver import Receiver, signature_header, whsec
 
 NEW_KEY = bytes(range(32))
 EVENTS_KEY = bytes(range(50, 82))
@@ -201,6 +206,22 @@ class TestWebhooks(unittest.TestCase):
         self.assertTrue(wait_until(lambda: listing()["dead"] == [], timeout=10), listing())
         self.assertFalse(listing()["endpoints"][0]["disabled"])
 
+    def test_connections_are_kept_alive_and_reused(self):
+        """Bursts then a trickle: the connections of a burst stay open for what follows (curl's
+        connection cache would otherwise shrink with the transfers under way and reconnect)."""
+        receiver = self.receiver()
+        gw = self.gateway(webhook_tenant(receiver.url, max_connections=8))
+        ids = []
+        for _ in range(3):
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                ids.extend(pool.map(lambda _: send(gw), range(24)))
+            wait_delivered(self, gw, receiver, ids)
+            for _ in range(3):
+                ids.append(send(gw))
+                wait_delivered(self, gw, receiver, ids[-1:])
+        peers = {r["peer"] for r in receiver.received()}
+        self.assertLessEqual(len(peers), 8, f"{len(peers)} connections for {len(ids)} POSTs")
+
     def test_address_policy_refuses_loopback(self):
         receiver = self.receiver()
         gw = self.gateway(webhook_tenant(receiver.url, allow_private=False))
@@ -211,6 +232,41 @@ class TestWebhooks(unittest.TestCase):
         self.assertIn("address policy", message["recipients"][0]["last_reply"])
         self.assertEqual(receiver.received(), [])
         self.assertGreaterEqual(gw.metric('mxgate_webhook_attempts_total{result="refused_address"}'), 1)
+
+    def test_local_receiver_checks_signatures_and_stores_payloads(self):
+        tenants = webhook_tenant("http://placeholder.invalid/")
+        gw = Gateway(tenants=tenants)
+        self.addCleanup(gw.cleanup)
+        tenants["acme"]["delivery"]["url"] = f"http://127.0.0.1:{gw.admin_port}/receiver/acme"
+        gw.write_config()
+        gw.start()
+        queued = send(gw)
+        stored = os.path.join(gw.spool, "received", "acme", f"msg_{queued}_acme.json")
+        self.assertTrue(wait_until(lambda: os.path.exists(stored), timeout=20), gw.log()[-2000:])
+        with open(stored, "rb") as f:
+            self.assertEqual(json.load(f)["data"]["id"], queued)
+        body = b'{"forged": true}'
+        now = str(int(time.time()))
+        url = f"http://127.0.0.1:{gw.admin_port}/receiver/acme"
+
+        def post(headers, path=url):
+            request = urllib.request.Request(path, data=body, method="POST", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+        signature = signature_header(OLD_KEY, "msg_x", now, body)
+        self.assertEqual(post({"webhook-id": "msg_x", "webhook-timestamp": now, "webhook-signature": signature}), 200)
+        self.assertEqual(post({"webhook-id": "msg_x", "webhook-timestamp": now,
+                               "webhook-signature": signature_header(bytes(32), "msg_x", now, body)}), 401)
+        stale = str(int(time.time()) - 3600)
+        self.assertEqual(post({"webhook-id": "msg_x", "webhook-timestamp": stale,
+                               "webhook-signature": signature_header(OLD_KEY, "msg_x", stale, body)}), 401)
+        self.assertEqual(post({"webhook-id": "../etc", "webhook-timestamp": now, "webhook-signature": signature}), 400)
+        self.assertEqual(post({"webhook-id": "msg_x", "webhook-timestamp": now, "webhook-signature": signature},
+                              url.replace("/acme", "/nobody")), 404)
+        self.assertFalse(os.path.exists(os.path.join(gw.spool, "received", "etc.json")))
 
     def test_links_rewritten_in_the_payload(self):
         receiver = self.receiver()

@@ -18,9 +18,14 @@ def whsec(key_bytes):
     return "whsec_" + base64.b64encode(key_bytes).decode()
 
 
-def signature_valid(keys, webhook_id, timestamp, body, header):
+def signature_header(key, webhook_id, timestamp, body):
+    """The v1 signature of one key, as a sender computes it."""
     signed = webhook_id.encode() + b"." + timestamp.encode() + b"." + body
-    expected = {"v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode() for key in keys}
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def signature_valid(keys, webhook_id, timestamp, body, header):
+    expected = {signature_header(key, webhook_id, timestamp, body) for key in keys}
     given = header.split(" ")
     return any(hmac.compare_digest(g, e) for g in given for e in expected)
 
@@ -54,6 +59,7 @@ class Receiver:
                     "signature": self.headers.get("webhook-signature", ""),
                     "content_type": self.headers.get("Content-Type", ""),
                     "path": self.path,
+                    "peer": self.client_address,
                     "body": body,
                     "arrived": time.time(),
                 }

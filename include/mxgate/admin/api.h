@@ -1,5 +1,6 @@
 // The admin API served on the control loop (loopback HTTP, bearer token):
 //   GET    /healthz                    liveness, no token
+//   POST   /receiver/<tenant>          the local webhook receiver (local_receiver.h): signed, no token
 //   GET    /metrics                    Prometheus text exposition, no token
 //   GET    /v1/queue[?limit=N]         queued and dead-lettered messages (JSON)
 //   GET    /v1/queue/<id>              one message with per-recipient state (JSON)
@@ -23,6 +24,7 @@
 #include <functional>
 #include <string>
 
+#include "mxgate/admin/local_receiver.h"
 #include "mxgate/config/config.h"
 #include "mxgate/delivery/registry.h"
 #include "mxgate/webhook/event_dispatcher.h"
@@ -34,7 +36,7 @@ namespace mxgate::admin {
 class Api {
  public:
   Api(scheduler::Scheduler& scheduler, delivery::Registry& registry, webhook::EventDispatcher& events,
-      std::string token, std::function<std::string()> metrics);
+      LocalReceiver& receiver, std::string token, std::function<std::string()> metrics);
   // Runs on the control loop; respond is called there too.
   void handle(const http::Request& request, http::Respond respond);
 
@@ -48,6 +50,7 @@ class Api {
   scheduler::Scheduler& scheduler_;
   delivery::Registry& registry_;
   webhook::EventDispatcher& events_;
+  LocalReceiver& receiver_;
   std::string token_;
   std::function<std::string()> metrics_;
 };

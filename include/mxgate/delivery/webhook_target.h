@@ -37,6 +37,7 @@ struct WebhookCounters {
 
 // What the node shares with every webhook target.
 struct WebhookContext {
+  io::Loop* loop = nullptr;  // where the HTTP clients run
   io::Lane* payload_lane = nullptr;
   std::shared_ptr<const links::KeyRing> link_keys;  // may be empty: no rewriting
   std::string link_host;

@@ -41,7 +41,8 @@ struct Response {
 
 class Client {
  public:
-  explicit Client(io::Loop& loop);
+  // max_connections: idle connections kept for reuse (keep-alive) and connections per host.
+  Client(io::Loop& loop, uint32_t max_connections);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -65,6 +66,7 @@ class Client {
   static void onPoll(uv_poll_t* poll, int status, int events);
 
   io::Loop& loop_;
+  uint32_t max_connections_;
   void* multi_ = nullptr;  // CURLM*
   uv_timer_t* timer_ = nullptr;
   std::unordered_set<Transfer*> transfers_;

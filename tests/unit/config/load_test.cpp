@@ -176,8 +176,11 @@ BOOST_AUTO_TEST_CASE(shipped_configuration_loads_from_the_repository_root) {
   BOOST_TEST(example.id == "example");
   BOOST_TEST(example.source_file == "policies/example.toml");
   BOOST_TEST(example.domains == std::vector<std::string>{"example.test"}, boost::test_tools::per_element());
-  BOOST_TEST((example.delivery.kind == DeliveryKind::File));
-  BOOST_TEST(example.delivery.path == "queue/inbox");
+  BOOST_TEST((example.delivery.kind == DeliveryKind::Webhook));
+  BOOST_TEST(example.delivery.url == "http://127.0.0.1:8025/receiver/example");
+  BOOST_TEST(example.delivery.secret_keys.size() == 1u);
+  BOOST_TEST(example.delivery.secret_keys[0].size() == 32u);
+  BOOST_TEST(example.delivery.allow_private);
   BOOST_TEST(c.tenantForDomain("Example.TEST") == &example);
   BOOST_TEST(c.tenantById("example") == &example);
 }

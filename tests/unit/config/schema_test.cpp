@@ -150,7 +150,8 @@ BOOST_AUTO_TEST_CASE(example_policy_uses_and_mentions_every_policy_key) {
   std::vector<std::string> set;
   std::string error;
   BOOST_TEST_REQUIRE(schema::keysSetIn(text, set, error), error);
-  BOOST_TEST(set == (std::vector<std::string>{"delivery.path", "delivery.target", "domains", "events.url", "inbound.dkim_fail",
+  BOOST_TEST(set == (std::vector<std::string>{"delivery.allow_private", "delivery.secrets", "delivery.target",
+                                              "delivery.url", "domains", "events.url", "inbound.dkim_fail",
                                               "inbound.dmarc_none", "inbound.dmarc_quarantine", "inbound.dmarc_reject",
                                               "inbound.quarantine_retention", "inbound.spf_fail",
                                               "inbound.spf_softfail", "inbound.virus", "links.allow_hosts",

@@ -69,7 +69,7 @@ struct TestServer {
 // A client on its own loop; post() waits for the response.
 struct TestClient {
   io::Loop loop{"client"};
-  webhook::Client client{loop};
+  webhook::Client client{loop, 8};
   TestClient() { loop.start(); }
   ~TestClient() {
     loop.post([this] { client.shutdown(); });
@@ -181,7 +181,7 @@ BOOST_AUTO_TEST_CASE(many_requests_at_once_all_complete) {
 BOOST_AUTO_TEST_CASE(shutdown_fails_requests_under_way) {
   TestServer server;
   io::Loop loop("client");
-  webhook::Client client(loop);
+  webhook::Client client(loop, 8);
   loop.start();
   std::promise<webhook::Response> result;
   loop.post([&] { client.post(request(server.url("/hang")), [&](webhook::Response r) { result.set_value(r); }); });
