@@ -316,13 +316,13 @@ class TestEvents(unittest.TestCase):
         self.addCleanup(self.inbound.stop)
         self.addCleanup(self.events.stop)
 
-    def gateway(self, batch_max=1, links=None, **delivery):
+    def gateway(self, batch_max=1, links=None, zone=None, **delivery):
         tenants = webhook_tenant(self.inbound.url, **delivery)
         tenants["acme"]["events"] = {"url": self.events.url, "secrets": [whsec(EVENTS_KEY)], "allow_private": True,
                                      "batch_max": batch_max}
         if links:
             tenants["acme"]["links"] = links
-        gw = Gateway(tenants=tenants, overrides={"links": {"host": "links.test"}} if links else None)
+        gw = Gateway(tenants=tenants, overrides={"links": {"host": "links.test"}} if links else None, zone=zone)
         self.addCleanup(gw.cleanup)
         return gw.start()
 
@@ -400,6 +400,50 @@ class TestEvents(unittest.TestCase):
                          (queued, "https://shop.test/x", 1, "TestBrowser/1"))
         opened = by_type["message.opened"]["data"]
         self.assertEqual((opened["message"]["id"], opened["ip"]), (queued, "203.0.113.9"))
+
+    def test_expired_after_the_webhook_max_age(self):
+        self.inbound.stop()
+        gw = self.gateway(max_age="2s")
+        queued = send(gw)
+        self.assertTrue(wait_until(lambda: any(e["type"] == "message.expired" for e in self.posted(1)), timeout=30))
+        events = self.posted(1)
+        types = [e["type"] for e in events]
+        self.assertEqual(types[0], "message.accepted")
+        self.assertEqual(types[-1], "message.expired")
+        self.assertTrue(set(types[1:-1]) <= {"message.deferred"}, types)
+        expired = events[-1]["data"]
+        self.assertEqual(expired["message"]["id"], queued)
+        self.assertIn("expired after 2 s", expired["response"]["text"])
+        result = gw.cli("webhooks", "ls", "--json")
+        self.assertEqual([m["id"] for m in json.loads(result.stdout)["dead"]], [queued])
+
+    def test_rejected_quarantined_and_released(self):
+        spf = {"type": "TXT", "value": "v=spf1 ip4:192.0.2.1 -all"}  # the test client is 127.0.0.1: SPF fails
+        gw = self.gateway(zone={"reject.test": [spf], "_dmarc.reject.test": [{"type": "TXT", "value": "v=DMARC1; p=reject"}],
+                                "held.test": [spf], "_dmarc.held.test": [{"type": "TXT", "value": "v=DMARC1; p=quarantine"}]})
+        with Client(gw.first_port, timeout=30) as client:
+            client.ehlo()
+            stage, reply = client.transaction("eve@reject.test", ["support@acme.test"],
+                                              b"From: <eve@reject.test>\r\nSubject: no\r\n\r\nbody\r\n")
+        self.assertEqual((stage, reply.code), ("dot", 550), reply)
+        with Client(gw.first_port, timeout=30) as client:
+            client.ehlo()
+            stage, reply = client.transaction("eve@held.test", ["support@acme.test"],
+                                              b"From: <eve@held.test>\r\nSubject: hold\r\n\r\nbody\r\n")
+        self.assertEqual((stage, reply.code), ("dot", 250), reply)
+        held = queue_id(reply)
+        events = self.posted(3)
+        self.assertEqual([e["type"] for e in events], ["message.rejected", "message.accepted", "message.quarantined"])
+        rejected = events[0]["data"]
+        self.assertEqual((rejected["recipient"], rejected["sender"], rejected["response"]["code"],
+                          rejected["response"]["enhanced_code"], rejected["reason"]),
+                         ("support@acme.test", "eve@reject.test", 550, "5.7.1", "dmarc"))
+        self.assertEqual((events[2]["data"]["message"]["id"], events[2]["data"]["reason"]), (held, "dmarc"))
+        release = gw.cli("quarantine", "release", held)
+        self.assertEqual(release.returncode, 0, release.stdout + release.stderr)
+        events = self.posted(5)
+        self.assertEqual([e["type"] for e in events][3:], ["message.released", "message.delivered"])
+        self.assertIn("cli:", events[3]["data"]["detail"])
 
     def wait_for_log(self, gw, text, timeout=20):
         self.assertTrue(wait_until(lambda: text in gw.log(), timeout=timeout), gw.log()[-2000:])
