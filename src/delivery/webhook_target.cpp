@@ -13,6 +13,8 @@ namespace mxgate::delivery {
 namespace {
 
 constexpr size_t kReplyDetailBytes = 100;
+// A Retry-After (RFC 9110 §10.2.3, on 429 and 503) is honoured up to a day.
+constexpr uint64_t kMaxRetryAfterSeconds = 86400;
 
 std::string linkModeName(config::LinkMode mode) {
   switch (mode) {
@@ -241,7 +243,9 @@ void WebhookTarget::finish(const Pending& pending, const webhook::Response& resp
     count(response.refused_address ? WebhookResult::Refused : WebhookResult::Transport);
     reply = "webhook: " + response.error;
   }
-  pending.done(uniformResult(job, Outcome::TempFail, reply, remote));
+  Result result = uniformResult(job, Outcome::TempFail, reply, remote);
+  result.retry_after_s = std::min<uint64_t>(response.retry_after_s, kMaxRetryAfterSeconds);
+  pending.done(std::move(result));
 }
 
 void WebhookTarget::shutdown() {

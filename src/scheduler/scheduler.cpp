@@ -68,6 +68,7 @@ struct Scheduler::Attempt {
   config::QueueSettings retry;
   std::shared_ptr<const config::Config> config;  // for the tenants' event settings
   std::vector<events::Event> events;             // written with the attempt's outcome
+  uint64_t retry_after_us = 0;                   // the longest Retry-After a target was given
 };
 
 Scheduler::Scheduler(io::Loop& control, spool::Store& store, io::Lane& read_lane, spool::Admission& admission,
@@ -538,6 +539,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Attempt>& attempt, size_t job, d
       attempt->events.push_back(events::make(deliveryEventType(outcome.outcome), recipient.tenant, nowMicros(), fields));
     }
   }
+  attempt->retry_after_us = std::max(attempt->retry_after_us, result.retry_after_s * 1000000);
   if (result.endpoint_disabled && !indexes.empty()) {
     const std::string& tenant = attempt->record.recipients[indexes.front()].tenant;
     if (events::wanted(attempt->config.get(), tenant)) {
@@ -621,7 +623,7 @@ void Scheduler::finishAttempt(const std::shared_ptr<Attempt>& attempt) {
       }
       batch.putMessage(record);
     } else {
-      record.next_attempt_us = now + jitter(backoffMicros(retry, record.attempts));
+      record.next_attempt_us = now + std::max(jitter(backoffMicros(retry, record.attempts)), attempt->retry_after_us);
       for (const auto& recipient : record.recipients) {
         if (recipient.state == spool::RecipientState::Pending) {
           record.last_reply = recipient.last_reply;

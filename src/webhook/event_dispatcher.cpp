@@ -196,6 +196,7 @@ void EventDispatcher::finish(const std::string& tenant_id, const Found& events, 
   random_state_ ^= random_state_ >> 7;
   random_state_ ^= random_state_ << 17;
   backoff = backoff * 4 / 5 + random_state_ % (backoff * 2 / 5 + 1);  // ±20 %
+  backoff = std::max(backoff, std::min<uint64_t>(response.retry_after_s, 86400) * 1000000);  // RFC 9110 §10.2.3
   tenant.next_try_us = nowMicros() + backoff;
   log::warn("-", "event_post_failed")
       .kv("tenant", tenant_id)

@@ -163,6 +163,17 @@ class TestWebhooks(unittest.TestCase):
         self.assertEqual(self.queue(gw), [])
         self.assertIn("webhook HTTP 503: not now", gw.log())
 
+    def test_retry_after_is_honoured(self):
+        receiver = self.receiver()
+        receiver.statuses = [429]
+        receiver.retry_after = 4
+        gw = self.gateway(webhook_tenant(receiver.url))  # retry_initial 1s, retry_max 2s
+        queued = send(gw)
+        wait_delivered(self, gw, receiver, [queued])
+        first, second = receiver.received()
+        self.assertEqual((first["status"], second["status"]), (429, 200))
+        self.assertGreaterEqual(second["arrived"] - first["arrived"], 3.9)
+
     def test_receiver_down_past_the_first_backoff_steps_loses_nothing(self):
         receiver = self.receiver(start=False)
         gw = self.gateway(webhook_tenant(receiver.url))

@@ -36,6 +36,7 @@ class Receiver:
         self.port = port or free_port()
         self.requests = []   # dicts: id, timestamp, signature_ok, body, json, path, headers
         self.statuses = []   # answers for the next requests, then 200
+        self.retry_after = None  # a Retry-After header on non-2xx answers
         self.lock = threading.Lock()
         self.server = None
         self.thread = None
@@ -75,6 +76,8 @@ class Receiver:
                     receiver.requests.append(record)
                 answer = b"stored" if status < 300 else b"not now"
                 self.send_response(status)
+                if status >= 300 and receiver.retry_after is not None:
+                    self.send_header("Retry-After", str(receiver.retry_after))
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)

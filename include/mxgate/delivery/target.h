@@ -47,6 +47,7 @@ struct Result {
   std::vector<RecipientResult> recipients;  // same order as Job::recipients
   std::string remote;                       // e.g. "127.0.0.1:2526" or a file path
   bool endpoint_disabled = false;           // webhook: this attempt's 410 disabled the endpoint
+  uint64_t retry_after_s = 0;               // the peer asked for no retry before this (Retry-After)
 };
 
 // A result with the same outcome and text for every recipient of a job.

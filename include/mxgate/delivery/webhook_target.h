@@ -3,8 +3,8 @@
 // lane, signed per Standard Webhooks with the tenant's secrets, and POSTed to the tenant's
 // URL by a libcurl client on one worker loop, at most delivery.max_connections at once.
 // 2xx → delivered; 410 → the endpoint is disabled and the message fails (dead-lettered, kept,
-// replayable); anything else → retried with the target's own backoff (delivery.retry_*) until
-// delivery.max_age. webhook-id is "msg_<queue id>_<tenant>" on every attempt, so receivers
+// replayable); anything else → retried with the target's own backoff (delivery.retry_*), never
+// sooner than a Retry-After asks, until delivery.max_age. webhook-id is "msg_<queue id>_<tenant>" on every attempt, so receivers
 // deduplicate retries and the rare redelivery after a crash.
 //
 // deliver() is thread-safe; payloads are built on the payload lane, requests run on the loop.
