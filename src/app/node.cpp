@@ -222,8 +222,8 @@ int Node::run() {
       std::make_unique<io::Lane>("webhook-payload", config.webhook.threads, config.webhook.queue_limit);
   parts->registry = std::make_unique<delivery::Registry>(
       parts->worker_ptrs, *parts->file_lane, client_tls,
-      delivery::WebhookContext{parts->control.get(), parts->payload_lane.get(), parts->link_keys, config.links.host,
-                               &parts->webhook_counters});
+      delivery::WebhookContext{parts->control.get(), parts->payload_lane.get(),
+                               delivery::LinkContext{parts->link_keys, config.links.host}, &parts->webhook_counters});
   parts->registry->update(config);
   if (!startInbound(*parts, error)) {
     log::error("-", "inbound_setup_failed").kv("error", error);

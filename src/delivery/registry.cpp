@@ -51,6 +51,7 @@ Registry::~Registry() = default;
 
 void Registry::update(const config::Config& config) {
   std::lock_guard<std::mutex> lock(mutex_);
+  webhooks_.links.host = config.links.host;
   std::unordered_map<std::string, Target*> by_tenant;
   std::unordered_map<std::string, WebhookTarget*> webhooks_by_tenant;
   for (const auto& tenant : config.tenants) {
@@ -67,6 +68,22 @@ void Registry::update(const config::Config& config) {
                                               client_tls_);
       }
       it = targets_.emplace(key, std::move(target)).first;
+    }
+    if (tenant.delivery.kind != config::DeliveryKind::Webhook && tenant.links.mode != config::LinkMode::Off) {
+      // Links are rewritten in front of the (shared) file or smtp target, per tenant.
+      std::string wrapper_key = "links\n" + tenant.id + "\n" + std::to_string(static_cast<int>(tenant.links.mode)) +
+                                "\n" + std::to_string(tenant.links.rewrite_text) + "\n" + config.links.host + "\n" + key;
+      for (const std::string& host : tenant.links.allow_hosts) {
+        wrapper_key += "\n" + host;
+      }
+      auto wrapper = targets_.find(wrapper_key);
+      if (wrapper == targets_.end()) {
+        wrapper = targets_
+                      .emplace(wrapper_key, std::make_unique<LinkRewritingTarget>(*it->second, tenant, webhooks_.links,
+                                                                                  *webhooks_.payload_lane))
+                      .first;
+      }
+      it = wrapper;
     }
     by_tenant[tenant.id] = it->second.get();
     if (tenant.delivery.kind == config::DeliveryKind::Webhook) {

@@ -16,24 +16,6 @@ constexpr size_t kReplyDetailBytes = 100;
 // A Retry-After (RFC 9110 §10.2.3, on 429 and 503) is honoured up to a day.
 constexpr uint64_t kMaxRetryAfterSeconds = 86400;
 
-std::string linkModeName(config::LinkMode mode) {
-  switch (mode) {
-    case config::LinkMode::SafeLinks: return "safe_links";
-    case config::LinkMode::On: return "on";
-    case config::LinkMode::Off: break;
-  }
-  return "off";
-}
-
-links::Mode linkMode(config::LinkMode mode) {
-  switch (mode) {
-    case config::LinkMode::SafeLinks: return links::Mode::SafeLinks;
-    case config::LinkMode::On: return links::Mode::Track;
-    case config::LinkMode::Off: break;
-  }
-  return links::Mode::Off;
-}
-
 // The first line of a response body, shortened, for the recipient's last reply.
 std::string detail(const std::string& body) {
   std::string line = body.substr(0, body.find_first_of("\r\n"));
@@ -131,21 +113,9 @@ void WebhookTarget::deliver(std::shared_ptr<const Job> job, std::function<void(R
 
 std::shared_ptr<const std::string> WebhookTarget::buildPayload(const Job& job, std::string& error) const {
   std::string message = job.headers + *job.body;
-  links::Result rewritten;
-  const links::Key* key =
-      context_.link_keys && !context_.link_keys->keys.empty() ? &context_.link_keys->keys.front() : nullptr;
-  if (link_policy_.mode != config::LinkMode::Off && key != nullptr && !context_.link_host.empty()) {
-    links::Settings settings;
-    settings.mode = linkMode(link_policy_.mode);
-    settings.host = context_.link_host;
-    settings.tenant = tenant_;
-    settings.key = key;
-    settings.allow_hosts = link_policy_.allow_hosts;
-    settings.rewrite_text = link_policy_.rewrite_text;
-    rewritten = links::rewriteMessage(message, job.id.str(), settings);
-    if (rewritten.changed) {
-      message = std::move(rewritten.message);
-    }
+  links::Result rewritten = rewriteJobLinks(job, message, link_policy_, tenant_, context_.links);
+  if (rewritten.changed) {
+    message = std::move(rewritten.message);
   }
   mime::Limits limits;
   limits.max_kept_attachment_bytes = settings_.inline_attachments_max;
@@ -159,7 +129,7 @@ std::shared_ptr<const std::string> WebhookTarget::buildPayload(const Job& job, s
   input.message = &parsed;
   input.ticket_pattern = &ticket_pattern_;
   input.links_rewritten = rewritten.rewritten;
-  input.links_mode = linkModeName(link_policy_.mode);
+  input.links_mode = std::string(linkModeName(link_policy_.mode));
   input.inline_attachments_max = settings_.inline_attachments_max;
   // The event's time, not the attempt's: every retry posts the same bytes.
   input.timestamp_us = job.record->received_at_us;

@@ -279,6 +279,20 @@ class TestWebhooks(unittest.TestCase):
                               url.replace("/acme", "/nobody")), 404)
         self.assertFalse(os.path.exists(os.path.join(gw.spool, "received", "etc.json")))
 
+    def test_links_rewritten_for_a_file_target_too(self):
+        gw = Gateway(tenants={"acme": {"domains": ["acme.test"], "delivery": {"target": "file", "path": "inbox"},
+                                       "links": {"mode": "safe_links"}}},
+                     overrides={"links": {"host": "links.test"}})
+        self.addCleanup(gw.cleanup)
+        gw.start()
+        send(gw, ticket_reply(html='<html><body><a href="https://shop.test/x">x</a></body></html>'))
+        self.assertTrue(wait_until(lambda: len(gw.inbox_files()) == 1, timeout=20), gw.log()[-2000:])
+        [delivered] = gw.inbox_messages()
+        self.assertIn(b"Authentication-Results: mx.test.mxgate;", delivered)
+        self.assertIn(b'href="https://links.test/l/', delivered)
+        self.assertNotIn(b"https://shop.test/x", delivered)
+        self.assertIn(b"Subject: Re: Printer on fire [TICKET-202501-0001]\r\n", delivered)
+
     def test_links_rewritten_in_the_payload(self):
         receiver = self.receiver()
         tenants = webhook_tenant(receiver.url)

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "mxgate/config/config.h"
+#include "mxgate/delivery/link_rewriting.h"
 #include "mxgate/delivery/target.h"
 #include "mxgate/io/lane.h"
 #include "mxgate/io/loop.h"
@@ -38,9 +39,8 @@ struct WebhookCounters {
 // What the node shares with every webhook target.
 struct WebhookContext {
   io::Loop* loop = nullptr;  // where the HTTP clients run
-  io::Lane* payload_lane = nullptr;
-  std::shared_ptr<const links::KeyRing> link_keys;  // may be empty: no rewriting
-  std::string link_host;
+  io::Lane* payload_lane = nullptr;  // payload building and link rewriting
+  LinkContext links;
   WebhookCounters* counters = nullptr;
 };
 
