@@ -565,6 +565,32 @@ class PostfixServer:
         self.started = False
 
 
+def mxgate_node_config(workdir, smtpd_port, admin_port, auth_checks):
+    """The node file every mxgate subject starts from: one inbound listener without TLS, the
+    spool and policies under workdir (the policies directory is created), quiet logs."""
+    policies = os.path.join(workdir, "policies")
+    os.makedirs(policies)
+    return f"""[node]
+hostname = "bench.mxgate.test"
+policies = "{policies}"
+[log]
+level = "warn"
+[[listener]]
+name = "inbound"
+role = "inbound"
+address = "127.0.0.1"
+port = {smtpd_port}
+tls = "none"
+auth_checks = {"true" if auth_checks else "false"}
+[spool]
+path = "{os.path.join(workdir, 'queue')}"
+[admin]
+port = {admin_port}
+[smtp]
+max_connections_per_ip = {MXGATE_MAX_CONNECTIONS_PER_IP}
+"""
+
+
 class MxgateServer:
     """mxgate with a generated config: one inbound listener, one tenant relaying to the sink."""
 
@@ -594,26 +620,7 @@ class MxgateServer:
 
     def _write_config(self):
         policies = os.path.join(self.workdir, "policies")
-        os.makedirs(policies)
-        config = f"""[node]
-hostname = "bench.mxgate.test"
-policies = "{policies}"
-[log]
-level = "warn"
-[[listener]]
-name = "inbound"
-role = "inbound"
-address = "127.0.0.1"
-port = {self.smtpd_port}
-tls = "none"
-auth_checks = {"true" if self.checks else "false"}
-[spool]
-path = "{os.path.join(self.workdir, 'queue')}"
-[admin]
-port = {self.admin_port}
-[smtp]
-max_connections_per_ip = {MXGATE_MAX_CONNECTIONS_PER_IP}
-"""
+        config = mxgate_node_config(self.workdir, self.smtpd_port, self.admin_port, bool(self.checks))
         if self.checks:
             signatures = os.path.join(self.workdir, "signatures")
             os.makedirs(signatures)

@@ -143,29 +143,11 @@ class WebhookSubject:
     def start(self):
         self.nginx.start()
         policies = os.path.join(self.workdir, "policies")
-        os.makedirs(policies)
+        config = rb.mxgate_node_config(self.workdir, self.smtpd_port, rb.free_port(), False)
         with open(os.path.join(self.workdir, "mxgate.toml"), "w", encoding="utf-8") as f:
-            f.write(f"""[node]
-hostname = "bench.mxgate.test"
-policies = "{policies}"
-[log]
-level = "warn"
-[[listener]]
-name = "inbound"
-role = "inbound"
-address = "127.0.0.1"
-port = {self.smtpd_port}
-tls = "none"
-auth_checks = false
-[spool]
-path = "{os.path.join(self.workdir, 'queue')}"
-[admin]
-port = {rb.free_port()}
-[links]
+            f.write(config + f"""[links]
 host = "links.bench.test"
 port = {rb.free_port()}
-[smtp]
-max_connections_per_ip = {rb.MXGATE_MAX_CONNECTIONS_PER_IP}
 """)
         with open(os.path.join(policies, "bench.toml"), "w", encoding="utf-8") as f:
             f.write(f"""tenant = "bench"

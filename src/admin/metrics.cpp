@@ -11,6 +11,15 @@ void metric(std::string& out, std::string_view name, std::string_view type, std:
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
 }
 
+// A family with one label: one sample per (label value, count).
+void labeled(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+             std::string_view label, std::initializer_list<std::pair<std::string_view, uint64_t>> samples) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  for (const auto& [value, count] : samples) {
+    out += fmt::format("{}{{{}=\"{}\"}} {}\n", name, label, value, count);
+  }
+}
+
 }  // namespace
 
 std::string renderMetrics(const MetricsSnapshot& s) {
@@ -20,22 +29,17 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   metric(out, "mxgate_smtp_connections_refused_total", "counter", "SMTP connections refused by connection limits.",
          s.refused_connections);
   metric(out, "mxgate_smtp_connections_open", "gauge", "SMTP sessions open now.", s.connections_open);
-  out += "# HELP mxgate_messages_received_total Messages at the end of DATA/BDAT, by outcome.\n"
-         "# TYPE mxgate_messages_received_total counter\n";
-  out += fmt::format("mxgate_messages_received_total{{outcome=\"accepted\"}} {}\n", s.accepted_messages);
-  out += fmt::format("mxgate_messages_received_total{{outcome=\"rejected\"}} {}\n", s.rejected_messages);
-  out += fmt::format("mxgate_messages_received_total{{outcome=\"tempfailed\"}} {}\n", s.tempfailed_messages);
+  labeled(out, "mxgate_messages_received_total", "counter", "Messages at the end of DATA/BDAT, by outcome.", "outcome",
+          {{"accepted", s.accepted_messages}, {"rejected", s.rejected_messages},
+           {"tempfailed", s.tempfailed_messages}});
   metric(out, "mxgate_received_bytes_total", "counter", "Body bytes of accepted messages.", s.accepted_bytes);
   metric(out, "mxgate_recipients_rejected_total", "counter", "RCPT commands refused (relay denied).",
          s.rejected_recipients);
   metric(out, "mxgate_smtp_protocol_errors_total", "counter",
          "Protocol violations: long lines, bare newlines, pipelining violations, STARTTLS injection.",
          s.protocol_errors);
-  out += "# HELP mxgate_recipient_deliveries_total Delivery outcomes per recipient since start.\n"
-         "# TYPE mxgate_recipient_deliveries_total counter\n";
-  out += fmt::format("mxgate_recipient_deliveries_total{{outcome=\"delivered\"}} {}\n", s.queue.delivered);
-  out += fmt::format("mxgate_recipient_deliveries_total{{outcome=\"deferred\"}} {}\n", s.queue.deferred);
-  out += fmt::format("mxgate_recipient_deliveries_total{{outcome=\"failed\"}} {}\n", s.queue.failed);
+  labeled(out, "mxgate_recipient_deliveries_total", "counter", "Delivery outcomes per recipient since start.",
+          "outcome", {{"delivered", s.queue.delivered}, {"deferred", s.queue.deferred}, {"failed", s.queue.failed}});
   metric(out, "mxgate_queue_messages", "gauge", "Messages queued for delivery (including those in delivery).",
          s.queue.queued);
   metric(out, "mxgate_queue_bytes", "gauge", "Body bytes of queued messages.", s.queue.queued_bytes);
@@ -83,12 +87,10 @@ std::string renderMetrics(const MetricsSnapshot& s) {
     metric(out, "mxgate_dns_failures_total", "counter", "Queries that ended in SERVFAIL or a timeout.", s.dns.failures);
   }
   if (s.scan_enabled) {
-    out += "# HELP mxgate_scans_total Virus scans by verdict.\n# TYPE mxgate_scans_total counter\n";
     const uint64_t clean = s.scan.scanned - std::min(s.scan.scanned, s.scan.infected + s.scan.limits + s.scan.errors);
-    out += fmt::format("mxgate_scans_total{{verdict=\"clean\"}} {}\n", clean);
-    out += fmt::format("mxgate_scans_total{{verdict=\"infected\"}} {}\n", s.scan.infected);
-    out += fmt::format("mxgate_scans_total{{verdict=\"limit_exceeded\"}} {}\n", s.scan.limits);
-    out += fmt::format("mxgate_scans_total{{verdict=\"error\"}} {}\n", s.scan.errors);
+    labeled(out, "mxgate_scans_total", "counter", "Virus scans by verdict.", "verdict",
+            {{"clean", clean}, {"infected", s.scan.infected}, {"limit_exceeded", s.scan.limits},
+             {"error", s.scan.errors}});
     metric(out, "mxgate_scan_signatures", "gauge", "Signatures in the virus engine in use.", s.scan.signatures);
   }
   out += "# HELP mxgate_webhook_attempts_total Webhook POST attempts by result.\n"
@@ -98,11 +100,8 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   }
   metric(out, "mxgate_webhook_endpoints_disabled", "gauge", "Webhook endpoints disabled after a 410 answer.",
          s.webhook_endpoints_disabled);
-  out += "# HELP mxgate_events_total Events of the event outbox by what became of them.\n"
-         "# TYPE mxgate_events_total counter\n";
-  out += fmt::format("mxgate_events_total{{result=\"posted\"}} {}\n", s.events.posted);
-  out += fmt::format("mxgate_events_total{{result=\"dead\"}} {}\n", s.events.dead);
-  out += fmt::format("mxgate_events_total{{result=\"dropped\"}} {}\n", s.events.dropped);
+  labeled(out, "mxgate_events_total", "counter", "Events of the event outbox by what became of them.", "result",
+          {{"posted", s.events.posted}, {"dead", s.events.dead}, {"dropped", s.events.dropped}});
   metric(out, "mxgate_event_posts_failed_total", "counter", "Event POSTs answered with an error or not at all.",
          s.events.failed);
   out += "# HELP mxgate_link_requests_total Requests for signed links (click) and open pixels (open) by result.\n"
