@@ -24,6 +24,26 @@ size_t resultIndex(links::VerifyStatus status) {
   return 3;
 }
 
+// The target as a Location value: controls, space and non-ASCII bytes, which may not appear
+// raw in a header field or a URI, are percent-encoded (RFC 3986 §2.1); the rest is kept as the
+// browser would have read the href.
+std::string locationOf(std::string_view url) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(url.size());
+  for (char c : url) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7f) {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 http::Response noStore(http::Response response) {
   response.headers.emplace_back("Cache-Control", "no-store");
   response.headers.emplace_back("Referrer-Policy", "no-referrer");
@@ -99,7 +119,7 @@ void LinkEndpoint::handle(const http::Request& request, http::Respond respond) {
   }
   if (verified.status == links::VerifyStatus::Ok) {
     http::Response response{302, "text/plain; charset=utf-8", "", {}};
-    response.headers.emplace_back("Location", verified.target.url);
+    response.headers.emplace_back("Location", locationOf(verified.target.url));
     respond(noStore(std::move(response)));
     return;
   }

@@ -28,8 +28,9 @@ struct BodyParts {
   std::vector<GMimePart*> text;
 };
 
-// The leaf text parts in document order, without recursion; attached messages and
-// attachments are left out.
+// The leaf text parts in document order, without recursion; attached messages, attachments
+// and the contents of multipart/signed and multipart/encrypted (RFC 1847: S/MIME and PGP/MIME,
+// whose signatures a rewrite would break) are left out.
 BodyParts bodyParts(GMimeMessage* message) {
   BodyParts parts;
   std::vector<GMimeObject*> stack;
@@ -39,6 +40,9 @@ BodyParts bodyParts(GMimeMessage* message) {
   while (!stack.empty()) {
     GMimeObject* object = stack.back();
     stack.pop_back();
+    if (GMIME_IS_MULTIPART_SIGNED(object) || GMIME_IS_MULTIPART_ENCRYPTED(object)) {
+      continue;
+    }
     if (GMIME_IS_MULTIPART(object)) {
       auto* multipart = GMIME_MULTIPART(object);
       for (int i = g_mime_multipart_get_count(multipart); i > 0; --i) {

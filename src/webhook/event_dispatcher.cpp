@@ -14,6 +14,9 @@ namespace {
 
 constexpr uint64_t kScanIntervalMs = 250;
 constexpr size_t kScanLimit = 5000;  // events looked at per scan
+// Dead events move under this prefix: they sort after every live one, so a scan reaches the
+// live events first however many dead ones are kept.
+constexpr std::string_view kDeadPrefix = "\xff";
 constexpr uint64_t kFirstBackoffUs = 5000000;
 constexpr uint64_t kMaxBackoffUs = 600000000;
 
@@ -95,12 +98,15 @@ void EventDispatcher::dispatch(Found found) {
     if (record.dead && (replay_.count(record.tenant) != 0 || replay_.count("") != 0)) {
       record.dead = false;
       record.at_us = now;  // the maximum age counts from the replay
+      batch.deleteEvent(key);
+      key.erase(0, kDeadPrefix.size());
       batch.putEvent(key, record);
     }
     if (!record.dead && now > record.at_us &&
         now - record.at_us > static_cast<uint64_t>(policy->events.max_age.count()) * 1000000) {
       record.dead = true;
-      batch.putEvent(key, record);
+      batch.deleteEvent(key);
+      batch.putEvent(std::string(kDeadPrefix) + key, record);
       ++stats_.dead;
       log::warn("-", "event_dead").kv("tenant", record.tenant).kv("event", record.id).kv("type", record.type);
     }

@@ -279,6 +279,17 @@ class TestWebhooks(unittest.TestCase):
                               url.replace("/acme", "/nobody")), 404)
         self.assertFalse(os.path.exists(os.path.join(gw.spool, "received", "etc.json")))
 
+    def test_redirect_location_is_percent_encoded(self):
+        receiver = self.receiver()
+        tenants = webhook_tenant(receiver.url)
+        tenants["acme"]["links"] = {"mode": "safe_links"}
+        gw = self.gateway(tenants, overrides={"links": {"host": "links.test"}})
+        queued = send(gw, ticket_reply(html='<html><body><a href="https://shop.test/a b/café?q=ü">x</a></body></html>'))
+        [request] = wait_delivered(self, gw, receiver, [queued])
+        click = re.search(r'href="https://links.test(/l/[^"]+)"', request["json"]["data"]["html"]).group(1)
+        status, headers, _ = http_get(gw.links_port, click)
+        self.assertEqual((status, headers.get("Location")), (302, "https://shop.test/a%20b/caf%C3%A9?q=%C3%BC"))
+
     def test_links_rewritten_for_a_file_target_too(self):
         gw = Gateway(tenants={"acme": {"domains": ["acme.test"], "delivery": {"target": "file", "path": "inbox"},
                                        "links": {"mode": "safe_links"}}},
@@ -341,10 +352,10 @@ class TestEvents(unittest.TestCase):
         self.addCleanup(self.inbound.stop)
         self.addCleanup(self.events.stop)
 
-    def gateway(self, batch_max=1, links=None, zone=None, **delivery):
+    def gateway(self, batch_max=1, links=None, zone=None, events_max_age="3d", **delivery):
         tenants = webhook_tenant(self.inbound.url, **delivery)
         tenants["acme"]["events"] = {"url": self.events.url, "secrets": [whsec(EVENTS_KEY)], "allow_private": True,
-                                     "batch_max": batch_max}
+                                     "batch_max": batch_max, "max_age": events_max_age}
         if links:
             tenants["acme"]["links"] = links
         gw = Gateway(tenants=tenants, overrides={"links": {"host": "links.test"}} if links else None, zone=zone)
@@ -396,6 +407,29 @@ class TestEvents(unittest.TestCase):
         self.assertEqual(len([e for e in events if e["type"] == "message.delivered"]), 3)
         self.assertTrue(any(isinstance(r["json"], list) and len(r["json"]) > 1 for r in self.events.received()))
         self.assertTrue(all(r["signature_ok"] for r in self.events.received()))
+
+    def test_events_past_their_max_age_are_kept_dead_and_replayed(self):
+        self.events.stop()
+        port = self.events.port
+        gw = self.gateway(events_max_age="2s")
+        queued = send(gw)
+
+        def outbox():
+            result = gw.cli("webhooks", "ls", "--json")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            return json.loads(result.stdout)["events"]
+        self.assertTrue(wait_until(lambda: [e["dead"] for e in outbox()] == [2], timeout=30), outbox())
+        self.assertEqual(outbox()[0]["pending"], 0)
+        self.events = Receiver([EVENTS_KEY], port).start()
+        self.addCleanup(self.events.stop)
+        time.sleep(1.5)
+        self.assertEqual(self.events.received(), [])  # dead events are not retried
+        replay = gw.cli("webhooks", "replay", "--all")
+        self.assertEqual(replay.returncode, 0, replay.stdout + replay.stderr)
+        events = self.posted(2)
+        self.assertEqual([e["type"] for e in events], ["message.accepted", "message.delivered"])
+        self.assertEqual({e["data"]["message"]["id"] for e in events}, {queued})
+        self.assertTrue(wait_until(lambda: [e["dead"] for e in outbox()] == [0], timeout=10), outbox())
 
     def test_410_raises_webhook_endpoint_disabled(self):
         self.inbound.statuses = [410]

@@ -3,7 +3,8 @@
 // events.batch_max), signed like inbound webhooks (Standard Webhooks, the event's "id" as
 // webhook-id). A 2xx deletes the events; anything else backs the tenant off exponentially
 // (5 s doubling to 10 min, ±20 % jitter, never sooner than a Retry-After); a 410 disables the tenant's event endpoint until
-// replay(); events older than events.max_age are kept as dead. Events of tenants without an
+// replay(); events older than events.max_age are kept as dead (re-keyed behind every live one,
+// so they never hold the live ones back). Events of tenants without an
 // events.url (or no longer configured) are dropped.
 //
 // Runs on the control loop; the spool is read on the read lane. start(), stop() and the

@@ -259,6 +259,14 @@ BOOST_AUTO_TEST_CASE(nothing_to_rewrite) {
   result = rewriteMessage(attached, kQueueId, test::settings());
   BOOST_TEST(!result.changed);
 
+  // Signed (RFC 1847, S/MIME or PGP/MIME) content is left alone: a rewrite would break it.
+  const std::string signed_message =
+      "From: a@example.org\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=s\r\n\r\n"
+      "--s\r\nContent-Type: text/html\r\n\r\n<a href=\"https://example.com/signed\">x</a>\r\n"
+      "--s\r\nContent-Type: application/pkcs7-signature\r\n\r\nMIIB\r\n--s--\r\n";
+  BOOST_TEST(!rewriteMessage(signed_message, kQueueId, test::settings()).changed);
+
   // Not a message at all, and empty input.
   BOOST_TEST(!rewriteMessage("", kQueueId, test::settings()).changed);
   BOOST_TEST(!rewriteMessage(std::string(1000, '\0'), kQueueId, test::settings()).changed);
