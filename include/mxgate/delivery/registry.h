@@ -2,7 +2,7 @@
 // tenant's [delivery] policy, reusing the existing target when the settings are unchanged;
 // targets are kept until shutdown so deliveries under way are never cut off by a reload.
 // Webhook targets are one per tenant (their secrets, links and thread settings are the
-// tenant's), each on one of the worker loops.
+// tenant's); their HTTP clients run on the loop WebhookContext names (the control loop).
 // forTenant() is what the scheduler's resolver calls. Thread-safe.
 #pragma once
 
@@ -47,7 +47,6 @@ class Registry {
   io::Lane& file_lane_;
   std::shared_ptr<tls::Context> client_tls_;
   WebhookContext webhooks_;
-  size_t next_loop_ = 0;  // webhook targets are spread over the loops
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Target>> targets_;  // by settings key
   std::unordered_map<std::string, Target*> by_tenant_;

@@ -1,11 +1,12 @@
 // The `webhook` delivery target: each message is turned into the `inbound.message.received`
 // JSON (links rewritten first when the tenant asks, then parsed with GMime) on the payload
 // lane, signed per Standard Webhooks with the tenant's secrets, and POSTed to the tenant's
-// URL by a libcurl client on one worker loop, at most delivery.max_connections at once.
+// URL by a libcurl client on the control loop (the worker loops carry the SMTP sessions), at
+// most delivery.max_connections at once.
 // 2xx → delivered; 410 → the endpoint is disabled and the message fails (dead-lettered, kept,
 // replayable); anything else → retried with the target's own backoff (delivery.retry_*), never
-// sooner than a Retry-After asks, until delivery.max_age. webhook-id is "msg_<queue id>_<tenant>" on every attempt, so receivers
-// deduplicate retries and the rare redelivery after a crash.
+// sooner than a Retry-After asks, until delivery.max_age. webhook-id is "msg_<queue id>_<tenant>"
+// on every attempt, so receivers deduplicate retries and the rare redelivery after a crash.
 //
 // deliver() is thread-safe; payloads are built on the payload lane, requests run on the loop.
 #pragma once
