@@ -2,6 +2,7 @@
 #include "mxgate/admin/link_endpoint.h"
 
 #include "mxgate/base/clock.h"
+#include "mxgate/base/html.h"
 #include "mxgate/base/log.h"
 #include "mxgate/events/event.h"
 
@@ -52,22 +53,6 @@ http::Response noStore(http::Response response) {
 }
 
 }  // namespace
-
-std::string escapeHtml(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 LinkEndpoint::LinkEndpoint(std::shared_ptr<const links::KeyRing> keys, LinkCounters& counters, spool::Store& store,
                            ConfigFn config)
@@ -129,7 +114,7 @@ void LinkEndpoint::handle(const http::Request& request, http::Respond respond) {
   }
   log::warn(verified.target.queue_id.empty() ? "-" : verified.target.queue_id, "link_not_verified")
       .kv("reason", verified.status == links::VerifyStatus::BadMac ? "bad_mac" : "unknown_key");
-  const std::string target = escapeHtml(verified.target.url);
+  const std::string target = html::escaped(verified.target.url);
   respond(noStore(http::Response{
       400, "text/html; charset=utf-8",
       "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Link not verified</title></head><body>\n"

@@ -17,6 +17,7 @@
 #include "body_rewriters.h"
 #include "html_scan.h"
 #include "mxgate/base/ascii.h"
+#include "mxgate/base/html.h"
 
 namespace mxgate::links {
 namespace detail {
@@ -164,24 +165,6 @@ std::string browserUrl(std::string_view value) {
   return url;
 }
 
-void appendEscaped(std::string& out, std::string_view value) {
-  for (char c : value) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
-
 bool noTrack(const GumboVector& attributes) {
   if (gumbo_get_attribute(&attributes, "data-mxgate-no-track") != nullptr) {
     return true;
@@ -283,7 +266,7 @@ Edit replacement(std::string_view html, const Candidate& candidate, std::string_
   const char quote = quoted ? first : '"';
   edit.text.reserve(link.size() + 2);
   edit.text += quote;
-  appendEscaped(edit.text, link);
+  html::appendEscaped(edit.text, link);
   edit.text += quote;
   return edit;
 }
@@ -318,7 +301,7 @@ bool rewriteHtmlInto(std::string_view html, LinkPolicy& policy, std::string& out
     Edit pixel;
     pixel.offset = links.pixel_offset;
     pixel.text = "<img src=\"";
-    appendEscaped(pixel.text, policy.openPixelLink());
+    html::appendEscaped(pixel.text, policy.openPixelLink());
     pixel.text += R"(" width="1" height="1" alt="" style="display:none">)";
     edits.push_back(std::move(pixel));
   }

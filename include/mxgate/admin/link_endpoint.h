@@ -47,7 +47,4 @@ class LinkEndpoint {
   ConfigFn config_;
 };
 
-// "<a & b>" → "&lt;a &amp; b&gt;" (text and attribute values).
-std::string escapeHtml(std::string_view text);
-
 }  // namespace mxgate::admin

@@ -1,10 +1,10 @@
-// Unit tests for the text helpers in base: UTF-8 well-formedness (RFC 3629 §4) and ASCII
-// case folding.
+// Unit tests for the text helpers in base: UTF-8 well-formedness (RFC 3629 §4), ASCII case
+// folding, RFC 3339 timestamps and HTML escaping.
 #include <boost/test/unit_test.hpp>
 
-#include "mxgate/base/clock.h"
-
 #include "mxgate/base/ascii.h"
+#include "mxgate/base/clock.h"
+#include "mxgate/base/html.h"
 #include "mxgate/base/utf8.h"
 
 BOOST_AUTO_TEST_SUITE(text)
@@ -77,6 +77,12 @@ BOOST_AUTO_TEST_CASE(rfc3339_timestamps) {
   BOOST_TEST(mxgate::formatRfc3339(951782400000000, 3) == "2000-02-29T00:00:00.000Z");
   BOOST_TEST(mxgate::formatRfc3339(253402300799999999, 3) == "9999-12-31T23:59:59.999Z");
   BOOST_TEST(mxgate::formatRfc3339(UINT64_MAX, 3) == "9999-12-31T23:59:59.999Z");
+}
+
+BOOST_AUTO_TEST_CASE(html_escaping) {
+  BOOST_TEST(mxgate::html::escaped(R"(<a href="x?a=1&b='2'">)") ==
+             "&lt;a href=&quot;x?a=1&amp;b=&#39;2&#39;&quot;&gt;");
+  BOOST_TEST(mxgate::html::escaped("plain é") == "plain é");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
