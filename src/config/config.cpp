@@ -899,6 +899,7 @@ class Loader {
       if (!tenant.events.url.empty() && tenant.events.secret_keys.empty()) {
         record.sink.add(record.lines.events_url, "events.url", "events need events.secrets to sign them");
       }
+      config_->id_index.emplace(tenant.id, t);
       config_->tenants.push_back(tenant);
     }
   }
@@ -961,8 +962,8 @@ const Tenant* Config::tenantForDomain(std::string_view domain) const {
 }
 
 const Tenant* Config::tenantById(std::string_view id) const {
-  const auto it = std::find_if(tenants.begin(), tenants.end(), [&](const Tenant& t) { return t.id == id; });
-  return it == tenants.end() ? nullptr : &*it;
+  const auto it = id_index.find(std::string(id));
+  return it == id_index.end() ? nullptr : &tenants[it->second];
 }
 
 LoadResult load(const std::string& node_file) {

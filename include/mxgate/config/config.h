@@ -249,6 +249,7 @@ struct Config {
   const Tenant* tenantById(std::string_view id) const;
 
   std::unordered_map<std::string, size_t> domain_index;  // lower-cased domain -> tenants[i]
+  std::unordered_map<std::string, size_t> id_index;      // tenant id -> tenants[i]
 };
 
 // A Standard Webhooks secret, "whsec_" + base64 of 24..64 bytes: the key bytes, or nullopt.

@@ -75,13 +75,13 @@ BOOST_AUTO_TEST_CASE(click_event_json) {
 }
 
 BOOST_AUTO_TEST_CASE(one_event_per_tenant_that_wants_events) {
-  config::Config config;
-  config::Tenant acme;
-  acme.id = "acme";
-  acme.events.url = "https://crm.test/events";
-  config::Tenant quiet;
-  quiet.id = "quiet";
-  config.tenants = {acme, quiet};
+  const config::LoadResult loaded = config::loadFromText(
+      "node.toml", "",
+      {{"acme.toml", "tenant = \"acme\"\ndomains = [\"acme.test\"]\n[delivery]\ntarget = \"file\"\npath = \"in\"\n"
+                     "[events]\nurl = \"https://crm.test/events\"\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n"},
+       {"quiet.toml", "tenant = \"quiet\"\ndomains = [\"quiet.test\"]\n[delivery]\ntarget = \"file\"\npath = \"in\"\n"}});
+  BOOST_REQUIRE_MESSAGE(loaded.config, (loaded.errors.empty() ? std::string() : loaded.errors.front().str()));
+  const config::Config& config = *loaded.config;
   BOOST_TEST(events::wanted(&config, "acme"));
   BOOST_TEST(!events::wanted(&config, "quiet"));
   BOOST_TEST(!events::wanted(&config, "gone"));
