@@ -504,6 +504,23 @@ void Scheduler::deliver(const mail::QueueId& id, spool::MessageRecord record, st
   }
 }
 
+// A delivery event for one recipient (its outcome just recorded in recipient) when its tenant
+// wants events; written with the attempt's outcome.
+void Scheduler::addRecipientEvent(Attempt& attempt, std::string_view type, const spool::RecipientRecord& recipient,
+                                  const std::string& remote, uint64_t at_us) {
+  if (!events::wanted(attempt.config.get(), recipient.tenant)) {
+    return;
+  }
+  events::Fields fields;
+  fields.queue_id = attempt.id.str();
+  fields.recipients = {recipient.address};
+  fields.mail_from = attempt.record.mail_from;
+  fields.attempt = recipient.attempts;
+  fields.reply = recipient.last_reply;
+  fields.remote = remote;
+  attempt.events.push_back(events::make(type, recipient.tenant, at_us, fields));
+}
+
 void Scheduler::onJobDone(const std::shared_ptr<Attempt>& attempt, size_t job, delivery::Result result) {
   const auto& indexes = attempt->jobs[job];
   for (size_t k = 0; k < indexes.size(); ++k) {
@@ -528,16 +545,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Attempt>& attempt, size_t job, d
     log::Line line(outcome.outcome == delivery::Outcome::Delivered ? log::Level::Info : log::Level::Warn,
                    attempt->id.str(), outcomeEvent(outcome.outcome));
     line.kv("to", recipient.address).kv("remote", result.remote).kv("attempt", recipient.attempts).kv("reply", outcome.reply);
-    if (events::wanted(attempt->config.get(), recipient.tenant)) {
-      events::Fields fields;
-      fields.queue_id = attempt->id.str();
-      fields.recipients = {recipient.address};
-      fields.mail_from = attempt->record.mail_from;
-      fields.attempt = recipient.attempts;
-      fields.reply = outcome.reply;
-      fields.remote = result.remote;
-      attempt->events.push_back(events::make(deliveryEventType(outcome.outcome), recipient.tenant, nowMicros(), fields));
-    }
+    addRecipientEvent(*attempt, deliveryEventType(outcome.outcome), recipient, result.remote, nowMicros());
   }
   attempt->retry_after_us = std::max(attempt->retry_after_us, result.retry_after_s * 1000000);
   if (result.endpoint_disabled && !indexes.empty()) {
@@ -603,15 +611,7 @@ void Scheduler::finishAttempt(const std::shared_ptr<Attempt>& attempt) {
           recipient.last_reply = "expired after " + std::to_string(retry.max_age.count()) +
                                  " s in the queue; last reply: " + recipient.last_reply;
           ++failed_;
-          if (events::wanted(attempt->config.get(), recipient.tenant)) {
-            events::Fields fields;
-            fields.queue_id = record.id.str();
-            fields.recipients = {recipient.address};
-            fields.mail_from = record.mail_from;
-            fields.attempt = recipient.attempts;
-            fields.reply = recipient.last_reply;
-            attempt->events.push_back(events::make("message.expired", recipient.tenant, now, fields));
-          }
+          addRecipientEvent(*attempt, "message.expired", recipient, "", now);
         }
       }
       if (record.hasRecipientIn(spool::RecipientState::Quarantined)) {

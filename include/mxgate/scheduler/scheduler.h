@@ -210,6 +210,8 @@ class Scheduler {
                     std::shared_ptr<const std::string> body);
   void loadAndStart(const mail::QueueId& id);
   void onJobDone(const std::shared_ptr<Attempt>& attempt, size_t job, delivery::Result result);
+  static void addRecipientEvent(Attempt& attempt, std::string_view type, const spool::RecipientRecord& recipient,
+                                const std::string& remote, uint64_t at_us);
   void finishAttempt(const std::shared_ptr<Attempt>& attempt);
   void deadLetter(spool::MessageRecord& record, const std::string& reason, uint64_t now);
   void dropHot(const mail::QueueId& id);
