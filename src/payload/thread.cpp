@@ -168,18 +168,6 @@ std::string TicketPattern::removeMatches(std::string_view text) const {
   return out;
 }
 
-std::string TicketPattern::check(const std::string& pattern) {
-  if (pattern.empty()) {
-    return {};
-  }
-  std::string error;
-  GRegex* regex = compile(pattern, error);
-  if (regex != nullptr) {
-    g_regex_unref(regex);
-  }
-  return error;
-}
-
 Thread threadHints(const mime::Message& message, const std::vector<std::string>& rcpt_to,
                    const TicketPattern& pattern) {
   Thread thread;

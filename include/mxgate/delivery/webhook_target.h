@@ -67,7 +67,8 @@ class WebhookTarget : public Target {
     std::shared_ptr<const std::string> payload;
     std::function<void(Result)> done;
   };
-  // Payload lane: rewrite, parse and build; nullopt with a reason when the message cannot be sent.
+  // Payload lane: rewrite, parse and build; nullptr with the reason in error when the message
+  // cannot be sent.
   std::shared_ptr<const std::string> buildPayload(const Job& job, std::string& error) const;
   // Loop thread.
   void start(Pending pending);

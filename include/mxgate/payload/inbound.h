@@ -19,7 +19,8 @@
 
 namespace mxgate::payload {
 
-// A compiled ticket pattern (a Perl-compatible regular expression, GLib's GRegex). The ticket
+// A compiled ticket pattern (a Perl-compatible regular expression, GLib's GRegex; the default
+// and the check of the policy file's text are config's, thread.ticket_pattern). The ticket
 // id is the first capture group when the pattern has one, otherwise the whole match with one
 // enclosing pair of [] removed.
 class TicketPattern {
@@ -36,15 +37,11 @@ class TicketPattern {
   // The text with every match removed (for the normalized subject); unchanged for an empty
   // pattern.
   std::string removeMatches(std::string_view text) const;
-  // "" when the text compiles, otherwise why not (for configuration checks).
-  static std::string check(const std::string& pattern);
 
  private:
   void* regex_ = nullptr;  // GRegex*
   bool has_group_ = false;
 };
-
-inline constexpr std::string_view kDefaultTicketPattern = R"(\[TICKET-\d{6}-\d{4}\])";
 
 struct ThreadHint {
   std::string value;   // ticket id, message id or plus-address tag

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "mxgate/config/config.h"
 #include "mxgate/mime/message.h"
 #include "mxgate/payload/inbound.h"
 
@@ -49,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     __builtin_trap();
   }
 
-  static const payload::TicketPattern pattern{std::string(payload::kDefaultTicketPattern)};
+  static const payload::TicketPattern pattern{config::ThreadPolicy{}.ticket_pattern};
   payload::Input in;
   in.record = &fixedRecord();
   in.tenant = "acme";

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../mime/mime_test_util.h"
+#include "mxgate/config/config.h"
 #include "mxgate/payload/inbound.h"
 
 namespace mxgate::payload {
@@ -46,7 +47,7 @@ struct Built {
 
 Built build(const spool::MessageRecord& record, const std::string& message, uint64_t inline_max = 1048576,
             std::vector<std::string> rcpt_to = {"support@acme.example"}) {
-  static const TicketPattern pattern{std::string(kDefaultTicketPattern)};
+  static const TicketPattern pattern{config::ThreadPolicy{}.ticket_pattern};
   const mime::Message parsed = mime::parse(message);
   Input input;
   input.record = &record;

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "mxgate/config/config.h"
 #include "mxgate/payload/inbound.h"
 
 namespace mxgate::payload {
@@ -20,7 +21,7 @@ std::ostream& operator<<(std::ostream& out, const ThreadHint& hint) {
 namespace {
 
 const TicketPattern& defaultPattern() {
-  static const TicketPattern pattern{std::string(kDefaultTicketPattern)};
+  static const TicketPattern pattern{config::ThreadPolicy{}.ticket_pattern};
   return pattern;
 }
 
@@ -64,10 +65,10 @@ BOOST_AUTO_TEST_CASE(invalid_pattern_text) {
     BOOST_TEST(std::string(error.what()).find("invalid ticket pattern: ") == 0u);
     BOOST_TEST(std::string(error.what()).size() > 24u);
   }
-  BOOST_TEST(TicketPattern::check(std::string(kDefaultTicketPattern)) == "");
-  BOOST_TEST(TicketPattern::check("") == "");
-  BOOST_TEST(TicketPattern::check("(a") != "");
-  BOOST_TEST(TicketPattern::check("x{2,1}") != "");
+  BOOST_CHECK_NO_THROW(TicketPattern(config::ThreadPolicy{}.ticket_pattern));
+  BOOST_CHECK_NO_THROW(TicketPattern(""));
+  BOOST_CHECK_THROW(TicketPattern("(a"), std::invalid_argument);
+  BOOST_CHECK_THROW(TicketPattern("x{2,1}"), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_utf8_text_has_no_ticket) {
