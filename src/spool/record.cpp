@@ -150,6 +150,16 @@ bool asU32(std::string_view value, uint32_t& out) {
   return true;
 }
 
+// A yes/no field: 0 or 1.
+bool asFlag(std::string_view value, bool& out) {
+  uint64_t number = 0;
+  if (!asNumber(value, number) || number > 1) {
+    return false;
+  }
+  out = number == 1;
+  return true;
+}
+
 // Walks the fields of a value; field() returns false for a malformed field.
 template <typename Fn>
 bool forEachField(std::string_view in, Fn field) {
@@ -197,6 +207,25 @@ DecodeStatus unseal(std::string_view magic, std::string_view bytes, std::string_
     return DecodeStatus::BadChecksum;
   }
   fields = payload.substr(magic.size() + 1);
+  return DecodeStatus::Ok;
+}
+
+// Unseals bytes and hands every field to decode_field(record, tag, value), starting from seed
+// (what the key carries); out is replaced only when all of it decodes.
+template <class Record, class FieldFn>
+DecodeStatus decodeRecord(std::string_view magic, std::string_view bytes, Record seed, Record& out,
+                          FieldFn decode_field) {
+  std::string_view fields;
+  const DecodeStatus status = unseal(magic, bytes, fields);
+  if (status != DecodeStatus::Ok) {
+    return status;
+  }
+  if (!forEachField(fields, [&seed, &decode_field](uint64_t tag, std::string_view value) {
+        return decode_field(seed, tag, value);
+      })) {
+    return DecodeStatus::Malformed;
+  }
+  out = std::move(seed);
   return DecodeStatus::Ok;
 }
 
@@ -397,20 +426,12 @@ std::string encodeMessage(const MessageRecord& record) {
 }
 
 DecodeStatus decodeMessage(std::string_view bytes, MessageRecord& out) {
-  std::string_view fields;
-  DecodeStatus status = unseal(kMessageMagic, bytes, fields);
-  if (status != DecodeStatus::Ok) {
-    return status;
-  }
-  MessageRecord record;
-  record.id = out.id;  // the id lives in the key, not in the value
-  if (!forEachField(fields, [&record](uint64_t tag, std::string_view value) {
-        return decodeMessageField(tag, value, record);
-      })) {
-    return DecodeStatus::Malformed;
-  }
-  out = std::move(record);
-  return DecodeStatus::Ok;
+  MessageRecord seed;
+  seed.id = out.id;  // the id lives in the key, not in the value
+  return decodeRecord(kMessageMagic, bytes, std::move(seed), out,
+                      [](MessageRecord& record, uint64_t tag, std::string_view value) {
+                        return decodeMessageField(tag, value, record);
+                      });
 }
 
 std::string encodeQuarantine(const QuarantineRecord& record) {
@@ -430,38 +451,23 @@ std::string encodeQuarantine(const QuarantineRecord& record) {
 }
 
 DecodeStatus decodeQuarantine(std::string_view bytes, QuarantineRecord& out) {
-  std::string_view fields;
-  DecodeStatus status = unseal(kQuarantineMagic, bytes, fields);
-  if (status != DecodeStatus::Ok) {
-    return status;
-  }
-  QuarantineRecord record;
-  record.id = out.id;  // from the key
-  bool ok = forEachField(fields, [&record](uint64_t tag, std::string_view value) {
-    uint64_t number = 0;
-    switch (tag) {
-      case kQuarantineTenant: record.tenant.assign(value); return true;
-      case kQuarantineReason: record.reason.assign(value); return true;
-      case kQuarantineDetail: record.detail.assign(value); return true;
-      case kQuarantineAt: return asNumber(value, record.quarantined_at_us);
-      case kQuarantineExpires: return asNumber(value, record.expires_at_us);
-      case kQuarantineHold:
-        if (!asNumber(value, number) || number > 1) {
-          return false;
-        }
-        record.legal_hold = number == 1;
-        return true;
-      case kQuarantineMailFrom: record.mail_from.assign(value); return true;
-      case kQuarantineSize: return asNumber(value, record.size);
-      case kQuarantineRecipient: record.recipients.emplace_back(value); return true;
-      default: return true;
-    }
-  });
-  if (!ok) {
-    return DecodeStatus::Malformed;
-  }
-  out = std::move(record);
-  return DecodeStatus::Ok;
+  QuarantineRecord seed;
+  seed.id = out.id;  // from the key
+  return decodeRecord(kQuarantineMagic, bytes, std::move(seed), out,
+                      [](QuarantineRecord& record, uint64_t tag, std::string_view value) {
+                        switch (tag) {
+                          case kQuarantineTenant: record.tenant.assign(value); return true;
+                          case kQuarantineReason: record.reason.assign(value); return true;
+                          case kQuarantineDetail: record.detail.assign(value); return true;
+                          case kQuarantineAt: return asNumber(value, record.quarantined_at_us);
+                          case kQuarantineExpires: return asNumber(value, record.expires_at_us);
+                          case kQuarantineHold: return asFlag(value, record.legal_hold);
+                          case kQuarantineMailFrom: record.mail_from.assign(value); return true;
+                          case kQuarantineSize: return asNumber(value, record.size);
+                          case kQuarantineRecipient: record.recipients.emplace_back(value); return true;
+                          default: return true;
+                        }
+                      });
 }
 
 std::string encodeAudit(const AuditRecord& record) {
@@ -476,13 +482,7 @@ std::string encodeAudit(const AuditRecord& record) {
 }
 
 DecodeStatus decodeAudit(std::string_view bytes, AuditRecord& out) {
-  std::string_view fields;
-  DecodeStatus status = unseal(kAuditMagic, bytes, fields);
-  if (status != DecodeStatus::Ok) {
-    return status;
-  }
-  AuditRecord record;
-  bool ok = forEachField(fields, [&record](uint64_t tag, std::string_view value) {
+  return decodeRecord(kAuditMagic, bytes, AuditRecord{}, out, [](AuditRecord& record, uint64_t tag, std::string_view value) {
     switch (tag) {
       case kAuditAt: return asNumber(value, record.at_us);
       case kAuditActor: record.actor.assign(value); return true;
@@ -493,11 +493,6 @@ DecodeStatus decodeAudit(std::string_view bytes, AuditRecord& out) {
       default: return true;
     }
   });
-  if (!ok) {
-    return DecodeStatus::Malformed;
-  }
-  out = std::move(record);
-  return DecodeStatus::Ok;
 }
 
 std::string encodeEvent(const EventRecord& record) {
@@ -513,40 +508,18 @@ std::string encodeEvent(const EventRecord& record) {
 }
 
 DecodeStatus decodeEvent(std::string_view bytes, EventRecord& out) {
-  std::string_view fields;
-  DecodeStatus status = unseal(kEventMagic, bytes, fields);
-  if (status != DecodeStatus::Ok) {
-    return status;
-  }
-  EventRecord record;
-  bool ok = forEachField(fields, [&record](uint64_t tag, std::string_view value) {
-    uint64_t number = 0;
+  return decodeRecord(kEventMagic, bytes, EventRecord{}, out, [](EventRecord& record, uint64_t tag, std::string_view value) {
     switch (tag) {
       case kEventAt: return asNumber(value, record.at_us);
       case kEventId: record.id.assign(value); return true;
       case kEventTenant: record.tenant.assign(value); return true;
       case kEventType: record.type.assign(value); return true;
       case kEventJson: record.json.assign(value); return true;
-      case kEventAttempts:
-        if (!asNumber(value, number) || number > UINT32_MAX) {
-          return false;
-        }
-        record.attempts = static_cast<uint32_t>(number);
-        return true;
-      case kEventDead:
-        if (!asNumber(value, number) || number > 1) {
-          return false;
-        }
-        record.dead = number == 1;
-        return true;
+      case kEventAttempts: return asU32(value, record.attempts);
+      case kEventDead: return asFlag(value, record.dead);
       default: return true;
     }
   });
-  if (!ok) {
-    return DecodeStatus::Malformed;
-  }
-  out = std::move(record);
-  return DecodeStatus::Ok;
 }
 
 std::string_view describe(DecodeStatus status) {
