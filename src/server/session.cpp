@@ -741,6 +741,7 @@ void Session::flushChunk() {
   spool::Batch batch;
   if (chunks_written_ == 0) {
     batch.markOpen(queue_id_);
+    spool_epoch_ = owner_.runtime().store().epoch();
   }
   body_crc_ = spool::crc32(body_crc_, chunk_);
   body_bytes_ += chunk_.size();
@@ -921,6 +922,7 @@ void Session::commit() {
   batch.putBodyChunk(queue_id_, chunks_written_, chunk_);
   if (chunks_written_ > 0) {
     batch.clearOpen(queue_id_);
+    batch.requireEpoch(spool_epoch_);  // the earlier chunks were written unsynced
   }
   batch.putMessage(record);
   std::shared_ptr<const std::string> hot_body;

@@ -133,7 +133,8 @@ struct Store::Options {
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
 };
 
-std::unique_ptr<Store> Store::open(const config::SpoolSettings& settings, std::string& error) {
+std::unique_ptr<Store> Store::open(const config::SpoolSettings& settings, std::string& error,
+                                   std::shared_ptr<rocksdb::Env> env) {
   std::error_code ec;
   std::filesystem::create_directories(settings.path, ec);
   if (ec) {
@@ -141,6 +142,11 @@ std::unique_ptr<Store> Store::open(const config::SpoolSettings& settings, std::s
     return nullptr;
   }
   std::unique_ptr<Store> store(new Store(settings));
+  if (env) {
+    store->options_->db.env = env.get();
+    store->options_->db.sst_file_manager.reset(rocksdb::NewSstFileManager(env.get()));
+    store->env_ = std::move(env);
+  }
   if (!store->openDatabase(error)) {
     return nullptr;
   }
@@ -277,6 +283,7 @@ void Store::tryRecover() {
   closeDatabase();
   std::string error;
   if (openDatabase(error)) {
+    epoch_.fetch_add(1, std::memory_order_acq_rel);
     writable_.store(true);
     log::warn("-", "spool_resumed").kv("path", path_).kv("how", "reopen");
   } else {
@@ -327,9 +334,17 @@ void Store::writerLoop() {
     if (!writable_.load()) {
       tryRecover();
     }
+    // Batches whose transaction began in an earlier epoch are refused, unwritten.
+    const uint64_t epoch = epoch_.load(std::memory_order_acquire);
+    std::vector<bool> stale(work.size(), false);
     rocksdb::WriteBatch write_batch;
     bool sync = false;
-    for (const auto& item : work) {
+    for (size_t i = 0; i < work.size(); ++i) {
+      const Pending& item = work[i];
+      if (item.batch.required_epoch_ && *item.batch.required_epoch_ != epoch) {
+        stale[i] = true;
+        continue;
+      }
       sync = sync || item.sync;
       for (const auto& op : item.batch.ops_) {
         auto* handle = family(op.family);
@@ -352,6 +367,7 @@ void Store::writerLoop() {
         result.ok = false;
         result.no_space = status.IsNoSpace();
         result.error = status.ToString();
+        epoch_.fetch_add(1, std::memory_order_acq_rel);
         writable_.store(false);
         last_recovery_attempt_ = std::chrono::steady_clock::now();
         log::error("-", "spool_write_failed").kv("error", result.error).kv("batches", work.size());
@@ -371,9 +387,13 @@ void Store::writerLoop() {
         }
       }
     }
-    for (auto& item : work) {
-      if (item.done) {
-        item.done(result);
+    CommitStatus refused;
+    refused.ok = false;
+    refused.epoch_changed = true;
+    refused.error = "the spool had a write error during this transaction; its unsynced body chunks may be lost";
+    for (size_t i = 0; i < work.size(); ++i) {
+      if (work[i].done) {
+        work[i].done(stale[i] ? refused : result);
       }
     }
   }

@@ -13,6 +13,10 @@ filler file from /dev/urandom takes most of the space.
 In both: once refused, nothing gets 250 while the filler is there; deleting the filler reopens
 acceptance within 30 s with the same mxgate process (no restart); then the sink comes up and
 every acknowledged message must arrive intact, and nothing that was refused may arrive.
+
+A transaction that spans a write error — its first body chunks written (unsynced) before another
+session's write fails, its final dot after the spool recovered — gets 451 4.3.0, never 250: the
+recovery may have dropped those chunks (the spool's epoch, queue/README.md).
 """
 
 import os
@@ -224,6 +228,46 @@ class DiskFullTest(unittest.TestCase):
         if problems:
             self.fail("\n".join(problems))
         return figures
+
+    def test_transaction_spanning_a_write_error_is_refused(self):
+        gateway = self.start_gateway(0, write_buffer="64MiB")
+        rng = seeded_rng("epoch")
+        message = make_ledger_message("epoch-0001", 1 << 20, rng).replace(b"\r\n.", b"\r\n..")
+        spanning = gateway.client()
+        spanning.ehlo()
+        for command in (f"MAIL FROM:<{LEDGER_SENDER}>\r\n", f"RCPT TO:<{LEDGER_RECIPIENT}>\r\n"):
+            self.assertEqual(spanning.command(command).code, 250)
+        self.assertEqual(spanning.command("DATA\r\n").code, 354)
+        half = len(message) // 2
+        spanning.send(message[:half])  # eight 64 KiB chunks go to the spool unsynced
+        wait_until(lambda: (gateway.metric("mxgate_spool_writes_total") or 0) >= 8, 10)
+
+        self.fill_leaving(256 << 10)
+        other = driver_session(gateway.smtp_port)
+        stage, reply = other.transaction(LEDGER_SENDER, [LEDGER_RECIPIENT],
+                                         make_ledger_message("epoch-0002", 1 << 20, rng))
+        self.assertNotEqual((stage, reply.code if reply else None), ("dot", 250), "accepted on a full disk")
+        self.assertTrue(wait_until(lambda: gateway.metric("mxgate_spool_writable") == 0, 10))
+        other.close()
+        os.unlink(self.filler)
+        self.assertTrue(wait_until(lambda: gateway.metric("mxgate_spool_writable") == 1, RECOVER_CAP_SECONDS),
+                        "the spool did not recover after the filler was deleted")
+
+        spanning.send(message[half:] + b".\r\n")
+        reply = spanning.reply(timeout=30)
+        self.assertEqual(reply.short(), "451 4.3.0", f"got {reply!r}")
+        spanning.close(quit_first=True)
+
+        def greeted():
+            try:
+                return driver_session(gateway.smtp_port)
+            except OSError:
+                return None
+        after = wait_until(greeted, RECOVER_CAP_SECONDS, 0.2)
+        self.assertIsNotNone(after, "no 220 greeting after the recovery")
+        stage, reply = after.transaction(LEDGER_SENDER, [LEDGER_RECIPIENT], make_ledger_message("epoch-0003", 1 << 20, rng))
+        self.assertEqual((stage, reply.code), ("dot", 250), "a transaction begun after the recovery is accepted")
+        after.close(quit_first=True)
 
     def test_free_space_gate_refuses_mail_with_452_and_reopens(self):
         gateway = self.start_gateway("8MiB")

@@ -160,6 +160,7 @@ class Session : public io::Stream::Handler {
   std::string unstuffed_;
   std::string chunk_;
   uint32_t chunks_written_ = 0;
+  uint64_t spool_epoch_ = 0;  // the spool's epoch when the first chunk was written
   uint32_t chunk_writes_in_flight_ = 0;
   uint64_t body_bytes_ = 0;
   uint32_t body_crc_ = 0;

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@
 
 namespace rocksdb {
 class DB;
+class Env;
 class ColumnFamilyHandle;
 struct DBOptions;
 struct ColumnFamilyDescriptor;
@@ -57,6 +59,12 @@ class Batch {
   void putEvent(const std::string& key, const EventRecord& record);
   void deleteEvent(const std::string& key);
 
+  // The batch is written only if the spool's epoch (Store::epoch) is still `epoch`; otherwise
+  // nothing of it is written and it fails with CommitStatus::epoch_changed. A transaction's
+  // commit requires the epoch its first body chunk was written in: a write error since then may
+  // have lost those unsynced chunks, and a 250 must never cover a body with holes.
+  void requireEpoch(uint64_t epoch) { required_epoch_ = epoch; }
+
   bool empty() const { return ops_.empty(); }
   size_t bytes() const { return bytes_; }
 
@@ -72,11 +80,13 @@ class Batch {
   };
   std::vector<Op> ops_;
   size_t bytes_ = 0;
+  std::optional<uint64_t> required_epoch_;
 };
 
 struct CommitStatus {
   bool ok = true;
   bool no_space = false;
+  bool epoch_changed = false;  // refused unwritten: the batch's required epoch has passed
   std::string error;
 };
 
@@ -97,7 +107,10 @@ class Store {
   using Done = std::function<void(const CommitStatus&)>;
 
   // Opens (creating if missing) the spool at settings.path and starts the writer thread.
-  static std::unique_ptr<Store> open(const config::SpoolSettings& settings, std::string& error);
+  // env: the RocksDB environment (file system) to use; nullptr is the default one. Only tests
+  // pass another, to inject I/O faults.
+  static std::unique_ptr<Store> open(const config::SpoolSettings& settings, std::string& error,
+                                     std::shared_ptr<rocksdb::Env> env = nullptr);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -143,6 +156,9 @@ class Store {
 
   // ---- Health: cheap, any thread ----------------------------------------------------------
   bool writable() const { return writable_.load(std::memory_order_relaxed); }
+  // Advances whenever a write fails and whenever the database is reopened: unsynced writes
+  // made before may be gone (see Batch::requireEpoch).
+  uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
   const std::string& path() const { return path_; }
   // Free bytes on the spool's file system (statvfs; call from a non-loop timer or lane).
   uint64_t freeBytes() const;
@@ -192,6 +208,8 @@ class Store {
   std::thread writer_;
 
   std::atomic<bool> writable_{true};
+  std::atomic<uint64_t> epoch_{0};
+  std::shared_ptr<rocksdb::Env> env_;  // keeps a caller's environment alive while the database uses it
   std::chrono::steady_clock::time_point last_recovery_attempt_{};
 
   mutable std::mutex stats_mutex_;

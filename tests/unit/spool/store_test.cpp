@@ -1,9 +1,12 @@
 // Unit tests for the RocksDB spool: synced commits, ordered completions, group commit under
-// concurrency, body verification, open-transaction cleanup, reopen, format marker.
+// concurrency, body verification, open-transaction cleanup, reopen, format marker, and the
+// epoch that refuses a commit whose earlier unsynced chunks a write error may have lost.
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <future>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <thread>
 
 #include "mxgate/spool/admission.h"
@@ -65,9 +68,99 @@ void putBehindTheStoresBack(const std::string& path, size_t family, const std::s
   delete db;
 }
 
+// A file system whose write-ahead-log appends fail while `failing` is set: a real RocksDB
+// write error, injected below the store.
+class FailingWalFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  FailingWalFileSystem() : rocksdb::FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "FailingWalFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus status = target()->NewWritableFile(name, options, result, dbg);
+    if (status.ok() && name.ends_with(".log")) {
+      *result = std::make_unique<Wal>(std::move(*result), failing);
+    }
+    return status;
+  }
+  std::atomic<bool> failing{false};
+
+ private:
+  class Wal : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    Wal(std::unique_ptr<rocksdb::FSWritableFile> file, std::atomic<bool>& failing)
+        : rocksdb::FSWritableFileOwnerWrapper(std::move(file)), failing_(failing) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* dbg) override {
+      return failing_ ? rocksdb::IOStatus::IOError("injected WAL append failure")
+                      : rocksdb::FSWritableFileOwnerWrapper::Append(data, options, dbg);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info, rocksdb::IODebugContext* dbg) override {
+      return failing_ ? rocksdb::IOStatus::IOError("injected WAL append failure")
+                      : rocksdb::FSWritableFileOwnerWrapper::Append(data, options, info, dbg);
+    }
+
+   private:
+    std::atomic<bool>& failing_;
+  };
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(store)
+
+BOOST_AUTO_TEST_CASE(commit_spanning_a_write_error_is_refused) {
+  TempSpool temp;
+  auto file_system = std::make_shared<FailingWalFileSystem>();
+  std::string error;
+  auto store = spool::Store::open(temp.settings, error, rocksdb::NewCompositeEnv(file_system));
+  BOOST_REQUIRE_MESSAGE(store, error);
+
+  // A transaction writes its first chunk unsynced, as a session does while DATA streams.
+  const std::string first = std::string(1000, 'a');
+  const std::string last = "tail\r\n";
+  spool::MessageRecord record = recordWithBody(first + last, 2);
+  const uint64_t epoch = store->epoch();
+  spool::Batch chunk;
+  chunk.markOpen(record.id);
+  chunk.putBodyChunk(record.id, 0, first);
+  BOOST_REQUIRE(submitAndWait(*store, std::move(chunk), false).ok);
+
+  // Another write fails; the store recovers by itself once the fault is gone.
+  file_system->failing = true;
+  spool::Batch other;
+  other.putAudit(spool::AuditRecord{1, "test", "probe", "t", "-", ""});
+  BOOST_TEST(!submitAndWait(*store, std::move(other), true).ok);
+  BOOST_TEST(store->epoch() != epoch);
+  file_system->failing = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!store->writable() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  BOOST_REQUIRE(store->writable());
+
+  // The commit of the transaction that spans the error is refused and writes nothing.
+  spool::Batch commit;
+  commit.putBodyChunk(record.id, 1, last);
+  commit.clearOpen(record.id);
+  commit.putMessage(record);
+  commit.requireEpoch(epoch);
+  const spool::CommitStatus refused = submitAndWait(*store, std::move(commit), true);
+  BOOST_TEST(!refused.ok);
+  BOOST_TEST(refused.epoch_changed);
+  spool::MessageRecord read;
+  BOOST_TEST((store->readMessage(record.id, read, error) == spool::Store::ReadStatus::NotFound));
+
+  // A transaction that began after the recovery commits.
+  spool::MessageRecord fresh = recordWithBody(last, 1);
+  spool::Batch next;
+  next.putBodyChunk(fresh.id, 0, last);
+  next.putMessage(fresh);
+  next.requireEpoch(store->epoch());
+  BOOST_TEST(submitAndWait(*store, std::move(next), true).ok);
+  BOOST_TEST((store->readMessage(fresh.id, read, error) == spool::Store::ReadStatus::Ok));
+}
 
 BOOST_AUTO_TEST_CASE(commit_then_read_back_after_reopen) {
   TempSpool temp;
