@@ -193,7 +193,7 @@ int Node::run() {
     log::error("-", "tls_setup_failed").kv("error", error);
     return 1;
   }
-  std::shared_ptr<tls::Context> client_tls = tls::Context::client(12, false, error);
+  std::shared_ptr<tls::Context> client_tls = tls::Context::client(12, error);
   if (!client_tls) {
     log::error("-", "tls_client_setup_failed").kv("error", error);
     return 1;

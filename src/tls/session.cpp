@@ -85,13 +85,8 @@ void Session::drainErrors() {
   std::string reasons = detail::takeErrors("TLS failure without an OpenSSL reason");
   // With SSL_VERIFY_PEER a failed chain or name check aborts the handshake, so a recorded
   // verification failure is the reason; without it the result is informational only.
-  if (ssl_ != nullptr && (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) != 0) {
-    const long verify = SSL_get_verify_result(ssl_);
-    if (verify != X509_V_OK) {
-      reasons += " (certificate: ";
-      reasons += X509_verify_cert_error_string(verify);
-      reasons += ")";
-    }
+  if (const std::string verify = verifyError(); !verify.empty()) {
+    reasons += " (certificate: " + verify + ")";
   }
   error_ = "tls: " + reasons;
 }
@@ -202,6 +197,14 @@ std::string Session::takeOutgoing() {
   }
   out.resize(done);
   return out;
+}
+
+std::string Session::verifyError() const {
+  if (ssl_ == nullptr || (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) == 0) {
+    return "";
+  }
+  const long verify = SSL_get_verify_result(ssl_);
+  return verify == X509_V_OK ? "" : X509_verify_cert_error_string(verify);
 }
 
 std::string Session::version() const {

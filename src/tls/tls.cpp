@@ -102,20 +102,30 @@ std::shared_ptr<Context> Context::server(const std::string& cert_file, const std
   return std::shared_ptr<Context>(new Context(ctx.release()));
 }
 
-std::shared_ptr<Context> Context::client(int min_version, bool verify_peer, std::string& error) {
+std::shared_ptr<Context> Context::client(int min_version, std::string& error) {
   CtxPtr ctx = newContext(TLS_client_method(), min_version, error);
   if (!ctx) {
     return nullptr;
   }
-  if (verify_peer) {
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  return std::shared_ptr<Context>(new Context(ctx.release()));
+}
+
+std::shared_ptr<Context> Context::verifyingClient(int min_version, const std::string& ca_file, std::string& error) {
+  CtxPtr ctx = newContext(TLS_client_method(), min_version, error);
+  if (!ctx) {
+    return nullptr;
+  }
+  if (ca_file.empty()) {
     if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
-      error = "tls: cannot load the default CA paths: " + detail::takeErrors("unknown error");
+      error = "tls: cannot load the system CA store: " + detail::takeErrors("unknown error");
       return nullptr;
     }
-    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  } else {
-    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  } else if (SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr) != 1) {
+    error = "tls: cannot load CA file " + ca_file + ": " + detail::takeErrors("no certificate in it");
+    return nullptr;
   }
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   return std::shared_ptr<Context>(new Context(ctx.release()));
 }
 

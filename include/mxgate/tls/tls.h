@@ -23,8 +23,13 @@ class Context {
   // (unreadable file, key not matching the certificate, ...).
   static std::shared_ptr<Context> server(const std::string& cert_file, const std::string& key_file,
                                          int min_version, std::string& error);
-  // Client context for delivery. verify_peer=false is opportunistic TLS (RFC 7435).
-  static std::shared_ptr<Context> client(int min_version, bool verify_peer, std::string& error);
+  // Client context for delivery that accepts any certificate: opportunistic or unauthenticated
+  // encrypted TLS (RFC 7435).
+  static std::shared_ptr<Context> client(int min_version, std::string& error);
+  // Client context that verifies the server's certificate chain against the PEM file ca_file
+  // ("" = the system's CA store); each Session also checks the server name it was given
+  // (RFC 6125). Null and error set when the CA certificates cannot be loaded.
+  static std::shared_ptr<Context> verifyingClient(int min_version, const std::string& ca_file, std::string& error);
 
   ~Context();
   Context(const Context&) = delete;
@@ -69,6 +74,9 @@ class Session {
   std::string version() const;  // e.g. "TLSv1.3"; "" before the handshake
   std::string cipher() const;
   const std::string& lastError() const { return error_; }
+  // Why a verifying client rejected the server's certificate, e.g. "hostname mismatch" or
+  // "certificate has expired"; "" when the certificate passed or is not verified.
+  std::string verifyError() const;
 
  private:
   void drainErrors();

@@ -1,5 +1,6 @@
 // Unit tests for tls::Context: server and client settings, the TLS 1.2 suite list
-// (ECDHE + AEAD only), and the errors for bad versions, missing files and mismatched keys.
+// (ECDHE + AEAD only), and the errors for bad versions, missing files (certificates, keys,
+// CA files) and mismatched keys.
 #include <openssl/ssl.h>
 
 #include <boost/test/unit_test.hpp>
@@ -51,13 +52,13 @@ BOOST_AUTO_TEST_CASE(server_suites_are_ecdhe_aead_only) {
 
 BOOST_AUTO_TEST_CASE(client_settings) {
   std::string error;
-  auto opportunistic = Context::client(12, false, error);
+  auto opportunistic = Context::client(12, error);
   BOOST_REQUIRE_MESSAGE(opportunistic != nullptr, error);
   BOOST_TEST(SSL_CTX_get_verify_mode(opportunistic->raw()) == SSL_VERIFY_NONE);
   BOOST_TEST(SSL_CTX_get_min_proto_version(opportunistic->raw()) == TLS1_2_VERSION);
   BOOST_TEST((SSL_CTX_get_options(opportunistic->raw()) & SSL_OP_NO_RENEGOTIATION) != 0U);
 
-  auto verifying = Context::client(13, true, error);
+  auto verifying = Context::verifyingClient(13, "", error);
   BOOST_REQUIRE_MESSAGE(verifying != nullptr, error);
   BOOST_TEST(SSL_CTX_get_verify_mode(verifying->raw()) == SSL_VERIFY_PEER);
   BOOST_TEST(SSL_CTX_get_min_proto_version(verifying->raw()) == TLS1_3_VERSION);
@@ -73,7 +74,7 @@ BOOST_AUTO_TEST_CASE(rejects_unsupported_minimum_versions) {
                nullptr);
     BOOST_TEST(error.find("12 or 13") != std::string::npos, error);
     error.clear();
-    BOOST_TEST(Context::client(version, false, error) == nullptr);
+    BOOST_TEST(Context::client(version, error) == nullptr);
     BOOST_TEST(error.find("12 or 13") != std::string::npos, error);
   }
 }
@@ -95,6 +96,24 @@ BOOST_AUTO_TEST_CASE(missing_files_are_named) {
   BOOST_TEST(Context::server(dir.file("junk.pem"), dir.file("key.pem"), 12, error) == nullptr);
   BOOST_TEST(error.find(dir.file("junk.pem")) != std::string::npos, error);
   BOOST_TEST(error.find("no start line") != std::string::npos, error);
+}
+
+BOOST_AUTO_TEST_CASE(verifying_client_ca_file_errors_are_named) {
+  TempDir dir;
+  std::string error;
+  const std::string missing = dir.file("missing-ca.pem");
+  BOOST_TEST(Context::verifyingClient(12, missing, error) == nullptr);
+  BOOST_TEST(error.find("cannot load CA file " + missing) != std::string::npos, error);
+
+  std::ofstream(dir.file("junk.pem")) << "not a certificate\n";
+  error.clear();
+  BOOST_TEST(Context::verifyingClient(12, dir.file("junk.pem"), error) == nullptr);
+  BOOST_TEST(error.find("cannot load CA file " + dir.file("junk.pem")) != std::string::npos, error);
+
+  TestCa ca(dir);
+  auto context = Context::verifyingClient(12, ca.certFile(), error);
+  BOOST_REQUIRE_MESSAGE(context != nullptr, error);
+  BOOST_TEST(SSL_CTX_get_verify_mode(context->raw()) == SSL_VERIFY_PEER);
 }
 
 BOOST_AUTO_TEST_CASE(mismatched_key_is_rejected) {

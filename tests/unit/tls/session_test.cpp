@@ -370,10 +370,8 @@ BOOST_AUTO_TEST_CASE(verifying_client_checks_chain_and_host_name) {
   TempDir dir;
   auto server_context = ecServer(dir, "mx.example.test");
   std::string error;
-  auto trusting = Context::client(12, true, error);
+  auto trusting = Context::verifyingClient(12, dir.file("cert.pem"), error);
   BOOST_REQUIRE_MESSAGE(trusting != nullptr, error);
-  BOOST_REQUIRE(
-      SSL_CTX_load_verify_locations(trusting->raw(), dir.file("cert.pem").c_str(), nullptr) == 1);
 
   for (const char* name : {"mx.example.test", "MX.Example.Test", "mx.example.test."}) {
     Session server(server_context, Session::Role::Server);
@@ -402,7 +400,7 @@ BOOST_AUTO_TEST_CASE(verifying_client_checks_chain_and_host_name) {
 
   // Right name, untrusted chain (only the system CAs).
   {
-    auto system_only = Context::client(12, true, error);
+    auto system_only = Context::verifyingClient(12, "", error);
     BOOST_REQUIRE(system_only != nullptr);
     Session server(server_context, Session::Role::Server);
     Session client(system_only, Session::Role::Client, "mx.example.test");
@@ -428,6 +426,68 @@ BOOST_AUTO_TEST_CASE(verifying_client_checks_chain_and_host_name) {
     BOOST_TEST(!client.hasOutgoing());
     std::string got;
     BOOST_TEST(client.feed("", got) == Status::Error);
+  }
+}
+
+// The certificates of the `verify` security level's cases, from a test CA: a verifying
+// client trusts exactly the configured CA file and says why it refused a certificate.
+BOOST_AUTO_TEST_CASE(verifying_client_against_a_test_ca) {
+  TempDir dir;
+  TestCa ca(dir);
+  std::string error;
+  auto client_context = Context::verifyingClient(12, ca.certFile(), error);
+  BOOST_REQUIRE_MESSAGE(client_context != nullptr, error);
+
+  const auto good = ca.issue("good", "mx.verify.test");
+  {
+    Session server(good, Session::Role::Server);
+    Session client(client_context, Session::Role::Client, "mx.verify.test");
+    handshake(client, server);
+    BOOST_TEST(client.verifyError().empty());
+    BOOST_TEST(client.lastError().empty());
+  }
+  const std::pair<std::shared_ptr<Context>, const char*> refused[] = {
+      {good, "hostname mismatch"},  // checked against another name
+      {ca.issue("wrong", "other.verify.test"), "hostname mismatch"},
+      {ca.selfSigned("self", "mx.verify.test"), "self-signed certificate"},
+      {ca.issue("expired", "mx.verify.test", -7 * 86400, -86400), "certificate has expired"},
+      {ca.issue("future", "mx.verify.test", 86400, 7 * 86400), "certificate is not yet valid"},
+      {ca.issue("partial", "mx*.verify.test"), "hostname mismatch"},  // no partial wildcards
+  };
+  for (size_t i = 0; i < std::size(refused); ++i) {
+    const auto& [server_context, reason] = refused[i];
+    Session server(server_context, Session::Role::Server);
+    Session client(client_context, Session::Role::Client, i == 0 ? "mx2.verify.test" : "mx.verify.test");
+    const auto [at_server, at_client] = failedHandshake(client, server);
+    BOOST_TEST((at_client == Status::Error), reason);
+    BOOST_TEST(!client.handshakeDone());
+    BOOST_TEST(client.verifyError() == reason);
+    BOOST_TEST(client.lastError().find("certificate verify failed") != std::string::npos, client.lastError());
+  }
+
+  // A whole-label wildcard matches one label; the system store alone does not know the CA.
+  const auto wildcard = ca.issue("wildcard", "*.verify.test");
+  {
+    Session server(wildcard, Session::Role::Server);
+    Session client(client_context, Session::Role::Client, "mx.verify.test");
+    handshake(client, server);
+    BOOST_TEST(client.verifyError().empty());
+  }
+  {
+    auto system_only = Context::verifyingClient(12, "", error);
+    BOOST_REQUIRE_MESSAGE(system_only != nullptr, error);
+    Session server(good, Session::Role::Server);
+    Session client(system_only, Session::Role::Client, "mx.verify.test");
+    failedHandshake(client, server);
+    BOOST_TEST(client.verifyError() == "unable to get local issuer certificate");
+  }
+
+  // Without verification the same certificates are accepted and nothing is reported.
+  for (const auto& server_context : {good, refused[3].first}) {
+    Session server(server_context, Session::Role::Server);
+    Session client(opportunisticClient(), Session::Role::Client, "elsewhere.test");
+    handshake(client, server);
+    BOOST_TEST(client.verifyError().empty());
   }
 }
 

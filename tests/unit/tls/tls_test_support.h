@@ -1,6 +1,7 @@
 // Shared helpers for the TLS unit tests: a temporary directory, certificate fixtures
-// (our self-signed EC certificate and an independently built RSA one), reading files and
-// pumping bytes between two in-memory sessions.
+// (our self-signed EC certificate, an independently built RSA one, and a test CA issuing
+// good, wrong-name, expired and self-signed server certificates), reading files and pumping
+// bytes between two in-memory sessions.
 // Single-threaded: each test case runs on the Boost.Test main thread.
 #pragma once
 
@@ -8,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
@@ -75,28 +77,139 @@ void writePem(const std::string& path, Write write) {
   BOOST_REQUIRE(write(bio.get()) == 1);
 }
 
-// An RSA-2048 self-signed certificate built here, independently of ensureSelfSigned.
-inline void makeRsaCertificate(const std::string& cert_file, const std::string& key_file) {
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_RSA_gen(2048), EVP_PKEY_free);
-  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
-  BOOST_REQUIRE(key != nullptr);
+using OwnedKey = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+using OwnedCert = std::unique_ptr<X509, decltype(&X509_free)>;
+
+// What makeCertificate builds: subject CN (and a DNS subjectAltName when dns_name is set),
+// validity relative to now in seconds, a CA flag, and the issuer (null = self-signed).
+struct CertificateSpec {
+  std::string common_name;
+  std::string dns_name;  // "" = no subjectAltName
+  long not_before = -3600;
+  long not_after = 86400;
+  bool is_ca = false;
+  long serial = 42;
+  X509* issuer = nullptr;
+  EVP_PKEY* issuer_key = nullptr;
+};
+
+inline void addExtension(X509* cert, X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  std::unique_ptr<X509_EXTENSION, decltype(&X509_EXTENSION_free)> extension(
+      X509V3_EXT_conf_nid(nullptr, &ctx, nid, value), X509_EXTENSION_free);
+  BOOST_REQUIRE(extension != nullptr);
+  BOOST_REQUIRE(X509_add_ext(cert, extension.get(), -1) == 1);
+}
+
+// A certificate for key as spec says, signed with SHA-256 by the issuer's key (or key).
+inline OwnedCert makeCertificate(EVP_PKEY* key, const CertificateSpec& spec) {
+  OwnedCert cert(X509_new(), X509_free);
   BOOST_REQUIRE(cert != nullptr);
+  X509* issuer = spec.issuer != nullptr ? spec.issuer : cert.get();
+  EVP_PKEY* signing_key = spec.issuer_key != nullptr ? spec.issuer_key : key;
   X509_NAME* name = X509_get_subject_name(cert.get());
   BOOST_REQUIRE(X509_set_version(cert.get(), X509_VERSION_3) == 1);
-  BOOST_REQUIRE(ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 42) == 1);
-  BOOST_REQUIRE(X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) != nullptr);
-  BOOST_REQUIRE(X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400) != nullptr);
+  BOOST_REQUIRE(ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), spec.serial) == 1);
+  BOOST_REQUIRE(X509_gmtime_adj(X509_getm_notBefore(cert.get()), spec.not_before) != nullptr);
+  BOOST_REQUIRE(X509_gmtime_adj(X509_getm_notAfter(cert.get()), spec.not_after) != nullptr);
   BOOST_REQUIRE(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                           reinterpret_cast<const unsigned char*>("rsa.test"), -1,
-                                           -1, 0) == 1);
-  BOOST_REQUIRE(X509_set_issuer_name(cert.get(), name) == 1);
-  BOOST_REQUIRE(X509_set_pubkey(cert.get(), key.get()) == 1);
-  BOOST_REQUIRE(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0);
-  writePem(key_file, [&](BIO* bio) {
-    return PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  });
-  writePem(cert_file, [&](BIO* bio) { return PEM_write_bio_X509(bio, cert.get()); });
+                                           reinterpret_cast<const unsigned char*>(spec.common_name.c_str()),
+                                           -1, -1, 0) == 1);
+  BOOST_REQUIRE(X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer)) == 1);
+  BOOST_REQUIRE(X509_set_pubkey(cert.get(), key) == 1);
+  addExtension(cert.get(), issuer, NID_basic_constraints, spec.is_ca ? "critical,CA:TRUE" : "CA:FALSE");
+  if (spec.is_ca) {
+    addExtension(cert.get(), issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
+  }
+  if (!spec.dns_name.empty()) {
+    addExtension(cert.get(), issuer, NID_subject_alt_name, ("DNS:" + spec.dns_name).c_str());
+  }
+  BOOST_REQUIRE(X509_sign(cert.get(), signing_key, EVP_sha256()) > 0);
+  return cert;
 }
+
+inline void writeKeyAndCertificate(EVP_PKEY* key, X509* cert, const std::string& cert_file,
+                                   const std::string& key_file) {
+  writePem(key_file, [&](BIO* bio) {
+    return PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  });
+  writePem(cert_file, [&](BIO* bio) { return PEM_write_bio_X509(bio, cert); });
+}
+
+// An RSA-2048 self-signed certificate built here, independently of ensureSelfSigned.
+inline void makeRsaCertificate(const std::string& cert_file, const std::string& key_file) {
+  OwnedKey key(EVP_RSA_gen(2048), EVP_PKEY_free);
+  BOOST_REQUIRE(key != nullptr);
+  CertificateSpec spec;
+  spec.common_name = "rsa.test";
+  OwnedCert cert = makeCertificate(key.get(), spec);
+  writeKeyAndCertificate(key.get(), cert.get(), cert_file, key_file);
+}
+
+// A test certificate authority (ca.crt in dir) and the server certificates of the
+// verification cases: issued by it with a good or a wrong name, expired, or self-signed.
+// Keys are P-256 (quick to make). Each method returns a server context for the certificate.
+class TestCa {
+ public:
+  explicit TestCa(const TempDir& dir) : dir_(dir), key_(newKey()), cert_(nullptr, X509_free) {
+    CertificateSpec spec;
+    spec.common_name = "mxgate test CA";
+    spec.is_ca = true;
+    spec.serial = 1;
+    cert_ = makeCertificate(key_.get(), spec);
+    writePem(certFile(), [&](BIO* bio) { return PEM_write_bio_X509(bio, cert_.get()); });
+  }
+
+  std::string certFile() const { return dir_.file("ca.crt"); }
+
+  // A server certificate for dns_name issued by this CA, valid from now + not_before to
+  // now + not_after (seconds), written to <stem>.crt / <stem>.key.
+  std::shared_ptr<Context> issue(const std::string& stem, const std::string& dns_name, long not_before = -3600,
+                                 long not_after = 86400) {
+    OwnedKey key = newKey();
+    CertificateSpec spec;
+    spec.common_name = dns_name;
+    spec.dns_name = dns_name;
+    spec.not_before = not_before;
+    spec.not_after = not_after;
+    spec.serial = ++serial_;
+    spec.issuer = cert_.get();
+    spec.issuer_key = key_.get();
+    OwnedCert cert = makeCertificate(key.get(), spec);
+    return serve(stem, key.get(), cert.get());
+  }
+
+  // A certificate for dns_name that signs itself (no CA vouches for it).
+  std::shared_ptr<Context> selfSigned(const std::string& stem, const std::string& dns_name) {
+    OwnedKey key = newKey();
+    CertificateSpec spec;
+    spec.common_name = dns_name;
+    spec.dns_name = dns_name;
+    OwnedCert cert = makeCertificate(key.get(), spec);
+    return serve(stem, key.get(), cert.get());
+  }
+
+ private:
+  static OwnedKey newKey() {
+    OwnedKey key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+    BOOST_REQUIRE(key != nullptr);
+    return key;
+  }
+
+  std::shared_ptr<Context> serve(const std::string& stem, EVP_PKEY* key, X509* cert) {
+    writeKeyAndCertificate(key, cert, dir_.file(stem + ".crt"), dir_.file(stem + ".key"));
+    std::string error;
+    auto context = Context::server(dir_.file(stem + ".crt"), dir_.file(stem + ".key"), 12, error);
+    BOOST_REQUIRE_MESSAGE(context != nullptr, error);
+    return context;
+  }
+
+  const TempDir& dir_;
+  OwnedKey key_;
+  OwnedCert cert_;
+  long serial_ = 1;
+};
 
 // A server context from a fresh self-signed EC certificate for `hostname` in `dir`.
 inline std::shared_ptr<Context> ecServer(const TempDir& dir, const std::string& hostname,
@@ -111,7 +224,7 @@ inline std::shared_ptr<Context> ecServer(const TempDir& dir, const std::string& 
 
 inline std::shared_ptr<Context> opportunisticClient() {
   std::string error;
-  auto context = Context::client(12, false, error);
+  auto context = Context::client(12, error);
   BOOST_REQUIRE_MESSAGE(context != nullptr, error);
   return context;
 }
