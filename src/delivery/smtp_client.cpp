@@ -136,6 +136,14 @@ void ClientConnection::onStreamData(std::string_view data) {
 
 void ClientConnection::handleReply(const smtp::Reply& reply) {
   armTimer(pool_.settings().command_timeout);
+  if (reply.code == 421 && state_ != State::Quit) {
+    // RFC 5321 §3.8: the server is closing the channel. Before the first transaction the
+    // destination is unavailable (the waiting jobs are deferred too); later only this job.
+    const bool before_ready =
+        state_ == State::Greeting || state_ == State::Ehlo || state_ == State::Helo || state_ == State::StartTls;
+    fail(replyText(reply), before_ready);
+    return;
+  }
   switch (state_) {
     case State::Greeting:
       if (reply.code != 220) {
@@ -151,7 +159,11 @@ void ClientConnection::handleReply(const smtp::Reply& reply) {
         onCapabilities(reply);
         return;
       }
-      state_ = State::Helo;
+      if (reply.code / 100 != 5) {
+        fail("EHLO refused by " + pool_.remote() + ": " + replyText(reply), true);
+        return;
+      }
+      state_ = State::Helo;  // EHLO not supported (RFC 5321 §3.2)
       send("HELO " + pool_.heloName() + "\r\n");
       return;
     case State::Helo:
@@ -169,6 +181,10 @@ void ClientConnection::handleReply(const smtp::Reply& reply) {
         stream_.startTls(pool_.tls(), tls::Session::Role::Client, pool_.target().host);
         return;
       }
+      if (reply.code / 100 != 4 && reply.code / 100 != 5) {
+        desync(reply, "STARTTLS", "220, 4xx or 5xx");
+        return;
+      }
       if (pool_.target().tls == config::ClientTls::Required) {
         fail("STARTTLS refused by " + pool_.remote() + " and TLS is required: " + replyText(reply), true);
         return;
@@ -179,7 +195,7 @@ void ClientConnection::handleReply(const smtp::Reply& reply) {
     case State::FinalReply: handleTransactionReply(reply); return;
     case State::Rset:
       if (reply.code / 100 != 2) {
-        fail("RSET rejected by " + pool_.remote(), false);
+        fail("RSET answered by " + pool_.remote() + " with " + replyText(reply), false);
         return;
       }
       complete();
@@ -282,6 +298,10 @@ void ClientConnection::handleTransactionReply(const smtp::Reply& reply) {
   const Job& job = *current_.job;
   const size_t count = job.recipients.size();
   if (state_ == State::FinalReply) {
+    if (reply.code / 100 == 3) {
+      desync(reply, "the end of the data", "2xx, 4xx or 5xx");
+      return;
+    }
     Outcome outcome = outcomeForCode(reply.code);
     for (size_t i : accepted_) {
       result_.recipients[i] = RecipientResult{outcome, replyText(reply)};
@@ -292,6 +312,10 @@ void ClientConnection::handleTransactionReply(const smtp::Reply& reply) {
     return;
   }
   const size_t index = reply_index_++;
+  if (index <= count && reply.code / 100 == 3) {
+    desync(reply, index == 0 ? "MAIL" : "RCPT", "2xx, 4xx or 5xx");
+    return;
+  }
   if (index == 0) {  // MAIL
     if (reply.code / 100 != 2) {
       mail_failed_ = true;
@@ -350,6 +374,12 @@ void ClientConnection::handleTransactionReply(const smtp::Reply& reply) {
     sendBody();
     return;
   }
+  if (reply.code / 100 != 4 && reply.code / 100 != 5) {
+    // A 2xx (or another 3xx) to DATA: no body was sent, so nothing was delivered, and the
+    // server's idea of the transaction is not ours (RFC 5321 §4.2.5, §3.3).
+    desync(reply, "DATA", "354, 4xx or 5xx");
+    return;
+  }
   if (!mail_failed_) {
     Outcome outcome = outcomeForCode(reply.code);
     for (size_t i : accepted_) {
@@ -358,6 +388,12 @@ void ClientConnection::handleTransactionReply(const smtp::Reply& reply) {
     }
   }
   finishTransaction(true);
+}
+
+void ClientConnection::desync(const smtp::Reply& reply, const char* command, const char* expected) {
+  fail(std::string("protocol error: ") + pool_.remote() + " answered " + command + " with " + replyText(reply) +
+           " (expected " + expected + ")",
+       false);
 }
 
 void ClientConnection::sendBody() {
@@ -439,7 +475,9 @@ void ClientConnection::fail(const std::string& reply, bool whole_destination) {
   if (state_ == State::Closing) {
     return;
   }
-  log::warn("-", "smtp_client_failed").kv("remote", pool_.remote()).kv("error", reply);
+  log::warn(current_.job ? current_.job->id.str() : "-", "smtp_client_failed")
+      .kv("remote", pool_.remote())
+      .kv("error", reply);
   if (current_.done) {
     for (size_t i = 0; i < result_.recipients.size(); ++i) {
       if (!final_[i]) {

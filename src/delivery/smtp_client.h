@@ -1,10 +1,16 @@
 // SMTP client connections and the per-loop pool behind SmtpTarget (private to delivery).
 //
-// ClientConnection speaks RFC 5321 as a client: greeting, EHLO (HELO fallback), STARTTLS
-// (RFC 3207; plaintext that follows the 220 is treated as an injection attempt and the
+// ClientConnection speaks RFC 5321 as a client: greeting, EHLO (HELO fallback after a 5xx),
+// STARTTLS (RFC 3207; plaintext that follows the 220 is treated as an injection attempt and the
 // connection is dropped), then transactions MAIL/RCPT/DATA, pipelined when the peer offers
 // PIPELINING (RFC 2920), the body dot-stuffed with no bare CR or LF (RFC 5321 §4.5.2), RSET
-// after a failed transaction, QUIT when idle. Every reply wait has a deadline.
+// after a failed transaction, QUIT when idle. Every reply wait has a deadline. A reply that
+// does not fit its command (a 3xx where 2xx, 4xx or 5xx is due, anything but 354 or a refusal
+// to DATA) is a protocol desync: the recipients without a final outcome fail temporarily and
+// the connection is closed unused. So is a 421 at any point (RFC 5321 §3.8): nothing more is
+// sent or read on that connection; before the first transaction (greeting, EHLO, STARTTLS) it
+// also defers the jobs waiting in the pool, as Postfix defers a destination, otherwise they go
+// to another connection.
 // Everything here runs on the pool's loop thread.
 #pragma once
 
@@ -57,6 +63,8 @@ class ClientConnection : public io::Stream::Handler {
 
   void handleReply(const smtp::Reply& reply);
   void onCapabilities(const smtp::Reply& reply);
+  // A reply that does not fit the command it answers: fails the connection.
+  void desync(const smtp::Reply& reply, const char* command, const char* expected);
   void afterHello();
   void startTransaction();
   void handleTransactionReply(const smtp::Reply& reply);

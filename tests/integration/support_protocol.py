@@ -3,7 +3,7 @@ test_relay, test_operations), on top of harness.Client: the EHLO keywords of a r
 for what the file target stored (Return-Path, Delivered-To, our Received: field, content) and
 what "normalize" must store, queue waits and `mxgate queue ls`, a self-signed certificate for
 TLS peers, and RawPeer, a threaded fake SMTP server that records the exact bytes a client
-(mxgate's relay) puts on the wire.
+(mxgate's relay) puts on the wire and can answer any command oddly.
 
 Everything is bounded: every socket has a timeout, every wait has a deadline.
 """
@@ -137,14 +137,25 @@ class PeerConnection:
         self.mail_count = 0
         self.tls = False
         self.closed = False
+        self.overridden = None       # the point whose reply came from RawPeer.overrides
+        self.after_override = None   # bytes the client sent after that reply (None: not drained)
+        self.client_closed = False   # the client closed the connection after that reply
 
 
 class RawPeer:
     """A minimal threaded SMTP server for relay tests. It offers `keywords` after EHLO,
-    accepts every MAIL/RCPT (unless rcpt_reply is set), records the exact bytes of each
-    DATA section, and can misbehave on STARTTLS:
+    accepts every MAIL/RCPT, records the exact bytes of each DATA section, and can misbehave
+    on STARTTLS:
       starttls="inject"  -> "220 2.0.0 Ready\\r\\n250 ok-injected\\r\\n" in one segment, then TLS
       starttls="ok"      -> a plain 220, then a TLS handshake with tls_context
+    overrides replaces the reply at a point ("greeting", "EHLO", "STARTTLS", "MAIL", "RCPT",
+    "DATA", "DOT" for the reply after the data, "RSET"; "RCPT2" is the second RCPT of a
+    connection) by {point: (reply bytes, "drain" | "continue"[, seconds])}. Before an override
+    the peer waits a moment (0.3 s or the seconds given) so that pipelined commands have
+    arrived; after a "drain" override it answers nothing more and records what the client
+    still sends until it closes (PeerConnection.after_override, client_closed). Change
+    overrides at any time (a dict assignment); each connection looks them up as it goes.
+    override_connections = n limits them to the next n connections that use one.
     """
 
     def __init__(self, keywords=("PIPELINING", "8BITMIME", "SIZE 104857600"), starttls=None, tls_context=None,
@@ -153,6 +164,8 @@ class RawPeer:
         self.starttls = starttls
         self.tls_context = tls_context
         self.data_reply = data_reply
+        self.overrides = {}
+        self.override_connections = None
         self.port = port or free_port()
         self.connections = []
         self.lock = threading.Lock()
@@ -222,8 +235,54 @@ class RawPeer:
             buffer += chunk
             return True
 
+        seen = {}
+
+        def override(point):
+            """The override for this occurrence of point, or None."""
+            seen[point] = seen.get(point, 0) + 1
+            overrides = self.overrides
+            special = overrides.get(f"{point}{seen[point]}") or overrides.get(point)
+            if special and record.overridden is None:
+                with self.lock:
+                    if self.override_connections is not None:
+                        if self.override_connections == 0:
+                            return None
+                        self.override_connections -= 1
+            return special
+
+        def answer(point, default, special=None):
+            """Sends the reply for point (special: its override, already looked up); True when
+            the peer must stop answering (drain)."""
+            special = special or override(point)
+            if special is None:
+                out(default)
+                return False
+            reply, then = special[:2]
+            sock.settimeout(special[2] if len(special) > 2 else 0.3)
+            try:
+                while receive():
+                    pass
+            except (socket.timeout, ssl.SSLError):
+                pass
+            sock.settimeout(30)
+            record.overridden = point
+            out(reply)
+            if then != "drain":
+                return False
+            mark = len(record.raw)
+            sock.settimeout(15)
+            try:
+                while receive():
+                    pass
+                record.client_closed = True
+            except (socket.timeout, OSError):
+                pass
+            record.after_override = bytes(record.raw[mark:])
+            return True
+
         try:
-            out(b"220 peer.test ESMTP rawpeer\r\n")
+            if answer("greeting", b"220 peer.test ESMTP rawpeer\r\n"):
+                return
             while not self.stopping:
                 while b"\r\n" not in buffer:
                     if not receive():
@@ -234,11 +293,17 @@ class RawPeer:
                 if verb in (b"EHLO",):
                     keywords = [k for k in self.keywords if not (record.tls and k == "STARTTLS")]
                     lines = [b"peer.test"] + [k.encode() for k in keywords]
-                    out(b"".join((b"250-" if i + 1 < len(lines) else b"250 ") + l + b"\r\n"
-                                 for i, l in enumerate(lines)))
+                    if answer("EHLO", b"".join((b"250-" if i + 1 < len(lines) else b"250 ") + l + b"\r\n"
+                                               for i, l in enumerate(lines))):
+                        return
                 elif verb == b"HELO":
                     out(b"250 peer.test\r\n")
                 elif verb == b"STAR" and line.upper() == b"STARTTLS" and self.starttls:
+                    special = override("STARTTLS")
+                    if special:
+                        if answer("STARTTLS", b"", special):
+                            return
+                        continue
                     if self.starttls == "inject":
                         out(b"220 2.0.0 Ready\r\n250 ok-injected\r\n")
                     else:
@@ -249,11 +314,20 @@ class RawPeer:
                     record.tls = True
                 elif verb == b"MAIL":
                     record.mail_count += 1
-                    out(b"250 2.1.0 Ok\r\n")
+                    if answer("MAIL", b"250 2.1.0 Ok\r\n"):
+                        return
                 elif verb == b"RCPT":
-                    out(b"250 2.1.5 Ok\r\n")
+                    if answer("RCPT", b"250 2.1.5 Ok\r\n"):
+                        return
                 elif verb == b"DATA":
-                    out(b"354 go ahead\r\n")
+                    special = override("DATA")
+                    if special:
+                        if answer("DATA", b"", special):
+                            return
+                        if not special[0].startswith(b"354"):
+                            continue
+                    else:
+                        out(b"354 go ahead\r\n")
                     while b"\r\n.\r\n" not in buffer and not buffer.startswith(b".\r\n"):
                         if not receive():
                             return
@@ -264,8 +338,12 @@ class RawPeer:
                     with self.lock:
                         record.data.append(buffer[:end])
                     buffer = buffer[end:]
-                    out(self.data_reply)
-                elif verb == b"RSET" or verb == b"NOOP":
+                    if answer("DOT", self.data_reply):
+                        return
+                elif verb == b"RSET":
+                    if answer("RSET", b"250 2.0.0 Ok\r\n"):
+                        return
+                elif verb == b"NOOP":
                     out(b"250 2.0.0 Ok\r\n")
                 elif verb == b"QUIT":
                     out(b"221 2.0.0 Bye\r\n")

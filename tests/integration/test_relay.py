@@ -1,8 +1,10 @@
 """The `smtp` delivery target (mxgate as an SMTP client relaying to a fixed next hop) and the
 outbound cases of the abuse corpus: bulk relay byte-exactness, dot-stuffing on the wire,
 no bare CR/LF on the wire (out-normalize-bare-lf), STARTTLS response injection and required
-TLS (client-starttls-*), opportunistic TLS, 4xx retry, 5xx per recipient and dead letters,
-8BITMIME towards a 7-bit peer, next hop down, connection reuse, and queue.max_age expiry.
+TLS (client-starttls-*), opportunistic TLS, replies that do not fit their command (a 2xx to DATA, 3xx to MAIL/RCPT/end of data) and 421 at every point of the
+session (the connection is closed at once and the message delivered later on a fresh one),
+4xx retry, 5xx per recipient and dead letters, 8BITMIME towards a 7-bit peer, next hop down,
+connection reuse, and queue.max_age expiry.
 Peers are aiosmtpd (RecordingSink) and RawPeer (support_protocol), which records raw bytes.
 """
 
@@ -443,6 +445,159 @@ class ConnectionReuseTest(unittest.TestCase):
             subjects = {re.search(rb"Subject: reuse (\d+)", m).group(1) for m in peer.messages()}
             self.assertEqual(len(subjects), 50)
             self.assertLessEqual(len(peer.connections), 4)
+
+
+class OddRepliesTest(unittest.TestCase):
+    """Issue 9 items 2 and 3: a reply that does not fit its command, and 421 at every point.
+    The peer answers one point oddly until the first attempt is on record, then normally: the
+    message must be deferred (never delivered by the odd reply), the odd connection must get
+    no further byte and be closed by mxgate, and the retry must deliver exactly one copy on a
+    fresh connection. `plain` offers no PIPELINING (one reply per command), `piped` does,
+    `tls` offers STARTTLS (opportunistic TLS)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mxgate-odd-")
+        cls.plain = RawPeer(keywords=("8BITMIME",)).start()
+        cls.piped = RawPeer(keywords=("PIPELINING", "8BITMIME")).start()
+        cls.tls = RawPeer(keywords=("8BITMIME", "STARTTLS"), starttls="ok", tls_context=server_context(cls.tmp)).start()
+        cls.gw = Gateway(tenants={
+            "plain": {"domains": ["plain.test"], "delivery": smtp_tenant(cls.plain.port)},
+            "piped": {"domains": ["piped.test"], "delivery": smtp_tenant(cls.piped.port)},
+            "tls": {"domains": ["tls.test"], "delivery": smtp_tenant(cls.tls.port, tls="opportunistic")},
+        }, overrides={"smtp_client": {"command_timeout": "20s"}})
+        cls.gw.start()
+        cls.count = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        for peer in (cls.plain, cls.piped, cls.tls):
+            peer.stop()
+
+    def deferred_then_delivered(self, peer, overrides, expected, recipients=("user",)):
+        """Runs one case; expected: text every recipient's last reply of the odd attempt holds."""
+        type(self).count += 1
+        subject = f"odd {self.count}"
+        marker = f"Subject: {subject}\r\n".encode()
+        domain = {self.plain: "plain.test", self.piped: "piped.test", self.tls: "tls.test"}[peer]
+        addresses = [f"{r}@{domain}" for r in recipients]
+        with peer.lock:
+            odd_before = {id(c) for c in peer.connections if c.overridden is not None}
+        peer.overrides = overrides
+        try:
+            qid = submit(self.gw, addresses, content(subject, to=addresses[0]))
+            message = wait_listing(self.gw, qid, lambda m: m["attempts"] >= 1)
+            self.assertIsNotNone(message, self.gw.log()[-3000:])
+            self.assertEqual(message["state"], "queued", message)
+            for recipient in message["recipients"]:
+                self.assertEqual(recipient["state"], "pending", message)
+                self.assertIn(expected, recipient["last_reply"], message)
+        finally:
+            peer.overrides = {}
+
+        def delivered():
+            with peer.lock:
+                return [c for c in peer.connections if c.overridden is None and any(marker in d for d in c.data)]
+        self.assertTrue(wait_until(delivered, 30), self.gw.log()[-3000:])
+        self.assertTrue(wait_until(lambda: qid not in queue_listing(self.gw), 20), self.gw.log()[-3000:])
+        with peer.lock:
+            odd = [c for c in peer.connections if c.overridden is not None and id(c) not in odd_before]
+        self.assertTrue(odd)
+        for c in odd:
+            self.assertTrue(wait_until(lambda: c.after_override is not None, 20), c.commands)
+            self.assertEqual(c.after_override, b"", f"sent after the odd reply to {c.overridden}")
+            self.assertTrue(c.client_closed, "mxgate did not close the connection")
+        self.assertEqual(len(delivered()), 1)
+        self.assertEqual(sum(marker in d for c in delivered() for d in c.data), 1)
+        return qid
+
+    # ---- item 2: replies that do not fit their command ----
+
+    def test_2xx_to_data_is_not_delivered(self):
+        self.deferred_then_delivered(self.plain, {"DATA": (b"250 2.0.0 Ok: queued\r\n", "drain")},
+                                     "answered DATA with 250 2.0.0 Ok: queued (expected 354, 4xx or 5xx)")
+
+    def test_2xx_to_data_under_pipelining_is_not_delivered(self):
+        self.deferred_then_delivered(self.piped, {"DATA": (b"250 2.0.0 Ok\r\n", "drain")},
+                                     "protocol error: ", recipients=("a", "b"))
+
+    def test_3xx_other_than_354_to_data(self):
+        self.deferred_then_delivered(self.plain, {"DATA": (b"334 VXNlcm5hbWU6\r\n", "drain")},
+                                     "answered DATA with 334")
+
+    def test_3xx_to_mail_rcpt_and_the_end_of_data(self):
+        self.deferred_then_delivered(self.plain, {"MAIL": (b"354 go ahead\r\n", "drain")}, "answered MAIL with 354")
+        self.deferred_then_delivered(self.plain, {"RCPT": (b"354 go ahead\r\n", "drain")}, "answered RCPT with 354")
+        self.deferred_then_delivered(self.plain, {"DOT": (b"354 more\r\n", "drain")},
+                                     "answered the end of the data with 354")
+
+    def test_3xx_to_starttls(self):
+        self.deferred_then_delivered(self.tls, {"STARTTLS": (b"354 what\r\n", "drain")}, "answered STARTTLS with 354")
+
+    def test_4xx_and_5xx_to_data_are_refusals(self):
+        """The legitimate refusals keep their meaning: 4xx temporary (RSET, the connection is
+        reused), 5xx permanent for the accepted recipients."""
+        self.plain.overrides = {"DATA": (b"451 4.3.0 not now\r\n", "continue")}
+        try:
+            qid = submit(self.gw, ["user@plain.test"], content("data 451", to="user@plain.test"))
+            message = wait_listing(self.gw, qid, lambda m: m["attempts"] >= 1)
+            self.assertEqual(message["recipients"][0]["last_reply"], "451 4.3.0 not now")
+            self.assertEqual(message["state"], "queued")
+            self.plain.overrides = {"DATA": (b"554 5.6.0 never\r\n", "continue")}
+            qid = submit(self.gw, ["user@plain.test"], content("data 554", to="user@plain.test"))
+            message = wait_listing(self.gw, qid, lambda m: m["state"] == "dead")
+            self.assertIsNotNone(message, self.gw.log()[-2000:])
+            self.assertEqual(message["recipients"][0]["last_reply"], "554 5.6.0 never")
+        finally:
+            self.plain.overrides = {}
+        with self.plain.lock:
+            refused = [c for c in self.plain.connections if c.overridden == "DATA"]
+        self.assertTrue(any(b"RSET" in c.commands for c in refused))
+
+    # ---- item 3: 421 closes the connection, at every point ----
+
+    def test_421_at_every_point(self):
+        bye = b"421 4.3.2 peer.test closing\r\n"
+        for point in ("greeting", "EHLO", "MAIL", "RCPT", "DATA", "DOT"):
+            with self.subTest(point=point):
+                self.deferred_then_delivered(self.plain, {point: (bye, "drain")}, "421 4.3.2 peer.test closing")
+        with self.subTest(point="RSET"):
+            self.deferred_then_delivered(self.plain, {"RCPT": (b"450 4.2.1 later\r\n", "continue"),
+                                                      "RSET": (bye, "drain")}, "421 4.3.2 peer.test closing")
+        with self.subTest(point="STARTTLS"):
+            self.deferred_then_delivered(self.tls, {"STARTTLS": (bye, "drain")}, "421 4.3.2 peer.test closing")
+
+    def test_replies_queued_behind_a_421_are_not_read(self):
+        """PIPELINING: MAIL, RCPT a, RCPT b and DATA go out together; the second RCPT is
+        answered by a 421 followed by a stale 354. The 354 must not start the body."""
+        self.deferred_then_delivered(
+            self.piped, {"RCPT2": (b"421 4.3.2 closing\r\n354 go ahead\r\n", "drain")}, "421 4.3.2 closing",
+            recipients=("a", "b"))
+
+
+class Waiting421Test(unittest.TestCase):
+    """Item 3: a 421 in the middle of one transaction fails only that job; the job waiting for
+    the same (single) connection goes to a new connection and is delivered at its first attempt."""
+
+    def test_waiting_job_is_not_failed_by_another_connections_421(self):
+        with RawPeer(keywords=("8BITMIME",)) as peer, \
+                Gateway(tenants={"example": {"domains": ["example.test"],
+                                             "delivery": smtp_tenant(peer.port, max_connections=1)}},
+                        overrides={"node": {"workers": 1}}) as gw:
+            # The 421 comes 3 s after MAIL, by when the second message waits for the connection.
+            peer.overrides = {"MAIL": (b"421 4.3.2 closing\r\n", "drain", 3.0)}
+            peer.override_connections = 1
+            qids = [submit(gw, ["user@example.test"], content(f"waiting {n}")) for n in range(2)]
+            self.assertTrue(wait_until(lambda: len(peer.messages()) == 2, 30), gw.log()[-3000:])
+            self.assertTrue(wait_until(lambda: not any(q in queue_listing(gw) for q in qids), 20))
+            log = gw.log()
+            deferred = [q for q in qids if re.search(q + r": event=deferred .*421 4\.3\.2 closing", log)]
+            self.assertEqual(len(deferred), 1, log[-3000:])
+            [other] = [q for q in qids if q not in deferred]
+            self.assertRegex(log, other + r": event=done attempts=1\b")
+            self.assertEqual(peer.connections[0].after_override, b"")
+            self.assertTrue(peer.connections[0].client_closed)
 
 
 # ---- (i) queue.max_age expiry: started with the module, checked by the last test ----------
