@@ -7,6 +7,7 @@
 
 #include "mxgate/admin/cli.h"
 #include "mxgate/config/config.h"
+#include "mxgate/delivery/client_tls.h"
 #include "mxgate/tls/tls.h"
 #include "node.h"
 
@@ -36,7 +37,8 @@ std::shared_ptr<const mxgate::config::Config> loadOrReport(const std::string& pa
   return result.config;
 }
 
-// `check` also proves that a configured certificate and key load and match.
+// `check` also proves that a configured certificate and key load and match, and that the
+// CA files of the tenants' verify TLS level load.
 int check(const std::string& path) {
   auto config = loadOrReport(path);
   if (!config) {
@@ -48,6 +50,11 @@ int check(const std::string& path) {
       std::cerr << path << ": tls.cert: " << error << "\n";
       return 1;
     }
+  }
+  std::string error;
+  if (mxgate::delivery::ClientTlsContexts client_tls; !client_tls.build(*config, error)) {
+    std::cerr << error << "\n";
+    return 1;
   }
   std::cout << path << ": ok (" << config->listeners.size() << " listeners, " << config->tenants.size()
             << " tenants)\n";

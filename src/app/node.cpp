@@ -193,8 +193,8 @@ int Node::run() {
     log::error("-", "tls_setup_failed").kv("error", error);
     return 1;
   }
-  std::shared_ptr<tls::Context> client_tls = tls::Context::client(12, error);
-  if (!client_tls) {
+  delivery::ClientTlsContexts client_tls;
+  if (!client_tls.build(config, error)) {
     log::error("-", "tls_client_setup_failed").kv("error", error);
     return 1;
   }
@@ -221,10 +221,10 @@ int Node::run() {
   parts->payload_lane =
       std::make_unique<io::Lane>("webhook-payload", config.webhook.threads, config.webhook.queue_limit);
   parts->registry = std::make_unique<delivery::Registry>(
-      parts->worker_ptrs, *parts->file_lane, client_tls,
+      parts->worker_ptrs, *parts->file_lane,
       delivery::WebhookContext{parts->control.get(), parts->payload_lane.get(),
                                delivery::LinkContext{parts->link_keys, config.links.host}, &parts->webhook_counters});
-  parts->registry->update(config);
+  parts->registry->update(config, client_tls);
   if (!startInbound(*parts, error)) {
     log::error("-", "inbound_setup_failed").kv("error", error);
     return 1;
@@ -439,6 +439,12 @@ void Node::reload() {
     log::warn("-", "reload_failed").kv("kept", "previous configuration");
     return;
   }
+  delivery::ClientTlsContexts client_tls;
+  if (!client_tls.build(fresh, error)) {
+    log::error("-", "reload_rejected").kv("error", error);
+    log::warn("-", "reload_failed").kv("kept", "previous configuration");
+    return;
+  }
   bool listeners_changed = fresh.listeners.size() != config_->listeners.size();
   for (size_t i = 0; !listeners_changed && i < fresh.listeners.size(); ++i) {
     const auto& a = fresh.listeners[i];
@@ -449,7 +455,7 @@ void Node::reload() {
     log::warn("-", "reload_partial").kv("note", "listener addresses and ports change only on restart");
   }
   log::configure(fresh.log.level, fresh.log.format, parts_->log_fd);
-  parts_->registry->update(fresh);
+  parts_->registry->update(fresh, client_tls);
   parts_->runtime->replace(server::makeSnapshot(loaded.config, server_tls));
   config_ = loaded.config;
   log::info("-", "reloaded").kv("tenants", fresh.tenants.size());

@@ -380,7 +380,9 @@ bool convert(const Value& value, const Key<Target>& key, Sink& sink, Parsed& out
       const std::string& text = value.as_string().str;
       const auto it = std::find(key.choices.begin(), key.choices.end(), text);
       if (it == key.choices.end()) {
-        return fail(fmt::format("invalid value {}: must be one of {}", quote(text), allowed));
+        const std::string hint = key.check != nullptr ? key.check(text) : "";
+        return fail(fmt::format("invalid value {}: must be one of {}{}", quote(text), allowed,
+                                hint.empty() ? "" : " (" + hint + ")"));
       }
       out.choice = static_cast<size_t>(it - key.choices.begin());
       out.text = text;
@@ -582,6 +584,8 @@ struct ListenerLines {
 
 struct TenantLines {
   int tenant = 0;
+  int delivery_tls = 0;
+  int tls_ca_file = 0;
   int links_mode = 0;
   int events_url = 0;
   std::vector<int> domains;  // one per Tenant::domains entry
@@ -687,6 +691,12 @@ class Loader {
       }
       if (key.name == "tenant") {
         lines.tenant = outcome.line;
+      }
+      if (key.name == "delivery.tls") {
+        lines.delivery_tls = outcome.line;
+      }
+      if (key.name == "delivery.tls_ca_file") {
+        lines.tls_ca_file = outcome.line;
       }
       if (key.name == "links.mode") {
         lines.links_mode = outcome.line;
@@ -892,6 +902,9 @@ class Loader {
                                       quote(owner.tenant.id), owner.sink.file()));
         }
       }
+      if (tenant.delivery.kind == DeliveryKind::Smtp) {
+        checkClientTls(record);
+      }
       if (tenant.links.mode != LinkMode::Off && node_ok_ && config_->links.host.empty()) {
         record.sink.add(record.lines.links_mode, "links.mode",
                         "link rewriting needs links.host in the node configuration");
@@ -901,6 +914,26 @@ class Loader {
       }
       config_->id_index.emplace(tenant.id, t);
       config_->tenants.push_back(tenant);
+    }
+  }
+
+  // The verify level needs a name to check, and a configured CA file must be readable.
+  static void checkClientTls(PolicyRecord& record) {
+    const DeliveryTarget& delivery = record.tenant.delivery;
+    if (delivery.tls == ClientTls::Verify && delivery.tls_verify_name.empty() && values::isIpLiteral(delivery.host)) {
+      record.sink.add(record.lines.delivery_tls, "delivery.tls",
+                      fmt::format("\"verify\" checks the certificate against a host name, but delivery.host {} is "
+                                  "an IP address: set delivery.tls_verify_name",
+                                  quote(delivery.host)));
+    }
+    if (!delivery.tls_ca_file.empty()) {
+      std::ifstream in(delivery.tls_ca_file, std::ios::binary);
+      std::error_code ec;
+      if (!in.good() || std::filesystem::is_directory(delivery.tls_ca_file, ec)) {
+        record.sink.add(record.lines.tls_ca_file, "delivery.tls_ca_file",
+                        fmt::format("cannot read {}: {}", quote(delivery.tls_ca_file),
+                                    in.good() ? "is a directory" : std::strerror(errno)));
+      }
     }
   }
 

@@ -39,9 +39,9 @@ constexpr std::array<std::string_view, 3> kTargetNames{"file", "smtp", "webhook"
 constexpr std::array<DeliveryKind, 3> kTargets{DeliveryKind::File, DeliveryKind::Smtp, DeliveryKind::Webhook};
 constexpr std::array<std::string_view, 3> kLinkModeNames{"off", "safe_links", "on"};
 constexpr std::array<LinkMode, 3> kLinkModes{LinkMode::Off, LinkMode::SafeLinks, LinkMode::On};
-constexpr std::array<std::string_view, 3> kClientTlsNames{"none", "opportunistic", "required"};
-constexpr std::array<ClientTls, 3> kClientTls{ClientTls::None, ClientTls::Opportunistic,
-                                              ClientTls::Required};
+constexpr std::array<std::string_view, 4> kClientTlsNames{"none", "may", "encrypt", "verify"};
+constexpr std::array<ClientTls, 4> kClientTls{ClientTls::None, ClientTls::May, ClientTls::Encrypt,
+                                              ClientTls::Verify};
 constexpr std::array<std::string_view, 4> kActionNames{"reject", "quarantine", "tag", "accept"};
 constexpr std::array<CheckAction, 4> kActions{CheckAction::Reject, CheckAction::Quarantine, CheckAction::Tag,
                                               CheckAction::Accept};
@@ -57,6 +57,18 @@ std::string checkHostname(std::string_view text) {
 
 std::string checkPostmaster(std::string_view text) {
   return text.empty() ? "" : values::checkMailbox(text);
+}
+
+// The values delivery.tls had before the security levels, and what replaces them.
+std::string explainOldClientTls(std::string_view text) {
+  if (text == "opportunistic") {
+    return "\"opportunistic\" is now \"may\"";
+  }
+  if (text == "required") {
+    return "\"required\" is now \"encrypt\" (TLS, certificate not checked) or \"verify\" (certificate and "
+           "host name checked)";
+  }
+  return "";
 }
 
 std::string checkOptionalHttpUrl(std::string_view text) { return text.empty() ? "" : values::checkHttpUrl(text); }
@@ -448,9 +460,18 @@ const Key<Tenant> kPolicyKeys[] = {
     {.name = "delivery.max_connections", .type = Type::Integer, .default_value = "10", .min = 1, .max = 10000,
      .only_for = "smtp,webhook", .help = "Simultaneous connections (smtp) or requests under way (webhook).",
      .store = [](Tenant& t, const Parsed& p) { t.delivery.max_connections = u32(p); }},
-    {.name = "delivery.tls", .type = Type::Enum, .default_value = R"("opportunistic")", .choices = kClientTlsNames,
-     .only_for = "smtp", .help = "none, opportunistic (STARTTLS when offered) or required.",
+    {.name = "delivery.tls", .type = Type::Enum, .default_value = R"("may")", .choices = kClientTlsNames,
+     .check = explainOldClientTls, .only_for = "smtp",
+     .help = "TLS security level: none, may (STARTTLS when offered, unverified; plaintext if the handshake "
+             "fails), encrypt (TLS required, unverified) or verify (TLS required, certificate and name checked).",
      .store = [](Tenant& t, const Parsed& p) { t.delivery.tls = kClientTls[p.choice]; }},
+    {.name = "delivery.tls_ca_file", .type = Type::String, .default_value = R"("")", .only_for = "smtp",
+     .help = "With tls = \"verify\": PEM file of the CA certificates to trust; \"\" = the system CA store.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.tls_ca_file = p.text; }},
+    {.name = "delivery.tls_verify_name", .type = Type::String, .default_value = R"("")", .check = checkHostname,
+     .only_for = "smtp",
+     .help = "Name the next hop's certificate must carry (also sent as SNI); \"\" = delivery.host.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.tls_verify_name = p.text; }},
     {.name = "delivery.url", .type = Type::String, .max = 2048, .check = values::checkHttpUrl, .only_for = "webhook",
      .help = "The endpoint receiving the signed JSON POSTs (http:// or https://).",
      .store = [](Tenant& t, const Parsed& p) { t.delivery.url = p.text; }},

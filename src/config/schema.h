@@ -56,7 +56,9 @@ struct Key {
   uint64_t max = kNoLimit;
   std::span<const std::string_view> choices = {};
   uint64_t resolution = kMicrosecond;  // Duration: microseconds per unit of the stored field
-  std::string (*check)(std::string_view) = nullptr;  // String / each array element: "" = ok
+  // String / each array element: "" = ok, else why not. Enum: called for a value not among
+  // choices, to add a hint (e.g. the new name of an old value) to the error.
+  std::string (*check)(std::string_view) = nullptr;
   std::string_view only_for = {};  // policy keys: the delivery target they belong to
   std::string_view help;
   void (*store)(Target&, const Parsed&);

@@ -2,7 +2,6 @@
 #include "mxgate/delivery/registry.h"
 
 #include "mxgate/delivery/file_target.h"
-#include "mxgate/delivery/smtp_target.h"
 
 #include <algorithm>
 
@@ -34,7 +33,8 @@ std::string targetKey(const config::Tenant& tenant, const config::Config& config
   }
   const auto& client = config.smtp_client;
   return "smtp\n" + target.host + "\n" + std::to_string(target.port) + "\n" +
-         std::to_string(target.max_connections) + "\n" + std::to_string(static_cast<int>(target.tls)) + "\n" +
+         std::to_string(target.max_connections) + "\n" + std::to_string(static_cast<int>(target.tls)) + "\n" + target.tls_ca_file + "\n" +
+         target.tls_verify_name + "\n" +
          config.node.hostname + "\n" + std::to_string(client.connect_timeout.count()) + "\n" +
          std::to_string(client.command_timeout.count()) + "\n" + std::to_string(client.data_timeout.count()) +
          "\n" + std::to_string(client.idle_timeout.count()) + "\n" +
@@ -43,13 +43,12 @@ std::string targetKey(const config::Tenant& tenant, const config::Config& config
 
 }  // namespace
 
-Registry::Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, std::shared_ptr<tls::Context> client_tls,
-                   WebhookContext webhooks)
-    : loops_(std::move(loops)), file_lane_(file_lane), client_tls_(std::move(client_tls)), webhooks_(std::move(webhooks)) {}
+Registry::Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, WebhookContext webhooks)
+    : loops_(std::move(loops)), file_lane_(file_lane), webhooks_(std::move(webhooks)) {}
 
 Registry::~Registry() = default;
 
-void Registry::update(const config::Config& config) {
+void Registry::update(const config::Config& config, const ClientTlsContexts& client_tls) {
   std::lock_guard<std::mutex> lock(mutex_);
   webhooks_.links.host = config.links.host;
   std::unordered_map<std::string, Target*> by_tenant;
@@ -64,10 +63,14 @@ void Registry::update(const config::Config& config) {
       } else if (tenant.delivery.kind == config::DeliveryKind::Webhook) {
         target = std::make_unique<WebhookTarget>(tenant, webhooks_, *webhooks_.loop);
       } else {
-        target = std::make_unique<SmtpTarget>(tenant.delivery, config.smtp_client, config.node.hostname, loops_,
-                                              client_tls_);
+        auto smtp = std::make_unique<SmtpTarget>(tenant.delivery, config.smtp_client, config.node.hostname, loops_,
+                                                 client_tls.policyFor(tenant.delivery));
+        smtp_targets_.emplace(key, smtp.get());
+        target = std::move(smtp);
       }
       it = targets_.emplace(key, std::move(target)).first;
+    } else if (const auto smtp = smtp_targets_.find(key); smtp != smtp_targets_.end()) {
+      smtp->second->setTls(client_tls.policyFor(tenant.delivery));
     }
     if (tenant.delivery.kind != config::DeliveryKind::Webhook && tenant.links.mode != config::LinkMode::Off) {
       // Links are rewritten in front of the (shared) file or smtp target, per tenant.

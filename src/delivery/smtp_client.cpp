@@ -22,8 +22,12 @@ std::string replyText(const smtp::Reply& reply) { return std::to_string(reply.co
 
 // ---- ClientConnection -------------------------------------------------------------------
 
-ClientConnection::ClientConnection(ClientPool& pool, PendingDelivery first)
-    : pool_(pool), stream_(pool.loop(), *this), current_(std::move(first)) {
+ClientConnection::ClientConnection(ClientPool& pool, PendingDelivery first, bool plaintext_only)
+    : pool_(pool),
+      tls_(pool.tls()),
+      plaintext_only_(plaintext_only),
+      stream_(pool.loop(), *this),
+      current_(std::move(first)) {
   uv_timer_init(pool_.loop().uv(), &timer_);
   timer_.data = this;
   handles_open_ = 2;
@@ -39,6 +43,10 @@ void ClientConnection::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<ClientConnection*>(timer->data);
   if (self->state_ == State::Idle) {
     self->quit();
+    return;
+  }
+  if (self->state_ == State::Handshake) {
+    self->tlsFailed("timeout");
     return;
   }
   self->fail("timeout waiting for " + self->pool_.remote(), self->state_ == State::Connecting);
@@ -174,23 +182,7 @@ void ClientConnection::handleReply(const smtp::Reply& reply) {
       capabilities_ = smtp::EhloCapabilities();
       afterHello();
       return;
-    case State::StartTls:
-      if (reply.code == 220) {
-        state_ = State::Handshake;
-        armTimer(pool_.settings().command_timeout);
-        stream_.startTls(pool_.tls(), tls::Session::Role::Client, pool_.target().host);
-        return;
-      }
-      if (reply.code / 100 != 4 && reply.code / 100 != 5) {
-        desync(reply, "STARTTLS", "220, 4xx or 5xx");
-        return;
-      }
-      if (pool_.target().tls == config::ClientTls::Required) {
-        fail("STARTTLS refused by " + pool_.remote() + " and TLS is required: " + replyText(reply), true);
-        return;
-      }
-      afterHello();
-      return;
+    case State::StartTls: handleStartTlsReply(reply); return;
     case State::Transaction:
     case State::FinalReply: handleTransactionReply(reply); return;
     case State::Rset:
@@ -207,10 +199,32 @@ void ClientConnection::handleReply(const smtp::Reply& reply) {
   }
 }
 
+void ClientConnection::handleStartTlsReply(const smtp::Reply& reply) {
+  if (reply.code == 220) {
+    state_ = State::Handshake;
+    armTimer(pool_.settings().command_timeout);
+    stream_.startTls(tls_.context, tls::Session::Role::Client, tls_.peer_name);
+    if (const std::string& error = stream_.tlsSession()->lastError(); !error.empty()) {
+      tlsFailed(error);
+    }
+    return;
+  }
+  if (reply.code / 100 != 4 && reply.code / 100 != 5) {
+    desync(reply, "STARTTLS", "220, 4xx or 5xx");
+    return;
+  }
+  if (tls_.requiresTls()) {
+    fail("STARTTLS refused by " + pool_.remote() + " and TLS is required (tls = \"" + tls_.levelName() +
+             "\"): " + replyText(reply),
+         true);
+    return;
+  }
+  afterHello();
+}
+
 void ClientConnection::onCapabilities(const smtp::Reply& reply) {
   capabilities_ = smtp::parseEhloCapabilities(reply);
-  const bool tls_allowed = pool_.target().tls != config::ClientTls::None && pool_.tls();
-  if (!stream_.tlsActive() && !tls_tried_ && tls_allowed && capabilities_.starttls) {
+  if (!stream_.tlsActive() && !tls_tried_ && !plaintext_only_ && tls_.usesStartTls() && capabilities_.starttls) {
     tls_tried_ = true;
     state_ = State::StartTls;
     send("STARTTLS\r\n");
@@ -225,9 +239,31 @@ void ClientConnection::onStreamTlsReady() {
   send("EHLO " + pool_.heloName() + "\r\n");
 }
 
+void ClientConnection::tlsFailed(const std::string& why) {
+  const tls::Session* session = stream_.tlsSession();
+  const std::string verify = session != nullptr ? session->verifyError() : "";
+  std::string error = "TLS handshake with " + pool_.remote() + " failed: ";
+  if (verify.empty()) {
+    // The session's own error (OpenSSL's reasons) when it has one, else the stream's (eof, timeout).
+    const std::string& reason = session != nullptr && !session->lastError().empty() ? session->lastError() : why;
+    error += reason.starts_with("tls: ") ? reason.substr(5) : reason;
+  } else {
+    error += "certificate verify failed: " + verify + " (name checked: " + tls_.peer_name + ")";
+  }
+  if (tls_.plaintextFallback() && current_.done) {
+    log::warn(current_.job->id.str(), "smtp_client_tls_fallback").kv("remote", pool_.remote()).kv("error", error);
+    retry_in_plaintext_ = true;
+    close();
+    return;
+  }
+  fail(error, true);
+}
+
 void ClientConnection::afterHello() {
-  if (pool_.target().tls == config::ClientTls::Required && !stream_.tlsActive()) {
-    fail("TLS is required but " + pool_.remote() + " does not offer STARTTLS", true);
+  if (tls_.requiresTls() && !stream_.tlsActive()) {
+    fail("TLS is required (tls = \"" + std::string(tls_.levelName()) + "\") but " + pool_.remote() +
+             (tls_.context ? " does not offer STARTTLS" : " has no TLS client context"),
+         true);
     return;
   }
   state_ = State::Ready;
@@ -497,9 +533,23 @@ void ClientConnection::fail(const std::string& reply, bool whole_destination) {
   close();
 }
 
+bool ClientConnection::takePlaintextRetry(PendingDelivery& out) {
+  if (!retry_in_plaintext_) {
+    return false;
+  }
+  retry_in_plaintext_ = false;
+  out = std::move(current_);
+  current_ = PendingDelivery();
+  return true;
+}
+
 void ClientConnection::onStreamEnd(std::string_view reason) {
   if (state_ == State::Idle || state_ == State::Quit) {
     close();
+    return;
+  }
+  if (state_ == State::Handshake) {
+    tlsFailed(std::string(reason));
     return;
   }
   fail("connection to " + pool_.remote() + " lost: " + std::string(reason), !greeted_);
@@ -534,7 +584,7 @@ void ClientConnection::onStreamClosed() {
 // ---- ClientPool ---------------------------------------------------------------------------
 
 ClientPool::ClientPool(io::Loop& loop, const config::DeliveryTarget& target, const config::SmtpClientSettings& settings,
-                       std::string helo_name, std::shared_ptr<tls::Context> tls, uint32_t max_connections)
+                       std::string helo_name, ClientTlsPolicy tls, uint32_t max_connections)
     : loop_(loop),
       target_(target),
       settings_(settings),
@@ -569,10 +619,14 @@ void ClientPool::pump() {
     }
     PendingDelivery next = std::move(waiting_.front());
     waiting_.pop_front();
-    auto* connection = new ClientConnection(*this, std::move(next));
-    all_.push_back(connection);
-    connection->connect();
+    openConnection(std::move(next), false);
   }
+}
+
+void ClientPool::openConnection(PendingDelivery first, bool plaintext_only) {
+  auto* connection = new ClientConnection(*this, std::move(first), plaintext_only);
+  all_.push_back(connection);
+  connection->connect();
 }
 
 bool ClientPool::takeNext(PendingDelivery& out) {
@@ -593,12 +647,21 @@ void ClientPool::onIdle(ClientConnection* connection) {
 }
 
 void ClientPool::onClosed(ClientConnection* connection) {
+  PendingDelivery retry;
+  const bool plaintext_retry = connection->takePlaintextRetry(retry);
   idle_.erase(std::remove(idle_.begin(), idle_.end(), connection), idle_.end());
   all_.erase(std::remove(all_.begin(), all_.end(), connection), all_.end());
   delete connection;
-  if (!shutting_down_) {
-    pump();
+  if (shutting_down_) {
+    if (plaintext_retry) {
+      retry.done(uniformResult(*retry.job, Outcome::TempFail, "shutting down", remote_));
+    }
+    return;
   }
+  if (plaintext_retry) {
+    openConnection(std::move(retry), true);
+  }
+  pump();
 }
 
 void ClientPool::failWaiting(const std::string& reply) {

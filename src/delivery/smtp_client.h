@@ -1,16 +1,17 @@
 // SMTP client connections and the per-loop pool behind SmtpTarget (private to delivery).
 //
 // ClientConnection speaks RFC 5321 as a client: greeting, EHLO (HELO fallback after a 5xx),
-// STARTTLS (RFC 3207; plaintext that follows the 220 is treated as an injection attempt and the
-// connection is dropped), then transactions MAIL/RCPT/DATA, pipelined when the peer offers
-// PIPELINING (RFC 2920), the body dot-stuffed with no bare CR or LF (RFC 5321 §4.5.2), RSET
-// after a failed transaction, QUIT when idle. Every reply wait has a deadline. A reply that
-// does not fit its command (a 3xx where 2xx, 4xx or 5xx is due, anything but 354 or a refusal
-// to DATA) is a protocol desync: the recipients without a final outcome fail temporarily and
-// the connection is closed unused. So is a 421 at any point (RFC 5321 §3.8): nothing more is
-// sent or read on that connection; before the first transaction (greeting, EHLO, STARTTLS) it
-// also defers the jobs waiting in the pool, as Postfix defers a destination, otherwise they go
-// to another connection.
+// STARTTLS as the next hop's TLS security level says (RFC 3207, client_tls.h; plaintext that
+// follows the 220 is treated as an injection attempt and the connection is dropped; at level
+// may a failed handshake is retried on a new plaintext connection), then transactions
+// MAIL/RCPT/DATA, pipelined when the peer offers PIPELINING (RFC 2920), the body dot-stuffed
+// with no bare CR or LF (RFC 5321 §4.5.2), RSET after a failed transaction, QUIT when idle.
+// Every reply wait has a deadline. A reply that does not fit its command (a 3xx where 2xx, 4xx
+// or 5xx is due, anything but 354 or a refusal to DATA) is a protocol desync: the recipients
+// without a final outcome fail temporarily and the connection is closed unused. So is a 421
+// at any point (RFC 5321 §3.8): nothing more is sent or read on that connection; before the
+// first transaction (greeting, EHLO, STARTTLS) it also defers the jobs waiting in the pool,
+// as Postfix defers a destination, otherwise they go to another connection.
 // Everything here runs on the pool's loop thread.
 #pragma once
 
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "mxgate/config/config.h"
+#include "mxgate/delivery/client_tls.h"
 #include "mxgate/delivery/target.h"
 #include "mxgate/io/stream.h"
 #include "mxgate/smtp/message_reader.h"
@@ -39,7 +41,8 @@ struct PendingDelivery {
 
 class ClientConnection : public io::Stream::Handler {
  public:
-  ClientConnection(ClientPool& pool, PendingDelivery first);
+  // plaintext_only: never STARTTLS (the retry after a failed handshake at level may).
+  ClientConnection(ClientPool& pool, PendingDelivery first, bool plaintext_only = false);
   ~ClientConnection() override;
 
   void connect();
@@ -47,6 +50,9 @@ class ClientConnection : public io::Stream::Handler {
   void run(PendingDelivery delivery);
   // Says QUIT (when idle) and closes.
   void quit();
+  // After the close: the delivery to retry on a plaintext connection, if the TLS handshake
+  // failed at level may. True (and out set) at most once.
+  bool takePlaintextRetry(PendingDelivery& out);
 
   void onStreamData(std::string_view data) override;
   void onStreamConnected(int status) override;
@@ -62,7 +68,9 @@ class ClientConnection : public io::Stream::Handler {
   };
 
   void handleReply(const smtp::Reply& reply);
+  void handleStartTlsReply(const smtp::Reply& reply);
   void onCapabilities(const smtp::Reply& reply);
+  void tlsFailed(const std::string& why);
   // A reply that does not fit the command it answers: fails the connection.
   void desync(const smtp::Reply& reply, const char* command, const char* expected);
   void afterHello();
@@ -80,6 +88,9 @@ class ClientConnection : public io::Stream::Handler {
   void close();
 
   ClientPool& pool_;
+  const ClientTlsPolicy tls_;  // the pool's policy when the connection was made
+  const bool plaintext_only_;
+  bool retry_in_plaintext_ = false;
   io::Stream stream_;
   uv_timer_t timer_{};
   State state_ = State::Connecting;
@@ -105,18 +116,20 @@ class ClientConnection : public io::Stream::Handler {
 class ClientPool {
  public:
   ClientPool(io::Loop& loop, const config::DeliveryTarget& target, const config::SmtpClientSettings& settings,
-             std::string helo_name, std::shared_ptr<tls::Context> tls, uint32_t max_connections);
+             std::string helo_name, ClientTlsPolicy tls, uint32_t max_connections);
   ~ClientPool();
 
   // Loop thread only.
   void submit(PendingDelivery delivery);
   void shutdown();
+  // New connections use this policy (a reload rebuilt the TLS contexts).
+  void setTls(ClientTlsPolicy tls) { tls_ = std::move(tls); }
 
   io::Loop& loop() { return loop_; }
   const config::DeliveryTarget& target() const { return target_; }
   const config::SmtpClientSettings& settings() const { return settings_; }
   const std::string& heloName() const { return helo_name_; }
-  const std::shared_ptr<tls::Context>& tls() const { return tls_; }
+  const ClientTlsPolicy& tls() const { return tls_; }
   const std::string& remote() const { return remote_; }
 
   // Called by connections.
@@ -127,12 +140,13 @@ class ClientPool {
 
  private:
   void pump();
+  void openConnection(PendingDelivery first, bool plaintext_only);
 
   io::Loop& loop_;
   config::DeliveryTarget target_;
   config::SmtpClientSettings settings_;
   std::string helo_name_;
-  std::shared_ptr<tls::Context> tls_;
+  ClientTlsPolicy tls_;
   uint32_t max_connections_;
   std::string remote_;
   std::deque<PendingDelivery> waiting_;

@@ -7,11 +7,11 @@
 namespace mxgate::delivery {
 
 SmtpTarget::SmtpTarget(const config::DeliveryTarget& target, const config::SmtpClientSettings& settings,
-                       std::string helo_name, std::vector<io::Loop*> loops, std::shared_ptr<tls::Context> client_tls)
+                       std::string helo_name, std::vector<io::Loop*> loops, const ClientTlsPolicy& tls)
     : target_(target), loops_(std::move(loops)) {
   const auto per_loop = static_cast<uint32_t>((target.max_connections + loops_.size() - 1) / loops_.size());
   for (io::Loop* loop : loops_) {
-    pools_.push_back(std::make_unique<ClientPool>(*loop, target, settings, helo_name, client_tls, per_loop));
+    pools_.push_back(std::make_unique<ClientPool>(*loop, target, settings, helo_name, tls, per_loop));
   }
 }
 
@@ -29,6 +29,13 @@ void SmtpTarget::shutdown() {
   for (auto& pool : pools_) {
     ClientPool* raw = pool.get();
     raw->loop().post([raw] { raw->shutdown(); });
+  }
+}
+
+void SmtpTarget::setTls(const ClientTlsPolicy& tls) {
+  for (auto& pool : pools_) {
+    ClientPool* raw = pool.get();
+    raw->loop().post([raw, tls] { raw->setTls(tls); });
   }
 }
 

@@ -1,9 +1,10 @@
 """Helpers shared by the protocol-level integration tests (test_abuse_corpus, test_protocol,
 test_relay, test_operations), on top of harness.Client: the EHLO keywords of a reply, readers
 for what the file target stored (Return-Path, Delivered-To, our Received: field, content) and
-what "normalize" must store, queue waits and `mxgate queue ls`, a self-signed certificate for
-TLS peers, and RawPeer, a threaded fake SMTP server that records the exact bytes a client
-(mxgate's relay) puts on the wire and can answer any command oddly.
+what "normalize" must store, queue waits and `mxgate queue ls`, certificates for TLS peers (a
+self-signed one, and TestPki: a test CA issuing good, wrong-name and expired certificates, all
+made with the openssl CLI), and RawPeer, a threaded fake SMTP server that records the exact
+bytes a client (mxgate's relay) puts on the wire and can answer any command oddly.
 
 Everything is bounded: every socket has a timeout, every wait has a deadline.
 """
@@ -125,6 +126,69 @@ def self_signed(directory, name="sink.test"):
     return cert, key
 
 
+class TestPki:
+    """A test certificate authority in `directory` (ca.crt) and server certificates it issues,
+    made with the openssl CLI (P-256 keys). Each method returns (cert, key) paths."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.ca_cert = os.path.join(directory, "ca.crt")
+        self.ca_key = os.path.join(directory, "ca.key")
+        self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                      "-keyout", self.ca_key, "-out", self.ca_cert, "-days", "2", "-subj", "/CN=mxgate test CA",
+                      "-addext", "basicConstraints=critical,CA:TRUE",
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def _openssl(self, *args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60, cwd=self.dir)
+
+    def _request(self, stem, name):
+        key = os.path.join(self.dir, stem + ".key")
+        csr = os.path.join(self.dir, stem + ".csr")
+        self._openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                      "-keyout", key, "-out", csr, "-subj", "/CN=" + name, "-addext", "subjectAltName=DNS:" + name)
+        return csr, key
+
+    def issue(self, stem, name):
+        """A certificate for DNS name `name`, valid for two days, signed by the CA."""
+        csr, key = self._request(stem, name)
+        cert = os.path.join(self.dir, stem + ".crt")
+        self._openssl("x509", "-req", "-in", csr, "-CA", self.ca_cert, "-CAkey", self.ca_key, "-CAcreateserial",
+                      "-days", "2", "-copy_extensions", "copy", "-out", cert)
+        return cert, key
+
+    def expired(self, stem, name):
+        """A certificate for `name` signed by the CA, valid only in January 2020 (`openssl ca`
+        takes explicit start and end dates)."""
+        csr, key = self._request(stem, name)
+        cert = os.path.join(self.dir, stem + ".crt")
+        config = os.path.join(self.dir, "ca.cnf")
+        with open(config, "w") as f:
+            f.write("[ca]\ndefault_ca = test_ca\n[test_ca]\ndatabase = index.txt\nnew_certs_dir = .\n"
+                    "serial = ca.serial\ndefault_md = sha256\npolicy = any\ncopy_extensions = copy\n"
+                    "unique_subject = no\n[any]\ncommonName = supplied\n")
+        open(os.path.join(self.dir, "index.txt"), "w").close()
+        with open(os.path.join(self.dir, "ca.serial"), "w") as f:
+            f.write("1000\n")
+        self._openssl("ca", "-batch", "-config", config, "-cert", self.ca_cert, "-keyfile", self.ca_key,
+                      "-in", csr, "-out", cert, "-notext", "-startdate", "20200101000000Z",
+                      "-enddate", "20200102000000Z")
+        return cert, key
+
+
+def server_tls_context(cert, key):
+    """A Python server-side TLS context presenting cert; it records the SNI names it is sent
+    in context.sni_names."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.sni_names = []
+
+    def remember(_socket, name, _context):
+        context.sni_names.append(name)
+    context.sni_callback = remember
+    return context
+
+
 # ---- a raw fake SMTP peer ----------------------------------------------------------------
 
 class PeerConnection:
@@ -148,6 +212,7 @@ class RawPeer:
     on STARTTLS:
       starttls="inject"  -> "220 2.0.0 Ready\\r\\n250 ok-injected\\r\\n" in one segment, then TLS
       starttls="ok"      -> a plain 220, then a TLS handshake with tls_context
+      starttls="broken"  -> a plain 220, then bytes that are not TLS
     overrides replaces the reply at a point ("greeting", "EHLO", "STARTTLS", "MAIL", "RCPT",
     "DATA", "DOT" for the reply after the data, "RSET"; "RCPT2" is the second RCPT of a
     connection) by {point: (reply bytes, "drain" | "continue"[, seconds])}. Before an override
@@ -310,6 +375,10 @@ class RawPeer:
                         out(b"220 2.0.0 Ready\r\n")
                     if buffer:
                         return  # plaintext after STARTTLS from the client: refuse it all
+                    if self.starttls == "broken":
+                        receive()  # the ClientHello
+                        out(b"this is not TLS\r\n" * 4)
+                        return
                     sock = self.tls_context.wrap_socket(sock, server_side=True)
                     record.tls = True
                 elif verb == b"MAIL":

@@ -1,7 +1,9 @@
 """The `smtp` delivery target (mxgate as an SMTP client relaying to a fixed next hop) and the
 outbound cases of the abuse corpus: bulk relay byte-exactness, dot-stuffing on the wire,
 no bare CR/LF on the wire (out-normalize-bare-lf), STARTTLS response injection and required
-TLS (client-starttls-*), opportunistic TLS, replies that do not fit their command (a 2xx to DATA, 3xx to MAIL/RCPT/end of data) and 421 at every point of the
+TLS (client-starttls-*), the TLS security levels (none, may with its plaintext fallback,
+encrypt, verify against a test CA: good, wrong name, self-signed, expired), replies that do not
+fit their command (a 2xx to DATA, 3xx to MAIL/RCPT/end of data) and 421 at every point of the
 session (the connection is closed at once and the message delivered later on a fresh one),
 4xx retry, 5xx per recipient and dead letters, 8BITMIME towards a 7-bit peer, next hop down,
 connection reuse, and queue.max_age expiry.
@@ -18,8 +20,8 @@ import time
 import unittest
 
 from harness import Client, Gateway, RecordingSink, dot_stuff, free_port, queue_id, smtp_tenant, wait_until
-from support_protocol import (RawPeer, has_bare_cr_or_lf, normalized_content, queue_listing, self_signed,
-                              split_received)
+from support_protocol import (RawPeer, TestPki, has_bare_cr_or_lf, normalized_content, queue_listing, self_signed,
+                              server_tls_context, split_received)
 from test_abuse_corpus import CASES_BY_ID, expand
 
 SENDER = "sender@remote.example"
@@ -82,6 +84,13 @@ class TlsSpy:
     def __init__(self, inner):
         self.inner = inner
         self.versions = []
+
+    @staticmethod
+    def attach(sink):
+        """Puts a spy in front of sink's handler (sink.spy); returns the sink."""
+        sink.spy = TlsSpy(sink.controller.handler)
+        sink.controller.handler = sink.spy
+        return sink
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         return await self.inner.handle_RCPT(server, session, envelope, address, rcpt_options)
@@ -244,8 +253,8 @@ class RelayFailureModesTest(unittest.TestCase):
         cls.down_port = free_port()
         cls.down_peer = None
         cls.gw = Gateway(tenants={
-            "inject": {"domains": ["inject.test"], "delivery": smtp_tenant(cls.inject_peer.port, tls="opportunistic")},
-            "required": {"domains": ["required.test"], "delivery": smtp_tenant(cls.plain_peer.port, tls="required")},
+            "inject": {"domains": ["inject.test"], "delivery": smtp_tenant(cls.inject_peer.port, tls="may")},
+            "required": {"domains": ["required.test"], "delivery": smtp_tenant(cls.plain_peer.port, tls="encrypt")},
             "sevenbit": {"domains": ["sevenbit.test"], "delivery": smtp_tenant(cls.sevenbit_peer.port)},
             "down": {"domains": ["down.test"], "delivery": smtp_tenant(cls.down_port)},
         }, overrides={"smtp_client": {"connect_timeout": "2s", "command_timeout": "5s"}})
@@ -350,7 +359,7 @@ class OpportunisticTlsTest(unittest.TestCase):
         sink.controller.handler = spy
         with sink:
             with Gateway(tenants={"example": {"domains": ["example.test"],
-                                              "delivery": smtp_tenant(sink.port, tls="opportunistic")}}) as gw:
+                                              "delivery": smtp_tenant(sink.port, tls="may")}}) as gw:
                 data = content("over tls")
                 qid = submit(gw, ["user@example.test"], data)
                 self.assertTrue(wait_until(lambda: sink.count() == 1, 20), gw.log()[-2000:])
@@ -453,7 +462,7 @@ class OddRepliesTest(unittest.TestCase):
     message must be deferred (never delivered by the odd reply), the odd connection must get
     no further byte and be closed by mxgate, and the retry must deliver exactly one copy on a
     fresh connection. `plain` offers no PIPELINING (one reply per command), `piped` does,
-    `tls` offers STARTTLS (opportunistic TLS)."""
+    `tls` offers STARTTLS (level may)."""
 
     @classmethod
     def setUpClass(cls):
@@ -464,7 +473,7 @@ class OddRepliesTest(unittest.TestCase):
         cls.gw = Gateway(tenants={
             "plain": {"domains": ["plain.test"], "delivery": smtp_tenant(cls.plain.port)},
             "piped": {"domains": ["piped.test"], "delivery": smtp_tenant(cls.piped.port)},
-            "tls": {"domains": ["tls.test"], "delivery": smtp_tenant(cls.tls.port, tls="opportunistic")},
+            "tls": {"domains": ["tls.test"], "delivery": smtp_tenant(cls.tls.port, tls="may")},
         }, overrides={"smtp_client": {"command_timeout": "20s"}})
         cls.gw.start()
         cls.count = 0
@@ -598,6 +607,128 @@ class Waiting421Test(unittest.TestCase):
             self.assertRegex(log, other + r": event=done attempts=1\b")
             self.assertEqual(peer.connections[0].after_override, b"")
             self.assertTrue(peer.connections[0].client_closed)
+
+
+class TlsLevelsTest(unittest.TestCase):
+    """Item 4: the TLS security levels. A test CA (openssl CLI) issues a good certificate for
+    mx.verify.test, one for another name and an expired one; a self-signed one stands beside
+    them. Every peer is an aiosmtpd sink with STARTTLS unless said otherwise; mxgate connects to
+    127.0.0.1 and checks the name delivery.tls_verify_name."""
+
+    NAME = "mx.verify.test"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mxgate-levels-")
+        pki = TestPki(cls.tmp)
+        cls.contexts = {
+            "good": server_tls_context(*pki.issue("good", cls.NAME)),
+            "wrong": server_tls_context(*pki.issue("wrong", "other.verify.test")),
+            "self": server_tls_context(*self_signed(cls.tmp, cls.NAME)),
+            "expired": server_tls_context(*pki.expired("expired", cls.NAME)),
+        }
+        cls.sinks = {name: TlsSpy.attach(RecordingSink(starttls_context=context)).start()
+                     for name, context in cls.contexts.items()}
+        cls.sinks["plain"] = TlsSpy.attach(RecordingSink()).start()
+        cls.broken = RawPeer(keywords=("8BITMIME", "STARTTLS"), starttls="broken").start()
+        cls.offering = RawPeer(keywords=("8BITMIME", "STARTTLS"), starttls="ok",
+                               tls_context=cls.contexts["self"]).start()
+        verify = {"tls": "verify", "tls_ca_file": pki.ca_cert, "tls_verify_name": cls.NAME}
+        tenants = {f"verify-{name}": smtp_tenant(cls.sinks[name].port, **verify)
+                   for name in ("good", "wrong", "self", "expired")}
+        tenants.update({
+            "encrypt-self": smtp_tenant(cls.sinks["self"].port, tls="encrypt"),
+            "encrypt-plain": smtp_tenant(cls.sinks["plain"].port, tls="encrypt"),
+            "may-plain": smtp_tenant(cls.sinks["plain"].port, tls="may"),
+            "may-broken": smtp_tenant(cls.broken.port, tls="may"),
+            "none-offering": smtp_tenant(cls.offering.port, tls="none"),
+        })
+        cls.gw = Gateway(tenants={name: {"domains": [name + ".test"], "delivery": delivery}
+                                  for name, delivery in tenants.items()})
+        cls.gw.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        for sink in cls.sinks.values():
+            sink.stop()
+        cls.broken.stop()
+        cls.offering.stop()
+
+    def send(self, tenant):
+        address = f"user@{tenant}.test"
+        return submit(self.gw, [address], content(tenant, to=address))
+
+    def arrived(self, sink, tenant):
+        return [m for m in self.sinks[sink].messages if f"Subject: {tenant}\r\n".encode() in m["data"]]
+
+    def assert_delivered(self, sink, tenant):
+        """Sends a message for tenant and waits until it arrives at sink; returns the TLS
+        versions that sink's sessions used."""
+        self.send(tenant)
+        self.assertTrue(wait_until(lambda: self.arrived(sink, tenant), 20), self.gw.log()[-3000:])
+        return self.sinks[sink].spy.versions
+
+    def assert_deferred(self, tenant, reason):
+        qid = self.send(tenant)
+        message = wait_listing(self.gw, qid, lambda m: m["attempts"] >= 1)
+        self.assertIsNotNone(message, self.gw.log()[-3000:])
+        self.assertEqual(message["state"], "queued", message)
+        [recipient] = message["recipients"]
+        self.assertEqual(recipient["state"], "pending")
+        self.assertIn(reason, recipient["last_reply"])
+        self.assertRegex(self.gw.log(), qid + r": event=smtp_client_failed .*" + re.escape(reason))
+        return recipient["last_reply"]
+
+    def test_verify_delivers_to_the_good_peer_with_sni(self):
+        [version] = self.assert_delivered("good", "verify-good")
+        self.assertIn(version, ("TLSv1.2", "TLSv1.3"))
+        self.assertIn(self.NAME, self.contexts["good"].sni_names)
+
+    def test_verify_defers_for_a_wrong_name(self):
+        reply = self.assert_deferred("verify-wrong", "certificate verify failed: hostname mismatch")
+        self.assertIn("name checked: " + self.NAME, reply)
+        self.assertFalse(self.arrived("wrong", "verify-wrong"))
+
+    def test_verify_defers_for_a_self_signed_certificate(self):
+        self.assert_deferred("verify-self", "certificate verify failed: self-signed certificate")
+        self.assertFalse(self.arrived("self", "verify-self"))
+
+    def test_verify_defers_for_an_expired_certificate(self):
+        self.assert_deferred("verify-expired", "certificate verify failed: certificate has expired")
+        self.assertFalse(self.arrived("expired", "verify-expired"))
+
+    def test_encrypt_delivers_to_a_self_signed_peer(self):
+        versions = self.assert_delivered("self", "encrypt-self")
+        self.assertTrue(all(v in ("TLSv1.2", "TLSv1.3") for v in versions))
+
+    def test_encrypt_defers_to_a_peer_without_starttls(self):
+        self.assert_deferred("encrypt-plain", "does not offer STARTTLS")
+        self.assertFalse(self.arrived("plain", "encrypt-plain"))
+
+    def test_may_delivers_in_plaintext_to_a_peer_without_starttls(self):
+        self.assertIn(None, self.assert_delivered("plain", "may-plain"))
+
+    def test_may_retries_in_plaintext_after_a_failed_handshake(self):
+        qid = self.send("may-broken")
+        self.assertTrue(wait_until(lambda: len(self.broken.messages()) == 1, 20), self.gw.log()[-3000:])
+        self.assertTrue(wait_until(lambda: qid not in queue_listing(self.gw), 20))
+        with self.broken.lock:
+            first, second = self.broken.connections[:2]
+        self.assertIn(b"STARTTLS", first.commands)
+        self.assertEqual(first.data, [])
+        self.assertNotIn(b"STARTTLS", second.commands)
+        self.assertEqual(len(second.data), 1)
+        self.assertRegex(self.gw.log(), qid + r": event=smtp_client_tls_fallback .*TLS handshake with")
+        self.assertRegex(self.gw.log(), qid + r": event=done attempts=1\b")
+
+    def test_none_never_sends_starttls(self):
+        qid = self.send("none-offering")
+        self.assertTrue(wait_until(lambda: len(self.offering.messages()) == 1, 20), self.gw.log()[-3000:])
+        self.assertTrue(wait_until(lambda: qid not in queue_listing(self.gw), 20))
+        with self.offering.lock:
+            self.assertFalse(any(b"STARTTLS" in c.commands for c in self.offering.connections))
+            self.assertFalse(any(c.tls for c in self.offering.connections))
 
 
 # ---- (i) queue.max_age expiry: started with the module, checked by the last test ----------

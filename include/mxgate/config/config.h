@@ -24,7 +24,11 @@ enum class ListenerTls { None, StartTls, Implicit };
 enum class BareNewline { Reject, Normalize };
 enum class DeliveryKind { File, Smtp, Webhook };
 enum class LinkMode { Off, SafeLinks, On };
-enum class ClientTls { None, Opportunistic, Required };
+// TLS security level of an SMTP client connection, like Postfix's smtp_tls_security_level:
+// None never sends STARTTLS; May uses it when offered, unverified, and retries in plaintext
+// when the handshake fails (RFC 7435); Encrypt requires TLS, unverified; Verify requires TLS
+// with a certificate chain that verifies and names the next hop (RFC 6125).
+enum class ClientTls { None, May, Encrypt, Verify };
 enum class CheckAction { Reject, Quarantine, Tag, Accept };
 enum class ScanFailure { Closed, Open };
 
@@ -168,7 +172,9 @@ struct DeliveryTarget {
   std::string host;  // smtp: fixed next hop
   uint16_t port = 25;
   uint32_t max_connections = 10;  // smtp: connections; webhook: requests under way at once
-  ClientTls tls = ClientTls::Opportunistic;
+  ClientTls tls = ClientTls::May;
+  std::string tls_ca_file;      // smtp, tls = verify: PEM trust anchors; "" = the system CA store
+  std::string tls_verify_name;  // smtp: the name the certificate must carry (and SNI); "" = host
   // webhook: the endpoint, its signing keys (decoded; the first is the newest) and limits.
   std::string url;
   std::vector<std::string> secret_keys;

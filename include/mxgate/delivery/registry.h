@@ -1,5 +1,6 @@
 // Delivery targets by tenant. update() (start-up and every reload) builds a target for each
-// tenant's [delivery] policy, reusing the existing target when the settings are unchanged;
+// tenant's [delivery] policy, reusing the existing target when the settings are unchanged
+// (an smtp target then takes the freshly built TLS contexts for its new connections);
 // targets are kept until shutdown so deliveries under way are never cut off by a reload.
 // Webhook targets are one per tenant (their secrets, links and thread settings are the
 // tenant's); their HTTP clients run on the loop WebhookContext names (the control loop).
@@ -14,21 +15,22 @@
 #include <vector>
 
 #include "mxgate/config/config.h"
+#include "mxgate/delivery/client_tls.h"
+#include "mxgate/delivery/smtp_target.h"
 #include "mxgate/delivery/target.h"
 #include "mxgate/delivery/webhook_target.h"
 #include "mxgate/io/lane.h"
 #include "mxgate/io/loop.h"
-#include "mxgate/tls/tls.h"
 
 namespace mxgate::delivery {
 
 class Registry {
  public:
-  Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, std::shared_ptr<tls::Context> client_tls,
-           WebhookContext webhooks);
+  Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, WebhookContext webhooks);
   ~Registry();
 
-  void update(const config::Config& config);
+  // client_tls: built for this config (ClientTlsContexts::build succeeded).
+  void update(const config::Config& config, const ClientTlsContexts& client_tls);
   Target* forTenant(const std::string& tenant) const;
   void shutdown();
 
@@ -45,12 +47,12 @@ class Registry {
  private:
   std::vector<io::Loop*> loops_;
   io::Lane& file_lane_;
-  std::shared_ptr<tls::Context> client_tls_;
   WebhookContext webhooks_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Target>> targets_;  // by settings key
   std::unordered_map<std::string, Target*> by_tenant_;
   std::unordered_map<std::string, WebhookTarget*> webhooks_by_tenant_;
+  std::map<std::string, SmtpTarget*> smtp_targets_;  // by settings key, owned by targets_
 };
 
 }  // namespace mxgate::delivery

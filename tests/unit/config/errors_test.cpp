@@ -320,7 +320,7 @@ target = "file"
 path = "out"
 host = "relay.test"
 port = 2525
-tls = "required"
+tls = "encrypt"
 )") == (Lines{
              "a.toml:6: delivery.host: key only valid for target smtp",
              "a.toml:7: delivery.port: key only valid for target smtp",
@@ -486,6 +486,44 @@ BOOST_AUTO_TEST_CASE(cross_key_checks) {
              boost::test_tools::per_element());
   BOOST_TEST(errorsOf("[queue]\nretry_initial = \"2h\"\n") ==
                  Lines{"node.toml:2: queue.retry_initial: must not be more than queue.retry_max (1h)"},
+             boost::test_tools::per_element());
+}
+
+// delivery.tls took "none", "opportunistic" and "required" before the security levels; the
+// old names are refused with the new ones named.
+BOOST_AUTO_TEST_CASE(old_delivery_tls_values_name_the_new_levels) {
+  const std::string head = "tenant = \"t\"\ndomains = [\"t.test\"]\n[delivery]\ntarget = \"smtp\"\nhost = \"relay.test\"\n";
+  const std::string choices = "must be one of \"none\", \"may\", \"encrypt\", \"verify\"";
+  BOOST_TEST(policyErrors(head + "tls = \"opportunistic\"\n") ==
+                 Lines{"a.toml:6: delivery.tls: invalid value \"opportunistic\": " + choices +
+                       " (\"opportunistic\" is now \"may\")"},
+             boost::test_tools::per_element());
+  BOOST_TEST(policyErrors(head + "tls = \"required\"\n") ==
+                 Lines{"a.toml:6: delivery.tls: invalid value \"required\": " + choices +
+                       " (\"required\" is now \"encrypt\" (TLS, certificate not checked) or \"verify\" "
+                       "(certificate and host name checked))"},
+             boost::test_tools::per_element());
+  BOOST_TEST(policyErrors(head + "tls = \"dane\"\n") == Lines{"a.toml:6: delivery.tls: invalid value \"dane\": " + choices},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(verify_level_needs_a_name_and_a_readable_ca_file) {
+  const std::string head = "tenant = \"t\"\ndomains = [\"t.test\"]\n[delivery]\ntarget = \"smtp\"\n";
+  BOOST_TEST(policyErrors(head + "host = \"192.0.2.25\"\ntls = \"verify\"\n") ==
+                 Lines{"a.toml:6: delivery.tls: \"verify\" checks the certificate against a host name, but "
+                       "delivery.host \"192.0.2.25\" is an IP address: set delivery.tls_verify_name"},
+             boost::test_tools::per_element());
+  BOOST_TEST(policyErrors(head + "host = \"192.0.2.25\"\ntls = \"verify\"\ntls_verify_name = \"mx.t.test\"\n").empty());
+  BOOST_TEST(policyErrors(head + "host = \"192.0.2.25\"\ntls = \"encrypt\"\n").empty());
+  BOOST_TEST(policyErrors(head + "host = \"relay.test\"\ntls = \"verify\"\n\ntls_ca_file = \"/nonexistent/ca.pem\"\n") ==
+                 Lines{"a.toml:8: delivery.tls_ca_file: cannot read \"/nonexistent/ca.pem\": No such file or directory"},
+             boost::test_tools::per_element());
+  BOOST_TEST(policyErrors(head + "host = \"relay.test\"\ntls = \"verify\"\ntls_ca_file = \"/\"\n") ==
+                 Lines{"a.toml:7: delivery.tls_ca_file: cannot read \"/\": is a directory"},
+             boost::test_tools::per_element());
+  BOOST_TEST(policyErrors(head + "host = \"relay.test\"\ntls_verify_name = \"mx_1.test\"\n") ==
+                 Lines{"a.toml:6: delivery.tls_verify_name: invalid value \"mx_1.test\": invalid character '_' (only "
+                       "letters, digits and '-')"},
              boost::test_tools::per_element());
 }
 

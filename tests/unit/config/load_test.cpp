@@ -324,7 +324,8 @@ target = "smtp"
 host = "2001:db8::25"
 port = 2525
 max_connections = 3
-tls = "required"
+tls = "verify"
+tls_verify_name = "mx.beta.test"
 )"},
       {"p/example.toml", kFilePolicy},
   };
@@ -341,12 +342,15 @@ tls = "required"
   BOOST_TEST(acme.delivery.host == "relay.acme.test");
   BOOST_TEST(acme.delivery.port == 25);
   BOOST_TEST(acme.delivery.max_connections == 10u);
-  BOOST_TEST((acme.delivery.tls == ClientTls::Opportunistic));
+  BOOST_TEST((acme.delivery.tls == ClientTls::May));
+  BOOST_TEST(acme.delivery.tls_ca_file.empty());
+  BOOST_TEST(acme.delivery.tls_verify_name.empty());
   const Tenant& beta = c.tenants[1];
   BOOST_TEST(beta.delivery.host == "2001:db8::25");
   BOOST_TEST(beta.delivery.port == 2525);
   BOOST_TEST(beta.delivery.max_connections == 3u);
-  BOOST_TEST((beta.delivery.tls == ClientTls::Required));
+  BOOST_TEST((beta.delivery.tls == ClientTls::Verify));
+  BOOST_TEST(beta.delivery.tls_verify_name == "mx.beta.test");
   const Tenant& example = c.tenants[2];
   BOOST_TEST((example.delivery.kind == DeliveryKind::File));
   BOOST_TEST(example.delivery.path == "queue/inbox");

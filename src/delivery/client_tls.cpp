@@ -1,0 +1,53 @@
+// TLS security levels of the SMTP client and the contexts they need (see
+// include/mxgate/delivery/client_tls.h). RFC 3207, RFC 7435, RFC 6125.
+// build() runs on the configuration thread; policies are read on loop threads.
+#include "mxgate/delivery/client_tls.h"
+
+namespace mxgate::delivery {
+
+const char* ClientTlsPolicy::levelName() const {
+  switch (level) {
+    case config::ClientTls::None: return "none";
+    case config::ClientTls::May: return "may";
+    case config::ClientTls::Encrypt: return "encrypt";
+    case config::ClientTls::Verify: return "verify";
+  }
+  return "?";
+}
+
+bool ClientTlsContexts::build(const config::Config& config, std::string& error) {
+  unverified_ = tls::Context::client(kMinVersion, error);
+  if (!unverified_) {
+    return false;
+  }
+  verifying_.clear();
+  for (const config::Tenant& tenant : config.tenants) {
+    const config::DeliveryTarget& target = tenant.delivery;
+    if (target.kind != config::DeliveryKind::Smtp || target.tls != config::ClientTls::Verify ||
+        verifying_.contains(target.tls_ca_file)) {
+      continue;
+    }
+    auto context = tls::Context::verifyingClient(kMinVersion, target.tls_ca_file, error);
+    if (!context) {
+      error = tenant.source_file + ": delivery.tls_ca_file: " + error;
+      return false;
+    }
+    verifying_.emplace(target.tls_ca_file, std::move(context));
+  }
+  return true;
+}
+
+ClientTlsPolicy ClientTlsContexts::policyFor(const config::DeliveryTarget& target) const {
+  ClientTlsPolicy policy;
+  policy.level = target.tls;
+  policy.peer_name = target.tls_verify_name.empty() ? target.host : target.tls_verify_name;
+  if (target.tls == config::ClientTls::Verify) {
+    const auto it = verifying_.find(target.tls_ca_file);
+    policy.context = it == verifying_.end() ? nullptr : it->second;
+  } else if (target.tls != config::ClientTls::None) {
+    policy.context = unverified_;
+  }
+  return policy;
+}
+
+}  // namespace mxgate::delivery
