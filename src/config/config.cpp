@@ -466,8 +466,30 @@ struct Outcome {
   bool ok = false;
   bool present = false;
   int line = 0;
-  std::string text;  // the String or Enum value stored
+  std::string text;       // the String or Enum value stored
+  std::string canonical;  // the value in one text per meaning (Config::settings)
 };
+
+// One text per value: units normalised ("60s" and "1m" both give "1m"), lists in brackets.
+template <class Target>
+std::string canonical(const Key<Target>& key, const Parsed& parsed) {
+  switch (key.type) {
+    case Type::Bool: return parsed.flag ? "true" : "false";
+    case Type::Integer: return std::to_string(parsed.number);
+    case Type::Duration: return schema::formatBound(key.type, parsed.number * key.resolution);
+    case Type::Size: return schema::formatBound(key.type, parsed.number);
+    case Type::String:
+    case Type::Enum: return parsed.text;
+    case Type::StringArray: {
+      std::string out = "[";
+      for (const std::string& element : parsed.list) {
+        out += (out.size() > 1 ? ", \"" : "\"") + element + "\"";
+      }
+      return out + "]";
+    }
+  }
+  return "";
+}
 
 // Reads one key below scope (path = the key name without the scope's prefix): the file's
 // value if present, otherwise the default, otherwise "missing required key".
@@ -490,6 +512,7 @@ Outcome readKey(const Table& scope, std::string_view path, const Key<Target>& ke
   if (convert(*value, key, sink, parsed)) {
     key.store(target, parsed);
     outcome.ok = true;
+    outcome.canonical = canonical(key, parsed);
     outcome.text = std::move(parsed.text);
   }
   return outcome;
@@ -576,6 +599,26 @@ std::string formatSeconds(std::chrono::seconds value) {
   return values::formatDuration(static_cast<uint64_t>(value.count()) * schema::kSecond);
 }
 
+// The Config::settings key of a listener's key: "listener[inbound].port".
+std::string listenerSetting(std::string_view listener, std::string_view key) {
+  return fmt::format("{}[{}].{}", schema::kListenerSection, listener, key);
+}
+
+// Whether a reload applies a Config::settings key; unknown keys (from another version) need a restart.
+bool appliedOnReload(std::string_view setting) {
+  const std::string listener_prefix = std::string(schema::kListenerSection) + "[";
+  if (setting.starts_with(listener_prefix)) {
+    const size_t close = setting.find("].");
+    const std::string name = close == std::string_view::npos
+                                 ? std::string()
+                                 : std::string(schema::kListenerSection) + "." + std::string(setting.substr(close + 2));
+    const auto keys = schema::listenerKeys();
+    return std::any_of(keys.begin(), keys.end(), [&name](const auto& key) { return key.name == name && key.live; });
+  }
+  const auto keys = schema::nodeKeys();
+  return std::any_of(keys.begin(), keys.end(), [setting](const auto& key) { return key.name == setting && key.live; });
+}
+
 struct ListenerLines {
   int name = 0;
   int port = 0;
@@ -633,6 +676,7 @@ class Loader {
     for (const auto& key : schema::nodeKeys()) {
       const Outcome outcome = readKey(root, key.name, key, *config_, *node_sink_, 0);
       node_lines_[key.name] = outcome.line;
+      config_->settings[std::string(key.name)] = outcome.canonical;
       if (key.name == "node.policies") {
         policies_known_ = outcome.ok;
       }
@@ -755,6 +799,7 @@ class Loader {
     if (it == root.end()) {
       const auto defaults = schema::defaultListeners();
       config_->listeners.assign(defaults.begin(), defaults.end());
+      config_->settings[std::string(schema::kListenerSection)] = "the built-in inbound and submission listeners";
       listener_lines_.resize(defaults.size());
       return;
     }
@@ -772,9 +817,11 @@ class Loader {
       reportUnknown(element.as_table(), prefix, names, "", *node_sink_);
       Listener listener;
       ListenerLines lines;
+      std::vector<std::pair<std::string_view, std::string>> values;
       for (const auto& key : schema::listenerKeys()) {
         const Outcome outcome = readKey(element.as_table(), key.name.substr(prefix.size()), key, listener,
                                         *node_sink_, lineOf(element));
+        values.emplace_back(key.name.substr(prefix.size()), outcome.canonical);
         if (key.name == "listener.name") {
           lines.name = outcome.line;
         } else if (key.name == "listener.port") {
@@ -782,6 +829,9 @@ class Loader {
         } else if (key.name == "listener.scan_before_accept") {
           lines.scan_before_accept = outcome.line;
         }
+      }
+      for (const auto& [name, value] : values) {
+        config_->settings[listenerSetting(listener.name, name)] = value;
       }
       config_->listeners.push_back(std::move(listener));
       listener_lines_.push_back(lines);
@@ -987,6 +1037,41 @@ std::string ConfigError::str() const {
     out += key + ": ";
   }
   return out + message;
+}
+
+std::vector<SettingChange> changedSettings(const std::map<std::string, std::string>& running,
+                                           const std::map<std::string, std::string>& next) {
+  std::vector<SettingChange> changes;
+  auto add = [&changes](const std::string& key, const std::string* before, const std::string* after) {
+    SettingChange change;
+    change.key = key;
+    if (before != nullptr) {
+      change.running = *before;
+    }
+    if (after != nullptr) {
+      change.next = *after;
+    }
+    change.needs_restart = !appliedOnReload(key);
+    changes.push_back(std::move(change));
+  };
+  auto a = running.begin();
+  auto b = next.begin();
+  while (a != running.end() || b != next.end()) {
+    if (b == next.end() || (a != running.end() && a->first < b->first)) {
+      add(a->first, &a->second, nullptr);
+      ++a;
+    } else if (a == running.end() || b->first < a->first) {
+      add(b->first, nullptr, &b->second);
+      ++b;
+    } else {
+      if (a->second != b->second) {
+        add(a->first, &a->second, &b->second);
+      }
+      ++a;
+      ++b;
+    }
+  }
+  return changes;
 }
 
 const Tenant* Config::tenantForDomain(std::string_view domain) const {

@@ -60,6 +60,9 @@ struct Key {
   // choices, to add a hint (e.g. the new name of an old value) to the error.
   std::string (*check)(std::string_view) = nullptr;
   std::string_view only_for = {};  // policy keys: the delivery target they belong to
+  // Node keys: a reload (SIGHUP) applies a new value; otherwise it takes effect on restart.
+  // (Policy keys all apply on reload.)
+  bool live = false;
   std::string_view help;
   void (*store)(Target&, const Parsed&);
 };

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -138,6 +139,9 @@ struct QueueSettings {
   uint32_t file_threads = 2;             // file-delivery lane
   uint32_t lane_queue_limit = 100000;    // jobs waiting per lane before new ones are refused
   std::chrono::seconds quarantine_purge_interval{60};
+  std::chrono::seconds dead_letter_retention{2592000};  // 30 days, then a dead letter is purged
+  std::chrono::seconds audit_retention{34560000};       // 400 days (legal hold keeps records longer)
+  std::chrono::seconds purge_interval{600};             // dead letters and audit records
 };
 
 struct SmtpClientSettings {
@@ -256,7 +260,23 @@ struct Config {
 
   std::unordered_map<std::string, size_t> domain_index;  // lower-cased domain -> tenants[i]
   std::unordered_map<std::string, size_t> id_index;      // tenant id -> tenants[i]
+  // The value of every node key as loaded (defaults included) in one canonical text, by key:
+  // "queue.max_active" -> "2000", "listener[inbound].port" -> "2525". What a reload and
+  // `mxgate check` compare with the running configuration (changedSettings).
+  std::map<std::string, std::string> settings;
 };
+
+// A node key whose value differs between the running configuration and a new one.
+struct SettingChange {
+  std::string key;                     // "queue.read_threads", "listener[inbound].address"
+  std::optional<std::string> running;  // nullopt: not in the running configuration (a new listener)
+  std::optional<std::string> next;     // nullopt: not in the new one (a listener removed)
+  bool needs_restart = false;          // a reload (SIGHUP) keeps the running value
+};
+
+// The keys whose values differ between two Config::settings maps, sorted by key.
+std::vector<SettingChange> changedSettings(const std::map<std::string, std::string>& running,
+                                           const std::map<std::string, std::string>& next);
 
 // A Standard Webhooks secret, "whsec_" + base64 of 24..64 bytes: the key bytes, or nullopt.
 std::optional<std::string> decodeWebhookSecret(std::string_view secret);

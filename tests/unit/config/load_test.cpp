@@ -136,6 +136,9 @@ void expectSameSettings(const Config& a, const Config& b) {
   BOOST_TEST(a.queue.hot_cache_bytes == b.queue.hot_cache_bytes);
   BOOST_TEST(a.queue.read_threads == b.queue.read_threads);
   BOOST_TEST(a.queue.file_threads == b.queue.file_threads);
+  BOOST_TEST(a.queue.dead_letter_retention.count() == b.queue.dead_letter_retention.count());
+  BOOST_TEST(a.queue.audit_retention.count() == b.queue.audit_retention.count());
+  BOOST_TEST(a.queue.purge_interval.count() == b.queue.purge_interval.count());
   BOOST_TEST(a.smtp_client.connect_timeout.count() == b.smtp_client.connect_timeout.count());
   BOOST_TEST(a.smtp_client.command_timeout.count() == b.smtp_client.command_timeout.count());
   BOOST_TEST(a.smtp_client.data_timeout.count() == b.smtp_client.data_timeout.count());
@@ -222,6 +225,60 @@ BOOST_AUTO_TEST_CASE(defaults_apply_when_keys_are_missing) {
   BOOST_TEST(c.spool.commit_max_wait.count() == 100);
   BOOST_TEST(c.queue.max_age.count() == 432000);
   BOOST_TEST(c.admin.port == 8025);
+}
+
+BOOST_AUTO_TEST_CASE(changed_settings_name_the_keys_a_reload_cannot_apply) {
+  const std::string base = R"([node]
+workers = 2
+[queue]
+max_active = 2000
+read_threads = 2
+[[listener]]
+name = "inbound"
+port = 2525
+)";
+  const LoadResult running_result = loadFromText("node.toml", base, {});
+  const Config& running = loaded(running_result);
+  BOOST_TEST(running.settings.at("queue.max_active") == "2000");
+  BOOST_TEST(running.settings.at("queue.retry_initial") == "5m");  // defaults are there too
+  BOOST_TEST(running.settings.at("listener[inbound].port") == "2525");
+  BOOST_TEST(changedSettings(running.settings, running.settings).empty());
+
+  // The same values written another way are no change; real changes are sorted by key.
+  std::string text = base;
+  text.replace(text.find("max_active = 2000"), 17, "max_active = 10\nretry_initial = \"300s\"");
+  text.replace(text.find("read_threads = 2"), 16, "read_threads = 4");
+  text.replace(text.find("port = 2525"), 11, "port = 2526\n[[listener]]\nname = \"second\"\nport = 2600");
+  const LoadResult next_result = loadFromText("node.toml", text, {});
+  const Config& next = loaded(next_result);
+  const std::vector<SettingChange> changes = changedSettings(running.settings, next.settings);
+  std::vector<std::string> described;
+  for (const SettingChange& change : changes) {
+    described.push_back(change.key + " " + change.running.value_or("-") + " " + change.next.value_or("-") + " " +
+                        (change.needs_restart ? "restart" : "reload"));
+  }
+  BOOST_TEST(described == (std::vector<std::string>{"listener[inbound].port 2525 2526 restart",
+                                                    "listener[second].address - 127.0.0.1 restart",
+                                                    "listener[second].auth_checks - true restart",
+                                                    "listener[second].name - second restart",
+                                                    "listener[second].port - 2600 restart",
+                                                    "listener[second].role - inbound restart",
+                                                    "listener[second].scan_before_accept - false restart",
+                                                    "listener[second].tls - starttls restart",
+                                                    "queue.max_active 2000 10 reload",
+                                                    "queue.read_threads 2 4 restart"}),
+             boost::test_tools::per_element());
+
+  // Back to the built-in listeners: the explicit ones go, which takes a restart.
+  const LoadResult defaults_result = loadFromText("node.toml", "[node]\nworkers = 2\n", {});
+  const Config& defaults = loaded(defaults_result);
+  const std::vector<SettingChange> to_defaults = changedSettings(running.settings, defaults.settings);
+  BOOST_TEST(std::all_of(to_defaults.begin(), to_defaults.end(), [](const SettingChange& change) {
+    return change.needs_restart && (change.key == "listener" || change.key.starts_with("listener[inbound]") ||
+                                    change.key.starts_with("queue."));
+  }));
+  BOOST_TEST(!std::any_of(to_defaults.begin(), to_defaults.end(),
+                          [](const SettingChange& change) { return change.key.starts_with("queue."); }));
 }
 
 BOOST_AUTO_TEST_CASE(values_are_converted_to_their_fields) {

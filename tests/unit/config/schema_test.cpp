@@ -73,12 +73,17 @@ std::vector<Assignment> assignments(const std::string& text) {
   return out;
 }
 
+// The note on the node keys that a reload (SIGHUP) does not apply.
+const std::string kRestartNote = "Applied on restart only (SIGHUP keeps the running value).";
+
 template <class Target>
-void checkDocumented(const schema::Key<Target>& key, const Assignment& assignment) {
+void checkDocumented(const schema::Key<Target>& key, const Assignment& assignment, bool node_key) {
   const auto& comments = assignment.comments;
   BOOST_TEST_CONTEXT(key.name << " on line " << assignment.line) {
     BOOST_TEST_REQUIRE(comments.size() >= 2u);
     BOOST_TEST((std::find(comments.begin(), comments.end(), std::string(key.help)) != comments.end()));
+    const bool noted = std::find(comments.begin(), comments.end(), kRestartNote) != comments.end();
+    BOOST_TEST(noted == (node_key && !key.live), "the restart note must be on exactly the keys a reload keeps");
     std::string expected = key.default_value.empty() ? "Required." : "Default: " + std::string(key.default_value) + ".";
     if (key.type == schema::Type::Integer || key.type == schema::Type::Size || key.type == schema::Type::Duration) {
       expected += " Range: " + schema::formatBound(key.type, key.min) + " .. " +
@@ -119,13 +124,13 @@ BOOST_AUTO_TEST_CASE(reference_file_documents_every_key) {
   for (const Assignment& assignment : all) {
     for (const auto& key : schema::nodeKeys()) {
       if (key.name == assignment.key) {
-        checkDocumented(key, assignment);
+        checkDocumented(key, assignment, true);
         ++documented;
       }
     }
     for (const auto& key : schema::listenerKeys()) {
       if (key.name == assignment.key) {
-        checkDocumented(key, assignment);
+        checkDocumented(key, assignment, false);  // the [[listener]] section says it once
         ++documented;
       }
     }
