@@ -251,7 +251,7 @@ void Api::handleQueue(const http::Request& request, http::Respond respond) {
       respond(jsonResponse(200, recordJson(record, active)));
     });
   } else if (action.empty() && request.method == "DELETE") {
-    scheduler_.remove(id, reply);
+    scheduler_.remove(id, actorOf(request), reply);
   } else if (action == "retry" && request.method == "POST") {
     scheduler_.retry(id, reply);
   } else {

@@ -44,7 +44,12 @@ std::string renderMetrics(const MetricsSnapshot& s) {
          s.queue.queued);
   metric(out, "mxgate_queue_bytes", "gauge", "Body bytes of queued messages.", s.queue.queued_bytes);
   metric(out, "mxgate_queue_active", "gauge", "Deliveries under way.", s.queue.active);
+  metric(out, "mxgate_queue_ready", "gauge", "Due deliveries waiting for their destination's concurrency budget.",
+         s.queue.ready);
   metric(out, "mxgate_queue_dead_letters", "gauge", "Dead-lettered messages kept in the spool.", s.queue.dead);
+  metric(out, "mxgate_audit_records", "gauge", "Records in the audit log.", s.audit_records);
+  labeled(out, "mxgate_retention_purged_total", "counter", "Records purged after their retention, by family.",
+          "family", {{"dead_letters", s.queue.dead_purged}, {"audit", s.queue.audit_purged}});
   uint64_t oldest = s.queue.oldest_us == 0 || s.now_us < s.queue.oldest_us ? 0 : (s.now_us - s.queue.oldest_us) / 1000000;
   metric(out, "mxgate_queue_oldest_age_seconds", "gauge", "Age of the oldest queued message.", oldest);
   metric(out, "mxgate_queue_hot_cache_bytes", "gauge", "Message bodies held in memory for delivery.",

@@ -257,6 +257,7 @@ int Node::run() {
     admin::MetricsSnapshot snapshot;
     snapshot.queue = raw->scheduler->stats();
     snapshot.store = raw->store->stats();
+    snapshot.audit_records = raw->store->auditRecords();
     snapshot.store_pending = raw->store->pendingBatches();
     snapshot.store_writable = raw->store->writable();
     snapshot.free_disk_bytes = raw->admission->freeDiskBytes();

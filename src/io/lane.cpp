@@ -32,6 +32,11 @@ bool Lane::submit(std::function<void()> job) {
   return true;
 }
 
+void Lane::setQueueLimit(size_t max_queue) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  max_queue_ = max_queue;
+}
+
 void Lane::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);

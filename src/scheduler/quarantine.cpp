@@ -129,7 +129,7 @@ void Scheduler::quarantineShow(const std::string& tenant, const mail::QueueId& i
         detail.header_section.resize(std::min(detail.header_section.size(), kMaxHeaderSection));
       }
       const std::string text = id.str();
-      store_.scanAudit(id.micros(), false, [&](spool::AuditRecord& record) {
+      store_.scanAudit(id.micros(), false, [&](std::string_view, spool::AuditRecord& record) {
         if (record.id == text) {
           detail.audit.push_back(std::move(record));
         }
@@ -148,7 +148,7 @@ void Scheduler::quarantineShow(const std::string& tenant, const mail::QueueId& i
 void Scheduler::auditList(size_t limit, AuditFn done) {
   bool queued = read_lane_.submit([this, limit, done] {
     std::vector<spool::AuditRecord> records;
-    store_.scanAudit(0, true, [&](spool::AuditRecord& record) {
+    store_.scanAudit(0, true, [&](std::string_view, spool::AuditRecord& record) {
       records.push_back(std::move(record));
       return records.size() < limit;
     });
@@ -253,6 +253,7 @@ void Scheduler::release(Quarantined found, const std::string& actor, bool force,
   for (spool::RecipientRecord& recipient : record.recipients) {
     if (recipient.tenant == entry.tenant && recipient.state == spool::RecipientState::Quarantined) {
       recipient.state = spool::RecipientState::Pending;
+      recipient.next_attempt_us = 0;  // due with the message, now
       recipient.last_reply = "released from quarantine by " + actor;
       ++released;
     }
@@ -368,14 +369,18 @@ void Scheduler::commitAdminChange(AdminChange change, ActionFn done) {
       if (change.message_changed) {
         held_ -= change.before == spool::MessageState::Held ? 1 : 0;
         held_ += change.after == spool::MessageState::Held ? 1 : 0;
-        dead_ += change.after == spool::MessageState::Dead ? 1 : 0;
+        if (change.after == spool::MessageState::Dead) {
+          dead_letters_.emplace(change.record.dead_at_us, change.id);
+        }
         auto entry = index_.find(change.id);
-        dropHot(change.id);  // the cached record is out of date
+        dropCached(change.id);  // the cached record is out of date
         if (change.after == spool::MessageState::Queued) {
           if (entry == index_.end()) {
             addToIndex(change.record);
           } else {
-            entry->second.due_us = std::min(entry->second.due_us, change.record.next_attempt_us);
+            entry->second.scan = change.record.stage == spool::Stage::Scan;
+            refreshParts(entry->second, change.record);
+            schedule(change.id, entry->second);
           }
         } else if (entry != index_.end()) {
           eraseFromIndex(entry);
@@ -389,14 +394,9 @@ void Scheduler::commitAdminChange(AdminChange change, ActionFn done) {
 }
 
 void Scheduler::armPurge() {
-  if (!timer_started_ || stopped_) {
-    return;
-  }
-  const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(settings_.quarantine_purge_interval);
-  uv_timer_start(&purge_timer_, &Scheduler::onPurgeTimer, static_cast<uint64_t>(interval.count()), 0);
+  startPurgeTimer(purge_timer_, settings_.quarantine_purge_interval,
+                  [](uv_timer_t* timer) { static_cast<Scheduler*>(timer->data)->purgeExpired(); });
 }
-
-void Scheduler::onPurgeTimer(uv_timer_t* timer) { static_cast<Scheduler*>(timer->data)->purgeExpired(); }
 
 void Scheduler::purgeExpired() {
   if (purging_ || stopped_) {

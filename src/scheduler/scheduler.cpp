@@ -2,6 +2,7 @@
 // spool reads go to the read lane; delivery results come back through the loop's inbox.
 #include "mxgate/scheduler/scheduler.h"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <random>
@@ -13,6 +14,11 @@
 
 namespace mxgate::scheduler {
 namespace {
+
+// How an expired recipient's last reply starts; a dead letter with one is dead for its age.
+constexpr std::string_view kExpiredReply = "expired after ";
+// A job that could not start (a lane was full) is due again after this.
+constexpr uint64_t kUnstartedDelayUs = 1000000;
 
 // The event webhook's type for a recipient's delivery outcome.
 std::string_view deliveryEventType(delivery::Outcome outcome) {
@@ -31,6 +37,10 @@ std::string_view outcomeEvent(delivery::Outcome outcome) {
     case delivery::Outcome::PermFail: return "failed";
   }
   return "deferred";
+}
+
+uint64_t micros(std::chrono::seconds value) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(value).count());
 }
 
 // The tenants with quarantined recipients in a message: one quarantine entry each.
@@ -56,19 +66,37 @@ uint64_t deleteQuarantineEntries(const spool::MessageRecord& record, const std::
   return tenants.size();
 }
 
+// When the message is due again: its earliest pending recipient.
+uint64_t nextAttempt(const spool::MessageRecord& record) {
+  uint64_t next = UINT64_MAX;
+  for (const spool::RecipientRecord& recipient : record.recipients) {
+    if (recipient.state == spool::RecipientState::Pending) {
+      next = std::min(next, recipient.dueAt(record.next_attempt_us));
+    }
+  }
+  return next == UINT64_MAX ? record.next_attempt_us : next;
+}
+
+bool anyExpired(const spool::MessageRecord& record) {
+  return std::any_of(record.recipients.begin(), record.recipients.end(), [](const spool::RecipientRecord& recipient) {
+    return recipient.state == spool::RecipientState::Failed && recipient.last_reply.starts_with(kExpiredReply);
+  });
+}
+
 }  // namespace
 
-struct Scheduler::Attempt {
+// A job: the parts of one message for one target (or the message's scan), under way.
+struct Scheduler::Job {
   mail::QueueId id;
-  spool::MessageRecord record;
-  std::shared_ptr<const std::string> body;
-  std::vector<std::vector<size_t>> jobs;  // per job: indexes into record.recipients
-  size_t outstanding = 0;
-  // The retry schedule: the queue's, or the shortest max age among the targets' own.
-  config::QueueSettings retry;
+  Destination* destination = nullptr;
+  delivery::Target* target = nullptr;  // nullptr: the scan, or tenants without a target
+  bool scan = false;
+  std::vector<std::string> tenants;  // its parts
+  std::vector<size_t> recipients;    // indexes into the record: this job's pending recipients
+  config::QueueSettings retry;       // the target's retry schedule: its own, or the queue's
   std::shared_ptr<const config::Config> config;  // for the tenants' event settings
-  std::vector<events::Event> events;             // written with the attempt's outcome
-  uint64_t retry_after_us = 0;                   // the longest Retry-After a target was given
+  std::vector<events::Event> events;             // written with the job's outcome
+  uint64_t retry_after_us = 0;                   // a Retry-After the target was given
 };
 
 Scheduler::Scheduler(io::Loop& control, spool::Store& store, io::Lane& read_lane, spool::Admission& admission,
@@ -85,8 +113,8 @@ Scheduler::Scheduler(io::Loop& control, spool::Store& store, io::Lane& read_lane
 Scheduler::~Scheduler() = default;
 
 uint64_t Scheduler::backoffMicros(const config::QueueSettings& settings, uint32_t attempts) {
-  uint64_t initial = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(settings.retry_initial).count());
-  uint64_t maximum = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(settings.retry_max).count());
+  uint64_t initial = micros(settings.retry_initial);
+  uint64_t maximum = micros(settings.retry_max);
   uint64_t delay = initial;
   for (uint32_t i = 1; i < attempts && delay < maximum; ++i) {
     delay *= 2;
@@ -121,7 +149,7 @@ uint64_t Scheduler::recover() {
       return true;
     }
     if (record.state == spool::MessageState::Dead) {
-      ++dead_;
+      dead_letters_.emplace(record.dead_at_us, record.id);
       return true;
     }
     const std::optional<spool::MessageState> settled = record.settledState();
@@ -136,7 +164,7 @@ uint64_t Scheduler::recover() {
     if (settled != spool::MessageState::Queued) {
       // Every recipient reached a final state but the crash came before the record was updated.
       if (settled == spool::MessageState::Dead) {
-        deadLetter(record, "permanent failure", now);
+        deadLetter(record, anyExpired(record) ? "expired" : "permanent failure", now);
         cleanup.putMessage(record);
       } else {
         cleanup.deleteMessage(record.id, record.body_chunks);
@@ -144,7 +172,6 @@ uint64_t Scheduler::recover() {
       ++finished;
       return true;
     }
-    record.next_attempt_us = std::max(record.next_attempt_us, now);
     addToIndex(record);
     ++queued;
     return true;
@@ -170,7 +197,7 @@ uint64_t Scheduler::recover() {
   }
   log::info("-", "recovery")
       .kv("queued", queued)
-      .kv("dead", dead_)
+      .kv("dead", dead_letters_.size())
       .kv("held", held_)
       .kv("quarantined", quarantined_)
       .kv("finished", finished)
@@ -181,39 +208,165 @@ uint64_t Scheduler::recover() {
 }
 
 void Scheduler::start() {
-  uv_timer_init(control_.uv(), &timer_);
-  timer_.data = this;
-  uv_timer_init(control_.uv(), &purge_timer_);
-  purge_timer_.data = this;
+  for (uv_timer_t* timer : {&timer_, &purge_timer_, &retention_timer_}) {
+    uv_timer_init(control_.uv(), timer);
+    timer->data = this;
+  }
   timer_started_ = true;
   armTimer();
   armPurge();
+  armRetentionPurge();
 }
 
 void Scheduler::stop() {
   stopped_ = true;
   if (timer_started_) {
     timer_started_ = false;
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&purge_timer_), nullptr);
+    for (uv_timer_t* timer : {&timer_, &purge_timer_, &retention_timer_}) {
+      uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);
+    }
   }
 }
 
+void Scheduler::updateSettings(const config::QueueSettings& settings) {
+  control_.post([this, settings] {
+    const bool purge_changed = settings.quarantine_purge_interval != settings_.quarantine_purge_interval;
+    const bool retention_changed = settings.purge_interval != settings_.purge_interval;
+    settings_ = settings;
+    // The hot cache gives back what is over its new bound.
+    for (auto it = cache_.begin(); it != cache_.end() && hot_bytes_ > settings_.hot_cache_bytes;) {
+      auto next = std::next(it);
+      if (it->second.hot) {
+        hot_bytes_ -= it->second.body->size();
+        it->second.hot = false;
+        it->second.body.reset();
+        if (it->second.unwritten == 0) {
+          cache_.erase(it);
+        }
+      }
+      it = next;
+    }
+    if (timer_started_ && !stopped_) {
+      if (purge_changed && !purging_) {
+        armPurge();
+      }
+      if (retention_changed && !retention_purging_) {
+        armRetentionPurge();
+      }
+    }
+    log::info("-", "queue_settings_applied")
+        .kv("max_active", settings_.max_active)
+        .kv("max_age", settings_.max_age.count())
+        .kv("retry_initial", settings_.retry_initial.count())
+        .kv("retry_max", settings_.retry_max.count());
+    publishStats();
+    dispatchDue();
+  });
+}
+
+// ---- The index ------------------------------------------------------------------------------
+
 void Scheduler::addToIndex(const spool::MessageRecord& record) {
   Entry& entry = index_[record.id];
-  entry.due_us = record.next_attempt_us;
   entry.received_us = record.received_at_us;
   entry.body_size = record.body_size;
   entry.body_chunks = record.body_chunks;
+  entry.scan = record.stage == spool::Stage::Scan;
+  refreshParts(entry, record);
   queued_bytes_ += record.body_size;
   admission_.messageQueued(record.body_size);
-  due_.emplace(entry.due_us, record.id);
+  schedule(record.id, entry);
 }
 
 void Scheduler::eraseFromIndex(std::map<mail::QueueId, Entry>::iterator entry) {
+  for (const Part& part : entry->second.parts) {
+    ready_ -= part.ready ? 1 : 0;
+  }
   queued_bytes_ -= entry->second.body_size;
   admission_.messageRemoved(entry->second.body_size);
   index_.erase(entry);
+}
+
+void Scheduler::refreshParts(Entry& entry, const spool::MessageRecord& record) {
+  std::vector<Part> parts;
+  if (entry.scan) {
+    parts.push_back(entry.parts.size() == 1 && entry.parts.front().tenant.empty() ? entry.parts.front()
+                                                                                    : Part{.tenant = "", .due_us = record.next_attempt_us});
+  } else {
+    for (const spool::RecipientRecord& recipient : record.recipients) {
+      if (recipient.state != spool::RecipientState::Pending) {
+        continue;
+      }
+      const uint64_t due = recipient.dueAt(record.next_attempt_us);
+      auto part = std::find_if(parts.begin(), parts.end(), [&](const Part& p) { return p.tenant == recipient.tenant; });
+      if (part != parts.end()) {
+        part->due_us = part->ready || part->active ? part->due_us : std::min(part->due_us, due);
+        continue;
+      }
+      auto kept = std::find_if(entry.parts.begin(), entry.parts.end(),
+                               [&](const Part& p) { return p.tenant == recipient.tenant; });
+      Part fresh = kept != entry.parts.end() ? *kept : Part{.tenant = recipient.tenant};
+      if (!fresh.ready && !fresh.active) {
+        fresh.due_us = due;
+      }
+      parts.push_back(std::move(fresh));
+    }
+  }
+  for (const Part& old : entry.parts) {
+    const bool stays = std::any_of(parts.begin(), parts.end(), [&](const Part& p) { return p.tenant == old.tenant; });
+    ready_ -= old.ready && !stays ? 1 : 0;
+  }
+  entry.parts = std::move(parts);
+}
+
+void Scheduler::schedule(const mail::QueueId& id, Entry& entry) {
+  uint64_t due = kNever;
+  for (const Part& part : entry.parts) {
+    if (!part.ready && !part.active) {
+      due = std::min(due, part.due_us);
+    }
+  }
+  entry.due_us = due;
+  if (due != kNever) {
+    due_.emplace(due, id);
+  }
+}
+
+void Scheduler::makeReady(const mail::QueueId& id, Entry& entry, uint64_t now) {
+  for (Part& part : entry.parts) {
+    if (part.ready || part.active || part.due_us > now) {
+      continue;
+    }
+    part.ready = true;
+    ++ready_;
+    Destination& destination = entry.scan ? scan_ : destinationOf(resolver_(part.tenant));
+    destination.ready.push_back(Ready{id, part.tenant});
+    listOrRelease(destination);
+  }
+  schedule(id, entry);
+}
+
+Scheduler::Destination& Scheduler::destinationOf(const delivery::Target* target) {
+  const delivery::Target* key = target != nullptr ? &target->destination() : nullptr;
+  Destination& destination = destinations_[key];
+  destination.target = key;
+  return destination;
+}
+
+uint32_t Scheduler::budget(const Destination& destination) const {
+  return destination.target != nullptr ? std::max<uint32_t>(destination.target->concurrency(), 1)
+                                       : settings_.max_active;
+}
+
+void Scheduler::listOrRelease(Destination& destination) {
+  if (!destination.listed && !destination.ready.empty() && destination.active < budget(destination)) {
+    destination.listed = true;
+    rotation_.push_back(&destination);
+    return;
+  }
+  if (&destination != &scan_ && !destination.listed && destination.ready.empty() && destination.active == 0) {
+    destinations_.erase(destination.target);
+  }
 }
 
 void Scheduler::enqueue(spool::MessageRecord record, std::shared_ptr<const std::string> body) {
@@ -231,12 +384,16 @@ void Scheduler::enqueue(spool::MessageRecord record, std::shared_ptr<const std::
     addToIndex(record);
     if (body && hot_bytes_ + body->size() <= settings_.hot_cache_bytes) {
       hot_bytes_ += body->size();
-      hot_.emplace(id, Hot{std::move(record), std::move(body)});
+      Cached& cached = cache_[id];
+      cached.record = std::move(record);
+      cached.body = std::move(body);
+      cached.hot = true;
     }
     dispatchDue();
-    publishStats();
   });
 }
+
+// ---- Dispatch -------------------------------------------------------------------------------
 
 void Scheduler::armTimer() {
   if (!timer_started_ || stopped_) {
@@ -259,54 +416,147 @@ void Scheduler::dispatchDue() {
     return;
   }
   const uint64_t now = nowMicros();
-  memory_bound_ = false;
-  while (active_ < settings_.max_active && !due_.empty()) {
+  while (!due_.empty() && due_.begin()->first <= now) {
     auto next = due_.begin();
-    if (next->first > now) {
-      break;
-    }
-    auto entry = index_.find(next->second);
-    if (entry == index_.end() || entry->second.active || entry->second.due_us != next->first ||
-        locked_.count(next->second) != 0) {
-      due_.erase(next);  // stale: removed, already running, rescheduled, or locked (unlock() re-adds it)
+    const mail::QueueId id = next->second;
+    const uint64_t due = next->first;
+    due_.erase(next);
+    auto entry = index_.find(id);
+    // Stale: removed, rescheduled, locked (unlock() schedules it again) or being deleted.
+    if (entry == index_.end() || entry->second.due_us != due || locked_.count(id) != 0 ||
+        entry->second.delete_requested) {
       continue;
     }
-    if (active_ > 0 && delivery_bytes_ + entry->second.body_size > settings_.max_delivery_memory) {
-      memory_bound_ = true;  // finishAttempt() dispatches again when memory is released
+    makeReady(id, entry->second, now);
+  }
+  memory_bound_ = false;
+  while (active_ < settings_.max_active && !rotation_.empty()) {
+    if (!startNext(*rotation_.front())) {
+      memory_bound_ = true;  // endJob() dispatches again when memory is released
       break;
-    }
-    mail::QueueId id = next->second;
-    due_.erase(next);
-    entry->second.active = true;
-    ++active_;
-    delivery_bytes_ += entry->second.body_size;
-    auto hot = hot_.find(id);
-    if (hot != hot_.end()) {
-      Hot cached = std::move(hot->second);
-      hot_bytes_ -= cached.body->size();
-      hot_.erase(hot);
-      startAttempt(id, std::move(cached.record), std::move(cached.body));
-    } else {
-      loadAndStart(id);
     }
   }
   armTimer();
+  publishStats();
 }
 
-void Scheduler::dropHot(const mail::QueueId& id) {
-  auto hot = hot_.find(id);
-  if (hot != hot_.end()) {
-    hot_bytes_ -= hot->second.body ? hot->second.body->size() : 0;
-    hot_.erase(hot);
+bool Scheduler::startNext(Destination& destination) {
+  while (!destination.ready.empty()) {
+    const Ready next = destination.ready.front();
+    auto entry = index_.find(next.id);
+    Part* part = nullptr;
+    if (entry != index_.end()) {
+      for (Part& candidate : entry->second.parts) {
+        part = candidate.tenant == next.tenant ? &candidate : part;
+      }
+    }
+    if (part == nullptr || !part->ready) {
+      destination.ready.pop_front();  // stale
+      continue;
+    }
+    if (locked_.count(next.id) != 0 || entry->second.delete_requested) {
+      destination.ready.pop_front();  // unlock() schedules it again; a deleted message never
+      part->ready = false;
+      --ready_;
+      continue;
+    }
+    delivery::Target* target = nullptr;
+    if (&destination != &scan_) {
+      target = resolver_(next.tenant);
+      Destination& current = destinationOf(target);
+      if (&current != &destination) {  // a reload gave the tenant another target
+        destination.ready.pop_front();
+        current.ready.push_back(next);
+        listOrRelease(current);
+        continue;
+      }
+    }
+    if (entry->second.jobs == 0 && active_ > 0 &&
+        delivery_bytes_ + entry->second.body_size > settings_.max_delivery_memory) {
+      return false;
+    }
+    destination.ready.pop_front();
+    rotation_.pop_front();
+    destination.listed = false;
+    startJob(destination, next.id, entry->second, *part, target);
+    listOrRelease(destination);
+    return true;
   }
+  rotation_.pop_front();
+  destination.listed = false;
+  listOrRelease(destination);
+  return true;
 }
 
-void Scheduler::loadAndStart(const mail::QueueId& id) {
-  bool queued = read_lane_.submit([this, id] {
+void Scheduler::startJob(Destination& destination, const mail::QueueId& id, Entry& entry, Part& part,
+                         delivery::Target* target) {
+  auto job = std::make_shared<Job>();
+  job->id = id;
+  job->destination = &destination;
+  job->target = target;
+  job->scan = entry.scan;
+  job->retry = settings_;
+  if (target != nullptr) {
+    if (const std::optional<delivery::RetryPolicy> own = target->retryPolicy()) {
+      job->retry.retry_initial = own->initial;
+      job->retry.retry_max = own->max;
+      job->retry.max_age = own->max_age;
+    }
+  }
+  part.ready = false;
+  part.active = true;
+  --ready_;
+  job->tenants.push_back(part.tenant);
+  if (!entry.scan) {
+    // The message's other ready parts for the same target go in this job (one file, one
+    // transaction); their queue entries become stale.
+    for (Part& other : entry.parts) {
+      if (other.ready && resolver_(other.tenant) == target) {
+        other.ready = false;
+        other.active = true;
+        --ready_;
+        job->tenants.push_back(other.tenant);
+      }
+    }
+  }
+  ++destination.active;
+  ++active_;
+  if (entry.jobs++ == 0) {
+    delivery_bytes_ += entry.body_size;
+  }
+  acquire(job);
+}
+
+void Scheduler::acquire(const std::shared_ptr<Job>& job) {
+  Cached& cached = cache_[job->id];
+  if (cached.record && cached.body) {
+    if (cached.hot) {
+      cached.hot = false;
+      hot_bytes_ -= cached.body->size();
+    }
+    if (job->scan) {
+      scanThenDeliver(job);
+    } else {
+      deliver(job);
+    }
+    return;
+  }
+  cached.waiting.push_back(job);
+  if (cached.reading) {
+    return;
+  }
+  cached.reading = true;
+  const mail::QueueId id = job->id;
+  const bool queued = read_lane_.submit([this, id, known = cached.record] {
     spool::MessageRecord record;
     std::string error;
     auto body = std::make_shared<std::string>();
-    auto status = store_.readMessage(id, record, error);
+    auto status = spool::Store::ReadStatus::Ok;
+    if (known) {
+      record = *known;
+    } else {
+      status = store_.readMessage(id, record, error);
+    }
     if (status == spool::Store::ReadStatus::Ok) {
       status = store_.readBody(record, *body, error);
     }
@@ -317,77 +567,121 @@ void Scheduler::loadAndStart(const mail::QueueId& id) {
       }
     }
     control_.post([this, id, status, error, record = std::move(record), body = std::move(body)]() mutable {
-      auto entry = index_.find(id);
-      if (entry == index_.end()) {
-        return;
-      }
-      if (status == spool::Store::ReadStatus::Ok) {
-        startAttempt(id, std::move(record), std::move(body));
-        return;
-      }
-      --active_;
-      delivery_bytes_ -= entry->second.body_size;
-      if (status == spool::Store::ReadStatus::IoError) {
-        log::error(id.str(), "spool_read_failed").kv("error", error);
-        entry->second.active = false;
-        entry->second.due_us = nowMicros() + backoffMicros(settings_, 1);
-        due_.emplace(entry->second.due_us, id);
-      } else {
-        log::error(id.str(), status == spool::Store::ReadStatus::Corrupt ? "moved_to_corrupt" : "vanished")
-            .kv("error", error);
-        eraseFromIndex(entry);
-      }
-      publishStats();
-      armTimer();
+      onRead(id, status, error, std::move(record), std::move(body));
     });
   });
   if (!queued) {
-    returnUnstarted(id, 1000000);
+    // Not from inside the dispatch that started the job: the job ends through the loop.
+    cached.reading = false;
+    std::vector<std::shared_ptr<Job>> waiting;
+    waiting.swap(cached.waiting);
+    control_.post([this, waiting] {
+      for (const std::shared_ptr<Job>& job : waiting) {
+        unstart(job, kUnstartedDelayUs);
+      }
+      dispatchDue();
+    });
   }
 }
 
-void Scheduler::returnUnstarted(const mail::QueueId& id, uint64_t delay_us) {
+void Scheduler::onRead(const mail::QueueId& id, spool::Store::ReadStatus status, const std::string& error,
+                       spool::MessageRecord record, std::shared_ptr<const std::string> body) {
+  Cached& cached = cache_[id];
+  cached.reading = false;
+  std::vector<std::shared_ptr<Job>> waiting;
+  waiting.swap(cached.waiting);
+  if (status == spool::Store::ReadStatus::Ok) {
+    if (!cached.record) {
+      cached.record = std::move(record);
+    }
+    cached.body = std::move(body);
+    for (const std::shared_ptr<Job>& job : waiting) {
+      if (job->scan) {
+        scanThenDeliver(job);
+      } else {
+        deliver(job);
+      }
+    }
+    return;
+  }
+  if (status == spool::Store::ReadStatus::IoError) {
+    log::error(id.str(), "spool_read_failed").kv("error", error);
+    for (const std::shared_ptr<Job>& job : waiting) {
+      unstart(job, backoffMicros(settings_, 1));
+    }
+    dispatchDue();
+    return;
+  }
+  log::error(id.str(), status == spool::Store::ReadStatus::Corrupt ? "moved_to_corrupt" : "vanished").kv("error", error);
   auto entry = index_.find(id);
-  entry->second.active = false;
+  for (const std::shared_ptr<Job>& job : waiting) {
+    releaseJob(job, entry->second);
+  }
+  cache_.erase(id);
+  eraseFromIndex(entry);
+  dispatchDue();
+}
+
+void Scheduler::releaseJob(const std::shared_ptr<Job>& job, Entry& entry) {
+  Destination& destination = *job->destination;
+  --destination.active;
   --active_;
-  delivery_bytes_ -= entry->second.body_size;
-  entry->second.due_us = nowMicros() + delay_us;
-  due_.emplace(entry->second.due_us, id);
+  for (Part& part : entry.parts) {
+    if (std::find(job->tenants.begin(), job->tenants.end(), part.tenant) != job->tenants.end()) {
+      part.active = false;
+    }
+  }
+  if (--entry.jobs == 0) {
+    delivery_bytes_ -= entry.body_size;
+  }
+  listOrRelease(destination);
+}
+
+void Scheduler::unstart(const std::shared_ptr<Job>& job, uint64_t delay_us) {
+  auto entry = index_.find(job->id);
+  releaseJob(job, entry->second);
+  const uint64_t due = nowMicros() + delay_us;
+  for (Part& part : entry->second.parts) {
+    if (std::find(job->tenants.begin(), job->tenants.end(), part.tenant) != job->tenants.end()) {
+      part.due_us = due;
+    }
+  }
+  schedule(job->id, entry->second);
+  if (entry->second.jobs == 0) {
+    retainCached(job->id);
+  }
   armTimer();
 }
 
-void Scheduler::startAttempt(const mail::QueueId& id, spool::MessageRecord record,
-                             std::shared_ptr<const std::string> body) {
-  if (record.stage == spool::Stage::Scan) {
-    scanThenDeliver(id, std::move(record), std::move(body));
-    return;
-  }
-  deliver(id, std::move(record), std::move(body));
-}
+// ---- The scan stage -------------------------------------------------------------------------
 
-void Scheduler::scanThenDeliver(const mail::QueueId& id, spool::MessageRecord record,
-                                std::shared_ptr<const std::string> body) {
+void Scheduler::scanThenDeliver(const std::shared_ptr<Job>& job) {
+  Cached& cached = cache_.at(job->id);
+  // A job ends through the loop, never inside the dispatch that started it.
   if (inbound_.scanner == nullptr) {
-    log::warn(id.str(), "scan_skipped").kv("reason", "virus scanning is not configured");
-    record.stage = spool::Stage::Deliver;
-    deliver(id, std::move(record), std::move(body));
+    log::warn(job->id.str(), "scan_skipped").kv("reason", "virus scanning is not configured");
+    cached.record->stage = spool::Stage::Deliver;
+    spool::Batch batch;
+    batch.putMessage(*cached.record);
+    control_.post([this, job, batch = std::move(batch)]() mutable { endJob(job, std::move(batch)); });
     return;
   }
-  auto shared_record = std::make_shared<spool::MessageRecord>(std::move(record));
-  const bool queued = inbound_.scanner->scan(body, [this, id, shared_record, body](scan::ScanResult result) {
-    control_.post([this, id, shared_record, body, result = std::move(result)] {
-      applyScan(id, std::move(*shared_record), body, result);
-    });
+  const bool queued = inbound_.scanner->scan(cached.body, [this, job](scan::ScanResult result) {
+    control_.post([this, job, result = std::move(result)] { applyScan(job, result); });
   });
   if (!queued) {
-    log::warn(id.str(), "scan_deferred").kv("reason", "scan lane full");
-    returnUnstarted(id, 1000000);
+    log::warn(job->id.str(), "scan_deferred").kv("reason", "scan lane full");
+    control_.post([this, job] {
+      unstart(job, kUnstartedDelayUs);
+      dispatchDue();
+    });
   }
 }
 
-void Scheduler::applyScan(const mail::QueueId& id, spool::MessageRecord record,
-                          std::shared_ptr<const std::string> body, const scan::ScanResult& result) {
+void Scheduler::applyScan(const std::shared_ptr<Job>& job, const scan::ScanResult& result) {
   const uint64_t now = nowMicros();
+  const mail::QueueId& id = job->id;
+  spool::MessageRecord& record = *cache_.at(id).record;
   std::shared_ptr<const config::Config> config = inbound_.config();
   inbound::Verdicts verdicts;
   verdicts.scan = result;
@@ -426,106 +720,81 @@ void Scheduler::applyScan(const mail::QueueId& id, spool::MessageRecord record,
   record.verdicts.virus_name = result.name;
   record.stage = spool::Stage::Deliver;
   batch.putMessage(record);
-  // Unsynced: losing it in a crash only repeats the scan.
-  store_.submit(std::move(batch), false, nullptr);
-  deliver(id, std::move(record), std::move(body));
+  endJob(job, std::move(batch));
 }
 
-void Scheduler::deliver(const mail::QueueId& id, spool::MessageRecord record, std::shared_ptr<const std::string> body) {
-  auto attempt = std::make_shared<Attempt>();
-  attempt->id = id;
-  attempt->record = std::move(record);
-  attempt->body = std::move(body);
-  attempt->retry = settings_;
-  if (inbound_.config) {
-    attempt->config = inbound_.config();
-  }
+// ---- Delivery -------------------------------------------------------------------------------
 
-  std::vector<delivery::Target*> targets;
-  std::vector<size_t> unroutable;
-  auto& recipients = attempt->record.recipients;
-  for (size_t i = 0; i < recipients.size(); ++i) {
-    if (recipients[i].state != spool::RecipientState::Pending) {
-      continue;
-    }
-    delivery::Target* target = resolver_(recipients[i].tenant);
-    if (target == nullptr) {
-      unroutable.push_back(i);
-      continue;
-    }
-    size_t job = 0;
-    while (job < targets.size() && targets[job] != target) {
-      ++job;
-    }
-    if (job == targets.size()) {
-      if (const std::optional<delivery::RetryPolicy> own = target->retryPolicy()) {
-        if (targets.empty() || own->max_age < attempt->retry.max_age) {
-          attempt->retry.retry_initial = own->initial;
-          attempt->retry.retry_max = own->max;
-          attempt->retry.max_age = own->max_age;
-        }
-      }
-      targets.push_back(target);
-      attempt->jobs.emplace_back();
-    }
-    attempt->jobs[job].push_back(i);
+void Scheduler::deliver(const std::shared_ptr<Job>& job) {
+  const Cached& cached = cache_.at(job->id);
+  const spool::MessageRecord& record = *cached.record;
+  if (inbound_.config) {
+    job->config = inbound_.config();
   }
-  for (size_t i : unroutable) {
-    recipients[i].attempts += 1;
-    recipients[i].last_reply = "no delivery route for tenant " + recipients[i].tenant;
-    ++deferred_;
-    log::warn(id.str(), "deferred").kv("to", recipients[i].address).kv("reply", recipients[i].last_reply);
+  for (size_t i = 0; i < record.recipients.size(); ++i) {
+    const spool::RecipientRecord& recipient = record.recipients[i];
+    if (recipient.state == spool::RecipientState::Pending &&
+        std::find(job->tenants.begin(), job->tenants.end(), recipient.tenant) != job->tenants.end()) {
+      job->recipients.push_back(i);
+    }
   }
-  attempt->outstanding = targets.size();
-  if (targets.empty()) {
-    finishAttempt(attempt);
+  if (job->target == nullptr || job->recipients.empty()) {
+    delivery::Result result;
+    for (size_t i : job->recipients) {
+      result.recipients.push_back({delivery::Outcome::TempFail, "no delivery route for tenant " + record.recipients[i].tenant});
+    }
+    // Through the loop: a backlog of unroutable mail must not recurse through dispatchDue().
+    control_.post([this, job, result = std::move(result)]() mutable { onJobDone(job, std::move(result)); });
     return;
   }
-  const auto shared_record = std::make_shared<const spool::MessageRecord>(attempt->record);
-  for (size_t job_index = 0; job_index < targets.size(); ++job_index) {
-    auto job = std::make_shared<delivery::Job>();
-    job->record = shared_record;
-    job->tenant = recipients[attempt->jobs[job_index].front()].tenant;
-    job->id = id;
-    job->mail_from = attempt->record.mail_from;
-    job->headers = attempt->record.headers;
-    job->body = attempt->body;
-    job->smtputf8 = attempt->record.smtputf8;
-    job->eightbit = attempt->record.eightbit;
-    job->attempt = attempt->record.attempts + 1;
-    for (size_t i : attempt->jobs[job_index]) {
-      job->recipients.push_back(recipients[i].address);
-    }
-    targets[job_index]->deliver(job, [this, attempt, job_index](delivery::Result result) {
-      control_.post([this, attempt, job_index, result = std::move(result)]() mutable {
-        onJobDone(attempt, job_index, std::move(result));
-      });
-    });
+  auto delivery_job = std::make_shared<delivery::Job>();
+  delivery_job->record = std::make_shared<const spool::MessageRecord>(record);
+  delivery_job->tenant = record.recipients[job->recipients.front()].tenant;
+  delivery_job->id = job->id;
+  delivery_job->mail_from = record.mail_from;
+  delivery_job->headers = record.headers;
+  delivery_job->body = cached.body;
+  delivery_job->smtputf8 = record.smtputf8;
+  delivery_job->eightbit = record.eightbit;
+  uint32_t attempts = 0;
+  for (size_t i : job->recipients) {
+    delivery_job->recipients.push_back(record.recipients[i].address);
+    attempts = std::max(attempts, record.recipients[i].attempts);
   }
+  delivery_job->attempt = attempts + 1;
+  job->target->deliver(delivery_job, [this, job](delivery::Result result) {
+    control_.post([this, job, result = std::move(result)]() mutable { onJobDone(job, std::move(result)); });
+  });
 }
 
 // A delivery event for one recipient (its outcome just recorded in recipient) when its tenant
-// wants events; written with the attempt's outcome.
-void Scheduler::addRecipientEvent(Attempt& attempt, std::string_view type, const spool::RecipientRecord& recipient,
-                                  const std::string& remote, uint64_t at_us) {
-  if (!events::wanted(attempt.config.get(), recipient.tenant)) {
+// wants events; written with the job's outcome.
+void Scheduler::addRecipientEvent(Job& job, const spool::MessageRecord& record, std::string_view type,
+                                  const spool::RecipientRecord& recipient, const std::string& remote, uint64_t at_us,
+                                  uint64_t next_attempt_us) {
+  if (!events::wanted(job.config.get(), recipient.tenant)) {
     return;
   }
   events::Fields fields;
-  fields.queue_id = attempt.id.str();
+  fields.queue_id = job.id.str();
   fields.recipients = {recipient.address};
-  fields.mail_from = attempt.record.mail_from;
+  fields.mail_from = record.mail_from;
   fields.attempt = recipient.attempts;
   fields.reply = recipient.last_reply;
   fields.remote = remote;
-  attempt.events.push_back(events::make(type, recipient.tenant, at_us, fields));
+  fields.next_attempt_us = next_attempt_us;
+  job.events.push_back(events::make(type, recipient.tenant, at_us, fields));
 }
 
-void Scheduler::onJobDone(const std::shared_ptr<Attempt>& attempt, size_t job, delivery::Result result) {
-  const auto& indexes = attempt->jobs[job];
-  for (size_t k = 0; k < indexes.size(); ++k) {
-    auto& recipient = attempt->record.recipients[indexes[k]];
-    delivery::RecipientResult outcome =
+void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result result) {
+  const uint64_t now = nowMicros();
+  spool::MessageRecord& record = *cache_.at(job->id).record;
+  job->retry_after_us = result.retry_after_s * 1000000;
+  const uint64_t age = now - std::max(record.received_at_us, record.requeued_at_us);
+  const uint64_t max_age = micros(job->retry.max_age);
+  for (size_t k = 0; k < job->recipients.size(); ++k) {
+    spool::RecipientRecord& recipient = record.recipients[job->recipients[k]];
+    const delivery::RecipientResult outcome =
         k < result.recipients.size()
             ? result.recipients[k]
             : delivery::RecipientResult{delivery::Outcome::TempFail, "target returned no result"};
@@ -540,117 +809,160 @@ void Scheduler::onJobDone(const std::shared_ptr<Attempt>& attempt, size_t job, d
         recipient.state = spool::RecipientState::Failed;
         ++failed_;
         break;
-      case delivery::Outcome::TempFail: ++deferred_; break;
+      case delivery::Outcome::TempFail:
+        ++deferred_;
+        // Its own target's schedule: the next attempt, or expiry at that target's max age.
+        if (age < max_age) {
+          recipient.next_attempt_us =
+              now + std::max(jitter(backoffMicros(job->retry, recipient.attempts)), job->retry_after_us);
+        }
+        break;
     }
     log::Line line(outcome.outcome == delivery::Outcome::Delivered ? log::Level::Info : log::Level::Warn,
-                   attempt->id.str(), outcomeEvent(outcome.outcome));
+                   job->id.str(), outcomeEvent(outcome.outcome));
     line.kv("to", recipient.address).kv("remote", result.remote).kv("attempt", recipient.attempts).kv("reply", outcome.reply);
-    addRecipientEvent(*attempt, deliveryEventType(outcome.outcome), recipient, result.remote, nowMicros());
-  }
-  attempt->retry_after_us = std::max(attempt->retry_after_us, result.retry_after_s * 1000000);
-  if (result.endpoint_disabled && !indexes.empty()) {
-    const std::string& tenant = attempt->record.recipients[indexes.front()].tenant;
-    if (events::wanted(attempt->config.get(), tenant)) {
-      events::Fields fields;
-      fields.queue_id = attempt->id.str();
-      fields.url = result.remote;
-      fields.reason = "410 Gone";
-      attempt->events.push_back(events::make("webhook.endpoint.disabled", tenant, nowMicros(), fields));
+    const bool expires = outcome.outcome == delivery::Outcome::TempFail && age >= max_age;
+    addRecipientEvent(*job, record, deliveryEventType(outcome.outcome), recipient, result.remote, now,
+                      outcome.outcome == delivery::Outcome::TempFail && !expires ? recipient.next_attempt_us : 0);
+    if (expires) {
+      recipient.state = spool::RecipientState::Failed;
+      recipient.last_reply = std::string(kExpiredReply) + std::to_string(job->retry.max_age.count()) +
+                             " s in the queue; last reply: " + recipient.last_reply;
+      ++failed_;
+      log::warn(job->id.str(), "expired").kv("to", recipient.address).kv("max_age", job->retry.max_age.count());
+      addRecipientEvent(*job, record, "message.expired", recipient, "", now);
     }
   }
-  if (--attempt->outstanding == 0) {
-    finishAttempt(attempt);
+  if (result.endpoint_disabled && !job->recipients.empty()) {
+    const std::string& tenant = record.recipients[job->recipients.front()].tenant;
+    if (events::wanted(job->config.get(), tenant)) {
+      events::Fields fields;
+      fields.queue_id = job->id.str();
+      fields.url = result.remote;
+      fields.reason = "410 Gone";
+      job->events.push_back(events::make("webhook.endpoint.disabled", tenant, now, fields));
+    }
   }
+  for (size_t i : job->recipients) {
+    record.attempts = std::max(record.attempts, record.recipients[i].attempts);  // rounds, not jobs
+  }
+  spool::Batch batch;
+  for (const events::Event& event : job->events) {
+    batch.putEvent(event.key, event.record);
+  }
+  endJob(job, std::move(batch));
 }
 
 void Scheduler::deadLetter(spool::MessageRecord& record, const std::string& reason, uint64_t now) {
   record.state = spool::MessageState::Dead;
   record.dead_reason = reason;
   record.dead_at_us = now;
-  ++dead_;
+  dead_letters_.emplace(now, record.id);
   log::warn(record.id.str(), "dead_lettered").kv("reason", reason);
 }
 
-void Scheduler::finishAttempt(const std::shared_ptr<Attempt>& attempt) {
+void Scheduler::endJob(const std::shared_ptr<Job>& job, spool::Batch batch) {
   const uint64_t now = nowMicros();
-  auto entry = index_.find(attempt->id);
-  spool::MessageRecord& record = attempt->record;
-  record.attempts += 1;
-  --active_;
-  delivery_bytes_ -= record.body_size;
-  spool::Batch batch;
+  const mail::QueueId id = job->id;
+  auto entry = index_.find(id);
+  releaseJob(job, entry->second);
+  spool::MessageRecord& record = *cache_.at(id).record;
+  entry->second.scan = record.stage == spool::Stage::Scan;
+  refreshParts(entry->second, record);
+  record.next_attempt_us = nextAttempt(record);
+  for (const spool::RecipientRecord& recipient : record.recipients) {
+    if (recipient.state == spool::RecipientState::Pending) {
+      record.last_reply = recipient.last_reply;
+      break;
+    }
+  }
+  if (entry->second.jobs > 0) {
+    // Other jobs of this message are under way: record this one's outcome; the last settles it.
+    batch.putMessage(record);
+    writeQueued(id, std::move(batch));
+    schedule(id, entry->second);
+    dispatchDue();
+    return;
+  }
   bool sync = false;
   bool keep = false;
-  if (entry != index_.end() && entry->second.delete_requested) {
+  if (entry->second.delete_requested) {
     batch.deleteMessage(record.id, record.body_chunks);
-    quarantined_ -= deleteQuarantineEntries(record, "admin", now, batch);
+    quarantined_ -= deleteQuarantineEntries(record, entry->second.delete_actor, now, batch);
     sync = true;
-    log::info(record.id.str(), "removed").kv("by", "admin");
+    log::info(record.id.str(), "removed").kv("by", entry->second.delete_actor);
   } else if (const std::optional<spool::MessageState> settled = record.settledState();
-             settled != spool::MessageState::Queued) {
-    if (settled == spool::MessageState::Held) {
-      record.state = spool::MessageState::Held;
-      batch.putMessage(record);
-      ++held_;
-      log::info(record.id.str(), "held").kv("reason", "only quarantined recipients remain");
-    } else if (settled == spool::MessageState::Dead) {
-      deadLetter(record, "permanent failure", now);
-      batch.putMessage(record);
-    } else {
-      batch.deleteMessage(record.id, record.body_chunks);
-      log::info(record.id.str(), "done").kv("attempts", record.attempts);
+             settled == spool::MessageState::Queued) {
+    batch.putMessage(record);
+    keep = true;
+  } else if (settled == spool::MessageState::Held) {
+    record.state = spool::MessageState::Held;
+    if (anyExpired(record)) {
+      record.dead_reason = "expired";  // dead-lettered when the quarantine lets go of it
     }
+    batch.putMessage(record);
+    ++held_;
+    log::info(record.id.str(), "held").kv("reason", "only quarantined recipients remain");
+  } else if (settled == spool::MessageState::Dead) {
+    deadLetter(record, anyExpired(record) ? "expired" : "permanent failure", now);
+    batch.putMessage(record);
   } else {
-    uint64_t age_base = std::max(record.received_at_us, record.requeued_at_us);
-    const config::QueueSettings& retry = attempt->retry;
-    uint64_t max_age = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(retry.max_age).count());
-    if (now - age_base >= max_age) {
-      for (auto& recipient : record.recipients) {
-        if (recipient.state == spool::RecipientState::Pending) {
-          recipient.state = spool::RecipientState::Failed;
-          recipient.last_reply = "expired after " + std::to_string(retry.max_age.count()) +
-                                 " s in the queue; last reply: " + recipient.last_reply;
-          ++failed_;
-          addRecipientEvent(*attempt, "message.expired", recipient, "", now);
-        }
-      }
-      if (record.hasRecipientIn(spool::RecipientState::Quarantined)) {
-        record.state = spool::MessageState::Held;
-        record.dead_reason = "expired";  // dead-lettered when the quarantine lets go of it
-        ++held_;
-      } else {
-        deadLetter(record, "expired", now);
-      }
-      batch.putMessage(record);
-    } else {
-      record.next_attempt_us = now + std::max(jitter(backoffMicros(retry, record.attempts)), attempt->retry_after_us);
-      for (const auto& recipient : record.recipients) {
-        if (recipient.state == spool::RecipientState::Pending) {
-          record.last_reply = recipient.last_reply;
-          break;
-        }
-      }
-      batch.putMessage(record);
-      keep = true;
-    }
+    batch.deleteMessage(record.id, record.body_chunks);
+    log::info(record.id.str(), "done").kv("attempts", record.attempts);
   }
-  for (const events::Event& event : attempt->events) {
-    batch.putEvent(event.key, event.record);
+  if (keep) {
+    writeQueued(id, std::move(batch));
+    schedule(id, entry->second);
+    retainCached(id);
+  } else {
+    // Deletes and state updates need no sync: losing one in a crash only repeats a delivery,
+    // which the spool contract allows (receivers dedupe on the queue id); its events go with it.
+    store_.submit(std::move(batch), sync, nullptr);
+    cache_.erase(id);
+    eraseFromIndex(entry);
   }
-  // Deletes and state updates need no sync: losing one in a crash only repeats a delivery,
-  // which the spool contract allows (receivers dedupe on the queue id); its events go with it.
-  store_.submit(std::move(batch), sync, nullptr);
-  if (entry != index_.end()) {
-    if (keep) {
-      entry->second.active = false;
-      entry->second.due_us = record.next_attempt_us;
-      due_.emplace(record.next_attempt_us, record.id);
-    } else {
-      eraseFromIndex(entry);
-    }
-  }
-  publishStats();
   dispatchDue();
+}
+
+void Scheduler::writeQueued(const mail::QueueId& id, spool::Batch batch) {
+  ++cache_.at(id).unwritten;
+  store_.submit(std::move(batch), false, [this, id](const spool::CommitStatus&) {
+    control_.post([this, id] {
+      auto cached = cache_.find(id);
+      if (cached != cache_.end() && --cached->second.unwritten == 0 && !cached->second.body &&
+          cached->second.waiting.empty() && !cached->second.reading) {
+        auto entry = index_.find(id);
+        if (entry == index_.end() || entry->second.jobs == 0) {
+          cache_.erase(cached);
+        }
+      }
+    });
+  });
+}
+
+void Scheduler::retainCached(const mail::QueueId& id) {
+  auto cached = cache_.find(id);
+  if (cached == cache_.end()) {
+    return;
+  }
+  Cached& c = cached->second;
+  if (c.body && hot_bytes_ + c.body->size() <= settings_.hot_cache_bytes) {
+    c.hot = true;
+    hot_bytes_ += c.body->size();
+    return;
+  }
+  c.body.reset();
+  if (c.unwritten == 0) {
+    cache_.erase(cached);
+  }
+}
+
+void Scheduler::dropCached(const mail::QueueId& id) {
+  auto cached = cache_.find(id);
+  if (cached != cache_.end()) {
+    hot_bytes_ -= cached->second.hot ? cached->second.body->size() : 0;
+    cache_.erase(cached);
+  }
 }
 
 void Scheduler::publishStats() {
@@ -658,7 +970,8 @@ void Scheduler::publishStats() {
   stats_.queued = index_.size();
   stats_.queued_bytes = queued_bytes_;
   stats_.active = active_;
-  stats_.dead = dead_;
+  stats_.ready = ready_;
+  stats_.dead = dead_letters_.size();
   stats_.held = held_;
   stats_.quarantined = quarantined_;
   stats_.oldest_us = index_.empty() ? 0 : index_.begin()->second.received_us;
@@ -667,12 +980,16 @@ void Scheduler::publishStats() {
   stats_.failed = failed_;
   stats_.hot_bytes = hot_bytes_;
   stats_.delivery_bytes = delivery_bytes_;
+  stats_.dead_purged = dead_purged_;
+  stats_.audit_purged = audit_purged_;
 }
 
 QueueStats Scheduler::stats() const {
   std::lock_guard<std::mutex> lock(stats_mutex_);
   return stats_;
 }
+
+// ---- Admin actions --------------------------------------------------------------------------
 
 void Scheduler::list(size_t limit, ListFn done) {
   bool queued = read_lane_.submit([this, limit, done] {
@@ -698,7 +1015,7 @@ void Scheduler::show(const mail::QueueId& id, ShowFn done) {
     auto status = store_.readMessage(id, record, error);
     control_.post([this, id, done, status, record = std::move(record)]() mutable {
       auto entry = index_.find(id);
-      bool active = entry != index_.end() && entry->second.active;
+      bool active = entry != index_.end() && entry->second.jobs > 0;
       done(status == spool::Store::ReadStatus::Ok ? AdminStatus::Ok
            : status == spool::Store::ReadStatus::NotFound ? AdminStatus::NotFound
                                                             : AdminStatus::Error,
@@ -714,12 +1031,15 @@ void Scheduler::retry(const mail::QueueId& id, ActionFn done) {
   control_.post([this, id, done] {
     auto entry = index_.find(id);
     if (entry != index_.end()) {
-      if (entry->second.active) {
+      if (entry->second.jobs > 0) {
         done(AdminStatus::Busy, "a delivery attempt is under way");
         return;
       }
-      entry->second.due_us = nowMicros();
-      due_.emplace(entry->second.due_us, id);
+      const uint64_t now = nowMicros();
+      for (Part& part : entry->second.parts) {
+        part.due_us = part.ready ? part.due_us : now;
+      }
+      schedule(id, entry->second);
       log::info(id.str(), "retry_requested").kv("by", "admin");
       dispatchDue();
       done(AdminStatus::Ok, "scheduled for immediate delivery");
@@ -747,6 +1067,7 @@ void Scheduler::retry(const mail::QueueId& id, ActionFn done) {
           return;
         }
         const uint64_t now = nowMicros();
+        const uint64_t dead_at = record.dead_at_us;
         record.state = spool::MessageState::Queued;
         record.dead_reason.clear();
         record.dead_at_us = 0;
@@ -755,18 +1076,19 @@ void Scheduler::retry(const mail::QueueId& id, ActionFn done) {
         for (auto& recipient : record.recipients) {
           if (recipient.state == spool::RecipientState::Failed) {
             recipient.state = spool::RecipientState::Pending;
+            recipient.next_attempt_us = 0;
           }
         }
         spool::Batch batch;
         batch.putMessage(record);
-        store_.submit(std::move(batch), true, [this, done, record](const spool::CommitStatus& status) {
-          control_.post([this, done, record, status] {
+        store_.submit(std::move(batch), true, [this, done, record, dead_at](const spool::CommitStatus& status) {
+          control_.post([this, done, record, dead_at, status] {
             if (!status.ok) {
               unlock(record.id);
               done(AdminStatus::Error, "spool write failed: " + status.error);
               return;
             }
-            --dead_;
+            dead_letters_.erase({dead_at, record.id});
             addToIndex(record);
             log::info(record.id.str(), "requeued").kv("by", "admin");
             unlock(record.id);
@@ -783,15 +1105,20 @@ void Scheduler::retry(const mail::QueueId& id, ActionFn done) {
   });
 }
 
-void Scheduler::remove(const mail::QueueId& id, ActionFn done) {
-  control_.post([this, id, done] {
+void Scheduler::remove(const mail::QueueId& id, const std::string& actor, ActionFn done) {
+  removeMessage(id, actor, std::nullopt, std::move(done));
+}
+
+void Scheduler::removeMessage(const mail::QueueId& id, const std::string& actor, std::optional<uint64_t> dead_before,
+                              ActionFn done) {
+  control_.post([this, id, actor, dead_before, done] {
     auto entry = index_.find(id);
-    const bool active = entry != index_.end() && entry->second.active;
+    const bool active = entry != index_.end() && entry->second.jobs > 0;
     if (!active && !lock(id)) {
       done(AdminStatus::Busy, "another action on this message is under way");
       return;
     }
-    bool queued = read_lane_.submit([this, id, done, active] {
+    bool queued = read_lane_.submit([this, id, actor, dead_before, done, active] {
       spool::MessageRecord record;
       std::string error;
       auto status = store_.readMessage(id, record, error);
@@ -803,7 +1130,8 @@ void Scheduler::remove(const mail::QueueId& id, ActionFn done) {
                         quarantined.legal_hold;
         }
       }
-      control_.post([this, id, done, status, active, legal_hold, record = std::move(record)]() mutable {
+      control_.post([this, id, actor, dead_before, done, status, active, legal_hold,
+                     record = std::move(record)]() mutable {
         const auto release = [this, active, &id] {
           if (!active) {
             unlock(id);
@@ -820,21 +1148,40 @@ void Scheduler::remove(const mail::QueueId& id, ActionFn done) {
           done(AdminStatus::Refused, "a quarantine entry of this message is on legal hold; unhold it first");
           return;
         }
+        if (dead_before && (record.state != spool::MessageState::Dead || record.dead_at_us > *dead_before)) {
+          release();
+          done(AdminStatus::Refused, "not a dead letter past its retention");
+          return;
+        }
         if (active) {
           auto entry = index_.find(id);
-          if (entry == index_.end() || !entry->second.active) {
+          if (entry == index_.end() || entry->second.jobs == 0) {
             done(AdminStatus::Busy, "the delivery attempt under way just ended; try again");
             return;
           }
           entry->second.delete_requested = true;
+          entry->second.delete_actor = actor;
           done(AdminStatus::Accepted, "will be removed when the delivery attempt under way ends");
           return;
         }
+        const uint64_t now = nowMicros();
         spool::Batch batch;
         batch.deleteMessage(record.id, record.body_chunks);
-        const uint64_t entries = deleteQuarantineEntries(record, "admin", nowMicros(), batch);
-        store_.submit(std::move(batch), true, [this, done, record, entries](const spool::CommitStatus& status) {
-          control_.post([this, done, record, entries, status] {
+        const uint64_t entries = deleteQuarantineEntries(record, actor, now, batch);
+        if (dead_before) {
+          std::string tenants;
+          for (const spool::RecipientRecord& recipient : record.recipients) {
+            if (tenants.find(recipient.tenant) == std::string::npos) {
+              tenants += (tenants.empty() ? "" : ",") + recipient.tenant;
+            }
+          }
+          batch.putAudit(spool::AuditRecord{now, actor, "purge", tenants, record.id.str(),
+                                            "dead letter kept for queue.dead_letter_retention (" +
+                                                std::to_string(settings_.dead_letter_retention.count()) + " s)"});
+        }
+        store_.submit(std::move(batch), true,
+                      [this, done, record, entries, actor, dead_before](const spool::CommitStatus& status) {
+          control_.post([this, done, record, entries, actor, dead_before, status] {
             if (!status.ok) {
               unlock(record.id);
               done(AdminStatus::Error, "spool write failed: " + status.error);
@@ -843,15 +1190,22 @@ void Scheduler::remove(const mail::QueueId& id, ActionFn done) {
             auto entry = index_.find(record.id);
             if (entry != index_.end()) {
               eraseFromIndex(entry);
-              dropHot(record.id);
+              dropCached(record.id);
             }
-            dead_ -= record.state == spool::MessageState::Dead ? 1 : 0;
+            if (record.state == spool::MessageState::Dead) {
+              dead_letters_.erase({record.dead_at_us, record.id});
+            }
             held_ -= record.state == spool::MessageState::Held ? 1 : 0;
             quarantined_ -= entries;
             unlock(record.id);
-            log::info(record.id.str(), "removed").kv("by", "admin");
+            if (dead_before) {
+              ++dead_purged_;
+              log::info(record.id.str(), "dead_letter_purged").kv("by", actor).kv("dead_reason", record.dead_reason);
+            } else {
+              log::info(record.id.str(), "removed").kv("by", actor);
+            }
             publishStats();
-            done(AdminStatus::Ok, "removed");
+            done(AdminStatus::Ok, dead_before ? "purged" : "removed");
           });
         });
       });
@@ -867,7 +1221,7 @@ void Scheduler::remove(const mail::QueueId& id, ActionFn done) {
 
 bool Scheduler::lock(const mail::QueueId& id) {
   auto entry = index_.find(id);
-  if (entry != index_.end() && entry->second.active) {
+  if (entry != index_.end() && entry->second.jobs > 0) {
     return false;
   }
   return locked_.insert(id).second;
@@ -876,8 +1230,8 @@ bool Scheduler::lock(const mail::QueueId& id) {
 void Scheduler::unlock(const mail::QueueId& id) {
   locked_.erase(id);
   auto entry = index_.find(id);
-  if (entry != index_.end() && !entry->second.active) {
-    due_.emplace(entry->second.due_us, id);  // dispatchDue() dropped its pair while locked
+  if (entry != index_.end() && entry->second.jobs == 0) {
+    schedule(id, entry->second);  // dispatchDue() dropped its pair and ready parts while locked
     dispatchDue();
   }
 }

@@ -42,7 +42,9 @@ enum MessageTag : uint64_t {
 };
 
 // Inside a kRecipient value.
-enum RecipientTag : uint64_t { kRcptAddress = 1, kRcptTenant = 2, kRcptState = 3, kRcptAttempts = 4, kRcptLastReply = 5 };
+enum RecipientTag : uint64_t {
+  kRcptAddress = 1, kRcptTenant = 2, kRcptState = 3, kRcptAttempts = 4, kRcptLastReply = 5, kRcptNextAttempt = 6
+};
 
 // Inside a kVerdicts value; kVerdictDkim values nest DkimTag fields.
 enum VerdictTag : uint64_t {
@@ -236,6 +238,9 @@ std::string encodeRecipient(const RecipientRecord& recipient) {
   putNumber(out, kRcptState, static_cast<uint64_t>(recipient.state));
   putNumber(out, kRcptAttempts, recipient.attempts);
   putText(out, kRcptLastReply, recipient.last_reply);
+  if (recipient.next_attempt_us != 0) {
+    putNumber(out, kRcptNextAttempt, recipient.next_attempt_us);
+  }
   return out;
 }
 
@@ -253,6 +258,7 @@ bool decodeRecipient(std::string_view in, RecipientRecord& out) {
         return true;
       case kRcptAttempts: return asU32(value, out.attempts);
       case kRcptLastReply: out.last_reply.assign(value); return true;
+      case kRcptNextAttempt: return asNumber(value, out.next_attempt_us);
       default: return true;  // a field from a newer version
     }
   });

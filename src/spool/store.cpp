@@ -89,6 +89,11 @@ void Batch::putAudit(const AuditRecord& record) {
   ops_.push_back(std::move(op));
 }
 
+void Batch::deleteAudit(std::string_view key) {
+  ops_.push_back(Op{Family::Audit, Kind::Delete, std::string(key), {}});
+  bytes_ += key.size();
+}
+
 std::string newEventKey(uint64_t at_us) { return auditKey(at_us, g_audit_sequence.fetch_add(1)); }
 
 void Batch::putEvent(const std::string& key, const EventRecord& record) {
@@ -212,6 +217,12 @@ bool Store::openDatabase(std::string& error) {
     closeDatabase();
     return false;
   }
+  int64_t audit = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[6]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ++audit;
+  }
+  audit_records_.store(audit);
   return true;
 }
 
@@ -339,6 +350,7 @@ void Store::writerLoop() {
     std::vector<bool> stale(work.size(), false);
     rocksdb::WriteBatch write_batch;
     bool sync = false;
+    int64_t audit_change = 0;  // audit keys are never rewritten: a put adds one, a delete removes one
     for (size_t i = 0; i < work.size(); ++i) {
       const Pending& item = work[i];
       if (item.batch.required_epoch_ && *item.batch.required_epoch_ != epoch) {
@@ -352,6 +364,9 @@ void Store::writerLoop() {
           case Batch::Kind::Put: write_batch.Put(handle, op.key, op.value); break;
           case Batch::Kind::Delete: write_batch.Delete(handle, op.key); break;
         }
+        if (op.family == Batch::Family::Audit) {
+          audit_change += op.kind == Batch::Kind::Put ? 1 : -1;
+        }
       }
     }
 
@@ -363,7 +378,9 @@ void Store::writerLoop() {
       rocksdb::WriteOptions options;
       options.sync = sync;
       rocksdb::Status status = db_->Write(options, &write_batch);
-      if (!status.ok()) {
+      if (status.ok()) {
+        audit_records_.fetch_add(audit_change);
+      } else {
         result.ok = false;
         result.no_space = status.IsNoSpace();
         result.error = status.ToString();
@@ -570,7 +587,7 @@ void Store::scanQuarantine(std::string_view tenant, const std::function<bool(Qua
   }
 }
 
-void Store::scanAudit(uint64_t from_us, bool newest_first, const std::function<bool(AuditRecord&)>& visit) {
+void Store::scanAudit(uint64_t from_us, bool newest_first, const AuditFn& visit) {
   std::shared_lock<std::shared_mutex> shared(db_mutex_);
   if (db_ == nullptr) {
     return;
@@ -591,7 +608,7 @@ void Store::scanAudit(uint64_t from_us, bool newest_first, const std::function<b
       log::error("-", "corrupt_audit_record");
       continue;
     }
-    if (!visit(record)) {
+    if (!visit(std::string_view(it->key().data(), it->key().size()), record)) {
       return;
     }
   }

@@ -7,7 +7,8 @@ bytes a test gives it, reads replies as Reply objects (code, enhanced status cod
 upgrades to TLS (STARTTLS or implicit), reads until the server closes, and runs whole
 MAIL/RCPT/DATA transactions (dot_stuff does the RFC 5321 transparency, queue_id reads the
 "queued as" reply). RecordingSink is an aiosmtpd SMTP server that records every message it
-accepts (and can be told to defer, reject or hang). rss_bytes reads a process's VmRSS.
+accepts (and can be told to defer, reject or hang); SilentServer accepts connections and never
+answers (a hung next hop or webhook endpoint). rss_bytes reads a process's VmRSS.
 Every Gateway has its own DNS server on 127.0.0.1 (dns_server.DnsServer, fed from the zone
 given, empty by default): no test ever asks the machine's resolver.
 Ports are chosen by binding port 0; everything listens on 127.0.0.1; every socket has a
@@ -550,6 +551,40 @@ class RecordingSink:
     def count(self):
         with self.lock:
             return len(self.messages)
+
+
+class SilentServer:
+    """Accepts every connection on a free 127.0.0.1 port and never sends a byte: a hung SMTP
+    next hop or webhook endpoint. connections holds the accepted sockets."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                connection, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections.append(connection)
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(timeout=5)
+        for connection in self.connections:
+            connection.close()
+        self.sock.close()
 
 
 def smtp_tenant(port, **extra):

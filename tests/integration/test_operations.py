@@ -1,6 +1,7 @@
 """Operating mxgate: `mxgate check` on good and bad files (error lines "file:line: key:
 message"), the queue CLI (ls/show/retry/delete, text and --json) and admin API (token,
-/healthz, /metrics), SIGHUP reload (good and broken policy), SIGTERM, restart with queued
+/healthz, /metrics), SIGHUP reload (good and broken policy), the retention of dead letters and audit
+records (legal hold respected), who a queue delete is audited as, SIGTERM, restart with queued
 mail, and the self-signed certificate under <spool>/tls.
 """
 
@@ -16,7 +17,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import MXGATE, Client, Gateway, free_port, queue_id, smtp_tenant, wait_until
+from harness import MXGATE, Client, Gateway, RecordingSink, free_port, queue_id, smtp_tenant, wait_until
 from support_protocol import RawPeer, queue_listing
 
 SENDER = "sender@remote.example"
@@ -319,6 +320,89 @@ class NodeReloadTest(unittest.TestCase):
             with Client(gw.smtp_port) as after:
                 self.assertIn(b"250-SIZE 1048576", after.ehlo().raw)
                 self.assertEqual(after.command(f"MAIL FROM:<{SENDER}> SIZE=1048577\r\n").short(), "552 5.3.4")
+
+
+def submit_quarantined(gw):
+    """A message that DMARC (p=quarantine, SPF fails for 127.0.0.1) sends to quarantine."""
+    with Client(gw.smtp_port) as c:
+        c.ehlo()
+        _, reply = c.transaction("eve@held.test", ["user@example.test"],
+                                 b"From: <eve@held.test>\r\nSubject: hold\r\n\r\nbody\r\n")
+    return queue_id(reply)
+
+
+HELD_ZONE = {"held.test": [{"type": "TXT", "value": "v=spf1 ip4:192.0.2.1 -all"}],
+             "_dmarc.held.test": [{"type": "TXT", "value": "v=DMARC1; p=quarantine"}]}
+
+
+def audit_log(gw):
+    result = gw.cli("audit", "--limit", "1000", "--json")
+    if result.returncode != 0:
+        raise AssertionError(f"audit failed: {result.stdout} {result.stderr}")
+    return json.loads(result.stdout)["audit"]
+
+
+class RetentionTest(unittest.TestCase):
+    """Dead letters and audit records are purged after queue.dead_letter_retention and
+    queue.audit_retention (short here), audited and counted; a legal hold keeps a message's
+    audit records."""
+
+    def gateway(self, queue, tenants=None):
+        gw = Gateway(tenants=tenants, overrides={"queue": dict(queue, purge_interval="1s")}, zone=HELD_ZONE)
+        self.addCleanup(gw.cleanup)
+        return gw.start()
+
+    def test_dead_letters_are_purged_after_their_retention(self):
+        sink = RecordingSink(data_reply="550 5.1.1 no such user").start()
+        self.addCleanup(sink.stop)
+        gw = self.gateway({"dead_letter_retention": "3s"},
+                          {"example": {"domains": ["example.test"], "delivery": smtp_tenant(sink.port)}})
+        qid = submit(gw)
+        self.assertTrue(wait_until(lambda: queue_listing(gw).get(qid, {}).get("state") == "dead", 20),
+                        gw.log()[-2000:])
+        self.assertEqual(gw.metric("mxgate_queue_dead_letters"), 1)
+        self.assertTrue(wait_until(lambda: qid not in queue_listing(gw), 20), gw.log()[-2000:])
+        self.assertEqual(gw.metric("mxgate_queue_dead_letters"), 0)
+        self.assertEqual(gw.metric('mxgate_retention_purged_total{family="dead_letters"}'), 1)
+        purges = [r for r in audit_log(gw) if r["id"] == qid]
+        self.assertEqual([(r["actor"], r["action"], r["tenant"]) for r in purges], [("system", "purge", "example")])
+        self.assertIn("queue.dead_letter_retention", purges[0]["detail"])
+        self.assertRegex(gw.log(), rf"{qid}: event=dead_letter_purged by=system")
+
+    def test_audit_records_are_purged_after_their_retention_unless_on_legal_hold(self):
+        gw = self.gateway({"audit_retention": "5s"})
+        kept, purged = submit_quarantined(gw), submit_quarantined(gw)
+        hold = gw.cli("quarantine", "hold", kept)
+        self.assertEqual(hold.returncode, 0, hold.stdout + hold.stderr)
+        self.assertEqual(gw.metric("mxgate_audit_records"), 3)
+
+        def ids():
+            return [r["id"] for r in audit_log(gw)]
+        self.assertTrue(wait_until(lambda: purged not in ids(), 30), audit_log(gw))
+        self.assertEqual([r["action"] for r in audit_log(gw) if r["id"] == kept], ["hold", "quarantine"])
+        summaries = [r for r in audit_log(gw) if r["action"] == "purge" and r["id"] == ""]
+        self.assertTrue(summaries, audit_log(gw))
+        self.assertIn("audit records written before", summaries[-1]["detail"])
+        self.assertGreaterEqual(gw.metric('mxgate_retention_purged_total{family="audit"}'), 1)
+        self.assertGreaterEqual(gw.metric("mxgate_audit_records"), 2)
+        self.assertIn("event=audit_purged", gw.log())
+
+
+class QueueDeleteAuditTest(unittest.TestCase):
+    def test_queue_delete_audits_the_quarantine_removal_with_the_cli_user(self):
+        gw = Gateway(zone=HELD_ZONE)
+        self.addCleanup(gw.cleanup)
+        gw.start()
+        qid = submit_quarantined(gw)
+        result = gw.cli("queue", "delete", qid)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        [deleted] = [r for r in audit_log(gw) if r["id"] == qid and r["action"] == "delete"]
+        self.assertTrue(deleted["actor"].startswith("cli:"), deleted)
+        self.assertEqual(deleted["tenant"], "example")
+        self.assertRegex(gw.log(), rf"{qid}: event=removed by=cli:")
+        status, _ = gw.admin(f"/v1/queue/{submit_quarantined(gw)}", method="DELETE")
+        self.assertEqual(status, 200)
+        self.assertEqual(audit_log(gw)[0]["actor"], "api")
 
 
 class LifecycleTest(unittest.TestCase):

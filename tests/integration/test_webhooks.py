@@ -7,6 +7,7 @@ and link rewriting in the payload."""
 
 import base64
 import concurrent.futures
+import datetime
 import email.message
 import hashlib
 import http.client
@@ -190,6 +191,37 @@ class TestWebhooks(unittest.TestCase):
         self.assertEqual(sorted(r["json"]["data"]["id"] for r in delivered), sorted(ids))
         wait_until(lambda: not self.queue(gw), timeout=10)
         self.assertEqual(self.queue(gw), [])
+
+    def test_each_tenant_expires_its_recipients_by_its_own_max_age(self):
+        receiver = self.receiver(start=False)  # both endpoints down for now
+        tenants = webhook_tenant(receiver.url, max_age="3s", retry_max="1s")
+        tenants["patient"] = {"domains": ["patient.test"],
+                              "delivery": dict(tenants["acme"]["delivery"], max_age="1h")}
+        gw = self.gateway(tenants)
+        with Client(gw.first_port, timeout=30) as client:
+            client.ehlo()
+            stage, reply = client.transaction("bounces@remote.test", ["support@acme.test", "help@patient.test"],
+                                              ticket_reply())
+        self.assertEqual((stage, reply.code), ("dot", 250), reply)
+        queued = queue_id(reply)
+
+        def recipients():
+            messages = [m for m in self.queue(gw) if m["id"] == queued]
+            return {r["address"]: r for r in messages[0]["recipients"]} if messages else {}
+        # acme's max age (3 s) fails acme's recipient only; patient's stays queued for its own 1 h.
+        self.assertTrue(wait_until(lambda: recipients().get("support@acme.test", {}).get("state") == "failed",
+                                   timeout=30), recipients())
+        self.assertIn("expired after 3 s", recipients()["support@acme.test"]["last_reply"])
+        self.assertEqual(recipients()["help@patient.test"]["state"], "pending")
+        self.assertEqual([m["state"] for m in self.queue(gw) if m["id"] == queued], ["queued"])
+        receiver.start()
+        self.assertTrue(wait_until(lambda: f"msg_{queued}_patient" in receiver.delivered(), timeout=30),
+                        gw.log()[-2000:])
+        self.assertNotIn(f"msg_{queued}_acme", receiver.delivered())
+        self.assertTrue(wait_until(lambda: recipients().get("help@patient.test", {}).get("state") == "delivered",
+                                   timeout=10), recipients())
+        [message] = [m for m in self.queue(gw) if m["id"] == queued]
+        self.assertEqual((message["state"], message["dead_reason"]), ("dead", "expired"))
 
     def test_410_disables_the_endpoint_and_replay_delivers_the_dead_letters(self):
         receiver = self.receiver()
@@ -389,6 +421,11 @@ class TestEvents(unittest.TestCase):
         self.assertEqual(events[1]["data"]["attempt"], 1)
         self.assertEqual(events[1]["data"]["response"], {"code": None, "enhanced_code": None,
                                                          "text": "webhook HTTP 503: not now"})
+        # When the deferred recipient is tried again (retry_initial 1s, +/- 20 % jitter).
+        retry_in = (datetime.datetime.fromisoformat(events[1]["data"]["next_retry_at"].replace("Z", "+00:00")) -
+                    datetime.datetime.fromisoformat(events[1]["timestamp"].replace("Z", "+00:00"))).total_seconds()
+        self.assertTrue(0.7 <= retry_in <= 1.3, events[1])
+        self.assertNotIn("next_retry_at", events[2]["data"])
         self.assertEqual(events[2]["data"]["attempt"], 2)
         self.assertEqual(events[2]["data"]["response"]["text"], "webhook HTTP 200")
         self.assertTrue(wait_until(lambda: gw.metric('mxgate_events_total{result="posted"}') == 3, timeout=10))

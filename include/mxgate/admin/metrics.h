@@ -1,6 +1,8 @@
 // Prometheus text exposition (format 0.0.4) of the node's counters and gauges: messages by
 // outcome, queue depth and age, spool commit latency and batching, lane depth and wait,
-// connections, authentication verdicts, DNS, virus scans and the quarantine. Pure formatting over a snapshot; the control loop gathers the snapshot.
+// connections, authentication verdicts, DNS, virus scans, the quarantine, dead letters and the
+// audit log (sizes and retention purges). Pure formatting over a snapshot; the control loop
+// gathers the snapshot.
 #pragma once
 
 #include <array>
@@ -34,6 +36,7 @@ struct VerdictCount {
 struct MetricsSnapshot {
   scheduler::QueueStats queue;
   spool::StoreStats store;
+  uint64_t audit_records = 0;
   uint64_t store_pending = 0;
   bool store_writable = true;
   uint64_t free_disk_bytes = 0;

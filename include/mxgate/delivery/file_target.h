@@ -16,6 +16,8 @@ class FileTarget : public Target {
  public:
   FileTarget(std::string directory, io::Lane& lane);
   void deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) override;
+  // As many writes as the file lane has threads.
+  uint32_t concurrency() const override { return static_cast<uint32_t>(lane_.threads()); }
   std::string describe() const override { return "file:" + directory_; }
 
   // The blocking write itself (runs on the lane; public for tests).

@@ -38,6 +38,8 @@ class LinkRewritingTarget : public Target {
 
   void deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) override;
   std::optional<RetryPolicy> retryPolicy() const override { return inner_.retryPolicy(); }
+  uint32_t concurrency() const override { return inner_.concurrency(); }
+  const Target& destination() const override { return inner_.destination(); }
   std::string describe() const override;
 
  private:

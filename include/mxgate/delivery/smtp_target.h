@@ -29,6 +29,7 @@ class SmtpTarget : public Target {
   ~SmtpTarget() override;
 
   void deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) override;
+  uint32_t concurrency() const override { return target_.max_connections; }
   void shutdown() override;
   std::string describe() const override;
   // Connections opened from now on use this policy (a reload rebuilt the TLS contexts).

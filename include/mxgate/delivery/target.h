@@ -5,7 +5,9 @@
 // parsed into signed JSON POSTed to the tenant's endpoint). MX routing plugs in as a further
 // Target implementation.
 //
-// deliver() is thread-safe and never blocks; `done` runs exactly once, on any thread.
+// deliver() is thread-safe and never blocks; `done` runs exactly once, on any thread. The
+// scheduler hands a target at most concurrency() jobs at once (its destination's budget), so
+// work for a slow target waits in the scheduler, where it holds no delivery slot.
 #pragma once
 
 #include <chrono>
@@ -68,6 +70,10 @@ class Target {
   virtual ~Target() = default;
   virtual void deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) = 0;
   virtual std::optional<RetryPolicy> retryPolicy() const { return std::nullopt; }
+  // Jobs this target runs at once: its connections, requests or lane threads.
+  virtual uint32_t concurrency() const = 0;
+  // The target whose concurrency a job takes: itself, or the one a wrapper delivers through.
+  virtual const Target& destination() const { return *this; }
   // Stops taking work and closes connections; jobs still waiting fail temporarily.
   virtual void shutdown() {}
   virtual std::string describe() const = 0;

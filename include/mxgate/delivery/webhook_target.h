@@ -52,6 +52,7 @@ class WebhookTarget : public Target {
 
   void deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) override;
   std::optional<RetryPolicy> retryPolicy() const override;
+  uint32_t concurrency() const override { return settings_.max_connections; }
   void shutdown() override;
   std::string describe() const override;
 

@@ -31,6 +31,9 @@ class Lane {
   void stop();
 
   const std::string& name() const { return name_; }
+  size_t threads() const { return threads_.size(); }
+  // A new bound on waiting jobs (a reload); jobs already queued stay.
+  void setQueueLimit(size_t max_queue);
   size_t depth() const { return depth_.load(std::memory_order_relaxed); }
   uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }

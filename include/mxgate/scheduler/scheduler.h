@@ -1,32 +1,49 @@
-// The queue manager. It owns the in-memory index of every queued message (due time, size,
-// whether a delivery is under way), dispatches due messages to their delivery targets, and
-// records each outcome in the spool: delivered recipients are done, 4xx recipients are retried
-// with exponential backoff and jitter, 5xx recipients fail; a message whose recipients are all
-// done is deleted, one with failures (or past the maximum age) is dead-lettered — kept in the
-// spool, listed, and retryable by an admin.
+// The queue manager. It owns the in-memory index of every queued message (due times, size,
+// which deliveries are under way), dispatches due work to the delivery targets, and records
+// each outcome in the spool: delivered recipients are done, 4xx recipients are retried with
+// exponential backoff and jitter, 5xx recipients fail; a message whose recipients are all done
+// is deleted, one with failures is dead-lettered — kept in the spool, listed, and retryable by
+// an admin, then purged after queue.dead_letter_retention.
 //
-// Inbound messages committed with stage "scan" are scanned (scan lane) when first dispatched;
-// the tenants' policies send infected (or, failing closed, unscannable) mail to quarantine. The
-// quarantine itself — list, show, release (re-scan, then deliver), delete, legal hold, and the
-// purge of expired entries — lives here too (src/scheduler/quarantine.cpp), because releasing
-// and deleting change the same message records the delivery attempts do. Every action on a
-// message is serialized on the control loop: an admin action locks the message, so no
-// delivery attempt starts on it meanwhile, and is refused while an attempt is under way.
+// Every recipient is retried and expired by its own target's schedule (a webhook target's
+// delivery.retry_* and max_age, else queue.retry_* and max_age): the unit of scheduling is a
+// "part", one tenant's pending recipients of a message, with its own due time; the message is
+// due when its earliest part is. A due part waits in the ready queue of its destination (the
+// target it resolves to: a tenant's webhook endpoint, an SMTP next hop, a file directory), and
+// each destination has its own budget — at most Target::concurrency() jobs under way — so a slow
+// or hung destination holds only its own budget while due work for every other destination
+// keeps flowing. Destinations with ready work and budget take turns (round robin, like
+// Postfix's qmgr over its per-destination queues); dispatch is O(1) per job, never a scan of
+// the queue. Parts of one message that resolve to the same target go in one job.
+// queue.max_active (jobs under way) and queue.max_delivery_memory (bodies they hold) bound the
+// whole node.
 //
-// Everything runs on the control loop. enqueue() and the admin calls are thread-safe (they
-// post to the control loop). Spool reads run on the read lane. Bodies of freshly accepted
-// messages stay in memory (the hot cache, bounded in bytes) so the normal path never reads
-// the spool back. Deliveries under way hold at most queue.max_delivery_memory of bodies
-// (one delivery always runs), so a backlog of large messages cannot exhaust memory.
+// Inbound messages committed with stage "scan" are scanned (scan lane) before any delivery:
+// the whole message is one job of the scan destination; the tenants' policies send infected
+// (or, failing closed, unscannable) mail to quarantine. The quarantine itself — list, show,
+// release (re-scan, then deliver), delete, legal hold, and the purge of expired entries —
+// lives here too (src/scheduler/quarantine.cpp), because releasing and deleting change the same
+// message records the delivery attempts do, and so does the retention of dead letters and of
+// the audit log (src/scheduler/retention.cpp). Every action on a message is serialized on the
+// control loop: an admin action locks the message, so no delivery starts on it meanwhile, and
+// is refused while one is under way.
+//
+// Everything runs on the control loop. enqueue(), updateSettings() and the admin calls are
+// thread-safe (they post to the control loop). Spool reads run on the read lane. Bodies of
+// freshly accepted messages stay in memory (the hot cache, bounded in bytes) so the normal
+// path never reads the spool back. Deliveries under way hold at most queue.max_delivery_memory
+// of bodies (one delivery always runs), so a backlog of large messages cannot exhaust memory.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -56,7 +73,8 @@ struct InboundHooks {
 struct QueueStats {
   uint64_t queued = 0;        // messages waiting or in delivery
   uint64_t queued_bytes = 0;  // their body bytes
-  uint64_t active = 0;        // deliveries under way
+  uint64_t active = 0;        // jobs under way (deliveries, scans, spool reads for them)
+  uint64_t ready = 0;         // due parts waiting for their destination's budget
   uint64_t dead = 0;          // dead-lettered messages in the spool
   uint64_t held = 0;          // messages kept only for quarantined recipients
   uint64_t quarantined = 0;   // quarantine entries
@@ -66,6 +84,8 @@ struct QueueStats {
   uint64_t failed = 0;        // recipients failed permanently since start
   uint64_t hot_bytes = 0;
   uint64_t delivery_bytes = 0;  // bodies held in memory by deliveries under way
+  uint64_t dead_purged = 0;     // dead letters purged after their retention since start
+  uint64_t audit_purged = 0;    // audit records purged after their retention since start
 };
 
 // Outcome of an admin action, for the API's status code. Refused: the action is not allowed in
@@ -102,7 +122,7 @@ class Scheduler {
   // moves undecodable records to the corrupt family, removes bodies of transactions that never
   // committed. Returns the number of queued messages found.
   uint64_t recover();
-  // On the control loop: starts the due timer.
+  // On the control loop: starts the due timer and the purge timers.
   void start();
   // On the control loop: stops dispatching (in-flight deliveries finish or fail on their own).
   void stop();
@@ -110,10 +130,16 @@ class Scheduler {
   // Thread-safe: a message whose commit was synced. body may be null (not kept in memory).
   void enqueue(spool::MessageRecord record, std::shared_ptr<const std::string> body);
 
+  // Thread-safe (a reload): new retry schedule, maximum age, bounds and purge settings. Backoffs
+  // already computed stay; the lane settings (read_threads, file_threads, lane_queue_limit)
+  // are not the scheduler's.
+  void updateSettings(const config::QueueSettings& settings);
+
   // Thread-safe snapshot for metrics and admission control.
   QueueStats stats() const;
 
-  // Admin API (thread-safe; callbacks run on the control loop).
+  // Admin API (thread-safe; callbacks run on the control loop). actor: who asks ("cli:<user>",
+  // the API's X-Mxgate-Actor, "api"), for the audit log.
   using ListFn = std::function<void(std::vector<spool::MessageRecord>)>;
   void list(size_t limit, ListFn done);
   using ShowFn = std::function<void(AdminStatus, spool::MessageRecord, bool active)>;
@@ -121,8 +147,8 @@ class Scheduler {
   using ActionFn = std::function<void(AdminStatus, std::string detail)>;
   // Queued: make due now. Dead: requeue its failed recipients.
   void retry(const mail::QueueId& id, ActionFn done);
-  // Removes the message (after the delivery under way, if any) and its quarantine entries.
-  void remove(const mail::QueueId& id, ActionFn done);
+  // Removes the message (after the deliveries under way, if any) and its quarantine entries.
+  void remove(const mail::QueueId& id, const std::string& actor, ActionFn done);
 
   // Quarantine (thread-safe; callbacks run on the control loop).
   using QuarantineListFn = std::function<void(std::vector<spool::QuarantineRecord>)>;
@@ -131,8 +157,7 @@ class Scheduler {
   // tenants, when it has several).
   using QuarantineShowFn = std::function<void(AdminStatus, std::string error, QuarantineDetail)>;
   void quarantineShow(const std::string& tenant, const mail::QueueId& id, QuarantineShowFn done);
-  // actor: who asks ("cli:<user>", "api"), for the audit log. force (release only): deliver
-  // even when the re-scan finds a virus or cannot finish.
+  // force (release only): deliver even when the re-scan finds a virus or cannot finish.
   void quarantineAct(QuarantineAction action, const std::string& tenant, const mail::QueueId& id,
                      const std::string& actor, bool force, ActionFn done);
   // Audit records, newest first.
@@ -143,22 +168,53 @@ class Scheduler {
   static uint64_t backoffMicros(const config::QueueSettings& settings, uint32_t attempts);
 
  private:
-  struct Entry {
+  static constexpr uint64_t kNever = UINT64_MAX;
+
+  // One tenant's pending recipients of a message: what is scheduled, queued and delivered.
+  struct Part {
+    std::string tenant;  // "" for the scan stage
     uint64_t due_us = 0;
+    bool ready = false;   // waiting in its destination's ready queue
+    bool active = false;  // in a job under way
+  };
+  struct Entry {
+    uint64_t due_us = kNever;  // earliest due of the parts neither ready nor active (its pair in due_)
     uint64_t received_us = 0;
     uint64_t body_size = 0;
     uint32_t body_chunks = 0;
-    bool active = false;
+    bool scan = false;  // scanned before anything is delivered: its one part belongs to scan_
+    std::vector<Part> parts;
+    uint32_t jobs = 0;  // jobs under way
     bool delete_requested = false;
+    std::string delete_actor;
   };
-  struct Hot {
-    spool::MessageRecord record;
+  // A due part in a destination's ready queue; stale once the part is no longer ready.
+  struct Ready {
+    mail::QueueId id;
+    std::string tenant;
+  };
+  // Where due parts wait for a job: one per destination target (nullptr: tenants without a
+  // target), and the scan stage. Jobs under way never exceed the budget.
+  struct Destination {
+    const delivery::Target* target = nullptr;
+    std::deque<Ready> ready;
+    uint32_t active = 0;
+    bool listed = false;  // in rotation_
+  };
+  struct Job;
+  // What is in memory of a message: its newest record while jobs use it, while the spool has
+  // not applied its last write, or in the hot cache; its body for jobs or in the hot cache.
+  struct Cached {
+    std::optional<spool::MessageRecord> record;
     std::shared_ptr<const std::string> body;
+    bool hot = false;          // the body counts in hot_bytes_ (no job holds it)
+    bool reading = false;      // a spool read for the waiting jobs is under way
+    uint32_t unwritten = 0;    // writes of the record the spool has not applied yet
+    std::vector<std::shared_ptr<Job>> waiting;
   };
-  struct Attempt;
 
-  // Serializes admin actions with delivery attempts: false when the message is locked or a
-  // delivery attempt is under way.
+  // Serializes admin actions with deliveries: false when the message is locked or jobs are
+  // under way.
   bool lock(const mail::QueueId& id);
   void unlock(const mail::QueueId& id);
   // What a quarantine action read: the entry, and the message when it is still in the spool.
@@ -189,32 +245,71 @@ class Scheduler {
   void setHold(Quarantined found, const std::string& actor, bool hold, ActionFn done);
   // Writes the change (synced); then updates the index and counters, unlocks, and reports.
   void commitAdminChange(AdminChange change, ActionFn done);
+  // The purges re-arm their one-shot timers when a round is done.
+  void startPurgeTimer(uv_timer_t& timer, std::chrono::seconds interval, uv_timer_cb purge);
   void armPurge();
-  static void onPurgeTimer(uv_timer_t* timer);
   void purgeExpired();
 
-  // The scan stage: scans the body, applies the tenants' virus policies, then delivers.
-  void scanThenDeliver(const mail::QueueId& id, spool::MessageRecord record, std::shared_ptr<const std::string> body);
-  void applyScan(const mail::QueueId& id, spool::MessageRecord record, std::shared_ptr<const std::string> body,
-                 const scan::ScanResult& result);
-  void deliver(const mail::QueueId& id, spool::MessageRecord record, std::shared_ptr<const std::string> body);
-  // A dispatched message that could not start: back to waiting, due after delay_us.
-  void returnUnstarted(const mail::QueueId& id, uint64_t delay_us);
+  // Retention (src/scheduler/retention.cpp): dead letters and audit records past their
+  // retention, except what a legal hold protects.
+  void armRetentionPurge();
+  void purgeRetained();
+  void purgeAudit(std::vector<std::string> keys, uint64_t before_us, std::function<void(bool ok)> done);
+  // remove(), and the retention purge when dead_before is set: only a dead letter dead since
+  // before it, audited as a purge.
+  void removeMessage(const mail::QueueId& id, const std::string& actor, std::optional<uint64_t> dead_before,
+                     ActionFn done);
 
+  // The index: messages, their parts and due times.
   void addToIndex(const spool::MessageRecord& record);
   void eraseFromIndex(std::map<mail::QueueId, Entry>::iterator entry);
+  // Rebuilds the parts from the record's pending recipients (one per tenant), keeping the
+  // state of those that stay; due times of waiting parts come from their recipients.
+  void refreshParts(Entry& entry, const spool::MessageRecord& record);
+  // Puts the entry's earliest waiting part into due_.
+  void schedule(const mail::QueueId& id, Entry& entry);
+  // Moves the entry's parts due by now into their destinations' ready queues.
+  void makeReady(const mail::QueueId& id, Entry& entry, uint64_t now);
+  Destination& destinationOf(const delivery::Target* target);
+  uint32_t budget(const Destination& destination) const;
+  // Joins the rotation when it has ready work and budget; forgets it when idle.
+  void listOrRelease(Destination& destination);
+
   void armTimer();
   static void onTimer(uv_timer_t* timer);
   void dispatchDue();
-  void startAttempt(const mail::QueueId& id, spool::MessageRecord record,
-                    std::shared_ptr<const std::string> body);
-  void loadAndStart(const mail::QueueId& id);
-  void onJobDone(const std::shared_ptr<Attempt>& attempt, size_t job, delivery::Result result);
-  static void addRecipientEvent(Attempt& attempt, std::string_view type, const spool::RecipientRecord& recipient,
-                                const std::string& remote, uint64_t at_us);
-  void finishAttempt(const std::shared_ptr<Attempt>& attempt);
+  // Starts a job for the destination at the front of the rotation; false when delivery memory
+  // is exhausted.
+  bool startNext(Destination& destination);
+  void startJob(Destination& destination, const mail::QueueId& id, Entry& entry, Part& part,
+                delivery::Target* target);
+  // Runs the job once the message's record and body are in memory (reading them if needed).
+  void acquire(const std::shared_ptr<Job>& job);
+  void onRead(const mail::QueueId& id, spool::Store::ReadStatus status, const std::string& error,
+              spool::MessageRecord record, std::shared_ptr<const std::string> body);
+  // A job that could not start: its parts are due again after delay_us.
+  void unstart(const std::shared_ptr<Job>& job, uint64_t delay_us);
+  void releaseJob(const std::shared_ptr<Job>& job, Entry& entry);
+
+  // The scan stage: scans the body, applies the tenants' virus policies; then the message's
+  // parts are scheduled for delivery.
+  void scanThenDeliver(const std::shared_ptr<Job>& job);
+  void applyScan(const std::shared_ptr<Job>& job, const scan::ScanResult& result);
+  void deliver(const std::shared_ptr<Job>& job);
+  void onJobDone(const std::shared_ptr<Job>& job, delivery::Result result);
+  static void addRecipientEvent(Job& job, const spool::MessageRecord& record, std::string_view type,
+                                const spool::RecipientRecord& recipient, const std::string& remote, uint64_t at_us,
+                                uint64_t next_attempt_us = 0);
+  // Ends a job: writes batch with the message's new state (deleted, dead, held or queued when
+  // it was the message's last job under way) and schedules what is left.
+  void endJob(const std::shared_ptr<Job>& job, spool::Batch batch);
   void deadLetter(spool::MessageRecord& record, const std::string& reason, uint64_t now);
-  void dropHot(const mail::QueueId& id);
+  // Submits a write of a message that stays queued; its record stays in memory until applied.
+  void writeQueued(const mail::QueueId& id, spool::Batch batch);
+  // After the last job: the body goes to the hot cache if it fits, the rest is forgotten
+  // unless a write is pending.
+  void retainCached(const mail::QueueId& id);
+  void dropCached(const mail::QueueId& id);
   void publishStats();
   uint64_t jitter(uint64_t micros);
 
@@ -228,21 +323,29 @@ class Scheduler {
 
   std::map<mail::QueueId, Entry> index_;  // queue ids sort by arrival: begin() is the oldest
   std::multimap<uint64_t, mail::QueueId> due_;  // due time -> id (stale pairs skipped)
-  std::unordered_map<mail::QueueId, Hot, mail::QueueIdHash> hot_;
+  std::unordered_map<const delivery::Target*, Destination> destinations_;
+  Destination scan_;
+  std::deque<Destination*> rotation_;  // destinations with ready work and budget, in turn
+  std::unordered_map<mail::QueueId, Cached, mail::QueueIdHash> cache_;
+  uint64_t ready_ = 0;  // parts in ready queues
   uint64_t hot_bytes_ = 0;
   uint64_t queued_bytes_ = 0;
   uint64_t active_ = 0;
-  uint64_t delivery_bytes_ = 0;  // bodies held by deliveries under way
+  uint64_t delivery_bytes_ = 0;  // bodies held by jobs under way
   bool memory_bound_ = false;    // dispatching waits for delivery memory
-  uint64_t dead_ = 0;
+  std::set<std::pair<uint64_t, mail::QueueId>> dead_letters_;  // (dead since, id), oldest first
   uint64_t held_ = 0;
   uint64_t quarantined_ = 0;  // quarantine entries
   std::unordered_set<mail::QueueId, mail::QueueIdHash> locked_;
   uv_timer_t purge_timer_{};
   bool purging_ = false;
+  uv_timer_t retention_timer_{};
+  bool retention_purging_ = false;
   uint64_t delivered_ = 0;
   uint64_t deferred_ = 0;
   uint64_t failed_ = 0;
+  uint64_t dead_purged_ = 0;
+  uint64_t audit_purged_ = 0;
   uint64_t random_state_;
   uv_timer_t timer_{};
   bool timer_started_ = false;

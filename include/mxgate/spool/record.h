@@ -67,16 +67,23 @@ struct RecipientRecord {
   RecipientState state = RecipientState::Pending;
   uint32_t attempts = 0;
   std::string last_reply;  // last SMTP reply or error for this recipient
+  // When this recipient is tried again (its own target's backoff); 0 = with the message
+  // (MessageRecord::next_attempt_us).
+  uint64_t next_attempt_us = 0;
 
   bool operator==(const RecipientRecord&) const = default;
+  // When this recipient is due, given its message.
+  uint64_t dueAt(uint64_t message_next_attempt_us) const {
+    return next_attempt_us != 0 ? next_attempt_us : message_next_attempt_us;
+  }
 };
 
 struct MessageRecord {
   mail::QueueId id;
   MessageState state = MessageState::Queued;
   uint64_t received_at_us = 0;   // acceptance time, microseconds since the epoch
-  uint64_t next_attempt_us = 0;  // when the scheduler should try again
-  uint32_t attempts = 0;
+  uint64_t next_attempt_us = 0;  // when the scheduler should try again: its earliest due recipient
+  uint32_t attempts = 0;  // delivery rounds so far: the most attempts of any recipient
   std::string mail_from;  // "" for the null reverse-path
   std::string client_address;
   std::string helo;

@@ -55,6 +55,8 @@ class Batch {
   void deleteQuarantine(std::string_view tenant, const mail::QueueId& id);
   // Appends an audit record under a fresh time-ordered key.
   void putAudit(const AuditRecord& record);
+  // Removes an audit record (the retention purge), by the key scanAudit() gave.
+  void deleteAudit(std::string_view key);
   // The event outbox: key from newEventKey().
   void putEvent(const std::string& key, const EventRecord& record);
   void deleteEvent(const std::string& key);
@@ -147,9 +149,10 @@ class Store {
   // Quarantine entries in key order, of one tenant when tenant is not empty; visit returns false
   // to stop. Entries that fail to decode are skipped (and counted in the log).
   void scanQuarantine(std::string_view tenant, const std::function<bool(QuarantineRecord&)>& visit);
-  // Audit records written at or after from_us, oldest first (or newest first); visit returns
-  // false to stop.
-  void scanAudit(uint64_t from_us, bool newest_first, const std::function<bool(AuditRecord&)>& visit);
+  // Audit records written at or after from_us, oldest first (or newest first), with their
+  // keys; visit returns false to stop.
+  using AuditFn = std::function<bool(std::string_view key, AuditRecord&)>;
+  void scanAudit(uint64_t from_us, bool newest_first, const AuditFn& visit);
   // Events in key (time) order from key `from` on; visit returns false to stop. Undecodable
   // records are skipped and logged.
   void scanEvents(const std::string& from, const std::function<bool(const std::string& key, EventRecord&)>& visit);
@@ -165,6 +168,8 @@ class Store {
   // Bytes in memtables: they will need about as much disk again when they flush.
   uint64_t unflushedBytes() const;
   StoreStats stats() const;
+  // Records in the audit family (counted when the spool opens, then kept by the writer).
+  uint64_t auditRecords() const { return static_cast<uint64_t>(std::max<int64_t>(audit_records_.load(), 0)); }
   size_t pendingBatches() const { return pending_count_.load(std::memory_order_relaxed); }
 
  private:
@@ -210,6 +215,7 @@ class Store {
   std::atomic<bool> writable_{true};
   std::atomic<uint64_t> epoch_{0};
   std::shared_ptr<rocksdb::Env> env_;  // keeps a caller's environment alive while the database uses it
+  std::atomic<int64_t> audit_records_{0};
   std::chrono::steady_clock::time_point last_recovery_attempt_{};
 
   mutable std::mutex stats_mutex_;

@@ -26,10 +26,10 @@ spool::MessageRecord sample() {
   record.body_crc32 = 0xdeadbeef;
   record.last_reply = "451 4.3.0 try later";
   record.requeued_at_us = 17;
-  record.recipients.push_back({"a@example.test", "example", spool::RecipientState::Pending, 2, "451 later"});
-  record.recipients.push_back({"b@example.test", "example", spool::RecipientState::Delivered, 1, "250 ok"});
-  record.recipients.push_back({"c@other.test", "other", spool::RecipientState::Failed, 1, "550 no"});
-  record.recipients.push_back({"d@example.test", "example", spool::RecipientState::Quarantined, 0, ""});
+  record.recipients.push_back({"a@example.test", "example", spool::RecipientState::Pending, 2, "451 later", 1700000000123456});
+  record.recipients.push_back({"b@example.test", "example", spool::RecipientState::Delivered, 1, "250 ok", 0});
+  record.recipients.push_back({"c@other.test", "other", spool::RecipientState::Failed, 1, "550 no", 0});
+  record.recipients.push_back({"d@example.test", "example", spool::RecipientState::Quarantined, 0, "", 0});
   record.stage = spool::Stage::Scan;
   record.headers = "Authentication-Results: mx.example.test;\r\n\tspf=pass smtp.mailfrom=a@b\r\n";
   record.verdicts.spf = "pass";

@@ -44,7 +44,7 @@ spool::MessageRecord recordWithBody(const std::string& body, uint32_t chunks) {
   spool::MessageRecord record;
   record.id = mail::QueueId::generate();
   record.mail_from = "a@b.example";
-  record.recipients.push_back({"u@example.test", "example", spool::RecipientState::Pending, 0, ""});
+  record.recipients.push_back({"u@example.test", "example", spool::RecipientState::Pending, 0, "", 0});
   record.body_size = body.size();
   record.body_chunks = chunks;
   record.body_crc32 = spool::crc32(0, body);
@@ -357,23 +357,41 @@ BOOST_AUTO_TEST_CASE(quarantine_entries_and_audit_trail) {
   BOOST_REQUIRE(submitAndWait(*store, std::move(removal), true).ok);
   BOOST_TEST((store->readQuarantine("beta", ids[1], one, error) == spool::Store::ReadStatus::NotFound));
   std::vector<std::string> actions;
-  store->scanAudit(0, false, [&](spool::AuditRecord& r) {
+  store->scanAudit(0, false, [&](std::string_view, spool::AuditRecord& r) {
     actions.push_back(r.tenant);
     return true;
   });
   BOOST_TEST((actions == std::vector<std::string>{"alpha", "beta", "alpha"}));
   std::vector<std::string> newest;
-  store->scanAudit(ids[1].micros(), true, [&](spool::AuditRecord& r) {
+  store->scanAudit(ids[1].micros(), true, [&](std::string_view, spool::AuditRecord& r) {
     newest.push_back(r.id);
     return true;
   });
   BOOST_TEST((newest == std::vector<std::string>{ids[2].str(), ids[1].str()}));
   std::vector<std::string> later;
-  store->scanAudit(ids[1].micros(), false, [&](spool::AuditRecord& r) {
+  store->scanAudit(ids[1].micros(), false, [&](std::string_view, spool::AuditRecord& r) {
     later.push_back(r.id);
     return true;
   });
   BOOST_TEST((later == std::vector<std::string>{ids[1].str(), ids[2].str()}));
+
+  // The audit family's size is counted; the retention purge deletes records by key.
+  BOOST_TEST(store->auditRecords() == 3u);
+  std::string oldest;
+  store->scanAudit(0, false, [&](std::string_view key, spool::AuditRecord&) {
+    oldest = std::string(key);
+    return false;
+  });
+  spool::Batch purge;
+  purge.deleteAudit(oldest);
+  BOOST_REQUIRE(submitAndWait(*store, std::move(purge), true).ok);
+  BOOST_TEST(store->auditRecords() == 2u);
+  std::vector<std::string> left;
+  store->scanAudit(0, false, [&](std::string_view, spool::AuditRecord& r) {
+    left.push_back(r.id);
+    return true;
+  });
+  BOOST_TEST((left == std::vector<std::string>{ids[1].str(), ids[2].str()}));
 
   // The event outbox: time-ordered keys, scanned from a key on, deleted by key.
   spool::Batch outbox;
@@ -397,6 +415,8 @@ BOOST_AUTO_TEST_CASE(quarantine_entries_and_audit_trail) {
   taken.deleteEvent(keys[0]);
   BOOST_REQUIRE(submitAndWait(*store, std::move(taken), true).ok);
   BOOST_TEST((types("") == std::vector<std::string>{"message.delivered", "message.opened"}));
+  store.reset();
+  BOOST_TEST(temp.open()->auditRecords() == 2u);  // counted again when the spool opens
 }
 
 BOOST_AUTO_TEST_CASE(refuses_a_spool_of_another_format) {
