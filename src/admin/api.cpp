@@ -163,13 +163,15 @@ std::string messageJson(const spool::MessageRecord& record, bool active) {
 }
 
 Api::Api(scheduler::Scheduler& scheduler, delivery::Registry& registry, webhook::EventDispatcher& events,
-         LocalReceiver& receiver, std::string token, std::function<std::string()> metrics)
+         LocalReceiver& receiver, std::string token, std::function<std::string()> metrics,
+         RunningSettings running_settings)
     : scheduler_(scheduler),
       registry_(registry),
       events_(events),
       receiver_(receiver),
       token_(std::move(token)),
-      metrics_(std::move(metrics)) {}
+      metrics_(std::move(metrics)),
+      running_settings_(std::move(running_settings)) {}
 
 bool Api::authorized(const http::Request& request) const {
   std::string_view value = request.header("authorization");
@@ -209,6 +211,12 @@ void Api::handle(const http::Request& request, http::Respond respond) {
     handleQuarantine(request, std::move(respond));
   } else if (path == "/v1/audit") {
     handleAudit(request, std::move(respond));
+  } else if (path == "/v1/config") {
+    if (request.method != "GET") {
+      respond(jsonResponse(405, {{"error", "use GET"}}));
+      return;
+    }
+    respond(jsonResponse(200, {{"settings", running_settings_()}}));
   } else if (path == "/v1/webhooks" || path.rfind("/v1/webhooks/", 0) == 0) {
     handleWebhooks(request, std::move(respond));
   } else {

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "mxgate/admin/api.h"
@@ -280,7 +281,41 @@ bool buildRequest(const std::string& group, const std::vector<std::string>& args
   return true;
 }
 
+// The admin token of the daemon on this configuration's spool; false when there is none.
+bool readToken(const config::Config& config, std::string& token) {
+  std::ifstream in(tokenPath(config));
+  return in && std::getline(in, token) && !token.empty();
+}
+
 }  // namespace
+
+void compareWithRunning(const config::Config& config, std::ostream& out) {
+  std::string token;
+  if (!readToken(config, token)) {
+    return;
+  }
+  const HttpResult result = request(config, "GET", "/v1/config", token);
+  const json body = json::parse(result.body, nullptr, false);
+  if (!result.error.empty() || result.status != 200 || !body.is_object() || !body["settings"].is_object()) {
+    out << "running daemon: not compared (" << (result.error.empty() ? "the admin API answered " +
+                                                                           std::to_string(result.status)
+                                                                     : result.error)
+        << ")\n";
+    return;
+  }
+  std::map<std::string, std::string> running;
+  for (const auto& [key, value] : body["settings"].items()) {
+    if (value.is_string()) {
+      running[key] = value.get<std::string>();
+    }
+  }
+  const std::vector<config::SettingChange> changes = config::changedSettings(running, config.settings);
+  out << "running daemon: " << changes.size() << " setting(s) differ from this file\n";
+  for (const config::SettingChange& change : changes) {
+    out << "  " << change.key << ": " << change.running.value_or("(none)") << " -> " << change.next.value_or("(none)")
+        << (change.needs_restart ? " (needs a restart)" : " (a reload applies it: kill -HUP)") << "\n";
+  }
+}
 
 int runAdminCommand(const config::Config& config, const std::string& group, const std::vector<std::string>& args,
                     bool as_json) {
@@ -289,11 +324,9 @@ int runAdminCommand(const config::Config& config, const std::string& group, cons
   if (!buildRequest(group, args, method, path)) {
     return usage();
   }
-  std::string token_path = tokenPath(config);
-  std::ifstream token_in(token_path);
   std::string token;
-  if (!token_in || !std::getline(token_in, token) || token.empty()) {
-    std::cerr << "mxgate: cannot read the admin token from " << token_path << "\n";
+  if (!readToken(config, token)) {
+    std::cerr << "mxgate: cannot read the admin token from " << tokenPath(config) << "\n";
     return 3;
   }
   HttpResult result = request(config, method, path, token);

@@ -18,7 +18,8 @@ constexpr const char* kDefaultConfig = "conf/mxgate.toml";
 int usage(std::ostream& out, int status) {
   out << "usage:\n"
          "  mxgate run   [--config PATH]    start the gateway (default config: conf/mxgate.toml)\n"
-         "  mxgate check [--config PATH]    validate the node config and every policy, then exit\n"
+         "  mxgate check [--config PATH]    validate the node config and every policy (and compare\n"
+         "                                 it with the running daemon's settings), then exit\n"
          "  mxgate queue ls [--limit N] | show ID | retry ID | delete ID  [--json] [--config PATH]\n"
          "  mxgate quarantine ls [--tenant T] [--reason R] [--limit N]  [--json] [--config PATH]\n"
          "  mxgate quarantine show|release|delete|hold|unhold ID [--tenant T] [--force]  [--json]\n"
@@ -38,7 +39,8 @@ std::shared_ptr<const mxgate::config::Config> loadOrReport(const std::string& pa
 }
 
 // `check` also proves that a configured certificate and key load and match, and that the
-// CA files of the tenants' verify TLS level load.
+// CA files of the tenants' verify TLS level load; with a daemon running on the file's spool,
+// it names the settings that differ from the running ones.
 int check(const std::string& path) {
   auto config = loadOrReport(path);
   if (!config) {
@@ -58,6 +60,7 @@ int check(const std::string& path) {
   }
   std::cout << path << ": ok (" << config->listeners.size() << " listeners, " << config->tenants.size()
             << " tenants)\n";
+  mxgate::admin::compareWithRunning(*config, std::cout);
   return 0;
 }
 

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "mxgate/admin/api.h"
@@ -163,6 +165,9 @@ struct Node::Parts {
   std::unique_ptr<http::Server> links_http;  // null when links.address is ""
   uv_timer_t housekeeping{};
   int log_fd = 2;
+  // The node settings in effect: a reload changes those it applies, the rest wait for a restart.
+  std::mutex settings_mutex;
+  std::map<std::string, std::string> running_settings;
 };
 
 Node::Node(std::string config_path, std::shared_ptr<const config::Config> config)
@@ -304,8 +309,12 @@ int Node::run() {
   parts->receiver = std::make_unique<admin::LocalReceiver>([raw] { return raw->runtime->current().config; },
                                                            config.spool.path + "/received", *parts->file_lane,
                                                            *parts->control);
+  parts->running_settings = config.settings;
   parts->api = std::make_unique<admin::Api>(*parts->scheduler, *parts->registry, *parts->events, *parts->receiver,
-                                            token, metrics);
+                                            token, metrics, [raw] {
+                                              std::lock_guard<std::mutex> lock(raw->settings_mutex);
+                                              return raw->running_settings;
+                                            });
   admin::Api* api = parts->api.get();
   parts->admin_http = std::make_unique<http::Server>(
       *parts->control, [api](const http::Request& request, http::Respond respond) { api->handle(request, std::move(respond)); },
@@ -446,18 +455,30 @@ void Node::reload() {
     log::warn("-", "reload_failed").kv("kept", "previous configuration");
     return;
   }
-  bool listeners_changed = fresh.listeners.size() != config_->listeners.size();
-  for (size_t i = 0; !listeners_changed && i < fresh.listeners.size(); ++i) {
-    const auto& a = fresh.listeners[i];
-    const auto& b = config_->listeners[i];
-    listeners_changed = a.address != b.address || a.port != b.port;
+  std::string needs_restart;
+  {
+    std::lock_guard<std::mutex> lock(parts_->settings_mutex);
+    for (const config::SettingChange& change : config::changedSettings(parts_->running_settings, fresh.settings)) {
+      if (change.needs_restart) {
+        needs_restart += (needs_restart.empty() ? "" : ",") + change.key;
+      } else if (change.next) {
+        parts_->running_settings[change.key] = *change.next;
+      } else {
+        parts_->running_settings.erase(change.key);
+      }
+    }
   }
-  if (listeners_changed) {
-    log::warn("-", "reload_partial").kv("note", "listener addresses and ports change only on restart");
+  if (!needs_restart.empty()) {
+    log::warn("-", "reload_needs_restart").kv("keys", needs_restart).kv("kept", "the running values until a restart");
   }
   log::configure(fresh.log.level, fresh.log.format, parts_->log_fd);
   parts_->registry->update(fresh, client_tls);
   parts_->runtime->replace(server::makeSnapshot(loaded.config, server_tls));
+  parts_->scheduler->updateSettings(fresh.queue);
+  parts_->read_lane->setQueueLimit(fresh.queue.lane_queue_limit);
+  parts_->file_lane->setQueueLimit(fresh.queue.lane_queue_limit);
+  parts_->auth_lane->setQueueLimit(fresh.auth.queue_limit);
+  parts_->payload_lane->setQueueLimit(fresh.webhook.queue_limit);
   config_ = loaded.config;
   log::info("-", "reloaded").kv("tenants", fresh.tenants.size());
   if (parts_->scanner) {

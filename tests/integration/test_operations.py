@@ -1,6 +1,7 @@
 """Operating mxgate: `mxgate check` on good and bad files (error lines "file:line: key:
 message"), the queue CLI (ls/show/retry/delete, text and --json) and admin API (token,
-/healthz, /metrics), SIGHUP reload (good and broken policy), the retention of dead letters and audit
+/healthz, /metrics), SIGHUP reload (good and broken policy; queue.* applied live, keys that need
+a restart named in the log and by `mxgate check`), the retention of dead letters and audit
 records (legal hold respected), who a queue delete is audited as, SIGTERM, restart with queued
 mail, and the self-signed certificate under <spool>/tls.
 """
@@ -17,7 +18,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import MXGATE, Client, Gateway, RecordingSink, free_port, queue_id, smtp_tenant, wait_until
+from harness import MXGATE, Client, Gateway, RecordingSink, SilentServer, free_port, queue_id, smtp_tenant, wait_until
 from support_protocol import RawPeer, queue_listing
 
 SENDER = "sender@remote.example"
@@ -320,6 +321,46 @@ class NodeReloadTest(unittest.TestCase):
             with Client(gw.smtp_port) as after:
                 self.assertIn(b"250-SIZE 1048576", after.ehlo().raw)
                 self.assertEqual(after.command(f"MAIL FROM:<{SENDER}> SIZE=1048577\r\n").short(), "552 5.3.4")
+
+
+class QueueReloadTest(unittest.TestCase):
+    """SIGHUP applies the queue.* settings that can change live; the changed keys that take a
+    restart are named in one log line and by `mxgate check`, which compares the file with the
+    settings the daemon runs with."""
+
+    def test_sighup_applies_queue_settings_and_names_the_keys_that_need_a_restart(self):
+        hung = SilentServer()  # the next hop never greets: deliveries stay under way
+        self.addCleanup(hung.stop)
+        gw = Gateway(tenants={"example": {"domains": ["example.test"], "delivery": smtp_tenant(hung.port)}},
+                     overrides={"queue": {"max_active": 1}})
+        self.addCleanup(gw.cleanup)
+        gw.start()
+        for i in range(3):
+            submit(gw, subject=f"reload {i}")
+        self.assertTrue(wait_until(lambda: gw.metric("mxgate_queue_active") == 1, 20), gw.log()[-2000:])
+        time.sleep(1)
+        self.assertEqual(gw.metric("mxgate_queue_active"), 1)
+
+        gw.overrides = {"queue": {"max_active": 3, "read_threads": 4}}
+        gw.write_config()
+        before = gw.cli("check")
+        self.assertEqual(before.returncode, 0, before.stdout + before.stderr)
+        self.assertIn("running daemon: 2 setting(s) differ from this file\n", before.stdout)
+        self.assertIn("  queue.max_active: 1 -> 3 (a reload applies it: kill -HUP)\n", before.stdout)
+        self.assertIn("  queue.read_threads: 2 -> 4 (needs a restart)\n", before.stdout)
+
+        gw.reload()
+        self.assertTrue(wait_until(lambda: "event=reloaded" in gw.log(), 10), gw.log()[-2000:])
+        needs_restart = [line for line in gw.log().splitlines() if "event=reload_needs_restart" in line]
+        self.assertEqual(len(needs_restart), 1, gw.log()[-2000:])
+        self.assertIn(" keys=queue.read_threads ", needs_restart[0])
+        self.assertTrue(wait_until(lambda: gw.metric("mxgate_queue_active") == 3, 20),
+                        f"active={gw.metric('mxgate_queue_active')}\n{gw.log()[-2000:]}")
+
+        after = gw.cli("check")
+        self.assertEqual(after.returncode, 0, after.stdout + after.stderr)
+        self.assertIn("running daemon: 1 setting(s) differ from this file\n", after.stdout)
+        self.assertIn("  queue.read_threads: 2 -> 4 (needs a restart)\n", after.stdout)
 
 
 def submit_quarantined(gw):

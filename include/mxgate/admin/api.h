@@ -12,6 +12,8 @@
 //   POST   /v1/quarantine/<id>/hold|unhold[?tenant=T]      legal hold on / off
 //   DELETE /v1/quarantine/<id>[?tenant=T]                  delete the quarantined copy
 //   GET    /v1/audit[?limit=N]                             audit log, newest first
+//   GET    /v1/config                      the node settings the daemon runs with (restart-only
+//                                           keys keep their start-up values across reloads)
 //   GET    /v1/webhooks                    webhook and event endpoints (disabled?, pending and
 //                                           dead events) and dead-lettered messages
 //   POST   /v1/webhooks/<id>/replay        re-enable the endpoints, requeue one dead letter
@@ -22,6 +24,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include "mxgate/admin/local_receiver.h"
@@ -33,10 +36,14 @@
 
 namespace mxgate::admin {
 
+// The node settings in effect (config::Config::settings as applied), for GET /v1/config.
+using RunningSettings = std::function<std::map<std::string, std::string>()>;
+
 class Api {
  public:
   Api(scheduler::Scheduler& scheduler, delivery::Registry& registry, webhook::EventDispatcher& events,
-      LocalReceiver& receiver, std::string token, std::function<std::string()> metrics);
+      LocalReceiver& receiver, std::string token, std::function<std::string()> metrics,
+      RunningSettings running_settings);
   // Runs on the control loop; respond is called there too.
   void handle(const http::Request& request, http::Respond respond);
 
@@ -53,6 +60,7 @@ class Api {
   LocalReceiver& receiver_;
   std::string token_;
   std::function<std::string()> metrics_;
+  RunningSettings running_settings_;
 };
 
 // admin.token_file, or <spool>/admin.token when it is not set.
