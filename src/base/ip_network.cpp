@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace mxgate {
@@ -46,6 +47,13 @@ bool samePrefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>&
   return (a[full] & mask) == (b[full] & mask);
 }
 
+// Clears the bits after the first prefix bits.
+void clearHostBits(std::array<uint8_t, 16>& bytes, int prefix) {
+  for (int bit = prefix; bit < 128; ++bit) {
+    bytes[static_cast<size_t>(bit / 8)] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+  }
+}
+
 }  // namespace
 
 std::optional<IpNetwork> IpNetwork::parse(std::string_view text) {
@@ -74,6 +82,25 @@ std::optional<IpNetwork> IpNetwork::parse(std::string_view text) {
     network.prefix_ = prefix;
   }
   return network;
+}
+
+std::optional<IpNetwork> IpNetwork::around(std::string_view address, int ipv4_prefix, int ipv6_prefix) {
+  IpNetwork network;
+  if (!parseAddress(address, network.v6_, network.bytes_)) {
+    return std::nullopt;
+  }
+  const int max = network.v6_ ? 128 : 32;
+  network.prefix_ = std::clamp(network.v6_ ? ipv6_prefix : ipv4_prefix, 0, max);
+  clearHostBits(network.bytes_, network.prefix_);
+  return network;
+}
+
+std::string IpNetwork::str() const {
+  char text[INET6_ADDRSTRLEN] = {0};
+  std::array<uint8_t, 16> first = bytes_;
+  clearHostBits(first, prefix_);
+  inet_ntop(v6_ ? AF_INET6 : AF_INET, first.data(), text, sizeof text);
+  return std::string(text) + "/" + std::to_string(prefix_);
 }
 
 bool IpNetwork::contains(std::string_view address) const {

@@ -2,32 +2,39 @@
 // Any thread.
 #include "mxgate/server/connection_limits.h"
 
+#include "mxgate/base/ip_network.h"
+
 namespace mxgate::server {
 
-ConnectionLimits::Verdict ConnectionLimits::acquire(const std::string& ip, uint32_t max_total,
-                                                    uint32_t max_per_ip) {
+std::string ConnectionLimits::clientKey(std::string_view ip, uint32_t ipv6_prefix_length) {
+  const std::optional<IpNetwork> network = IpNetwork::around(ip, 32, static_cast<int>(ipv6_prefix_length));
+  return network ? network->str() : std::string(ip);
+}
+
+ConnectionLimits::Verdict ConnectionLimits::acquire(const std::string& key, uint32_t max_total,
+                                                    uint32_t max_per_client) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (total_ >= max_total) {
     return Verdict::NodeFull;
   }
-  auto it = per_ip_.find(ip);
-  if (it != per_ip_.end() && it->second >= max_per_ip) {
+  auto it = per_client_.find(key);
+  if (it != per_client_.end() && it->second >= max_per_client) {
     return Verdict::IpFull;
   }
-  ++per_ip_[ip];
+  ++per_client_[key];
   ++total_;
   return Verdict::Accept;
 }
 
-void ConnectionLimits::release(const std::string& ip) {
+void ConnectionLimits::release(const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = per_ip_.find(ip);
-  if (it == per_ip_.end()) {
+  auto it = per_client_.find(key);
+  if (it == per_client_.end()) {
     return;
   }
   --total_;
   if (--it->second == 0) {
-    per_ip_.erase(it);
+    per_client_.erase(it);
   }
 }
 

@@ -100,7 +100,8 @@ void Session::start(uv_stream_t* listener_handle) {
   peer_ip_ = stream_.peerAddress();
   client_ip_ = peer_ip_;
   owner_.counters().connections.fetch_add(1, std::memory_order_relaxed);
-  auto verdict = owner_.limits().acquire(peer_ip_, config_.smtp.max_connections,
+  limit_key_ = ConnectionLimits::clientKey(peer_ip_, config_.smtp.ipv6_prefix_length);
+  auto verdict = owner_.limits().acquire(limit_key_, config_.smtp.max_connections,
                                          config_.smtp.max_connections_per_ip);
   if (verdict != ConnectionLimits::Verdict::Accept) {
     owner_.counters().refused_connections.fetch_add(1, std::memory_order_relaxed);
@@ -1127,7 +1128,7 @@ void Session::onStreamEnd(std::string_view reason) {
 void Session::onStreamClosed() {
   announceTransaction(false);
   if (counted_) {
-    owner_.limits().release(peer_ip_);
+    owner_.limits().release(limit_key_);
     log::info(sessionTag(), "disconnect")
         .kv("client", client_ip_)
         .kv("commands", commands_)

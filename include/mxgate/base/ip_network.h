@@ -1,6 +1,7 @@
 // IP networks in CIDR notation ("127.0.0.0/8", "2001:db8::/32", or a single address) and
-// membership tests, for access lists such as the XCLIENT trusted networks. An IPv4-mapped
-// IPv6 address ("::ffff:192.0.2.1") matches IPv4 networks. Pure value type; any thread.
+// membership tests, for access lists such as the XCLIENT trusted networks; the network around
+// an address, for limits that count a client's whole IPv6 prefix. An IPv4-mapped IPv6 address
+// ("::ffff:192.0.2.1") is its IPv4 address throughout. Pure value type; any thread.
 #pragma once
 
 #include <array>
@@ -16,8 +17,14 @@ class IpNetwork {
  public:
   // nullopt for anything that is not an address with an optional /prefix within range.
   static std::optional<IpNetwork> parse(std::string_view text);
+  // The network of ipv4_prefix (IPv4 and IPv4-mapped addresses) or ipv6_prefix bits that
+  // holds the numeric address; nullopt for text that is not an address. Prefixes are clamped
+  // to the address length.
+  static std::optional<IpNetwork> around(std::string_view address, int ipv4_prefix, int ipv6_prefix);
   // True when the numeric address (v4 or v6 text) lies inside this network.
   bool contains(std::string_view address) const;
+  // "192.0.2.0/24", "2001:db8:1:2::/64": the network's first address and its prefix length.
+  std::string str() const;
 
  private:
   bool v6_ = false;

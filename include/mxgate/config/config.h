@@ -66,6 +66,7 @@ struct TlsSettings {
 struct SmtpSettings {
   uint32_t max_connections = 1000;
   uint32_t max_connections_per_ip = 50;
+  uint32_t ipv6_prefix_length = 64;  // IPv6 clients count per network of this length
   size_t max_line_length = 2048;         // command lines, bytes including CRLF
   uint64_t max_message_size = 26214400;  // announced with SIZE, enforced while streaming
   size_t max_header_size = 102400;

@@ -128,6 +128,7 @@ class Session : public io::Stream::Handler {
   io::Stream stream_;
   std::string peer_ip_;    // the TCP peer: connection limits and XCLIENT authorization
   std::string client_ip_;  // the client as presented: the peer, or what XCLIENT ADDR set
+  std::string limit_key_;  // the peer's key in ConnectionLimits (its IPv6 prefix)
   bool counted_ = false;   // holds a slot in ConnectionLimits
 
   Phase phase_ = Phase::Command;

@@ -44,6 +44,19 @@ BOOST_AUTO_TEST_CASE(membership) {
   BOOST_TEST(!mxgate::inAnyNetwork({}, "127.0.0.1"));
 }
 
+BOOST_AUTO_TEST_CASE(network_around_an_address) {
+  BOOST_TEST(IpNetwork::around("192.0.2.77", 24, 64)->str() == "192.0.2.0/24");
+  BOOST_TEST(IpNetwork::around("192.0.2.77", 32, 64)->str() == "192.0.2.77/32");
+  BOOST_TEST(IpNetwork::around("::ffff:192.0.2.77", 32, 64)->str() == "192.0.2.77/32");
+  BOOST_TEST(IpNetwork::around("2001:db8:aa:bb:cc::1", 32, 64)->str() == "2001:db8:aa:bb::/64");
+  BOOST_TEST(IpNetwork::around("2001:db8:aa:bb:cc::1", 32, 61)->str() == "2001:db8:aa:b8::/61");
+  BOOST_TEST(IpNetwork::around("2001:db8::1", 32, 200)->str() == "2001:db8::1/128");
+  BOOST_TEST(IpNetwork::around("2001:db8:aa:bb:cc::1", 32, 64)->contains("2001:db8:aa:bb:ffff::"));
+  BOOST_TEST(!IpNetwork::around("2001:db8:aa:bb:cc::1", 32, 64)->contains("2001:db8:aa:bc::"));
+  BOOST_TEST(!IpNetwork::around("example.org", 32, 64).has_value());
+  BOOST_TEST(IpNetwork::parse("10.1.2.3/8")->str() == "10.0.0.0/8");
+}
+
 BOOST_AUTO_TEST_CASE(non_public_addresses) {
   for (const char* address : {"127.0.0.1", "10.1.2.3", "172.31.255.255", "192.168.0.1", "169.254.169.254",
                               "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::",
