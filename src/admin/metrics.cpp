@@ -38,6 +38,10 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   metric(out, "mxgate_smtp_protocol_errors_total", "counter",
          "Protocol violations: long lines, bare newlines, pipelining violations, STARTTLS injection.",
          s.protocol_errors);
+  labeled(out, "mxgate_forged_fields_removed_total", "counter",
+          "Arriving header fields only mxgate may write, removed: Authentication-Results naming our authserv-ids, "
+          "X-Mxgate-*.",
+          "field", {{"authentication_results", s.removed_auth_results}, {"x_mxgate", s.removed_own_fields}});
   labeled(out, "mxgate_recipient_deliveries_total", "counter", "Delivery outcomes per recipient since start.",
           "outcome", {{"delivered", s.queue.delivered}, {"deferred", s.queue.deferred}, {"failed", s.queue.failed}});
   metric(out, "mxgate_queue_messages", "gauge", "Messages queued for delivery (including those in delivery).",

@@ -278,6 +278,8 @@ int Node::run() {
     snapshot.tempfailed_messages = counters.tempfailed_messages.load();
     snapshot.rejected_recipients = counters.rejected_recipients.load();
     snapshot.protocol_errors = counters.protocol_errors.load();
+    snapshot.removed_auth_results = counters.removed_auth_results.load();
+    snapshot.removed_own_fields = counters.removed_own_fields.load();
     for (const io::Lane* lane :
          {raw->read_lane.get(), raw->file_lane.get(), raw->auth_lane.get(), raw->payload_lane.get()}) {
       snapshot.lanes.push_back(

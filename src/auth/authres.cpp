@@ -1,6 +1,7 @@
 // Authentication-Results (RFC 8601): building our field (§2.2 ABNF, §2.7 methods and ptypes,
-// RFC 7489 §11.2 header.from, RFC 6008 header.b) and removing fields that claim our
-// authserv-id before the message reaches us (§5). Pure; any thread.
+// RFC 7489 §11.2 header.from, RFC 6008 header.b) and removing, before the message reaches us,
+// fields that claim one of our authserv-ids (§5) and sender-supplied X-Mxgate-* fields.
+// Pure; any thread.
 //
 // Every untrusted string is made safe before it is written: cut to kMaxValue bytes at a UTF-8
 // boundary, control characters and malformed UTF-8 replaced by '?', and written bare only when
@@ -20,6 +21,7 @@ namespace mxgate::auth {
 namespace {
 
 constexpr std::string_view kFieldName = "Authentication-Results";
+constexpr std::string_view kOwnPrefix = "X-Mxgate-";
 constexpr size_t kMaxValue = 256;  // longer than any domain, selector or RFC 5321 path
 constexpr size_t kFoldColumn = 78;
 
@@ -258,9 +260,10 @@ std::string buildAuthenticationResults(std::string_view authserv_id, const AuthF
   return writer.finish();
 }
 
-AuthResultsStripper::AuthResultsStripper(std::string authserv_id) : authserv_id_(std::move(authserv_id)) {}
+ForgedFieldStripper::ForgedFieldStripper(std::vector<std::string> authserv_ids)
+    : authserv_ids_(std::move(authserv_ids)) {}
 
-void AuthResultsStripper::feed(std::string_view in, std::string& out) {
+void ForgedFieldStripper::feed(std::string_view in, std::string& out) {
   size_t pos = 0;
   for (; pos < in.size() && in_headers_; ++pos) {
     const char c = in[pos];
@@ -268,6 +271,7 @@ void AuthResultsStripper::feed(std::string_view in, std::string& out) {
       case HeaderByte::FieldStart:
         finishField(out);
         kind_ = FieldKind::Name;
+        candidate_ = ascii::toLower(c) == 'x' ? kOwnPrefix : kFieldName;
         break;
       case HeaderByte::SectionEnd:
         finishField(out);  // the empty line's CR
@@ -285,37 +289,57 @@ void AuthResultsStripper::feed(std::string_view in, std::string& out) {
       case FieldKind::AuthResults:
         field_.push_back(c);
         break;
-      case FieldKind::Name: {
-        // Still possibly "Authentication-Results" followed by WSP and ':'.
-        const size_t at = field_.size();
-        if (c == ':' && at >= kFieldName.size()) {
-          field_.push_back(c);
-          kind_ = FieldKind::AuthResults;
-        } else if (at < kFieldName.size() ? ascii::toLower(c) == ascii::toLower(kFieldName[at]) : (c == ' ' || c == '\t')) {
-          field_.push_back(c);
-        } else {
-          out += field_;
-          out.push_back(c);
-          field_.clear();
-          kind_ = FieldKind::Passing;
-        }
+      case FieldKind::Own:
         break;
-      }
+      case FieldKind::Name:
+        readName(c, out);
+        break;
     }
   }
   out.append(in.substr(pos));
 }
 
-void AuthResultsStripper::finish(std::string& out) {
+// The next byte of a field name that may still be candidate_: "Authentication-Results"
+// followed by optional WSP and ':', or anything starting with "X-Mxgate-".
+void ForgedFieldStripper::readName(char c, std::string& out) {
+  const size_t at = field_.size();
+  if (candidate_ == kFieldName && c == ':' && at >= kFieldName.size()) {
+    field_.push_back(c);
+    kind_ = FieldKind::AuthResults;
+  } else if (at < candidate_.size() ? ascii::toLower(c) == ascii::toLower(candidate_[at])
+                                    : candidate_ == kFieldName && (c == ' ' || c == '\t')) {
+    field_.push_back(c);
+    if (candidate_ == kOwnPrefix && field_.size() == kOwnPrefix.size()) {
+      field_.clear();
+      kind_ = FieldKind::Own;
+      ++removed_own_fields_;
+    }
+  } else {
+    out += field_;
+    out.push_back(c);
+    field_.clear();
+    kind_ = FieldKind::Passing;
+  }
+}
+
+void ForgedFieldStripper::finish(std::string& out) {
   if (in_headers_) {
     finishField(out);
   }
 }
 
-void AuthResultsStripper::finishField(std::string& out) {
-  if (kind_ == FieldKind::AuthResults && !authserv_id_.empty() &&
-      ascii::equalsIgnoreCase(authservId(unfoldedBody(field_)), authserv_id_)) {
-    ++removed_;
+bool ForgedFieldStripper::ours(std::string_view authserv_id) const {
+  for (const std::string& id : authserv_ids_) {
+    if (!id.empty() && ascii::equalsIgnoreCase(authserv_id, id)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void ForgedFieldStripper::finishField(std::string& out) {
+  if (kind_ == FieldKind::AuthResults && ours(authservId(unfoldedBody(field_)))) {
+    ++removed_auth_results_;
   } else {
     out += field_;
   }

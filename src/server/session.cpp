@@ -625,7 +625,7 @@ void Session::beginContent() {
   policy.max_received_headers = config_.smtp.max_received_headers;
   filter_ = std::make_unique<smtp::ContentFilter>(policy);
   if (listener_.role == config::ListenerRole::Inbound) {
-    stripper_ = std::make_unique<auth::AuthResultsStripper>(authservId());
+    stripper_ = std::make_unique<auth::ForgedFieldStripper>(snapshot_.authserv_ids);
   }
   inbound::Services* services = owner_.runtime().inbound();
   if (checks_ && listener_.scan_before_accept && services->scanner != nullptr) {
@@ -796,6 +796,7 @@ void Session::endOfContent() {
   passFiltered();
   if (stripper_) {
     stripper_->finish(chunk_);
+    countForgedFields();
   }
   commit_pending_ = true;
   if (checks_) {
@@ -1039,8 +1040,20 @@ void Session::refuseContent(smtp::ReplyId id, std::string_view argument) {
   reply(id, argument);
 }
 
-const std::string& Session::authservId() const {
-  return config_.auth.authserv_id.empty() ? config_.node.hostname : config_.auth.authserv_id;
+const std::string& Session::authservId() const { return snapshot_.authserv_ids.front(); }
+
+void Session::countForgedFields() {
+  const size_t auth_results = stripper_->removedAuthResults();
+  const size_t own = stripper_->removedOwnFields();
+  if (auth_results + own == 0) {
+    return;
+  }
+  owner_.counters().removed_auth_results.fetch_add(auth_results, std::memory_order_relaxed);
+  owner_.counters().removed_own_fields.fetch_add(own, std::memory_order_relaxed);
+  log::info(queue_id_.str(), "forged_fields_removed")
+      .kv("client", client_ip_)
+      .kv("authentication_results", auth_results)
+      .kv("x_mxgate", own);
 }
 
 void Session::announceTransaction(bool open) {

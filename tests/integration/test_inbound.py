@@ -1,7 +1,8 @@
 """Inbound checks through real SMTP sessions: SPF (client address and HELO presented with
 XCLIENT from the trusted loopback), DKIM signed by dkimpy (rsa-sha256 and ed25519-sha256),
 DMARC against _dmarc records, each tenant policy action (reject, quarantine, tag, accept), the
-Authentication-Results header and the removal of forged ones, DNS SERVFAIL and timeouts
+Authentication-Results header and the removal of forged ones (ours and the cluster's ids), the
+removal of sender-supplied X-Mxgate-* fields, DNS SERVFAIL and timeouts
 (451 4.4.3), several tenants in one message, and XCLIENT's authorization.
 
 The gateway's own DNS server (harness.Gateway) serves ZONE; the public suffix list is
@@ -21,6 +22,7 @@ import dkim
 from harness import Client, Gateway, queue_id, wait_until
 
 HOST = "mx.test.mxgate"
+SIBLINGS = ["mx2.test.mxgate", "mx3.test.mxgate"]  # the other nodes of the cluster
 GOOD_IP = "192.0.2.10"
 BAD_IP = "198.51.100.7"
 
@@ -133,7 +135,8 @@ class InboundGateway:
                         "inbound": QUARANTINER},
             "open": {"domains": ["open.example"], "delivery": {"target": "file", "path": "inbox-open"},
                      "inbound": ACCEPTER},
-        }, overrides={"smtp": {"xclient_networks": ["127.0.0.0/8"]}}, zone=ZONE)
+        }, overrides={"smtp": {"xclient_networks": ["127.0.0.0/8"]}, "auth": {"remove_authres_ids": SIBLINGS}},
+            zone=ZONE)
         return gw.start()
 
 
@@ -313,6 +316,42 @@ class AuthenticationTest(unittest.TestCase):
         self.assertNotIn("forged.example", results[0])
         self.assertEqual(results[1], "other.example; spf=pass smtp.mailfrom=pass.test")
         self.assertNotIn(b"forged.example", stored)
+
+    def test_forged_results_naming_a_sibling_node_are_removed(self):
+        before = self.gw.metric('mxgate_forged_fields_removed_total{field="authentication_results"}')
+        extra = ("Authentication-Results: mx2.test.mxgate; dkim=pass header.d=forged.example\r\n"
+                 "Authentication-Results:\r\n (cluster node) MX3.Test.Mxgate;\r\n"
+                 "\tspf=pass smtp.mailfrom=forged.example\r\n"
+                 "Authentication-Results: mx4.test.mxgate; spf=pass smtp.mailfrom=pass.test\r\n")
+        self.accepted(send(self.gw, "dora@pass.test", ["user@example.test"],
+                           message("dora@pass.test", "sibling ar", extra=extra)))
+        stored = delivered(self.gw, "inbox", "sibling ar")
+        results = header_fields(stored, "Authentication-Results")
+        self.assertEqual(len(results), 2, results)
+        self.assertTrue(results[0].startswith(HOST + ";"))  # ours
+        self.assertEqual(results[1], "mx4.test.mxgate; spf=pass smtp.mailfrom=pass.test")  # a foreign id is kept
+        self.assertNotIn(b"forged.example", stored)
+        self.assertEqual(self.gw.metric('mxgate_forged_fields_removed_total{field="authentication_results"}'),
+                         before + 2)
+
+    def test_forged_x_mxgate_fields_are_removed(self):
+        before = self.gw.metric('mxgate_forged_fields_removed_total{field="x_mxgate"}')
+        sender = "bob@nodmarc.test"
+        extra = ("X-Mxgate-Tag: spf=pass FAKE\r\n"
+                 "x-mxgate-tag:\r\n dmarc=pass;\r\n\tFAKE=folded\r\n"
+                 "X-MXGATE-Verdict : clean FAKE\r\n"
+                 "X-Mxgate: not ours, kept\r\n")
+        self.accepted(send(self.gw, sender, ["user@tag.example"], message(sender, "own fields", extra=extra), ip=BAD_IP))
+        stored = delivered(self.gw, "inbox-tag", "own fields")
+        self.assertEqual(header_fields(stored, "X-Mxgate-Tag"), ["spf=fail"])  # only ours
+        self.assertEqual(header_fields(stored, "X-Mxgate-Verdict"), [])
+        self.assertEqual(header_fields(stored, "X-Mxgate"), ["not ours, kept"])
+        self.assertNotIn(b"FAKE", stored)
+        self.assertEqual(self.gw.metric('mxgate_forged_fields_removed_total{field="x_mxgate"}'), before + 3)
+        # Accepted without any verdict to tag: no X-Mxgate-Tag at all survives.
+        self.accepted(send(self.gw, "dan@pass.test", ["user@example.test"],
+                           message("dan@pass.test", "clean own field", extra="X-Mxgate-Tag: FAKE\r\n")))
+        self.assertEqual(header_fields(delivered(self.gw, "inbox", "clean own field"), "X-Mxgate-Tag"), [])
 
     def test_dns_failures_are_temporary(self):
         for domain in ("servfail.test", "timeout.test"):

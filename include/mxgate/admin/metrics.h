@@ -51,6 +51,8 @@ struct MetricsSnapshot {
   uint64_t tempfailed_messages = 0;
   uint64_t rejected_recipients = 0;
   uint64_t protocol_errors = 0;
+  uint64_t removed_auth_results = 0;  // forged Authentication-Results removed on arrival
+  uint64_t removed_own_fields = 0;    // sender-supplied X-Mxgate-* fields removed
   std::vector<LaneSnapshot> lanes;
   std::vector<VerdictCount> verdicts;
   bool dns_enabled = false;

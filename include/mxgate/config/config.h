@@ -95,6 +95,7 @@ struct DnsSettings {
 
 struct AuthSettings {
   std::string authserv_id;  // "" = node.hostname
+  std::vector<std::string> remove_authres_ids;  // the other nodes' ids: their A-R is removed too
   std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
   uint32_t dkim_min_rsa_bits = 1024;
   uint32_t max_dkim_signatures = 5;

@@ -7,6 +7,8 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "mxgate/base/ip_network.h"
 #include "mxgate/config/config.h"
@@ -29,6 +31,9 @@ struct Snapshot {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<tls::Context> tls;  // null when no listener uses TLS
   std::vector<IpNetwork> xclient_networks;  // parsed smtp.xclient_networks
+  // Authentication-Results claiming any of these are removed on arrival: ours first (what we
+  // write: auth.authserv_id, or node.hostname), then auth.remove_authres_ids.
+  std::vector<std::string> authserv_ids;
 };
 
 // A snapshot with the derived data filled in from the configuration.

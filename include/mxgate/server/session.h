@@ -9,10 +9,10 @@
 // while handling one read are sent with one write.
 //
 // On inbound listeners the content also feeds the transaction's checks (SPF from MAIL, DKIM
-// and DMARC while it streams, optionally the virus scan) and passes an Authentication-Results
-// stripper on its way to the spool; the end of data waits for the verdicts, applies the
-// recipients' tenant policies (reject, temporary failure, quarantine, tag) and commits with
-// our Authentication-Results in the record.
+// and DMARC while it streams, optionally the virus scan) and passes a stripper of forged
+// Authentication-Results and X-Mxgate-* fields on its way to the spool; the end of data waits
+// for the verdicts, applies the recipients' tenant policies (reject, temporary failure,
+// quarantine, tag) and commits with our Authentication-Results in the record.
 //
 // Lives on one worker loop; completions from the spool writer and from the checks come back
 // through the loop's inbox and find the session by id (LoopServer::find), never by pointer.
@@ -87,7 +87,7 @@ class Session : public io::Stream::Handler {
   void beginContent();
   void appendContent(std::string_view canonical);
   // Passes filtered_ (the client's content after the content filter) to the checks, the
-  // Authentication-Results stripper and the scan copy, into chunk_.
+  // forged-field stripper and the scan copy, into chunk_.
   void passFiltered();
   void flushChunk();
   void endOfContent();
@@ -105,6 +105,8 @@ class Session : public io::Stream::Handler {
   void refuseContent(smtp::ReplyId id, std::string_view argument = {});
   // Our authserv-id (RFC 8601): auth.authserv_id, or the node's host name.
   const std::string& authservId() const;
+  // Counts and logs the forged Authentication-Results and X-Mxgate-* fields the stripper removed.
+  void countForgedFields();
   void resetTransaction();
   // Tells the spool writer whether this session has a transaction that may commit soon.
   void announceTransaction(bool open);
@@ -178,7 +180,7 @@ class Session : public io::Stream::Handler {
   // Inbound checks of the current transaction (inbound listeners only).
   std::unique_ptr<inbound::TransactionChecks> checks_;
   uint64_t checks_generation_ = 0;  // tells reports for an earlier transaction apart
-  std::unique_ptr<auth::AuthResultsStripper> stripper_;
+  std::unique_ptr<auth::ForgedFieldStripper> stripper_;
   std::string filtered_;
   std::shared_ptr<std::string> scan_copy_;  // the whole content, for a scan before the 250
   bool awaiting_verdicts_ = false;

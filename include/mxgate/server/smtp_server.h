@@ -32,6 +32,10 @@ struct ServerCounters {
   std::atomic<uint64_t> tempfailed_messages{0};
   std::atomic<uint64_t> rejected_recipients{0};
   std::atomic<uint64_t> protocol_errors{0};
+  // Arriving header fields removed as forged: Authentication-Results naming one of our
+  // authserv-ids, and X-Mxgate-* fields.
+  std::atomic<uint64_t> removed_auth_results{0};
+  std::atomic<uint64_t> removed_own_fields{0};
 };
 
 class LoopServer {

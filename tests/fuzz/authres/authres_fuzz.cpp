@@ -1,8 +1,9 @@
-// libFuzzer target for Authentication-Results (RFC 8601 §2.2, §5): the stripper runs over the
-// input as a message with input-derived split points, and buildAuthenticationResults over
-// input-derived values. Invariants (trap on failure): the stripped output does not depend on
-// the split points and is the input minus whole Authentication-Results header fields (checked
-// against a plain line-based reference split, with removed() counting them); the built field
+// libFuzzer target for Authentication-Results (RFC 8601 §2.2, §5): the forged-field stripper
+// runs over the input as a message with input-derived split points, and
+// buildAuthenticationResults over input-derived values. Invariants (trap on failure): the
+// stripped output does not depend on the split points and is the input minus whole
+// Authentication-Results and X-Mxgate-* header fields (checked against a plain line-based
+// reference split, with the removed counts matching the fields skipped); the built field
 // ends in CRLF, has no bare CR or LF, continues every folded line with a TAB, has no line over
 // 998 octets, and is recognised and removed by a stripper with the same token authserv-id.
 #include <cstddef>
@@ -19,7 +20,7 @@ namespace {
 using namespace mxgate;
 
 std::string strip(std::string_view input, const std::vector<size_t>& cuts, size_t& removed) {
-  auth::AuthResultsStripper stripper("mx.example.org");
+  auth::ForgedFieldStripper stripper({"mx.example.org", "mx2.example.org"});
   std::string out;
   size_t start = 0;
   for (size_t cut : cuts) {
@@ -66,6 +67,8 @@ bool isAuthResults(std::string_view field) {
   return ascii::equalsIgnoreCase(name, "Authentication-Results");
 }
 
+bool isOwnField(std::string_view field) { return ascii::startsWithIgnoreCase(field, "X-Mxgate-"); }
+
 void checkStripper(std::string_view input) {
   size_t removed = 0;
   const std::string whole = strip(input, {}, removed);
@@ -79,7 +82,9 @@ void checkStripper(std::string_view input) {
   size_t pos = 0;
   size_t skipped = 0;
   for (std::string_view field : referenceFields(input, rest)) {
-    if (std::string_view(whole).substr(pos, field.size()) == field) {
+    if (isOwnField(field)) {
+      ++skipped;
+    } else if (std::string_view(whole).substr(pos, field.size()) == field) {
       pos += field.size();
     } else if (isAuthResults(field)) {
       ++skipped;
@@ -149,7 +154,7 @@ void checkBuilder(std::string_view input) {
     }
   }
   if (isToken(parts[0])) {
-    auth::AuthResultsStripper stripper(parts[0]);
+    auth::ForgedFieldStripper stripper({parts[0]});
     std::string out;
     stripper.feed(field + "\r\n", out);
     stripper.finish(out);

@@ -430,7 +430,7 @@ BOOST_AUTO_TEST_CASE(hostile_values_stay_inside_their_quotes) {
 
 struct Part {
   std::string text;
-  bool ours;  // an Authentication-Results field that must be removed
+  bool ours;  // a field only we may write (Authentication-Results, X-Mxgate-*): removed
 };
 
 std::string joined(const std::vector<Part>& parts, bool keep_ours) {
@@ -443,8 +443,9 @@ std::string joined(const std::vector<Part>& parts, bool keep_ours) {
   return out;
 }
 
+// Our cluster: this node writes mx.example.org, its sibling mx2.example.org.
 std::string strip(const std::string& input, const std::vector<size_t>& cuts, size_t& removed) {
-  AuthResultsStripper stripper("mx.example.org");
+  ForgedFieldStripper stripper({"mx.example.org", "MX2.example.org"});
   std::string out;
   size_t start = 0;
   for (size_t cut : cuts) {
@@ -511,6 +512,21 @@ Part forged(int variant) {
   }
 }
 
+Part forgedOwn(int variant) {
+  switch (variant % 5) {
+    case 0:
+      return {"X-Mxgate-Tag: spf=pass\r\n", true};
+    case 1:
+      return {"x-mxgate-tag:\r\n dmarc=pass;\r\n\tvirus=clean\r\n", true};
+    case 2:
+      return {"X-MXGATE-Verdict : clean\r\n", true};
+    case 3:
+      return {"X-Mxgate-:\r\n", true};
+    default:
+      return {"X-mXgAtE-Tag:trusted\r\n \r\n", true};
+  }
+}
+
 BOOST_AUTO_TEST_CASE(strips_one_forged_field) {
   checkStripping({forged(0), kReceived, kFrom, kSubject, kBody});
   checkStripping({kReceived, kFrom, forged(1), kSubject, kBody});
@@ -539,6 +555,43 @@ BOOST_AUTO_TEST_CASE(strips_seven_forged_fields) {
   checkStripping(adjacent);
 }
 
+BOOST_AUTO_TEST_CASE(strips_sibling_nodes_fields) {
+  checkStripping({kReceived, {"Authentication-Results: mx2.example.org; dkim=pass header.d=bank.example\r\n", true},
+                  kFrom, kOther, {"Authentication-Results:\r\n (sibling) Mx2.Example.Org; spf=pass\r\n", true},
+                  forged(3), kBody});
+}
+
+BOOST_AUTO_TEST_CASE(strips_x_mxgate_fields) {
+  for (int i = 0; i < 5; ++i) {
+    checkStripping({kReceived, forgedOwn(i), kFrom, kSubject, kBody});
+  }
+  checkStripping({forgedOwn(1), forged(2), forgedOwn(2), kFrom, forgedOwn(4), forgedOwn(0), kBody});
+  checkStripping({kFrom, forgedOwn(1)});  // ends inside the header section
+  checkStripping({
+      {"X-Mxgate\r\n", false},
+      {"X-Mxgate: no dash\r\n", false},
+      {"X-Mxgat-Tag: close\r\n", false},
+      {"Y-Mxgate-Tag: other\r\n", false},
+      {"XX-Mxgate-Tag: other\r\n", false},
+      {"X-Original-X-Mxgate-Tag: other\r\n", false},
+      {"Subject:\r\n X-Mxgate-Tag: a continuation line, not a field\r\n", false},
+      kFrom,
+      {"\r\nX-Mxgate-Tag: in the body\r\n", false},
+  });
+}
+
+BOOST_AUTO_TEST_CASE(counts_each_kind) {
+  ForgedFieldStripper stripper({"mx.example.org", "mx2.example.org"});
+  std::string out;
+  stripper.feed(forged(0).text + forgedOwn(0).text + kFrom.text + forgedOwn(1).text +
+                    "Authentication-Results: mx2.example.org; none\r\n" + kOther.text + kBody.text,
+                out);
+  stripper.finish(out);
+  BOOST_TEST(stripper.removedAuthResults() == 2u);
+  BOOST_TEST(stripper.removedOwnFields() == 2u);
+  BOOST_TEST(out == kFrom.text + kOther.text + kBody.text);
+}
+
 BOOST_AUTO_TEST_CASE(keeps_what_is_not_ours) {
   checkStripping({
       {"Authentication-Results: mx.example.org.evil; dkim=pass\r\n", false},
@@ -547,6 +600,8 @@ BOOST_AUTO_TEST_CASE(keeps_what_is_not_ours) {
       {"Authentication-Results-Original: mx.example.org; dkim=pass\r\n", false},
       {"X-Authentication-Results: mx.example.org; dkim=pass\r\n", false},
       {"Authentication-Result: mx.example.org; dkim=pass\r\n", false},
+      {"Authentication-Results: mx3.example.org; dkim=pass\r\n", false},
+      {"Authentication-Results: example.org; dkim=pass\r\n", false},
       {"Authentication-Results: ; dkim=pass\r\n", false},
       {"Authentication-Results mx.example.org; no colon\r\n", false},
       {"Authentication-Results: (comment ending in a backslash\\\r\n", false},  // read past the end once
@@ -569,7 +624,7 @@ BOOST_AUTO_TEST_CASE(exactly_one_genuine_field_after_stripping) {
   const std::string message = buildAuthenticationResults("mx.example.org", passingFacts()) + strip(joined(parts, true), {}, removed);
   BOOST_TEST(removed == 3u);
   size_t ours = 0;
-  AuthResultsStripper counter("mx.example.org");
+  ForgedFieldStripper counter({"mx.example.org"});
   std::string out;
   counter.feed(message, out);
   counter.finish(out);
