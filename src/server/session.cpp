@@ -501,6 +501,9 @@ void Session::handleData() {
   }
   used_data_ = true;
   beginContent();
+  if (refuseIfUnstorable()) {
+    return;
+  }
   phase_ = Phase::Data;
   reply(smtp::ReplyId::StartData);
   setDeadline();
@@ -628,8 +631,13 @@ void Session::beginContent() {
     stripper_ = std::make_unique<auth::ForgedFieldStripper>(snapshot_.authserv_ids);
   }
   inbound::Services* services = owner_.runtime().inbound();
+  scan_memory_short_ = false;
   if (checks_ && listener_.scan_before_accept && services->scanner != nullptr) {
-    scan_copy_ = std::make_shared<std::string>();
+    scan_copy_ = std::make_shared<spool::CountedBuffer>(owner_.runtime().admission());
+    if (mail_from_.size && !scan_copy_->reserve(*mail_from_.size)) {
+      scan_copy_.reset();  // the declared SIZE does not fit: 451 4.3.0 before any transfer
+      scan_memory_short_ = true;
+    }
   }
   chunk_ = receivedHeader();
   chunks_written_ = 0;
@@ -692,16 +700,8 @@ void Session::consumeBdat() {
     endOfContent();
     return;
   }
-  if (too_big_ || filter_->violation() != smtp::ContentViolation::None) {
-    // Reject now; the rest of this message's chunks will find no transaction (503) and be skipped.
-    smtp::ReplyId id = too_big_ ? smtp::ReplyId::MessageTooBig : replyForViolation(filter_->violation());
-    owner_.counters().rejected_messages.fetch_add(1, std::memory_order_relaxed);
-    log::info(queue_id_.str(), "rejected")
-        .kv("client", client_ip_)
-        .kv("reason", too_big_ ? std::string_view("too_big") : violationName(filter_->violation()));
-    refuseContent(id);
-    countError();
-    return;
+  if (refuseIfUnstorable()) {
+    return;  // the rest of this message's chunks will find no transaction (503) and be skipped
   }
   reply(smtp::ReplyId::ChunkOk, std::to_string(bdat_chunk_size_));
 }
@@ -711,19 +711,19 @@ void Session::appendContent(std::string_view canonical) {
   if (!too_big_ && filter_->outputBytes() > config_.smtp.max_message_size) {
     too_big_ = true;
   }
-  if (too_big_ || write_failed_ || filter_->violation() != smtp::ContentViolation::None) {
+  if (too_big_ || write_failed_ || scan_memory_short_ || filter_->violation() != smtp::ContentViolation::None) {
     chunk_.clear();  // keep reading to the end of the message, but store nothing more
     filtered_.clear();
     scan_copy_.reset();
     return;
   }
-  passFiltered();
+  passFiltered(false);
   if (chunk_.size() >= config_.spool.chunk_size) {
     flushChunk();
   }
 }
 
-void Session::passFiltered() {
+void Session::passFiltered(bool last) {
   if (!stripper_) {
     return;
   }
@@ -732,9 +732,13 @@ void Session::passFiltered() {
   }
   const size_t before = chunk_.size();
   stripper_->feed(filtered_, chunk_);
+  if (last) {
+    stripper_->finish(chunk_);
+  }
   filtered_.clear();
-  if (scan_copy_) {
-    scan_copy_->append(chunk_, before, std::string::npos);
+  if (scan_copy_ && !scan_copy_->append(std::string_view(chunk_).substr(before))) {
+    scan_copy_.reset();  // no memory for the copy: the message gets 451 4.3.0 at its end
+    scan_memory_short_ = true;
   }
 }
 
@@ -780,10 +784,8 @@ void Session::onChunkWritten(const spool::CommitStatus& status, uint64_t) {
   processInput();
 }
 
-void Session::endOfContent() {
-  filter_->finish(stripper_ ? filtered_ : chunk_);
-  phase_ = Phase::Committing;
-  smtp::ContentViolation violation = filter_->violation();
+bool Session::refuseIfUnstorable() {
+  const smtp::ContentViolation violation = filter_->violation();
   if (violation != smtp::ContentViolation::None || too_big_) {
     owner_.counters().rejected_messages.fetch_add(1, std::memory_order_relaxed);
     log::info(queue_id_.str(), "rejected")
@@ -791,18 +793,36 @@ void Session::endOfContent() {
         .kv("reason", too_big_ ? std::string_view("too_big") : violationName(violation));
     refuseContent(too_big_ ? smtp::ReplyId::MessageTooBig : replyForViolation(violation));
     countError();
+    return true;
+  }
+  if (scan_memory_short_) {
+    owner_.counters().tempfailed_messages.fetch_add(1, std::memory_order_relaxed);
+    log::info(queue_id_.str(), "tempfailed").kv("client", client_ip_).kv("reason", "scan_copy_memory");
+    refuseContent(smtp::ReplyId::ResourceShortage);
+    return true;
+  }
+  return false;
+}
+
+void Session::endOfContent() {
+  filter_->finish(stripper_ ? filtered_ : chunk_);
+  phase_ = Phase::Committing;
+  passFiltered(true);
+  if (refuseIfUnstorable()) {
     return;
   }
-  passFiltered();
   if (stripper_) {
-    stripper_->finish(chunk_);
     countForgedFields();
   }
   commit_pending_ = true;
   if (checks_) {
     awaiting_verdicts_ = true;
     scanned_before_accept_ = scan_copy_ != nullptr;
-    std::shared_ptr<const std::string> message = std::move(scan_copy_);
+    std::shared_ptr<const std::string> message;
+    if (scan_copy_) {
+      message = std::shared_ptr<const std::string>(scan_copy_, &scan_copy_->text());
+      scan_copy_.reset();  // the scan holds the copy (and its count) until it is done
+    }
     checks_->finish(mail_from_.sender.domain, std::move(message),
                     [this](inbound::Verdicts verdicts) { onVerdicts(std::move(verdicts)); });
     return;

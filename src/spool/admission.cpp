@@ -1,6 +1,8 @@
 // Admission control with live counters and hysteresis (see include/mxgate/spool/admission.h).
 #include "mxgate/spool/admission.h"
 
+#include <algorithm>
+
 #include "mxgate/base/log.h"
 
 namespace mxgate::spool {
@@ -42,6 +44,47 @@ Admission::Verdict Admission::check() {
     return Verdict::NoMemory;
   }
   return Verdict::Accept;
+}
+
+bool Admission::tryAddInflight(uint64_t bytes) {
+  uint64_t current = inflight_.load(std::memory_order_relaxed);
+  do {
+    if (current + bytes > settings_.max_inflight_bytes) {
+      return false;
+    }
+  } while (!inflight_.compare_exchange_weak(current, current + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+bool CountedBuffer::reserve(uint64_t bytes) {
+  if (bytes <= counted_) {
+    return true;
+  }
+  if (!admission_.tryAddInflight(bytes - counted_)) {
+    return false;
+  }
+  counted_ = bytes;
+  // A fresh string gets exactly the capacity asked for; reserve() on this one would at least
+  // double it, past what was counted.
+  std::string grown;
+  grown.reserve(bytes);
+  grown.append(text_);
+  text_.swap(grown);
+  if (text_.capacity() > counted_) {  // a short string's minimum, counted as well
+    admission_.addInflight(text_.capacity() - counted_);
+    counted_ = text_.capacity();
+  }
+  return true;
+}
+
+bool CountedBuffer::append(std::string_view bytes) {
+  const uint64_t needed = text_.size() + bytes.size();
+  // Geometric growth keeps appending linear; when doubling does not fit, the exact size may.
+  if (needed > counted_ && !reserve(std::max<uint64_t>(needed, 2 * counted_)) && !reserve(needed)) {
+    return false;
+  }
+  text_.append(bytes);
+  return true;
 }
 
 void Admission::refresh(uint64_t free_disk_bytes, bool store_writable) {

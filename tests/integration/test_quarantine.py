@@ -1,7 +1,8 @@
 """Virus scanning and the quarantine through the real binary: ClamAV (libclamav) with the
 signature files of shared/corpora/clamav and Debian's clamav-testfiles; scanning after the
 commit (a hit is quarantined per tenant policy) and before the 250 (554 5.7.1); scans that hit a
-limit, failing closed (quarantine, 451 4.3.0) or open (tagged); the quarantine CLI and admin API
+limit, failing closed (quarantine, 451 4.3.0) or open (tagged); the copies kept for a scan before
+the 250 counted against spool.max_inflight_bytes (451 4.3.0, bounded memory); the quarantine CLI and admin API
 (list, show, release with and without force, delete, legal hold), the audit log and who acted,
 retention purges, restarts, signature reloads on SIGHUP and scans past their deadline.
 
@@ -16,10 +17,13 @@ import io
 import json
 import os
 import shutil
+import threading
+import time
 import unittest
 import zipfile
 
-from harness import Client, Gateway, free_port, queue_id, wait_until
+from harness import Client, Gateway, free_port, queue_id, rss_bytes, wait_until
+from support_durability import RssSampler
 
 CLAMAV = os.path.join(os.environ["MXGATE_SHARED_DIR"], "corpora", "clamav")  # set by ctest
 TESTFILES = "/usr/share/clamav-testfiles"
@@ -272,6 +276,82 @@ class ScanBeforeAcceptTest(unittest.TestCase):
         accepted(self, send(self.gw, "tag now", "clam.exe", testfile("clam.exe"), to="user@tag.example"))
         data = stored(self.gw, "inbox-tag", "tag now")
         self.assertIn(b"X-Mxgate-Tag: virus=ClamAV-Test-File", data)
+
+
+class ScanCopyMemoryTest(unittest.TestCase):
+    """Each session on a scan_before_accept listener keeps a copy of its message for the scan;
+    the copies count against spool.max_inflight_bytes, so many sessions with large messages get
+    451 4.3.0 instead of growing memory without bound. A client that declares SIZE has the room
+    reserved at DATA (or gets 451 4.3.0 there, before sending anything) and so always finishes;
+    one that does not is counted as its copy grows and may get 451 4.3.0 at the end."""
+
+    SESSIONS = 40
+    SIZE = 5 * 1024 * 1024
+
+    def test_many_large_messages_get_451_and_memory_stays_bounded(self):
+        gw = scanning_gateway(("test-signatures.hdb",), listener_extra={"scan_before_accept": True})
+        gw.overrides["smtp"].update({"max_message_size": 2 * self.SIZE, "max_connections_per_ip": 100})
+        gw.overrides["scan"].update({"max_file_size": 8 * self.SIZE, "max_scan_size": 8 * self.SIZE})
+        gw.overrides["spool"] = {"max_inflight_bytes": "16MiB"}
+        gw.write_config()
+        self.addCleanup(gw.cleanup)
+        gw.start()
+        sampler = RssSampler(gw.process.pid).start()
+        self.addCleanup(sampler.stop)
+        time.sleep(0.5)
+        baseline = rss_bytes(gw.process.pid)
+        body = b"".join(b"line %07d of a large and perfectly clean message\r\n" % i
+                        for i in range(self.SIZE // 50))
+        content = (b"From: big@remote.test\r\nTo: user@example.test\r\nSubject: big\r\n\r\n" + body)
+        ready = threading.Barrier(self.SESSIONS, timeout=60)
+        answers = [None] * self.SESSIONS
+
+        declares_size = [n % 2 == 0 for n in range(self.SESSIONS)]
+        started = [False] * self.SESSIONS
+
+        def session(number):
+            with Client(gw.first_port, timeout=120) as client:
+                client.ehlo()
+                answer = None
+                size = f" SIZE={len(content) + 3}" if declares_size[number] else ""
+                for command, expected in ((f"MAIL FROM:<big@remote.test>{size}\r\n", 250),
+                                          ("RCPT TO:<user@example.test>\r\n", 250), ("DATA\r\n", 354)):
+                    reply = client.command(command)
+                    if reply.code != expected:
+                        answer = (command.split()[0], reply.code, reply.enhanced)
+                        break
+                ready.wait()  # every session streams its message at the same time
+                if answer is None:
+                    started[number] = True
+                    client.send(content + b".\r\n")
+                    reply = client.reply()
+                    answer = ("dot", reply.code, reply.enhanced)
+                answers[number] = answer
+
+        threads = [threading.Thread(target=session, args=(n,)) for n in range(self.SESSIONS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(180)
+        peak = sampler.peak()
+        self.assertNotIn(None, answers, gw.log()[-3000:])
+        accepted = [a for a in answers if a == ("dot", 250, "2.0.0")]
+        refused = [a for a in answers if a[1:] == (451, "4.3.0")]
+        self.assertEqual(len(accepted) + len(refused), self.SESSIONS, answers)
+        self.assertGreater(len(refused), 0, answers)
+        self.assertGreater(len(accepted), 0, answers)
+        for number in range(self.SESSIONS):
+            if declares_size[number] and started[number]:  # its room was reserved at DATA
+                self.assertEqual(answers[number], ("dot", 250, "2.0.0"), number)
+        print(f"\nscan copies: {len(accepted)} accepted, {len(refused)} refused with 451 4.3.0, "
+              f"RSS {(peak - baseline) / 1048576:+.1f} MiB over the baseline")
+        # 40 copies of 5 MiB would be 200 MiB; counted, they stay within 16 MiB.
+        self.assertLess(peak - baseline, 120 << 20, f"RSS grew by {(peak - baseline) >> 20} MiB")
+        self.assertTrue(wait_until(lambda: gw.metric("mxgate_inflight_bytes") == 0, timeout=30),
+                        gw.metric("mxgate_inflight_bytes"))
+        inbox = os.path.join(gw.dir, "inbox")
+        self.assertTrue(wait_until(lambda: os.path.isdir(inbox) and len(os.listdir(inbox)) == len(accepted),
+                                   timeout=60))
 
 
 def many_members(count=3000):

@@ -31,6 +31,7 @@
 #include "mxgate/smtp/command.h"
 #include "mxgate/smtp/message_reader.h"
 #include "mxgate/smtp/replies.h"
+#include "mxgate/spool/admission.h"
 #include "mxgate/spool/record.h"
 #include "mxgate/spool/store.h"
 
@@ -87,8 +88,12 @@ class Session : public io::Stream::Handler {
   void beginContent();
   void appendContent(std::string_view canonical);
   // Passes filtered_ (the client's content after the content filter) to the checks, the
-  // forged-field stripper and the scan copy, into chunk_.
-  void passFiltered();
+  // forged-field stripper and the scan copy, into chunk_; last: the content is complete.
+  void passFiltered(bool last);
+  // Refuses a message that cannot be kept: too big or violating the content policy (5xx), or
+  // without memory for its scan copy (451 4.3.0; at DATA already when the declared SIZE does not
+  // fit). True when refused.
+  bool refuseIfUnstorable();
   void flushChunk();
   void endOfContent();
   void startChecks();
@@ -182,7 +187,9 @@ class Session : public io::Stream::Handler {
   uint64_t checks_generation_ = 0;  // tells reports for an earlier transaction apart
   std::unique_ptr<auth::ForgedFieldStripper> stripper_;
   std::string filtered_;
-  std::shared_ptr<std::string> scan_copy_;  // the whole content, for a scan before the 250
+  // The whole content, for a scan before the 250, counted in admission's in-flight bytes.
+  std::shared_ptr<spool::CountedBuffer> scan_copy_;
+  bool scan_memory_short_ = false;  // the copy could not grow: the message gets 451 4.3.0
   bool awaiting_verdicts_ = false;
   bool scanned_before_accept_ = false;
   std::string added_headers_;  // Authentication-Results and X-Mxgate-Tag for the record

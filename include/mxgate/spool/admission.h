@@ -8,10 +8,14 @@
 // queue) and free disk is estimated between statvfs refreshes from the bytes submitted since,
 // so a fast client cannot run past a limit between two refreshes. check() and the accounting
 // calls run on any thread; refresh() runs on the control loop's periodic timer (250 ms).
+// In-flight bytes count chunk writes and commits on their way to the spool and the message
+// copies kept for a scan before the 250 (CountedBuffer).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "mxgate/config/config.h"
 
@@ -40,6 +44,9 @@ class Admission {
   // Bytes of message data held in memory by sessions and queued commits.
   void addInflight(uint64_t bytes) { inflight_.fetch_add(bytes, std::memory_order_relaxed); }
   void releaseInflight(uint64_t bytes) { inflight_.fetch_sub(bytes, std::memory_order_relaxed); }
+  // Counts bytes unless that would take the in-flight total past max_inflight_bytes; false
+  // (nothing counted) otherwise.
+  bool tryAddInflight(uint64_t bytes);
   uint64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
 
   // A fresh statvfs reading and the store's health; releases the storage latch once every
@@ -66,6 +73,32 @@ class Admission {
   std::atomic<bool> pressure_{false};
   std::atomic<bool> store_writable_{true};
   int clear_refreshes_ = 0;  // refresh() only (one thread)
+};
+
+// Message bytes held in memory outside the spool's writes (the copy of a message that a scan
+// before the 250 reads), counted in the in-flight bytes by the buffer's capacity for as long as
+// the buffer lives. Growth that would take the total past max_inflight_bytes is refused, so
+// many sessions with large messages get 451 4.3.0 instead of exhausting memory. One thread
+// appends; the buffer may then be shared, and the last reference may drop on any thread.
+class CountedBuffer {
+ public:
+  explicit CountedBuffer(Admission& admission) : admission_(admission) {}
+  ~CountedBuffer() { admission_.releaseInflight(counted_); }
+  CountedBuffer(const CountedBuffer&) = delete;
+  CountedBuffer& operator=(const CountedBuffer&) = delete;
+
+  // Makes room for bytes in all, counted first; false, with nothing changed, when the memory
+  // is not available.
+  bool reserve(uint64_t bytes);
+  // Appends, counting any growth first; false, with nothing appended, when the memory is not
+  // available.
+  bool append(std::string_view bytes);
+  const std::string& text() const { return text_; }
+
+ private:
+  Admission& admission_;
+  std::string text_;
+  uint64_t counted_ = 0;  // bytes added to the in-flight total: the capacity of text_
 };
 
 }  // namespace mxgate::spool

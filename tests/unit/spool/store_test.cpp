@@ -494,4 +494,33 @@ BOOST_AUTO_TEST_CASE(admission_reports_write_errors_and_memory) {
   BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept));
 }
 
+BOOST_AUTO_TEST_CASE(counted_buffer_counts_its_capacity_and_refuses_past_the_limit) {
+  config::SpoolSettings settings;
+  settings.max_inflight_bytes = 100000;
+  spool::Admission admission(settings);
+  admission.addInflight(1000);  // a chunk write in flight
+  {
+    auto buffer = std::make_shared<spool::CountedBuffer>(admission);
+    const std::string piece(4000, 'x');
+    size_t appended = 0;
+    while (buffer->append(piece)) {
+      appended += piece.size();
+      BOOST_TEST_REQUIRE(admission.inflight() >= 1000 + buffer->text().capacity());
+      BOOST_TEST_REQUIRE(admission.inflight() <= settings.max_inflight_bytes);
+    }
+    BOOST_TEST(buffer->text().size() == appended);  // a refused append adds nothing
+    BOOST_TEST(appended + piece.size() > 99000u);    // refused only near the limit
+    BOOST_TEST(admission.inflight() == 1000 + buffer->text().capacity());
+    BOOST_TEST((admission.check() == spool::Admission::Verdict::Accept || admission.inflight() >= 100000));
+    std::shared_ptr<const std::string> shared(buffer, &buffer->text());  // as handed to the scan
+    buffer.reset();
+    BOOST_TEST(shared->size() == appended);
+    BOOST_TEST(admission.inflight() > 1000u);
+  }
+  BOOST_TEST(admission.inflight() == 1000u);  // released with the last reference
+  BOOST_TEST(!admission.tryAddInflight(99001));
+  BOOST_TEST(admission.tryAddInflight(99000));
+  BOOST_TEST((admission.check() == spool::Admission::Verdict::NoMemory));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
