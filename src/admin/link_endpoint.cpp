@@ -1,10 +1,11 @@
-// The click and open endpoint (see include/mxgate/admin/link_endpoint.h). Control loop.
+// The click and open endpoint (see include/mxgate/admin/link_endpoint.h). Its own loop thread.
 #include "mxgate/admin/link_endpoint.h"
 
 #include "mxgate/base/clock.h"
 #include "mxgate/base/html.h"
 #include "mxgate/base/log.h"
 #include "mxgate/events/event.h"
+#include "mxgate/http/forwarded.h"
 
 namespace mxgate::admin {
 namespace {
@@ -69,12 +70,21 @@ void LinkEndpoint::record(char kind, const links::LinkTarget& target, const http
   fields.queue_id = target.queue_id;
   fields.url = target.url;
   fields.link_index = target.index;
-  fields.client_ip = std::string(request.header("x-forwarded-for"));
+  fields.client_ip =
+      http::clientAddress(request.peer, request.headerValues("x-forwarded-for"), trustedProxies(config));
   fields.user_agent = std::string(request.header("user-agent"));
   const events::Event event = events::make(type, target.tenant, nowMicros(), fields);
   spool::Batch batch;
   batch.putEvent(event.key, event.record);
   store_.submit(std::move(batch), false, nullptr);
+}
+
+const std::vector<IpNetwork>& LinkEndpoint::trustedProxies(const std::shared_ptr<const config::Config>& config) {
+  if (config != proxies_of_) {
+    trusted_proxies_ = parseNetworks(config->links.trusted_proxies);
+    proxies_of_ = config;
+  }
+  return trusted_proxies_;
 }
 
 void LinkEndpoint::handle(const http::Request& request, http::Respond respond) {

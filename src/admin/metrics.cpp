@@ -123,6 +123,25 @@ std::string renderMetrics(const MetricsSnapshot& s) {
                          kLinkResults[result], s.link_requests[kind][result]);
     }
   }
+  out += "# HELP mxgate_http_connections_open HTTP connections served now, by listener.\n"
+         "# TYPE mxgate_http_connections_open gauge\n";
+  for (const auto& listener : s.http_listeners) {
+    out += fmt::format("mxgate_http_connections_open{{listener=\"{}\"}} {}\n", listener.name, listener.open);
+  }
+  out += "# HELP mxgate_http_connections_refused_total HTTP connections answered 503 at the connection cap.\n"
+         "# TYPE mxgate_http_connections_refused_total counter\n";
+  for (const auto& listener : s.http_listeners) {
+    out += fmt::format("mxgate_http_connections_refused_total{{listener=\"{}\"}} {}\n", listener.name,
+                       listener.refused);
+  }
+  out += "# HELP mxgate_http_timeouts_total HTTP connections closed for a request not arriving in time (header) "
+         "or no next request (idle).\n# TYPE mxgate_http_timeouts_total counter\n";
+  for (const auto& listener : s.http_listeners) {
+    out += fmt::format("mxgate_http_timeouts_total{{listener=\"{}\",kind=\"header\"}} {}\n", listener.name,
+                       listener.header_timeouts);
+    out += fmt::format("mxgate_http_timeouts_total{{listener=\"{}\",kind=\"idle\"}} {}\n", listener.name,
+                       listener.idle_timeouts);
+  }
   out += "# HELP mxgate_lane_depth Jobs waiting in a lane.\n# TYPE mxgate_lane_depth gauge\n";
   for (const auto& lane : s.lanes) {
     out += fmt::format("mxgate_lane_depth{{lane=\"{}\"}} {}\n", lane.name, lane.depth);

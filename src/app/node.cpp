@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -40,6 +41,9 @@ namespace mxgate::app {
 namespace {
 
 constexpr uint64_t kHousekeepingMs = 250;
+// The admin listener takes webhooks for the local receiver: bodies up to the largest payload
+// a webhook target sends by default (delivery.max_payload, 25 MiB) and then some.
+constexpr size_t kAdminMaxBody = 32 * 1024 * 1024;
 
 bool needsServerTls(const config::Config& config) {
   for (const auto& listener : config.listeners) {
@@ -116,6 +120,54 @@ std::vector<admin::VerdictCount> verdictCounts(const inbound::Counters& counters
   return out;
 }
 
+// Descriptors kept beside the listeners' connections: the spool's files, logs, loops, lanes,
+// DNS and outgoing delivery connections.
+constexpr uint64_t kReservedFileDescriptors = 1024;
+// The kernel's default ceiling for RLIMIT_NOFILE (fs.nr_open) when the hard limit is infinite.
+constexpr rlim_t kMaxFileDescriptors = 1048576;
+
+// Every connection is a file descriptor and the soft RLIMIT_NOFILE is often 1024: it is raised
+// to the hard limit. Returns the soft limit in force.
+uint64_t raiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return 0;
+  }
+  const rlim_t ceiling = limit.rlim_max == RLIM_INFINITY ? kMaxFileDescriptors : limit.rlim_max;
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= ceiling) {
+    return limit.rlim_cur;
+  }
+  rlimit raised = limit;
+  raised.rlim_cur = ceiling;
+  return setrlimit(RLIMIT_NOFILE, &raised) == 0 ? raised.rlim_cur : limit.rlim_cur;
+}
+
+// Descriptors the connection limits may need at once.
+uint64_t neededFileDescriptors(const config::Config& config) {
+  uint64_t needed = kReservedFileDescriptors + config.smtp.max_connections + config.admin.max_connections;
+  if (!config.links.address.empty()) {
+    needed += config.links.max_connections;
+  }
+  return needed;
+}
+
+http::ServerLimits adminLimits(const config::AdminSettings& admin) {
+  return http::ServerLimits{http::RequestParser::Limits{8192, kAdminMaxBody}, admin.header_timeout, admin.idle_timeout,
+                            admin.max_connections};
+}
+
+// The click and open endpoint takes no request bodies.
+http::ServerLimits linksLimits(const config::LinkSettings& links) {
+  return http::ServerLimits{http::RequestParser::Limits{8192, 0}, links.header_timeout, links.idle_timeout,
+                            links.max_connections};
+}
+
+admin::HttpListenerSnapshot listenerSnapshot(std::string name, const http::Server& server) {
+  const http::ServerCounters& counters = server.counters();
+  return admin::HttpListenerSnapshot{std::move(name), counters.open.load(), counters.refused.load(),
+                                     counters.header_timeouts.load(), counters.idle_timeouts.load()};
+}
+
 // Free disk once what sits in the memtables has been flushed to files.
 uint64_t spaceAfterFlush(const spool::Store& store) {
   uint64_t free = store.freeBytes();
@@ -124,10 +176,6 @@ uint64_t spaceAfterFlush(const spool::Store& store) {
 }
 
 }  // namespace
-
-// The admin listener takes webhooks for the local receiver: bodies up to the largest payload
-// a webhook target sends by default (delivery.max_payload, 25 MiB) and then some.
-constexpr size_t kAdminMaxBody = 32 * 1024 * 1024;
 
 std::string linkKeysPath(const config::Config& config) {
   return config.links.keys_file.empty() ? config.spool.path + "/link.keys" : config.links.keys_file;
@@ -162,6 +210,7 @@ struct Node::Parts {
   std::unique_ptr<http::Server> admin_http;
   admin::LinkCounters link_counters;
   std::unique_ptr<admin::LinkEndpoint> links;
+  std::unique_ptr<io::Loop> links_loop;      // the click and open endpoint's own thread
   std::unique_ptr<http::Server> links_http;  // null when links.address is ""
   uv_timer_t housekeeping{};
   int log_fd = 2;
@@ -181,6 +230,13 @@ int Node::run() {
   parts->log_fd = openLogFile(config);
   log::configure(config.log.level, config.log.format, parts->log_fd);
   mail::QueueId::setNode(config.node.id);
+  const uint64_t file_limit = raiseFileLimit();
+  if (file_limit < neededFileDescriptors(config)) {
+    log::warn("-", "file_limit_low")
+        .kv("nofile", file_limit)
+        .kv("needed", neededFileDescriptors(config))
+        .kv("note", "raise the hard RLIMIT_NOFILE (LimitNOFILE=) or lower the connection limits");
+  }
 
   // Signals are taken by the main thread with sigwait; every thread started below inherits
   // the blocked mask.
@@ -280,6 +336,10 @@ int Node::run() {
     snapshot.protocol_errors = counters.protocol_errors.load();
     snapshot.removed_auth_results = counters.removed_auth_results.load();
     snapshot.removed_own_fields = counters.removed_own_fields.load();
+    snapshot.http_listeners.push_back(listenerSnapshot("admin", *raw->admin_http));
+    if (raw->links_http) {
+      snapshot.http_listeners.push_back(listenerSnapshot("links", *raw->links_http));
+    }
     for (const io::Lane* lane :
          {raw->read_lane.get(), raw->file_lane.get(), raw->auth_lane.get(), raw->payload_lane.get()}) {
       snapshot.lanes.push_back(
@@ -320,7 +380,7 @@ int Node::run() {
   admin::Api* api = parts->api.get();
   parts->admin_http = std::make_unique<http::Server>(
       *parts->control, [api](const http::Request& request, http::Respond respond) { api->handle(request, std::move(respond)); },
-      http::RequestParser::Limits{8192, kAdminMaxBody});
+      adminLimits(config.admin));
   if (!parts->admin_http->bind(config.admin.address, config.admin.port, error)) {
     log::error("-", "admin_listen_failed").kv("error", error);
     return 1;
@@ -329,10 +389,11 @@ int Node::run() {
     parts->links = std::make_unique<admin::LinkEndpoint>(parts->link_keys, parts->link_counters, *parts->store,
                                                          [raw] { return raw->runtime->current().config; });
     admin::LinkEndpoint* links = parts->links.get();
+    parts->links_loop = std::make_unique<io::Loop>("links");
     parts->links_http = std::make_unique<http::Server>(
-        *parts->control,
+        *parts->links_loop,
         [links](const http::Request& request, http::Respond respond) { links->handle(request, std::move(respond)); },
-        http::RequestParser::Limits{8192, 0});
+        linksLimits(config.links));
     if (!parts->links_http->bind(config.links.address, config.links.port, error)) {
       log::error("-", "links_listen_failed").kv("error", error);
       return 1;
@@ -344,9 +405,6 @@ int Node::run() {
     raw->scheduler->start();
     raw->events->start();
     raw->admin_http->start();
-    if (raw->links_http) {
-      raw->links_http->start();
-    }
     uv_timer_init(raw->control->uv(), &raw->housekeeping);
     raw->housekeeping.data = raw;
     uv_timer_start(
@@ -364,12 +422,14 @@ int Node::run() {
     raw->scheduler->stop();
     raw->events->stop();
     raw->admin_http->stop();
-    if (raw->links_http) {
-      raw->links_http->stop();
-    }
     uv_close(reinterpret_cast<uv_handle_t*>(&raw->housekeeping), nullptr);
   });
   raw->control->start();
+  if (raw->links_http) {
+    raw->links_loop->post([raw] { raw->links_http->start(); });
+    raw->links_loop->addShutdownHook([raw] { raw->links_http->stop(); });
+    raw->links_loop->start();
+  }
   for (auto& worker : raw->workers) {
     worker->start();
   }
@@ -382,6 +442,7 @@ int Node::run() {
       .kv("queued", recovered)
       .kv("admin_port", raw->admin_http->port())
       .kv("links_port", raw->links_http ? raw->links_http->port() : 0)
+      .kv("nofile", file_limit)
       .kv("tenants", config.tenants.size());
 
   for (;;) {
@@ -503,6 +564,10 @@ void Node::shutdown() {
   }
   for (auto& worker : parts.workers) {
     worker->join();
+  }
+  if (parts.links_loop) {
+    parts.links_loop->stop();
+    parts.links_loop->join();
   }
   parts.control->stop();
   parts.control->join();

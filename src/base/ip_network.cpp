@@ -109,6 +109,16 @@ bool IpNetwork::contains(std::string_view address) const {
   return parseAddress(address, v6, bytes) && v6 == v6_ && samePrefix(bytes, bytes_, prefix_);
 }
 
+std::vector<IpNetwork> parseNetworks(const std::vector<std::string>& texts) {
+  std::vector<IpNetwork> networks;
+  for (const std::string& text : texts) {
+    if (auto parsed = IpNetwork::parse(text)) {
+      networks.push_back(*parsed);
+    }
+  }
+  return networks;
+}
+
 bool inAnyNetwork(const std::vector<IpNetwork>& networks, std::string_view address) {
   for (const auto& network : networks) {
     if (network.contains(address)) {

@@ -14,6 +14,16 @@ std::string_view Request::header(std::string_view name) const {
   return {};
 }
 
+std::vector<std::string_view> Request::headerValues(std::string_view name) const {
+  std::vector<std::string_view> values;
+  for (const auto& [key, value] : headers) {
+    if (key == name) {
+      values.push_back(value);
+    }
+  }
+  return values;
+}
+
 std::string Request::queryParam(std::string_view name) const {
   std::string_view rest = query;
   while (!rest.empty()) {
@@ -57,6 +67,7 @@ int RequestParser::onMessageBegin(http_parser* parser) {
   self->building_ = Request();
   self->header_bytes_ = 0;
   self->in_value_ = false;
+  self->in_body_ = false;
   return 0;
 }
 
@@ -110,6 +121,7 @@ int RequestParser::onHeadersComplete(http_parser* parser) {
   request.path = request.target.substr(0, question);
   request.query = question == std::string::npos ? std::string() : request.target.substr(question + 1);
   request.keep_alive = http_should_keep_alive(parser) != 0;
+  self->in_body_ = true;
   return 0;
 }
 
@@ -126,6 +138,7 @@ int RequestParser::onBody(http_parser* parser, const char* at, size_t length) {
 int RequestParser::onMessageComplete(http_parser* parser) {
   auto* self = static_cast<RequestParser*>(parser->data);
   self->complete_ = true;
+  self->in_body_ = false;
   http_parser_pause(parser, 1);
   return 0;
 }

@@ -1,4 +1,5 @@
-// Small HTTP/1.1 server (see include/mxgate/http/server.h). Loop thread only, except bind().
+// Small HTTP/1.1 server with connection cap and timeouts (see include/mxgate/http/server.h).
+// Loop thread only, except bind() and reading the counters.
 #include "mxgate/http/server.h"
 
 #include <unistd.h>
@@ -17,6 +18,7 @@ std::string_view statusText(int status) {
     case 401: return "401 Unauthorized";
     case 404: return "404 Not Found";
     case 405: return "405 Method Not Allowed";
+    case 408: return "408 Request Timeout";
     case 409: return "409 Conflict";
     case 410: return "410 Gone";
     case 413: return "413 Content Too Large";
@@ -29,37 +31,85 @@ std::string_view statusText(int status) {
 class Connection : public io::Stream::Handler {
  public:
   Connection(Server& server, uint64_t id)
-      : server_(server), id_(id), stream_(server.loop(), *this), parser_(server.limits()) {}
+      : server_(server), id_(id), stream_(server.loop(), *this), parser_(server.limits().request) {}
 
-  void start(uv_stream_t* listener) {
+  // Accepts the pending connection: served when admitted, else answered 503 and closed.
+  void start(uv_stream_t* listener, bool admitted) {
     if (stream_.accept(listener) != 0) {
       stream_.close();
       return;
     }
+    if (!admitted) {
+      server_.counters().refused.fetch_add(1, std::memory_order_relaxed);
+      send(Response{503, "text/plain; charset=utf-8", "too many connections\n", {}}, false);
+      return;
+    }
+    admitted_ = true;
+    server_.counters().open.fetch_add(1, std::memory_order_relaxed);
+    phase_ = Phase::Request;
+    deadline_ms_ = server_.loop().now() + millis(server_.limits().header_timeout);
     stream_.startReading();
   }
 
   void close() { stream_.close(); }
 
+  // Called once a second by the server: a request that has not arrived in time, or a
+  // connection idle for too long, is closed.
+  void checkTimeout(uint64_t now_ms) {
+    if (phase_ == Phase::Busy || now_ms < deadline_ms_ || stream_.closing()) {
+      return;
+    }
+    if (phase_ == Phase::Idle) {
+      server_.counters().idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+      stream_.close();
+      return;
+    }
+    server_.counters().header_timeouts.fetch_add(1, std::memory_order_relaxed);
+    if (!request_bytes_) {
+      stream_.close();  // not a byte of a request: nothing to answer
+      return;
+    }
+    send(Response{408, "text/plain; charset=utf-8", "request timeout\n", {}}, false);
+  }
+
   void onStreamData(std::string_view data) override {
+    const uint64_t now = server_.loop().now();
+    if (phase_ == Phase::Idle) {
+      phase_ = Phase::Request;
+      deadline_ms_ = now + millis(server_.limits().header_timeout);
+    }
     in_.append(data);
-    if (in_.size() > server_.limits().max_header_bytes + server_.limits().max_body_bytes + 4096) {
+    request_bytes_ = true;
+    const RequestParser::Limits& limits = server_.limits().request;
+    if (in_.size() > limits.max_header_bytes + limits.max_body_bytes + 4096) {
       send(Response{413, "text/plain; charset=utf-8", "request too large\n", {}}, false);
       return;
     }
     processNext();
+    if (phase_ == Phase::Request && parser_.inBody()) {
+      deadline_ms_ = now + millis(server_.limits().idle_timeout);  // a body must keep arriving
+    }
   }
 
   void onStreamEnd(std::string_view) override { stream_.close(); }
   void onStreamClosed() override {
+    if (admitted_) {
+      server_.counters().open.fetch_sub(1, std::memory_order_relaxed);
+    }
     server_.forget(id_);
     delete this;
   }
 
  private:
+  // Request: a request (or its first byte) is awaited or arriving, by deadline_ms_. Busy: the
+  // handler is answering; no deadline. Idle: between requests, closed at deadline_ms_.
+  enum class Phase { Request, Busy, Idle };
+
+  static uint64_t millis(std::chrono::milliseconds duration) { return static_cast<uint64_t>(duration.count()); }
+
   // One request at a time: the next is parsed only after the current one is answered.
   void processNext() {
-    if (busy_ || in_.empty() || stream_.closing()) {
+    if (phase_ == Phase::Busy || in_.empty() || stream_.closing()) {
       return;
     }
     size_t consumed = 0;
@@ -69,21 +119,34 @@ class Connection : public io::Stream::Handler {
     if (status == RequestParser::Status::NeedMore) {
       return;
     }
+    phase_ = Phase::Busy;
     if (status == RequestParser::Status::Error) {
       send(Response{parser_.errorStatus(), "text/plain; charset=utf-8", "bad request\n", {}}, false);
       return;
     }
-    busy_ = true;
     keep_alive_ = request.keep_alive;
+    request.peer = stream_.peerAddress();
     Server* server = &server_;
     uint64_t id = id_;
     server_.handler()(request, [server, id](Response response) {
       if (Connection* connection = server->find(id)) {
-        connection->busy_ = false;
         connection->send(std::move(response), connection->keep_alive_);
-        connection->processNext();
+        connection->awaitNext();
       }
     });
+  }
+
+  // The response is out: wait for the next request (its head may already be buffered).
+  void awaitNext() {
+    if (stream_.closing() || !keep_alive_) {
+      return;
+    }
+    const uint64_t now = server_.loop().now();
+    const ServerLimits& limits = server_.limits();
+    phase_ = in_.empty() ? Phase::Idle : Phase::Request;
+    request_bytes_ = !in_.empty();
+    deadline_ms_ = now + millis(phase_ == Phase::Idle ? limits.idle_timeout : limits.header_timeout);
+    processNext();
   }
 
   void send(Response response, bool keep_alive) {
@@ -99,6 +162,9 @@ class Connection : public io::Stream::Handler {
     out += response.body;
     stream_.write(out);
     if (!keep_alive) {
+      // Closed once sent; a peer that does not read it is cut off after idle_timeout.
+      phase_ = Phase::Idle;
+      deadline_ms_ = server_.loop().now() + millis(server_.limits().idle_timeout);
       stream_.closeGracefully();
     }
   }
@@ -108,11 +174,14 @@ class Connection : public io::Stream::Handler {
   io::Stream stream_;
   RequestParser parser_;
   std::string in_;
-  bool busy_ = false;
+  Phase phase_ = Phase::Busy;
+  uint64_t deadline_ms_ = 0;
+  bool request_bytes_ = false;  // bytes of the awaited request have arrived
+  bool admitted_ = false;       // counted in ServerCounters::open
   bool keep_alive_ = true;
 };
 
-Server::Server(io::Loop& loop, Handler handler, RequestParser::Limits limits)
+Server::Server(io::Loop& loop, Handler handler, ServerLimits limits)
     : loop_(loop), handler_(std::move(handler)), limits_(limits) {}
 
 Server::~Server() {
@@ -127,6 +196,9 @@ bool Server::bind(const std::string& address, uint16_t port, std::string& error)
 }
 
 void Server::start() {
+  uv_timer_init(loop_.uv(), &sweep_);
+  sweep_.data = this;
+  uv_timer_start(&sweep_, &Server::onSweep, 1000, 1000);
   listener_ = std::make_unique<io::Listener>(loop_, fd_, [this](uv_stream_t* server) {
     if (stopping_) {
       return;
@@ -134,9 +206,17 @@ void Server::start() {
     uint64_t id = next_id_++;
     auto* connection = new Connection(*this, id);
     connections_.emplace(id, connection);
-    connection->start(server);
+    connection->start(server, counters_.open.load(std::memory_order_relaxed) < limits_.max_connections);
   });
   listener_->start();
+}
+
+void Server::onSweep(uv_timer_t* timer) {
+  auto* self = static_cast<Server*>(timer->data);
+  const uint64_t now = self->loop_.now();
+  for (auto& [id, connection] : self->connections_) {
+    connection->checkTimeout(now);
+  }
 }
 
 void Server::stop() {
@@ -146,6 +226,7 @@ void Server::stop() {
   stopping_ = true;
   if (listener_) {
     listener_->close(nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);
   }
   std::vector<Connection*> open;
   for (auto& [id, connection] : connections_) {

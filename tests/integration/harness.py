@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import smtplib
@@ -164,10 +165,15 @@ class Gateway:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    def start(self, timeout=20.0):
+    def start(self, timeout=20.0, file_limit=None):
+        """file_limit: the soft RLIMIT_NOFILE mxgate starts with (e.g. a fresh machine's 1024)."""
+        def limit_files():
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (file_limit, hard))
         with open(self.log_path + ".stderr", "ab") as stderr:  # the child keeps its own copy of the fd
             self.process = subprocess.Popen([MXGATE, "run", "--config", self.config_path], cwd=self.dir,
-                                            stdout=subprocess.DEVNULL, stderr=stderr)
+                                            stdout=subprocess.DEVNULL, stderr=stderr,
+                                            preexec_fn=limit_files if file_limit else None)
         if not (wait_port(self.first_port, timeout) and wait_port(self.admin_port, timeout)):
             self.stop(kill=True)
             raise RuntimeError("mxgate did not start; log:\n" + self.log())

@@ -50,8 +50,9 @@ def ticket_reply(html=None, subject="Re: Printer on fire [TICKET-202501-0001]"):
     return message.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
-def http_get(port, path, headers=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def http_get(port, path, headers=None, source="127.0.0.1"):
+    """source: the local address to connect from (all of 127.0.0.0/8 is loopback)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
     try:
         connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
@@ -384,13 +385,14 @@ class TestEvents(unittest.TestCase):
         self.addCleanup(self.inbound.stop)
         self.addCleanup(self.events.stop)
 
-    def gateway(self, batch_max=1, links=None, zone=None, events_max_age="3d", **delivery):
+    def gateway(self, batch_max=1, links=None, zone=None, events_max_age="3d", trusted_proxies=None, **delivery):
         tenants = webhook_tenant(self.inbound.url, **delivery)
         tenants["acme"]["events"] = {"url": self.events.url, "secrets": [whsec(EVENTS_KEY)], "allow_private": True,
                                      "batch_max": batch_max, "max_age": events_max_age}
         if links:
             tenants["acme"]["links"] = links
-        gw = Gateway(tenants=tenants, overrides={"links": {"host": "links.test"}} if links else None, zone=zone)
+        node_links = {"host": "links.test", "trusted_proxies": trusted_proxies or []}
+        gw = Gateway(tenants=tenants, overrides={"links": node_links} if links else None, zone=zone)
         self.addCleanup(gw.cleanup)
         return gw.start()
 
@@ -479,7 +481,7 @@ class TestEvents(unittest.TestCase):
         self.assertEqual(by_type["message.bounced"]["data"]["message"]["id"], queued)
 
     def test_clicks_and_opens_become_events_of_the_links_tenant(self):
-        gw = self.gateway(links={"mode": "on"})
+        gw = self.gateway(links={"mode": "on"}, trusted_proxies=["127.0.0.1"])
         html = '<html><body><p>Track <a href="https://shop.test/x">this</a></p></body></html>'
         queued = send(gw, ticket_reply(html=html))
         [request] = wait_delivered(self, gw, self.inbound, [queued])
@@ -496,6 +498,21 @@ class TestEvents(unittest.TestCase):
                          (queued, "https://shop.test/x", 1, "TestBrowser/1"))
         opened = by_type["message.opened"]["data"]
         self.assertEqual((opened["message"]["id"], opened["ip"]), (queued, "203.0.113.9"))
+
+    def test_forwarded_for_is_honoured_only_from_trusted_proxies(self):
+        gw = self.gateway(links={"mode": "safe_links"}, trusted_proxies=["127.0.0.2", "127.0.0.3/32"])
+        html = '<html><body><p>Track <a href="https://shop.test/x">this</a></p></body></html>'
+        queued = send(gw, ticket_reply(html=html))
+        [request] = wait_delivered(self, gw, self.inbound, [queued])
+        click = re.search(r'href="https://links.test(/l/[^"]+)"', request["json"]["data"]["html"]).group(1)
+        forged = {"X-Forwarded-For": "203.0.113.9"}
+        self.assertEqual(http_get(gw.links_port, click, forged)[0], 302)  # from 127.0.0.1: not a proxy
+        # Through two trusted proxies (127.0.0.3 appended by the first, 127.0.0.2 is the peer); the
+        # client wrote 198.51.100.1 itself, 203.0.113.50 is where the first proxy saw it come from.
+        chain = {"X-Forwarded-For": "198.51.100.1, 203.0.113.50, 127.0.0.3"}
+        self.assertEqual(http_get(gw.links_port, click, chain, source="127.0.0.2")[0], 302)
+        clicks = [e["data"] for e in self.posted(4) if e["type"] == "message.clicked"]
+        self.assertEqual([c["ip"] for c in clicks], ["127.0.0.1", "203.0.113.50"])
 
     def test_expired_after_the_webhook_max_age(self):
         self.inbound.stop()

@@ -33,6 +33,15 @@ struct VerdictCount {
   uint64_t count = 0;
 };
 
+// One HTTP listener (admin, links): its connection cap and timeouts at work.
+struct HttpListenerSnapshot {
+  std::string name;
+  uint64_t open = 0;
+  uint64_t refused = 0;
+  uint64_t header_timeouts = 0;
+  uint64_t idle_timeouts = 0;
+};
+
 struct MetricsSnapshot {
   scheduler::QueueStats queue;
   spool::StoreStats store;
@@ -53,6 +62,7 @@ struct MetricsSnapshot {
   uint64_t protocol_errors = 0;
   uint64_t removed_auth_results = 0;  // forged Authentication-Results removed on arrival
   uint64_t removed_own_fields = 0;    // sender-supplied X-Mxgate-* fields removed
+  std::vector<HttpListenerSnapshot> http_listeners;
   std::vector<LaneSnapshot> lanes;
   std::vector<VerdictCount> verdicts;
   bool dns_enabled = false;

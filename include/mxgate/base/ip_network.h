@@ -32,6 +32,10 @@ class IpNetwork {
   int prefix_ = 0;
 };
 
+// The networks of a list already validated (the configuration's); entries that do not parse
+// are left out.
+std::vector<IpNetwork> parseNetworks(const std::vector<std::string>& texts);
+
 // True when address lies in any of the networks.
 bool inAnyNetwork(const std::vector<IpNetwork>& networks, std::string_view address);
 

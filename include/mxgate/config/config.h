@@ -164,12 +164,19 @@ struct LinkSettings {
   std::string keys_file;  // "" = <spool>/link.keys, created on first run
   std::string address;    // click/open endpoint listener; "" = none
   uint16_t port = 8026;
+  std::chrono::milliseconds header_timeout{10000};  // a request head must arrive within this
+  std::chrono::milliseconds idle_timeout{15000};    // a keep-alive connection waits this long
+  uint32_t max_connections = 1000;
+  std::vector<std::string> trusted_proxies;  // CIDR: peers whose X-Forwarded-For is honoured
 };
 
 struct AdminSettings {
   std::string address;
   uint16_t port = 8025;
   std::string token_file;  // "" = <spool>/admin.token, created on first run
+  std::chrono::milliseconds header_timeout{30000};  // a request head must arrive within this
+  std::chrono::milliseconds idle_timeout{60000};    // a keep-alive connection waits this long
+  uint32_t max_connections = 256;
 };
 
 struct DeliveryTarget {

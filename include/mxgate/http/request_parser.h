@@ -23,9 +23,12 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   bool keep_alive = true;
+  std::string peer;  // the TCP peer's numeric address (filled in by the server)
 
   // The first header with this (lower-case) name, or "".
   std::string_view header(std::string_view name) const;
+  // The values of every header with this (lower-case) name, in order.
+  std::vector<std::string_view> headerValues(std::string_view name) const;
   // The value of a query parameter, or "" (no percent-decoding; our parameters are plain).
   std::string queryParam(std::string_view name) const;
 };
@@ -46,6 +49,8 @@ class RequestParser {
   // bytes belonged to it. Error: errorStatus() is the HTTP status to answer (400, 413, 431).
   Status feed(std::string_view in, size_t& consumed, Request& out);
   int errorStatus() const { return error_status_; }
+  // The head of the request being read is complete; its body is still arriving.
+  bool inBody() const { return in_body_; }
 
  private:
   static int onMessageBegin(http_parser* parser);
@@ -64,6 +69,7 @@ class RequestParser {
   size_t header_bytes_ = 0;
   bool in_value_ = false;
   bool complete_ = false;
+  bool in_body_ = false;
   int error_status_ = 400;
 };
 

@@ -1,11 +1,19 @@
-// A small HTTP/1.1 server on one loop for mxgate's internal endpoints: requests are parsed
-// with RequestParser (bounded), handed to one asynchronous handler, and answered in order,
-// one at a time per connection, with keep-alive. The handler's respond() must run on the
+// A small HTTP/1.1 server on one loop for mxgate's internal and public endpoints: requests are
+// parsed with RequestParser (bounded), handed to one asynchronous handler, and answered in
+// order, one at a time per connection, with keep-alive. The handler's respond() must run on the
 // same loop; a response for a connection that has gone away is dropped.
+//
+// Limits (RFC 9112 §9.8, §9.3 persistence): at most max_connections are served at once (one
+// more is answered 503 and closed); a request head must arrive within header_timeout of its
+// first byte (of the accept, for a connection's first request: a slowloris head is cut), a body
+// must not stall for idle_timeout, and a connection waiting for its next request is closed
+// after idle_timeout. Deadlines are checked once a second. Counters may be read on any thread.
 #pragma once
 
 #include <uv.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,11 +41,26 @@ using Handler = std::function<void(const Request& request, Respond respond)>;
 // "200 OK", "404 Not Found", ...
 std::string_view statusText(int status);
 
+struct ServerLimits {
+  RequestParser::Limits request;
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds idle_timeout{15000};
+  uint32_t max_connections = 1000;
+};
+
+// Relaxed atomics: written on the server's loop, read by /metrics on the control loop.
+struct ServerCounters {
+  std::atomic<uint64_t> open{0};             // connections being served
+  std::atomic<uint64_t> refused{0};          // answered 503: max_connections reached
+  std::atomic<uint64_t> header_timeouts{0};  // closed with a request head or body unfinished
+  std::atomic<uint64_t> idle_timeouts{0};    // closed while waiting for the next request
+};
+
 class Connection;
 
 class Server {
  public:
-  Server(io::Loop& loop, Handler handler, RequestParser::Limits limits);
+  Server(io::Loop& loop, Handler handler, ServerLimits limits);
   ~Server();
 
   // Binds on the calling thread; the port is known afterwards (useful with port 0).
@@ -46,23 +69,29 @@ class Server {
   // On the loop thread.
   void start();
   void stop();
+  const ServerCounters& counters() const { return counters_; }
 
   // Used by connections (loop thread).
   const Handler& handler() const { return handler_; }
-  const RequestParser::Limits& limits() const { return limits_; }
+  const ServerLimits& limits() const { return limits_; }
+  ServerCounters& counters() { return counters_; }
   io::Loop& loop() { return loop_; }
   Connection* find(uint64_t id);
   void forget(uint64_t id);
 
  private:
+  static void onSweep(uv_timer_t* timer);
+
   io::Loop& loop_;
   Handler handler_;
-  RequestParser::Limits limits_;
+  ServerLimits limits_;
+  ServerCounters counters_;
   int fd_ = -1;
   uint16_t port_ = 0;
   std::unique_ptr<io::Listener> listener_;
   std::unordered_map<uint64_t, Connection*> connections_;
   uint64_t next_id_ = 1;
+  uv_timer_t sweep_{};
   bool stopping_ = false;
 };
 

@@ -54,6 +54,26 @@ BOOST_AUTO_TEST_CASE(input_split_at_every_byte) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(head_then_body_and_repeated_headers) {
+  http::RequestParser parser({});
+  http::Request request;
+  size_t consumed = 0;
+  BOOST_TEST(!parser.inBody());
+  BOOST_TEST((parser.feed("POST /x HTTP/1.1\r\nX-Forwarded-For: 192.0.2.1\r\n", consumed, request) ==
+              http::RequestParser::Status::NeedMore));
+  BOOST_TEST(!parser.inBody());  // the head is still arriving
+  BOOST_TEST((parser.feed("x-forwarded-for: 10.0.0.1, 10.0.0.2\r\nContent-Length: 4\r\n\r\nab", consumed, request) ==
+              http::RequestParser::Status::NeedMore));
+  BOOST_TEST(parser.inBody());
+  BOOST_TEST((parser.feed("cd", consumed, request) == http::RequestParser::Status::Complete));
+  BOOST_TEST(!parser.inBody());
+  BOOST_TEST(request.body == "abcd");
+  const std::vector<std::string_view> values = request.headerValues("x-forwarded-for");
+  BOOST_TEST(values == (std::vector<std::string_view>{"192.0.2.1", "10.0.0.1, 10.0.0.2"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(request.headerValues("via").empty());
+}
+
 BOOST_AUTO_TEST_CASE(limits_give_the_right_status) {
   http::RequestParser::Limits limits;
   limits.max_header_bytes = 100;

@@ -45,7 +45,7 @@ struct TestServer {
                         }
                         respond(std::move(response));
                       },
-                      http::RequestParser::Limits{8192, 1 << 20}};
+                      http::ServerLimits{http::RequestParser::Limits{8192, 1 << 20}}};
   uint16_t port = 0;
 
   TestServer() {
