@@ -176,7 +176,7 @@ const Key<Config> kNodeKeys[] = {
      .live = true, .help = "Simultaneous SMTP connections from one client address.",
      .store = [](Config& c, const Parsed& p) { c.smtp.max_connections_per_ip = u32(p); }},
     {.name = "smtp.ipv6_prefix_length", .type = Type::Integer, .default_value = "64", .min = 32, .max = 128,
-     .help = "IPv6 clients count against max_connections_per_ip per network of this prefix length.",
+     .live = true, .help = "IPv6 clients count against max_connections_per_ip per network of this prefix length.",
      .store = [](Config& c, const Parsed& p) { c.smtp.ipv6_prefix_length = u32(p); }},
     {.name = "smtp.max_line_length", .type = Type::Size, .default_value = R"("2KiB")", .min = 512, .max = 64 * kKiB,
      .live = true, .help = "Longest command line in bytes, CRLF included (RFC 5321 §4.5.3.1.4 requires 512).",
@@ -372,7 +372,7 @@ const Key<Config> kNodeKeys[] = {
      .store = [](Config& c, const Parsed& p) { c.auth.authserv_id = p.text; }},
     {.name = "auth.remove_authres_ids", .type = Type::StringArray, .default_value = "[]", .max = 1000,
      .check = values::checkDomain,
-     .help = "Other authserv-ids of our cluster: arriving Authentication-Results naming them are removed.",
+     .live = true, .help = "Other authserv-ids of our cluster: arriving Authentication-Results naming them are removed.",
      .store = [](Config& c, const Parsed& p) { c.auth.remove_authres_ids = p.list; }},
     {.name = "auth.public_suffix_list", .type = Type::String,
      .default_value = R"("/usr/share/publicsuffix/public_suffix_list.dat")", .min = 1,
@@ -454,7 +454,7 @@ const Key<Config> kNodeKeys[] = {
      .store = [](Config& c, const Parsed& p) { c.links.max_connections = u32(p); }},
     {.name = "links.trusted_proxies", .type = Type::StringArray, .default_value = "[]", .max = 1000,
      .check = checkNetwork,
-     .help = "Networks (CIDR) of reverse proxies whose X-Forwarded-For is honoured; [] = none.",
+     .live = true, .help = "Networks (CIDR) of reverse proxies whose X-Forwarded-For is honoured; [] = none.",
      .store = [](Config& c, const Parsed& p) { c.links.trusted_proxies = p.list; }},
 };
 
