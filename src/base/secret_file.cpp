@@ -7,6 +7,8 @@
 
 #include <filesystem>
 
+#include "mxgate/base/digest.h"
+
 namespace mxgate::base {
 
 bool writeSecretFile(const std::string& path, const std::string& content, std::string& error) {
@@ -38,14 +40,6 @@ std::string randomBytes(size_t count) {
   return random;
 }
 
-std::string randomHex(size_t count) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string text;
-  for (unsigned char byte : randomBytes(count)) {
-    text.push_back(kHex[byte >> 4]);
-    text.push_back(kHex[byte & 15]);
-  }
-  return text;
-}
+std::string randomHex(size_t count) { return hexLower(randomBytes(count)); }
 
 }  // namespace mxgate::base

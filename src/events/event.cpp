@@ -6,22 +6,13 @@
 
 #include "mxgate/base/ascii.h"
 #include "mxgate/base/clock.h"
+#include "mxgate/base/digest.h"
 #include "mxgate/spool/store.h"
 
 namespace mxgate::events {
 namespace {
 
 using nlohmann::json;
-
-std::string hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char byte : bytes) {
-    out.push_back(kHex[byte >> 4]);
-    out.push_back(kHex[byte & 15]);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -80,7 +71,7 @@ Event make(std::string_view type, std::string_view tenant, uint64_t at_us, const
   event.key = spool::newEventKey(at_us);
   spool::EventRecord& record = event.record;
   record.at_us = at_us;
-  record.id = "evt_" + hex(event.key);
+  record.id = "evt_" + base::hexLower(event.key);
   record.tenant = std::string(tenant);
   record.type = std::string(type);
 

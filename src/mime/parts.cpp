@@ -11,8 +11,6 @@
 // space bounded by the part count GMime built. Pure; any thread once mime::initialize() ran.
 #include "parts.h"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <cstring>
 #include <string>
@@ -21,6 +19,7 @@
 
 #include "gmime_util.h"
 #include "mxgate/base/ascii.h"
+#include "mxgate/base/digest.h"
 #include "mxgate/base/utf8.h"
 
 namespace mxgate::mime::detail {
@@ -98,20 +97,6 @@ bool hasFilename(GMimeObject* object) {
 bool isAttachmentDisposition(GMimeObject* object) {
   const char* disposition = g_mime_object_get_disposition(object);
   return disposition != nullptr && ascii::equalsIgnoreCase(disposition, "attachment");
-}
-
-std::string sha256Hex(std::string_view bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * length);
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0x0F]);
-  }
-  return out;
 }
 
 // The longest prefix of UTF-8 text not over max bytes that ends on a character boundary.
@@ -331,7 +316,7 @@ class Walker {
       attachment.disposition = !attachment.content_id.empty() && attachment.filename.empty() ? "inline" : "attachment";
     }
     attachment.size = content.size();
-    attachment.sha256 = sha256Hex(content);
+    attachment.sha256 = base::sha256Hex(content);
     if (keep_ && content.size() <= limits_.max_kept_attachment_bytes - kept_) {
       attachment.content.assign(content);
       attachment.content_kept = true;
