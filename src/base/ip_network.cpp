@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 
 namespace mxgate {
 namespace {
@@ -128,13 +129,55 @@ bool inAnyNetwork(const std::vector<IpNetwork>& networks, std::string_view addre
   return false;
 }
 
+namespace {
+
+using Ipv4 = std::array<uint8_t, 4>;
+
+Ipv4 ipv4At(const std::array<uint8_t, 16>& bytes, size_t offset, uint8_t flip = 0) {
+  return Ipv4{static_cast<uint8_t>(bytes[offset] ^ flip), static_cast<uint8_t>(bytes[offset + 1] ^ flip),
+              static_cast<uint8_t>(bytes[offset + 2] ^ flip), static_cast<uint8_t>(bytes[offset + 3] ^ flip)};
+}
+
+bool startsWith(const std::array<uint8_t, 16>& bytes, std::initializer_list<uint8_t> prefix) {
+  return std::equal(prefix.begin(), prefix.end(), bytes.begin());
+}
+
+// The IPv4 addresses an IPv6 address leads to when it embeds them (IPv4-mapped ::ffff:0:0/96
+// is already IPv4 after parseAddress): IPv4-compatible ::/96 (RFC 4291 §2.5.5.1),
+// IPv4-translated ::ffff:0:0:0/96 (RFC 2765 §2.1), NAT64 64:ff9b::/96 (RFC 6052 §2.1), 6to4
+// 2002::/16 (RFC 3056 §2), Teredo 2001::/32 (RFC 4380 §4: the server, and the client stored
+// with every bit inverted) and ISATAP interface identifiers ::0:5efe:a.b.c.d and
+// ::200:5efe:a.b.c.d under any prefix (RFC 5214 §6.1).
+std::vector<Ipv4> embeddedIpv4(const std::array<uint8_t, 16>& bytes) {
+  std::vector<Ipv4> found;
+  if (startsWith(bytes, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}) ||
+      startsWith(bytes, {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0}) ||
+      startsWith(bytes, {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0})) {
+    found.push_back(ipv4At(bytes, 12));
+  }
+  if (startsWith(bytes, {0x20, 0x02})) {
+    found.push_back(ipv4At(bytes, 2));
+  }
+  if (startsWith(bytes, {0x20, 0x01, 0, 0})) {
+    found.push_back(ipv4At(bytes, 4));
+    found.push_back(ipv4At(bytes, 12, 0xff));
+  }
+  if ((bytes[8] == 0 || bytes[8] == 2) && bytes[9] == 0 && bytes[10] == 0x5e && bytes[11] == 0xfe) {
+    found.push_back(ipv4At(bytes, 12));
+  }
+  return found;
+}
+
+}  // namespace
+
 bool isNonPublicAddress(std::string_view address) {
   static const std::vector<IpNetwork> kNonPublic = [] {
     std::vector<IpNetwork> networks;
     for (const char* text : {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
                              "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
                              "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128",
-                             "64:ff9b:1::/48", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "ff00::/8"}) {
+                             "64:ff9b:1::/48", "100::/64", "2001:2::/48", "2001:db8::/32", "3fff::/20", "5f00::/16",
+                             "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8"}) {
       networks.push_back(*IpNetwork::parse(text));
     }
     return networks;
@@ -144,7 +187,16 @@ bool isNonPublicAddress(std::string_view address) {
   if (!parseAddress(address, v6, bytes)) {
     return true;
   }
-  return inAnyNetwork(kNonPublic, address);
+  if (inAnyNetwork(kNonPublic, address)) {
+    return true;
+  }
+  for (const Ipv4& embedded : v6 ? embeddedIpv4(bytes) : std::vector<Ipv4>{}) {
+    char text[INET_ADDRSTRLEN] = {};
+    if (inet_ntop(AF_INET, embedded.data(), text, sizeof text) == nullptr || inAnyNetwork(kNonPublic, text)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace mxgate

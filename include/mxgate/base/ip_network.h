@@ -42,7 +42,11 @@ bool inAnyNetwork(const std::vector<IpNetwork>& networks, std::string_view addre
 // True for addresses that are not globally reachable unicast (RFC 6890 special-purpose
 // registries): loopback, private (RFC 1918, RFC 4193), link-local, CGNAT (RFC 6598),
 // unspecified, multicast, reserved and documentation ranges; also for text that is not an
-// address. Used to keep tenant-supplied webhook URLs off internal networks (SSRF).
+// address. IPv6 addresses that embed an IPv4 address — IPv4-mapped and IPv4-compatible,
+// NAT64 64:ff9b::/96, 6to4 2002::/16, Teredo 2001::/32 (server and inverted client), ISATAP
+// identifiers — are refused when that IPv4 address is; the NAT64 local-use prefix
+// 64:ff9b:1::/48 (RFC 8215) is refused whole. Used to keep tenant-supplied webhook URLs off
+// internal networks (SSRF).
 bool isNonPublicAddress(std::string_view address);
 
 }  // namespace mxgate

@@ -3,7 +3,8 @@
 // uv_timer_t). Redirects are never followed; only http and https; connections are reused
 // (keep-alive) within one client; every connect is checked against the address policy
 // (CURLOPT_OPENSOCKETFUNCTION), so a tenant's URL cannot reach loopback or private networks
-// unless its policy allows it — also when a public name resolves to a private address.
+// unless its policy allows it — also when a public name resolves to a private address. Proxies
+// are never used, whatever *_proxy variables the environment holds.
 //
 // A Client belongs to one loop: construct it anywhere, call post() and shutdown() on the
 // loop thread only. done runs on the loop thread, exactly once per post().

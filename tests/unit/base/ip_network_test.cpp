@@ -70,4 +70,39 @@ BOOST_AUTO_TEST_CASE(non_public_addresses) {
   }
 }
 
+// IPv6 forms that embed an IPv4 address lead where that address leads: refused exactly when
+// the plain IPv4 address is.
+BOOST_AUTO_TEST_CASE(embedded_ipv4_follows_the_ipv4_policy) {
+  struct Form {
+    const char* name;
+    const char* private_address;
+    const char* public_address;
+  };
+  const Form forms[] = {
+      {"IPv4-mapped ::ffff:0:0/96", "::ffff:192.168.1.1", "::ffff:8.8.8.8"},
+      {"IPv4-compatible ::/96", "::10.0.0.1", "::8.8.8.8"},
+      {"IPv4-compatible loopback", "::127.0.0.1", "::1.1.1.1"},
+      {"IPv4-translated ::ffff:0:0:0/96", "::ffff:0:169.254.169.254", "::ffff:0:8.8.8.8"},
+      {"NAT64 64:ff9b::/96", "64:ff9b::10.1.2.3", "64:ff9b::8.8.8.8"},
+      {"NAT64 64:ff9b::/96, hex", "64:ff9b::7f00:1", "64:ff9b::808:808"},
+      {"NAT64 CGNAT", "64:ff9b::100.64.0.1", "64:ff9b::100.128.0.1"},
+      {"6to4 2002::/16", "2002:c0a8:0101::1", "2002:0808:0808::1"},
+      {"6to4 loopback", "2002:7f00:1::", "2002:101:101::"},
+      // Teredo: server 65.54.227.120, client 10.0.0.1 / 8.8.8.8 stored inverted (f5ff:fffe / f7f7:f7f7).
+      {"Teredo client", "2001:0:4136:e378:8000:63bf:f5ff:fffe", "2001:0:4136:e378:8000:63bf:f7f7:f7f7"},
+      {"Teredo server", "2001:0:a00:1:8000:63bf:f7f7:f7f7", "2001:0:4136:e378:8000:63bf:f7f7:f7f7"},
+      {"ISATAP ::0:5efe", "2606:4700::5efe:a00:1", "2606:4700::5efe:808:808"},
+      {"ISATAP ::200:5efe", "2606:4700::200:5efe:c0a8:1", "2606:4700::200:5efe:808:808"},
+  };
+  for (const Form& form : forms) {
+    BOOST_TEST(mxgate::isNonPublicAddress(form.private_address), form.name << ": " << form.private_address);
+    BOOST_TEST(!mxgate::isNonPublicAddress(form.public_address), form.name << ": " << form.public_address);
+  }
+  // The NAT64 local-use prefix (RFC 8215) is not global whatever it embeds.
+  BOOST_TEST(mxgate::isNonPublicAddress("64:ff9b:1::8.8.8.8"));
+  for (const char* reserved : {"2001:2::1", "3fff::1", "5f00::1", "fec0::1"}) {
+    BOOST_TEST(mxgate::isNonPublicAddress(reserved), reserved);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,12 +1,22 @@
 // The libcurl-on-libuv client against a real HTTP server on 127.0.0.1 (mxgate's own
 // http::Server on a second loop): status codes, redirects not followed, the address policy,
-// timeouts, connection reuse and many requests at once, and shutdown with requests under way.
+// timeouts, connection reuse and many requests at once, shutdown with requests under way, and
+// proxies named by the environment never used.
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
 #include <future>
+#include <initializer_list>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "mxgate/http/server.h"
 #include "mxgate/io/loop.h"
@@ -92,6 +102,66 @@ webhook::Request request(const std::string& url, std::string body = R"({"a":1})"
   r.timeout = std::chrono::milliseconds(3000);
   return r;
 }
+
+// A TCP listener on 127.0.0.1 that only counts the connections made to it: it stands in for a
+// proxy that a *_proxy environment variable names.
+struct ConnectionCounter {
+  int fd = -1;
+  uint16_t port = 0;
+  std::atomic<int> connections{0};
+  std::atomic<bool> stopping{false};
+  std::thread thread;
+
+  ConnectionCounter() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    BOOST_REQUIRE(::listen(fd, 16) == 0);
+    BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port = ntohs(address.sin_port);
+    thread = std::thread([this] {
+      while (!stopping) {
+        pollfd ready{fd, POLLIN, 0};
+        if (::poll(&ready, 1, 20) > 0) {
+          const int connection = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+          if (connection >= 0) {
+            ++connections;
+            ::close(connection);
+          }
+        }
+      }
+    });
+  }
+  ~ConnectionCounter() {
+    stopping = true;
+    thread.join();
+    ::close(fd);
+  }
+};
+
+constexpr const char* kProxyVariables[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+                                           "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+
+// Sets the given proxy variables (and clears every other one, and no_proxy) for its lifetime.
+struct ProxyEnvironment {
+  ProxyEnvironment(std::initializer_list<const char*> names, const std::string& proxy) {
+    clear();
+    for (const char* name : names) {
+      ::setenv(name, proxy.c_str(), 1);
+    }
+  }
+  ~ProxyEnvironment() { clear(); }
+  static void clear() {
+    for (const char* name : kProxyVariables) {
+      ::unsetenv(name);
+    }
+    ::unsetenv("no_proxy");
+    ::unsetenv("NO_PROXY");
+  }
+};
 
 }  // namespace
 
@@ -200,6 +270,28 @@ BOOST_AUTO_TEST_CASE(shutdown_fails_requests_under_way) {
   BOOST_TEST(after.get_future().get().error == "shutting down");
   loop.stop();
   loop.join();
+}
+
+BOOST_AUTO_TEST_CASE(proxies_from_the_environment_are_never_used) {
+  TestServer server;
+  ConnectionCounter proxy;
+  const std::string at = "127.0.0.1:" + std::to_string(proxy.port);
+  {
+    ProxyEnvironment environment({"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"},
+                                 "http://" + at);
+    TestClient client;
+    webhook::Response response = client.post(request(server.url("/ok")));
+    BOOST_TEST(response.status == 200, response.error);
+  }
+  {
+    ProxyEnvironment environment({"ALL_PROXY"}, "socks5h://" + at);
+    TestClient client;
+    webhook::Response response = client.post(request(server.url("/ok")));
+    BOOST_TEST(response.status == 200, response.error);
+  }
+  BOOST_TEST(proxy.connections.load() == 0);
+  std::lock_guard<std::mutex> lock(server.mutex);
+  BOOST_TEST(server.seen.size() == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
