@@ -26,6 +26,7 @@
 #include "schema.h"
 #include "values.h"
 #include "mxgate/base/ascii.h"
+#include "mxgate/base/redact.h"
 #include "mxgate/base/utf8.h"
 
 namespace mxgate::config {
@@ -307,9 +308,10 @@ std::string_view resolutionName(uint64_t resolution) {
   }
 }
 
-// Length, control bytes and the key's own check, shared by strings and array elements.
+// Length, control bytes and the key's own check, shared by strings and array elements (entry:
+// the element's 1-based position, 0 for a string).
 template <class Target>
-bool checkText(const std::string& text, const Key<Target>& key, int line, Sink& sink) {
+bool checkText(const std::string& text, const Key<Target>& key, int line, Sink& sink, size_t entry = 0) {
   if (key.type == Type::String && text.size() < key.min) {
     sink.add(line, key.name, "must not be empty");
     return false;
@@ -326,7 +328,17 @@ bool checkText(const std::string& text, const Key<Target>& key, int line, Sink& 
   }
   if (key.check != nullptr) {
     if (const std::string reason = key.check(text); !reason.empty()) {
-      sink.add(line, key.name, fmt::format("invalid value {}: {}", quote(text), reason));
+      switch (key.echo) {
+        case schema::Echo::Value: sink.add(line, key.name, fmt::format("invalid value {}: {}", quote(text), reason)); break;
+        case schema::Echo::Url:
+          sink.add(line, key.name, fmt::format("invalid value {}: {}", quote(redactUrl(text)), reason));
+          break;
+        case schema::Echo::Never:
+          sink.add(line, key.name,
+                   entry == 0 ? fmt::format("invalid value (not shown): {}", reason)
+                              : fmt::format("invalid value (entry {}, not shown): {}", entry, reason));
+          break;
+      }
       return false;
     }
   }
@@ -453,7 +465,7 @@ bool convert(const Value& value, const Key<Target>& key, Sink& sink, Parsed& out
           continue;
         }
         out.list.push_back(element.as_string().str);
-        ok = checkText(out.list.back(), key, lineOf(element), sink) && ok;
+        ok = checkText(out.list.back(), key, lineOf(element), sink, out.list.size()) && ok;
       }
       return ok;
     }

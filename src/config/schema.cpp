@@ -522,11 +522,13 @@ const Key<Tenant> kPolicyKeys[] = {
      .only_for = "smtp",
      .help = "Name the next hop's certificate must carry (also sent as SNI); \"\" = delivery.host.",
      .store = [](Tenant& t, const Parsed& p) { t.delivery.tls_verify_name = p.text; }},
-    {.name = "delivery.url", .type = Type::String, .max = 2048, .check = values::checkHttpUrl, .only_for = "webhook",
+    {.name = "delivery.url", .type = Type::String, .max = 2048, .check = values::checkHttpUrl, .echo = Echo::Url,
+     .only_for = "webhook",
      .help = "The endpoint receiving the signed JSON POSTs (http:// or https://).",
      .store = [](Tenant& t, const Parsed& p) { t.delivery.url = p.text; }},
     {.name = "delivery.secrets", .type = Type::StringArray, .min = 1, .max = 8, .check = values::checkWebhookSecret,
-     .only_for = "webhook", .help = "Signing secrets (\"whsec_\" + base64), newest first; each signs every request.",
+     .echo = Echo::Never, .only_for = "webhook",
+     .help = "Signing secrets (\"whsec_\" + base64), newest first; each signs every request.",
      .store =
          [](Tenant& t, const Parsed& p) {
            t.delivery.secret_keys.clear();
@@ -598,10 +600,12 @@ const Key<Tenant> kPolicyKeys[] = {
      .help = "Rewrite links in text/plain parts too, not only in HTML.",
      .store = [](Tenant& t, const Parsed& p) { t.links.rewrite_text = p.flag; }},
     {.name = "events.url", .type = Type::String, .default_value = R"("")", .max = 2048, .check = checkOptionalHttpUrl,
+     .echo = Echo::Url,
      .help = "Endpoint receiving this tenant's delivery and engagement events; \"\" = no events.",
      .store = [](Tenant& t, const Parsed& p) { t.events.url = p.text; }},
     {.name = "events.secrets", .type = Type::StringArray, .default_value = "[]", .max = 8,
-     .check = values::checkWebhookSecret, .help = "Signing secrets for events, newest first (required with a url).",
+     .check = values::checkWebhookSecret, .echo = Echo::Never,
+     .help = "Signing secrets for events, newest first (required with a url).",
      .store =
          [](Tenant& t, const Parsed& p) {
            t.events.secret_keys.clear();

@@ -47,6 +47,13 @@ inline constexpr uint64_t kMicrosecond = 1;
 inline constexpr uint64_t kMillisecond = 1000;
 inline constexpr uint64_t kSecond = 1000000;
 
+// How error messages show an offending value.
+enum class Echo {
+  Value,  // quoted (control bytes escaped, cut at 100 bytes)
+  Url,    // quoted after redactUrl(): webhook URLs carry tokens in their query
+  Never,  // a secret: the message says what is wrong without repeating it
+};
+
 template <class Target>
 struct Key {
   std::string_view name;           // "smtp.max_recipients", "listener.port", "delivery.host"
@@ -59,6 +66,7 @@ struct Key {
   // String / each array element: "" = ok, else why not. Enum: called for a value not among
   // choices, to add a hint (e.g. the new name of an old value) to the error.
   std::string (*check)(std::string_view) = nullptr;
+  Echo echo = Echo::Value;  // how an error message may repeat a value that failed check
   std::string_view only_for = {};  // policy keys: the delivery target they belong to
   // Node keys: a reload (SIGHUP) applies a new value; otherwise it takes effect on restart.
   // (Policy keys all apply on reload.)

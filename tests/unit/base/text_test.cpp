@@ -1,10 +1,11 @@
 // Unit tests for the text helpers in base: UTF-8 well-formedness (RFC 3629 §4), ASCII case
-// folding, RFC 3339 timestamps and HTML escaping.
+// folding, RFC 3339 timestamps, HTML escaping and URL redaction.
 #include <boost/test/unit_test.hpp>
 
 #include "mxgate/base/ascii.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/base/html.h"
+#include "mxgate/base/redact.h"
 #include "mxgate/base/utf8.h"
 
 BOOST_AUTO_TEST_SUITE(text)
@@ -83,6 +84,19 @@ BOOST_AUTO_TEST_CASE(html_escaping) {
   BOOST_TEST(mxgate::html::escaped(R"(<a href="x?a=1&b='2'">)") ==
              "&lt;a href=&quot;x?a=1&amp;b=&#39;2&#39;&quot;&gt;");
   BOOST_TEST(mxgate::html::escaped("plain é") == "plain é");
+}
+
+BOOST_AUTO_TEST_CASE(urls_lose_userinfo_query_and_fragment) {
+  using mxgate::redactUrl;
+  BOOST_TEST(redactUrl("https://crm.example/hooks/in") == "https://crm.example/hooks/in");
+  BOOST_TEST(redactUrl("https://crm.example:8443/hooks?token=s3cr3t") == "https://crm.example:8443/hooks?[redacted]");
+  BOOST_TEST(redactUrl("https://user:pw@crm.example/h?a=1#frag") == "https://crm.example/h?[redacted]#[redacted]");
+  BOOST_TEST(redactUrl("http://a@b@crm.example?x") == "http://crm.example?[redacted]");
+  BOOST_TEST(redactUrl("https://crm.example#k=v?x") == "https://crm.example#[redacted]");
+  BOOST_TEST(redactUrl("https://crm.example/p/a@b") == "https://crm.example/p/a@b");  // "@" in the path stays
+  BOOST_TEST(redactUrl("https://crm.example/?") == "https://crm.example/?[redacted]");
+  BOOST_TEST(redactUrl("/receiver?token=1") == "/receiver?[redacted]");
+  BOOST_TEST(redactUrl("") == "");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -282,7 +282,7 @@ BOOST_AUTO_TEST_CASE(webhook_target_links_and_ticket_pattern) {
 domains = ["t.test"]
 [delivery]
 target = "webhook"
-url = "ftp://crm.test/in"
+url = "ftp://user:pw@crm.test/in?token=t0k3n#frag"
 secrets = ["whsec_c2hvcnQ=", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
 host = "relay.test"
 [links]
@@ -290,10 +290,11 @@ mode = "safe_links"
 [thread]
 ticket_pattern = "[TICKET-("
 )") == (Lines{
-             "a.toml:5: delivery.url: invalid value \"ftp://crm.test/in\": expected an http:// or https:// URL",
-             "a.toml:6: delivery.secrets: invalid value \"whsec_c2hvcnQ=\": expected \"whsec_\" followed by the "
+             "a.toml:5: delivery.url: invalid value \"ftp://crm.test/in?[redacted]#[redacted]\": expected an "
+             "http:// or https:// URL",
+             "a.toml:6: delivery.secrets: invalid value (entry 1, not shown): expected \"whsec_\" followed by the "
              "base64 of 24 to 64 random bytes",
-             "a.toml:6: delivery.secrets: invalid value \"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\": expected \"whsec_\" "
+             "a.toml:6: delivery.secrets: invalid value (entry 2, not shown): expected \"whsec_\" "
              "followed by the base64 of 24 to 64 random bytes",
              "a.toml:7: delivery.host: key only valid for target smtp",
              "a.toml:9: links.mode: link rewriting needs links.host in the node configuration",
@@ -310,6 +311,32 @@ target = "webhook"
              "a.toml:3: delivery.url: missing required key",
          }),
              boost::test_tools::per_element());
+}
+
+// Secrets and the tokens URLs carry never appear in an error (issue 9, item 15).
+BOOST_AUTO_TEST_CASE(secrets_and_url_tokens_are_not_repeated) {
+  const Lines errors = policyErrors(R"(tenant = "t"
+domains = ["t.test"]
+[delivery]
+target = "webhook"
+url = "https://crm.test/in?token=t0k3n"
+secrets = ["whsec_t0k3nSECRET!!"]
+[events]
+url = "https://user:t0k3n@crm.test/events"
+secrets = ["whsec_t0k3nSECRET!!"]
+)");
+  BOOST_TEST(errors == (Lines{
+                           "a.toml:6: delivery.secrets: invalid value (entry 1, not shown): expected \"whsec_\" "
+                           "followed by the base64 of 24 to 64 random bytes",
+                           "a.toml:8: events.url: invalid value \"https://crm.test/events\": expected a host (and "
+                           "no user information) after the scheme",
+                           "a.toml:9: events.secrets: invalid value (entry 1, not shown): expected \"whsec_\" "
+                           "followed by the base64 of 24 to 64 random bytes",
+                       }),
+             boost::test_tools::per_element());
+  for (const std::string& error : errors) {
+    BOOST_TEST(error.find("t0k3n") == std::string::npos, error);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(keys_of_the_other_delivery_target) {
