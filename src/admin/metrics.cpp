@@ -110,7 +110,12 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   metric(out, "mxgate_webhook_endpoints_disabled", "gauge", "Webhook endpoints disabled after a 410 answer.",
          s.webhook_endpoints_disabled);
   labeled(out, "mxgate_events_total", "counter", "Events of the event outbox by what became of them.", "result",
-          {{"posted", s.events.posted}, {"dead", s.events.dead}, {"dropped", s.events.dropped}});
+          {{"posted", s.events.posted},
+           {"dead", s.events.dead},
+           {"dropped", s.events.dropped},
+           {"purged", s.events.purged}});
+  labeled(out, "mxgate_events_outbox", "gauge", "Events in the outbox, as of the last census.", "state",
+          {{"pending", s.events.outbox_pending}, {"dead", s.events.outbox_dead}});
   metric(out, "mxgate_event_posts_failed_total", "counter", "Event POSTs answered with an error or not at all.",
          s.events.failed);
   out += "# HELP mxgate_link_requests_total Requests for signed links (click) and open pixels (open) by result.\n"

@@ -68,10 +68,10 @@ void addPerTenant(std::string_view type, const std::vector<std::pair<std::string
 
 Event make(std::string_view type, std::string_view tenant, uint64_t at_us, const Fields& fields) {
   Event event;
-  event.key = spool::newEventKey(at_us);
+  event.key = spool::newEventKey(tenant, at_us);
   spool::EventRecord& record = event.record;
   record.at_us = at_us;
-  record.id = "evt_" + base::hexLower(event.key);
+  record.id = "evt_" + base::hexLower(spool::eventKeyTime(event.key));
   record.tenant = std::string(tenant);
   record.type = std::string(type);
 

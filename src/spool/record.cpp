@@ -15,6 +15,8 @@ constexpr std::string_view kMessageMagic = "MXM";
 constexpr std::string_view kQuarantineMagic = "MXQ";
 constexpr std::string_view kAuditMagic = "MXA";
 constexpr std::string_view kEventMagic = "MXE";
+constexpr size_t kTimeKeyBytes = 12;
+constexpr char kDeadEventMark = '\xff';
 
 // Field tags of a message record (queue/README.md, "Message record").
 enum MessageTag : uint64_t {
@@ -79,6 +81,7 @@ enum EventTag : uint64_t {
   kEventJson = 5,
   kEventAttempts = 6,
   kEventDead = 7,
+  kEventDeadAt = 8,
 };
 enum AuditTag : uint64_t { kAuditAt = 1, kAuditActor = 2, kAuditAction = 3, kAuditTenant = 4, kAuditId = 5, kAuditDetail = 6 };
 
@@ -510,6 +513,9 @@ std::string encodeEvent(const EventRecord& record) {
   putField(out, kEventJson, record.json);
   putNumber(out, kEventAttempts, record.attempts);
   putNumber(out, kEventDead, record.dead ? 1 : 0);
+  if (record.dead_at_us != 0) {
+    putNumber(out, kEventDeadAt, record.dead_at_us);
+  }
   return seal(kEventMagic, std::move(out));
 }
 
@@ -523,6 +529,7 @@ DecodeStatus decodeEvent(std::string_view bytes, EventRecord& out) {
       case kEventJson: record.json.assign(value); return true;
       case kEventAttempts: return asU32(value, record.attempts);
       case kEventDead: return asFlag(value, record.dead);
+      case kEventDeadAt: return asNumber(value, record.dead_at_us);
       default: return true;
     }
   });
@@ -566,6 +573,49 @@ std::string auditKey(uint64_t at_us, uint32_t sequence) {
     key.push_back(static_cast<char>(sequence >> (8 * i)));
   }
   return key;
+}
+
+std::string eventTenantPrefix(std::string_view tenant) {
+  std::string key(tenant);
+  key.push_back('\0');
+  return key;
+}
+
+std::string eventTenantEnd(std::string_view tenant) {
+  std::string key(tenant);
+  key.push_back('\1');
+  return key;
+}
+
+std::string eventKey(std::string_view tenant, uint64_t at_us, uint32_t sequence) {
+  return eventTenantPrefix(tenant) + auditKey(at_us, sequence);
+}
+
+std::string_view eventKeyTenant(std::string_view key) {
+  const size_t nul = key.find('\0');
+  return nul == std::string_view::npos ? std::string_view() : key.substr(0, nul);
+}
+
+std::string_view eventKeyTime(std::string_view key) {
+  return key.size() < kTimeKeyBytes ? key : key.substr(key.size() - kTimeKeyBytes);
+}
+
+bool isDeadEventKey(std::string_view key) {
+  const size_t nul = key.find('\0');
+  return nul != std::string_view::npos && nul + 1 < key.size() && key[nul + 1] == kDeadEventMark &&
+         key.size() - nul - 2 == kTimeKeyBytes;
+}
+
+std::string deadEventKey(std::string_view live_key) {
+  std::string key(eventKeyTenant(live_key));
+  key.push_back('\0');
+  key.push_back(kDeadEventMark);
+  key.append(eventKeyTime(live_key));
+  return key;
+}
+
+std::string liveEventKey(std::string_view dead_key) {
+  return eventTenantPrefix(eventKeyTenant(dead_key)) + std::string(eventKeyTime(dead_key));
 }
 
 }  // namespace mxgate::spool

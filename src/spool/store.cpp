@@ -26,7 +26,11 @@ constexpr const char* kFamilies[] = {"default", "meta", "body", "open", "corrupt
 // Audit keys are time-ordered; the sequence separates records of the same microsecond.
 std::atomic<uint32_t> g_audit_sequence{0};
 constexpr const char* kFormatKey = "mxgate.spool.format";
-constexpr const char* kFormatVersion = "1";
+constexpr const char* kFormatVersion = "2";
+// Format 1 keyed events by time alone (queue/README.md, "Format history"); opening such a
+// spool moves them under their tenant.
+constexpr const char* kFormatTimeKeyedEvents = "1";
+constexpr size_t kMigrationBatch = 1000;
 constexpr size_t kMaxBatchBytes = 64u << 20;
 
 uint64_t elapsedMicros(std::chrono::steady_clock::time_point since) {
@@ -94,7 +98,9 @@ void Batch::deleteAudit(std::string_view key) {
   bytes_ += key.size();
 }
 
-std::string newEventKey(uint64_t at_us) { return auditKey(at_us, g_audit_sequence.fetch_add(1)); }
+std::string newEventKey(std::string_view tenant, uint64_t at_us) {
+  return eventKey(tenant, at_us, g_audit_sequence.fetch_add(1));
+}
 
 void Batch::putEvent(const std::string& key, const EventRecord& record) {
   Op op{Family::Events, Kind::Put, key, encodeEvent(record)};
@@ -211,6 +217,10 @@ bool Store::openDatabase(std::string& error) {
     status = db_->Put(sync_write, handles_[0], kFormatKey, kFormatVersion);
     format = kFormatVersion;
   }
+  if (status.ok() && format == kFormatTimeKeyedEvents) {
+    status = migrateEventKeys();
+    format = status.ok() ? kFormatVersion : format;
+  }
   if (!status.ok() || format != kFormatVersion) {
     error = status.ok() ? "spool " + path_ + " has unsupported format " + format
                         : "cannot initialise spool " + path_ + ": " + status.ToString();
@@ -224,6 +234,50 @@ bool Store::openDatabase(std::string& error) {
   }
   audit_records_.store(audit);
   return true;
+}
+
+rocksdb::Status Store::migrateEventKeys() {
+  rocksdb::WriteOptions sync_write;
+  sync_write.sync = true;
+  rocksdb::WriteBatch batch;
+  uint64_t moved = 0;
+  uint64_t undecodable = 0;
+  rocksdb::Status status;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[7]));
+  for (it->SeekToFirst(); it->Valid() && status.ok(); it->Next()) {
+    // Format 1: 12 time bytes for a live event, 0xFF and the 12 bytes for a dead one.
+    const std::string_view key(it->key().data(), it->key().size());
+    const bool dead = key.size() == 13 && key.front() == '\xff';
+    if (key.size() != 12 && !dead) {
+      continue;
+    }
+    EventRecord record;
+    if (decodeEvent(std::string_view(it->value().data(), it->value().size()), record) != DecodeStatus::Ok) {
+      ++undecodable;  // stays under its old key; the dispatcher skips and logs it
+      continue;
+    }
+    std::string moved_key = eventTenantPrefix(record.tenant) + std::string(key.substr(dead ? 1 : 0));
+    batch.Put(handles_[7], dead ? deadEventKey(moved_key) : moved_key, it->value());
+    batch.Delete(handles_[7], it->key());
+    if (++moved % kMigrationBatch == 0) {
+      status = db_->Write(sync_write, &batch);
+      batch.Clear();
+    }
+  }
+  if (status.ok()) {
+    status = it->status();
+  }
+  if (status.ok()) {
+    batch.Put(handles_[0], kFormatKey, kFormatVersion);
+    status = db_->Write(sync_write, &batch);
+  }
+  log::info("-", "spool_migrated")
+      .kv("from", kFormatTimeKeyedEvents)
+      .kv("to", kFormatVersion)
+      .kv("events", moved)
+      .kv("undecodable_events", undecodable)
+      .kv("ok", status.ok());
+  return status;
 }
 
 void Store::closeDatabase() {
@@ -630,6 +684,40 @@ void Store::scanEvents(const std::string& from,
     if (!visit(it->key().ToString(), record)) {
       return;
     }
+  }
+}
+
+void Store::scanEventHeads(const std::function<size_t(std::string_view tenant)>& wanted,
+                           const std::function<void(const std::string& key, EventRecord&)>& visit) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[7]));
+  it->SeekToFirst();
+  while (it->Valid()) {
+    const std::string_view first(it->key().data(), it->key().size());
+    if (first.find('\0') == std::string_view::npos) {
+      it->Next();  // not an event key: no tenant to skip
+      continue;
+    }
+    const std::string tenant(eventKeyTenant(first));
+    const std::string end = eventTenantEnd(tenant);
+    size_t left = wanted(tenant);
+    for (; left > 0 && it->Valid() && it->key().compare(end) < 0; it->Next()) {
+      const std::string key = it->key().ToString();
+      if (isDeadEventKey(key)) {
+        break;  // the tenant's dead events follow its live ones
+      }
+      EventRecord record;
+      if (decodeEvent(std::string_view(it->value().data(), it->value().size()), record) != DecodeStatus::Ok) {
+        log::error("-", "corrupt_event_record");
+        continue;
+      }
+      visit(key, record);
+      --left;
+    }
+    it->Seek(end);
   }
 }
 

@@ -1,7 +1,7 @@
 """A real HTTP receiver for the webhook tests (Python's http.server on 127.0.0.1): it checks
 every request's Standard Webhooks signature with its own HMAC code (any of the configured
 secrets may match, as during a rotation), records what arrived, and answers with the statuses a
-test scripts (per call, in order, then 200)."""
+test scripts (per call, in order, then 200), after an optional delay (a slow endpoint)."""
 
 import base64
 import hashlib
@@ -37,6 +37,7 @@ class Receiver:
         self.requests = []   # dicts: id, timestamp, signature_ok, body, json, path, headers
         self.statuses = []   # answers for the next requests, then 200
         self.retry_after = None  # a Retry-After header on non-2xx answers
+        self.delay = 0.0         # seconds each request waits before its answer, or a function giving them
         self.lock = threading.Lock()
         self.server = None
         self.thread = None
@@ -64,6 +65,7 @@ class Receiver:
                     "body": body,
                     "arrived": time.time(),
                 }
+                time.sleep(receiver.delay() if callable(receiver.delay) else receiver.delay)
                 record["signature_ok"] = signature_valid(receiver.keys, record["id"], record["timestamp"], body,
                                                          record["signature"])
                 try:

@@ -215,6 +215,7 @@ struct EventsPolicy {
   uint32_t batch_max = 1;  // 1 = one JSON object per POST; more = a JSON array of up to this many
   std::chrono::milliseconds timeout{30000};
   std::chrono::seconds max_age{259200};  // then the event is kept as dead (replayable)
+  std::chrono::seconds dead_retention{2592000};  // a dead event is purged this long after it died
 };
 
 struct ThreadPolicy {

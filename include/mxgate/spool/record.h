@@ -153,9 +153,11 @@ struct EventRecord {
   std::string json;    // the event object as posted
   uint32_t attempts = 0;
   bool dead = false;   // past the tenant's events.max_age: kept, replayable, not retried
+  uint64_t dead_at_us = 0;  // when it became dead (events.dead_retention counts from here)
 
   bool operator==(const EventRecord&) const = default;
 };
+
 
 enum class DecodeStatus { Ok, TooShort, BadMagic, UnsupportedVersion, BadChecksum, Malformed };
 
@@ -175,9 +177,20 @@ std::string metaKey(const mail::QueueId& id);
 std::string bodyKey(const mail::QueueId& id, uint32_t chunk);
 // quarantine/<tenant id> NUL <12-byte queue id>: a tenant's entries sort together.
 std::string quarantineKey(std::string_view tenant, const mail::QueueId& id);
-// audit/<8-byte big-endian microseconds><4-byte sequence>: time order. The events family
-// uses the same time-ordered keys.
+// audit/<8-byte big-endian microseconds><4-byte sequence>: time order.
 std::string auditKey(uint64_t at_us, uint32_t sequence);
+// events/<tenant id> NUL <the 12 bytes of an audit key>: each tenant's events sort together,
+// in time order. A dead event has 0xFF between the NUL and the time, so a tenant's dead
+// events sort after its live ones.
+std::string eventKey(std::string_view tenant, uint64_t at_us, uint32_t sequence);
+std::string_view eventKeyTenant(std::string_view key);  // "" when the key has no tenant part
+std::string_view eventKeyTime(std::string_view key);    // the last 12 bytes
+bool isDeadEventKey(std::string_view key);
+std::string deadEventKey(std::string_view live_key);
+std::string liveEventKey(std::string_view dead_key);
+// Where the keys of the tenant's events start, and the first key after all of them.
+std::string eventTenantPrefix(std::string_view tenant);
+std::string eventTenantEnd(std::string_view tenant);
 
 // CRC-32 (zlib) continuing from crc; start with 0.
 uint32_t crc32(uint32_t crc, std::string_view bytes);

@@ -1,5 +1,5 @@
-// The durable spool: RocksDB column families meta, body, open, corrupt, quarantine and audit
-// (queue/README.md), and the group-commit writer thread that is the only writer.
+// The durable spool: RocksDB column families meta, body, open, corrupt, quarantine, audit and
+// events (queue/README.md), and the group-commit writer thread that is the only writer.
 //
 // Sessions and the scheduler build a Batch and submit() it; the writer thread drains
 // everything pending, applies it as ONE WriteBatch (sync=true if any submitter asked for
@@ -30,6 +30,7 @@
 namespace rocksdb {
 class DB;
 class Env;
+class Status;
 class ColumnFamilyHandle;
 struct DBOptions;
 struct ColumnFamilyDescriptor;
@@ -101,8 +102,9 @@ struct StoreStats {
   uint64_t synced_batches = 0;
 };
 
-// A fresh time-ordered key for an event written at at_us (unique within the process).
-std::string newEventKey(uint64_t at_us);
+// A fresh key for an event of the tenant written at at_us: after the tenant's earlier events
+// (unique within the process).
+std::string newEventKey(std::string_view tenant, uint64_t at_us);
 
 class Store {
  public:
@@ -153,9 +155,13 @@ class Store {
   // keys; visit returns false to stop.
   using AuditFn = std::function<bool(std::string_view key, AuditRecord&)>;
   void scanAudit(uint64_t from_us, bool newest_first, const AuditFn& visit);
-  // Events in key (time) order from key `from` on; visit returns false to stop. Undecodable
-  // records are skipped and logged.
+  // Events in key order (by tenant, then live before dead, then time) from key `from` on;
+  // visit returns false to stop. Undecodable records are skipped and logged.
   void scanEvents(const std::string& from, const std::function<bool(const std::string& key, EventRecord&)>& visit);
+  // The oldest live events of every tenant in the outbox: wanted(tenant) says how many (0 =
+  // none; the tenant's keys are skipped with one seek), visit sees them in time order.
+  void scanEventHeads(const std::function<size_t(std::string_view tenant)>& wanted,
+                      const std::function<void(const std::string& key, EventRecord&)>& visit);
 
   // ---- Health: cheap, any thread ----------------------------------------------------------
   bool writable() const { return writable_.load(std::memory_order_relaxed); }
@@ -184,6 +190,9 @@ class Store {
 
   explicit Store(const config::SpoolSettings& settings);
   bool openDatabase(std::string& error);
+  // Opening a format-1 spool: moves its events under their tenant's key prefix (synced, in
+  // batches) and records format 2.
+  rocksdb::Status migrateEventKeys();
   void closeDatabase();
   void writerLoop();
   rocksdb::ColumnFamilyHandle* family(Batch::Family family) const;

@@ -1,5 +1,6 @@
-// Event records: the JSON posted for each event type, reply parsing, ids derived from the
-// time-ordered keys, and the per-tenant fan-out that skips tenants without an events.url.
+// Event records: the JSON posted for each event type, reply parsing, keys under the tenant with
+// ids derived from their time part, and the per-tenant fan-out that skips tenants without an
+// events.url.
 #include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>
@@ -36,7 +37,8 @@ BOOST_AUTO_TEST_CASE(delivery_event_json) {
   fields.reply = "250 2.0.0 Ok";
   fields.remote = "127.0.0.1:25";
   const events::Event event = events::make("message.delivered", "acme", 1737000000123456, fields);
-  BOOST_TEST(event.key.size() == 12u);
+  BOOST_TEST(event.key.size() == 4u + 1u + 12u);
+  BOOST_TEST(spool::eventKeyTenant(event.key) == "acme");
   BOOST_TEST(event.record.id.starts_with("evt_"));
   BOOST_TEST(event.record.id.size() == 4u + 24u);
   BOOST_TEST(event.record.type == "message.delivered");

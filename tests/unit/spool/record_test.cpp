@@ -162,7 +162,7 @@ BOOST_AUTO_TEST_CASE(quarantine_and_audit_records_round_trip) {
   BOOST_REQUIRE((spool::decodeAudit(spool::encodeAudit(audit), a) == spool::DecodeStatus::Ok));
   BOOST_TEST((a == audit));
 
-  spool::EventRecord event{88, "evt_00", "example", "message.delivered", R"({"id":"evt_00"})", 3, true};
+  spool::EventRecord event{88, "evt_00", "example", "message.delivered", R"({"id":"evt_00"})", 3, true, 99};
   spool::EventRecord e;
   BOOST_REQUIRE((spool::decodeEvent(spool::encodeEvent(event), e) == spool::DecodeStatus::Ok));
   BOOST_TEST((e == event));
@@ -170,6 +170,25 @@ BOOST_AUTO_TEST_CASE(quarantine_and_audit_records_round_trip) {
   std::string damaged_event = spool::encodeEvent(event);
   damaged_event.back() ^= 1;
   BOOST_TEST((spool::decodeEvent(damaged_event, e) == spool::DecodeStatus::BadChecksum));
+}
+
+// Each tenant's events sort together, live ones in time order, then its dead ones (compared
+// as whole strings: Boost.Test would compare char by char, signed).
+BOOST_AUTO_TEST_CASE(event_keys_group_by_tenant_live_before_dead) {
+  const std::string early = spool::eventKey("a", 100, 1);
+  const std::string late = spool::eventKey("a", 200, 0);
+  const std::string other = spool::eventKey("a-b", 50, 0);
+  BOOST_TEST(early.size() == 1u + 1u + 12u);
+  BOOST_TEST((early < late));
+  BOOST_TEST((spool::deadEventKey(early) > late));
+  BOOST_TEST((spool::deadEventKey(late) < other));
+  BOOST_TEST((spool::deadEventKey(late) < spool::eventTenantEnd("a")));
+  BOOST_TEST((spool::eventTenantPrefix("a") < early));
+  BOOST_TEST(spool::eventKeyTenant(other) == "a-b");
+  BOOST_TEST(spool::eventKeyTime(late) == spool::auditKey(200, 0));
+  BOOST_TEST(!spool::isDeadEventKey(early));
+  BOOST_TEST(spool::isDeadEventKey(spool::deadEventKey(early)));
+  BOOST_TEST(spool::liveEventKey(spool::deadEventKey(early)) == early);
 }
 
 BOOST_AUTO_TEST_CASE(quarantine_keys_group_by_tenant_and_audit_keys_by_time) {

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
@@ -393,12 +394,12 @@ BOOST_AUTO_TEST_CASE(quarantine_entries_and_audit_trail) {
   });
   BOOST_TEST((left == std::vector<std::string>{ids[1].str(), ids[2].str()}));
 
-  // The event outbox: time-ordered keys, scanned from a key on, deleted by key.
+  // The event outbox: time-ordered keys per tenant, scanned from a key on, deleted by key.
   spool::Batch outbox;
   std::vector<std::string> keys;
   for (const char* type : {"message.accepted", "message.delivered", "message.opened"}) {
-    keys.push_back(spool::newEventKey(ids[0].micros()));
-    outbox.putEvent(keys.back(), spool::EventRecord{ids[0].micros(), "evt", "alpha", type, "{}", 0, false});
+    keys.push_back(spool::newEventKey("alpha", ids[0].micros()));
+    outbox.putEvent(keys.back(), spool::EventRecord{ids[0].micros(), "evt", "alpha", type, "{}", 0, false, 0});
   }
   BOOST_REQUIRE(submitAndWait(*store, std::move(outbox), true).ok);
   auto types = [&](const std::string& from) {
@@ -417,6 +418,71 @@ BOOST_AUTO_TEST_CASE(quarantine_entries_and_audit_trail) {
   BOOST_TEST((types("") == std::vector<std::string>{"message.delivered", "message.opened"}));
   store.reset();
   BOOST_TEST(temp.open()->auditRecords() == 2u);  // counted again when the spool opens
+}
+
+// The outbox's heads: the oldest live events of each tenant that wants some, however many
+// events another tenant has before them in time.
+BOOST_AUTO_TEST_CASE(event_heads_are_read_per_tenant) {
+  TempSpool temp;
+  auto store = temp.open();
+  spool::Batch outbox;
+  auto event = [](const std::string& tenant, uint64_t at, const std::string& type) {
+    return spool::EventRecord{at, "evt", tenant, type, "{}", 0, false, 0};
+  };
+  for (uint64_t i = 0; i < 500; ++i) {
+    outbox.putEvent(spool::newEventKey("busy", 1000 + i), event("busy", 1000 + i, "busy." + std::to_string(i)));
+  }
+  outbox.putEvent(spool::deadEventKey(spool::newEventKey("other", 10)), event("other", 10, "other.dead"));
+  outbox.putEvent(spool::newEventKey("other", 5000), event("other", 5000, "other.1"));
+  outbox.putEvent(spool::newEventKey("other", 5001), event("other", 5001, "other.2"));
+  outbox.putEvent(spool::newEventKey("quiet", 1), event("quiet", 1, "quiet.1"));
+  BOOST_REQUIRE(submitAndWait(*store, std::move(outbox), true).ok);
+  auto heads = [&](const std::map<std::string, size_t, std::less<>>& wanted) {
+    std::vector<std::string> types;
+    store->scanEventHeads(
+        [&](std::string_view tenant) {
+          auto it = wanted.find(tenant);
+          return it == wanted.end() ? size_t{0} : it->second;
+        },
+        [&](const std::string&, spool::EventRecord& record) { types.push_back(record.type); });
+    return types;
+  };
+  BOOST_TEST((heads({{"other", 1}}) == std::vector<std::string>{"other.1"}));
+  BOOST_TEST((heads({{"other", 5}, {"busy", 2}}) == std::vector<std::string>{"busy.0", "busy.1", "other.1", "other.2"}));
+  BOOST_TEST((heads({{"quiet", 3}, {"nobody", 3}}) == std::vector<std::string>{"quiet.1"}));
+}
+
+// A spool of format 1 keyed events by time alone (0xFF in front for a dead one): opening it
+// moves them under their tenant, dead ones behind the live ones, and records format 2.
+BOOST_AUTO_TEST_CASE(format_1_events_are_moved_under_their_tenant) {
+  TempSpool temp;
+  { temp.open(); }
+  putBehindTheStoresBack(temp.path, 0, "mxgate.spool.format", "1");
+  putBehindTheStoresBack(temp.path, 7, spool::auditKey(100, 0),
+                         spool::encodeEvent({100, "evt_a", "acme", "message.accepted", "{}", 0, false, 0}));
+  putBehindTheStoresBack(temp.path, 7, "\xff" + spool::auditKey(50, 0),
+                         spool::encodeEvent({50, "evt_b", "acme", "message.deferred", "{}", 0, true, 0}));
+  putBehindTheStoresBack(temp.path, 7, spool::auditKey(200, 0),
+                         spool::encodeEvent({200, "evt_c", "beta", "message.accepted", "{}", 0, false, 0}));
+  auto store = temp.open();
+  std::vector<std::pair<std::string, std::string>> found;
+  store->scanEvents("", [&](const std::string& key, spool::EventRecord& record) {
+    found.emplace_back(key, record.id);
+    return true;
+  });
+  const std::vector<std::pair<std::string, std::string>> expected{
+      {spool::eventKey("acme", 100, 0), "evt_a"},
+      {spool::deadEventKey(spool::eventKey("acme", 50, 0)), "evt_b"},
+      {spool::eventKey("beta", 200, 0), "evt_c"}};
+  BOOST_TEST((found == expected));
+  store.reset();
+  rocksdb::DB* db = nullptr;
+  rocksdb::Options options;
+  BOOST_REQUIRE(rocksdb::DB::OpenForReadOnly(options, temp.path, &db).ok());
+  std::string format;
+  BOOST_TEST(db->Get(rocksdb::ReadOptions(), "mxgate.spool.format", &format).ok());
+  BOOST_TEST(format == "2");
+  delete db;
 }
 
 BOOST_AUTO_TEST_CASE(refuses_a_spool_of_another_format) {
