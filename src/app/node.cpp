@@ -23,6 +23,7 @@
 #include "mxgate/delivery/registry.h"
 #include "mxgate/links/key_file.h"
 #include "mxgate/mime/message.h"
+#include "mxgate/webhook/disabled_endpoints.h"
 #include "mxgate/webhook/event_dispatcher.h"
 #include "mxgate/http/server.h"
 #include "mxgate/inbound/checks.h"
@@ -198,6 +199,7 @@ struct Node::Parts {
   std::unique_ptr<inbound::Services> inbound;
   std::unique_ptr<io::Lane> payload_lane;
   delivery::WebhookCounters webhook_counters;
+  std::unique_ptr<webhook::DisabledEndpoints> disabled_endpoints;
   std::shared_ptr<const links::KeyRing> link_keys;
   std::unique_ptr<delivery::Registry> registry;
   std::unique_ptr<scheduler::Scheduler> scheduler;
@@ -281,10 +283,13 @@ int Node::run() {
   }
   parts->payload_lane =
       std::make_unique<io::Lane>("webhook-payload", config.webhook.threads, config.webhook.queue_limit);
+  parts->disabled_endpoints = std::make_unique<webhook::DisabledEndpoints>(*parts->store);
+  parts->disabled_endpoints->load(config);
   parts->registry = std::make_unique<delivery::Registry>(
       parts->worker_ptrs, *parts->file_lane,
       delivery::WebhookContext{parts->control.get(), parts->payload_lane.get(),
-                               delivery::LinkContext{parts->link_keys, config.links.host}, &parts->webhook_counters});
+                               delivery::LinkContext{parts->link_keys, config.links.host}, &parts->webhook_counters,
+                               parts->disabled_endpoints.get()});
   parts->registry->update(config, client_tls);
   if (!startInbound(*parts, error)) {
     log::error("-", "inbound_setup_failed").kv("error", error);
@@ -298,6 +303,7 @@ int Node::run() {
       [registry](const std::string& tenant) { return registry->forTenant(tenant); },
       scheduler::InboundHooks{parts->scanner.get(), [raw] { return raw->runtime->current().config; }});
   parts->events = std::make_unique<webhook::EventDispatcher>(*parts->control, *parts->store, *parts->read_lane,
+                                                             *parts->disabled_endpoints,
                                                              [raw] { return raw->runtime->current().config; });
   uint64_t recovered = parts->scheduler->recover();
   parts->admission->refresh(spaceAfterFlush(*parts->store), parts->store->writable());
@@ -358,7 +364,9 @@ int Node::run() {
       snapshot.webhook_attempts.emplace_back(std::string(delivery::name(static_cast<delivery::WebhookResult>(i))),
                                              raw->webhook_counters.attempts[i].load());
     }
-    snapshot.webhook_endpoints_disabled = raw->webhook_counters.disabled_endpoints.load();
+    for (const delivery::Registry::WebhookEndpoint& endpoint : raw->registry->webhookEndpoints()) {
+      snapshot.webhook_endpoints_disabled += endpoint.disabled ? 1 : 0;
+    }
     snapshot.events = raw->events->stats();
     for (size_t kind = 0; kind < 2; ++kind) {
       for (size_t result = 0; result < 4; ++result) {

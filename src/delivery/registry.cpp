@@ -1,9 +1,10 @@
 // Tenant -> delivery target registry (see include/mxgate/delivery/registry.h). Any thread.
 #include "mxgate/delivery/registry.h"
 
-#include "mxgate/delivery/file_target.h"
-
 #include <algorithm>
+
+#include "mxgate/base/log.h"
+#include "mxgate/delivery/file_target.h"
 
 namespace mxgate::delivery {
 namespace {
@@ -113,7 +114,9 @@ bool Registry::enableWebhook(const std::string& tenant) {
   if (it == webhooks_by_tenant_.end()) {
     return false;
   }
-  it->second->enable();
+  if (webhooks_.endpoints->enable(spool::EndpointKind::Delivery, tenant) > 0) {
+    log::info("-", "webhook_endpoint_enabled").kv("tenant", tenant).kv("url", it->second->url());
+  }
   return true;
 }
 

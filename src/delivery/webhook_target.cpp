@@ -85,15 +85,12 @@ std::optional<RetryPolicy> WebhookTarget::retryPolicy() const {
 
 std::string WebhookTarget::describe() const { return "webhook:" + settings_.url; }
 
-void WebhookTarget::enable() {
-  if (disabled_.exchange(false)) {
-    context_.counters->disabled_endpoints.fetch_sub(1);
-    log::info("-", "webhook_endpoint_enabled").kv("tenant", tenant_).kv("url", settings_.url);
-  }
+bool WebhookTarget::disabled() const {
+  return context_.endpoints->disabled(spool::EndpointKind::Delivery, tenant_, settings_.url);
 }
 
 void WebhookTarget::deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) {
-  if (disabled_.load()) {
+  if (disabled()) {
     done(uniformResult(*job, Outcome::PermFail, "webhook endpoint disabled after 410 Gone", settings_.url));
     return;
   }
@@ -193,8 +190,7 @@ void WebhookTarget::finish(const Pending& pending, const webhook::Response& resp
   if (response.status == 410) {
     count(WebhookResult::Gone);
     Result result = uniformResult(job, Outcome::PermFail, "webhook HTTP 410 Gone: endpoint disabled", settings_.url);
-    if (!disabled_.exchange(true)) {
-      context_.counters->disabled_endpoints.fetch_add(1);
+    if (context_.endpoints->disable(spool::EndpointKind::Delivery, tenant_, settings_.url, "HTTP 410")) {
       result.endpoint_disabled = true;
       log::warn(job.id.str(), "webhook_endpoint_disabled").kv("tenant", tenant_).kv("url", settings_.url);
     }

@@ -15,6 +15,7 @@ constexpr std::string_view kMessageMagic = "MXM";
 constexpr std::string_view kQuarantineMagic = "MXQ";
 constexpr std::string_view kAuditMagic = "MXA";
 constexpr std::string_view kEventMagic = "MXE";
+constexpr std::string_view kEndpointMagic = "MXD";
 constexpr size_t kTimeKeyBytes = 12;
 constexpr char kDeadEventMark = '\xff';
 
@@ -83,6 +84,7 @@ enum EventTag : uint64_t {
   kEventDead = 7,
   kEventDeadAt = 8,
 };
+enum EndpointTag : uint64_t { kEndpointTenant = 1, kEndpointUrl = 2, kEndpointDisabledAt = 3, kEndpointReason = 4 };
 enum AuditTag : uint64_t { kAuditAt = 1, kAuditActor = 2, kAuditAction = 3, kAuditTenant = 4, kAuditId = 5, kAuditDetail = 6 };
 
 constexpr uint64_t kFlagSmtpUtf8 = 1;
@@ -535,6 +537,28 @@ DecodeStatus decodeEvent(std::string_view bytes, EventRecord& out) {
   });
 }
 
+std::string encodeEndpoint(const EndpointRecord& record) {
+  std::string out;
+  putField(out, kEndpointTenant, record.tenant);
+  putText(out, kEndpointUrl, record.url);
+  putNumber(out, kEndpointDisabledAt, record.disabled_at_us);
+  putText(out, kEndpointReason, record.reason);
+  return seal(kEndpointMagic, std::move(out));
+}
+
+DecodeStatus decodeEndpoint(std::string_view bytes, EndpointRecord& out) {
+  return decodeRecord(kEndpointMagic, bytes, EndpointRecord{}, out,
+                      [](EndpointRecord& record, uint64_t tag, std::string_view value) {
+                        switch (tag) {
+                          case kEndpointTenant: record.tenant.assign(value); return true;
+                          case kEndpointUrl: record.url.assign(value); return true;
+                          case kEndpointDisabledAt: return asNumber(value, record.disabled_at_us);
+                          case kEndpointReason: record.reason.assign(value); return true;
+                          default: return true;
+                        }
+                      });
+}
+
 std::string_view describe(DecodeStatus status) {
   switch (status) {
     case DecodeStatus::Ok: return "ok";
@@ -616,6 +640,14 @@ std::string deadEventKey(std::string_view live_key) {
 
 std::string liveEventKey(std::string_view dead_key) {
   return eventTenantPrefix(eventKeyTenant(dead_key)) + std::string(eventKeyTime(dead_key));
+}
+
+std::string endpointKey(EndpointKind kind, std::string_view tenant, std::string_view url_digest) {
+  std::string key(1, static_cast<char>(kind));
+  key.append(tenant);
+  key.push_back('\0');
+  key.append(url_digest);
+  return key;
 }
 
 }  // namespace mxgate::spool

@@ -21,7 +21,8 @@
 namespace mxgate::spool {
 namespace {
 
-constexpr const char* kFamilies[] = {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events"};
+constexpr const char* kFamilies[] = {"default", "meta",  "body",   "open",     "corrupt",
+                                     "quarantine", "audit", "events", "endpoints"};
 
 // Audit keys are time-ordered; the sequence separates records of the same microsecond.
 std::atomic<uint32_t> g_audit_sequence{0};
@@ -113,6 +114,17 @@ void Batch::deleteEvent(const std::string& key) {
   bytes_ += key.size();
 }
 
+void Batch::putEndpoint(const std::string& key, const EndpointRecord& record) {
+  Op op{Family::Endpoints, Kind::Put, key, encodeEndpoint(record)};
+  bytes_ += op.key.size() + op.value.size();
+  ops_.push_back(std::move(op));
+}
+
+void Batch::deleteEndpoint(const std::string& key) {
+  ops_.push_back(Op{Family::Endpoints, Kind::Delete, key, {}});
+  bytes_ += key.size();
+}
+
 void Batch::moveToCorrupt(std::string_view key, std::string_view value) {
   ops_.push_back(Op{Family::Corrupt, Kind::Put, std::string(key), std::string(value)});
   ops_.push_back(Op{Family::Meta, Kind::Delete, std::string(key), {}});
@@ -198,7 +210,7 @@ Store::Store(const config::SpoolSettings& settings)
 
   options_->families = {{kFamilies[0], small_options}, {kFamilies[1], meta_options}, {kFamilies[2], body_options},
                         {kFamilies[3], small_options}, {kFamilies[4], small_options}, {kFamilies[5], small_options},
-                        {kFamilies[6], small_options}, {kFamilies[7], small_options}};
+                        {kFamilies[6], small_options}, {kFamilies[7], small_options}, {kFamilies[8], small_options}};
 }
 
 bool Store::openDatabase(std::string& error) {
@@ -307,6 +319,7 @@ rocksdb::ColumnFamilyHandle* Store::family(Batch::Family family) const {
     case Batch::Family::Quarantine: return handles_[5];
     case Batch::Family::Audit: return handles_[6];
     case Batch::Family::Events: return handles_[7];
+    case Batch::Family::Endpoints: return handles_[8];
   }
   return handles_[0];
 }
@@ -718,6 +731,22 @@ void Store::scanEventHeads(const std::function<size_t(std::string_view tenant)>&
       --left;
     }
     it->Seek(end);
+  }
+}
+
+void Store::scanEndpoints(const std::function<void(const std::string& key, EndpointRecord&)>& visit) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[8]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    EndpointRecord record;
+    if (decodeEndpoint(std::string_view(it->value().data(), it->value().size()), record) != DecodeStatus::Ok) {
+      log::error("-", "corrupt_endpoint_record");
+      continue;
+    }
+    visit(it->key().ToString(), record);
   }
 }
 

@@ -46,10 +46,12 @@ struct EventDispatcher::Census {
   uint64_t micros = 0;             // how long the walk took
 };
 
-EventDispatcher::EventDispatcher(io::Loop& control, spool::Store& store, io::Lane& read_lane, ConfigFn config)
+EventDispatcher::EventDispatcher(io::Loop& control, spool::Store& store, io::Lane& read_lane,
+                                 DisabledEndpoints& endpoints, ConfigFn config)
     : control_(control),
       store_(store),
       read_lane_(read_lane),
+      endpoints_(endpoints),
       config_(std::move(config)),
       random_state_(nowMicros() | 1) {}
 
@@ -88,9 +90,12 @@ void EventDispatcher::readNext() {
   }
 }
 
-bool EventDispatcher::ready(const std::string& tenant_id, uint64_t now) const {
+bool EventDispatcher::ready(const std::string& tenant_id, const config::Tenant& policy, uint64_t now) const {
   const auto it = tenants_.find(tenant_id);
-  return it == tenants_.end() || (!it->second.in_flight && !it->second.disabled && it->second.next_try_us <= now);
+  if (it != tenants_.end() && (it->second.in_flight || it->second.next_try_us > now)) {
+    return false;
+  }
+  return !endpoints_.disabled(spool::EndpointKind::Events, tenant_id, policy.events.url);
 }
 
 void EventDispatcher::readHeads() {
@@ -101,7 +106,7 @@ void EventDispatcher::readHeads() {
   const uint64_t now = nowMicros();
   auto wanted = std::make_shared<std::map<std::string, size_t, std::less<>>>();
   for (const config::Tenant& policy : config->tenants) {
-    if (!policy.events.url.empty() && ready(policy.id, now)) {
+    if (!policy.events.url.empty() && ready(policy.id, policy, now)) {
       wanted->emplace(policy.id, policy.events.batch_max);
     }
   }
@@ -139,7 +144,7 @@ void EventDispatcher::dispatch(Found found) {
   const uint64_t now = nowMicros();
   for (auto& [tenant_id, events] : heads) {
     const config::Tenant* policy = config->tenantById(tenant_id);
-    if (policy == nullptr || policy->events.url.empty() || !ready(tenant_id, now)) {
+    if (policy == nullptr || policy->events.url.empty() || !ready(tenant_id, *policy, now)) {
       continue;
     }
     events.resize(std::min<size_t>(events.size(), policy->events.batch_max));
@@ -325,7 +330,11 @@ void EventDispatcher::post(const std::string& tenant_id, const config::Tenant& p
                      "webhook-timestamp: " + std::to_string(timestamp),
                      "webhook-signature: " + signatureHeader(id, timestamp, body, policy.events.secret_keys)};
   request.body = std::make_shared<const std::string>(std::move(body));
-  tenant.client->post(std::move(request), [this, tenant_id, events = std::move(events)](Response response) {
+  tenant.client->post(std::move(request), [this, tenant_id, url = policy.events.url,
+                                           events = std::move(events)](Response response) {
+    if (response.status == 410) {
+      endpoints_.disable(spool::EndpointKind::Events, tenant_id, url, "HTTP 410");
+    }
     finish(tenant_id, events, response);
   });
 }
@@ -358,7 +367,6 @@ void EventDispatcher::finish(const std::string& tenant_id, const Found& events, 
   ++stats_.failed;
   tenant.last_error = response.status != 0 ? "HTTP " + std::to_string(response.status) : response.error;
   if (response.status == 410) {
-    tenant.disabled = true;
     log::warn("-", "event_endpoint_disabled").kv("tenant", tenant_id).kv("url", tenant.url);
     return;
   }
@@ -403,8 +411,8 @@ std::vector<EventTenantStatus> EventDispatcher::status() const {
     EventTenantStatus status;
     status.tenant = policy.id;
     status.url = policy.events.url;
+    status.disabled = endpoints_.disabled(spool::EndpointKind::Events, policy.id, policy.events.url);
     if (const auto it = tenants_.find(policy.id); it != tenants_.end()) {
-      status.disabled = it->second.disabled;
       status.pending = it->second.pending;
       status.dead = it->second.dead;
       status.last_error = it->second.last_error;
@@ -416,9 +424,9 @@ std::vector<EventTenantStatus> EventDispatcher::status() const {
 }
 
 void EventDispatcher::replay(const std::string& tenant_id) {
+  endpoints_.enable(spool::EndpointKind::Events, tenant_id);
   for (auto& [id, tenant] : tenants_) {
     if (tenant_id.empty() || id == tenant_id) {
-      tenant.disabled = false;
       tenant.failures = 0;
       tenant.next_try_us = 0;
     }

@@ -2,10 +2,11 @@
 verifies every Standard Webhooks signature with its own HMAC code): the inbound.message.received
 payload of a real SMTP transaction, retries after a 503 (delivered once per idempotency key),
 a receiver that is down for the first backoff steps (nothing lost), 410 (endpoint disabled,
-dead letter kept, `mxgate webhooks ls` and `replay`), the address policy refusing loopback,
-link rewriting in the payload; and the event outbox: order, batching, dead events (kept,
-replayed, purged after their retention), one tenant's backlog never holding back another's,
-and no event posted twice."""
+dead letter kept, `mxgate webhooks ls` and `replay`; the disabled state kept across restarts,
+per URL), the address policy refusing loopback, link rewriting in the payload; and the event
+outbox: order, batching, dead events (kept, replayed, purged after their retention), a 410
+remembered across restarts, one tenant's backlog never holding back another's, and no event
+posted twice."""
 
 import base64
 import concurrent.futures
@@ -253,6 +254,48 @@ class TestWebhooks(unittest.TestCase):
         wait_delivered(self, gw, receiver, [first, second])
         self.assertTrue(wait_until(lambda: listing()["dead"] == [], timeout=10), listing())
         self.assertFalse(listing()["endpoints"][0]["disabled"])
+
+    def test_410_survives_a_restart_and_a_new_url_starts_enabled(self):
+        receiver = self.receiver()
+        receiver.statuses = [410]
+        gw = self.gateway(webhook_tenant(receiver.url))
+
+        def endpoint():
+            result = gw.cli("webhooks", "ls", "--json")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            return json.loads(result.stdout)["endpoints"][0]
+
+        def restart():
+            self.assertEqual(gw.stop(), 0)
+            gw.start()
+        first = send(gw)
+        self.assertTrue(wait_until(lambda: endpoint()["disabled"], timeout=20), gw.log()[-2000:])
+        restart()
+        self.assertTrue(endpoint()["disabled"])
+        self.assertIn("webhook_endpoint_still_disabled", gw.log())
+        self.assertEqual(gw.metric("mxgate_webhook_endpoints_disabled"), 1)
+        second = send(gw)
+        self.assertTrue(wait_until(lambda: [m["state"] for m in self.queue(gw)] == ["dead", "dead"], timeout=20),
+                        self.queue(gw))
+        self.assertEqual(len(receiver.received()), 1)  # nothing posted to the disabled endpoint
+        replay = gw.cli("webhooks", "replay", "--all")
+        self.assertEqual(replay.returncode, 0, replay.stdout + replay.stderr)
+        wait_delivered(self, gw, receiver, [first, second])
+        restart()  # the replay is remembered too
+        self.assertFalse(endpoint()["disabled"])
+        wait_delivered(self, gw, receiver, [send(gw)])
+
+        receiver.statuses = [410]
+        send(gw)
+        self.assertTrue(wait_until(lambda: endpoint()["disabled"], timeout=20), gw.log()[-2000:])
+        moved = receiver.url.replace("/hooks/inbound", "/hooks/moved")
+        gw.tenants = webhook_tenant(moved)
+        gw.write_config()
+        restart()
+        self.assertIn("webhook_endpoint_record_dropped", gw.log())
+        self.assertEqual((endpoint()["url"], endpoint()["disabled"]), (moved, False))
+        [request] = wait_delivered(self, gw, receiver, [send(gw)])
+        self.assertEqual(request["path"], "/hooks/moved")
 
     def test_connections_are_kept_alive_and_reused(self):
         """Bursts then a trickle: the connections of a burst stay open for what follows (curl's
@@ -513,6 +556,28 @@ class TestEvents(unittest.TestCase):
         self.assertEqual(gw.metric('mxgate_events_total{result="purged"}'), 2)
         self.assertRegex(gw.log(), r"events_dead_purged tenant=acme count=2 dead_retention_s=2")
         self.assertEqual((self.outbox(gw)[0]["dead"], self.outbox(gw)[0]["pending"]), (0, 0))
+
+    def test_a_410_of_the_event_endpoint_survives_a_restart(self):
+        self.events.statuses = [410]
+        gw = self.gateway()
+        send(gw)
+        self.assertTrue(wait_until(lambda: self.outbox(gw) and self.outbox(gw)[0]["disabled"], timeout=20),
+                        gw.log()[-2000:])
+        self.assertEqual(gw.stop(), 0)
+        gw.start()
+        send(gw)
+        self.assertTrue(wait_until(lambda: self.outbox(gw) and self.outbox(gw)[0]["pending"] == 4, timeout=20),
+                        self.outbox(gw))
+        self.assertTrue(self.outbox(gw)[0]["disabled"])
+        self.assertEqual(len(self.events.received()), 1)  # nothing posted since the 410
+        replay = gw.cli("webhooks", "replay", "--all")
+        self.assertEqual(replay.returncode, 0, replay.stdout + replay.stderr)
+        self.assertEqual([e["type"] for e in self.posted(4)],
+                         ["message.accepted", "message.delivered", "message.accepted", "message.delivered"])
+        self.assertEqual(gw.stop(), 0)
+        gw.start()
+        self.assertTrue(wait_until(lambda: self.outbox(gw) != [], timeout=20))
+        self.assertFalse(self.outbox(gw)[0]["disabled"])
 
     def test_a_tenant_with_10000_pending_events_holds_back_no_other_tenant(self):
         """Tenant flood's event endpoint is down with over 10,000 events pending (a

@@ -41,7 +41,8 @@ class Registry {
   };
   // The current tenants' webhook endpoints.
   std::vector<WebhookEndpoint> webhookEndpoints() const;
-  // Re-enables a tenant's endpoint disabled by a 410; false when the tenant has none.
+  // Re-enables a tenant's endpoint disabled by a 410 (and persists it); false when the tenant
+  // has none.
   bool enableWebhook(const std::string& tenant);
 
  private:

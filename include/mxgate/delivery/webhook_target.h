@@ -3,8 +3,8 @@
 // lane, signed per Standard Webhooks with the tenant's secrets, and POSTed to the tenant's
 // URL by a libcurl client on the control loop (the worker loops carry the SMTP sessions), at
 // most delivery.max_connections at once.
-// 2xx → delivered; 410 → the endpoint is disabled and the message fails (dead-lettered, kept,
-// replayable); anything else → retried with the target's own backoff (delivery.retry_*), never
+// 2xx → delivered; 410 → the endpoint is disabled (in the spool, so also after a restart) and
+// the message fails (dead-lettered, kept, replayable); anything else → retried with the target's own backoff (delivery.retry_*), never
 // sooner than a Retry-After asks, until delivery.max_age. webhook-id is "msg_<queue id>_<tenant>"
 // on every attempt, so receivers deduplicate retries and the rare redelivery after a crash.
 //
@@ -25,6 +25,7 @@
 #include "mxgate/links/rewriter.h"
 #include "mxgate/payload/inbound.h"
 #include "mxgate/webhook/client.h"
+#include "mxgate/webhook/disabled_endpoints.h"
 
 namespace mxgate::delivery {
 
@@ -34,7 +35,6 @@ std::string_view name(WebhookResult result);
 
 struct WebhookCounters {
   std::array<std::atomic<uint64_t>, static_cast<size_t>(WebhookResult::Count)> attempts{};
-  std::atomic<uint64_t> disabled_endpoints{0};
 };
 
 // What the node shares with every webhook target.
@@ -43,6 +43,7 @@ struct WebhookContext {
   io::Lane* payload_lane = nullptr;  // payload building and link rewriting
   LinkContext links;
   WebhookCounters* counters = nullptr;
+  webhook::DisabledEndpoints* endpoints = nullptr;  // endpoints disabled by a 410
 };
 
 class WebhookTarget : public Target {
@@ -56,9 +57,8 @@ class WebhookTarget : public Target {
   void shutdown() override;
   std::string describe() const override;
 
-  // Disabled after a 410 until enable() (`mxgate webhooks replay`) or a configuration change.
-  bool disabled() const { return disabled_.load(); }
-  void enable();
+  // Disabled after a 410 until `mxgate webhooks replay` (DisabledEndpoints::enable()).
+  bool disabled() const;
   const std::string& tenant() const { return tenant_; }
   const std::string& url() const { return settings_.url; }
 
@@ -84,7 +84,6 @@ class WebhookTarget : public Target {
   std::unique_ptr<webhook::Client> client_;
   std::deque<Pending> waiting_;  // loop thread
   uint32_t in_flight_ = 0;       // loop thread
-  std::atomic<bool> disabled_{false};
   bool stopped_ = false;         // loop thread
 };
 

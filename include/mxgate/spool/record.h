@@ -158,6 +158,21 @@ struct EventRecord {
   bool operator==(const EventRecord&) const = default;
 };
 
+// Which endpoint of a tenant a disabled-endpoint record is about.
+enum class EndpointKind : char {
+  Delivery = 'd',  // the webhook delivery target (delivery.url)
+  Events = 'e',    // the event webhook (events.url)
+};
+
+// An endpoint disabled by a 410 answer (family endpoints), until `mxgate webhooks replay`.
+struct EndpointRecord {
+  std::string tenant;
+  std::string url;     // redacted (no query, no user information): for listings only
+  uint64_t disabled_at_us = 0;
+  std::string reason;  // "HTTP 410"
+
+  bool operator==(const EndpointRecord&) const = default;
+};
 
 enum class DecodeStatus { Ok, TooShort, BadMagic, UnsupportedVersion, BadChecksum, Malformed };
 
@@ -169,6 +184,8 @@ std::string encodeAudit(const AuditRecord& record);
 DecodeStatus decodeAudit(std::string_view bytes, AuditRecord& out);
 std::string encodeEvent(const EventRecord& record);
 DecodeStatus decodeEvent(std::string_view bytes, EventRecord& out);
+std::string encodeEndpoint(const EndpointRecord& record);
+DecodeStatus decodeEndpoint(std::string_view bytes, EndpointRecord& out);
 std::string_view describe(DecodeStatus status);
 
 // Keys: meta/<12-byte queue id>; body/<12-byte queue id><4-byte big-endian chunk index>;
@@ -191,6 +208,9 @@ std::string liveEventKey(std::string_view dead_key);
 // Where the keys of the tenant's events start, and the first key after all of them.
 std::string eventTenantPrefix(std::string_view tenant);
 std::string eventTenantEnd(std::string_view tenant);
+// endpoints/<kind> <tenant id> NUL <SHA-256 of the whole URL (32 bytes)>: the record is about
+// exactly that URL, so a tenant's new URL starts enabled.
+std::string endpointKey(EndpointKind kind, std::string_view tenant, std::string_view url_digest);
 
 // CRC-32 (zlib) continuing from crc; start with 0.
 uint32_t crc32(uint32_t crc, std::string_view bytes);

@@ -1,5 +1,6 @@
-// The durable spool: RocksDB column families meta, body, open, corrupt, quarantine, audit and
-// events (queue/README.md), and the group-commit writer thread that is the only writer.
+// The durable spool: RocksDB column families meta, body, open, corrupt, quarantine, audit,
+// events and endpoints (queue/README.md), and the group-commit writer thread that is the only
+// writer.
 //
 // Sessions and the scheduler build a Batch and submit() it; the writer thread drains
 // everything pending, applies it as ONE WriteBatch (sync=true if any submitter asked for
@@ -61,6 +62,9 @@ class Batch {
   // The event outbox: key from newEventKey().
   void putEvent(const std::string& key, const EventRecord& record);
   void deleteEvent(const std::string& key);
+  // Endpoints disabled by a 410: key from endpointKey().
+  void putEndpoint(const std::string& key, const EndpointRecord& record);
+  void deleteEndpoint(const std::string& key);
 
   // The batch is written only if the spool's epoch (Store::epoch) is still `epoch`; otherwise
   // nothing of it is written and it fails with CommitStatus::epoch_changed. A transaction's
@@ -73,7 +77,7 @@ class Batch {
 
  private:
   friend class Store;
-  enum class Family : uint8_t { Meta, Body, Open, Corrupt, Quarantine, Audit, Events };
+  enum class Family : uint8_t { Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints };
   enum class Kind : uint8_t { Put, Delete };
   struct Op {
     Family family;
@@ -162,6 +166,8 @@ class Store {
   // none; the tenant's keys are skipped with one seek), visit sees them in time order.
   void scanEventHeads(const std::function<size_t(std::string_view tenant)>& wanted,
                       const std::function<void(const std::string& key, EventRecord&)>& visit);
+  // Every disabled-endpoint record.
+  void scanEndpoints(const std::function<void(const std::string& key, EndpointRecord&)>& visit);
 
   // ---- Health: cheap, any thread ----------------------------------------------------------
   bool writable() const { return writable_.load(std::memory_order_relaxed); }
@@ -211,7 +217,8 @@ class Store {
   // Readers hold it shared while they use db_; the writer takes it exclusively to reopen.
   mutable std::shared_mutex db_mutex_;
   rocksdb::DB* db_ = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, meta, body, open, corrupt, quarantine, audit, events
+  // default, meta, body, open, corrupt, quarantine, audit, events, endpoints
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
   std::mutex mutex_;
   std::condition_variable cv_;

@@ -3,7 +3,7 @@
 // events.batch_max), signed like inbound webhooks (Standard Webhooks, the event's "id" as
 // webhook-id). A 2xx deletes the events; anything else backs the tenant off exponentially
 // (5 s doubling to 10 min, ±20 % jitter, never sooner than a Retry-After); a 410 disables the
-// tenant's event endpoint until replay().
+// tenant's event endpoint (persisted: DisabledEndpoints) until replay().
 //
 // The outbox keys each tenant's events under its own prefix, so every 250 ms the dispatcher
 // reads only the oldest events of the tenants that may post now (scanEventHeads): a tenant
@@ -38,6 +38,7 @@
 #include "mxgate/io/loop.h"
 #include "mxgate/spool/store.h"
 #include "mxgate/webhook/client.h"
+#include "mxgate/webhook/disabled_endpoints.h"
 
 namespace mxgate::webhook {
 
@@ -63,7 +64,8 @@ struct EventStats {
 class EventDispatcher {
  public:
   using ConfigFn = std::function<std::shared_ptr<const config::Config>()>;
-  EventDispatcher(io::Loop& control, spool::Store& store, io::Lane& read_lane, ConfigFn config);
+  EventDispatcher(io::Loop& control, spool::Store& store, io::Lane& read_lane, DisabledEndpoints& endpoints,
+                  ConfigFn config);
   ~EventDispatcher();
   EventDispatcher(const EventDispatcher&) = delete;
   EventDispatcher& operator=(const EventDispatcher&) = delete;
@@ -80,7 +82,6 @@ class EventDispatcher {
 
  private:
   struct Tenant {
-    bool disabled = false;  // after a 410, until replay
     bool in_flight = false;
     uint32_t failures = 0;
     uint64_t next_try_us = 0;
@@ -108,8 +109,8 @@ class EventDispatcher {
   // After a read's results are used: reads the heads again when keys were released (their
   // tenants may post their next events).
   void readAgainIfReleased();
-  // Whether the tenant may post now.
-  bool ready(const std::string& tenant_id, uint64_t now) const;
+  // Whether the tenant may post now; policy is its configuration.
+  bool ready(const std::string& tenant_id, const config::Tenant& policy, uint64_t now) const;
   void post(const std::string& tenant_id, const config::Tenant& policy, Found batch);
   void finish(const std::string& tenant_id, const Found& batch, const Response& response);
   // Control loop, once the delete of events taken by a 2xx is applied.
@@ -118,6 +119,7 @@ class EventDispatcher {
   io::Loop& control_;
   spool::Store& store_;
   io::Lane& read_lane_;
+  DisabledEndpoints& endpoints_;
   ConfigFn config_;
   uv_timer_t timer_{};
   bool started_ = false;

@@ -1,4 +1,4 @@
-// Fuzz target: the spool record decoders (message and event records). A record that
+// Fuzz target: the spool record decoders (message, event and endpoint records). A record that
 // decodes must re-encode to bytes that decode to the same record (the codec is canonical for
 // what it understands).
 #include <cstdint>
@@ -27,5 +27,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   roundTrip<mxgate::spool::MessageRecord>(bytes, &mxgate::spool::decodeMessage, &mxgate::spool::encodeMessage);
   roundTrip<mxgate::spool::EventRecord>(bytes, &mxgate::spool::decodeEvent, &mxgate::spool::encodeEvent);
+  roundTrip<mxgate::spool::EndpointRecord>(bytes, &mxgate::spool::decodeEndpoint, &mxgate::spool::encodeEndpoint);
   return 0;
 }

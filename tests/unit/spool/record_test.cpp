@@ -170,6 +170,12 @@ BOOST_AUTO_TEST_CASE(quarantine_and_audit_records_round_trip) {
   std::string damaged_event = spool::encodeEvent(event);
   damaged_event.back() ^= 1;
   BOOST_TEST((spool::decodeEvent(damaged_event, e) == spool::DecodeStatus::BadChecksum));
+
+  spool::EndpointRecord endpoint{"example", "https://crm.example/hook?[redacted]", 123, "HTTP 410"};
+  spool::EndpointRecord d;
+  BOOST_REQUIRE((spool::decodeEndpoint(spool::encodeEndpoint(endpoint), d) == spool::DecodeStatus::Ok));
+  BOOST_TEST((d == endpoint));
+  BOOST_TEST((spool::decodeEndpoint(spool::encodeEvent(event), d) == spool::DecodeStatus::BadMagic));
 }
 
 // Each tenant's events sort together, live ones in time order, then its dead ones (compared
@@ -189,6 +195,7 @@ BOOST_AUTO_TEST_CASE(event_keys_group_by_tenant_live_before_dead) {
   BOOST_TEST(!spool::isDeadEventKey(early));
   BOOST_TEST(spool::isDeadEventKey(spool::deadEventKey(early)));
   BOOST_TEST(spool::liveEventKey(spool::deadEventKey(early)) == early);
+  BOOST_TEST(spool::endpointKey(spool::EndpointKind::Events, "a", "d1") == std::string("ea\0d1", 5));
 }
 
 BOOST_AUTO_TEST_CASE(quarantine_keys_group_by_tenant_and_audit_keys_by_time) {

@@ -53,11 +53,12 @@ spool::MessageRecord recordWithBody(const std::string& body, uint32_t chunks) {
 }
 
 // Writes one value straight into the spool's RocksDB (family index as in queue/README.md:
-// 0 default, 1 meta, 2 body, 3 open, 4 corrupt, 5 quarantine, 6 audit, 7 events), bypassing the codec.
+// 0 default, 1 meta, 2 body, 3 open, 4 corrupt, 5 quarantine, 6 audit, 7 events, 8 endpoints),
+// bypassing the codec.
 void putBehindTheStoresBack(const std::string& path, size_t family, const std::string& key, const std::string& value) {
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name : {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events"}) {
+  for (const char* name : {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -483,6 +484,29 @@ BOOST_AUTO_TEST_CASE(format_1_events_are_moved_under_their_tenant) {
   BOOST_TEST(db->Get(rocksdb::ReadOptions(), "mxgate.spool.format", &format).ok());
   BOOST_TEST(format == "2");
   delete db;
+}
+
+BOOST_AUTO_TEST_CASE(endpoint_records_round_trip) {
+  TempSpool temp;
+  const std::string key = spool::endpointKey(spool::EndpointKind::Delivery, "acme", "digest");
+  {
+    auto store = temp.open();
+    spool::Batch batch;
+    batch.putEndpoint(key, spool::EndpointRecord{"acme", "https://crm.example/h?[redacted]", 7, "HTTP 410"});
+    BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+  }
+  auto store = temp.open();
+  std::vector<std::pair<std::string, spool::EndpointRecord>> found;
+  store->scanEndpoints([&](const std::string& k, spool::EndpointRecord& record) { found.emplace_back(k, record); });
+  BOOST_REQUIRE(found.size() == 1u);
+  BOOST_TEST(found[0].first == key);
+  BOOST_TEST(found[0].second.url == "https://crm.example/h?[redacted]");
+  spool::Batch batch;
+  batch.deleteEndpoint(key);
+  BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+  found.clear();
+  store->scanEndpoints([&](const std::string& k, spool::EndpointRecord& record) { found.emplace_back(k, record); });
+  BOOST_TEST(found.empty());
 }
 
 BOOST_AUTO_TEST_CASE(refuses_a_spool_of_another_format) {
