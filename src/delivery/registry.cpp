@@ -102,7 +102,7 @@ std::vector<Registry::WebhookEndpoint> Registry::webhookEndpoints() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<WebhookEndpoint> endpoints;
   for (const auto& [tenant, target] : webhooks_by_tenant_) {
-    endpoints.push_back(WebhookEndpoint{tenant, target->url(), target->disabled()});
+    endpoints.push_back(WebhookEndpoint{tenant, target->shownUrl(), target->disabled()});
   }
   std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) { return a.tenant < b.tenant; });
   return endpoints;
@@ -115,7 +115,7 @@ bool Registry::enableWebhook(const std::string& tenant) {
     return false;
   }
   if (webhooks_.endpoints->enable(spool::EndpointKind::Delivery, tenant) > 0) {
-    log::info("-", "webhook_endpoint_enabled").kv("tenant", tenant).kv("url", it->second->url());
+    log::info("-", "webhook_endpoint_enabled").kv("tenant", tenant).kv("url", it->second->shownUrl());
   }
   return true;
 }

@@ -6,6 +6,7 @@
 
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
+#include "mxgate/base/redact.h"
 #include "mxgate/mime/message.h"
 #include "mxgate/webhook/signing.h"
 
@@ -71,6 +72,7 @@ std::string_view name(WebhookResult result) {
 WebhookTarget::WebhookTarget(const config::Tenant& tenant, const WebhookContext& context, io::Loop& loop)
     : tenant_(tenant.id),
       settings_(tenant.delivery),
+      shown_url_(redactUrl(tenant.delivery.url)),
       link_policy_(tenant.links),
       context_(context),
       loop_(loop),
@@ -83,7 +85,7 @@ std::optional<RetryPolicy> WebhookTarget::retryPolicy() const {
   return RetryPolicy{settings_.retry_initial, settings_.retry_max, settings_.max_age};
 }
 
-std::string WebhookTarget::describe() const { return "webhook:" + settings_.url; }
+std::string WebhookTarget::describe() const { return "webhook:" + shown_url_; }
 
 bool WebhookTarget::disabled() const {
   return context_.endpoints->disabled(spool::EndpointKind::Delivery, tenant_, settings_.url);
@@ -91,20 +93,20 @@ bool WebhookTarget::disabled() const {
 
 void WebhookTarget::deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) {
   if (disabled()) {
-    done(uniformResult(*job, Outcome::PermFail, "webhook endpoint disabled after 410 Gone", settings_.url));
+    done(uniformResult(*job, Outcome::PermFail, "webhook endpoint disabled after 410 Gone", shown_url_));
     return;
   }
   auto task = [this, job, done] {
     std::string error;
     std::shared_ptr<const std::string> body = buildPayload(*job, error);
     if (!body) {
-      done(uniformResult(*job, Outcome::PermFail, error, settings_.url));
+      done(uniformResult(*job, Outcome::PermFail, error, shown_url_));
       return;
     }
     loop_.post([this, pending = Pending{job, std::move(body), done}]() mutable { start(std::move(pending)); });
   };
   if (!context_.payload_lane->submit(task)) {
-    done(uniformResult(*job, Outcome::TempFail, "webhook payload lane is full", settings_.url));
+    done(uniformResult(*job, Outcome::TempFail, "webhook payload lane is full", shown_url_));
   }
 }
 
@@ -145,7 +147,7 @@ std::shared_ptr<const std::string> WebhookTarget::buildPayload(const Job& job, s
 
 void WebhookTarget::start(Pending pending) {
   if (stopped_) {
-    pending.done(uniformResult(*pending.job, Outcome::TempFail, "shutting down", settings_.url));
+    pending.done(uniformResult(*pending.job, Outcome::TempFail, "shutting down", shown_url_));
     return;
   }
   if (in_flight_ >= settings_.max_connections) {
@@ -178,7 +180,7 @@ void WebhookTarget::start(Pending pending) {
 
 void WebhookTarget::finish(const Pending& pending, const webhook::Response& response) {
   const Job& job = *pending.job;
-  const std::string remote = response.remote.empty() ? settings_.url : response.remote;
+  const std::string remote = response.remote.empty() ? shown_url_ : response.remote;
   auto count = [this](WebhookResult result) {
     context_.counters->attempts[static_cast<size_t>(result)].fetch_add(1, std::memory_order_relaxed);
   };
@@ -189,10 +191,10 @@ void WebhookTarget::finish(const Pending& pending, const webhook::Response& resp
   }
   if (response.status == 410) {
     count(WebhookResult::Gone);
-    Result result = uniformResult(job, Outcome::PermFail, "webhook HTTP 410 Gone: endpoint disabled", settings_.url);
+    Result result = uniformResult(job, Outcome::PermFail, "webhook HTTP 410 Gone: endpoint disabled", shown_url_);
     if (context_.endpoints->disable(spool::EndpointKind::Delivery, tenant_, settings_.url, "HTTP 410")) {
       result.endpoint_disabled = true;
-      log::warn(job.id.str(), "webhook_endpoint_disabled").kv("tenant", tenant_).kv("url", settings_.url);
+      log::warn(job.id.str(), "webhook_endpoint_disabled").kv("tenant", tenant_).kv("url", shown_url_);
     }
     pending.done(std::move(result));
     return;
@@ -220,7 +222,7 @@ void WebhookTarget::shutdown() {
     std::deque<Pending> waiting;
     waiting.swap(waiting_);
     for (Pending& pending : waiting) {
-      pending.done(uniformResult(*pending.job, Outcome::TempFail, "shutting down", settings_.url));
+      pending.done(uniformResult(*pending.job, Outcome::TempFail, "shutting down", shown_url_));
     }
     client_->shutdown();
   });

@@ -7,6 +7,7 @@
 
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
+#include "mxgate/base/redact.h"
 #include "mxgate/webhook/signing.h"
 
 namespace mxgate::webhook {
@@ -251,7 +252,7 @@ void EventDispatcher::censusDone(const Census& census) {
       continue;
     }
     Tenant& tenant = tenants_[id];
-    tenant.url = policy->events.url;
+    tenant.url = redactUrl(policy->events.url);
     tenant.pending = counts.pending;
     tenant.dead = counts.dead;
     if (counts.died > 0) {
@@ -303,7 +304,7 @@ void EventDispatcher::post(const std::string& tenant_id, const config::Tenant& p
     tenant.client = std::make_unique<Client>(control_, 1);
   }
   tenant.in_flight = true;
-  tenant.url = policy.events.url;
+  tenant.url = redactUrl(policy.events.url);
   std::string body;
   std::string id;
   if (policy.events.batch_max == 1) {
@@ -410,7 +411,7 @@ std::vector<EventTenantStatus> EventDispatcher::status() const {
     }
     EventTenantStatus status;
     status.tenant = policy.id;
-    status.url = policy.events.url;
+    status.url = redactUrl(policy.events.url);
     status.disabled = endpoints_.disabled(spool::EndpointKind::Events, policy.id, policy.events.url);
     if (const auto it = tenants_.find(policy.id); it != tenants_.end()) {
       status.pending = it->second.pending;

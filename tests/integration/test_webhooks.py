@@ -3,10 +3,10 @@ verifies every Standard Webhooks signature with its own HMAC code): the inbound.
 payload of a real SMTP transaction, retries after a 503 (delivered once per idempotency key),
 a receiver that is down for the first backoff steps (nothing lost), 410 (endpoint disabled,
 dead letter kept, `mxgate webhooks ls` and `replay`; the disabled state kept across restarts,
-per URL), the address policy refusing loopback, link rewriting in the payload; and the event
-outbox: order, batching, dead events (kept, replayed, purged after their retention), a 410
-remembered across restarts, one tenant's backlog never holding back another's, and no event
-posted twice."""
+per URL), the address policy refusing loopback, link rewriting in the payload, tokens in URLs
+and secrets never shown; and the event outbox: order, batching, dead events (kept, replayed,
+purged after their retention), one tenant's backlog never holding back another's, and no
+event posted twice."""
 
 import base64
 import concurrent.futures
@@ -296,6 +296,62 @@ class TestWebhooks(unittest.TestCase):
         self.assertEqual((endpoint()["url"], endpoint()["disabled"]), (moved, False))
         [request] = wait_delivered(self, gw, receiver, [send(gw)])
         self.assertEqual(request["path"], "/hooks/moved")
+
+    def test_tokens_in_urls_and_secrets_never_show(self):
+        """Webhook URLs carry tokens in their query: logs, last replies, events, the admin API and
+        `mxgate webhooks ls` show them redacted; a malformed secret is never repeated, not by
+        `mxgate check` and not in the reload_rejected log line."""
+        token = "t0k3nSECRET"
+        receiver = self.receiver()
+        receiver.statuses = [410]
+        events = Receiver([EVENTS_KEY]).start()
+        self.addCleanup(events.stop)
+        tenants = webhook_tenant(receiver.url + "?token=" + token)
+        refused = dict(tenants["acme"]["delivery"], allow_private=False)  # refused before connecting
+        tenants["beta"] = {"domains": ["beta.test"], "delivery": refused}
+        for tenant in tenants.values():
+            tenant["events"] = {"url": events.url + "?key=" + token, "secrets": [whsec(EVENTS_KEY)],
+                                "allow_private": True}
+        gw = self.gateway(tenants)
+        gone = send(gw)
+        deferred = send(gw, rcpt="someone@beta.test")
+
+        def posted():
+            return [request["json"] for request in events.delivered().values()]
+
+        def types(tenant):
+            return {event["type"] for event in posted() if event["tenant"] == tenant}
+        self.assertTrue(wait_until(lambda: {"message.bounced", "webhook.endpoint.disabled"} <= types("acme") and
+                                   "message.deferred" in types("beta"), timeout=30), posted())
+        redacted = receiver.url + "?[redacted]"
+        by_type = {(event["tenant"], event["type"]): event for event in posted()}
+        self.assertEqual(by_type[("acme", "webhook.endpoint.disabled")]["data"]["url"], redacted)
+        self.assertEqual(by_type[("acme", "message.bounced")]["data"]["remote"], redacted)
+        self.assertEqual(by_type[("beta", "message.deferred")]["data"]["remote"], redacted)
+        self.assertIn(f"remote={redacted}", gw.log())
+        shown = [json.dumps(posted()), gw.log()]
+        for args in (("webhooks", "ls"), ("webhooks", "ls", "--json"), ("queue", "ls", "--json"),
+                     ("queue", "show", gone), ("queue", "show", deferred)):
+            result = gw.cli(*args)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            shown.append(result.stdout)
+        shown.append(json.dumps(gw.admin("/v1/webhooks")[1]))
+        self.assertIn(redacted, shown[2])
+        for text in shown:
+            self.assertNotIn(token, text)
+
+        tenants["acme"]["delivery"]["secrets"] = ["whsec_" + token + "!!"]
+        tenants["acme"]["events"]["url"] = "ftp://crm.test/events?key=" + token
+        gw.write_config()
+        check = gw.cli("check")
+        self.assertNotEqual(check.returncode, 0)
+        self.assertIn("delivery.secrets: invalid value (entry 1, not shown)", check.stdout + check.stderr)
+        self.assertIn('events.url: invalid value "ftp://crm.test/events?[redacted]"', check.stdout + check.stderr)
+        gw.reload()
+        self.assertTrue(wait_until(lambda: "reload_failed" in gw.log(), timeout=10), gw.log()[-2000:])
+        self.assertIn("not shown", gw.log())
+        for text in (check.stdout, check.stderr, gw.log()):
+            self.assertNotIn(token, text)
 
     def test_connections_are_kept_alive_and_reused(self):
         """Bursts then a trickle: the connections of a burst stay open for what follows (curl's

@@ -36,7 +36,7 @@ class Registry {
 
   struct WebhookEndpoint {
     std::string tenant;
-    std::string url;
+    std::string url;  // redacted
     bool disabled = false;
   };
   // The current tenants' webhook endpoints.

@@ -7,6 +7,8 @@
 // the message fails (dead-lettered, kept, replayable); anything else → retried with the target's own backoff (delivery.retry_*), never
 // sooner than a Retry-After asks, until delivery.max_age. webhook-id is "msg_<queue id>_<tenant>"
 // on every attempt, so receivers deduplicate retries and the rare redelivery after a crash.
+// The URL is shown, logged and reported (remote, events) only redacted: without its query and
+// user information.
 //
 // deliver() is thread-safe; payloads are built on the payload lane, requests run on the loop.
 #pragma once
@@ -60,7 +62,8 @@ class WebhookTarget : public Target {
   // Disabled after a 410 until `mxgate webhooks replay` (DisabledEndpoints::enable()).
   bool disabled() const;
   const std::string& tenant() const { return tenant_; }
-  const std::string& url() const { return settings_.url; }
+  // The URL as it may be shown: redacted.
+  const std::string& shownUrl() const { return shown_url_; }
 
  private:
   struct Pending {
@@ -77,6 +80,7 @@ class WebhookTarget : public Target {
 
   std::string tenant_;
   config::DeliveryTarget settings_;
+  std::string shown_url_;
   config::LinkPolicy link_policy_;
   WebhookContext context_;
   io::Loop& loop_;

@@ -44,7 +44,7 @@ namespace mxgate::webhook {
 
 struct EventTenantStatus {
   std::string tenant;
-  std::string url;
+  std::string url;          // redacted
   bool disabled = false;    // after a 410, until replay
   uint64_t pending = 0;     // events waiting (as of the last census)
   uint64_t dead = 0;
@@ -87,7 +87,7 @@ class EventDispatcher {
     uint64_t next_try_us = 0;
     uint64_t pending = 0;
     uint64_t dead = 0;
-    std::string url;
+    std::string url;  // redacted
     std::string last_error;
     std::unique_ptr<Client> client;
   };
