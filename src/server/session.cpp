@@ -19,20 +19,6 @@ namespace {
 
 constexpr uint32_t kMaxChunkWritesInFlight = 2;
 
-// RFC 5322 §3.3 date-time in UTC, e.g. "Sat, 21 Nov 2026 09:47:00 +0000".
-std::string rfc5322Date(uint64_t micros) {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[40];
-  std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
-                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return text;
-}
-
 smtp::ReplyId replyForMailError(smtp::ParseError error, bool sender) {
   switch (error) {
     case smtp::ParseError::Syntax: return sender ? smtp::ReplyId::MailSyntax : smtp::ReplyId::RcptSyntax;
@@ -664,7 +650,7 @@ std::string Session::receivedHeader() const {
   if (recipients_.size() == 1) {
     header += "\r\n\tfor <" + recipients_.front().address.str() + ">";
   }
-  header += "; " + rfc5322Date(nowMicros()) + "\r\n";
+  header += "; " + formatRfc5322(nowMicros()) + "\r\n";
   return header;
 }
 

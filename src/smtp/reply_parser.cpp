@@ -157,4 +157,24 @@ EhloCapabilities parseEhloCapabilities(const Reply& reply) {
   return caps;
 }
 
+ReplyLine splitReplyLine(std::string_view reply) {
+  ReplyLine parsed;
+  if (reply.size() >= 3 && ascii::isDigit(reply[0]) && ascii::isDigit(reply[1]) && ascii::isDigit(reply[2]) &&
+      (reply.size() == 3 || reply[3] == ' ' || reply[3] == '-')) {
+    parsed.code = (reply[0] - '0') * 100 + (reply[1] - '0') * 10 + (reply[2] - '0');
+    const char reply_class = reply[0];
+    reply.remove_prefix(std::min<size_t>(4, reply.size()));
+    const size_t space = reply.find(' ');
+    const std::string_view first = reply.substr(0, space);
+    const size_t dot = first.find('.');
+    if (first.size() >= 5 && dot == 1 && first[0] == reply_class && first.find('.', dot + 1) != std::string_view::npos &&
+        first.find_first_not_of("0123456789.") == std::string_view::npos) {
+      parsed.enhanced = std::string(first);
+      reply.remove_prefix(space == std::string_view::npos ? reply.size() : space + 1);
+    }
+  }
+  parsed.text = std::string(reply);
+  return parsed;
+}
+
 }  // namespace mxgate::smtp

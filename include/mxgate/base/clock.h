@@ -1,5 +1,5 @@
 // Wall-clock time as microseconds since the Unix epoch: the unit of every timestamp in the
-// spool and the queue, and its RFC 3339 text. Any thread.
+// spool and the queue, and its RFC 3339 and RFC 5322 text. Any thread.
 #pragma once
 
 #include <chrono>
@@ -17,5 +17,8 @@ inline uint64_t nowMicros() {
 // RFC 3339 UTC, "2026-01-15T10:22:31.880Z", with 0 (no fraction), 3 or 6 fraction digits;
 // times past the year 9999 (RFC 3339's last) give 9999-12-31T23:59:59.999999.
 std::string formatRfc3339(uint64_t micros, int fraction_digits);
+
+// RFC 5322 §3.3 date-time in UTC, e.g. "Sat, 21 Nov 2026 09:47:00 +0000".
+std::string formatRfc5322(uint64_t micros);
 
 }  // namespace mxgate

@@ -53,12 +53,4 @@ void addPerTenant(std::string_view type, const std::vector<std::pair<std::string
 // True when the tenant wants events (has an events.url); writers skip the others.
 bool wanted(const config::Config* config, std::string_view tenant);
 
-// "451 4.3.0 text" → code 451, enhanced "4.3.0", text "text"; code 0 when the reply has none.
-struct Reply {
-  int code = 0;
-  std::string enhanced;
-  std::string text;
-};
-Reply parseReply(std::string_view reply);
-
 }  // namespace mxgate::events

@@ -51,4 +51,14 @@ struct EhloCapabilities {
 // Reads the keywords of a 250 reply to EHLO (the first line is the greeting, not a keyword).
 EhloCapabilities parseEhloCapabilities(const Reply& reply);
 
+// A reply as the queue keeps it, on one line ("451 4.3.0 text", or our own error text): code 451,
+// enhanced "4.3.0" (only when its class matches the code's), text "text"; code 0 and the whole
+// text when it does not start with a reply code.
+struct ReplyLine {
+  int code = 0;
+  std::string enhanced;
+  std::string text;
+};
+ReplyLine splitReplyLine(std::string_view reply);
+
 }  // namespace mxgate::smtp

@@ -80,6 +80,12 @@ BOOST_AUTO_TEST_CASE(rfc3339_timestamps) {
   BOOST_TEST(mxgate::formatRfc3339(UINT64_MAX, 3) == "9999-12-31T23:59:59.999Z");
 }
 
+BOOST_AUTO_TEST_CASE(rfc5322_dates) {
+  BOOST_TEST(mxgate::formatRfc5322(0) == "Thu, 01 Jan 1970 00:00:00 +0000");
+  BOOST_TEST(mxgate::formatRfc5322(1768472551880999) == "Thu, 15 Jan 2026 10:22:31 +0000");
+  BOOST_TEST(mxgate::formatRfc5322(951782400000000) == "Tue, 29 Feb 2000 00:00:00 +0000");
+}
+
 BOOST_AUTO_TEST_CASE(html_escaping) {
   BOOST_TEST(mxgate::html::escaped(R"(<a href="x?a=1&b='2'">)") ==
              "&lt;a href=&quot;x?a=1&amp;b=&#39;2&#39;&quot;&gt;");

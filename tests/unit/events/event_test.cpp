@@ -1,4 +1,4 @@
-// Event records: the JSON posted for each event type, reply parsing, keys under the tenant with
+// Event records: the JSON posted for each event type, keys under the tenant with
 // ids derived from their time part, and the per-tenant fan-out that skips tenants without an
 // events.url.
 #include <boost/test/unit_test.hpp>
@@ -11,22 +11,6 @@ using namespace mxgate;
 using nlohmann::json;
 
 BOOST_AUTO_TEST_SUITE(events_suite)
-
-BOOST_AUTO_TEST_CASE(replies_are_split_into_code_enhanced_code_and_text) {
-  events::Reply reply = events::parseReply("451 4.3.0 Try again later");
-  BOOST_TEST(reply.code == 451);
-  BOOST_TEST(reply.enhanced == "4.3.0");
-  BOOST_TEST(reply.text == "Try again later");
-  reply = events::parseReply("250 Ok: queued");
-  BOOST_TEST(reply.code == 250);
-  BOOST_TEST(reply.enhanced.empty());
-  BOOST_TEST(reply.text == "Ok: queued");
-  reply = events::parseReply("550 4.1.1 mismatched class");
-  BOOST_TEST(reply.enhanced.empty());  // the enhanced code's class must match the reply's
-  reply = events::parseReply("webhook HTTP 503: busy");
-  BOOST_TEST(reply.code == 0);
-  BOOST_TEST(reply.text == "webhook HTTP 503: busy");
-}
 
 BOOST_AUTO_TEST_CASE(delivery_event_json) {
   events::Fields fields;

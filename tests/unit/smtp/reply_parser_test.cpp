@@ -1,6 +1,7 @@
 // Tests for smtp/reply_parser: RFC 5321 §4.2 single and multi-line replies, code validation,
 // RFC 3463 enhanced codes, the line length and line count bounds (CVE-2020-8794 class, T21)
-// and EHLO capability parsing. Every reply is also fed split at every byte.
+// EHLO capability parsing, and stored one-line replies split into code, enhanced code and
+// text. Every reply is also fed split at every byte.
 #include <boost/test/unit_test.hpp>
 
 #include <string>
@@ -239,6 +240,22 @@ BOOST_AUTO_TEST_CASE(size_forms_and_greeting_line) {
   BOOST_TEST(!none.size.has_value());
   BOOST_TEST(!parseEhloCapabilities(single("502-x\r\n502 STARTTLS\r\n")).starttls);
   BOOST_TEST(!parseEhloCapabilities(single("250-x\r\n250 STARTTLSX\r\n")).starttls);
+}
+
+BOOST_AUTO_TEST_CASE(stored_replies_are_split_into_code_enhanced_code_and_text) {
+  mxgate::smtp::ReplyLine reply = mxgate::smtp::splitReplyLine("451 4.3.0 Try again later");
+  BOOST_TEST(reply.code == 451);
+  BOOST_TEST(reply.enhanced == "4.3.0");
+  BOOST_TEST(reply.text == "Try again later");
+  reply = mxgate::smtp::splitReplyLine("250 Ok: queued");
+  BOOST_TEST(reply.code == 250);
+  BOOST_TEST(reply.enhanced.empty());
+  BOOST_TEST(reply.text == "Ok: queued");
+  reply = mxgate::smtp::splitReplyLine("550 4.1.1 mismatched class");
+  BOOST_TEST(reply.enhanced.empty());  // the enhanced code's class must match the reply's
+  reply = mxgate::smtp::splitReplyLine("webhook HTTP 503: busy");
+  BOOST_TEST(reply.code == 0);
+  BOOST_TEST(reply.text == "webhook HTTP 503: busy");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
