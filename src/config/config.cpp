@@ -643,6 +643,7 @@ struct TenantLines {
   int tls_ca_file = 0;
   int links_mode = 0;
   int events_url = 0;
+  int recipients = 0;
   std::vector<int> domains;  // one per Tenant::domains entry
 };
 
@@ -760,6 +761,12 @@ class Loader {
       if (key.name == "events.url") {
         lines.events_url = outcome.line;
       }
+      if (key.name == "delivery.recipients") {
+        lines.recipients = outcome.line;
+      }
+      if (key.name == "delivery.recipients_file" && outcome.ok && !tenant.delivery.recipients_file.empty()) {
+        readRecipientsFile(tenant.delivery, sink, outcome.line);
+      }
       if (key.name == "domains" && outcome.ok && value != nullptr) {
         for (const Value& element : value->as_array()) {
           lines.domains.push_back(lineOf(element));
@@ -767,6 +774,40 @@ class Loader {
       }
     }
     tenants_.push_back({std::move(tenant), std::move(lines), sink});
+  }
+
+  // Adds the addresses of delivery.recipients_file to the tenant's valid recipients; errors
+  // name the file and line.
+  void readRecipientsFile(DeliveryTarget& delivery, Sink& policy_sink, int key_line) {
+    std::string text;
+    std::string error;
+    if (!readFile(delivery.recipients_file, text, error)) {
+      policy_sink.add(key_line, "delivery.recipients_file", fmt::format("{}: {}", quote(delivery.recipients_file), error));
+      return;
+    }
+    Sink sink(errors_, nextRank(), delivery.recipients_file);
+    auto listed = std::make_shared<std::unordered_set<std::string>>();
+    if (delivery.valid_recipients) {
+      *listed = *delivery.valid_recipients;
+    }
+    int line_number = 0;
+    std::string_view rest = text;
+    while (!rest.empty()) {
+      ++line_number;
+      const size_t end = rest.find('\n');
+      std::string_view line = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      line = ascii::trim(line.substr(0, line.find('#')));
+      if (line.empty()) {
+        continue;
+      }
+      if (const std::string problem = values::checkMailbox(line); !problem.empty()) {
+        sink.add(line_number, "delivery.recipients_file", fmt::format("{}: {}", quote(line), problem));
+        continue;
+      }
+      listed->insert(ascii::toLowerCopy(line));
+    }
+    delivery.valid_recipients = std::move(listed);
   }
 
   LoadResult finish() {
@@ -974,6 +1015,16 @@ class Loader {
       if (!tenant.events.url.empty() && tenant.events.secret_keys.empty()) {
         record.sink.add(record.lines.events_url, "events.url", "events need events.secrets to sign them");
       }
+      const DeliveryTarget& delivery = tenant.delivery;
+      if (delivery.recipients == RecipientCheck::List && (!delivery.valid_recipients || delivery.valid_recipients->empty()) &&
+          delivery.recipients_file.empty()) {
+        record.sink.add(record.lines.recipients, "delivery.recipients",
+                        "\"list\" needs addresses in delivery.recipients_list or delivery.recipients_file");
+      }
+      if (delivery.recipients == RecipientCheck::Verify && delivery.kind != DeliveryKind::Smtp) {
+        record.sink.add(record.lines.recipients, "delivery.recipients",
+                        "\"verify\" probes the next hop: it needs delivery.target = \"smtp\"");
+      }
       config_->id_index.emplace(tenant.id, t);
       config_->tenants.push_back(tenant);
     }
@@ -1084,6 +1135,23 @@ std::vector<SettingChange> changedSettings(const std::map<std::string, std::stri
     }
   }
   return changes;
+}
+
+bool DeliveryTarget::listsRecipient(std::string_view address) const {
+  if (!valid_recipients) {
+    return false;
+  }
+  std::string lowered = ascii::toLowerCopy(address);
+  if (valid_recipients->count(lowered) != 0) {
+    return true;
+  }
+  const size_t at = lowered.rfind('@');
+  const size_t plus = lowered.find('+');
+  if (at == std::string::npos || plus == std::string::npos || plus > at) {
+    return false;
+  }
+  lowered.erase(plus, at - plus);
+  return valid_recipients->count(lowered) != 0;
 }
 
 const Tenant* Config::tenantForDomain(std::string_view domain) const {

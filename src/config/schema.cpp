@@ -42,6 +42,9 @@ constexpr std::array<LinkMode, 3> kLinkModes{LinkMode::Off, LinkMode::SafeLinks,
 constexpr std::array<std::string_view, 4> kClientTlsNames{"none", "may", "encrypt", "verify"};
 constexpr std::array<ClientTls, 4> kClientTls{ClientTls::None, ClientTls::May, ClientTls::Encrypt,
                                               ClientTls::Verify};
+constexpr std::array<std::string_view, 3> kRecipientCheckNames{"any", "list", "verify"};
+constexpr std::array<RecipientCheck, 3> kRecipientChecks{RecipientCheck::Any, RecipientCheck::List,
+                                                         RecipientCheck::Verify};
 constexpr std::array<std::string_view, 4> kActionNames{"reject", "quarantine", "tag", "accept"};
 constexpr std::array<CheckAction, 4> kActions{CheckAction::Reject, CheckAction::Quarantine, CheckAction::Tag,
                                               CheckAction::Accept};
@@ -559,6 +562,40 @@ const Key<Tenant> kPolicyKeys[] = {
      .max = 365 * kDay, .resolution = kSecond, .only_for = "webhook",
      .help = "How long a message is retried before it is dead-lettered (kept; `mxgate webhooks replay`).",
      .store = [](Tenant& t, const Parsed& p) { t.delivery.max_age = std::chrono::seconds(p.number); }},
+    {.name = "delivery.recipients", .type = Type::Enum, .default_value = R"("any")", .choices = kRecipientCheckNames,
+     .help = "Recipients accepted at RCPT: any (every local part), list (recipients_list and recipients_file) "
+             "or verify (smtp: probe the next hop with RCPT, cache the answer).",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.recipients = kRecipientChecks[p.choice]; }},
+    {.name = "delivery.recipients_list", .type = Type::StringArray, .default_value = "[]", .max = 100000,
+     .check = values::checkMailbox, .help = "Valid recipient addresses (with recipients = \"list\").",
+     .store =
+         [](Tenant& t, const Parsed& p) {
+           auto listed = std::make_shared<std::unordered_set<std::string>>();
+           for (const std::string& address : p.list) {
+             listed->insert(ascii::toLowerCopy(address));
+           }
+           t.delivery.valid_recipients = std::move(listed);
+         }},
+    {.name = "delivery.recipients_file", .type = Type::String, .default_value = R"("")",
+     .help = "A file of valid recipient addresses, one per line, # comments (with recipients = \"list\"); "
+             "read at start and on reload.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.recipients_file = p.text; }},
+    {.name = "delivery.verify_ttl", .type = Type::Duration, .default_value = R"("7d")", .min = kMinute,
+     .max = 90 * kDay, .resolution = kSecond, .only_for = "smtp",
+     .help = "How long an address the next hop accepted stays known without a new probe.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.verify_ttl = std::chrono::seconds(p.number); }},
+    {.name = "delivery.verify_negative_ttl", .type = Type::Duration, .default_value = R"("3h")", .min = kSecond,
+     .max = 30 * kDay, .resolution = kSecond, .only_for = "smtp",
+     .help = "How long an address the next hop refused (5xx) stays refused without a new probe.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.verify_negative_ttl = std::chrono::seconds(p.number); }},
+    {.name = "delivery.verify_tempfail_ttl", .type = Type::Duration, .default_value = R"("1m")", .min = kSecond,
+     .max = kHour, .resolution = kSecond, .only_for = "smtp",
+     .help = "How long a probe that failed temporarily (4xx, no connection) is not repeated.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.verify_tempfail_ttl = std::chrono::seconds(p.number); }},
+    {.name = "delivery.verify_wait", .type = Type::Duration, .default_value = R"("10s")", .min = 100 * kMillisecond,
+     .max = 5 * kMinute, .resolution = kMillisecond, .only_for = "smtp",
+     .help = "How long RCPT waits for a probe; then 450 4.1.1 and the probe's answer is cached for the retry.",
+     .store = [](Tenant& t, const Parsed& p) { t.delivery.verify_wait = std::chrono::milliseconds(p.number); }},
     {.name = "inbound.spf_fail", .type = Type::Enum, .default_value = R"("tag")", .choices = kActionNames,
      .help = "SPF fail (RFC 7208 §8.4).",
      .store = [](Tenant& t, const Parsed& p) { t.inbound.spf_fail = kActions[p.choice]; }},

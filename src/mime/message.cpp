@@ -108,14 +108,6 @@ std::optional<Mailbox> firstMailbox(InternetAddressList* list) {
   return std::move(all.front());
 }
 
-std::string_view trimmed(std::string_view text) {
-  const size_t begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) {
-    return {};
-  }
-  return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
-}
-
 // RFC 3834 §5: the Auto-Submitted keyword (before any parameters), lower case; "no" when
 // the field is absent or empty.
 std::string autoSubmitted(GMimeObject* object) {
@@ -124,7 +116,7 @@ std::string autoSubmitted(GMimeObject* object) {
     return "no";
   }
   std::string_view keyword(value);
-  keyword = trimmed(keyword.substr(0, keyword.find(';')));
+  keyword = ascii::trim(keyword.substr(0, keyword.find(';')));
   return keyword.empty() ? "no" : ascii::toLowerCopy(validUtf8(keyword));
 }
 
@@ -139,7 +131,7 @@ bool isAutoReply(GMimeObject* object, const std::string& auto_submitted) {
   if (precedence == nullptr) {
     return false;
   }
-  const std::string_view value = trimmed(precedence);
+  const std::string_view value = ascii::trim(precedence);
   return ascii::equalsIgnoreCase(value, "auto_reply") || ascii::equalsIgnoreCase(value, "bulk") ||
          ascii::equalsIgnoreCase(value, "junk");
 }

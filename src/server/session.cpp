@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "mxgate/base/ascii.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
 #include "mxgate/events/event.h"
@@ -420,6 +421,13 @@ void Session::startChecks() {
   checks_->startSpf(spf::Request{client_ip_, mail_from_.sender.str(), helo_, config_.node.hostname});
 }
 
+void Session::refuseRecipient(smtp::ReplyId id, const std::string& address, std::string_view reason) {
+  owner_.counters().rejected_recipients.fetch_add(1, std::memory_order_relaxed);
+  log::info(queue_id_.str(), "rcpt_rejected").kv("to", address).kv("client", client_ip_).kv("reason", reason);
+  reply(id, address);
+  countError();
+}
+
 void Session::handleRcpt(const smtp::Command& command) {
   if (!in_transaction_) {
     reply(smtp::ReplyId::NeedMail);
@@ -449,14 +457,14 @@ void Session::handleRcpt(const smtp::Command& command) {
   }
   const config::Tenant* tenant = config_.tenantForDomain(parsed.recipient.domain);
   if (tenant == nullptr) {
-    owner_.counters().rejected_recipients.fetch_add(1, std::memory_order_relaxed);
-    std::string address = parsed.recipient.str();
-    log::info(queue_id_.str(), "rcpt_rejected")
-        .kv("to", address)
-        .kv("client", client_ip_)
-        .kv("reason", "relay_denied");
-    reply(smtp::ReplyId::RelayDenied, address);
-    countError();
+    refuseRecipient(smtp::ReplyId::RelayDenied, parsed.recipient.str(), "relay_denied");
+    return;
+  }
+  // postmaster at every domain we accept mail for is never refused (RFC 5321 §4.5.1).
+  const bool postmaster = parsed.postmaster || ascii::equalsIgnoreCase(parsed.recipient.local, "postmaster");
+  if (tenant->delivery.recipients == config::RecipientCheck::List && !postmaster &&
+      !tenant->delivery.listsRecipient(parsed.recipient.str())) {
+    refuseRecipient(smtp::ReplyId::UnknownRecipient, parsed.recipient.str(), "unknown_recipient");
     return;
   }
   recipients_.push_back(Recipient{std::move(parsed.recipient), tenant->id});

@@ -66,6 +66,7 @@ constexpr Entry kReplies[] = {
     {ReplyId::XclientDenied, {550, "5.7.0", "Error: insufficient authorization"}},
     {ReplyId::AuthRequired, {530, "5.7.0", "Authentication required"}},
     {ReplyId::RelayDenied, {550, "5.7.1", "<{}>: Relay access denied"}},
+    {ReplyId::UnknownRecipient, {550, "5.1.1", "<{}>: Recipient address rejected: User unknown"}},
     {ReplyId::SpfFailed, {550, "5.7.23", "SPF validation failed for {}"}},
     {ReplyId::DkimFailed, {550, "5.7.20", "No passing DKIM signature found"}},
     {ReplyId::DmarcFailed, {550, "5.7.1", "Rejected by the DMARC policy of {}"}},

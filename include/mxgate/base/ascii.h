@@ -38,4 +38,13 @@ inline std::string toLowerCopy(std::string_view text) {
   return out;
 }
 
+// text without leading and trailing white space (space, tab, CR, LF).
+constexpr std::string_view trim(std::string_view text) {
+  const size_t begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) {
+    return {};
+  }
+  return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
+}
+
 }  // namespace mxgate::ascii

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "mxgate/base/log.h"
@@ -30,6 +31,7 @@ enum class LinkMode { Off, SafeLinks, On };
 // when the handshake fails (RFC 7435); Encrypt requires TLS, unverified; Verify requires TLS
 // with a certificate chain that verifies and names the next hop (RFC 6125).
 enum class ClientTls { None, May, Encrypt, Verify };
+enum class RecipientCheck { Any, List, Verify };
 enum class CheckAction { Reject, Quarantine, Tag, Accept };
 enum class ScanFailure { Closed, Open };
 
@@ -198,6 +200,19 @@ struct DeliveryTarget {
   std::chrono::seconds retry_initial{5};
   std::chrono::seconds retry_max{7200};
   std::chrono::seconds max_age{259200};  // then the message is dead-lettered (3 days)
+  // Which recipients RCPT accepts (RFC 5321 §3.3: refuse unknown users in the session rather
+  // than bounce them later): any local part, the listed addresses, or (smtp) those the next hop
+  // accepts when probed with RCPT, the results cached like Postfix's address verification.
+  RecipientCheck recipients = RecipientCheck::Any;
+  std::shared_ptr<const std::unordered_set<std::string>> valid_recipients;  // List: lower-cased
+  std::string recipients_file;  // List: read into valid_recipients at load
+  std::chrono::seconds verify_ttl{604800};          // an accepted address stays known (7 days)
+  std::chrono::seconds verify_negative_ttl{10800};  // a refused address stays refused (3 hours)
+  std::chrono::seconds verify_tempfail_ttl{60};     // a failed probe is not repeated sooner
+  std::chrono::milliseconds verify_wait{10000};     // RCPT waits this long for a probe, then 450
+
+  // List: the address is listed, as it is or without a "+detail" in its local part.
+  bool listsRecipient(std::string_view address) const;
 };
 
 // Link rewriting of a tenant's inbound mail (after the authentication checks).

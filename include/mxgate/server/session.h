@@ -79,6 +79,8 @@ class Session : public io::Stream::Handler {
   void handleHelo(const smtp::Command& command, bool extended);
   void handleMail(const smtp::Command& command);
   void handleRcpt(const smtp::Command& command);
+  // A recipient refused with reply id: counted, logged with the reason, one more error.
+  void refuseRecipient(smtp::ReplyId id, const std::string& address, std::string_view reason);
   void handleData();
   void handleBdat(const smtp::Command& command);
   void handleStartTls();

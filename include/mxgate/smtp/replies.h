@@ -65,6 +65,7 @@ enum class ReplyId {
   XclientDenied,            // 550 5.7.0
   AuthRequired,             // 530 5.7.0
   RelayDenied,              // 550 5.7.1
+  UnknownRecipient,         // 550 5.1.1 (not in the tenant's recipient list)
   SpfFailed,                // 550 5.7.23 (RFC 7372)
   DkimFailed,               // 550 5.7.20 (RFC 7372)
   DmarcFailed,              // 550 5.7.1 (RFC 7489 §6.7)
