@@ -118,6 +118,12 @@ std::string renderMetrics(const MetricsSnapshot& s) {
           {{"pending", s.events.outbox_pending}, {"dead", s.events.outbox_dead}});
   metric(out, "mxgate_event_posts_failed_total", "counter", "Event POSTs answered with an error or not at all.",
          s.events.failed);
+  labeled(out, "mxgate_recipient_verifications_total", "counter",
+          "Answers to recipient verification (delivery.recipients = verify) by verdict.", "verdict",
+          {{"accepted", s.verifier.accepted}, {"refused", s.verifier.refused}, {"unverified", s.verifier.unverified}});
+  metric(out, "mxgate_recipient_probes_total", "counter", "Recipient probes sent to next hops.", s.verifier.probes);
+  metric(out, "mxgate_recipient_verification_cache_hits_total", "counter",
+         "Recipient verifications answered from the cache.", s.verifier.cache_hits);
   out += "# HELP mxgate_link_requests_total Requests for signed links (click) and open pixels (open) by result.\n"
          "# TYPE mxgate_link_requests_total counter\n";
   constexpr const char* kLinkKinds[] = {"click", "open"};

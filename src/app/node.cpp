@@ -20,6 +20,7 @@
 #include "mxgate/base/log.h"
 #include "mxgate/admin/link_endpoint.h"
 #include "mxgate/admin/local_receiver.h"
+#include "mxgate/delivery/next_hop_verifier.h"
 #include "mxgate/delivery/registry.h"
 #include "mxgate/links/key_file.h"
 #include "mxgate/mime/message.h"
@@ -202,6 +203,7 @@ struct Node::Parts {
   std::unique_ptr<webhook::DisabledEndpoints> disabled_endpoints;
   std::shared_ptr<const links::KeyRing> link_keys;
   std::unique_ptr<delivery::Registry> registry;
+  std::unique_ptr<delivery::NextHopVerifier> verifier;
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<webhook::EventDispatcher> events;
   std::unique_ptr<spool::Admission> admission;
@@ -296,6 +298,9 @@ int Node::run() {
     return 1;
   }
   delivery::Registry* registry = parts->registry.get();
+  parts->verifier = std::make_unique<delivery::NextHopVerifier>(
+      *parts->control, [registry](const std::string& tenant) { return registry->forTenant(tenant); },
+      config.smtp_client.verify_cache_entries);
   Parts* raw = parts.get();
   parts->admission = std::make_unique<spool::Admission>(config.spool);
   parts->scheduler = std::make_unique<scheduler::Scheduler>(
@@ -308,7 +313,8 @@ int Node::run() {
   uint64_t recovered = parts->scheduler->recover();
   parts->admission->refresh(spaceAfterFlush(*parts->store), parts->store->writable());
   parts->runtime = std::make_unique<server::Runtime>(server::makeSnapshot(config_, server_tls), *parts->store,
-                                                     *parts->admission, *parts->scheduler, parts->inbound.get());
+                                                     *parts->admission, *parts->scheduler, parts->inbound.get(),
+                                                     *parts->verifier);
   parts->smtp = std::make_unique<server::SmtpServer>(*parts->runtime, parts->worker_ptrs);
   if (!parts->smtp->bind(error)) {
     log::error("-", "listen_failed").kv("error", error);
@@ -368,6 +374,7 @@ int Node::run() {
       snapshot.webhook_endpoints_disabled += endpoint.disabled ? 1 : 0;
     }
     snapshot.events = raw->events->stats();
+    snapshot.verifier = raw->verifier->stats();
     for (size_t kind = 0; kind < 2; ++kind) {
       for (size_t result = 0; result < 4; ++result) {
         snapshot.link_requests[kind][result] = raw->link_counters.requests[kind][result].load();
@@ -411,6 +418,7 @@ int Node::run() {
   parts_ = std::move(parts);
   raw->control->post([raw] {
     raw->scheduler->start();
+    raw->verifier->start();
     raw->events->start();
     raw->admin_http->start();
     uv_timer_init(raw->control->uv(), &raw->housekeeping);
@@ -428,6 +436,7 @@ int Node::run() {
   });
   raw->control->addShutdownHook([raw] {
     raw->scheduler->stop();
+    raw->verifier->stop();
     raw->events->stop();
     raw->admin_http->stop();
     uv_close(reinterpret_cast<uv_handle_t*>(&raw->housekeeping), nullptr);

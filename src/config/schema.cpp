@@ -329,6 +329,10 @@ const Key<Config> kNodeKeys[] = {
     {.name = "smtp_client.max_messages_per_connection", .type = Type::Integer, .default_value = "1000", .min = 1,
      .max = 1000000, .live = true, .help = "Messages sent over one connection before it is closed.",
      .store = [](Config& c, const Parsed& p) { c.smtp_client.max_messages_per_connection = u32(p); }},
+    {.name = "smtp_client.verify_cache_entries", .type = Type::Integer, .default_value = "100000", .min = 1,
+     .max = 100000000,
+     .help = "Recipient verification answers kept for all tenants; the least recently used go first.",
+     .store = [](Config& c, const Parsed& p) { c.smtp_client.verify_cache_entries = p.number; }},
 
     {.name = "admin.address", .type = Type::String, .default_value = R"("127.0.0.1")", .check = checkAddress,
      .help = "Numeric IP address of the admin HTTP listener (API, /metrics, /healthz).",

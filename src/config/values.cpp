@@ -127,7 +127,7 @@ std::string checkDomain(std::string_view name) {
   if (name.empty()) {
     return "empty domain name";
   }
-  if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+  if (!ascii::isAscii(name)) {
     return "non-ASCII domain name: write it in A-label (punycode) form, e.g. xn--bcher-kva.example";
   }
   if (name.size() > 253) {

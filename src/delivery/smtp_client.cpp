@@ -293,7 +293,7 @@ void ClientConnection::startTransaction() {
     }
     complete();
   };
-  if (capabilities_.size && *capabilities_.size > 0 && job.size() > *capabilities_.size) {
+  if (!job.probe && capabilities_.size && *capabilities_.size > 0 && job.size() > *capabilities_.size) {
     refuse("552 5.3.4 message size exceeds the fixed limit of " + pool_.remote());
     return;
   }
@@ -301,14 +301,14 @@ void ClientConnection::startTransaction() {
     refuse("553 5.6.7 " + pool_.remote() + " does not support SMTPUTF8 (RFC 6531 §3.2)");
     return;
   }
-  if (job.eightbit && !capabilities_.eightbitmime) {
+  if (!job.probe && job.eightbit && !capabilities_.eightbitmime) {
     refuse("554 5.6.3 " + pool_.remote() + " does not support 8BITMIME and conversion is not supported");
     return;
   }
 
   state_ = State::Transaction;
   std::string mail = "MAIL FROM:<" + job.mail_from + ">";
-  if (capabilities_.size) {
+  if (capabilities_.size && !job.probe) {
     mail += " SIZE=" + std::to_string(job.size());
   }
   if (job.eightbit) {
@@ -323,7 +323,9 @@ void ClientConnection::startTransaction() {
     for (const auto& recipient : job.recipients) {
       group += "RCPT TO:<" + recipient + ">\r\n";
     }
-    group += "DATA\r\n";
+    if (!job.probe) {
+      group += "DATA\r\n";
+    }
     send(group);
   } else {
     send(mail);
@@ -355,6 +357,7 @@ void ClientConnection::handleTransactionReply(const smtp::Reply& reply) {
   if (index == 0) {  // MAIL
     if (reply.code / 100 != 2) {
       mail_failed_ = true;
+      result_.sender_refused = true;
       Outcome outcome = outcomeForCode(reply.code);
       for (size_t i = 0; i < count; ++i) {
         result_.recipients[i] = RecipientResult{outcome, replyText(reply)};
@@ -374,14 +377,22 @@ void ClientConnection::handleTransactionReply(const smtp::Reply& reply) {
     if (!mail_failed_) {
       if (reply.code / 100 == 2) {
         accepted_.push_back(i);
+        if (job.probe) {
+          result_.recipients[i] = RecipientResult{Outcome::Delivered, replyText(reply)};
+          final_[i] = true;
+        }
       } else {
         Outcome outcome = outcomeForCode(reply.code);
         result_.recipients[i] = RecipientResult{outcome, replyText(reply)};
         final_[i] = outcome != Outcome::TempFail;
       }
     }
-    if (!capabilities_.pipelining) {
-      if (i + 1 < count) {
+    const bool last = i + 1 == count;
+    if (job.probe && last) {
+      ++transactions_;
+      finishTransaction(true);  // a probe ends with its RCPT answers
+    } else if (!capabilities_.pipelining) {
+      if (!last) {
         send("RCPT TO:<" + job.recipients[i + 1] + ">\r\n");
       } else if (accepted_.empty()) {
         finishTransaction(true);

@@ -178,17 +178,7 @@ std::string Address::str() const {
   return text;
 }
 
-bool Address::isUtf8() const {
-  const auto high = [](std::string_view s) {
-    for (char c : s) {
-      if (static_cast<unsigned char>(c) >= 0x80) {
-        return true;
-      }
-    }
-    return false;
-  };
-  return high(local) || high(domain);
-}
+bool Address::isUtf8() const { return !ascii::isAscii(local) || !ascii::isAscii(domain); }
 
 AddressError parseMailbox(std::string_view text, bool allow_utf8, Address& out) {
   if (text.empty()) {

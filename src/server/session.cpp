@@ -144,7 +144,9 @@ void Session::setDeadline() {
 }
 
 void Session::checkTimeout(uint64_t now_ms) {
-  if (phase_ == Phase::Closing || phase_ == Phase::Committing || now_ms < deadline_ms_) {
+  // Verifying ends by itself within the tenant's delivery.verify_wait.
+  if (phase_ == Phase::Closing || phase_ == Phase::Committing || phase_ == Phase::Verifying ||
+      now_ms < deadline_ms_) {
     return;
   }
   log::info(sessionTag(), "timeout").kv("client", client_ip_);
@@ -421,11 +423,57 @@ void Session::startChecks() {
   checks_->startSpf(spf::Request{client_ip_, mail_from_.sender.str(), helo_, config_.node.hostname});
 }
 
-void Session::refuseRecipient(smtp::ReplyId id, const std::string& address, std::string_view reason) {
+void Session::refuseRecipient(smtp::ReplyId id, const std::string& address, std::string_view reason,
+                              std::string_view detail) {
   owner_.counters().rejected_recipients.fetch_add(1, std::memory_order_relaxed);
-  log::info(queue_id_.str(), "rcpt_rejected").kv("to", address).kv("client", client_ip_).kv("reason", reason);
+  log::Line line(log::Level::Info, queue_id_.str(), "rcpt_rejected");
+  line.kv("to", address).kv("client", client_ip_).kv("reason", reason);
+  if (!detail.empty()) {
+    line.kv("detail", detail);
+  }
   reply(id, address);
-  countError();
+  if (smtp::replySpec(id).code >= 500) {
+    countError();
+  }
+}
+
+void Session::verifyRecipient(const config::Tenant& tenant, mail::Address address) {
+  phase_ = Phase::Verifying;
+  updateReading();
+  LoopServer* owner = &owner_;
+  const uint64_t session_id = id_;
+  const std::string recipient = address.str();
+  owner_.runtime().verifier().verify(
+      tenant, recipient,
+      [owner, session_id, address = std::move(address), tenant_id = tenant.id](VerificationResult result) mutable {
+        owner->loop().post([owner, session_id, address = std::move(address), tenant_id = std::move(tenant_id),
+                            result = std::move(result)]() mutable {
+          if (Session* session = owner->find(session_id)) {
+            session->onVerified(std::move(address), tenant_id, result);
+          }
+        });
+      });
+}
+
+void Session::onVerified(mail::Address address, const std::string& tenant, const VerificationResult& result) {
+  if (phase_ != Phase::Verifying) {
+    return;  // closing
+  }
+  phase_ = Phase::Command;
+  switch (result.verdict) {
+    case Verification::Accepted:
+      recipients_.push_back(Recipient{std::move(address), tenant});
+      reply(smtp::ReplyId::RecipientOk);
+      break;
+    case Verification::Refused:
+      refuseRecipient(smtp::ReplyId::UndeliverableRecipient, address.str(), "undeliverable", result.detail);
+      break;
+    case Verification::Unverified:
+      refuseRecipient(smtp::ReplyId::UnverifiedRecipient, address.str(), "unverified", result.detail);
+      break;
+  }
+  setDeadline();
+  processInput();
 }
 
 void Session::handleRcpt(const smtp::Command& command) {
@@ -465,6 +513,10 @@ void Session::handleRcpt(const smtp::Command& command) {
   if (tenant->delivery.recipients == config::RecipientCheck::List && !postmaster &&
       !tenant->delivery.listsRecipient(parsed.recipient.str())) {
     refuseRecipient(smtp::ReplyId::UnknownRecipient, parsed.recipient.str(), "unknown_recipient");
+    return;
+  }
+  if (tenant->delivery.recipients == config::RecipientCheck::Verify && !postmaster) {
+    verifyRecipient(*tenant, std::move(parsed.recipient));
     return;
   }
   recipients_.push_back(Recipient{std::move(parsed.recipient), tenant->id});

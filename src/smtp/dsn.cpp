@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "mxgate/base/ascii.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/smtp/reply_parser.h"
 
@@ -14,10 +15,6 @@ namespace {
 
 // Longest text taken from elsewhere into one field (RFC 5322 lines stop at 998 octets).
 constexpr size_t kMaxFieldText = 900;
-
-bool isAscii(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
 
 // Text from a peer or a sender, made safe for one header line: control characters (CR and LF
 // among them) become spaces, and it is cut at kMaxFieldText.
@@ -118,9 +115,9 @@ DsnMessage buildDsn(const DsnReport& report) {
   if (!headers.empty() && !headers.ends_with("\r\n")) {
     headers += "\r\n";
   }
-  bool utf8 = !isAscii(report.sender) || !isAscii(headers);
+  bool utf8 = !ascii::isAscii(report.sender) || !ascii::isAscii(headers);
   for (const DsnRecipient& recipient : report.recipients) {
-    utf8 = utf8 || !isAscii(recipient.final_recipient);
+    utf8 = utf8 || !ascii::isAscii(recipient.final_recipient);
   }
   std::string boundary = fmt::format("{}.{}/{}", report.queue_id, report.created_us, report.reporting_mta);
   while (headers.find(boundary) != std::string::npos) {

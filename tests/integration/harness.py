@@ -503,6 +503,10 @@ class _Recorder:
         self.sink = sink
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.sink.lock:
+            self.sink.rcpts.append(address)
+        if self.sink.rcpt_delay:
+            await asyncio.sleep(self.sink.rcpt_delay)
         mode = self.sink.rcpt_mode(address)
         if mode:
             return mode
@@ -525,11 +529,14 @@ class RecordingSink:
 
     data_reply: e.g. "451 4.3.0 try later" or "550 5.1.1 no" to refuse at end of data.
     rcpt_replies: {address: reply} to refuse particular recipients at RCPT.
+    rcpts lists every RCPT address asked, in order; rcpt_delay (seconds) delays each answer.
     """
 
-    def __init__(self, data_reply=None, rcpt_replies=None, delay=0.0, starttls_context=None):
+    def __init__(self, data_reply=None, rcpt_replies=None, delay=0.0, starttls_context=None, rcpt_delay=0.0):
         self.port = free_port()
         self.messages = []
+        self.rcpts = []
+        self.rcpt_delay = rcpt_delay
         self.lock = threading.Lock()
         self.data_reply = data_reply
         self.rcpt_replies = rcpt_replies or {}

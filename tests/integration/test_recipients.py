@@ -2,12 +2,19 @@
 delivery.recipients = "list" refuses unknown users at RCPT with 550 5.1.1 (addresses from
 recipients_list and recipients_file, case-insensitive, "+detail" ignored; the file re-read on
 SIGHUP), while the known recipients of the same transaction are accepted and relayed.
+delivery.recipients = "verify" asks the next hop (an aiosmtpd peer that records every RCPT)
+with a probe before answering: its 250 / 550 / 450 become 250 2.1.5 / 550 5.1.1 / 450 4.1.1, each
+answer is cached (one probe per address, also for concurrent sessions), a next hop that is down
+or slower than verify_wait gives 450 4.1.1 and the slow probe's answer serves the retry, and a
+probe never sends DATA.
 """
 
 import os
+import threading
+import time
 import unittest
 
-from harness import Client, Gateway, RecordingSink, dot_stuff, make_message, smtp_tenant, wait_until
+from harness import Client, Gateway, RecordingSink, dot_stuff, free_port, make_message, smtp_tenant, wait_until
 
 SENDER = "sender@remote.example"
 
@@ -66,6 +73,66 @@ class RecipientListTest(unittest.TestCase):
             f.write("carol@example.test\n")
         gw.reload()
         self.assertTrue(wait_until(lambda: rcpt_replies(gw, ["carol@example.test"]) == ["250 2.1.5"], 20))
+
+
+class RecipientVerifyTest(unittest.TestCase):
+    def start(self, sink_port, **delivery):
+        gateway = Gateway(tenants={"example": {"domains": ["example.test"],
+                                               "delivery": smtp_tenant(sink_port, recipients="verify", **delivery)}})
+        self.addCleanup(gateway.cleanup)
+        return gateway.start()
+
+    def test_the_next_hops_answer_decides_and_is_cached(self):
+        sink = RecordingSink(rcpt_replies={"gone@example.test": "550 5.1.1 no such user",
+                                           "busy@example.test": "450 4.2.1 mailbox busy"}).start()
+        self.addCleanup(sink.stop)
+        gw = self.start(sink.port)
+        self.assertEqual(rcpt_replies(gw, ["alice@example.test", "gone@example.test", "busy@example.test"]),
+                         ["250 2.1.5", "550 5.1.1", "450 4.1.1"])
+        self.assertEqual(sorted(sink.rcpts), ["alice@example.test", "busy@example.test", "gone@example.test"])
+        self.assertEqual(sink.count(), 0, "a probe sent DATA")
+        # Answered from the cache: no new probes, the same replies (also with other case).
+        self.assertEqual(rcpt_replies(gw, ["ALICE@example.test", "gone@example.test"]), ["250 2.1.5", "550 5.1.1"])
+        self.assertEqual(len(sink.rcpts), 3)
+        # A whole transaction to a verified recipient is relayed.
+        with Client(gw.smtp_port) as client:
+            client.ehlo()
+            self.assertEqual(client.command(f"MAIL FROM:<{SENDER}>\r\n").short(), "250 2.1.0")
+            self.assertEqual(client.command("RCPT TO:<alice@example.test>\r\n").short(), "250 2.1.5")
+            self.assertEqual(client.command("DATA\r\n").code, 354)
+            client.send(dot_stuff(make_message(to="alice@example.test")) + b".\r\n")
+            self.assertEqual(client.reply().short(), "250 2.0.0")
+        self.assertTrue(wait_until(lambda: sink.count() == 1, 20))
+        self.assertIn("reason=undeliverable", gw.log())
+        self.assertEqual(gw.metric("mxgate_recipient_probes_total"), 3)
+
+    def test_concurrent_questions_share_one_probe(self):
+        sink = RecordingSink(rcpt_delay=1.0).start()
+        self.addCleanup(sink.stop)
+        gw = self.start(sink.port)
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(rcpt_replies(gw, ["carol@example.test"])))
+                   for _ in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        self.assertEqual(results, [["250 2.1.5"]] * 5)
+        self.assertEqual(sink.rcpts, ["carol@example.test"])
+
+    def test_a_next_hop_that_is_down_or_slow_gives_450(self):
+        gw = self.start(free_port(), verify_wait="1s", verify_tempfail_ttl="1s")
+        self.assertEqual(rcpt_replies(gw, ["dave@example.test"]), ["450 4.1.1"])
+        self.assertIn("reason=unverified", gw.log())
+        slow = RecordingSink(rcpt_delay=3.0).start()
+        self.addCleanup(slow.stop)
+        gw2 = self.start(slow.port, verify_wait="1s")
+        started = time.monotonic()
+        self.assertEqual(rcpt_replies(gw2, ["erin@example.test"]), ["450 4.1.1"])
+        self.assertLess(time.monotonic() - started, 2.5, "RCPT waited longer than verify_wait")
+        # The probe went on; its answer is cached for the client's retry.
+        self.assertTrue(wait_until(lambda: rcpt_replies(gw2, ["erin@example.test"]) == ["250 2.1.5"], 20))
+        self.assertEqual(slow.rcpts, ["erin@example.test"])
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "mxgate/delivery/next_hop_verifier.h"
 #include "mxgate/dns/resolver.h"
 #include "mxgate/scan/scanner.h"
 #include "mxgate/scheduler/scheduler.h"
@@ -72,6 +73,7 @@ struct MetricsSnapshot {
   std::vector<std::pair<std::string, uint64_t>> webhook_attempts;  // by result
   uint64_t webhook_endpoints_disabled = 0;
   webhook::EventStats events;
+  delivery::VerifierStats verifier;
   // [click, open][ok, bad_mac, unknown_key, malformed]
   std::array<std::array<uint64_t, 4>, 2> link_requests{};
   uint64_t now_us = 0;

@@ -38,6 +38,16 @@ inline std::string toLowerCopy(std::string_view text) {
   return out;
 }
 
+// True when every byte of text is ASCII (below 0x80).
+constexpr bool isAscii(std::string_view text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // text without leading and trailing white space (space, tab, CR, LF).
 constexpr std::string_view trim(std::string_view text) {
   const size_t begin = text.find_first_not_of(" \t\r\n");

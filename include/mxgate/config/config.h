@@ -154,6 +154,7 @@ struct SmtpClientSettings {
   std::chrono::milliseconds data_timeout{600000};  // waiting for the reply after the final dot
   std::chrono::milliseconds idle_timeout{10000};   // a reusable connection is closed after this
   uint32_t max_messages_per_connection = 1000;
+  uint64_t verify_cache_entries = 100000;  // recipient verification answers kept (all tenants)
 };
 
 struct WebhookSettings {

@@ -34,8 +34,11 @@ struct Job {
   uint32_t attempt = 1;
   std::string tenant;  // the recipients' tenant
   std::shared_ptr<const spool::MessageRecord> record;  // envelope, times and verdicts
+  // A recipient probe (smtp only): MAIL FROM:<> and the RCPTs, then RSET, no body. Each
+  // recipient's outcome is the answer to its RCPT (Delivered = accepted).
+  bool probe = false;
 
-  uint64_t size() const { return headers.size() + body->size(); }
+  uint64_t size() const { return headers.size() + (body ? body->size() : 0); }
 };
 
 enum class Outcome { Delivered, TempFail, PermFail };
@@ -50,6 +53,7 @@ struct Result {
   std::string remote;                       // e.g. "127.0.0.1:2526" or a file path
   bool endpoint_disabled = false;           // webhook: this attempt's 410 disabled the endpoint
   uint64_t retry_after_s = 0;               // the peer asked for no retry before this (Retry-After)
+  bool sender_refused = false;              // smtp: MAIL FROM was refused (the recipients were not asked)
 };
 
 // A result with the same outcome and text for every recipient of a job.

@@ -27,6 +27,8 @@ struct Services;
 
 namespace mxgate::server {
 
+class RecipientVerifier;
+
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<tls::Context> tls;  // null when no listener uses TLS
@@ -42,13 +44,15 @@ Snapshot makeSnapshot(std::shared_ptr<const config::Config> config, std::shared_
 class Runtime {
  public:
   // inbound: the checks' shared services; nullptr runs no inbound checks (unit tests).
+  // verifier: probes next hops for tenants with delivery.recipients = "verify".
   Runtime(Snapshot snapshot, spool::Store& store, spool::Admission& admission, scheduler::Scheduler& scheduler,
-          inbound::Services* inbound)
+          inbound::Services* inbound, RecipientVerifier& verifier)
       : snapshot_(std::move(snapshot)),
         store_(store),
         admission_(admission),
         scheduler_(scheduler),
-        inbound_(inbound) {}
+        inbound_(inbound),
+        verifier_(verifier) {}
 
   Snapshot current() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -63,6 +67,7 @@ class Runtime {
   spool::Admission& admission() { return admission_; }
   scheduler::Scheduler& scheduler() { return scheduler_; }
   inbound::Services* inbound() { return inbound_; }
+  RecipientVerifier& verifier() { return verifier_; }
 
  private:
   mutable std::mutex mutex_;
@@ -71,6 +76,7 @@ class Runtime {
   spool::Admission& admission_;
   scheduler::Scheduler& scheduler_;
   inbound::Services* inbound_;
+  RecipientVerifier& verifier_;
 };
 
 }  // namespace mxgate::server

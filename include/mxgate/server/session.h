@@ -27,6 +27,7 @@
 #include "mxgate/inbound/checks.h"
 #include "mxgate/io/stream.h"
 #include "mxgate/mail/queue_id.h"
+#include "mxgate/server/recipient_verifier.h"
 #include "mxgate/server/runtime.h"
 #include "mxgate/smtp/command.h"
 #include "mxgate/smtp/message_reader.h"
@@ -66,7 +67,8 @@ class Session : public io::Stream::Handler {
   void onStreamClosed() override;
 
  private:
-  enum class Phase { Handshake, Command, Data, Bdat, Committing, Closing };
+  // Verifying: a RCPT waits for the next hop's answer to a probe; input waits meanwhile.
+  enum class Phase { Handshake, Command, Verifying, Data, Bdat, Committing, Closing };
   struct Recipient {
     mail::Address address;
     std::string tenant;
@@ -79,8 +81,13 @@ class Session : public io::Stream::Handler {
   void handleHelo(const smtp::Command& command, bool extended);
   void handleMail(const smtp::Command& command);
   void handleRcpt(const smtp::Command& command);
-  // A recipient refused with reply id: counted, logged with the reason, one more error.
-  void refuseRecipient(smtp::ReplyId id, const std::string& address, std::string_view reason);
+  // A recipient refused with reply id: counted, logged with the reason (and detail), one more
+  // error unless the refusal is temporary.
+  void refuseRecipient(smtp::ReplyId id, const std::string& address, std::string_view reason,
+                       std::string_view detail = {});
+  // delivery.recipients = "verify": asks the verifier, then answers the RCPT in onVerified.
+  void verifyRecipient(const config::Tenant& tenant, mail::Address address);
+  void onVerified(mail::Address address, const std::string& tenant, const VerificationResult& result);
   void handleData();
   void handleBdat(const smtp::Command& command);
   void handleStartTls();

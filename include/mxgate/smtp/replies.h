@@ -38,6 +38,7 @@ enum class ReplyId {
   ResourceShortage,         // 451 4.3.0 (memory pressure)
   InsufficientStorage,      // 452 4.3.1
   TooManyRecipients,        // 452 4.5.3
+  UnverifiedRecipient,      // 450 4.1.1 (the next hop could not be asked, or not yet)
   TlsNotAvailable,          // 454 4.7.0
   // 5xx
   LineTooLong,              // 500 5.5.2
@@ -66,6 +67,7 @@ enum class ReplyId {
   AuthRequired,             // 530 5.7.0
   RelayDenied,              // 550 5.7.1
   UnknownRecipient,         // 550 5.1.1 (not in the tenant's recipient list)
+  UndeliverableRecipient,   // 550 5.1.1 (the next hop refused it when probed)
   SpfFailed,                // 550 5.7.23 (RFC 7372)
   DkimFailed,               // 550 5.7.20 (RFC 7372)
   DmarcFailed,              // 550 5.7.1 (RFC 7489 §6.7)
