@@ -118,6 +118,10 @@ std::string renderMetrics(const MetricsSnapshot& s) {
           {{"pending", s.events.outbox_pending}, {"dead", s.events.outbox_dead}});
   metric(out, "mxgate_event_posts_failed_total", "counter", "Event POSTs answered with an error or not at all.",
          s.events.failed);
+  labeled(out, "mxgate_dsn_total", "counter",
+          "Delivery status notifications for relayed mail refused after acceptance: queued for the sender, "
+          "or not sent (null or unauthenticated sender, no bounce relay).",
+          "result", {{"queued", s.queue.dsn_queued}, {"not_sent", s.queue.dsn_not_sent}});
   labeled(out, "mxgate_recipient_verifications_total", "counter",
           "Answers to recipient verification (delivery.recipients = verify) by verdict.", "verdict",
           {{"accepted", s.verifier.accepted}, {"refused", s.verifier.refused}, {"unverified", s.verifier.unverified}});

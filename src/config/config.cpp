@@ -906,6 +906,10 @@ class Loader {
       // One core is left to the spool writer, the control loop and the lanes.
       c.node.workers = std::max(1u, std::thread::hardware_concurrency() - 1);
     }
+    if (c.bounces.tls == ClientTls::Verify && values::isIpLiteral(c.bounces.host)) {
+      sink.add(node_lines_["bounces.tls"], "bounces.tls",
+               "\"verify\" checks the relay's certificate against its host name, and bounces.host is an IP address");
+    }
     if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {
       const bool has_cert = !c.tls.cert_file.empty();
       const std::string_view key = has_cert ? "tls.cert" : "tls.key";

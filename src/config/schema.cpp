@@ -74,6 +74,8 @@ std::string explainOldClientTls(std::string_view text) {
   return "";
 }
 
+std::string checkOptionalHost(std::string_view text) { return text.empty() ? "" : values::checkHost(text); }
+
 std::string checkOptionalHttpUrl(std::string_view text) { return text.empty() ? "" : values::checkHttpUrl(text); }
 
 std::string checkOptionalAddress(std::string_view text) {
@@ -463,6 +465,22 @@ const Key<Config> kNodeKeys[] = {
      .check = checkNetwork,
      .live = true, .help = "Networks (CIDR) of reverse proxies whose X-Forwarded-For is honoured; [] = none.",
      .store = [](Config& c, const Parsed& p) { c.links.trusted_proxies = p.list; }},
+
+    {.name = "bounces.host", .type = Type::String, .default_value = R"("")", .check = checkOptionalHost, .live = true,
+     .help = "SMTP relay taking delivery status notifications to senders; \"\" = none (they are not sent).",
+     .store =
+         [](Config& c, const Parsed& p) {
+           c.bounces.kind = DeliveryKind::Smtp;
+           c.bounces.host = p.text;
+         }},
+    {.name = "bounces.port", .type = Type::Integer, .default_value = "25", .min = 1, .max = 65535, .live = true,
+     .help = "TCP port of the bounce relay.", .store = [](Config& c, const Parsed& p) { c.bounces.port = u16(p); }},
+    {.name = "bounces.tls", .type = Type::Enum, .default_value = R"("may")", .choices = kClientTlsNames, .live = true,
+     .help = "TLS security level towards the bounce relay: none, may, encrypt or verify (system CA store, its host name).",
+     .store = [](Config& c, const Parsed& p) { c.bounces.tls = kClientTls[p.choice]; }},
+    {.name = "bounces.max_connections", .type = Type::Integer, .default_value = "2", .min = 1, .max = 1000,
+     .live = true, .help = "Simultaneous connections to the bounce relay.",
+     .store = [](Config& c, const Parsed& p) { c.bounces.max_connections = u32(p); }},
 };
 
 const Key<Listener> kListenerKeys[] = {

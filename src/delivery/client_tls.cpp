@@ -21,20 +21,25 @@ bool ClientTlsContexts::build(const config::Config& config, std::string& error) 
     return false;
   }
   verifying_.clear();
-  for (const config::Tenant& tenant : config.tenants) {
-    const config::DeliveryTarget& target = tenant.delivery;
+  const auto add = [this, &error](const config::DeliveryTarget& target, const std::string& where) {
     if (target.kind != config::DeliveryKind::Smtp || target.tls != config::ClientTls::Verify ||
         verifying_.contains(target.tls_ca_file)) {
-      continue;
+      return true;
     }
     auto context = tls::Context::verifyingClient(kMinVersion, target.tls_ca_file, error);
     if (!context) {
-      error = tenant.source_file + ": delivery.tls_ca_file: " + error;
+      error = where + ": " + error;
       return false;
     }
     verifying_.emplace(target.tls_ca_file, std::move(context));
+    return true;
+  };
+  for (const config::Tenant& tenant : config.tenants) {
+    if (!add(tenant.delivery, tenant.source_file + ": delivery.tls_ca_file")) {
+      return false;
+    }
   }
-  return true;
+  return config.bounces.host.empty() || add(config.bounces, config.source_file + ": bounces.tls");
 }
 
 ClientTlsPolicy ClientTlsContexts::policyFor(const config::DeliveryTarget& target) const {

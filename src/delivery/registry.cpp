@@ -54,7 +54,18 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
   webhooks_.links.host = config.links.host;
   std::unordered_map<std::string, Target*> by_tenant;
   std::unordered_map<std::string, WebhookTarget*> webhooks_by_tenant;
+  std::vector<const config::Tenant*> routes;
   for (const auto& tenant : config.tenants) {
+    routes.push_back(&tenant);
+  }
+  config::Tenant bounces;  // the bounce relay, routed like a tenant's smtp next hop
+  if (!config.bounces.host.empty()) {
+    bounces.id = std::string(kBounceRoute);
+    bounces.delivery = config.bounces;
+    routes.push_back(&bounces);
+  }
+  for (const config::Tenant* route : routes) {
+    const config::Tenant& tenant = *route;
     std::string key = targetKey(tenant, config);
     auto it = targets_.find(key);
     if (it == targets_.end()) {

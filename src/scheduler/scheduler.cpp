@@ -15,8 +15,6 @@
 namespace mxgate::scheduler {
 namespace {
 
-// How an expired recipient's last reply starts; a dead letter with one is dead for its age.
-constexpr std::string_view kExpiredReply = "expired after ";
 // A job that could not start (a lane was full) is due again after this.
 constexpr uint64_t kUnstartedDelayUs = 1000000;
 
@@ -79,7 +77,7 @@ uint64_t nextAttempt(const spool::MessageRecord& record) {
 
 bool anyExpired(const spool::MessageRecord& record) {
   return std::any_of(record.recipients.begin(), record.recipients.end(), [](const spool::RecipientRecord& recipient) {
-    return recipient.state == spool::RecipientState::Failed && recipient.last_reply.starts_with(kExpiredReply);
+    return recipient.state == spool::RecipientState::Failed && recipient.last_reply.starts_with(Scheduler::kExpiredReply);
   });
 }
 
@@ -792,6 +790,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
   job->retry_after_us = result.retry_after_s * 1000000;
   const uint64_t age = now - std::max(record.received_at_us, record.requeued_at_us);
   const uint64_t max_age = micros(job->retry.max_age);
+  std::vector<size_t> failed;  // recipients that failed for good in this job
   for (size_t k = 0; k < job->recipients.size(); ++k) {
     spool::RecipientRecord& recipient = record.recipients[job->recipients[k]];
     const delivery::RecipientResult outcome =
@@ -808,6 +807,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
       case delivery::Outcome::PermFail:
         recipient.state = spool::RecipientState::Failed;
         ++failed_;
+        failed.push_back(job->recipients[k]);
         break;
       case delivery::Outcome::TempFail:
         ++deferred_;
@@ -831,6 +831,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
       ++failed_;
       log::warn(job->id.str(), "expired").kv("to", recipient.address).kv("max_age", job->retry.max_age.count());
       addRecipientEvent(*job, record, "message.expired", recipient, "", now);
+      failed.push_back(job->recipients[k]);
     }
   }
   if (result.endpoint_disabled && !job->recipients.empty()) {
@@ -849,6 +850,9 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
   spool::Batch batch;
   for (const events::Event& event : job->events) {
     batch.putEvent(event.key, event.record);
+  }
+  if (!failed.empty()) {
+    returnToSender(job->config.get(), record, failed, now, batch);
   }
   endJob(job, std::move(batch));
 }
@@ -982,6 +986,8 @@ void Scheduler::publishStats() {
   stats_.delivery_bytes = delivery_bytes_;
   stats_.dead_purged = dead_purged_;
   stats_.audit_purged = audit_purged_;
+  stats_.dsn_queued = dsn_queued_;
+  stats_.dsn_not_sent = dsn_not_sent_;
 }
 
 QueueStats Scheduler::stats() const {

@@ -7,8 +7,14 @@ with a probe before answering: its 250 / 550 / 450 become 250 2.1.5 / 550 5.1.1 
 answer is cached (one probe per address, also for concurrent sessions), a next hop that is down
 or slower than verify_wait gives 450 4.1.1 and the slow probe's answer serves the retry, and a
 probe never sends DATA.
+Mail that the next hop refuses after mxgate accepted it goes back to its sender as an RFC 3464
+report (multipart/report, read back with Python's email package) through the [bounces] relay,
+from the null sender; never for mail whose sender did not pass SPF or DMARC, never to <>, and
+not without a relay (each logged as dsn_not_sent).
 """
 
+import email
+import email.policy
 import os
 import threading
 import time
@@ -133,6 +139,76 @@ class RecipientVerifyTest(unittest.TestCase):
         # The probe went on; its answer is cached for the client's retry.
         self.assertTrue(wait_until(lambda: rcpt_replies(gw2, ["erin@example.test"]) == ["250 2.1.5"], 20))
         self.assertEqual(slow.rcpts, ["erin@example.test"])
+
+
+def send(gateway, sender, recipients, subject):
+    with Client(gateway.smtp_port) as client:
+        client.ehlo()
+        assert client.command(f"MAIL FROM:<{sender}>\r\n").short() == "250 2.1.0"
+        for recipient in recipients:
+            assert client.command(f"RCPT TO:<{recipient}>\r\n").short() == "250 2.1.5"
+        assert client.command("DATA\r\n").code == 354
+        client.send(dot_stuff(make_message(subject=subject, sender=sender, to=", ".join(recipients))) + b".\r\n")
+        reply = client.reply()
+        assert reply.short() == "250 2.0.0", reply
+
+
+class BounceTest(unittest.TestCase):
+    ZONE = {"pass.test": [{"type": "TXT", "value": "v=spf1 ip4:127.0.0.1 -all"}],
+            "forged.test": [{"type": "TXT", "value": "v=spf1 ip4:192.0.2.1 -all"}]}
+
+    def setUp(self):
+        self.next_hop = RecordingSink(rcpt_replies={"bob@example.test": "550 5.1.1 <bob@example.test>: no such user"})
+        self.relay = RecordingSink()
+        for sink in (self.next_hop, self.relay):
+            sink.start()
+            self.addCleanup(sink.stop)
+
+    def gateway(self, relay=True):
+        overrides = {"bounces": {"host": "127.0.0.1", "port": self.relay.port, "tls": "none"}} if relay else None
+        gateway = Gateway(tenants={"example": {"domains": ["example.test"], "delivery": smtp_tenant(self.next_hop.port)}},
+                          overrides=overrides, zone=self.ZONE)
+        self.addCleanup(gateway.cleanup)
+        return gateway.start()
+
+    def test_a_refused_recipient_is_reported_to_an_authenticated_sender(self):
+        gw = self.gateway()
+        send(gw, "alice@pass.test", ["carol@example.test", "bob@example.test"], "quarterly numbers")
+        self.assertTrue(wait_until(lambda: self.relay.count() == 1, 30), gw.log()[-3000:])
+        self.assertEqual(self.next_hop.count(), 1)
+        dsn = self.relay.messages[0]
+        self.assertIn(dsn["mail_from"], ("", "<>"))
+        self.assertEqual(dsn["rcpt_tos"], ["alice@pass.test"])
+        report = email.message_from_bytes(dsn["data"], policy=email.policy.default)
+        self.assertEqual(report.get_content_type(), "multipart/report")
+        self.assertEqual(report.get_param("report-type"), "delivery-status")
+        self.assertEqual(report["Auto-Submitted"], "auto-replied")
+        self.assertEqual(report["To"].addresses[0].addr_spec, "alice@pass.test")
+        parts = list(report.iter_parts())
+        self.assertEqual([part.get_content_type() for part in parts],
+                         ["text/plain", "message/delivery-status", "text/rfc822-headers"])
+        status = parts[1].as_string()
+        for field in ("Reporting-MTA: dns; mx.test.mxgate", "Final-Recipient: rfc822; bob@example.test",
+                      "Action: failed", "Status: 5.1.1", "Remote-MTA: dns; 127.0.0.1",
+                      "Diagnostic-Code: smtp; 550 5.1.1 <bob@example.test>: no such user"):
+            self.assertIn(field, status)
+        self.assertNotIn("carol@example.test", status)
+        returned = parts[2].get_content()
+        self.assertIn("Subject: quarterly numbers", returned)
+        self.assertIn("spf=pass smtp.mailfrom=alice@pass.test", returned)
+        self.assertEqual(gw.metric('mxgate_dsn_total{result="queued"}'), 1)
+
+    def test_no_report_for_forged_or_null_senders_or_without_a_relay(self):
+        gw = self.gateway()
+        send(gw, "mallory@forged.test", ["bob@example.test"], "forged")
+        send(gw, "", ["bob@example.test"], "a bounce itself")
+        self.assertTrue(wait_until(lambda: gw.log().count("event=dsn_not_sent") == 2, 30), gw.log()[-3000:])
+        self.assertIn("reason=unauthenticated_sender", gw.log())
+        self.assertIn("reason=null_sender", gw.log())
+        no_relay = self.gateway(relay=False)
+        send(no_relay, "alice@pass.test", ["bob@example.test"], "no relay")
+        self.assertTrue(wait_until(lambda: "reason=no_bounce_route" in no_relay.log(), 30), no_relay.log()[-3000:])
+        self.assertEqual(self.relay.count(), 0)
 
 
 if __name__ == "__main__":

@@ -278,6 +278,9 @@ struct Config {
   ScanConfig scan;
   WebhookSettings webhook;
   LinkSettings links;
+  // Where delivery status notifications go (RFC 3464; mail a tenant's next hop refused after
+  // it was accepted): an SMTP relay, kind Smtp; host "" = no route (they are not sent).
+  DeliveryTarget bounces;
   std::vector<Tenant> tenants;
 
   // Exact, case-insensitive match of a recipient domain; nullptr if no tenant owns it.

@@ -4,6 +4,7 @@
 // targets are kept until shutdown so deliveries under way are never cut off by a reload.
 // Webhook targets are one per tenant (their secrets, links and thread settings are the
 // tenant's); their HTTP clients run on the loop WebhookContext names (the control loop).
+// The [bounces] relay is routed under delivery::kBounceRoute like a tenant's smtp next hop.
 // forTenant() is what the scheduler's resolver calls. Thread-safe.
 #pragma once
 

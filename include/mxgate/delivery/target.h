@@ -15,12 +15,17 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mxgate/mail/queue_id.h"
 #include "mxgate/spool/record.h"
 
 namespace mxgate::delivery {
+
+// The route of delivery status notifications: their recipient's "tenant" (no tenant id can
+// contain '@'); the registry maps it to the [bounces] relay.
+inline constexpr std::string_view kBounceRoute = "@bounces";
 
 struct Job {
   mail::QueueId id;

@@ -86,6 +86,8 @@ struct QueueStats {
   uint64_t delivery_bytes = 0;  // bodies held in memory by deliveries under way
   uint64_t dead_purged = 0;     // dead letters purged after their retention since start
   uint64_t audit_purged = 0;    // audit records purged after their retention since start
+  uint64_t dsn_queued = 0;      // delivery status notifications queued for senders since start
+  uint64_t dsn_not_sent = 0;    // failures not reported (null sender, unauthenticated, no route)
 };
 
 // Outcome of an admin action, for the API's status code. Refused: the action is not allowed in
@@ -163,6 +165,9 @@ class Scheduler {
   // Audit records, newest first.
   using AuditFn = std::function<void(std::vector<spool::AuditRecord>)>;
   void auditList(size_t limit, AuditFn done);
+
+  // How an expired recipient's last reply starts; a dead letter with one is dead for its age.
+  static constexpr std::string_view kExpiredReply = "expired after ";
 
   // Backoff before attempt `attempts + 1` (without jitter); exposed for tests.
   static uint64_t backoffMicros(const config::QueueSettings& settings, uint32_t attempts);
@@ -304,6 +309,12 @@ class Scheduler {
   // it was the message's last job under way) and schedules what is left.
   void endJob(const std::shared_ptr<Job>& job, spool::Batch batch);
   void deadLetter(spool::MessageRecord& record, const std::string& reason, uint64_t now);
+  // Recipients of relayed inbound mail (smtp targets) that failed for good in this job: an RFC
+  // 3464 notification to the envelope sender, written in batch and queued on the bounce route
+  // (src/scheduler/bounces.cpp). Never to the null sender, and only for mail whose sender SPF or
+  // DMARC authenticated, so forged senders get no backscatter.
+  void returnToSender(const config::Config* config, const spool::MessageRecord& record,
+                      const std::vector<size_t>& failed, uint64_t now, spool::Batch& batch);
   // Submits a write of a message that stays queued; its record stays in memory until applied.
   void writeQueued(const mail::QueueId& id, spool::Batch batch);
   // After the last job: the body goes to the hot cache if it fits, the rest is forgotten
@@ -346,6 +357,8 @@ class Scheduler {
   uint64_t failed_ = 0;
   uint64_t dead_purged_ = 0;
   uint64_t audit_purged_ = 0;
+  uint64_t dsn_queued_ = 0;
+  uint64_t dsn_not_sent_ = 0;
   uint64_t random_state_;
   uv_timer_t timer_{};
   bool timer_started_ = false;

@@ -1,7 +1,8 @@
 // Unit tests for a tenant's recipient validation keys: delivery.recipients any | list | verify,
 // the addresses of recipients_list and recipients_file (matched case-insensitively and without a
 // "+detail"), the verification cache settings, and the errors: a list without addresses,
-// verify without an smtp next hop, an unreadable file, a bad line naming the file and line.
+// verify without an smtp next hop, an unreadable file, a bad line naming the file and line;
+// and the [bounces] relay that delivery status notifications take.
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -115,6 +116,24 @@ BOOST_AUTO_TEST_CASE(errors_name_the_file_line_and_key) {
                                  "recipients_file = \"/nonexistent/recipients\"\n")) ==
                  (Lines{"a.toml:7: delivery.recipients_file: \"/nonexistent/recipients\": cannot read file: No such "
                         "file or directory"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(bounce_relay) {
+  LoadResult result = loadFromText("node.toml", "", {});
+  BOOST_TEST_REQUIRE(result.errors.empty());
+  BOOST_TEST(result.config->bounces.host.empty());
+  result = loadFromText("node.toml", "[bounces]\nhost = \"smarthost.example.net\"\nport = 587\ntls = \"verify\"\n", {});
+  BOOST_TEST_REQUIRE(result.errors.empty());
+  const DeliveryTarget& relay = result.config->bounces;
+  BOOST_TEST((relay.kind == DeliveryKind::Smtp));
+  BOOST_TEST(relay.host == "smarthost.example.net");
+  BOOST_TEST(relay.port == 587);
+  BOOST_TEST((relay.tls == ClientTls::Verify));
+  BOOST_TEST(relay.max_connections == 2u);
+  BOOST_TEST(errorsOf(loadFromText("node.toml", "[bounces]\nhost = \"192.0.2.25\"\ntls = \"verify\"\n", {})) ==
+                 (Lines{"node.toml:3: bounces.tls: \"verify\" checks the relay's certificate against its host name, "
+                        "and bounces.host is an IP address"}),
              boost::test_tools::per_element());
 }
 
