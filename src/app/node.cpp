@@ -299,7 +299,7 @@ int Node::run() {
   }
   delivery::Registry* registry = parts->registry.get();
   parts->verifier = std::make_unique<delivery::NextHopVerifier>(
-      *parts->control, [registry](const std::string& tenant) { return registry->forTenant(tenant); },
+      *parts->control, [registry](const std::string& tenant) { return registry->nextHopFor(tenant); },
       config.smtp_client.verify_cache_entries);
   Parts* raw = parts.get();
   parts->admission = std::make_unique<spool::Admission>(config.spool);

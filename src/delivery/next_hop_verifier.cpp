@@ -8,7 +8,6 @@
 #include "mxgate/base/ascii.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
-#include "mxgate/delivery/smtp_target.h"
 
 namespace mxgate::delivery {
 namespace {
@@ -86,7 +85,7 @@ void NextHopVerifier::lookup(const std::string& tenant, const std::string& addre
 
 void NextHopVerifier::probe(const std::string& key, const std::string& tenant, const std::string& address,
                             const Lifetimes& lifetimes) {
-  auto* target = dynamic_cast<SmtpTarget*>(targets_(tenant));
+  SmtpTarget* target = targets_(tenant);
   if (target == nullptr) {
     Result none;
     none.recipients.push_back({Outcome::TempFail, "tenant " + tenant + " has no smtp next hop to ask"});

@@ -54,6 +54,7 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
   webhooks_.links.host = config.links.host;
   std::unordered_map<std::string, Target*> by_tenant;
   std::unordered_map<std::string, WebhookTarget*> webhooks_by_tenant;
+  std::unordered_map<std::string, SmtpTarget*> next_hops_by_tenant;
   std::vector<const config::Tenant*> routes;
   for (const auto& tenant : config.tenants) {
     routes.push_back(&tenant);
@@ -84,6 +85,9 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
     } else if (const auto smtp = smtp_targets_.find(key); smtp != smtp_targets_.end()) {
       smtp->second->setTls(client_tls.policyFor(tenant.delivery));
     }
+    if (const auto smtp = smtp_targets_.find(key); smtp != smtp_targets_.end()) {
+      next_hops_by_tenant[tenant.id] = smtp->second;
+    }
     if (tenant.delivery.kind != config::DeliveryKind::Webhook && tenant.links.mode != config::LinkMode::Off) {
       // Links are rewritten in front of the (shared) file or smtp target, per tenant.
       std::string wrapper_key = "links\n" + tenant.id + "\n" + std::to_string(static_cast<int>(tenant.links.mode)) +
@@ -107,6 +111,7 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
   }
   by_tenant_.swap(by_tenant);
   webhooks_by_tenant_.swap(webhooks_by_tenant);
+  next_hops_by_tenant_.swap(next_hops_by_tenant);
 }
 
 std::vector<Registry::WebhookEndpoint> Registry::webhookEndpoints() const {
@@ -135,6 +140,12 @@ Target* Registry::forTenant(const std::string& tenant) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = by_tenant_.find(tenant);
   return it == by_tenant_.end() ? nullptr : it->second;
+}
+
+SmtpTarget* Registry::nextHopFor(const std::string& tenant) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = next_hops_by_tenant_.find(tenant);
+  return it == next_hops_by_tenant_.end() ? nullptr : it->second;
 }
 
 void Registry::shutdown() {

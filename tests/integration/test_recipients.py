@@ -82,9 +82,11 @@ class RecipientListTest(unittest.TestCase):
 
 
 class RecipientVerifyTest(unittest.TestCase):
-    def start(self, sink_port, **delivery):
-        gateway = Gateway(tenants={"example": {"domains": ["example.test"],
-                                               "delivery": smtp_tenant(sink_port, recipients="verify", **delivery)}})
+    def start(self, sink_port, links=None, **delivery):
+        tenant = {"domains": ["example.test"], "delivery": smtp_tenant(sink_port, recipients="verify", **delivery)}
+        if links:
+            tenant["links"] = {"mode": links}
+        gateway = Gateway(tenants={"example": tenant}, overrides={"links": {"host": "links.test"}} if links else None)
         self.addCleanup(gateway.cleanup)
         return gateway.start()
 
@@ -111,6 +113,13 @@ class RecipientVerifyTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: sink.count() == 1, 20))
         self.assertIn("reason=undeliverable", gw.log())
         self.assertEqual(gw.metric("mxgate_recipient_probes_total"), 3)
+
+    def test_a_tenant_with_link_rewriting_is_probed_too(self):
+        sink = RecordingSink(rcpt_replies={"gone@example.test": "550 5.1.1 no such user"}).start()
+        self.addCleanup(sink.stop)
+        gw = self.start(sink.port, links="safe_links")
+        self.assertEqual(rcpt_replies(gw, ["alice@example.test", "gone@example.test"]), ["250 2.1.5", "550 5.1.1"])
+        self.assertEqual(sorted(sink.rcpts), ["alice@example.test", "gone@example.test"])
 
     def test_concurrent_questions_share_one_probe(self):
         sink = RecordingSink(rcpt_delay=1.0).start()

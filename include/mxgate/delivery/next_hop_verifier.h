@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mxgate/delivery/smtp_target.h"
 #include "mxgate/delivery/target.h"
 #include "mxgate/io/loop.h"
 #include "mxgate/server/recipient_verifier.h"
@@ -38,8 +39,8 @@ struct VerifierStats {
 
 class NextHopVerifier : public server::RecipientVerifier {
  public:
-  // targets: the tenant's current delivery target (the registry's forTenant).
-  using TargetFn = std::function<Target*(const std::string& tenant)>;
+  // targets: the tenant's current SMTP next hop, nullptr if none (the registry's nextHopFor).
+  using TargetFn = std::function<SmtpTarget*(const std::string& tenant)>;
   NextHopVerifier(io::Loop& control, TargetFn targets, uint64_t max_entries);
   ~NextHopVerifier() override;
   NextHopVerifier(const NextHopVerifier&) = delete;

@@ -33,6 +33,9 @@ class Registry {
   // client_tls: built for this config (ClientTlsContexts::build succeeded).
   void update(const config::Config& config, const ClientTlsContexts& client_tls);
   Target* forTenant(const std::string& tenant) const;
+  // The tenant's SMTP next hop itself (under any link rewriting), for recipient probes;
+  // nullptr when its target is not smtp.
+  SmtpTarget* nextHopFor(const std::string& tenant) const;
   void shutdown();
 
   struct WebhookEndpoint {
@@ -54,6 +57,7 @@ class Registry {
   std::map<std::string, std::unique_ptr<Target>> targets_;  // by settings key
   std::unordered_map<std::string, Target*> by_tenant_;
   std::unordered_map<std::string, WebhookTarget*> webhooks_by_tenant_;
+  std::unordered_map<std::string, SmtpTarget*> next_hops_by_tenant_;
   std::map<std::string, SmtpTarget*> smtp_targets_;  // by settings key, owned by targets_
 };
 
