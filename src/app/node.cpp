@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -217,6 +218,10 @@ struct Node::Parts {
   std::unique_ptr<io::Loop> links_loop;      // the click and open endpoint's own thread
   std::unique_ptr<http::Server> links_http;  // null when links.address is ""
   uv_timer_t housekeeping{};
+  // True from the housekeeping tick that hands an admission refresh to the read lane until
+  // that refresh has run: refreshes never overlap (Admission::refresh is not reentrant) and a
+  // slow one (the store's lock is held through a reopen) does not pile more onto the lane.
+  std::atomic<bool> refresh_pending{false};
   int log_fd = 2;
   // The node settings in effect: a reload changes those it applies, the rest wait for a restart.
   std::mutex settings_mutex;
@@ -428,9 +433,16 @@ int Node::run() {
         [](uv_timer_t* timer) {
           // statvfs and the store's lock (held through a reopen) stay off the control loop.
           auto* parts = static_cast<Parts*>(timer->data);
-          parts->read_lane->submit([parts] {
+          if (parts->refresh_pending.exchange(true)) {
+            return;
+          }
+          const bool queued = parts->read_lane->submit([parts] {
             parts->admission->refresh(spaceAfterFlush(*parts->store), parts->store->writable());
+            parts->refresh_pending.store(false);
           });
+          if (!queued) {
+            parts->refresh_pending.store(false);
+          }
         },
         0, kHousekeepingMs);
   });

@@ -11,6 +11,8 @@ accepts (and can be told to defer, reject or hang); SilentServer accepts connect
 answers (a hung next hop or webhook endpoint). rss_bytes reads a process's VmRSS.
 Every Gateway has its own DNS server on 127.0.0.1 (dns_server.DnsServer, fed from the zone
 given, empty by default): no test ever asks the machine's resolver.
+In a sanitizer build (MXGATE_SANITIZER set, see tests/CMakeLists.txt) Gateway.stop() and
+cleanup() fail the test with the text of every sanitizer report mxgate wrote to its stderr.
 Ports are chosen by binding port 0; everything listens on 127.0.0.1; every socket has a
 timeout. Run with Debian's /usr/bin/python3 (aiosmtpd, yaml, dkim, spf live there).
 """
@@ -37,6 +39,12 @@ from aiosmtpd.controller import Controller
 from dns_server import DnsServer
 
 MXGATE = os.environ.get("MXGATE_BIN", os.path.join(os.path.dirname(__file__), "../../build/src/app/mxgate"))
+# Names the sanitizers the binary under test was built with ("thread", "address,undefined");
+# empty for a normal build.
+SANITIZER = os.environ.get("MXGATE_SANITIZER", "")
+# The first line of a ThreadSanitizer, AddressSanitizer or LeakSanitizer report, or of a
+# UndefinedBehaviorSanitizer runtime error.
+SANITIZER_REPORT = re.compile(r"^(?:==\d+==)?(?:WARNING|ERROR|FATAL): \w+Sanitizer\b|: runtime error: ", re.M)
 
 
 def free_port():
@@ -122,6 +130,7 @@ class Gateway:
         self.log_path = os.path.join(self.dir, "mxgate.log")
         self.config_path = os.path.join(self.dir, "mxgate.toml")
         self.process = None
+        self.stderr_offset = 0
         self.tenants = tenants or {
             "example": {"domains": ["example.test"], "delivery": {"target": "file", "path": self.inbox}}
         }
@@ -171,6 +180,7 @@ class Gateway:
             hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
             resource.setrlimit(resource.RLIMIT_NOFILE, (file_limit, hard))
         with open(self.log_path + ".stderr", "ab") as stderr:  # the child keeps its own copy of the fd
+            self.stderr_offset = stderr.tell()
             self.process = subprocess.Popen([MXGATE, "run", "--config", self.config_path], cwd=self.dir,
                                             stdout=subprocess.DEVNULL, stderr=stderr,
                                             preexec_fn=limit_files if file_limit else None)
@@ -191,17 +201,35 @@ class Gateway:
                 self.process.wait()
         code = self.process.returncode
         self.process = None
+        self.check_sanitizer_reports()
         return code
+
+    def check_sanitizer_reports(self):
+        """In a sanitizer build: AssertionError quoting mxgate's stderr from its first sanitizer
+        report on, when the run that just ended wrote any."""
+        if not SANITIZER:
+            return
+        with open(self.log_path + ".stderr", errors="replace") as f:
+            f.seek(self.stderr_offset)
+            text = f.read()
+        first = SANITIZER_REPORT.search(text)
+        if first:
+            start = text.rfind("\n", 0, first.start()) + 1
+            raise AssertionError(f"mxgate ({SANITIZER} sanitizer build) reported "
+                                 f"{len(SANITIZER_REPORT.findall(text))} problem(s); its stderr from the first:\n"
+                                 + text[start:start + 30000])
 
     def reload(self):
         self.process.send_signal(signal.SIGHUP)
 
     def cleanup(self):
-        self.stop(kill=True)
-        if self.dns is not None:
-            self.dns.stop()
-            self.dns = None
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.stop(kill=True)
+        finally:
+            if self.dns is not None:
+                self.dns.stop()
+                self.dns = None
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()

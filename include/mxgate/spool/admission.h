@@ -7,7 +7,8 @@
 // The queue counters are live (the scheduler reports every message entering and leaving the
 // queue) and free disk is estimated between statvfs refreshes from the bytes submitted since,
 // so a fast client cannot run past a limit between two refreshes. check() and the accounting
-// calls run on any thread; refresh() runs on the control loop's periodic timer (250 ms).
+// calls run on any thread; refresh() runs every 250 ms on the spool read lane, never two at
+// once (the node's housekeeping hands the next one over only when the last has run).
 // In-flight bytes count chunk writes and commits on their way to the spool and the message
 // copies kept for a scan before the 250 (CountedBuffer).
 #pragma once
@@ -72,7 +73,7 @@ class Admission {
   std::atomic<uint64_t> inflight_{0};
   std::atomic<bool> pressure_{false};
   std::atomic<bool> store_writable_{true};
-  int clear_refreshes_ = 0;  // refresh() only (one thread)
+  int clear_refreshes_ = 0;  // refresh() only (calls never overlap)
 };
 
 // Message bytes held in memory outside the spool's writes (the copy of a message that a scan
