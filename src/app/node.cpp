@@ -28,7 +28,7 @@
 #include "mxgate/webhook/disabled_endpoints.h"
 #include "mxgate/webhook/event_dispatcher.h"
 #include "mxgate/http/server.h"
-#include "mxgate/inbound/checks.h"
+#include "mxgate/pipeline/services.h"
 #include "mxgate/io/lane.h"
 #include "mxgate/io/loop.h"
 #include "mxgate/mail/queue_id.h"
@@ -108,7 +108,7 @@ scan::ScanSettings scanSettings(const config::ScanConfig& scan) {
 }
 
 // The verdict counters as metrics; result i is named by name(Result(i)), the DKIM "none" last.
-std::vector<admin::VerdictCount> verdictCounts(const inbound::Counters& counters) {
+std::vector<admin::VerdictCount> verdictCounts(const pipeline::Counters& counters) {
   std::vector<admin::VerdictCount> out;
   for (size_t i = 0; i < counters.spf.size(); ++i) {
     out.push_back({"spf", std::string(spf::name(static_cast<spf::Result>(i))), counters.spf[i].load()});
@@ -198,7 +198,7 @@ struct Node::Parts {
   std::unique_ptr<spf::ResolverDns> spf_dns;
   std::unique_ptr<io::Lane> auth_lane;
   std::unique_ptr<scan::Scanner> scanner;
-  std::unique_ptr<inbound::Services> inbound;
+  std::unique_ptr<pipeline::Services> inbound;
   std::unique_ptr<io::Lane> payload_lane;
   delivery::WebhookCounters webhook_counters;
   std::unique_ptr<webhook::DisabledEndpoints> disabled_endpoints;
@@ -513,7 +513,7 @@ bool Node::startInbound(Parts& parts, std::string& error) {
     }
     log::info("-", "scanner_ready").kv("signatures", parts.scanner->stats().signatures);
   }
-  parts.inbound = std::make_unique<inbound::Services>();
+  parts.inbound = std::make_unique<pipeline::Services>();
   parts.inbound->resolver = parts.resolver.get();
   parts.inbound->spf_dns = parts.spf_dns.get();
   parts.inbound->auth_lane = parts.auth_lane.get();

@@ -10,7 +10,8 @@
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
 #include "mxgate/events/event.h"
-#include "mxgate/inbound/policy.h"
+#include "mxgate/pipeline/inbound_stages.h"
+#include "mxgate/pipeline/intake.h"
 
 namespace mxgate::scheduler {
 namespace {
@@ -681,8 +682,6 @@ void Scheduler::applyScan(const std::shared_ptr<Job>& job, const scan::ScanResul
   const mail::QueueId& id = job->id;
   spool::MessageRecord& record = *cache_.at(id).record;
   std::shared_ptr<const config::Config> config = inbound_.config();
-  inbound::Verdicts verdicts;
-  verdicts.scan = result;
   std::vector<std::string> tags;
   spool::Batch batch;
   log::Line line(result.verdict == scan::Verdict::Clean ? log::Level::Info : log::Level::Warn, id.str(), "scanned");
@@ -699,21 +698,21 @@ void Scheduler::applyScan(const std::shared_ptr<Job>& job, const scan::ScanResul
     decided.push_back(recipient.tenant);
     const config::Tenant* tenant = config->tenantById(recipient.tenant);
     const config::InboundPolicy policy = tenant != nullptr ? tenant->inbound : config::InboundPolicy{};
-    const inbound::Decision decision = inbound::decide(verdicts, policy, config->scan.failure, false);
+    const pipeline::Decision decision = pipeline::judgeScan(result, policy, config->scan.failure, false);
     for (const std::string& tag : decision.tags) {
       if (std::find(tags.begin(), tags.end(), tag) == tags.end()) {
         tags.push_back(tag);
       }
     }
-    if (decision.disposition != inbound::Disposition::Quarantine) {
+    if (decision.action != pipeline::Action::Quarantine) {
       continue;
     }
-    const spool::QuarantineRecord entry = inbound::quarantineTenant(
-        record, inbound::TenantQuarantine{recipient.tenant, decision.reason, decision.detail}, tenant, now, batch);
+    const spool::QuarantineRecord entry = pipeline::quarantineTenant(
+        record, pipeline::TenantQuarantine{recipient.tenant, decision.reason, decision.detail}, tenant, now, batch);
     ++quarantined_;
     log::warn(id.str(), "quarantined").kv("tenant", entry.tenant).kv("reason", entry.reason).kv("detail", entry.detail);
   }
-  record.headers += inbound::tagHeader(tags);
+  record.headers += pipeline::tagHeader(tags);
   record.verdicts.virus = std::string(scan::name(result.verdict));
   record.verdicts.virus_name = result.name;
   record.stage = spool::Stage::Deliver;

@@ -8,8 +8,6 @@
 #include "mxgate/base/ascii.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
-#include "mxgate/events/event.h"
-#include "mxgate/inbound/policy.h"
 #include "mxgate/scheduler/scheduler.h"
 #include "mxgate/server/smtp_server.h"
 #include "mxgate/spool/admission.h"
@@ -398,29 +396,30 @@ void Session::handleMail(const smtp::Command& command) {
   announceTransaction(true);
   mail_from_ = std::move(parsed);
   queue_id_ = mail::QueueId::generate();
-  startChecks();
+  beginIntake();
   reply(smtp::ReplyId::SenderOk);
 }
 
-void Session::startChecks() {
-  inbound::Services* services = owner_.runtime().inbound();
-  if (listener_.role != config::ListenerRole::Inbound || services == nullptr) {
-    return;
-  }
+void Session::beginIntake() {
   LoopServer* owner = &owner_;
   const uint64_t session_id = id_;
-  const uint64_t generation = ++checks_generation_;
-  checks_ = std::make_unique<inbound::TransactionChecks>(
-      *services, listener_.auth_checks,
-      [owner, session_id, generation](std::function<void(inbound::TransactionChecks&)> report) {
+  const uint64_t generation = ++intake_generation_;
+  pipeline::Transaction transaction;
+  transaction.id = queue_id_;
+  transaction.client_ip = client_ip_;
+  transaction.helo = helo_;
+  transaction.mail_from = mail_from_.sender.str();
+  transaction.mail_from_domain = mail_from_.sender.domain;
+  intake_ = std::make_unique<pipeline::Intake>(
+      pipeline::Context{owner_.runtime().inbound(), config_, listener_, authservId()}, owner_.runtime().store(),
+      std::move(transaction), [owner, session_id, generation](std::function<void(pipeline::Intake&)> report) {
         owner->loop().post([owner, session_id, generation, report = std::move(report)] {
           Session* session = owner->find(session_id);
-          if (session != nullptr && session->checks_ && session->checks_generation_ == generation) {
-            report(*session->checks_);
+          if (session != nullptr && session->intake_ && session->intake_generation_ == generation) {
+            report(*session->intake_);
           }
         });
       });
-  checks_->startSpf(spf::Request{client_ip_, mail_from_.sender.str(), helo_, config_.node.hostname});
 }
 
 void Session::refuseRecipient(smtp::ReplyId id, const std::string& address, std::string_view reason,
@@ -461,10 +460,7 @@ void Session::onVerified(mail::Address address, const std::string& tenant, const
   }
   phase_ = Phase::Command;
   switch (result.verdict) {
-    case Verification::Accepted:
-      recipients_.push_back(Recipient{std::move(address), tenant});
-      reply(smtp::ReplyId::RecipientOk);
-      break;
+    case Verification::Accepted: acceptRecipient(std::move(address), tenant); break;
     case Verification::Refused:
       refuseRecipient(smtp::ReplyId::UndeliverableRecipient, address.str(), "undeliverable", result.detail);
       break;
@@ -474,6 +470,16 @@ void Session::onVerified(mail::Address address, const std::string& tenant, const
   }
   setDeadline();
   processInput();
+}
+
+void Session::acceptRecipient(mail::Address address, const std::string& tenant) {
+  const std::string text = address.str();
+  const pipeline::Decision refusal = intake_->addRecipient(pipeline::Recipient{std::move(address), tenant});
+  if (refusal.action != pipeline::Action::Continue) {
+    refuseRecipient(refusal.reply, text, refusal.reason, refusal.detail);
+    return;
+  }
+  reply(smtp::ReplyId::RecipientOk);
 }
 
 void Session::handleRcpt(const smtp::Command& command) {
@@ -498,7 +504,7 @@ void Session::handleRcpt(const smtp::Command& command) {
       return;
     }
   }
-  if (recipients_.size() >= config_.smtp.max_recipients) {
+  if (intake_->transaction().recipients.size() >= config_.smtp.max_recipients) {
     reply(smtp::ReplyId::TooManyRecipients);
     countError();
     return;
@@ -519,8 +525,7 @@ void Session::handleRcpt(const smtp::Command& command) {
     verifyRecipient(*tenant, std::move(parsed.recipient));
     return;
   }
-  recipients_.push_back(Recipient{std::move(parsed.recipient), tenant->id});
-  reply(smtp::ReplyId::RecipientOk);
+  acceptRecipient(std::move(parsed.recipient), tenant->id);
 }
 
 void Session::handleData() {
@@ -529,7 +534,7 @@ void Session::handleData() {
     countError();
     return;
   }
-  if (recipients_.empty()) {
+  if (intake_->transaction().recipients.empty()) {
     reply(smtp::ReplyId::NoValidRecipients);
     countError();
     return;
@@ -574,7 +579,7 @@ void Session::handleBdat(const smtp::Command& command) {
   if (!in_transaction_) {
     bdat_discard_ = true;
     bdat_error_ = smtp::ReplyId::NeedMail;
-  } else if (recipients_.empty()) {
+  } else if (intake_->transaction().recipients.empty()) {
     bdat_discard_ = true;
     bdat_error_ = smtp::ReplyId::NoValidRecipients;
   } else if (used_data_) {
@@ -676,9 +681,8 @@ void Session::beginContent() {
   if (listener_.role == config::ListenerRole::Inbound) {
     stripper_ = std::make_unique<auth::ForgedFieldStripper>(snapshot_.authserv_ids);
   }
-  inbound::Services* services = owner_.runtime().inbound();
   scan_memory_short_ = false;
-  if (checks_ && listener_.scan_before_accept && services->scanner != nullptr) {
+  if (intake_->needsMessage()) {
     scan_copy_ = std::make_shared<spool::CountedBuffer>(owner_.runtime().admission());
     if (mail_from_.size && !scan_copy_->reserve(*mail_from_.size)) {
       scan_copy_.reset();  // the declared SIZE does not fit: 451 4.3.0 before any transfer
@@ -707,8 +711,9 @@ std::string Session::receivedHeader() const {
     header += " (" + tls->version() + " " + tls->cipher() + ")";
   }
   header += " id " + queue_id_.str();
-  if (recipients_.size() == 1) {
-    header += "\r\n\tfor <" + recipients_.front().address.str() + ">";
+  const std::vector<pipeline::Recipient>& recipients = intake_->transaction().recipients;
+  if (recipients.size() == 1) {
+    header += "\r\n\tfor <" + recipients.front().address.str() + ">";
   }
   header += "; " + formatRfc5322(nowMicros()) + "\r\n";
   return header;
@@ -773,9 +778,7 @@ void Session::passFiltered(bool last) {
   if (!stripper_) {
     return;
   }
-  if (checks_) {
-    checks_->feed(filtered_);
-  }
+  intake_->content(filtered_);
   const size_t before = chunk_.size();
   stripper_->feed(filtered_, chunk_);
   if (last) {
@@ -861,35 +864,19 @@ void Session::endOfContent() {
     countForgedFields();
   }
   commit_pending_ = true;
-  if (checks_) {
-    awaiting_verdicts_ = true;
-    scanned_before_accept_ = scan_copy_ != nullptr;
-    std::shared_ptr<const std::string> message;
-    if (scan_copy_) {
-      message = std::shared_ptr<const std::string>(scan_copy_, &scan_copy_->text());
-      scan_copy_.reset();  // the scan holds the copy (and its count) until it is done
-    }
-    checks_->finish(mail_from_.sender.domain, std::move(message),
-                    [this](inbound::Verdicts verdicts) { onVerdicts(std::move(verdicts)); });
-    return;
+  awaiting_decision_ = true;
+  std::shared_ptr<const std::string> message;
+  if (scan_copy_) {
+    message = std::shared_ptr<const std::string>(scan_copy_, &scan_copy_->text());
+    scan_copy_.reset();  // the stages hold the copy (and its count) until they are done
   }
-  maybeCommit();
+  intake_->finish(std::move(message), [this](const pipeline::MessageDecision& decision) { onDecision(decision); });
 }
 
-void Session::onVerdicts(inbound::Verdicts verdicts) {
-  awaiting_verdicts_ = false;
-  std::vector<const config::Tenant*> tenants;
-  for (const Recipient& recipient : recipients_) {
-    const config::Tenant* tenant = config_.tenantById(recipient.tenant);
-    if (tenant != nullptr && std::find(tenants.begin(), tenants.end(), tenant) == tenants.end()) {
-      tenants.push_back(tenant);
-    }
-  }
-  inbound::MessageDecision decision =
-      inbound::decideMessage(verdicts, tenants, config_.scan.failure, scanned_before_accept_);
-  verdicts_summary_ = inbound::summarize(verdicts);
-  if (decision.kind != inbound::MessageDecision::Kind::Accept) {
-    const bool temporary = decision.kind == inbound::MessageDecision::Kind::TempFail;
+void Session::onDecision(const pipeline::MessageDecision& decision) {
+  awaiting_decision_ = false;
+  if (decision.kind != pipeline::MessageDecision::Kind::Accept) {
+    const bool temporary = decision.kind == pipeline::MessageDecision::Kind::TempFail;
     (temporary ? owner_.counters().tempfailed_messages : owner_.counters().rejected_messages)
         .fetch_add(1, std::memory_order_relaxed);
     log::info(queue_id_.str(), temporary ? "tempfailed" : "rejected")
@@ -898,33 +885,21 @@ void Session::onVerdicts(inbound::Verdicts verdicts) {
         .kv("reason", decision.reason)
         .kv("detail", decision.detail);
     if (!temporary) {
-      recordRejection(decision.reply, decision.reply_argument, decision.reason);
+      intake_->recordRejection(decision);
     }
     refuseContent(decision.reply, decision.reply_argument);
     setDeadline();
     processInput();
     return;
   }
-  added_headers_.clear();
-  if (verdicts.checked) {
-    auth::AuthFacts facts;
-    facts.spf = verdicts.spf;
-    facts.mail_from = mail_from_.sender.str();
-    facts.helo = helo_;
-    facts.dkim = verdicts.dkim;
-    facts.dmarc = verdicts.dmarc;
-    added_headers_ = auth::buildAuthenticationResults(authservId(), facts);
-  }
-  added_headers_ += inbound::tagHeader(decision.tags);
-  quarantined_ = std::move(decision.quarantined);
   maybeCommit();
 }
 
 void Session::maybeCommit() {
   // Commit only once every earlier chunk is known to be written (a chunk lost to a write error
   // followed by a successful resume must never produce a 250 for a holed body) and the
-  // verdicts are in.
-  if (commit_pending_ && chunk_writes_in_flight_ == 0 && !awaiting_verdicts_) {
+  // decision is in.
+  if (commit_pending_ && chunk_writes_in_flight_ == 0 && !awaiting_decision_) {
     commit();
   }
 }
@@ -958,35 +933,8 @@ void Session::commit() {
   record.body_size = body_bytes_;
   record.body_crc32 = body_crc_;
   record.body_chunks = chunks_written_ + 1;
-  record.headers = std::move(added_headers_);
-  record.verdicts = std::move(verdicts_summary_);
-  inbound::Services* services = owner_.runtime().inbound();
-  if (checks_ && services->scanner != nullptr && !scanned_before_accept_) {
-    record.stage = spool::Stage::Scan;
-  }
   spool::Batch batch;
-  for (const auto& recipient : recipients_) {
-    spool::RecipientRecord entry;
-    entry.address = recipient.address.str();
-    entry.tenant = recipient.tenant;
-    record.recipients.push_back(std::move(entry));
-  }
-  std::vector<std::pair<std::string, std::string>> addressed;
-  for (const spool::RecipientRecord& recipient : record.recipients) {
-    addressed.emplace_back(recipient.address, recipient.tenant);
-  }
-  events::Fields accepted;
-  accepted.queue_id = queue_id_.str();
-  accepted.mail_from = record.mail_from;
-  accepted.remote = client_ip_;
-  events::addPerTenant("message.accepted", addressed, &config_, now, accepted, batch);
-  for (const inbound::TenantQuarantine& entry : quarantined_) {
-    inbound::quarantineTenant(record, entry, config_.tenantById(entry.tenant), now, batch);
-  }
-  if (!record.hasPending()) {
-    record.state = spool::MessageState::Held;
-  }
-  quarantined_.clear();
+  intake_->record(record, batch, now);
   batch.putBodyChunk(queue_id_, chunks_written_, chunk_);
   if (chunks_written_ > 0) {
     batch.clearOpen(queue_id_);
@@ -1075,28 +1023,7 @@ void Session::abortContent() {
   stripper_.reset();
   scan_copy_.reset();
   commit_pending_ = false;
-  awaiting_verdicts_ = false;
-}
-
-void Session::recordRejection(smtp::ReplyId id, std::string_view argument, const std::string& reason) {
-  std::vector<std::pair<std::string, std::string>> addressed;
-  for (const Recipient& recipient : recipients_) {
-    addressed.emplace_back(recipient.address.str(), recipient.tenant);
-  }
-  events::Fields fields;
-  fields.queue_id = queue_id_.str();
-  fields.mail_from = mail_from_.sender.str();
-  fields.remote = client_ip_;
-  fields.reply = smtp::renderReply(id, argument);
-  while (!fields.reply.empty() && (fields.reply.back() == '\n' || fields.reply.back() == '\r')) {
-    fields.reply.pop_back();
-  }
-  fields.reason = reason;
-  spool::Batch batch;
-  events::addPerTenant("message.rejected", addressed, &config_, nowMicros(), fields, batch);
-  if (!batch.empty()) {
-    owner_.runtime().store().submit(std::move(batch), false, nullptr);
-  }
+  awaiting_decision_ = false;
 }
 
 void Session::refuseContent(smtp::ReplyId id, std::string_view argument) {
@@ -1136,11 +1063,9 @@ void Session::announceTransaction(bool open) {
 void Session::resetTransaction() {
   in_transaction_ = false;
   commit_submitted_ = false;
-  checks_.reset();
-  quarantined_.clear();
+  intake_.reset();
   announceTransaction(false);
   mail_from_ = smtp::MailFrom();
-  recipients_.clear();
   used_bdat_ = false;
   used_data_ = false;
   bdat_discard_ = false;

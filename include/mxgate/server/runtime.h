@@ -21,7 +21,7 @@ class Admission;
 namespace mxgate::scheduler {
 class Scheduler;
 }
-namespace mxgate::inbound {
+namespace mxgate::pipeline {
 struct Services;
 }
 
@@ -43,10 +43,10 @@ Snapshot makeSnapshot(std::shared_ptr<const config::Config> config, std::shared_
 
 class Runtime {
  public:
-  // inbound: the checks' shared services; nullptr runs no inbound checks (unit tests).
+  // inbound: the pipeline stages' shared services; nullptr runs no inbound checks (unit tests).
   // verifier: probes next hops for tenants with delivery.recipients = "verify".
   Runtime(Snapshot snapshot, spool::Store& store, spool::Admission& admission, scheduler::Scheduler& scheduler,
-          inbound::Services* inbound, RecipientVerifier& verifier)
+          pipeline::Services* inbound, RecipientVerifier& verifier)
       : snapshot_(std::move(snapshot)),
         store_(store),
         admission_(admission),
@@ -66,7 +66,7 @@ class Runtime {
   spool::Store& store() { return store_; }
   spool::Admission& admission() { return admission_; }
   scheduler::Scheduler& scheduler() { return scheduler_; }
-  inbound::Services* inbound() { return inbound_; }
+  pipeline::Services* inbound() { return inbound_; }
   RecipientVerifier& verifier() { return verifier_; }
 
  private:
@@ -75,7 +75,7 @@ class Runtime {
   spool::Store& store_;
   spool::Admission& admission_;
   scheduler::Scheduler& scheduler_;
-  inbound::Services* inbound_;
+  pipeline::Services* inbound_;
   RecipientVerifier& verifier_;
 };
 

@@ -8,13 +8,14 @@
 // "250 ... queued as" reply is sent only from that commit's completion. Replies produced
 // while handling one read are sent with one write.
 //
-// On inbound listeners the content also feeds the transaction's checks (SPF from MAIL, DKIM
-// and DMARC while it streams, optionally the virus scan) and passes a stripper of forged
-// Authentication-Results and X-Mxgate-* fields on its way to the spool; the end of data waits
-// for the verdicts, applies the recipients' tenant policies (reject, temporary failure,
-// quarantine, tag) and commits with our Authentication-Results in the record.
+// Each transaction drives a pipeline::Intake (include/mxgate/pipeline/intake.h), which runs the
+// listener's stages (on inbound listeners SPF, DKIM, DMARC, optionally the virus scan) over
+// MAIL, the recipients and the content, and decides at the end of data; the session answers
+// with the decision and commits what the intake records. On inbound listeners the content
+// passes a stripper of forged Authentication-Results and X-Mxgate-* fields on its way to the
+// spool.
 //
-// Lives on one worker loop; completions from the spool writer and from the checks come back
+// Lives on one worker loop; completions from the spool writer and from the stages come back
 // through the loop's inbox and find the session by id (LoopServer::find), never by pointer.
 #pragma once
 
@@ -24,9 +25,9 @@
 #include <vector>
 
 #include "mxgate/auth/authres.h"
-#include "mxgate/inbound/checks.h"
 #include "mxgate/io/stream.h"
 #include "mxgate/mail/queue_id.h"
+#include "mxgate/pipeline/intake.h"
 #include "mxgate/server/recipient_verifier.h"
 #include "mxgate/server/runtime.h"
 #include "mxgate/smtp/command.h"
@@ -69,10 +70,6 @@ class Session : public io::Stream::Handler {
  private:
   // Verifying: a RCPT waits for the next hop's answer to a probe; input waits meanwhile.
   enum class Phase { Handshake, Command, Verifying, Data, Bdat, Committing, Closing };
-  struct Recipient {
-    mail::Address address;
-    std::string tenant;
-  };
 
   void greet();
   void processInput();
@@ -88,6 +85,8 @@ class Session : public io::Stream::Handler {
   // delivery.recipients = "verify": asks the verifier, then answers the RCPT in onVerified.
   void verifyRecipient(const config::Tenant& tenant, mail::Address address);
   void onVerified(mail::Address address, const std::string& tenant, const VerificationResult& result);
+  // A recipient routed to its tenant: the intake's stages may still refuse it; else 250.
+  void acceptRecipient(mail::Address address, const std::string& tenant);
   void handleData();
   void handleBdat(const smtp::Command& command);
   void handleStartTls();
@@ -96,7 +95,7 @@ class Session : public io::Stream::Handler {
   void consumeBdat();
   void beginContent();
   void appendContent(std::string_view canonical);
-  // Passes filtered_ (the client's content after the content filter) to the checks, the
+  // Passes filtered_ (the client's content after the content filter) to the intake, the
   // forged-field stripper and the scan copy, into chunk_; last: the content is complete.
   void passFiltered(bool last);
   // Refuses a message that cannot be kept: too big or violating the content policy (5xx), or
@@ -105,17 +104,15 @@ class Session : public io::Stream::Handler {
   bool refuseIfUnstorable();
   void flushChunk();
   void endOfContent();
-  void startChecks();
-  void onVerdicts(inbound::Verdicts verdicts);
-  // Commits once every chunk write has completed and the verdicts are in.
+  // At MAIL: the intake of the new transaction.
+  void beginIntake();
+  void onDecision(const pipeline::MessageDecision& decision);
+  // Commits once every chunk write has completed and the decision is in.
   void maybeCommit();
   void commit();
   void abortContent();
   // The message is refused with reply id: its chunks are dropped, the transaction ends and the
   // session waits for the next command.
-  // A message refused by every recipient tenant's policy: message.rejected for the tenants
-  // that want events (unsynced; nothing else is written).
-  void recordRejection(smtp::ReplyId id, std::string_view argument, const std::string& reason);
   void refuseContent(smtp::ReplyId id, std::string_view argument = {});
   // Our authserv-id (RFC 8601): auth.authserv_id, or the node's host name.
   const std::string& authservId() const;
@@ -167,7 +164,9 @@ class Session : public io::Stream::Handler {
   bool announced_ = false;  // counted in the store's open transactions
   mail::QueueId queue_id_;
   smtp::MailFrom mail_from_;
-  std::vector<Recipient> recipients_;
+  // The transaction's intake (its recipients, stages and decision); null outside a transaction.
+  std::unique_ptr<pipeline::Intake> intake_;
+  uint64_t intake_generation_ = 0;  // tells reports for an earlier transaction apart
   bool used_bdat_ = false;
   bool used_data_ = false;
 
@@ -191,19 +190,14 @@ class Session : public io::Stream::Handler {
   bool commit_pending_ = false;    // the content is complete; commit when the last wait ends
   bool commit_submitted_ = false;  // the commit batch went to the writer
 
-  // Inbound checks of the current transaction (inbound listeners only).
-  std::unique_ptr<inbound::TransactionChecks> checks_;
-  uint64_t checks_generation_ = 0;  // tells reports for an earlier transaction apart
+  // Inbound listeners: the stripper of forged fields.
   std::unique_ptr<auth::ForgedFieldStripper> stripper_;
   std::string filtered_;
-  // The whole content, for a scan before the 250, counted in admission's in-flight bytes.
+  // The whole content, for stages that need it (a scan before the 250), counted in admission's
+  // in-flight bytes.
   std::shared_ptr<spool::CountedBuffer> scan_copy_;
   bool scan_memory_short_ = false;  // the copy could not grow: the message gets 451 4.3.0
-  bool awaiting_verdicts_ = false;
-  bool scanned_before_accept_ = false;
-  std::string added_headers_;  // Authentication-Results and X-Mxgate-Tag for the record
-  spool::Verdicts verdicts_summary_;
-  std::vector<inbound::TenantQuarantine> quarantined_;
+  bool awaiting_decision_ = false;
 };
 
 }  // namespace mxgate::server
