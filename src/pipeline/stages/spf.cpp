@@ -2,7 +2,8 @@
 // HELO name for the null path) from MAIL on, and judges the result under the tenant's
 // spf_fail / spf_softfail actions; a temporary DNS error where the tenant would stop the
 // message gives 451 4.4.3 (RFC 7208 §8.6), and a failure 550 5.7.23 (RFC 7372). Runs on the
-// session's loop thread; the check continues on the resolver's thread and reports through reporter().
+// session's loop thread; the check continues on the resolver's thread and reports back through
+// reporter().
 #include "mxgate/pipeline/inbound_stages.h"
 #include "mxgate/pipeline/services.h"
 

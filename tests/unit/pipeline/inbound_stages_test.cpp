@@ -50,7 +50,8 @@ pipeline::Decision judge(const pipeline::Verdicts& v, const config::InboundPolic
   return decision;
 }
 
-pipeline::MessageDecision decideMessage(const pipeline::Verdicts& v, const std::vector<const config::Tenant*>& tenants) {
+pipeline::MessageDecision decideMessage(const pipeline::Verdicts& v,
+                                        const std::vector<const config::Tenant*>& tenants) {
   std::vector<pipeline::TenantDecision> decisions;
   for (const config::Tenant* tenant : tenants) {
     decisions.push_back(pipeline::TenantDecision{tenant, judge(v, tenant->inbound)});
