@@ -292,11 +292,18 @@ int Node::run() {
       std::make_unique<io::Lane>("webhook-payload", config.webhook.threads, config.webhook.queue_limit);
   parts->disabled_endpoints = std::make_unique<webhook::DisabledEndpoints>(*parts->store);
   parts->disabled_endpoints->load(config);
+  parts->resolver = dns::Resolver::create(resolverSettings(config.dns), error);
+  if (!parts->resolver) {
+    log::error("-", "resolver_failed").kv("error", "dns.servers: " + error);
+    return 1;
+  }
+  parts->resolver->start();
   parts->registry = std::make_unique<delivery::Registry>(
       parts->worker_ptrs, *parts->file_lane,
       delivery::WebhookContext{parts->control.get(), parts->payload_lane.get(),
                                delivery::LinkContext{parts->link_keys, config.links.host}, &parts->webhook_counters,
-                               parts->disabled_endpoints.get()});
+                               parts->disabled_endpoints.get()},
+      *parts->resolver);
   parts->registry->update(config, client_tls);
   if (!startInbound(*parts, error)) {
     log::error("-", "inbound_setup_failed").kv("error", error);
@@ -492,12 +499,6 @@ int Node::run() {
 
 bool Node::startInbound(Parts& parts, std::string& error) {
   const config::Config& config = *config_;
-  parts.resolver = dns::Resolver::create(resolverSettings(config.dns), error);
-  if (!parts.resolver) {
-    error = "dns.servers: " + error;
-    return false;
-  }
-  parts.resolver->start();
   parts.spf_dns = std::make_unique<spf::ResolverDns>(*parts.resolver);
   parts.auth_lane = std::make_unique<io::Lane>("auth", config.auth.threads, config.auth.queue_limit);
   auth::initializeDkim();

@@ -555,7 +555,8 @@ class KeyNames {
     for (const auto* names : {&keys_, &sections_}) {
       for (const std::string& candidate : *names) {
         const size_t distance = values::editDistance(name, candidate, kMaxDistance);
-        if (distance < best_distance) {
+        // A candidate that differs in every character of the name is no suggestion ("a" -> "mx").
+        if (distance < best_distance && distance < name.size()) {
           best_distance = distance;
           best = candidate;
         }

@@ -40,6 +40,8 @@ constexpr std::array<DeliveryKind, 3> kTargets{DeliveryKind::File, DeliveryKind:
 constexpr std::array<std::string_view, 3> kLinkModeNames{"off", "safe_links", "on"};
 constexpr std::array<LinkMode, 3> kLinkModes{LinkMode::Off, LinkMode::SafeLinks, LinkMode::On};
 constexpr std::array<std::string_view, 4> kClientTlsNames{"none", "may", "encrypt", "verify"};
+constexpr std::array<std::string_view, 3> kAddressFamilyNames{"any", "ipv4", "ipv6"};
+constexpr std::array<std::string_view, 2> kIpVersionNames{"ipv6", "ipv4"};
 constexpr std::array<ClientTls, 4> kClientTls{ClientTls::None, ClientTls::May, ClientTls::Encrypt,
                                               ClientTls::Verify};
 constexpr std::array<std::string_view, 3> kRecipientCheckNames{"any", "list", "verify"};
@@ -466,8 +468,31 @@ const Key<Config> kNodeKeys[] = {
      .live = true, .help = "Networks (CIDR) of reverse proxies whose X-Forwarded-For is honoured; [] = none.",
      .store = [](Config& c, const Parsed& p) { c.links.trusted_proxies = p.list; }},
 
+    {.name = "mx.port", .type = Type::Integer, .default_value = "25", .min = 1, .max = 65535, .live = true,
+     .help = "TCP port of the mail exchangers mxgate delivers to (25; tests use receivers on other ports).",
+     .store = [](Config& c, const Parsed& p) { c.mx.port = u16(p); }},
+    {.name = "mx.max_addresses", .type = Type::Integer, .default_value = "5", .min = 1, .max = 100, .live = true,
+     .help = "Addresses of a domain's mail exchangers tried in one delivery attempt, in MX preference order.",
+     .store = [](Config& c, const Parsed& p) { c.mx.max_addresses = u32(p); }},
+    {.name = "mx.connections_per_host", .type = Type::Integer, .default_value = "10", .min = 1, .max = 10000,
+     .live = true, .help = "Simultaneous connections to one mail exchanger address.",
+     .store = [](Config& c, const Parsed& p) { c.mx.connections_per_host = u32(p); }},
+    {.name = "mx.address_families", .type = Type::Enum, .default_value = R"("any")", .choices = kAddressFamilyNames,
+     .live = true, .help = "Addresses of mail exchangers that are used: any, ipv4 (A only) or ipv6 (AAAA only).",
+     .store =
+         [](Config& c, const Parsed& p) {
+           c.mx.ipv4 = kAddressFamilyNames[p.choice] != "ipv6";
+           c.mx.ipv6 = kAddressFamilyNames[p.choice] != "ipv4";
+         }},
+    {.name = "mx.address_preference", .type = Type::Enum, .default_value = R"("ipv6")", .choices = kIpVersionNames,
+     .live = true, .help = "Which addresses of one mail exchanger are tried first.",
+     .store = [](Config& c, const Parsed& p) { c.mx.prefer_ipv6 = kIpVersionNames[p.choice] == "ipv6"; }},
+
+    {.name = "bounces.enabled", .type = Type::Bool, .default_value = "true", .live = true,
+     .help = "Send delivery status notifications to senders (false: failures are only logged and counted).",
+     .store = [](Config& c, const Parsed& p) { c.bounces_enabled = p.flag; }},
     {.name = "bounces.host", .type = Type::String, .default_value = R"("")", .check = checkOptionalHost, .live = true,
-     .help = "SMTP relay taking delivery status notifications to senders; \"\" = none (they are not sent).",
+     .help = "SMTP relay taking delivery status notifications to senders; \"\" = each sender domain's mail exchangers.",
      .store =
          [](Config& c, const Parsed& p) {
            c.bounces.kind = DeliveryKind::Smtp;
@@ -479,7 +504,7 @@ const Key<Config> kNodeKeys[] = {
      .help = "TLS security level towards the bounce relay: none, may, encrypt or verify (system CA store, its host name).",
      .store = [](Config& c, const Parsed& p) { c.bounces.tls = kClientTls[p.choice]; }},
     {.name = "bounces.max_connections", .type = Type::Integer, .default_value = "2", .min = 1, .max = 1000,
-     .live = true, .help = "Simultaneous connections to the bounce relay.",
+     .live = true, .help = "Reports delivered at once: connections to the bounce relay, or to mail exchangers in all.",
      .store = [](Config& c, const Parsed& p) { c.bounces.max_connections = u32(p); }},
 };
 

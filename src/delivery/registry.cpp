@@ -44,8 +44,8 @@ std::string targetKey(const config::Tenant& tenant, const config::Config& config
 
 }  // namespace
 
-Registry::Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, WebhookContext webhooks)
-    : loops_(std::move(loops)), file_lane_(file_lane), webhooks_(std::move(webhooks)) {}
+Registry::Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, WebhookContext webhooks, dns::Resolver& resolver)
+    : loops_(std::move(loops)), file_lane_(file_lane), webhooks_(std::move(webhooks)), resolver_(resolver) {}
 
 Registry::~Registry() = default;
 
@@ -60,7 +60,7 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
     routes.push_back(&tenant);
   }
   config::Tenant bounces;  // the bounce relay, routed like a tenant's smtp next hop
-  if (!config.bounces.host.empty()) {
+  if (config.bounces_enabled && !config.bounces.host.empty()) {
     bounces.id = std::string(kBounceRoute);
     bounces.delivery = config.bounces;
     routes.push_back(&bounces);
@@ -108,6 +108,32 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
     if (tenant.delivery.kind == config::DeliveryKind::Webhook) {
       webhooks_by_tenant[tenant.id] = static_cast<WebhookTarget*>(it->second.get());
     }
+  }
+  if (config.bounces_enabled && config.bounces.host.empty()) {
+    // Reports go to each sender domain's mail exchangers.
+    const config::MxSettings& mx = config.mx;
+    const auto& client = config.smtp_client;
+    const std::string key = "mx\n" + std::to_string(mx.port) + "\n" + std::to_string(mx.max_addresses) + "\n" +
+                            std::to_string(mx.connections_per_host) + "\n" + std::to_string(mx.ipv4) +
+                            std::to_string(mx.ipv6) + std::to_string(mx.prefer_ipv6) + "\n" +
+                            std::to_string(config.bounces.max_connections) + "\n" + config.node.hostname + "\n" +
+                            std::to_string(client.connect_timeout.count()) + "\n" +
+                            std::to_string(client.command_timeout.count()) + "\n" +
+                            std::to_string(client.data_timeout.count()) + "\n" +
+                            std::to_string(client.idle_timeout.count()) + "\n" +
+                            std::to_string(client.max_messages_per_connection);
+    config::DeliveryTarget opportunistic;
+    opportunistic.tls = config::ClientTls::May;
+    auto it = targets_.find(key);
+    if (it == targets_.end()) {
+      auto target = std::make_unique<MxTarget>(resolver_, mx, config.bounces.max_connections, client,
+                                               config.node.hostname, loops_, client_tls.policyFor(opportunistic));
+      mx_targets_.emplace(key, target.get());
+      it = targets_.emplace(key, std::move(target)).first;
+    } else {
+      mx_targets_.at(key)->setTls(client_tls.policyFor(opportunistic));
+    }
+    by_tenant[std::string(kBounceRoute)] = it->second.get();
   }
   by_tenant_.swap(by_tenant);
   webhooks_by_tenant_.swap(webhooks_by_tenant);

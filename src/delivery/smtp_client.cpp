@@ -526,13 +526,16 @@ void ClientConnection::fail(const std::string& reply, bool whole_destination) {
       .kv("remote", pool_.remote())
       .kv("error", reply);
   if (current_.done) {
+    result_.unreached = state_ <= State::Handshake;  // no transaction was started at this peer
     for (size_t i = 0; i < result_.recipients.size(); ++i) {
       if (!final_[i]) {
         result_.recipients[i] = RecipientResult{Outcome::TempFail, reply};
       }
     }
     if (result_.recipients.empty()) {
+      const bool unreached = result_.unreached;
       result_ = uniformResult(*current_.job, Outcome::TempFail, reply, pool_.remote());
+      result_.unreached = unreached;
     }
     auto done = std::move(current_.done);
     current_ = PendingDelivery();
@@ -679,7 +682,9 @@ void ClientPool::failWaiting(const std::string& reply) {
   std::deque<PendingDelivery> waiting;
   waiting.swap(waiting_);
   for (auto& delivery : waiting) {
-    delivery.done(uniformResult(*delivery.job, Outcome::TempFail, reply, remote_));
+    Result result = uniformResult(*delivery.job, Outcome::TempFail, reply, remote_);
+    result.unreached = true;
+    delivery.done(std::move(result));
   }
 }
 

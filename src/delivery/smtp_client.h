@@ -62,6 +62,7 @@ class ClientConnection : public io::Stream::Handler {
   void onStreamClosed() override;
 
  private:
+  // In order: the states up to Handshake come before the first transaction.
   enum class State {
     Connecting, Greeting, Ehlo, Helo, StartTls, Handshake, Ready, Transaction, Body, FinalReply, Rset, Idle,
     Quit, Closing,
@@ -131,6 +132,8 @@ class ClientPool {
   const std::string& heloName() const { return helo_name_; }
   const ClientTlsPolicy& tls() const { return tls_; }
   const std::string& remote() const { return remote_; }
+  // No connection open and no delivery waiting: the pool may be dropped.
+  bool unused() const { return waiting_.empty() && all_.empty(); }
 
   // Called by connections.
   void onIdle(ClientConnection* connection);

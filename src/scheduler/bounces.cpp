@@ -46,7 +46,7 @@ void Scheduler::returnToSender(const config::Config* config, const spool::Messag
   } else if (record.verdicts.spf != "pass" && record.verdicts.dmarc != "pass") {
     not_sent = "unauthenticated_sender";  // the sender may be forged: no backscatter
   } else if (resolver_(std::string(delivery::kBounceRoute)) == nullptr) {
-    not_sent = "no_bounce_route";  // bounces.host is not set
+    not_sent = "bounces_disabled";  // bounces.enabled = false
   }
   if (!not_sent.empty()) {
     ++dsn_not_sent_;

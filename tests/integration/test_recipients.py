@@ -8,9 +8,11 @@ answer is cached (one probe per address, also for concurrent sessions), a next h
 or slower than verify_wait gives 450 4.1.1 and the slow probe's answer serves the retry, and a
 probe never sends DATA.
 Mail that the next hop refuses after mxgate accepted it goes back to its sender as an RFC 3464
-report (multipart/report, read back with Python's email package) through the [bounces] relay,
-from the null sender; never for mail whose sender did not pass SPF or DMARC, never to <>, and
-not without a relay (each logged as dsn_not_sent).
+report (multipart/report, read back with Python's email package) from the null sender: through
+the [bounces] relay, or without one to the sender domain's mail exchangers (the preferred one
+refusing connections, the next one takes it; a null-MX domain gets none); never for mail whose
+sender did not pass SPF or DMARC, never to <>, and not with bounces.enabled = false (each
+logged as dsn_not_sent).
 """
 
 import email
@@ -163,7 +165,11 @@ def send(gateway, sender, recipients, subject):
 
 
 class BounceTest(unittest.TestCase):
-    ZONE = {"pass.test": [{"type": "TXT", "value": "v=spf1 ip4:127.0.0.1 -all"}],
+    ZONE = {"pass.test": [{"type": "TXT", "value": "v=spf1 ip4:127.0.0.1 -all"},
+                          {"type": "MX", "value": [10, "down.pass.test"]}, {"type": "MX", "value": [20, "up.pass.test"]}],
+            "down.pass.test": [{"type": "A", "value": "127.0.0.2"}],
+            "up.pass.test": [{"type": "A", "value": "127.0.0.1"}],
+            "nullmx.test": [{"type": "TXT", "value": "v=spf1 ip4:127.0.0.1 -all"}, {"type": "MX", "value": [0, "."]}],
             "forged.test": [{"type": "TXT", "value": "v=spf1 ip4:192.0.2.1 -all"}]}
 
     def setUp(self):
@@ -173,8 +179,9 @@ class BounceTest(unittest.TestCase):
             sink.start()
             self.addCleanup(sink.stop)
 
-    def gateway(self, relay=True):
-        overrides = {"bounces": {"host": "127.0.0.1", "port": self.relay.port, "tls": "none"}} if relay else None
+    def gateway(self, overrides=None):
+        """A gateway whose bounce relay is self.relay, unless overrides are given."""
+        overrides = overrides or {"bounces": {"host": "127.0.0.1", "port": self.relay.port, "tls": "none"}}
         gateway = Gateway(tenants={"example": {"domains": ["example.test"], "delivery": smtp_tenant(self.next_hop.port)}},
                           overrides=overrides, zone=self.ZONE)
         self.addCleanup(gateway.cleanup)
@@ -207,18 +214,42 @@ class BounceTest(unittest.TestCase):
         self.assertIn("spf=pass smtp.mailfrom=alice@pass.test", returned)
         self.assertEqual(gw.metric('mxgate_dsn_total{result="queued"}'), 1)
 
-    def test_no_report_for_forged_or_null_senders_or_without_a_relay(self):
+    def test_no_report_for_forged_or_null_senders_or_when_disabled(self):
         gw = self.gateway()
         send(gw, "mallory@forged.test", ["bob@example.test"], "forged")
         send(gw, "", ["bob@example.test"], "a bounce itself")
         self.assertTrue(wait_until(lambda: gw.log().count("event=dsn_not_sent") == 2, 30), gw.log()[-3000:])
         self.assertIn("reason=unauthenticated_sender", gw.log())
         self.assertIn("reason=null_sender", gw.log())
-        no_relay = self.gateway(relay=False)
-        send(no_relay, "alice@pass.test", ["bob@example.test"], "no relay")
-        self.assertTrue(wait_until(lambda: "reason=no_bounce_route" in no_relay.log(), 30), no_relay.log()[-3000:])
+        disabled = self.gateway(overrides={"bounces": {"enabled": False}})
+        send(disabled, "alice@pass.test", ["bob@example.test"], "disabled")
+        self.assertTrue(wait_until(lambda: "reason=bounces_disabled" in disabled.log(), 30), disabled.log()[-3000:])
         self.assertEqual(self.relay.count(), 0)
 
+    def test_without_a_relay_the_report_goes_to_the_sender_domains_mail_exchangers(self):
+        # The preferred exchanger (127.0.0.2) refuses connections: the next one takes the report.
+        gw = self.gateway(overrides={"mx": {"port": self.relay.port}})
+        send(gw, "alice@pass.test", ["bob@example.test"], "by mx")
+        self.assertTrue(wait_until(lambda: self.relay.count() == 1, 30), gw.log()[-3000:])
+        dsn = self.relay.messages[0]
+        self.assertIn(dsn["mail_from"], ("", "<>"))
+        self.assertEqual(dsn["rcpt_tos"], ["alice@pass.test"])
+        report = email.message_from_bytes(dsn["data"], policy=email.policy.default)
+        self.assertEqual(report.get_param("report-type"), "delivery-status")
+        self.assertIn("event=mx_next_address", gw.log())
+        self.assertIn("skipped=127.0.0.2", gw.log())
+        self.assertEqual(gw.metric('mxgate_dsn_total{result="queued"}'), 1)
+
+    def test_a_sender_domain_with_a_null_mx_gets_no_report(self):
+        gw = self.gateway(overrides={"mx": {"port": self.relay.port}})
+        send(gw, "alice@nullmx.test", ["bob@example.test"], "null mx")
+        self.assertTrue(wait_until(lambda: "event=mx_route_failed" in gw.log(), 30), gw.log()[-3000:])
+        self.assertIn("domain=nullmx.test", gw.log())
+        # The report itself fails for good and is dead-lettered; a report about a report is never sent.
+        self.assertTrue(wait_until(lambda: gw.log().count("event=dead_lettered") == 2, 30), gw.log()[-3000:])
+        self.assertIn('reply="550 5.1.10 nullmx.test accepts no mail (null MX, RFC 7505)"', gw.log())
+        self.assertEqual(gw.log().count("event=dsn_queued"), 1)
+        self.assertEqual(self.relay.count(), 0)
 
 if __name__ == "__main__":
     unittest.main()

@@ -157,6 +157,16 @@ struct SmtpClientSettings {
   uint64_t verify_cache_entries = 100000;  // recipient verification answers kept (all tenants)
 };
 
+// Delivery to recipient domains' mail exchangers ([mx]): the route (mx_route.h) and the pools.
+struct MxSettings {
+  uint16_t port = 25;                     // tests point it at receivers on 127.0.0.x
+  uint32_t max_addresses = 5;             // addresses tried per attempt (Postfix smtp_mx_address_limit)
+  uint32_t connections_per_host = 10;     // connections to one exchanger address
+  bool ipv4 = true;                       // address families used
+  bool ipv6 = true;
+  bool prefer_ipv6 = true;                // an exchanger's IPv6 addresses before its IPv4 ones
+};
+
 struct WebhookSettings {
   uint32_t threads = 2;  // payload lane: MIME parsing, link rewriting, JSON
   uint32_t queue_limit = 10000;
@@ -272,6 +282,7 @@ struct Config {
   SpoolSettings spool;
   QueueSettings queue;
   SmtpClientSettings smtp_client;
+  MxSettings mx;
   AdminSettings admin;
   DnsSettings dns;
   AuthSettings auth;
@@ -280,6 +291,9 @@ struct Config {
   LinkSettings links;
   // Where delivery status notifications go (RFC 3464; mail a tenant's next hop refused after
   // it was accepted): an SMTP relay, kind Smtp; host "" = no route (they are not sent).
+  // Delivery status notifications to senders: through the bounces relay (bounces.host), or by
+  // MX without one; not at all when disabled.
+  bool bounces_enabled = true;
   DeliveryTarget bounces;
   std::vector<Tenant> tenants;
 

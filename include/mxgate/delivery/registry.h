@@ -4,7 +4,8 @@
 // targets are kept until shutdown so deliveries under way are never cut off by a reload.
 // Webhook targets are one per tenant (their secrets, links and thread settings are the
 // tenant's); their HTTP clients run on the loop WebhookContext names (the control loop).
-// The [bounces] relay is routed under delivery::kBounceRoute like a tenant's smtp next hop.
+// Delivery status notifications are routed under delivery::kBounceRoute: to the [bounces]
+// relay like a tenant's smtp next hop, or without one to the senders' mail exchangers (mx).
 // forTenant() is what the scheduler's resolver calls. Thread-safe.
 #pragma once
 
@@ -17,6 +18,7 @@
 
 #include "mxgate/config/config.h"
 #include "mxgate/delivery/client_tls.h"
+#include "mxgate/delivery/mx_target.h"
 #include "mxgate/delivery/smtp_target.h"
 #include "mxgate/delivery/target.h"
 #include "mxgate/delivery/webhook_target.h"
@@ -27,7 +29,7 @@ namespace mxgate::delivery {
 
 class Registry {
  public:
-  Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, WebhookContext webhooks);
+  Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, WebhookContext webhooks, dns::Resolver& resolver);
   ~Registry();
 
   // client_tls: built for this config (ClientTlsContexts::build succeeded).
@@ -53,12 +55,14 @@ class Registry {
   std::vector<io::Loop*> loops_;
   io::Lane& file_lane_;
   WebhookContext webhooks_;
+  dns::Resolver& resolver_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Target>> targets_;  // by settings key
   std::unordered_map<std::string, Target*> by_tenant_;
   std::unordered_map<std::string, WebhookTarget*> webhooks_by_tenant_;
   std::unordered_map<std::string, SmtpTarget*> next_hops_by_tenant_;
   std::map<std::string, SmtpTarget*> smtp_targets_;  // by settings key, owned by targets_
+  std::map<std::string, MxTarget*> mx_targets_;      // by settings key, owned by targets_
 };
 
 }  // namespace mxgate::delivery

@@ -59,6 +59,9 @@ struct Result {
   bool endpoint_disabled = false;           // webhook: this attempt's 410 disabled the endpoint
   uint64_t retry_after_s = 0;               // the peer asked for no retry before this (Retry-After)
   bool sender_refused = false;              // smtp: MAIL FROM was refused (the recipients were not asked)
+  // smtp: the peer was never reached for a transaction (connection, greeting, EHLO or TLS
+  // failed, or 421 before the first one): another mail exchanger may be tried at once.
+  bool unreached = false;
 };
 
 // A result with the same outcome and text for every recipient of a job.

@@ -1,0 +1,67 @@
+// The `mx` delivery target: each recipient domain's mail goes to that domain's mail exchangers
+// (RFC 5321 §5; the route from mx_route.h). The recipients of a job are grouped by domain, one
+// transaction per domain; each domain's addresses are tried in order while a peer cannot be
+// reached for a transaction (connection, greeting, EHLO or TLS failure, 421 before the first
+// transaction), so a dead or busy primary exchanger falls through to the next one in the same
+// attempt. Per-recipient outcomes come back in the job's order. Connections are pooled per
+// worker loop and per exchanger address (reused like the smtp target's, at most
+// connections_per_host per address across the loops); pools left without connections are
+// dropped once more than kMaxIdlePools exist on a loop. STARTTLS is opportunistic (level may,
+// the exchanger's name as SNI).
+//
+// deliver() and setTls() are thread-safe: a job runs on one worker loop (round robin), its
+// route is resolved on the resolver's thread and handed back to that loop.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mxgate/config/config.h"
+#include "mxgate/delivery/client_tls.h"
+#include "mxgate/delivery/mx_route.h"
+#include "mxgate/delivery/target.h"
+#include "mxgate/io/loop.h"
+
+namespace mxgate::delivery {
+
+class ClientPool;
+
+class MxTarget : public Target {
+ public:
+  static constexpr size_t kMaxIdlePools = 64;
+
+  // max_connections: jobs under way at once (the scheduler's budget for this target).
+  MxTarget(dns::Resolver& resolver, const config::MxSettings& mx, uint32_t max_connections,
+           const config::SmtpClientSettings& settings, std::string helo_name, std::vector<io::Loop*> loops,
+           const ClientTlsPolicy& tls);
+  ~MxTarget() override;
+
+  void deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) override;
+  uint32_t concurrency() const override { return max_connections_; }
+  void shutdown() override;
+  std::string describe() const override { return "mx"; }
+  // Connections opened from now on use this policy (a reload rebuilt the TLS contexts).
+  void setTls(const ClientTlsPolicy& tls);
+
+ private:
+  struct Delivery;
+  struct LoopPools;
+
+  void deliverDomain(std::shared_ptr<Delivery> delivery, size_t part, MxRoute route);
+  void tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route, size_t hop);
+  ClientPool& poolFor(LoopPools& pools, const MxHop& hop);
+
+  config::MxSettings mx_;
+  MxResolver resolver_;
+  uint32_t max_connections_;
+  config::SmtpClientSettings settings_;
+  std::string helo_name_;
+  std::vector<io::Loop*> loops_;
+  std::vector<std::unique_ptr<LoopPools>> pools_;  // pools_[i]: loops_[i]'s, touched on that loop only
+  std::atomic<size_t> next_{0};
+};
+
+}  // namespace mxgate::delivery

@@ -1,0 +1,189 @@
+// The mx delivery target (see include/mxgate/delivery/mx_target.h; RFC 5321 §5). A job lives
+// on one worker loop: its parts (one per recipient domain) are resolved on the resolver's
+// thread, then delivered and merged on that loop.
+#include "mxgate/delivery/mx_target.h"
+
+#include <algorithm>
+
+#include "mxgate/base/ascii.h"
+#include "mxgate/base/log.h"
+#include "smtp_client.h"
+
+namespace mxgate::delivery {
+
+// The client pools of one worker loop, by exchanger name and address.
+struct MxTarget::LoopPools {
+  io::Loop* loop = nullptr;
+  ClientTlsPolicy tls;  // level and context; the exchanger's name is set per pool
+  std::map<std::string, std::unique_ptr<ClientPool>> by_hop;
+  bool shutting_down = false;
+};
+
+// One job under way: its recipients split by domain into parts, the merged result.
+struct MxTarget::Delivery {
+  struct Part {
+    std::shared_ptr<const Job> job;  // the part's recipients only
+    std::vector<size_t> indexes;     // their positions in the whole job
+  };
+  std::shared_ptr<const Job> job;
+  std::function<void(Result)> done;
+  size_t loop = 0;
+  std::vector<Part> parts;
+  size_t outstanding = 0;
+  Result result;
+
+  void finishPart(size_t part, const Result& outcome) {
+    const Part& finished = parts[part];
+    for (size_t i = 0; i < finished.indexes.size() && i < outcome.recipients.size(); ++i) {
+      result.recipients[finished.indexes[i]] = outcome.recipients[i];
+    }
+    if (!outcome.remote.empty()) {
+      result.remote = result.remote.empty() ? outcome.remote : result.remote + "," + outcome.remote;
+    }
+    result.sender_refused = result.sender_refused || outcome.sender_refused;
+    result.retry_after_s = std::max(result.retry_after_s, outcome.retry_after_s);
+    if (--outstanding == 0) {
+      done(std::move(result));
+    }
+  }
+};
+
+MxTarget::MxTarget(dns::Resolver& resolver, const config::MxSettings& mx, uint32_t max_connections,
+                   const config::SmtpClientSettings& settings, std::string helo_name, std::vector<io::Loop*> loops,
+                   const ClientTlsPolicy& tls)
+    : mx_(mx),
+      resolver_(resolver, mx),
+      max_connections_(max_connections),
+      settings_(settings),
+      helo_name_(std::move(helo_name)),
+      loops_(std::move(loops)) {
+  for (io::Loop* loop : loops_) {
+    auto pools = std::make_unique<LoopPools>();
+    pools->loop = loop;
+    pools->tls = tls;
+    pools_.push_back(std::move(pools));
+  }
+}
+
+MxTarget::~MxTarget() = default;
+
+void MxTarget::deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) {
+  auto delivery = std::make_shared<Delivery>();
+  delivery->loop = next_.fetch_add(1, std::memory_order_relaxed) % loops_.size();
+  delivery->result.recipients.assign(job->recipients.size(), RecipientResult{Outcome::TempFail, ""});
+  delivery->done = std::move(done);
+  // Recipients by domain, in the order domains first appear.
+  std::vector<std::string> domains;
+  std::vector<std::vector<size_t>> indexes;
+  for (size_t i = 0; i < job->recipients.size(); ++i) {
+    const std::string& address = job->recipients[i];
+    const size_t at = address.rfind('@');
+    const std::string domain = ascii::toLowerCopy(at == std::string::npos ? "" : address.substr(at + 1));
+    auto found = std::find(domains.begin(), domains.end(), domain);
+    if (found == domains.end()) {
+      domains.push_back(domain);
+      indexes.emplace_back();
+      found = domains.end() - 1;
+    }
+    indexes[static_cast<size_t>(found - domains.begin())].push_back(i);
+  }
+  for (size_t d = 0; d < domains.size(); ++d) {
+    auto part = std::make_shared<Job>(*job);
+    part->recipients.clear();
+    for (size_t i : indexes[d]) {
+      part->recipients.push_back(job->recipients[i]);
+    }
+    delivery->parts.push_back(Delivery::Part{std::move(part), std::move(indexes[d])});
+  }
+  delivery->job = std::move(job);
+  delivery->outstanding = domains.size();
+  if (domains.empty()) {
+    delivery->done(std::move(delivery->result));
+    return;
+  }
+  io::Loop* loop = loops_[delivery->loop];
+  for (size_t d = 0; d < domains.size(); ++d) {
+    resolver_.resolve(domains[d], [this, loop, delivery, d](MxRoute route) {
+      loop->post([this, delivery, d, route = std::move(route)]() mutable {
+        deliverDomain(delivery, d, std::move(route));
+      });
+    });
+  }
+}
+
+void MxTarget::deliverDomain(std::shared_ptr<Delivery> delivery, size_t part, MxRoute route) {
+  if (route.status != MxRoute::Status::Ok) {
+    log::warn(delivery->job->id.str(), "mx_route_failed").kv("domain", route.domain).kv("error", route.detail);
+    delivery->finishPart(part, uniformResult(*delivery->parts[part].job, route.outcome(), route.reply()));
+    return;
+  }
+  tryHop(delivery, part, std::make_shared<const MxRoute>(std::move(route)), 0);
+}
+
+void MxTarget::tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route,
+                      size_t hop) {
+  LoopPools& pools = *pools_[delivery->loop];
+  if (pools.shutting_down) {
+    delivery->finishPart(part, uniformResult(*delivery->parts[part].job, Outcome::TempFail, "shutting down"));
+    return;
+  }
+  ClientPool& pool = poolFor(pools, route->hops[hop]);
+  pool.submit(PendingDelivery{delivery->parts[part].job, [this, delivery, part, route, hop](Result result) {
+                                if (result.unreached && hop + 1 < route->hops.size()) {
+                                  log::info(delivery->job->id.str(), "mx_next_address")
+                                      .kv("domain", route->domain)
+                                      .kv("skipped", route->hops[hop].address)
+                                      .kv("error", result.recipients.empty() ? "" : result.recipients[0].reply);
+                                  tryHop(delivery, part, route, hop + 1);
+                                  return;
+                                }
+                                delivery->finishPart(part, result);
+                              }});
+}
+
+ClientPool& MxTarget::poolFor(LoopPools& pools, const MxHop& hop) {
+  const std::string key = hop.host + "\n" + hop.address;
+  if (auto found = pools.by_hop.find(key); found != pools.by_hop.end()) {
+    return *found->second;
+  }
+  if (pools.by_hop.size() >= kMaxIdlePools) {
+    std::erase_if(pools.by_hop, [](const auto& entry) { return entry.second->unused(); });
+  }
+  config::DeliveryTarget target;
+  target.kind = config::DeliveryKind::Smtp;
+  target.host = hop.address;
+  target.port = mx_.port;
+  ClientTlsPolicy tls = pools.tls;
+  tls.peer_name = hop.host;
+  const auto per_loop = static_cast<uint32_t>((mx_.connections_per_host + loops_.size() - 1) / loops_.size());
+  auto pool = std::make_unique<ClientPool>(*pools.loop, target, settings_, helo_name_, std::move(tls), per_loop);
+  return *pools.by_hop.emplace(key, std::move(pool)).first->second;
+}
+
+void MxTarget::shutdown() {
+  for (auto& pools : pools_) {
+    LoopPools* raw = pools.get();
+    raw->loop->post([raw] {
+      raw->shutting_down = true;
+      for (auto& [key, pool] : raw->by_hop) {
+        pool->shutdown();
+      }
+    });
+  }
+}
+
+void MxTarget::setTls(const ClientTlsPolicy& tls) {
+  for (auto& pools : pools_) {
+    LoopPools* raw = pools.get();
+    raw->loop->post([raw, tls] {
+      raw->tls = tls;
+      for (auto& [key, pool] : raw->by_hop) {
+        ClientTlsPolicy named = tls;
+        named.peer_name = pool->tls().peer_name;
+        pool->setTls(std::move(named));
+      }
+    });
+  }
+}
+
+}  // namespace mxgate::delivery
