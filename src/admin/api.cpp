@@ -352,26 +352,7 @@ std::string tokenPath(const config::Config& config) {
 }
 
 bool ensureToken(const std::string& path, std::string& token, std::string& error) {
-  std::ifstream in(path);
-  if (in) {
-    std::getline(in, token);
-    if (token.size() >= 32) {
-      return true;
-    }
-    error = "admin token file " + path + " holds fewer than 32 characters";
-    return false;
-  }
-  token = base::randomHex(32);
-  if (token.empty()) {
-    error = "cannot generate an admin token";
-    return false;
-  }
-  if (!base::writeSecretFile(path, token + "\n", error)) {
-    error = "cannot write admin token file " + path;
-    return false;
-  }
-  log::info("-", "admin_token_created").kv("path", path);
-  return true;
+  return base::ensureSecretFile(path, "admin token", token, error);
 }
 
 namespace {
