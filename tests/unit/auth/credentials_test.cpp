@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <future>
 
+#include "credential_fixture.h"
 #include "mxgate/auth/credentials.h"
 #include "mxgate/base/base64.h"
 #include "mxgate/base/digest.h"
@@ -20,43 +20,7 @@ using auth::CredentialStore;
 
 namespace {
 
-struct Fixture {
-  Fixture() {
-    char pattern[] = "/tmp/mxgate-cred-XXXXXX";
-    path = mkdtemp(pattern);
-    config::SpoolSettings settings;
-    settings.path = path + "/spool";
-    std::string error;
-    store = spool::Store::open(settings, error);
-    BOOST_REQUIRE_MESSAGE(store, error);
-    credentials = std::make_unique<CredentialStore>(*store, lane, std::string(64, 'k'));
-    loop.start();
-  }
-  ~Fixture() {
-    loop.stop();
-    loop.join();
-    lane.stop();
-    credentials.reset();
-    store.reset();
-    std::filesystem::remove_all(path);
-  }
-
-  // Runs an asynchronous call and waits for the answer it posts to the loop.
-  template <class Result, class Call>
-  Result await(Call call) {
-    std::promise<Result> answer;
-    call([this, &answer](Result result) {
-      BOOST_CHECK(loop.inLoopThread());
-      answer.set_value(std::move(result));
-    });
-    return answer.get_future().get();
-  }
-
-  CredentialStore::Change add(std::string tenant, std::string name, CredentialKind kind = CredentialKind::Smtp) {
-    return await<CredentialStore::Change>([&](auto done) {
-      credentials->add(loop, tenant, name, kind, "cli:test", std::move(done));
-    });
-  }
+struct Fixture : test::CredentialFixture {
   CredentialStore::Verification verify(std::string user, std::string secret, CredentialKind kind = CredentialKind::Smtp) {
     return await<CredentialStore::Verification>([&](auto done) {
       credentials->verify(loop, user, secret, kind, std::move(done));
@@ -68,12 +32,6 @@ struct Fixture {
   CredentialStore::Listing list(std::string tenant) {
     return await<CredentialStore::Listing>([&](auto done) { credentials->list(loop, tenant, std::move(done)); });
   }
-
-  std::string path;
-  std::unique_ptr<spool::Store> store;
-  io::Lane lane{"credentials", 1, 100};
-  io::Loop loop{"test"};
-  std::unique_ptr<CredentialStore> credentials;
 };
 
 }  // namespace
@@ -191,17 +149,11 @@ BOOST_FIXTURE_TEST_CASE(listing_never_carries_hashes, Fixture) {
 }
 
 BOOST_FIXTURE_TEST_CASE(a_full_lane_answers_unavailable, Fixture) {
-  io::Lane tiny("tiny", 1, 1);
-  CredentialStore blocked(*store, tiny, std::string(64, 'k'));
-  std::promise<void> release;
-  std::shared_future<void> gate = release.get_future().share();
-  tiny.submit([gate] { gate.wait(); });  // occupies the thread
-  tiny.submit([] {});                    // fills the queue
+  test::FullLane full;
+  CredentialStore blocked(*store, full.lane, node_key);
   const CredentialStore::Verification answer = await<CredentialStore::Verification>(
       [&](auto done) { blocked.verify(loop, "acme.crm", "x", CredentialKind::Smtp, std::move(done)); });
   BOOST_TEST((answer.verdict == CredentialStore::Verdict::Unavailable));
-  release.set_value();
-  tiny.stop();
 }
 
 BOOST_AUTO_TEST_CASE(key_file_is_created_private_and_kept) {
