@@ -32,7 +32,7 @@ void Authenticator::authenticate(io::Loop& loop, std::string log_id, std::string
         .kv("client", client_ip)
         .kv("username", username)
         .kv("by", lock == FailureLimiter::Lock::Address ? "address" : "username");
-    done(Result{Outcome::Locked, "", smtp::ReplyId::AuthLocked, {}});
+    loop.post([done = std::move(done)] { done(Result{Outcome::Locked, "", smtp::ReplyId::AuthLocked, {}}); });
     return;
   }
   std::string checked_user = username;

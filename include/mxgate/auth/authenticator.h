@@ -38,7 +38,8 @@ class Authenticator {
     smtp::ReplyId reply = smtp::ReplyId::AuthFailed;  // 235 2.7.0, 535 5.7.8, 454 4.7.0 (locked / unavailable)
     std::chrono::milliseconds delay{0};  // Failed: send the reply only after this long
   };
-  // log_id: the session id (or "-") that starts the log lines. done runs on loop.
+  // log_id: the session id (or "-") that starts the log lines. done runs on loop, always after
+  // this call returned; like every completion it should find its session by id (it may be gone).
   void authenticate(io::Loop& loop, std::string log_id, std::string client_ip, std::string username,
                     std::string secret, CredentialKind kind, std::function<void(Result)> done);
   // A failure the exchange decided by itself (PLAIN naming another authorization identity):
