@@ -22,9 +22,14 @@ void FailureLimiter::update(const config::SubmissionSettings& settings, uint32_t
   ipv6_prefix_length_ = ipv6_prefix_length;
 }
 
-std::string FailureLimiter::addressKey(std::string_view client_ip) const {
+std::string FailureLimiter::networkOf(std::string_view client_ip) const {
   const std::optional<IpNetwork> network = IpNetwork::around(client_ip, 32, static_cast<int>(ipv6_prefix_length_));
   return network ? network->str() : std::string(client_ip);
+}
+
+std::string FailureLimiter::addressKey(std::string_view client_ip) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return networkOf(client_ip);
 }
 
 size_t FailureLimiter::trackedKeys() const {
@@ -40,7 +45,7 @@ bool FailureLimiter::locked(const std::string& key, Clock::time_point now) const
 FailureLimiter::Lock FailureLimiter::check(std::string_view client_ip, std::string_view username,
                                            Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (locked("a " + addressKey(client_ip), now)) {
+  if (locked("a " + networkOf(client_ip), now)) {
     return Lock::Address;
   }
   if (!username.empty() && locked(userKey(username), now)) {
@@ -83,7 +88,7 @@ FailureLimiter::Failure FailureLimiter::recordFailure(std::string_view client_ip
                                                       Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mutex_);
   Failure failure;
-  const uint32_t by_address = countFailure(touch("a " + addressKey(client_ip), now), now);
+  const uint32_t by_address = countFailure(touch("a " + networkOf(client_ip), now), now);
   const uint32_t by_user = username.empty() ? 0 : countFailure(touch(userKey(username), now), now);
   failure.failures = std::max(by_address, by_user);
   failure.locked = failure.failures >= settings_.auth_max_failures;

@@ -61,6 +61,7 @@ class FailureLimiter {
   // The entry of key, created (evicting the oldest when full) and moved to the young end.
   Entry& touch(const std::string& key, Clock::time_point now);
   bool locked(const std::string& key, Clock::time_point now) const;
+  std::string networkOf(std::string_view client_ip) const;  // addressKey with mutex_ held
   uint32_t countFailure(Entry& entry, Clock::time_point now);
 
   mutable std::mutex mutex_;
