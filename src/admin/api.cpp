@@ -121,6 +121,29 @@ http::Response jsonResponse(int status, const json& body) {
   return http::Response{status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", {}};
 }
 
+// A credential as listed: never its hash (the store clears it) or secret.
+json credentialJson(const spool::CredentialRecord& record) {
+  return {{"username", record.username}, {"tenant", record.tenant},
+          {"name", record.name},         {"kind", record.kind},
+          {"created_at", isoTime(record.created_us)}, {"revoked", record.revoked_us != 0},
+          {"revoked_at", isoTime(record.revoked_us)}};
+}
+
+// The answer to a failed credential change.
+http::Response credentialError(auth::CredentialStore::Status status, const std::string& username) {
+  using Status = auth::CredentialStore::Status;
+  switch (status) {
+    case Status::Exists:
+      return jsonResponse(409, {{"error", "credential \"" + username + "\" exists; revoke it first"}});
+    case Status::NotFound: return jsonResponse(404, {{"error", "no credential \"" + username + "\""}});
+    case Status::AlreadyRevoked:
+      return jsonResponse(409, {{"error", "credential \"" + username + "\" is already revoked"}});
+    case Status::Ok:
+    case Status::Unavailable: break;
+  }
+  return jsonResponse(503, {{"error", "the spool cannot be read or written now; try again"}});
+}
+
 int statusFor(scheduler::AdminStatus status) {
   switch (status) {
     case scheduler::AdminStatus::Ok: return 200;
@@ -162,13 +185,17 @@ std::string messageJson(const spool::MessageRecord& record, bool active) {
   return recordJson(record, active).dump(2, ' ', false, json::error_handler_t::replace);
 }
 
-Api::Api(scheduler::Scheduler& scheduler, delivery::Registry& registry, webhook::EventDispatcher& events,
-         LocalReceiver& receiver, std::string token, std::function<std::string()> metrics,
+Api::Api(io::Loop& loop, scheduler::Scheduler& scheduler, delivery::Registry& registry,
+         webhook::EventDispatcher& events, LocalReceiver& receiver, auth::CredentialStore& credentials,
+         LocalReceiver::ConfigFn config, std::string token, std::function<std::string()> metrics,
          RunningSettings running_settings)
-    : scheduler_(scheduler),
+    : loop_(loop),
+      scheduler_(scheduler),
       registry_(registry),
       events_(events),
       receiver_(receiver),
+      credentials_(credentials),
+      config_(std::move(config)),
       token_(std::move(token)),
       metrics_(std::move(metrics)),
       running_settings_(std::move(running_settings)) {}
@@ -219,6 +246,8 @@ void Api::handle(const http::Request& request, http::Respond respond) {
     respond(jsonResponse(200, {{"settings", running_settings_()}}));
   } else if (path == "/v1/webhooks" || path.rfind("/v1/webhooks/", 0) == 0) {
     handleWebhooks(request, std::move(respond));
+  } else if (path == "/v1/credentials" || path.rfind("/v1/credentials/", 0) == 0) {
+    handleCredentials(request, std::move(respond));
   } else {
     respond(jsonResponse(404, {{"error", "not found"}}));
   }
@@ -352,26 +381,7 @@ std::string tokenPath(const config::Config& config) {
 }
 
 bool ensureToken(const std::string& path, std::string& token, std::string& error) {
-  std::ifstream in(path);
-  if (in) {
-    std::getline(in, token);
-    if (token.size() >= 32) {
-      return true;
-    }
-    error = "admin token file " + path + " holds fewer than 32 characters";
-    return false;
-  }
-  token = base::randomHex(32);
-  if (token.empty()) {
-    error = "cannot generate an admin token";
-    return false;
-  }
-  if (!base::writeSecretFile(path, token + "\n", error)) {
-    error = "cannot write admin token file " + path;
-    return false;
-  }
-  log::info("-", "admin_token_created").kv("path", path);
-  return true;
+  return base::ensureSecretFile(path, "admin token", token, error);
 }
 
 namespace {
@@ -455,6 +465,75 @@ void Api::handleWebhooks(const http::Request& request, http::Respond respond) {
     return;
   }
   scheduler_.retry(target->id, actionReply(respond, target->id));
+}
+
+void Api::handleCredentials(const http::Request& request, http::Respond respond) {
+  constexpr std::string_view kPrefix = "/v1/credentials/";
+  const std::string& path = request.path;
+  if (path == "/v1/credentials" && request.method == "GET") {
+    credentials_.list(loop_, request.queryParam("tenant"), [respond](auth::CredentialStore::Listing listing) {
+      if (listing.status != auth::CredentialStore::Status::Ok) {
+        respond(credentialError(listing.status, ""));
+        return;
+      }
+      json list = json::array();
+      for (const auto& record : listing.records) {
+        list.push_back(credentialJson(record));
+      }
+      respond(jsonResponse(200, {{"credentials", list}}));
+    });
+    return;
+  }
+  if (path == "/v1/credentials" && request.method == "POST") {
+    addCredential(request, std::move(respond));
+    return;
+  }
+  const std::string_view rest = std::string_view(path).substr(std::min(path.size(), kPrefix.size()));
+  const size_t slash = rest.find('/');
+  if (path.rfind(kPrefix, 0) != 0 || slash == std::string_view::npos || slash == 0 ||
+      rest.substr(slash + 1) != "revoke" || request.method != "POST") {
+    respond(jsonResponse(405, {{"error", "unsupported method or action"}}));
+    return;
+  }
+  const std::string username(rest.substr(0, slash));
+  credentials_.revoke(loop_, username, actorOf(request), [respond, username](auth::CredentialStore::Change change) {
+    if (change.status != auth::CredentialStore::Status::Ok) {
+      respond(credentialError(change.status, username));
+      return;
+    }
+    respond(jsonResponse(200, credentialJson(change.record)));
+  });
+}
+
+void Api::addCredential(const http::Request& request, http::Respond respond) {
+  const std::string tenant = request.queryParam("tenant");
+  const std::string name = request.queryParam("name");
+  const std::string kind_text = request.queryParam("kind");
+  if (tenant.empty()) {
+    respond(jsonResponse(400, {{"error", "tenant= is required"}}));
+    return;
+  }
+  if (!auth::isValidCredentialName(name)) {
+    respond(jsonResponse(400, {{"error", "name= must be 1 to 64 characters of a-z, 0-9, '_' and '-'"}}));
+    return;
+  }
+  const std::optional<auth::CredentialKind> kind = auth::parseKind(kind_text.empty() ? "smtp" : kind_text);
+  if (!kind) {
+    respond(jsonResponse(400, {{"error", "kind= must be \"smtp\" or \"api\""}}));
+    return;
+  }
+  if (config_()->tenantById(tenant) == nullptr) {
+    respond(jsonResponse(404, {{"error", "unknown tenant \"" + tenant + "\""}}));
+    return;
+  }
+  const std::string username = auth::credentialUsername(tenant, name);
+  credentials_.add(loop_, tenant, name, *kind, actorOf(request), [respond, username](auth::CredentialStore::Change change) {
+    if (change.status != auth::CredentialStore::Status::Ok) {
+      respond(credentialError(change.status, username));
+      return;
+    }
+    respond(jsonResponse(201, {{"username", change.record.username}, {"secret", change.secret}}));
+  });
 }
 
 }  // namespace mxgate::admin

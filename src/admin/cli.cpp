@@ -175,6 +175,25 @@ void printQuarantineDetail(const json& body) {
   printAudit(body["audit"]);
 }
 
+// `credentials add` shows the secret (once), `ls` a table, `revoke` what it did.
+void printCredentials(const std::string& verb, const json& body) {
+  if (verb == "add") {
+    std::printf("username: %s\nsecret: %s\n", body.value("username", "").c_str(), body.value("secret", "").c_str());
+    std::fprintf(stderr, "mxgate: the secret is shown only this once; mxgate keeps only its hash\n");
+    return;
+  }
+  if (verb == "revoke") {
+    std::printf("%s revoked\n", body.value("username", "").c_str());
+    return;
+  }
+  std::printf("%-40s %-16s %-5s %-20s %s\n", "USERNAME", "TENANT", "KIND", "CREATED", "REVOKED");
+  for (const auto& entry : body["credentials"]) {
+    std::printf("%-40s %-16s %-5s %-20s %s\n", entry.value("username", "").c_str(), entry.value("tenant", "").c_str(),
+                entry.value("kind", "").c_str(), entry.value("created_at", "").c_str(),
+                entry.value("revoked", false) ? entry.value("revoked_at", "").c_str() : "-");
+  }
+}
+
 // Reads "--name VALUE" options into a query string; flags without values are kept in flags.
 std::string optionsQuery(const std::vector<std::string>& args, size_t from,
                          std::initializer_list<std::string_view> names, std::vector<std::string>& positional,
@@ -206,6 +225,7 @@ int usage() {
                "       mxgate quarantine show|release|delete|hold|unhold ID [--tenant T] [--force]\n"
                "       mxgate audit [--limit N]\n"
                "       mxgate webhooks ls | replay ID | replay --all [--tenant T]\n"
+               "       mxgate credentials add --tenant T --name N [--kind smtp|api] | ls [--tenant T] | revoke USERNAME\n"
                "       (each with [--json] [--config PATH])\n";
   return 2;
 }
@@ -239,6 +259,28 @@ bool buildRequest(const std::string& group, const std::vector<std::string>& args
     if (verb == "replay" && positional.size() == 1 && query.empty()) {
       path = "/v1/webhooks/" + positional[0] + "/replay";
       return !force;
+    }
+    return false;
+  }
+  if (group == "credentials") {
+    const std::string query = optionsQuery(args, 1, {"tenant", "name", "kind"}, positional, force);
+    if (force) {
+      return false;
+    }
+    if (verb == "add" && positional.empty()) {
+      method = "POST";
+      path = "/v1/credentials" + query;
+      return query.find("tenant=") != std::string::npos && query.find("name=") != std::string::npos;
+    }
+    if (verb == "ls" && positional.empty()) {
+      method = "GET";
+      path = "/v1/credentials" + query;
+      return query.find("name=") == std::string::npos && query.find("kind=") == std::string::npos;
+    }
+    if (verb == "revoke" && positional.size() == 1 && query.empty()) {
+      method = "POST";
+      path = "/v1/credentials/" + positional[0] + "/revoke";
+      return true;
     }
     return false;
   }
@@ -364,6 +406,8 @@ int runAdminCommand(const config::Config& config, const std::string& group, cons
     }
     std::printf("\ndead-lettered webhook deliveries:\n");
     printTable(body["dead"]);
+  } else if (ok && group == "credentials") {
+    printCredentials(verb, body);
   } else if (ok && group == "webhooks" && body.contains("replayed")) {
     std::printf("%zu message(s) requeued\n", body["replayed"].size());
   } else {

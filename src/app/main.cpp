@@ -25,6 +25,8 @@ int usage(std::ostream& out, int status) {
          "  mxgate quarantine show|release|delete|hold|unhold ID [--tenant T] [--force]  [--json]\n"
          "  mxgate audit [--limit N]  [--json] [--config PATH]\n"
          "  mxgate webhooks ls | replay ID | replay --all [--tenant T]  [--json] [--config PATH]\n"
+         "  mxgate credentials add --tenant T --name N [--kind smtp|api]  [--json] [--config PATH]\n"
+         "  mxgate credentials ls [--tenant T] | revoke USERNAME  [--json] [--config PATH]\n"
          "  mxgate version\n";
   return status;
 }
@@ -102,7 +104,8 @@ int main(int argc, char** argv) {
     mxgate::app::Node node(config_path, config);
     return node.run();
   }
-  if (command == "queue" || command == "quarantine" || command == "audit" || command == "webhooks") {
+  if (command == "queue" || command == "quarantine" || command == "audit" || command == "webhooks" ||
+      command == "credentials") {
     auto config = loadOrReport(config_path);
     if (!config) {
       return 1;

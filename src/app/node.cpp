@@ -15,10 +15,12 @@
 
 #include "mxgate/admin/api.h"
 #include "mxgate/admin/metrics.h"
+#include "mxgate/auth/credentials.h"
 #include "mxgate/auth/dkim.h"
 #include "mxgate/auth/dmarc.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
+#include "mxgate/base/secret_file.h"
 #include "mxgate/admin/link_endpoint.h"
 #include "mxgate/admin/local_receiver.h"
 #include "mxgate/delivery/next_hop_verifier.h"
@@ -200,6 +202,8 @@ struct Node::Parts {
   std::unique_ptr<scan::Scanner> scanner;
   std::unique_ptr<pipeline::Services> inbound;
   std::unique_ptr<io::Lane> payload_lane;
+  std::unique_ptr<io::Lane> credential_lane;
+  std::unique_ptr<auth::CredentialStore> credentials;
   delivery::WebhookCounters webhook_counters;
   std::unique_ptr<webhook::DisabledEndpoints> disabled_endpoints;
   std::shared_ptr<const links::KeyRing> link_keys;
@@ -338,6 +342,15 @@ int Node::run() {
     log::error("-", "admin_token_failed").kv("error", error);
     return 1;
   }
+  std::string credential_key;
+  if (!base::ensureSecretFile(auth::credentialKeyPath(config), "credential key", credential_key, error)) {
+    log::error("-", "credential_key_failed").kv("error", error);
+    return 1;
+  }
+  parts->credential_lane = std::make_unique<io::Lane>("credentials", config.submission.auth_threads,
+                                                      config.submission.auth_queue_limit);
+  parts->credentials =
+      std::make_unique<auth::CredentialStore>(*parts->store, *parts->credential_lane, std::move(credential_key));
   auto metrics = [raw] {
     admin::MetricsSnapshot snapshot;
     snapshot.queue = raw->scheduler->stats();
@@ -364,8 +377,8 @@ int Node::run() {
     if (raw->links_http) {
       snapshot.http_listeners.push_back(listenerSnapshot("links", *raw->links_http));
     }
-    for (const io::Lane* lane :
-         {raw->read_lane.get(), raw->file_lane.get(), raw->auth_lane.get(), raw->payload_lane.get()}) {
+    for (const io::Lane* lane : {raw->read_lane.get(), raw->file_lane.get(), raw->auth_lane.get(),
+                                 raw->payload_lane.get(), raw->credential_lane.get()}) {
       snapshot.lanes.push_back(
           admin::LaneSnapshot{lane->name(), lane->depth(), lane->completed(), lane->refused(), lane->waitMicros()});
     }
@@ -399,11 +412,12 @@ int Node::run() {
                                                            config.spool.path + "/received", *parts->file_lane,
                                                            *parts->control);
   parts->running_settings = config.settings;
-  parts->api = std::make_unique<admin::Api>(*parts->scheduler, *parts->registry, *parts->events, *parts->receiver,
-                                            token, metrics, [raw] {
-                                              std::lock_guard<std::mutex> lock(raw->settings_mutex);
-                                              return raw->running_settings;
-                                            });
+  parts->api = std::make_unique<admin::Api>(
+      *parts->control, *parts->scheduler, *parts->registry, *parts->events, *parts->receiver, *parts->credentials,
+      [raw] { return raw->runtime->current().config; }, token, metrics, [raw] {
+        std::lock_guard<std::mutex> lock(raw->settings_mutex);
+        return raw->running_settings;
+      });
   admin::Api* api = parts->api.get();
   parts->admin_http = std::make_unique<http::Server>(
       *parts->control, [api](const http::Request& request, http::Respond respond) { api->handle(request, std::move(respond)); },
@@ -572,6 +586,7 @@ void Node::reload() {
   parts_->file_lane->setQueueLimit(fresh.queue.lane_queue_limit);
   parts_->auth_lane->setQueueLimit(fresh.auth.queue_limit);
   parts_->payload_lane->setQueueLimit(fresh.webhook.queue_limit);
+  parts_->credential_lane->setQueueLimit(fresh.submission.auth_queue_limit);
   config_ = loaded.config;
   log::info("-", "reloaded").kv("tenants", fresh.tenants.size());
   if (parts_->scanner) {
@@ -604,6 +619,7 @@ void Node::shutdown() {
   parts.read_lane->stop();
   parts.file_lane->stop();
   parts.payload_lane->stop();
+  parts.credential_lane->stop();
   parts.auth_lane->stop();
   parts.resolver->stop();
   parts.scanner.reset();  // its lane finishes the scans under way

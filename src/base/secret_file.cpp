@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "mxgate/base/digest.h"
+#include "mxgate/base/log.h"
 
 namespace mxgate::base {
 
@@ -41,5 +43,28 @@ std::string randomBytes(size_t count) {
 }
 
 std::string randomHex(size_t count) { return hexLower(randomBytes(count)); }
+
+bool ensureSecretFile(const std::string& path, std::string_view what, std::string& secret, std::string& error) {
+  std::ifstream in(path);
+  if (in) {
+    std::getline(in, secret);
+    if (secret.size() >= 32) {
+      return true;
+    }
+    error = std::string(what) + " file " + path + " holds fewer than 32 characters";
+    return false;
+  }
+  secret = randomHex(32);
+  if (secret.empty()) {
+    error = "cannot generate the " + std::string(what);
+    return false;
+  }
+  if (!writeSecretFile(path, secret + "\n", error)) {
+    error = "cannot write " + std::string(what) + " file " + path;
+    return false;
+  }
+  log::info("-", "secret_file_created").kv("what", what).kv("path", path);
+  return true;
+}
 
 }  // namespace mxgate::base

@@ -11,6 +11,7 @@ namespace mxgate::http {
 std::string_view statusText(int status) {
   switch (status) {
     case 200: return "200 OK";
+    case 201: return "201 Created";
     case 202: return "202 Accepted";
     case 204: return "204 No Content";
     case 302: return "302 Found";

@@ -16,6 +16,7 @@ constexpr std::string_view kQuarantineMagic = "MXQ";
 constexpr std::string_view kAuditMagic = "MXA";
 constexpr std::string_view kEventMagic = "MXE";
 constexpr std::string_view kEndpointMagic = "MXD";
+constexpr std::string_view kCredentialMagic = "MXC";
 constexpr size_t kTimeKeyBytes = 12;
 constexpr char kDeadEventMark = '\xff';
 
@@ -85,6 +86,15 @@ enum EventTag : uint64_t {
   kEventDeadAt = 8,
 };
 enum EndpointTag : uint64_t { kEndpointTenant = 1, kEndpointUrl = 2, kEndpointDisabledAt = 3, kEndpointReason = 4 };
+enum CredentialTag : uint64_t {
+  kCredentialUsername = 1,
+  kCredentialTenant = 2,
+  kCredentialName = 3,
+  kCredentialKind = 4,
+  kCredentialCreated = 5,
+  kCredentialRevoked = 6,
+  kCredentialHash = 7,
+};
 enum AuditTag : uint64_t { kAuditAt = 1, kAuditActor = 2, kAuditAction = 3, kAuditTenant = 4, kAuditId = 5, kAuditDetail = 6 };
 
 constexpr uint64_t kFlagSmtpUtf8 = 1;
@@ -554,6 +564,36 @@ DecodeStatus decodeEndpoint(std::string_view bytes, EndpointRecord& out) {
                           case kEndpointUrl: record.url.assign(value); return true;
                           case kEndpointDisabledAt: return asNumber(value, record.disabled_at_us);
                           case kEndpointReason: record.reason.assign(value); return true;
+                          default: return true;
+                        }
+                      });
+}
+
+std::string encodeCredential(const CredentialRecord& record) {
+  std::string out;
+  putField(out, kCredentialUsername, record.username);
+  putField(out, kCredentialTenant, record.tenant);
+  putField(out, kCredentialName, record.name);
+  putField(out, kCredentialKind, record.kind);
+  putNumber(out, kCredentialCreated, record.created_us);
+  if (record.revoked_us != 0) {
+    putNumber(out, kCredentialRevoked, record.revoked_us);
+  }
+  putField(out, kCredentialHash, record.hash);
+  return seal(kCredentialMagic, std::move(out));
+}
+
+DecodeStatus decodeCredential(std::string_view bytes, CredentialRecord& out) {
+  return decodeRecord(kCredentialMagic, bytes, CredentialRecord{}, out,
+                      [](CredentialRecord& record, uint64_t tag, std::string_view value) {
+                        switch (tag) {
+                          case kCredentialUsername: record.username.assign(value); return true;
+                          case kCredentialTenant: record.tenant.assign(value); return true;
+                          case kCredentialName: record.name.assign(value); return true;
+                          case kCredentialKind: record.kind.assign(value); return true;
+                          case kCredentialCreated: return asNumber(value, record.created_us);
+                          case kCredentialRevoked: return asNumber(value, record.revoked_us);
+                          case kCredentialHash: record.hash.assign(value); return true;
                           default: return true;
                         }
                       });

@@ -21,16 +21,18 @@
 namespace mxgate::spool {
 namespace {
 
-constexpr const char* kFamilies[] = {"default", "meta",  "body",   "open",     "corrupt",
-                                     "quarantine", "audit", "events", "endpoints"};
+constexpr const char* kFamilies[] = {"default",    "meta",  "body",   "open",      "corrupt",
+                                     "quarantine", "audit", "events", "endpoints", "credentials"};
 
 // Audit keys are time-ordered; the sequence separates records of the same microsecond.
 std::atomic<uint32_t> g_audit_sequence{0};
 constexpr const char* kFormatKey = "mxgate.spool.format";
-constexpr const char* kFormatVersion = "2";
+constexpr const char* kFormatVersion = "3";
 // Format 1 keyed events by time alone (queue/README.md, "Format history"); opening such a
 // spool moves them under their tenant.
 constexpr const char* kFormatTimeKeyedEvents = "1";
+// Format 2 had no credentials family; opening such a spool creates it.
+constexpr const char* kFormatWithoutCredentials = "2";
 constexpr size_t kMigrationBatch = 1000;
 constexpr size_t kMaxBatchBytes = 64u << 20;
 
@@ -125,6 +127,12 @@ void Batch::deleteEndpoint(const std::string& key) {
   bytes_ += key.size();
 }
 
+void Batch::putCredential(const CredentialRecord& record) {
+  Op op{Family::Credentials, Kind::Put, record.username, encodeCredential(record)};
+  bytes_ += op.key.size() + op.value.size();
+  ops_.push_back(std::move(op));
+}
+
 void Batch::moveToCorrupt(std::string_view key, std::string_view value) {
   ops_.push_back(Op{Family::Corrupt, Kind::Put, std::string(key), std::string(value)});
   ops_.push_back(Op{Family::Meta, Kind::Delete, std::string(key), {}});
@@ -210,7 +218,8 @@ Store::Store(const config::SpoolSettings& settings)
 
   options_->families = {{kFamilies[0], small_options}, {kFamilies[1], meta_options}, {kFamilies[2], body_options},
                         {kFamilies[3], small_options}, {kFamilies[4], small_options}, {kFamilies[5], small_options},
-                        {kFamilies[6], small_options}, {kFamilies[7], small_options}, {kFamilies[8], small_options}};
+                        {kFamilies[6], small_options}, {kFamilies[7], small_options}, {kFamilies[8], small_options},
+                        {kFamilies[9], small_options}};
 }
 
 bool Store::openDatabase(std::string& error) {
@@ -231,6 +240,10 @@ bool Store::openDatabase(std::string& error) {
   }
   if (status.ok() && format == kFormatTimeKeyedEvents) {
     status = migrateEventKeys();
+    format = status.ok() ? kFormatWithoutCredentials : format;
+  }
+  if (status.ok() && format == kFormatWithoutCredentials) {
+    status = migrateToCredentials();
     format = status.ok() ? kFormatVersion : format;
   }
   if (!status.ok() || format != kFormatVersion) {
@@ -280,15 +293,23 @@ rocksdb::Status Store::migrateEventKeys() {
     status = it->status();
   }
   if (status.ok()) {
-    batch.Put(handles_[0], kFormatKey, kFormatVersion);
+    batch.Put(handles_[0], kFormatKey, kFormatWithoutCredentials);
     status = db_->Write(sync_write, &batch);
   }
   log::info("-", "spool_migrated")
       .kv("from", kFormatTimeKeyedEvents)
-      .kv("to", kFormatVersion)
+      .kv("to", kFormatWithoutCredentials)
       .kv("events", moved)
       .kv("undecodable_events", undecodable)
       .kv("ok", status.ok());
+  return status;
+}
+
+rocksdb::Status Store::migrateToCredentials() {
+  rocksdb::WriteOptions sync_write;
+  sync_write.sync = true;
+  const rocksdb::Status status = db_->Put(sync_write, handles_[0], kFormatKey, kFormatVersion);
+  log::info("-", "spool_migrated").kv("from", kFormatWithoutCredentials).kv("to", kFormatVersion).kv("ok", status.ok());
   return status;
 }
 
@@ -320,6 +341,7 @@ rocksdb::ColumnFamilyHandle* Store::family(Batch::Family family) const {
     case Batch::Family::Audit: return handles_[6];
     case Batch::Family::Events: return handles_[7];
     case Batch::Family::Endpoints: return handles_[8];
+    case Batch::Family::Credentials: return handles_[9];
   }
   return handles_[0];
 }
@@ -747,6 +769,28 @@ void Store::scanEndpoints(const std::function<void(const std::string& key, Endpo
       continue;
     }
     visit(it->key().ToString(), record);
+  }
+}
+
+Store::ReadStatus Store::readCredential(std::string_view username, CredentialRecord& out, std::string& error) {
+  return readRecord(Batch::Family::Credentials, std::string(username), out, &decodeCredential, error);
+}
+
+void Store::scanCredentials(std::string_view tenant, const std::function<void(CredentialRecord&)>& visit) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[9]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    CredentialRecord record;
+    if (decodeCredential(std::string_view(it->value().data(), it->value().size()), record) != DecodeStatus::Ok) {
+      log::error("-", "corrupt_credential_record");
+      continue;
+    }
+    if (tenant.empty() || record.tenant == tenant) {
+      visit(record);
+    }
   }
 }
 

@@ -18,9 +18,14 @@
 //                                           dead events) and dead-lettered messages
 //   POST   /v1/webhooks/<id>/replay        re-enable the endpoints, requeue one dead letter
 //   POST   /v1/webhooks/replay[?tenant=T]  the same for every dead letter and dead event (of a tenant)
+//   GET    /v1/credentials[?tenant=T]      tenants' credentials (never a hash or secret)
+//   POST   /v1/credentials?tenant=T&name=N[&kind=smtp|api]   create one: 201 {"username", "secret"},
+//                                           the only time the secret is shown (auth/credentials.h)
+//   POST   /v1/credentials/<username>/revoke                 revoke one
 // Without tenant=, a quarantine action applies to the message's only entry. The X-Mxgate-Actor
 // header names who acts, for the audit log ("api" when absent).
-// `mxgate queue|quarantine|audit ...` are clients of this API (RocksDB allows one writer process).
+// Credential changes are audited like quarantine actions.
+// `mxgate queue|quarantine|audit|credentials ...` are clients of this API (RocksDB allows one writer process).
 #pragma once
 
 #include <functional>
@@ -28,6 +33,7 @@
 #include <string>
 
 #include "mxgate/admin/local_receiver.h"
+#include "mxgate/auth/credentials.h"
 #include "mxgate/config/config.h"
 #include "mxgate/delivery/registry.h"
 #include "mxgate/webhook/event_dispatcher.h"
@@ -41,9 +47,10 @@ using RunningSettings = std::function<std::map<std::string, std::string>()>;
 
 class Api {
  public:
-  Api(scheduler::Scheduler& scheduler, delivery::Registry& registry, webhook::EventDispatcher& events,
-      LocalReceiver& receiver, std::string token, std::function<std::string()> metrics,
-      RunningSettings running_settings);
+  // loop: the control loop this API runs on; config: the configuration in effect (tenants).
+  Api(io::Loop& loop, scheduler::Scheduler& scheduler, delivery::Registry& registry, webhook::EventDispatcher& events,
+      LocalReceiver& receiver, auth::CredentialStore& credentials, LocalReceiver::ConfigFn config, std::string token,
+      std::function<std::string()> metrics, RunningSettings running_settings);
   // Runs on the control loop; respond is called there too.
   void handle(const http::Request& request, http::Respond respond);
 
@@ -53,11 +60,16 @@ class Api {
   void handleQuarantine(const http::Request& request, http::Respond respond);
   void handleAudit(const http::Request& request, http::Respond respond);
   void handleWebhooks(const http::Request& request, http::Respond respond);
+  void handleCredentials(const http::Request& request, http::Respond respond);
+  void addCredential(const http::Request& request, http::Respond respond);
 
+  io::Loop& loop_;
   scheduler::Scheduler& scheduler_;
   delivery::Registry& registry_;
   webhook::EventDispatcher& events_;
   LocalReceiver& receiver_;
+  auth::CredentialStore& credentials_;
+  LocalReceiver::ConfigFn config_;
   std::string token_;
   std::function<std::string()> metrics_;
   RunningSettings running_settings_;

@@ -1,5 +1,5 @@
-// `mxgate queue ls|show|retry|delete`, `mxgate quarantine ls|show|release|delete|hold|unhold`
-// and `mxgate audit` — thin clients of the running daemon's admin API. They read the node
+// `mxgate queue ls|show|retry|delete`, `mxgate quarantine ls|show|release|delete|hold|unhold`,
+// `mxgate audit`, `mxgate webhooks ls|replay` and `mxgate credentials add|ls|revoke` — thin clients of the running daemon's admin API. They read the node
 // config for the admin address and the token file, make one blocking HTTP request on loopback
 // (naming the user as the actor for the audit log), and print a table (or the JSON with
 // --json). `mxgate check` asks the same API for the settings the daemon runs with. Runs in the
@@ -14,7 +14,7 @@
 
 namespace mxgate::admin {
 
-// group: "queue", "quarantine", "audit" or "webhooks"; args: what follows it on the command line.
+// group: "queue", "quarantine", "audit", "webhooks" or "credentials"; args: what follows it on the command line.
 // Returns the process exit status: 0 ok, 1 the daemon said no (not found, refused, conflict),
 // 2 usage error, 3 cannot reach the daemon.
 int runAdminCommand(const config::Config& config, const std::string& group, const std::vector<std::string>& args,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace mxgate::base {
 
@@ -13,5 +14,9 @@ bool writeSecretFile(const std::string& path, const std::string& content, std::s
 std::string randomBytes(size_t count);
 // The same as lower-case hex.
 std::string randomHex(size_t count);
+// A secret kept in a file (the admin token, the credential key): the file's first line, which
+// must hold at least 32 characters; a missing file is created with 32 random bytes in hex.
+// what names the secret in errors and in the log line of a creation. False with the reason.
+bool ensureSecretFile(const std::string& path, std::string_view what, std::string& secret, std::string& error);
 
 }  // namespace mxgate::base

@@ -105,6 +105,24 @@ struct AuthSettings {
   uint32_t queue_limit = 10000;
 };
 
+// Authenticated submission (AUTH PLAIN/LOGIN, RFC 4954, on role = "submission" listeners) and
+// the tenants' credentials (for SMTP and for the HTTP send API).
+struct SubmissionSettings {
+  std::string credential_key_file;  // "" = <spool>/credential.key, created on first run
+  uint32_t auth_threads = 1;        // credential lane: spool reads of credential records
+  uint32_t auth_queue_limit = 10000;
+  // Failure limiter, per client address (IPv6 per smtp.ipv6_prefix_length network) and per
+  // user name: auth_max_failures failures within auth_failure_window lock the key for
+  // auth_lockout; the n-th failure is answered after n x auth_failure_delay (at most
+  // auth_max_delay).
+  uint32_t auth_max_failures = 5;
+  std::chrono::seconds auth_failure_window{900};
+  std::chrono::seconds auth_lockout{900};
+  std::chrono::milliseconds auth_failure_delay{1000};
+  std::chrono::milliseconds auth_max_delay{10000};
+  uint64_t auth_tracked_keys = 100000;  // addresses and user names remembered; the oldest go first
+};
+
 struct ScanConfig {
   std::string signatures;  // "" = virus scanning off
   std::string temp_dir;
@@ -286,6 +304,7 @@ struct Config {
   AdminSettings admin;
   DnsSettings dns;
   AuthSettings auth;
+  SubmissionSettings submission;
   ScanConfig scan;
   WebhookSettings webhook;
   LinkSettings links;

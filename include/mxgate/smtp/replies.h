@@ -23,6 +23,8 @@ enum class ReplyId {
   CannotVerify,      // 252 2.5.0
   StartData,         // 354
   StartTlsReady,     // 220 2.0.0
+  AuthSucceeded,     // 235 2.7.0 (RFC 4954)
+  AuthChallenge,     // 334 <base64 challenge>
   // 4xx
   ShuttingDown,             // 421 4.3.2
   TooManyConnections,       // 421 4.3.2 (node-wide)
@@ -40,11 +42,17 @@ enum class ReplyId {
   TooManyRecipients,        // 452 4.5.3
   UnverifiedRecipient,      // 450 4.1.1 (the next hop could not be asked, or not yet)
   TlsNotAvailable,          // 454 4.7.0
+  AuthTemporaryFailure,     // 454 4.7.0 (credentials could not be checked now)
+  AuthLocked,               // 454 4.7.0 (too many failures from the client or for the user)
   // 5xx
   LineTooLong,              // 500 5.5.2
   BareNewlineInCommand,     // 500 5.5.2
   InvalidCharacters,        // 500 5.5.2
   CommandUnrecognized,      // 500 5.5.2
+  AuthLineTooLong,          // 500 5.5.6 (RFC 4954 §4)
+  AuthCancelled,            // 501 5.0.0 (the client sent "*")
+  AuthSyntax,               // 501 5.5.4 (AUTH mechanism [initial-response])
+  AuthBadResponse,          // 501 5.5.2 (not strict base64, or a malformed PLAIN/LOGIN message)
   HeloSyntax,               // 501 5.5.4
   MailSyntax,               // 501 5.5.4
   RcptSyntax,               // 501 5.5.4
@@ -61,10 +69,14 @@ enum class ReplyId {
   TlsAlreadyActive,         // 503 5.5.1
   BdatDataMixed,            // 503 5.5.1
   AuthNotEnabled,           // 503 5.5.1
+  AlreadyAuthenticated,     // 503 5.5.1
+  AuthMechanismUnknown,     // 504 5.5.4
   TransactionInProgress,    // 503 5.5.1
   XclientSyntax,            // 501 5.5.4
   XclientDenied,            // 550 5.7.0
   AuthRequired,             // 530 5.7.0
+  AuthFailed,               // 535 5.7.8 (the same for an unknown user and a wrong secret)
+  AuthNeedsEncryption,      // 538 5.7.11
   RelayDenied,              // 550 5.7.1
   UnknownRecipient,         // 550 5.1.1 (not in the tenant's recipient list)
   UndeliverableRecipient,   // 550 5.1.1 (the next hop refused it when probed)

@@ -174,6 +174,20 @@ struct EndpointRecord {
   bool operator==(const EndpointRecord&) const = default;
 };
 
+// A tenant's credential (family credentials, keyed by its user name): the secret itself is
+// never stored, only its HMAC under the node key (auth/credentials.h says why).
+struct CredentialRecord {
+  std::string username;  // "<tenant>.<name>"; the key, also kept in the value
+  std::string tenant;
+  std::string name;
+  std::string kind;      // "smtp" (AUTH on submission listeners) or "api" (the HTTP send API)
+  uint64_t created_us = 0;
+  uint64_t revoked_us = 0;  // 0 = active
+  std::string hash;      // HMAC-SHA256(node key, username NUL secret), 32 bytes
+
+  bool operator==(const CredentialRecord&) const = default;
+};
+
 enum class DecodeStatus { Ok, TooShort, BadMagic, UnsupportedVersion, BadChecksum, Malformed };
 
 std::string encodeMessage(const MessageRecord& record);
@@ -186,6 +200,8 @@ std::string encodeEvent(const EventRecord& record);
 DecodeStatus decodeEvent(std::string_view bytes, EventRecord& out);
 std::string encodeEndpoint(const EndpointRecord& record);
 DecodeStatus decodeEndpoint(std::string_view bytes, EndpointRecord& out);
+std::string encodeCredential(const CredentialRecord& record);
+DecodeStatus decodeCredential(std::string_view bytes, CredentialRecord& out);
 std::string_view describe(DecodeStatus status);
 
 // Keys: meta/<12-byte queue id>; body/<12-byte queue id><4-byte big-endian chunk index>;

@@ -1,5 +1,5 @@
 // The durable spool: RocksDB column families meta, body, open, corrupt, quarantine, audit,
-// events and endpoints (queue/README.md), and the group-commit writer thread that is the only
+// events, endpoints and credentials (queue/README.md), and the group-commit writer thread that is the only
 // writer.
 //
 // Sessions and the scheduler build a Batch and submit() it; the writer thread drains
@@ -65,6 +65,8 @@ class Batch {
   // Endpoints disabled by a 410: key from endpointKey().
   void putEndpoint(const std::string& key, const EndpointRecord& record);
   void deleteEndpoint(const std::string& key);
+  // A tenant's credential, keyed by its user name (replaces a record of the same name).
+  void putCredential(const CredentialRecord& record);
 
   // The batch is written only if the spool's epoch (Store::epoch) is still `epoch`; otherwise
   // nothing of it is written and it fails with CommitStatus::epoch_changed. A transaction's
@@ -77,7 +79,7 @@ class Batch {
 
  private:
   friend class Store;
-  enum class Family : uint8_t { Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints };
+  enum class Family : uint8_t { Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints, Credentials };
   enum class Kind : uint8_t { Put, Delete };
   struct Op {
     Family family;
@@ -168,6 +170,10 @@ class Store {
                       const std::function<void(const std::string& key, EventRecord&)>& visit);
   // Every disabled-endpoint record.
   void scanEndpoints(const std::function<void(const std::string& key, EndpointRecord&)>& visit);
+  ReadStatus readCredential(std::string_view username, CredentialRecord& out, std::string& error);
+  // Every credential in user-name order (of one tenant when tenant is not empty).
+  // Undecodable records are skipped and logged.
+  void scanCredentials(std::string_view tenant, const std::function<void(CredentialRecord&)>& visit);
 
   // ---- Health: cheap, any thread ----------------------------------------------------------
   bool writable() const { return writable_.load(std::memory_order_relaxed); }
@@ -199,6 +205,8 @@ class Store {
   // Opening a format-1 spool: moves its events under their tenant's key prefix (synced, in
   // batches) and records format 2.
   rocksdb::Status migrateEventKeys();
+  // Opening a format-2 spool: the credentials family was created by the open; records format 3.
+  rocksdb::Status migrateToCredentials();
   void closeDatabase();
   void writerLoop();
   rocksdb::ColumnFamilyHandle* family(Batch::Family family) const;
@@ -217,7 +225,7 @@ class Store {
   // Readers hold it shared while they use db_; the writer takes it exclusively to reopen.
   mutable std::shared_mutex db_mutex_;
   rocksdb::DB* db_ = nullptr;
-  // default, meta, body, open, corrupt, quarantine, audit, events, endpoints
+  // default, meta, body, open, corrupt, quarantine, audit, events, endpoints, credentials
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
   std::mutex mutex_;

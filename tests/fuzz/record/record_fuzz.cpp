@@ -1,4 +1,4 @@
-// Fuzz target: the spool record decoders (message, event and endpoint records). A record that
+// Fuzz target: the spool record decoders (message, event, endpoint and credential records). A record that
 // decodes must re-encode to bytes that decode to the same record (the codec is canonical for
 // what it understands).
 #include <cstdint>
@@ -28,5 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   roundTrip<mxgate::spool::MessageRecord>(bytes, &mxgate::spool::decodeMessage, &mxgate::spool::encodeMessage);
   roundTrip<mxgate::spool::EventRecord>(bytes, &mxgate::spool::decodeEvent, &mxgate::spool::encodeEvent);
   roundTrip<mxgate::spool::EndpointRecord>(bytes, &mxgate::spool::decodeEndpoint, &mxgate::spool::encodeEndpoint);
+  roundTrip<mxgate::spool::CredentialRecord>(bytes, &mxgate::spool::decodeCredential,
+                                             &mxgate::spool::encodeCredential);
   return 0;
 }

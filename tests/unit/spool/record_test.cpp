@@ -176,6 +176,15 @@ BOOST_AUTO_TEST_CASE(quarantine_and_audit_records_round_trip) {
   BOOST_REQUIRE((spool::decodeEndpoint(spool::encodeEndpoint(endpoint), d) == spool::DecodeStatus::Ok));
   BOOST_TEST((d == endpoint));
   BOOST_TEST((spool::decodeEndpoint(spool::encodeEvent(event), d) == spool::DecodeStatus::BadMagic));
+
+  for (const uint64_t revoked : {uint64_t{0}, uint64_t{456}}) {
+    spool::CredentialRecord credential{"example.crm", "example", "crm", "smtp", 123, revoked, std::string(32, '\x01')};
+    spool::CredentialRecord c;
+    BOOST_REQUIRE((spool::decodeCredential(spool::encodeCredential(credential), c) == spool::DecodeStatus::Ok));
+    BOOST_TEST((c == credential));
+  }
+  spool::CredentialRecord wrong_kind;
+  BOOST_TEST((spool::decodeCredential(spool::encodeEndpoint(endpoint), wrong_kind) == spool::DecodeStatus::BadMagic));
 }
 
 // Each tenant's events sort together, live ones in time order, then its dead ones (compared

@@ -58,7 +58,8 @@ spool::MessageRecord recordWithBody(const std::string& body, uint32_t chunks) {
 void putBehindTheStoresBack(const std::string& path, size_t family, const std::string& key, const std::string& value) {
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name : {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints"}) {
+  for (const char* name :
+       {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -454,7 +455,7 @@ BOOST_AUTO_TEST_CASE(event_heads_are_read_per_tenant) {
 }
 
 // A spool of format 1 keyed events by time alone (0xFF in front for a dead one): opening it
-// moves them under their tenant, dead ones behind the live ones, and records format 2.
+// moves them under their tenant, dead ones behind the live ones, and records format 3.
 BOOST_AUTO_TEST_CASE(format_1_events_are_moved_under_their_tenant) {
   TempSpool temp;
   { temp.open(); }
@@ -482,8 +483,77 @@ BOOST_AUTO_TEST_CASE(format_1_events_are_moved_under_their_tenant) {
   BOOST_REQUIRE(rocksdb::DB::OpenForReadOnly(options, temp.path, &db).ok());
   std::string format;
   BOOST_TEST(db->Get(rocksdb::ReadOptions(), "mxgate.spool.format", &format).ok());
-  BOOST_TEST(format == "2");
+  BOOST_TEST(format == "3");
   delete db;
+}
+
+std::string readFormat(const std::string& path) {
+  rocksdb::DB* db = nullptr;
+  rocksdb::Options options;
+  std::string format;
+  BOOST_REQUIRE(rocksdb::DB::OpenForReadOnly(options, path, &db).ok());
+  BOOST_TEST(db->Get(rocksdb::ReadOptions(), "mxgate.spool.format", &format).ok());
+  delete db;
+  return format;
+}
+
+// A format-2 spool, as the previous version wrote it (no credentials family): it opens, gains the
+// family, keeps its records and is recorded as format 3; credentials then round-trip.
+BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
+  TempSpool temp;
+  {
+    rocksdb::DB* db = nullptr;
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name : {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    BOOST_REQUIRE(rocksdb::DB::Open(options, temp.path, families, &handles, &db).ok());
+    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", "2").ok());
+    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[7], spool::eventKey("acme", 100, 0),
+                          spool::encodeEvent({100, "evt_a", "acme", "message.accepted", "{}", 0, false, 0}))
+                      .ok());
+    for (auto* handle : handles) {
+      db->DestroyColumnFamilyHandle(handle);
+    }
+    delete db;
+  }
+  {
+    auto store = temp.open();
+    size_t events = 0;
+    store->scanEvents("", [&](const std::string&, spool::EventRecord&) { return ++events > 0; });
+    BOOST_TEST(events == 1u);
+    spool::Batch batch;
+    batch.putCredential({"acme.crm", "acme", "crm", "smtp", 5, 0, std::string(32, 'h')});
+    BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+  }
+  BOOST_TEST(readFormat(temp.path) == "3");
+  auto store = temp.open();
+  spool::CredentialRecord record;
+  std::string error;
+  BOOST_REQUIRE(store->readCredential("acme.crm", record, error) == spool::Store::ReadStatus::Ok);
+  BOOST_TEST(record.tenant == "acme");
+  BOOST_TEST(record.hash == std::string(32, 'h'));
+  BOOST_TEST((store->readCredential("acme.other", record, error) == spool::Store::ReadStatus::NotFound));
+}
+
+BOOST_AUTO_TEST_CASE(credentials_by_tenant) {
+  TempSpool temp;
+  auto store = temp.open();
+  spool::Batch batch;
+  batch.putCredential({"beta.app", "beta", "app", "api", 1, 0, "h1"});
+  batch.putCredential({"acme.crm", "acme", "crm", "smtp", 2, 9, "h2"});
+  batch.putCredential({"acme.desk", "acme", "desk", "smtp", 3, 0, "h3"});
+  BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+  std::vector<std::string> all;
+  store->scanCredentials("", [&](spool::CredentialRecord& record) { all.push_back(record.username); });
+  BOOST_TEST((all == std::vector<std::string>{"acme.crm", "acme.desk", "beta.app"}));
+  std::vector<std::string> acme;
+  store->scanCredentials("acme", [&](spool::CredentialRecord& record) { acme.push_back(record.username); });
+  BOOST_TEST((acme == std::vector<std::string>{"acme.crm", "acme.desk"}));
 }
 
 BOOST_AUTO_TEST_CASE(endpoint_records_round_trip) {
