@@ -15,7 +15,9 @@
 
 #include "mxgate/admin/api.h"
 #include "mxgate/admin/metrics.h"
+#include "mxgate/auth/authenticator.h"
 #include "mxgate/auth/credentials.h"
+#include "mxgate/auth/failure_limiter.h"
 #include "mxgate/auth/dkim.h"
 #include "mxgate/auth/dmarc.h"
 #include "mxgate/base/clock.h"
@@ -204,6 +206,8 @@ struct Node::Parts {
   std::unique_ptr<io::Lane> payload_lane;
   std::unique_ptr<io::Lane> credential_lane;
   std::unique_ptr<auth::CredentialStore> credentials;
+  std::unique_ptr<auth::FailureLimiter> auth_limiter;  // failed AUTH per client address and user name
+  std::unique_ptr<auth::Authenticator> authenticator;
   delivery::WebhookCounters webhook_counters;
   std::unique_ptr<webhook::DisabledEndpoints> disabled_endpoints;
   std::shared_ptr<const links::KeyRing> link_keys;
@@ -328,9 +332,20 @@ int Node::run() {
                                                              [raw] { return raw->runtime->current().config; });
   uint64_t recovered = parts->scheduler->recover();
   parts->admission->refresh(spaceAfterFlush(*parts->store), parts->store->writable());
+  std::string credential_key;
+  if (!base::ensureSecretFile(auth::credentialKeyPath(config), "credential key", credential_key, error)) {
+    log::error("-", "credential_key_failed").kv("error", error);
+    return 1;
+  }
+  parts->credential_lane = std::make_unique<io::Lane>("credentials", config.submission.auth_threads,
+                                                      config.submission.auth_queue_limit);
+  parts->credentials =
+      std::make_unique<auth::CredentialStore>(*parts->store, *parts->credential_lane, std::move(credential_key));
+  parts->auth_limiter = std::make_unique<auth::FailureLimiter>(config.submission, config.smtp.ipv6_prefix_length);
+  parts->authenticator = std::make_unique<auth::Authenticator>(*parts->credentials, *parts->auth_limiter);
   parts->runtime = std::make_unique<server::Runtime>(server::makeSnapshot(config_, server_tls), *parts->store,
                                                      *parts->admission, *parts->scheduler, parts->inbound.get(),
-                                                     *parts->verifier);
+                                                     *parts->verifier, *parts->authenticator);
   parts->smtp = std::make_unique<server::SmtpServer>(*parts->runtime, parts->worker_ptrs);
   if (!parts->smtp->bind(error)) {
     log::error("-", "listen_failed").kv("error", error);
@@ -342,15 +357,6 @@ int Node::run() {
     log::error("-", "admin_token_failed").kv("error", error);
     return 1;
   }
-  std::string credential_key;
-  if (!base::ensureSecretFile(auth::credentialKeyPath(config), "credential key", credential_key, error)) {
-    log::error("-", "credential_key_failed").kv("error", error);
-    return 1;
-  }
-  parts->credential_lane = std::make_unique<io::Lane>("credentials", config.submission.auth_threads,
-                                                      config.submission.auth_queue_limit);
-  parts->credentials =
-      std::make_unique<auth::CredentialStore>(*parts->store, *parts->credential_lane, std::move(credential_key));
   auto metrics = [raw] {
     admin::MetricsSnapshot snapshot;
     snapshot.queue = raw->scheduler->stats();
@@ -587,6 +593,7 @@ void Node::reload() {
   parts_->auth_lane->setQueueLimit(fresh.auth.queue_limit);
   parts_->payload_lane->setQueueLimit(fresh.webhook.queue_limit);
   parts_->credential_lane->setQueueLimit(fresh.submission.auth_queue_limit);
+  parts_->auth_limiter->update(fresh.submission, fresh.smtp.ipv6_prefix_length);
   config_ = loaded.config;
   log::info("-", "reloaded").kv("tenants", fresh.tenants.size());
   if (parts_->scanner) {

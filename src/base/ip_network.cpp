@@ -199,4 +199,9 @@ bool isNonPublicAddress(std::string_view address) {
   return false;
 }
 
+bool isLoopbackAddress(std::string_view address) {
+  static const std::vector<IpNetwork> loopback = parseNetworks({"127.0.0.0/8", "::1/128"});
+  return inAnyNetwork(loopback, address);
+}
+
 }  // namespace mxgate

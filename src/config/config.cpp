@@ -26,6 +26,7 @@
 #include "schema.h"
 #include "values.h"
 #include "mxgate/base/ascii.h"
+#include "mxgate/base/ip_network.h"
 #include "mxgate/base/redact.h"
 #include "mxgate/base/utf8.h"
 
@@ -636,6 +637,7 @@ struct ListenerLines {
   int name = 0;
   int port = 0;
   int scan_before_accept = 0;
+  int auth_plaintext = 0;
 };
 
 struct TenantLines {
@@ -882,6 +884,8 @@ class Loader {
           lines.port = outcome.line;
         } else if (key.name == "listener.scan_before_accept") {
           lines.scan_before_accept = outcome.line;
+        } else if (key.name == "listener.auth_plaintext") {
+          lines.auth_plaintext = outcome.line;
         }
       }
       for (const auto& [name, value] : values) {
@@ -962,6 +966,12 @@ class Loader {
       if (listener.scan_before_accept && c.scan.signatures.empty()) {
         sink.add(listener_lines_[i].scan_before_accept, "listener.scan_before_accept",
                  "needs virus scanning: scan.signatures is not set");
+      }
+      if (listener.auth_plaintext && listener.role != ListenerRole::Submission) {
+        sink.add(listener_lines_[i].auth_plaintext, "listener.auth_plaintext", "only a submission listener offers AUTH");
+      } else if (listener.auth_plaintext && !isLoopbackAddress(listener.address)) {
+        sink.add(listener_lines_[i].auth_plaintext, "listener.auth_plaintext",
+                 fmt::format("AUTH without TLS is allowed only on a loopback address, not {}", quote(listener.address)));
       }
       if (listener.port != 0) {
         const auto [it, inserted] = endpoints.emplace(addressKey(listener.address, listener.port), i);

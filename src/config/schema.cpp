@@ -565,6 +565,9 @@ const Key<Listener> kListenerKeys[] = {
     {.name = "listener.auth_checks", .type = Type::Bool, .default_value = "true",
      .help = "Check SPF, DKIM and DMARC and apply the tenants' inbound policies (off only for trusted relays).",
      .store = [](Listener& l, const Parsed& p) { l.auth_checks = p.flag; }},
+    {.name = "listener.auth_plaintext", .type = Type::Bool, .default_value = "false",
+     .help = "Submission: offer AUTH without TLS (only on a loopback address, for local applications).",
+     .store = [](Listener& l, const Parsed& p) { l.auth_plaintext = p.flag; }},
 };
 
 const Key<Tenant> kPolicyKeys[] = {

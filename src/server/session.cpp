@@ -142,9 +142,16 @@ void Session::setDeadline() {
 }
 
 void Session::checkTimeout(uint64_t now_ms) {
-  // Verifying ends by itself within the tenant's delivery.verify_wait.
+  if (phase_ == Phase::Authenticating && auth_reply_at_ms_ != 0 && now_ms >= auth_reply_at_ms_) {
+    replyToAuth(smtp::ReplyId::AuthFailed);
+    setDeadline();
+    processInput();
+    return;
+  }
+  // Verifying ends by itself within the tenant's delivery.verify_wait; Authenticating when the
+  // credential lane answers (bounded by its queue) or its failure delay has passed.
   if (phase_ == Phase::Closing || phase_ == Phase::Committing || phase_ == Phase::Verifying ||
-      now_ms < deadline_ms_) {
+      phase_ == Phase::Authenticating || now_ms < deadline_ms_) {
     return;
   }
   log::info(sessionTag(), "timeout").kv("client", client_ip_);
@@ -179,6 +186,10 @@ void Session::processInput() {
       if (!processCommandLine()) {
         break;
       }
+    } else if (phase_ == Phase::AuthResponse) {
+      if (!processAuthLine()) {
+        break;
+      }
     } else if (phase_ == Phase::Data) {
       consumeData();
     } else if (phase_ == Phase::Bdat) {
@@ -210,8 +221,13 @@ bool Session::processCommandLine() {
     discarding_line_ = false;
     return true;
   }
-  smtp::LineResult line = smtp::nextCommandLine(buffer, config_.smtp.max_line_length,
-                                                config_.smtp.bare_newline == config::BareNewline::Normalize);
+  // An AUTH command with its initial response may be longer than other commands (RFC 4954 §4).
+  const bool auth_line = listener_.role == config::ListenerRole::Submission && buffer.size() >= 5 &&
+                         ascii::startsWithIgnoreCase(buffer, "AUTH ");
+  const size_t limit = auth_line ? std::max(config_.smtp.max_line_length, smtp::sasl::kMaxLineLength)
+                                 : config_.smtp.max_line_length;
+  smtp::LineResult line =
+      smtp::nextCommandLine(buffer, limit, config_.smtp.bare_newline == config::BareNewline::Normalize);
   switch (line.status) {
     case smtp::LineStatus::NeedMore: return false;
     case smtp::LineStatus::TooLong:
@@ -286,10 +302,7 @@ void Session::execute(const smtp::Command& command) {
       reply(smtp::ReplyId::NotImplemented);
       countError();
       break;
-    case smtp::Verb::Auth:
-      reply(smtp::ReplyId::AuthNotEnabled);
-      countError();
-      break;
+    case smtp::Verb::Auth: handleAuth(command); break;
     case smtp::Verb::Forbidden:
       owner_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
       log::warn(sessionTag(), "wrong_protocol").kv("client", client_ip_);
@@ -334,6 +347,9 @@ void Session::handleHelo(const smtp::Command& command, bool extended) {
   if (listener_.tls == config::ListenerTls::StartTls && snapshot_.tls && !stream_.tlsActive()) {
     lines.emplace_back("STARTTLS");
   }
+  if (authAdvertised()) {
+    lines.emplace_back("AUTH PLAIN LOGIN");
+  }
   if (inAnyNetwork(snapshot_.xclient_networks, peer_ip_)) {
     lines.emplace_back("XCLIENT ADDR HELO NAME PROTO");
   }
@@ -356,7 +372,7 @@ void Session::handleMail(const smtp::Command& command) {
     countError();
     return;
   }
-  if (listener_.role == config::ListenerRole::Submission) {
+  if (listener_.role == config::ListenerRole::Submission && auth_tenant_.empty()) {
     reply(smtp::ReplyId::AuthRequired);
     countError();
     return;
@@ -622,11 +638,120 @@ void Session::handleStartTls() {
   resetTransaction();
   helo_.clear();
   esmtp_ = false;
+  auth_tenant_.clear();
+  auth_user_.clear();
   reply(smtp::ReplyId::StartTlsReady);
   flushOutput();
   stream_.startTls(snapshot_.tls, tls::Session::Role::Server);
   phase_ = Phase::Handshake;
   setDeadline();
+}
+
+bool Session::authAdvertised() const {
+  return listener_.role == config::ListenerRole::Submission && (stream_.tlsActive() || listener_.auth_plaintext);
+}
+
+void Session::handleAuth(const smtp::Command& command) {
+  smtp::ReplyId refusal = smtp::ReplyId::Ok;
+  if (listener_.role != config::ListenerRole::Submission) {
+    refusal = smtp::ReplyId::AuthNotEnabled;
+  } else if (!esmtp_) {
+    refusal = smtp::ReplyId::NeedHelo;  // AUTH is an ESMTP extension: EHLO first
+  } else if (!authAdvertised()) {
+    refusal = smtp::ReplyId::AuthNeedsEncryption;  // STARTTLS first
+  } else if (!auth_tenant_.empty()) {
+    refusal = smtp::ReplyId::AlreadyAuthenticated;
+  } else if (in_transaction_) {
+    refusal = smtp::ReplyId::TransactionInProgress;
+  }
+  if (refusal != smtp::ReplyId::Ok) {
+    reply(refusal);
+    countError();
+    return;
+  }
+  onAuthStep(sasl_.start(command.argument));
+}
+
+bool Session::processAuthLine() {
+  std::string_view buffer(in_.data() + in_pos_, in_.size() - in_pos_);
+  smtp::LineResult line = smtp::nextCommandLine(buffer, smtp::sasl::kMaxLineLength, false);
+  switch (line.status) {
+    case smtp::LineStatus::NeedMore: return false;
+    case smtp::LineStatus::TooLong:
+    case smtp::LineStatus::BareNewline:
+      // The exchange ends; a too long line's rest is read as commands and refused as such.
+      in_pos_ += line.consumed;
+      sasl_ = smtp::sasl::Exchange();
+      phase_ = Phase::Command;
+      reply(line.status == smtp::LineStatus::TooLong ? smtp::ReplyId::AuthLineTooLong : smtp::ReplyId::AuthBadResponse);
+      countError();
+      return true;
+    case smtp::LineStatus::Complete: break;
+  }
+  in_pos_ += line.consumed;
+  phase_ = Phase::Command;
+  onAuthStep(sasl_.respond(line.line));
+  return true;
+}
+
+void Session::onAuthStep(smtp::sasl::Step step) {
+  switch (step.kind) {
+    case smtp::sasl::Step::Kind::Challenge:
+      reply(smtp::ReplyId::AuthChallenge, step.challenge);
+      phase_ = Phase::AuthResponse;
+      return;
+    case smtp::sasl::Step::Kind::Fail:
+      if (step.reply == smtp::ReplyId::AuthFailed) {
+        // PLAIN naming another user as authorization identity: a failed authentication.
+        applyAuthResult(step.credentials.username,
+                        owner_.runtime().authenticator().refuse(sessionTag(), client_ip_, step.credentials.username));
+        return;
+      }
+      reply(step.reply);
+      countError();
+      return;
+    case smtp::sasl::Step::Kind::Verify: break;
+  }
+  phase_ = Phase::Authenticating;
+  updateReading();
+  LoopServer* owner = &owner_;
+  const uint64_t session_id = id_;
+  std::string username = step.credentials.username;
+  owner_.runtime().authenticator().authenticate(
+      owner_.loop(), sessionTag(), client_ip_, std::move(step.credentials.username),
+      std::move(step.credentials.secret), auth::CredentialKind::Smtp,
+      [owner, session_id, username = std::move(username)](auth::Authenticator::Result result) {
+        Session* session = owner->find(session_id);
+        if (session == nullptr || session->phase_ != Phase::Authenticating) {
+          return;  // gone, or closing
+        }
+        session->applyAuthResult(username, result);
+        session->setDeadline();
+        session->processInput();
+      });
+}
+
+void Session::applyAuthResult(const std::string& username, const auth::Authenticator::Result& result) {
+  if (result.outcome == auth::Authenticator::Outcome::Failed && result.delay.count() > 0) {
+    phase_ = Phase::Authenticating;
+    updateReading();
+    auth_reply_at_ms_ = owner_.loop().now() + static_cast<uint64_t>(result.delay.count());
+    return;
+  }
+  if (result.outcome == auth::Authenticator::Outcome::Accepted) {  // logged by the authenticator
+    auth_tenant_ = result.tenant;
+    auth_user_ = username;
+  }
+  replyToAuth(result.reply);
+}
+
+void Session::replyToAuth(smtp::ReplyId id) {
+  auth_reply_at_ms_ = 0;
+  phase_ = Phase::Command;
+  reply(id);
+  if (id != smtp::ReplyId::AuthSucceeded) {
+    countError();
+  }
 }
 
 // Postfix's XCLIENT (www.postfix.org/XCLIENT_README.html): a trusted client (a proxy, a
@@ -652,6 +777,8 @@ void Session::handleXclient(const smtp::Command& command) {
   resetTransaction();
   helo_ = xclient.helo.value_or("");
   esmtp_ = false;
+  auth_tenant_.clear();
+  auth_user_.clear();
   if (xclient.address) {
     client_ip_ = *xclient.address;
   }
@@ -703,6 +830,9 @@ std::string Session::receivedHeader() const {
   std::string protocol = mail_from_.smtputf8 ? "UTF8SMTP" : (esmtp_ || tls ? "ESMTP" : "SMTP");
   if (tls) {
     protocol += "S";
+  }
+  if (!auth_tenant_.empty()) {
+    protocol += "A";  // ESMTPA, ESMTPSA, UTF8SMTPSA (RFC 3848, RFC 6531 §3.7.3)
   }
   std::string client_literal = client_ip_.find(':') != std::string::npos ? "IPv6:" + client_ip_ : client_ip_;
   std::string header = "Received: from " + helo_ + " ([" + client_literal + "])\r\n\tby " +
@@ -985,14 +1115,17 @@ void Session::onCommitted(const spool::CommitStatus& status, const mail::QueueId
     owner_.counters().accepted_messages.fetch_add(1, std::memory_order_relaxed);
     owner_.counters().accepted_bytes.fetch_add(size, std::memory_order_relaxed);
     const tls::Session* tls = stream_.tlsSession();
-    log::info(id.str(), "accepted")
-        .kv("from", mail_from_.sender.str())
+    log::Line line(log::Level::Info, id.str(), "accepted");
+    line.kv("from", mail_from_.sender.str())
         .kv("rcpts", recipients)
         .kv("size", size)
         .kv("client", client_ip_)
         .kv("helo", helo_)
         .kv("tls", tls ? tls->version() : std::string("none"))
         .kv("listener", listener_.name);
+    if (!auth_user_.empty()) {
+      line.kv("user", auth_user_);
+    }
     reply(smtp::ReplyId::Queued, id.str());
   } else {
     owner_.counters().tempfailed_messages.fetch_add(1, std::memory_order_relaxed);
@@ -1107,8 +1240,8 @@ void Session::updateReading() {
   if (stream_.closing()) {
     return;
   }
-  bool want = (phase_ == Phase::Command || phase_ == Phase::Data || phase_ == Phase::Bdat ||
-               phase_ == Phase::Handshake) &&
+  bool want = (phase_ == Phase::Command || phase_ == Phase::AuthResponse || phase_ == Phase::Data ||
+               phase_ == Phase::Bdat || phase_ == Phase::Handshake) &&
               stream_.pendingOutput() <= config_.smtp.max_pending_output &&
               chunk_writes_in_flight_ < kMaxChunkWritesInFlight;
   if (want) {

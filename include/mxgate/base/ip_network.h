@@ -49,4 +49,8 @@ bool inAnyNetwork(const std::vector<IpNetwork>& networks, std::string_view addre
 // internal networks (SSRF).
 bool isNonPublicAddress(std::string_view address);
 
+// True for loopback addresses (127.0.0.0/8, ::1, and IPv4-mapped loopback); false for text
+// that is not an address.
+bool isLoopbackAddress(std::string_view address);
+
 }  // namespace mxgate

@@ -57,6 +57,7 @@ struct Listener {
   ListenerTls tls = ListenerTls::StartTls;
   bool scan_before_accept = false;  // scan before the 250 and reject infected mail in-session
   bool auth_checks = true;          // SPF, DKIM, DMARC and the tenants' inbound policies
+  bool auth_plaintext = false;      // submission: AUTH without TLS (loopback addresses only)
 };
 
 struct TlsSettings {

@@ -24,6 +24,9 @@ class Scheduler;
 namespace mxgate::pipeline {
 struct Services;
 }
+namespace mxgate::auth {
+class Authenticator;
+}
 
 namespace mxgate::server {
 
@@ -45,14 +48,16 @@ class Runtime {
  public:
   // inbound: the pipeline stages' shared services; nullptr runs no inbound checks (unit tests).
   // verifier: probes next hops for tenants with delivery.recipients = "verify".
+  // authenticator: checks AUTH credentials on submission listeners.
   Runtime(Snapshot snapshot, spool::Store& store, spool::Admission& admission, scheduler::Scheduler& scheduler,
-          pipeline::Services* inbound, RecipientVerifier& verifier)
+          pipeline::Services* inbound, RecipientVerifier& verifier, auth::Authenticator& authenticator)
       : snapshot_(std::move(snapshot)),
         store_(store),
         admission_(admission),
         scheduler_(scheduler),
         inbound_(inbound),
-        verifier_(verifier) {}
+        verifier_(verifier),
+        authenticator_(authenticator) {}
 
   Snapshot current() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -68,6 +73,7 @@ class Runtime {
   scheduler::Scheduler& scheduler() { return scheduler_; }
   pipeline::Services* inbound() { return inbound_; }
   RecipientVerifier& verifier() { return verifier_; }
+  auth::Authenticator& authenticator() { return authenticator_; }
 
  private:
   mutable std::mutex mutex_;
@@ -77,6 +83,7 @@ class Runtime {
   scheduler::Scheduler& scheduler_;
   pipeline::Services* inbound_;
   RecipientVerifier& verifier_;
+  auth::Authenticator& authenticator_;
 };
 
 }  // namespace mxgate::server

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "mxgate/auth/authenticator.h"
 #include "mxgate/auth/authres.h"
 #include "mxgate/io/stream.h"
 #include "mxgate/mail/queue_id.h"
@@ -33,6 +34,7 @@
 #include "mxgate/smtp/command.h"
 #include "mxgate/smtp/message_reader.h"
 #include "mxgate/smtp/replies.h"
+#include "mxgate/smtp/sasl.h"
 #include "mxgate/spool/admission.h"
 #include "mxgate/spool/record.h"
 #include "mxgate/spool/store.h"
@@ -69,7 +71,9 @@ class Session : public io::Stream::Handler {
 
  private:
   // Verifying: a RCPT waits for the next hop's answer to a probe; input waits meanwhile.
-  enum class Phase { Handshake, Command, Verifying, Data, Bdat, Committing, Closing };
+  // AuthResponse: the next line answers a 334 challenge (RFC 4954 §4). Authenticating: the
+  // credentials are being checked, or a failure's reply waits out its delay; input waits.
+  enum class Phase { Handshake, Command, AuthResponse, Authenticating, Verifying, Data, Bdat, Committing, Closing };
 
   void greet();
   void processInput();
@@ -90,6 +94,16 @@ class Session : public io::Stream::Handler {
   void handleData();
   void handleBdat(const smtp::Command& command);
   void handleStartTls();
+  // AUTH on submission listeners (RFC 4954): PLAIN and LOGIN, inside TLS (or in plaintext on
+  // a loopback listener that allows it), checked by the node's Authenticator off the loop.
+  void handleAuth(const smtp::Command& command);
+  bool processAuthLine();
+  void onAuthStep(smtp::sasl::Step step);
+  // Takes the authenticator's answer: a failure's 535 waits until auth_reply_at_ms_ (the
+  // limiter's growing delay, sent by checkTimeout); anything else is answered now.
+  void applyAuthResult(const std::string& username, const auth::Authenticator::Result& result);
+  void replyToAuth(smtp::ReplyId id);
+  bool authAdvertised() const;
   void handleXclient(const smtp::Command& command);
   void consumeData();
   void consumeBdat();
@@ -158,6 +172,12 @@ class Session : public io::Stream::Handler {
   uint32_t junk_ = 0;
   uint32_t messages_ = 0;
   uint32_t commands_ = 0;
+
+  // Authentication (submission listeners; reset by STARTTLS and XCLIENT).
+  std::string auth_tenant_;  // the authenticated client's tenant; "" = not authenticated
+  std::string auth_user_;
+  smtp::sasl::Exchange sasl_;
+  uint64_t auth_reply_at_ms_ = 0;  // Authenticating after a failure: when its 535 is due
 
   // Transaction state (reset by RSET, MAIL completion, rejection).
   bool in_transaction_ = false;
