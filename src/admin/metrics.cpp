@@ -120,12 +120,19 @@ std::string renderMetrics(const MetricsSnapshot& s) {
          s.events.failed);
   labeled(out, "mxgate_dsn_total", "counter",
           "Delivery status notifications for relayed mail refused after acceptance: queued for the sender, "
-          "or not sent (null or unauthenticated sender, no bounce relay).",
+          "or not sent (null or unauthenticated sender, bounces disabled).",
           "result", {{"queued", s.queue.dsn_queued}, {"not_sent", s.queue.dsn_not_sent}});
   labeled(out, "mxgate_recipient_verifications_total", "counter",
           "Answers to recipient verification (delivery.recipients = verify) by verdict.", "verdict",
           {{"accepted", s.verifier.accepted}, {"refused", s.verifier.refused}, {"unverified", s.verifier.unverified}});
   metric(out, "mxgate_recipient_probes_total", "counter", "Recipient probes sent to next hops.", s.verifier.probes);
+  labeled(out, "mxgate_auth_total", "counter",
+          "AUTH attempts on submission listeners by outcome (failed: wrong secret, unknown or revoked user).",
+          "result",
+          {{"accepted", s.auth.accepted},
+           {"failed", s.auth.failed},
+           {"locked", s.auth.locked},
+           {"unavailable", s.auth.unavailable}});
   metric(out, "mxgate_recipient_verification_cache_hits_total", "counter",
          "Recipient verifications answered from the cache.", s.verifier.cache_hits);
   out += "# HELP mxgate_link_requests_total Requests for signed links (click) and open pixels (open) by result.\n"

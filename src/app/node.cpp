@@ -406,6 +406,9 @@ int Node::run() {
     }
     snapshot.events = raw->events->stats();
     snapshot.verifier = raw->verifier->stats();
+    const auth::AuthCounters& auth = raw->authenticator->counters();
+    snapshot.auth = {auth.accepted.load(std::memory_order_relaxed), auth.failed.load(std::memory_order_relaxed),
+                     auth.locked.load(std::memory_order_relaxed), auth.unavailable.load(std::memory_order_relaxed)};
     for (size_t kind = 0; kind < 2; ++kind) {
       for (size_t result = 0; result < 4; ++result) {
         snapshot.link_requests[kind][result] = raw->link_counters.requests[kind][result].load();

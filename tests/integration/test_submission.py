@@ -174,6 +174,8 @@ class SubmissionAuthTest(unittest.TestCase):
         self.assertNotIn("wrong-secret", self.gw.log())
         self.assertNotIn(secret, self.gw.log())
         self.assertIn(f"event=auth_locked client=192.0.2.12 username={user} by=username", self.gw.log())
+        self.assertGreaterEqual(self.gw.metric('mxgate_auth_total{result="failed"}'), 4)
+        self.assertGreaterEqual(self.gw.metric('mxgate_auth_total{result="locked"}'), 1)
 
     def test_revoked_credentials_fail(self):
         created = self.gw.cli("credentials", "add", "--tenant", "example", "--name", "gone", "--json")

@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(list_and_file_addresses_are_matched_without_case_and_detail
   const LoadResult result = loadPolicy("target = \"smtp\"\nhost = \"relay.test\"\nrecipients = \"list\"\n"
                                        "recipients_list = [\"Alice@t.test\"]\nrecipients_file = \"" +
                                        file.path + "\"\n");
-  BOOST_TEST_REQUIRE(result.errors.empty(), errorsOf(result).front());
+  BOOST_TEST_REQUIRE(errorsOf(result) == Lines{}, boost::test_tools::per_element());
   const DeliveryTarget& delivery = result.config->tenants[0].delivery;
   BOOST_TEST((delivery.recipients == RecipientCheck::List));
   BOOST_TEST(delivery.listsRecipient("alice@t.test"));
