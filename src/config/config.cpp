@@ -1271,6 +1271,16 @@ bool DeliveryTarget::listsRecipient(std::string_view address) const {
   return valid_recipients->count(lowered) != 0;
 }
 
+std::string checkDkimKeyName(std::string_view domain, std::string_view selector) {
+  if (const std::string problem = values::checkDomain(domain); !problem.empty()) {
+    return "domain: " + problem;
+  }
+  if (const std::string problem = values::checkDkimSelector(selector); !problem.empty()) {
+    return "selector: " + problem;
+  }
+  return "";
+}
+
 std::vector<DkimKey> DkimPolicy::signingKeys(std::string_view domain) const {
   std::vector<DkimKey> chosen;
   for (const DkimAlgorithm algorithm : {DkimAlgorithm::RsaSha256, DkimAlgorithm::Ed25519Sha256}) {

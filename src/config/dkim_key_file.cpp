@@ -88,7 +88,7 @@ std::string loadDkimKeyFile(DkimKey& key) {
   }
   if (type == EVP_PKEY_RSA) {
     const int bits = EVP_PKEY_get_bits(pkey.get());
-    if (bits < kMinRsaBits || bits > kMaxRsaBits) {
+    if (bits < static_cast<int>(kMinRsaBits) || bits > static_cast<int>(kMaxRsaBits)) {
       return fmt::format("{} is a {}-bit RSA key: DKIM keys must have {} to {} bits (RFC 8301)", quoted, bits,
                          kMinRsaBits, kMaxRsaBits);
     }

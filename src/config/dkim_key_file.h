@@ -14,7 +14,4 @@ namespace mxgate::config {
 // naming the file.
 std::string loadDkimKeyFile(DkimKey& key);
 
-inline constexpr int kMinRsaBits = 1024;  // RFC 8301 §3.2: signers MUST use at least 1024 bits
-inline constexpr int kMaxRsaBits = 4096;  // RFC 8301 §3.2: verifiers need not go beyond 4096
-
 }  // namespace mxgate::config

@@ -294,6 +294,13 @@ struct DkimKey {
   std::shared_ptr<const std::string> private_key;  // PEM
 };
 
+inline constexpr unsigned kMinRsaBits = 1024;  // RFC 8301 §3.2: signers MUST use at least 1024 bits
+inline constexpr unsigned kMaxRsaBits = 4096;  // RFC 8301 §3.2: verifiers need not go beyond 4096
+
+// Why domain and selector cannot name a key in [[dkim.keys]] ("domain: <reason>",
+// "selector: <reason>"), or "". For `mxgate dkim keygen`.
+std::string checkDkimKeyName(std::string_view domain, std::string_view selector);
+
 struct DkimPolicy {
   std::vector<DkimKey> keys;
 
