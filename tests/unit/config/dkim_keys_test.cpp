@@ -7,15 +7,14 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "mxgate/config/config.h"
+#include "temp_dir.h"
 
 using namespace mxgate::config;
 namespace fs = std::filesystem;
@@ -23,32 +22,19 @@ using Lines = std::vector<std::string>;
 
 namespace {
 
-// A temporary directory of key files, removed at the end of the test.
+// A directory of key files: write() sets each file's mode.
 class KeyDir {
  public:
-  KeyDir() {
-    std::string pattern = (fs::temp_directory_path() / "mxgate-dkim-keys-XXXXXX").string();
-    BOOST_TEST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~KeyDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  KeyDir(const KeyDir&) = delete;
-  KeyDir& operator=(const KeyDir&) = delete;
-
-  // Writes content as name with mode; returns the path.
   std::string write(const std::string& name, const std::string& content, mode_t mode = 0600) const {
-    const fs::path file = path_ / name;
-    std::ofstream(file, std::ios::binary) << content;
+    dir_.write(name, content);
+    const std::string file = path(name);
     BOOST_TEST_REQUIRE(::chmod(file.c_str(), mode) == 0);
-    return file.string();
+    return file;
   }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
+  std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
 
  private:
-  fs::path path_;
+  mxgate::config::test::TempDir dir_;
 };
 
 // A PEM private key: "ED25519" or "RSA" of bits; encrypted with a passphrase when asked.
