@@ -145,7 +145,7 @@ void DkimSigner::Impl::start() {
                              DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, signAlgorithm(key.algorithm), -1, &status);
     if (handle == nullptr) {
       failed_ = true;
-      result_.error = "libopendkim: dkim_sign failed for selector " + key.selector;
+      result_.error = "libopendkim: dkim_sign failed for selector " + key.selector + ": " + dkim_getresultstr(status);
       return;
     }
     handles_.push_back(handle);

@@ -306,6 +306,16 @@ BOOST_AUTO_TEST_CASE(no_key_or_no_from_domain_is_no_signature) {
   BOOST_TEST(signing.error == "no active DKIM key for example.com");
 }
 
+BOOST_AUTO_TEST_CASE(a_key_libopendkim_cannot_use_fails_without_fields) {
+  // config::load refuses such a file; a policy built otherwise still gets a clear answer.
+  TestKey broken = makeKey("example.com", "broken", DkimAlgorithm::Ed25519Sha256);
+  broken.key.private_key = std::make_shared<const std::string>("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+  const DkimSigning signing = sign(policyOf({&rsaKey(), &broken}), kMessage);
+  BOOST_TEST((signing.status == DkimSigning::Status::Failed));
+  BOOST_TEST(signing.header_fields.empty());
+  BOOST_TEST(signing.error.starts_with("libopendkim: dkim_eom: "), signing.error);
+}
+
 BOOST_AUTO_TEST_CASE(message_without_body) {
   const std::vector<const TestKey*> keys{&ed25519Key()};
   for (const std::string message : {"From: alice@example.com\r\nSubject: s\r\n\r\n",
