@@ -650,6 +650,13 @@ struct TenantLines {
   std::vector<int> domains;  // one per Tenant::domains entry
 };
 
+// Where the keys of one [[dkim.keys]] table are (the table's line for a key not set).
+struct DkimKeyLines {
+  int domain = 0;
+  int selector = 0;
+  int active = 0;  // 0 when active is not set
+};
+
 bool readFile(const std::string& path, std::string& text, std::string& error) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
@@ -796,12 +803,7 @@ class Loader {
       return;
     }
     const std::string prefix = std::string(schema::kDkimKeysSection) + ".";
-    struct Lines {
-      int domain = 0;
-      int selector = 0;
-      int active = 0;  // 0 when active is not set
-    };
-    std::vector<Lines> lines;
+    std::vector<DkimKeyLines> lines;
     for (const Value& element : array->as_array()) {
       if (!element.is_table()) {
         sink.add(lineOf(element), schema::kDkimKeysSection, wrongType(expected, element));
@@ -809,7 +811,7 @@ class Loader {
       }
       reportUnknown(element.as_table(), prefix, names, "", sink);
       DkimKey key;
-      Lines at;
+      DkimKeyLines at;
       bool ok = true;
       int key_file_line = lineOf(element);
       for (const auto& schema_key : schema::dkimKeyKeys()) {
@@ -847,8 +849,7 @@ class Loader {
   // Selectors are unique per domain; per domain and algorithm there are at most two keys, of
   // which one signs: the one that says active = true, or the one that does not say active =
   // false, or (neither says) the first.
-  template <class Lines>
-  static void checkDkimKeys(std::vector<DkimKey>& keys, const std::vector<Lines>& lines, Sink& sink) {
+  static void checkDkimKeys(std::vector<DkimKey>& keys, const std::vector<DkimKeyLines>& lines, Sink& sink) {
     for (size_t i = 0; i < keys.size(); ++i) {
       std::vector<size_t> pair;  // earlier keys of the same domain and algorithm
       for (size_t j = 0; j < i; ++j) {
