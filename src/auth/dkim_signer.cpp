@@ -1,13 +1,15 @@
-// DKIM signing with libopendkim (see include/mxgate/auth/dkim_signer.h). The header section is
-// held until it ends, because the signing domain (the From domain) and so the keys are known
-// only then; then each key's handle gets the section and the body chunks through dkim_chunk(),
-// which splits fields and lines itself. One DKIM_LIB for all signers: the signed and
-// over-signed header lists are per library (outbound.md §6), and they are the same for every
-// tenant. Runs on a lane thread.
+// DKIM signing (see include/mxgate/auth/dkim_signer.h). The header section is held until it
+// ends, because the signing domain (the From domain) and so the keys are known only then; then
+// each key's signature gets the section and the body chunks. RSA signatures are made by
+// libopendkim, whose dkim_chunk() splits fields and lines itself; one DKIM_LIB for all signers,
+// since the signed and over-signed header lists are per library (outbound.md §6) and the same
+// for every tenant. Ed25519 signatures are made by dkim_ed25519.cpp: libopendkim leaks the
+// private key of each Ed25519 signature it makes. Runs on a lane thread.
 #include "mxgate/auth/dkim_signer.h"
 
 #include <mutex>
 
+#include "dkim_ed25519.h"
 #include "header_fields.h"
 #include "mxgate/auth/dmarc.h"
 #include "opendkim.h"
@@ -38,12 +40,11 @@ DKIM_LIB* signingLibrary() {
     if (lib == nullptr) {
       return lib;
     }
-    // The body is signed as SMTP will carry it: a missing final CRLF is added (DATA needs one
-    // before its terminator) and a bare LF counts as CRLF.
-    uint32_t flags = DKIM_LIBFLAGS_FIXCRLF;
+    // No DKIM_LIBFLAGS_FIXCRLF: with it, libopendkim aborts on an assertion for some header
+    // sections with bare LFs (found by tests/fuzz/dkim_sign), and it keeps an unterminated last
+    // line's trailing WSP out of the relaxed rules. finish() adds the missing final CRLF.
     // dkim_options() copies both lists; it takes them as a char** in a non-const void*.
-    if (dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK ||
-        dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, const_cast<char**>(kSignedHeaders), sizeof(char**)) !=
+    if (dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, const_cast<char**>(kSignedHeaders), sizeof(char**)) !=
             DKIM_STAT_OK ||
         !dkim_libfeature(lib, DKIM_FEATURE_OVERSIGN) ||
         dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, const_cast<char**>(kOversignedHeaders),
@@ -54,10 +55,6 @@ DKIM_LIB* signingLibrary() {
     return lib;
   }();
   return library;
-}
-
-int signAlgorithm(config::DkimAlgorithm algorithm) {
-  return algorithm == config::DkimAlgorithm::RsaSha256 ? DKIM_SIGN_RSASHA256 : DKIM_SIGN_ED25519SHA256;
 }
 
 const u_char* bytes(const std::string& text) { return reinterpret_cast<const u_char*>(text.c_str()); }
@@ -74,8 +71,10 @@ class DkimSigner::Impl {
  public:
   Impl(const config::DkimPolicy& policy, std::string job_id) : policy_(policy), job_id_(std::move(job_id)) {}
   ~Impl() {
-    for (DKIM* handle : handles_) {
-      dkim_free(handle);
+    for (Signature& signature : signatures_) {
+      if (signature.rsa != nullptr) {
+        dkim_free(signature.rsa);
+      }
     }
   }
   Impl(const Impl&) = delete;
@@ -87,15 +86,23 @@ class DkimSigner::Impl {
  private:
   void start();
   void feedHandles(std::string_view bytes);
+  void feedLibrary(DKIM* handle, std::string_view bytes);
   void fail(DKIM* handle, std::string_view step);
+
+  // One per signing key: a libopendkim handle (RSA) or our Ed25519 signature.
+  struct Signature {
+    DKIM* rsa = nullptr;
+    std::unique_ptr<Ed25519DkimSignature> ed25519;
+  };
 
   config::DkimPolicy policy_;
   std::string job_id_;  // libopendkim keeps the pointer
   uint8_t scan_ = kHeaderScanStart;
   bool started_ = false;
   bool failed_ = false;
+  bool body_line_open_ = false;  // the body fed so far ends inside a line
   std::string header_section_;
-  std::vector<DKIM*> handles_;
+  std::vector<Signature> signatures_;
   DkimSigning result_;
 };
 
@@ -131,40 +138,56 @@ void DkimSigner::Impl::start() {
     result_.error = "no active DKIM key for " + from.domain;
     return;
   }
-  DKIM_LIB* library = signingLibrary();
-  if (library == nullptr) {
-    failed_ = true;
-    result_.error = "libopendkim refused the signing options";
-    return;
-  }
   for (const config::DkimKey& key : keys) {
+    Signature& signature = signatures_.emplace_back();
+    if (key.algorithm == config::DkimAlgorithm::Ed25519Sha256) {
+      signature.ed25519 = std::make_unique<Ed25519DkimSignature>(key);
+      signature.ed25519->headers(header_section_);
+      continue;
+    }
+    DKIM_LIB* library = signingLibrary();
+    if (library == nullptr) {
+      failed_ = true;
+      result_.error = "libopendkim refused the signing options";
+      return;
+    }
     DKIM_STAT status = DKIM_STAT_OK;
     // dkim_sign() copies key, selector and domain; the key parameter is not const in its prototype.
     auto* secret = const_cast<u_char*>(bytes(*key.private_key));
-    DKIM* handle = dkim_sign(library, bytes(job_id_), nullptr, secret, bytes(key.selector), bytes(key.domain),
-                             DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, signAlgorithm(key.algorithm), -1, &status);
-    if (handle == nullptr) {
+    signature.rsa = dkim_sign(library, bytes(job_id_), nullptr, secret, bytes(key.selector), bytes(key.domain),
+                              DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, DKIM_SIGN_RSASHA256, -1, &status);
+    if (signature.rsa == nullptr) {
       failed_ = true;
       result_.error = "libopendkim: dkim_sign failed for selector " + key.selector + ": " + dkim_getresultstr(status);
       return;
     }
-    handles_.push_back(handle);
+    feedLibrary(signature.rsa, header_section_);
   }
-  feedHandles(header_section_);
   header_section_ = std::string();
 }
 
 void DkimSigner::Impl::feedHandles(std::string_view bytes) {
-  if (failed_ || bytes.empty()) {
+  if (bytes.empty()) {
+    return;
+  }
+  body_line_open_ = bytes.back() != '\n';
+  for (Signature& signature : signatures_) {
+    if (signature.ed25519) {
+      signature.ed25519->body(bytes);
+    } else {
+      feedLibrary(signature.rsa, bytes);
+    }
+  }
+}
+
+void DkimSigner::Impl::feedLibrary(DKIM* handle, std::string_view bytes) {
+  if (failed_) {
     return;
   }
   // dkim_chunk() does not keep the pointer; the cast only satisfies its non-const prototype.
   auto* data = reinterpret_cast<u_char*>(const_cast<char*>(bytes.data()));
-  for (DKIM* handle : handles_) {
-    if (dkim_chunk(handle, data, bytes.size()) != DKIM_STAT_OK) {
-      fail(handle, "dkim_chunk");
-      return;
-    }
+  if (dkim_chunk(handle, data, bytes.size()) != DKIM_STAT_OK) {
+    fail(handle, "dkim_chunk");
   }
 }
 
@@ -178,12 +201,29 @@ DkimSigning DkimSigner::Impl::finish() {
   if (!started_) {
     start();
   }
-  for (DKIM* handle : handles_) {
+  for (Signature& signature : signatures_) {
     if (failed_) {
       break;
     }
+    if (signature.ed25519) {
+      std::string error;
+      const std::string field = signature.ed25519->finish(error);
+      if (field.empty()) {
+        failed_ = true;
+        result_.error = error;
+      }
+      result_.header_fields += field;
+      continue;
+    }
+    DKIM* handle = signature.rsa;
     u_char* field = nullptr;
     size_t length = 0;
+    if (body_line_open_) {
+      feedLibrary(handle, "\r\n");  // the CRLF SMTP adds before the DATA terminator
+    }
+    if (failed_) {
+      break;
+    }
     if (dkim_chunk(handle, nullptr, 0) != DKIM_STAT_OK) {
       fail(handle, "dkim_chunk");
     } else if (dkim_eom(handle, nullptr) != DKIM_STAT_OK) {
@@ -199,7 +239,7 @@ DkimSigning DkimSigner::Impl::finish() {
   if (failed_) {
     result_.status = DkimSigning::Status::Failed;
     result_.header_fields.clear();
-  } else if (!handles_.empty()) {
+  } else if (!signatures_.empty()) {
     result_.status = DkimSigning::Status::Signed;
   }
   return result_;

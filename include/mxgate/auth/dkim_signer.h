@@ -1,13 +1,13 @@
-// DKIM signing (RFC 6376 §5, RFC 8463 Ed25519, RFC 8301) with libopendkim: relaxed/relaxed,
-// the header fields of RFC 6376 §5.4.1 plus Message-ID, MIME-Version, Content-Type and
-// List-Unsubscribe-Post (RFC 8058), From and the other fields replies and list tools show
-// over-signed (dkimOversignedHeaders). A tenant with an RSA and an Ed25519 key for a domain
-// gets both signatures (RFC 8463 §4 dual signing): one libopendkim handle per key, fed the same
-// bytes.
+// DKIM signing (RFC 6376 §5, RFC 8463 Ed25519, RFC 8301): relaxed/relaxed, the header fields
+// of RFC 6376 §5.4.1 plus Message-ID, MIME-Version, Content-Type and List-Unsubscribe-Post
+// (RFC 8058), From and the other fields replies and list tools show over-signed
+// (dkimOversignedHeaders). A tenant with an RSA and an Ed25519 key for a domain gets both
+// signatures (RFC 8463 §4 dual signing), each fed the same bytes: rsa-sha256 by libopendkim,
+// ed25519-sha256 by our own canonicalization and OpenSSL (dkim_ed25519.cpp), because
+// libopendkim 2.11.0~beta2 leaks the private key of every Ed25519 signature it makes.
 //
-// Threads: signing is CPU work (about 1 ms per RSA-2048 signature, and libopendkim decodes the
-// PEM key again for every message), so a DkimSigner runs on a lane thread, never on a loop
-// thread. One signer per message, used by one thread at a time; the keys come from the
+// Threads: signing is CPU work (about 1 ms per RSA-2048 signature, and the PEM key is decoded
+// again for every message), so a DkimSigner runs on a lane thread, never on a loop thread. One signer per message, used by one thread at a time; the keys come from the
 // configuration snapshot (config::DkimPolicy, loaded once per load or reload) and are shared
 // read-only between signers.
 #pragma once
@@ -31,7 +31,7 @@ struct DkimSigning {
   enum class Status {
     Signed,  // header_fields holds one signature per signing key
     NoKey,   // the tenant has no active key for the From domain (or no single From domain)
-    Failed,  // libopendkim refused (a message it cannot parse); error says why
+    Failed,  // a key could not sign or libopendkim refused the message; error says why
   };
   Status status = Status::NoKey;
   std::string domain;         // the From domain (d=), "" when none could be read
