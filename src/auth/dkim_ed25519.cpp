@@ -3,6 +3,7 @@
 // SHA-256 of the header hash input (PureEdDSA), on OpenSSL's EVP interface. A lane thread.
 #include "dkim_ed25519.h"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -230,6 +231,7 @@ std::string Ed25519DkimSignature::Impl::finish(std::string& error) {
   }
   const std::string& pem = *key_.private_key;
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  // An empty passphrase: an encrypted key fails (config::load refuses those) instead of prompting.
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
       bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>("")) : nullptr, EVP_PKEY_free);
   DigestContext context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
@@ -238,6 +240,7 @@ std::string Ed25519DkimSignature::Impl::finish(std::string& error) {
   if (!pkey || EVP_PKEY_get_base_id(pkey.get()) != EVP_PKEY_ED25519 || !context ||
       EVP_DigestSignInit(context.get(), nullptr, nullptr, nullptr, pkey.get()) != 1 ||
       EVP_DigestSign(context.get(), signature, &signature_length, header_digest, header_digest_length) != 1) {
+    ERR_clear_error();  // the lane thread's OpenSSL error queue stays empty for the next user
     error = "Ed25519 signing with selector " + key_.selector + " failed (not an Ed25519 PEM key?)";
     return "";
   }
