@@ -1,4 +1,5 @@
-// mxgate command line: `run`, `check`, `queue ...`, `quarantine ...`, `audit` (see README.md).
+// mxgate command line: `run`, `check`, `queue ...`, `quarantine ...`, `audit`, `dkim keygen`
+// (see README.md).
 // Main thread.
 #include <cstring>
 #include <iostream>
@@ -8,6 +9,7 @@
 #include "mxgate/admin/cli.h"
 #include "mxgate/config/config.h"
 #include "mxgate/delivery/client_tls.h"
+#include "dkim_command.h"
 #include "mxgate/tls/tls.h"
 #include "node.h"
 
@@ -27,6 +29,7 @@ int usage(std::ostream& out, int status) {
          "  mxgate webhooks ls | replay ID | replay --all [--tenant T]  [--json] [--config PATH]\n"
          "  mxgate credentials add --tenant T --name N [--kind smtp|api]  [--json] [--config PATH]\n"
          "  mxgate credentials ls [--tenant T] | revoke USERNAME  [--json] [--config PATH]\n"
+         "  mxgate dkim keygen --domain D --selector S --algorithm rsa|ed25519 [--bits N] [--out PATH]\n"
          "  mxgate version\n";
   return status;
 }
@@ -103,6 +106,9 @@ int main(int argc, char** argv) {
     }
     mxgate::app::Node node(config_path, config);
     return node.run();
+  }
+  if (command == "dkim") {
+    return mxgate::app::runDkimCommand(rest, std::cout, std::cerr);
   }
   if (command == "queue" || command == "quarantine" || command == "audit" || command == "webhooks" ||
       command == "credentials") {

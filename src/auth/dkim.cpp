@@ -1,5 +1,5 @@
 // DKIM verification (RFC 6376 §6, RFC 8463 Ed25519, RFC 8301 algorithm and key-size rules) with
-// libopendkim; the only file that includes <dkim.h>. feed() runs on the session's loop thread
+// libopendkim (through opendkim.h, shared with the signer). feed() runs on the session's loop thread
 // and only hashes (DKIM_LIBFLAGS_DELAYSIGPROC keeps key lookups out of end-of-headers);
 // finish() runs on a lane and may block in the KeyLookup.
 //
@@ -28,13 +28,6 @@
 //        ValidationError for these as for syntax errors, i.e. RFC 6376 §6.1.1 PERMFAIL
 // The minimum RSA size is per verifier while the DKIM_LIB is per process, so the library's own
 // DKIM_OPTS_MINKEYBITS is 0 and the rule is applied here (Ed25519 keys report 0 bits).
-#include <stdbool.h>  // before <dkim.h>: it declares _Bool parameters (deps.md trap T2)
-#ifndef _Bool
-#define _Bool bool  // g++'s <stdbool.h> maps it in C++; clang's only outside strict modes
-#endif
-
-#include <dkim.h>
-
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -42,6 +35,7 @@
 
 #include "mxgate/auth/dkim.h"
 #include "mxgate/base/ascii.h"
+#include "opendkim.h"
 #include "tag_list.h"
 
 namespace mxgate::auth {

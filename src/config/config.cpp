@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <toml.hpp>
 
+#include "dkim_key_file.h"
 #include "schema.h"
 #include "values.h"
 #include "mxgate/base/ascii.h"
@@ -268,6 +269,7 @@ const Table& defaults() {
     add(schema::nodeKeys());
     add(schema::listenerKeys());
     add(schema::policyKeys());
+    add(schema::dkimKeyKeys());
     std::istringstream in(text);
     return toml::parse<toml::discard_comments>(in, "<schema defaults>").as_table();
   }();
@@ -650,6 +652,13 @@ struct TenantLines {
   std::vector<int> domains;  // one per Tenant::domains entry
 };
 
+// Where the keys of one [[dkim.keys]] table are (the table's line for a key not set).
+struct DkimKeyLines {
+  int domain = 0;
+  int selector = 0;
+  int active = 0;  // 0 when active is not set
+};
+
 bool readFile(const std::string& path, std::string& text, std::string& error) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
@@ -725,7 +734,8 @@ class Loader {
     const Table& root = document->as_table();
     KeyNames names;
     names.add(schema::policyKeys());
-    reportUnknown(root, "", names, "", sink);
+    names.add(schema::dkimKeyKeys());
+    reportUnknown(root, "", names, schema::kDkimKeysSection, sink);
 
     Tenant tenant;
     tenant.source_file = name;
@@ -776,7 +786,110 @@ class Loader {
         }
       }
     }
+    readDkimKeys(root, names, tenant, sink);
     tenants_.push_back({std::move(tenant), std::move(lines), sink});
+  }
+
+  // The [[dkim.keys]] tables of a policy: each key read and its file loaded, then the rules
+  // across keys (the domain is the tenant's, at most two keys and one active key per domain and
+  // algorithm, one selector per domain).
+  static void readDkimKeys(const Table& root, const KeyNames& names, Tenant& tenant, Sink& sink) {
+    int parent_line = 0;
+    const Value* array = findPath(root, schema::kDkimKeysSection, parent_line);
+    if (array == nullptr) {
+      return;
+    }
+    const std::string expected = fmt::format("an array of tables ([[{}]])", schema::kDkimKeysSection);
+    if (!array->is_array()) {
+      sink.add(lineOf(*array), schema::kDkimKeysSection, wrongType(expected, *array));
+      return;
+    }
+    const std::string prefix = std::string(schema::kDkimKeysSection) + ".";
+    std::vector<DkimKeyLines> lines;
+    for (const Value& element : array->as_array()) {
+      if (!element.is_table()) {
+        sink.add(lineOf(element), schema::kDkimKeysSection, wrongType(expected, element));
+        continue;
+      }
+      reportUnknown(element.as_table(), prefix, names, "", sink);
+      DkimKey key;
+      DkimKeyLines at;
+      bool ok = true;
+      int key_file_line = lineOf(element);
+      for (const auto& schema_key : schema::dkimKeyKeys()) {
+        const Outcome outcome =
+            readKey(element.as_table(), schema_key.name.substr(prefix.size()), schema_key, key, sink, lineOf(element));
+        ok = ok && outcome.ok;
+        const int line = outcome.line != 0 ? outcome.line : lineOf(element);
+        if (schema_key.name == "dkim.keys.domain") {
+          at.domain = line;
+        } else if (schema_key.name == "dkim.keys.selector") {
+          at.selector = line;
+        } else if (schema_key.name == "dkim.keys.key_file") {
+          key_file_line = line;
+        } else if (schema_key.name == "dkim.keys.active") {
+          at.active = outcome.line;
+        }
+      }
+      if (!ok) {
+        continue;
+      }
+      if (std::find(tenant.domains.begin(), tenant.domains.end(), key.domain) == tenant.domains.end()) {
+        sink.add(at.domain, "dkim.keys.domain", fmt::format("{} is not one of the tenant's domains", quote(key.domain)));
+        continue;
+      }
+      if (const std::string problem = loadDkimKeyFile(key); !problem.empty()) {
+        sink.add(key_file_line, "dkim.keys.key_file", problem);
+        continue;
+      }
+      tenant.dkim.keys.push_back(std::move(key));
+      lines.push_back(at);
+    }
+    checkDkimKeys(tenant.dkim.keys, lines, sink);
+  }
+
+  // Selectors are unique per domain; per domain and algorithm there are at most two keys, of
+  // which one signs: the one that says active = true, or the one that does not say active =
+  // false, or (neither says) the first.
+  static void checkDkimKeys(std::vector<DkimKey>& keys, const std::vector<DkimKeyLines>& lines, Sink& sink) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      std::vector<size_t> pair;  // earlier keys of the same domain and algorithm
+      for (size_t j = 0; j < i; ++j) {
+        if (keys[j].domain != keys[i].domain) {
+          continue;
+        }
+        if (ascii::equalsIgnoreCase(keys[j].selector, keys[i].selector)) {
+          sink.add(lines[i].selector, "dkim.keys.selector",
+                   fmt::format("selector {} is already used for {} on line {}", quote(keys[i].selector),
+                               quote(keys[i].domain), lines[j].selector));
+        }
+        if (keys[j].algorithm == keys[i].algorithm) {
+          pair.push_back(j);
+        }
+      }
+      if (pair.size() >= 2) {
+        sink.add(lines[i].domain, "dkim.keys.domain",
+                 fmt::format("a third key of one algorithm for {}: at most two (the signing key and its "
+                             "successor in a rotation)",
+                             quote(keys[i].domain)));
+        continue;
+      }
+      if (pair.empty()) {
+        continue;
+      }
+      DkimKey& first = keys[pair.front()];
+      const bool first_set = lines[pair.front()].active != 0;
+      const bool second_set = lines[i].active != 0;
+      if (!second_set) {
+        keys[i].active = !first.active;
+      } else if (!first_set) {
+        first.active = !keys[i].active;
+      } else if (first.active && keys[i].active) {
+        sink.add(lines[i].active, "dkim.keys.active",
+                 fmt::format("two active keys of one algorithm for {} (also line {}): set active = false on one",
+                             quote(keys[i].domain), lines[pair.front()].active));
+      }
+    }
   }
 
   // Adds the addresses of delivery.recipients_file to the tenant's valid recipients; errors
@@ -1167,6 +1280,29 @@ bool DeliveryTarget::listsRecipient(std::string_view address) const {
   }
   lowered.erase(plus, at - plus);
   return valid_recipients->count(lowered) != 0;
+}
+
+std::string checkDkimKeyName(std::string_view domain, std::string_view selector) {
+  if (const std::string problem = values::checkDomain(domain); !problem.empty()) {
+    return "domain: " + problem;
+  }
+  if (const std::string problem = values::checkDkimSelector(selector); !problem.empty()) {
+    return "selector: " + problem;
+  }
+  return "";
+}
+
+std::vector<DkimKey> DkimPolicy::signingKeys(std::string_view domain) const {
+  std::vector<DkimKey> chosen;
+  for (const DkimAlgorithm algorithm : {DkimAlgorithm::RsaSha256, DkimAlgorithm::Ed25519Sha256}) {
+    for (const DkimKey& key : keys) {
+      if (key.active && key.algorithm == algorithm && ascii::equalsIgnoreCase(key.domain, domain)) {
+        chosen.push_back(key);
+        break;
+      }
+    }
+  }
+  return chosen;
 }
 
 const Tenant* Config::tenantForDomain(std::string_view domain) const {

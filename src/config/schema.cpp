@@ -52,6 +52,8 @@ constexpr std::array<CheckAction, 4> kActions{CheckAction::Reject, CheckAction::
                                               CheckAction::Accept};
 constexpr std::array<std::string_view, 2> kScanFailureNames{"closed", "open"};
 constexpr std::array<ScanFailure, 2> kScanFailures{ScanFailure::Closed, ScanFailure::Open};
+constexpr std::array<std::string_view, 2> kDkimAlgorithmNames{"rsa-sha256", "ed25519-sha256"};
+constexpr std::array<DkimAlgorithm, 2> kDkimAlgorithms{DkimAlgorithm::RsaSha256, DkimAlgorithm::Ed25519Sha256};
 
 uint16_t u16(const Parsed& p) { return static_cast<uint16_t>(p.number); }
 uint32_t u32(const Parsed& p) { return static_cast<uint32_t>(p.number); }
@@ -758,6 +760,25 @@ const Key<Tenant> kPolicyKeys[] = {
      .store = [](Tenant& t, const Parsed& p) { t.thread.ticket_pattern = p.text; }},
 };
 
+const Key<DkimKey> kDkimKeyKeys[] = {
+    {.name = "dkim.keys.domain", .type = Type::String, .check = values::checkDomain,
+     .help = "The signing domain (d=): one of the tenant's domains; mail whose From is in it is signed.",
+     .store = [](DkimKey& k, const Parsed& p) { k.domain = ascii::toLowerCopy(p.text); }},
+    {.name = "dkim.keys.selector", .type = Type::String, .check = values::checkDkimSelector,
+     .help = "The selector (s=): the public key is the TXT record <selector>._domainkey.<domain>.",
+     .store = [](DkimKey& k, const Parsed& p) { k.selector = p.text; }},
+    {.name = "dkim.keys.algorithm", .type = Type::Enum, .default_value = R"("rsa-sha256")",
+     .choices = kDkimAlgorithmNames, .help = "rsa-sha256 (RSA, 1024 to 4096 bits) or ed25519-sha256 (RFC 8463).",
+     .store = [](DkimKey& k, const Parsed& p) { k.algorithm = kDkimAlgorithms[p.choice]; }},
+    {.name = "dkim.keys.key_file", .type = Type::String,
+     .help = "PEM private key (`mxgate dkim keygen`); read at load and reload; no access for group or others.",
+     .store = [](DkimKey& k, const Parsed& p) { k.key_file = p.text; }},
+    {.name = "dkim.keys.active", .type = Type::Bool, .default_value = "true",
+     .help = "Whether this key signs; by default the first key of a domain and algorithm signs, a second "
+             "(rotation) does not.",
+     .store = [](DkimKey& k, const Parsed& p) { k.active = p.flag; }},
+};
+
 const Listener kDefaultListeners[] = {
     {.name = "inbound", .role = ListenerRole::Inbound, .address = "127.0.0.1", .port = 2525,
      .tls = ListenerTls::StartTls},
@@ -770,6 +791,7 @@ const Listener kDefaultListeners[] = {
 std::span<const Key<Config>> nodeKeys() { return kNodeKeys; }
 std::span<const Key<Listener>> listenerKeys() { return kListenerKeys; }
 std::span<const Key<Tenant>> policyKeys() { return kPolicyKeys; }
+std::span<const Key<DkimKey>> dkimKeyKeys() { return kDkimKeyKeys; }
 std::span<const Listener> defaultListeners() { return kDefaultListeners; }
 
 std::string formatBound(Type type, uint64_t value) {

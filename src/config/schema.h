@@ -1,5 +1,6 @@
 // The configuration schema, declared once as data: for every key of the node file
-// (conf/mxgate.toml), of a [[listener]] table and of a tenant policy file, its dotted name,
+// (conf/mxgate.toml), of a [[listener]] table, of a tenant policy file and of its [[dkim.keys]]
+// tables, its dotted name,
 // type, default, bounds, one-line help and where the parsed value is stored.
 // config.cpp walks the TOML documents against these tables; the unit tests check that
 // conf/mxgate.toml documents exactly these keys. Immutable data; safe on any thread.
@@ -81,11 +82,14 @@ std::span<const Key<Config>> nodeKeys();
 std::span<const Key<Listener>> listenerKeys();
 // Keys of a tenant policy file.
 std::span<const Key<Tenant>> policyKeys();
+// Keys of one [[dkim.keys]] table of a tenant policy file, named "dkim.keys.<key>".
+std::span<const Key<DkimKey>> dkimKeyKeys();
 // The listeners used when the node file has no [[listener]] at all.
 std::span<const Listener> defaultListeners();
 
 inline constexpr std::string_view kListenerSection = "listener";
 inline constexpr std::string_view kDeliveryTarget = "delivery.target";
+inline constexpr std::string_view kDkimKeysSection = "dkim.keys";
 
 // A bound or value in the key's own notation: 1000, "64KiB", "5m".
 std::string formatBound(Type type, uint64_t value);

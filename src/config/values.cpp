@@ -123,22 +123,26 @@ std::string formatSize(uint64_t bytes) {
   return formatWithUnit(bytes, kBinary, "0");
 }
 
-std::string checkDomain(std::string_view name) {
+namespace {
+
+// Dot-separated LDH labels of 1..63 octets (RFC 1035 §2.3.1), ASCII only, at most max_length
+// octets; what names the text in messages ("domain name", "selector").
+std::string checkLabels(std::string_view name, std::string_view what, size_t max_length, bool numeric_last) {
   if (name.empty()) {
-    return "empty domain name";
+    return fmt::format("empty {}", what);
   }
   if (!ascii::isAscii(name)) {
-    return "non-ASCII domain name: write it in A-label (punycode) form, e.g. xn--bcher-kva.example";
+    return fmt::format("non-ASCII {}: write it in A-label (punycode) form, e.g. xn--bcher-kva.example", what);
   }
-  if (name.size() > 253) {
-    return "domain name longer than 253 characters";
+  if (name.size() > max_length) {
+    return fmt::format("{} longer than {} characters", what, max_length);
   }
   size_t start = 0;
   while (true) {
     const size_t dot = name.find('.', start);
     const std::string_view label = name.substr(start, dot == std::string_view::npos ? dot : dot - start);
     if (label.empty()) {
-      return "empty label in domain name";
+      return fmt::format("empty label in {}", what);
     }
     if (label.size() > 63) {
       return "label longer than 63 characters";
@@ -152,13 +156,21 @@ std::string checkDomain(std::string_view name) {
       return "a label must not start or end with '-'";
     }
     if (dot == std::string_view::npos) {
-      if (std::all_of(label.begin(), label.end(), [](char c) { return ascii::isDigit(c); })) {
+      if (!numeric_last && std::all_of(label.begin(), label.end(), [](char c) { return ascii::isDigit(c); })) {
         return "the last label must not be all-numeric";
       }
       return "";
     }
     start = dot + 1;
   }
+}
+
+}  // namespace
+
+std::string checkDomain(std::string_view name) { return checkLabels(name, "domain name", 253, false); }
+
+std::string checkDkimSelector(std::string_view selector) {
+  return checkLabels(selector, "selector", kMaxDkimSelector, true);
 }
 
 bool isIpLiteral(std::string_view text) {

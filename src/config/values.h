@@ -32,6 +32,10 @@ inline constexpr std::string_view kSizeUnits = "B, KiB, MiB, GiB, TiB, KB, MB, G
 // A host name: LDH labels of 1..63 octets, at most 253 octets, ASCII only (A-labels for IDNs),
 // the last label not all-numeric. No trailing dot.
 std::string checkDomain(std::string_view name);
+// A DKIM selector (RFC 6376 §3.1): labels as in a domain name, all-numeric allowed, at most
+// kMaxDkimSelector octets.
+inline constexpr size_t kMaxDkimSelector = 63;
+std::string checkDkimSelector(std::string_view selector);
 // A numeric IPv4 or IPv6 literal without brackets, as accepted by inet_pton.
 bool isIpLiteral(std::string_view text);
 // An IP literal or a domain name (a next hop).

@@ -34,6 +34,7 @@ enum class ClientTls { None, May, Encrypt, Verify };
 enum class RecipientCheck { Any, List, Verify };
 enum class CheckAction { Reject, Quarantine, Tag, Accept };
 enum class ScanFailure { Closed, Open };
+enum class DkimAlgorithm { RsaSha256, Ed25519Sha256 };  // RFC 6376 §3.3, RFC 8463
 
 struct NodeSettings {
   std::string hostname;      // greeting, EHLO reply, Received: by
@@ -280,6 +281,35 @@ struct InboundPolicy {
   std::chrono::seconds quarantine_retention{2592000};  // 30 days
 };
 
+// One DKIM signing key of a tenant, a [[dkim.keys]] table of its policy file. load() reads the
+// key file and checks it (exists, private mode, a PEM key of the algorithm's type); the PEM is
+// kept in memory and shared read-only by every signer (auth::DkimSigner) until a reload.
+struct DkimKey {
+  std::string domain;    // d=, lower-cased; one of the tenant's domains
+  std::string selector;  // s=
+  DkimAlgorithm algorithm = DkimAlgorithm::RsaSha256;
+  std::string key_file;
+  // Whether this key signs. Per domain and algorithm at most two keys (rotation) and at most one
+  // active; when neither sets active, the first listed signs.
+  bool active = true;
+  std::shared_ptr<const std::string> private_key;  // PEM
+};
+
+inline constexpr unsigned kMinRsaBits = 1024;  // RFC 8301 §3.2: signers MUST use at least 1024 bits
+inline constexpr unsigned kMaxRsaBits = 4096;  // RFC 8301 §3.2: verifiers need not go beyond 4096
+
+// Why domain and selector cannot name a key in [[dkim.keys]] ("domain: <reason>",
+// "selector: <reason>"), or "". For `mxgate dkim keygen`.
+std::string checkDkimKeyName(std::string_view domain, std::string_view selector);
+
+struct DkimPolicy {
+  std::vector<DkimKey> keys;
+
+  // The keys that sign mail whose From domain is domain (exact, case-insensitive): the active
+  // key of each algorithm, RSA first; empty when there is none.
+  std::vector<DkimKey> signingKeys(std::string_view domain) const;
+};
+
 struct Tenant {
   std::string id;
   std::string source_file;
@@ -289,6 +319,7 @@ struct Tenant {
   LinkPolicy links;
   ThreadPolicy thread;
   EventsPolicy events;
+  DkimPolicy dkim;
 };
 
 struct Config {

@@ -1,9 +1,10 @@
 // Helpers shared by the auth unit tests (see auth_test_util.h).
 #include "auth_test_util.h"
 
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -134,14 +135,28 @@ KeyLookup FakeDns::keyLookup() const {
   return [this](const std::string& name) { return lookup(name); };
 }
 
-void feedInPieces(DkimVerifier& verifier, std::string_view message, uint32_t seed, size_t max_piece) {
-  std::mt19937 random(seed);
-  std::uniform_int_distribution<size_t> size(1, max_piece);
-  while (!message.empty()) {
-    const size_t take = std::min(size(random), message.size());
-    verifier.feed(message.substr(0, take));
-    message.remove_prefix(take);
+std::string writeTempFile(const std::string& name, std::string_view content) {
+  const std::string path = (std::filesystem::temp_directory_path() / name).string();
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  if (!out) {
+    throw std::runtime_error("cannot write " + path);
   }
+  return path;
+}
+
+std::string runCommand(const std::string& command, int& status) {
+  std::FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    throw std::runtime_error("cannot run " + command);
+  }
+  std::string output;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) {
+    output.append(buffer, n);
+  }
+  status = pclose(pipe);
+  return output;
 }
 
 std::vector<DkimSignature> verify(std::string_view message, const FakeDns& dns, const DkimSettings& settings) {

@@ -3,10 +3,12 @@
 // verifier in pieces. Test-only; single thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <ostream>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,8 +53,22 @@ class FakeDns {
   mutable std::vector<std::string> queries_;  // every name looked up, in order
 };
 
-// Feeds message to verifier in pieces of 1..max_piece bytes (deterministic for a seed).
-void feedInPieces(DkimVerifier& verifier, std::string_view message, uint32_t seed, size_t max_piece);
+// Feeds message to a verifier or signer in pieces of 1..max_piece bytes (deterministic for a seed).
+template <class Consumer>
+void feedInPieces(Consumer& consumer, std::string_view message, uint32_t seed, size_t max_piece) {
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<size_t> size(1, max_piece);
+  while (!message.empty()) {
+    const size_t take = std::min(size(random), message.size());
+    consumer.feed(message.substr(0, take));
+    message.remove_prefix(take);
+  }
+}
+
+// Writes content to a new file in the temporary directory and returns its path.
+std::string writeTempFile(const std::string& name, std::string_view content);
+// Runs command through the shell; its standard output, and its exit status in status.
+std::string runCommand(const std::string& command, int& status);
 
 std::vector<DkimSignature> verify(std::string_view message, const FakeDns& dns, const DkimSettings& settings = {});
 

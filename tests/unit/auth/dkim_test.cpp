@@ -344,23 +344,12 @@ BOOST_AUTO_TEST_CASE(mail_dkim_clean_cases) {
 
 std::string runDkimpy(const std::string& algorithm, const std::string& canon, const std::string& key,
                       const std::string& message) {
-  const std::string path = (std::filesystem::temp_directory_path() / "mxgate_auth_dkimpy_message.eml").string();
-  {
-    std::FILE* out = std::fopen(path.c_str(), "wb");
-    BOOST_TEST_REQUIRE(out != nullptr);
-    std::fwrite(message.data(), 1, message.size(), out);
-    std::fclose(out);
-  }
+  const std::string path = test::writeTempFile("mxgate_auth_dkimpy_message.eml", message);
   const std::string command = "/usr/bin/python3 " MXGATE_SOURCE_DIR "/tests/unit/auth/dkimpy_sign.py " + algorithm + " " +
                               canon + " " + key + " sel example.net " + path;
-  std::FILE* pipe = popen(command.c_str(), "r");
-  BOOST_TEST_REQUIRE(pipe != nullptr);
-  std::string signed_message;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) {
-    signed_message.append(buffer, n);
-  }
-  BOOST_TEST_REQUIRE(pclose(pipe) == 0);
+  int status = -1;
+  const std::string signed_message = test::runCommand(command, status);
+  BOOST_TEST_REQUIRE(status == 0);
   std::filesystem::remove(path);
   return signed_message;
 }

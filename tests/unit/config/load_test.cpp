@@ -15,8 +15,10 @@
 #include <vector>
 
 #include "mxgate/config/config.h"
+#include "temp_dir.h"
 
 using namespace mxgate::config;
+using mxgate::config::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -31,29 +33,6 @@ class WorkingDirectory {
 
  private:
   fs::path previous_;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mxgate-config-XXXXXX").string();
-    BOOST_TEST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name, std::ios::binary) << text;
-  }
-
- private:
-  fs::path path_;
 };
 
 std::string errorText(const LoadResult& result) {

@@ -167,6 +167,13 @@ BOOST_AUTO_TEST_CASE(example_policy_uses_and_mentions_every_policy_key) {
     const std::string_view leaf = key.name.substr(key.name.rfind('.') + 1);
     BOOST_TEST(text.find(std::string(leaf)) != std::string::npos, key.name << " is not described");
   }
+  // [[dkim.keys]] needs key files, so the example shows it in comments.
+  BOOST_TEST(text.find("# [[dkim.keys]]") != std::string::npos);
+  for (const auto& key : schema::dkimKeyKeys()) {
+    const std::string leaf(key.name.substr(key.name.rfind('.') + 1));
+    BOOST_TEST(text.find("#   " + leaf + " ") != std::string::npos, key.name << " is not described");
+    BOOST_TEST(text.find("# " + leaf + " = ") != std::string::npos, key.name << " has no example");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(schema_is_consistent) {
@@ -189,6 +196,7 @@ BOOST_AUTO_TEST_CASE(schema_is_consistent) {
   checkKeys(schema::nodeKeys());
   checkKeys(schema::listenerKeys());
   checkKeys(schema::policyKeys());
+  checkKeys(schema::dkimKeyKeys());
   const std::vector<std::string> required_listener{"listener.name", "listener.port"};
   for (const auto& key : schema::listenerKeys()) {
     BOOST_TEST(key.default_value.empty() == contains(required_listener, std::string(key.name)), key.name);
