@@ -195,8 +195,11 @@ class ProtocolTest(unittest.TestCase):
                 self.assertEqual([r.lines for r in c.replies_until_eof()],
                                  [[b"221 2.7.0 Error: this is an SMTP server. Goodbye."]])
 
-    def test_auth_on_submission_listener_is_503(self):
+    def test_auth_before_tls_on_a_submission_listener_is_538_and_on_inbound_503(self):
         with self.client("submission") as c:
+            c.ehlo()
+            self.assertReply(c.command("AUTH LOGIN\r\n"), "538 5.7.11")  # RFC 4954 §6: TLS first
+        with self.client() as c:
             c.ehlo()
             self.assertReply(c.command("AUTH LOGIN\r\n"), "503 5.5.1")
 

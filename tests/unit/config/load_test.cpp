@@ -239,6 +239,7 @@ port = 2525
   BOOST_TEST(described == (std::vector<std::string>{"listener[inbound].port 2525 2526 restart",
                                                     "listener[second].address - 127.0.0.1 restart",
                                                     "listener[second].auth_checks - true restart",
+                                                    "listener[second].auth_plaintext - false restart",
                                                     "listener[second].name - second restart",
                                                     "listener[second].port - 2600 restart",
                                                     "listener[second].role - inbound restart",
