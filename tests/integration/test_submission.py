@@ -49,10 +49,14 @@ class SubmissionAuthTest(unittest.TestCase):
                                  "port": cls.plain_port, "tls": "none", "auth_plaintext": True})
         cls.gw.write_config()
         cls.gw.start()
-        created = cls.gw.cli("credentials", "add", "--tenant", "example", "--name", "app", "--json")
+        cls.user, cls.secret = cls.credential("app")
+
+    @classmethod
+    def credential(cls, name):
+        """A new smtp credential of tenant example: (user name, secret)."""
+        created = cls.gw.cli("credentials", "add", "--tenant", "example", "--name", name, "--json")
         assert created.returncode == 0, created.stderr
-        cls.user = json.loads(created.stdout)["username"]
-        cls.secret = json.loads(created.stdout)["secret"]
+        return json.loads(created.stdout)["username"], json.loads(created.stdout)["secret"]
 
     @classmethod
     def tearDownClass(cls):
@@ -146,9 +150,7 @@ class SubmissionAuthTest(unittest.TestCase):
             self.assertEqual(code, 250, lines)
 
     def test_failures_are_the_same_delayed_then_locked_per_user(self):
-        created = self.gw.cli("credentials", "add", "--tenant", "example", "--name", "locked", "--json")
-        user = json.loads(created.stdout)["username"]
-        secret = json.loads(created.stdout)["secret"]
+        user, secret = self.credential("locked")
         replies = []
         with self.client_from("192.0.2.10") as client:
             for attempt in ("wrong-secret", "still-wrong"):
@@ -178,9 +180,7 @@ class SubmissionAuthTest(unittest.TestCase):
         self.assertGreaterEqual(self.gw.metric('mxgate_auth_total{result="locked"}'), 1)
 
     def test_revoked_credentials_fail(self):
-        created = self.gw.cli("credentials", "add", "--tenant", "example", "--name", "gone", "--json")
-        user = json.loads(created.stdout)["username"]
-        secret = json.loads(created.stdout)["secret"]
+        user, secret = self.credential("gone")
         self.assertEqual(self.gw.cli("credentials", "revoke", user).returncode, 0)
         with self.client_from("192.0.2.20") as client:
             code, lines = cmd(client, "AUTH PLAIN " + b64(f"\0{user}\0{secret}"))
