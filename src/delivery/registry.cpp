@@ -9,6 +9,14 @@
 namespace mxgate::delivery {
 namespace {
 
+// The SMTP client settings every smtp and mx target is built with, as part of its key.
+std::string clientKey(const config::Config& config) {
+  const config::SmtpClientSettings& client = config.smtp_client;
+  return config.node.hostname + "\n" + std::to_string(client.connect_timeout.count()) + "\n" +
+         std::to_string(client.command_timeout.count()) + "\n" + std::to_string(client.data_timeout.count()) + "\n" +
+         std::to_string(client.idle_timeout.count()) + "\n" + std::to_string(client.max_messages_per_connection);
+}
+
 // Everything that distinguishes one target from another, as a map key.
 std::string targetKey(const config::Tenant& tenant, const config::Config& config) {
   const config::DeliveryTarget& target = tenant.delivery;
@@ -32,14 +40,18 @@ std::string targetKey(const config::Tenant& tenant, const config::Config& config
     }
     return key;
   }
-  const auto& client = config.smtp_client;
   return "smtp\n" + target.host + "\n" + std::to_string(target.port) + "\n" +
          std::to_string(target.max_connections) + "\n" + std::to_string(static_cast<int>(target.tls)) + "\n" + target.tls_ca_file + "\n" +
-         target.tls_verify_name + "\n" +
-         config.node.hostname + "\n" + std::to_string(client.connect_timeout.count()) + "\n" +
-         std::to_string(client.command_timeout.count()) + "\n" + std::to_string(client.data_timeout.count()) +
-         "\n" + std::to_string(client.idle_timeout.count()) + "\n" +
-         std::to_string(client.max_messages_per_connection);
+         target.tls_verify_name + "\n" + clientKey(config);
+}
+
+// The key of the mx target that takes delivery status notifications.
+std::string mxKey(const config::Config& config) {
+  const config::MxSettings& mx = config.mx;
+  return "mx\n" + std::to_string(mx.port) + "\n" + std::to_string(mx.max_addresses) + "\n" +
+         std::to_string(mx.connections_per_host) + "\n" + std::to_string(mx.ipv4) + std::to_string(mx.ipv6) +
+         std::to_string(mx.prefer_ipv6) + "\n" + std::to_string(config.bounces.max_connections) + "\n" +
+         clientKey(config);
 }
 
 }  // namespace
@@ -111,22 +123,12 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
   }
   if (config.bounces_enabled && config.bounces.host.empty()) {
     // Reports go to each sender domain's mail exchangers.
-    const config::MxSettings& mx = config.mx;
-    const auto& client = config.smtp_client;
-    const std::string key = "mx\n" + std::to_string(mx.port) + "\n" + std::to_string(mx.max_addresses) + "\n" +
-                            std::to_string(mx.connections_per_host) + "\n" + std::to_string(mx.ipv4) +
-                            std::to_string(mx.ipv6) + std::to_string(mx.prefer_ipv6) + "\n" +
-                            std::to_string(config.bounces.max_connections) + "\n" + config.node.hostname + "\n" +
-                            std::to_string(client.connect_timeout.count()) + "\n" +
-                            std::to_string(client.command_timeout.count()) + "\n" +
-                            std::to_string(client.data_timeout.count()) + "\n" +
-                            std::to_string(client.idle_timeout.count()) + "\n" +
-                            std::to_string(client.max_messages_per_connection);
+    const std::string key = mxKey(config);
     config::DeliveryTarget opportunistic;
     opportunistic.tls = config::ClientTls::May;
     auto it = targets_.find(key);
     if (it == targets_.end()) {
-      auto target = std::make_unique<MxTarget>(resolver_, mx, config.bounces.max_connections, client,
+      auto target = std::make_unique<MxTarget>(resolver_, config.mx, config.bounces.max_connections, config.smtp_client,
                                                config.node.hostname, loops_, client_tls.policyFor(opportunistic));
       mx_targets_.emplace(key, target.get());
       it = targets_.emplace(key, std::move(target)).first;
