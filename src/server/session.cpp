@@ -8,7 +8,7 @@
 #include "mxgate/base/ascii.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
-#include "mxgate/scheduler/scheduler.h"
+#include "mxgate/server/commit.h"
 #include "mxgate/server/smtp_server.h"
 #include "mxgate/spool/admission.h"
 #include "mxgate/spool/store.h"
@@ -1070,7 +1070,6 @@ void Session::commit() {
     batch.clearOpen(queue_id_);
     batch.requireEpoch(spool_epoch_);  // the earlier chunks were written unsynced
   }
-  batch.putMessage(record);
   std::shared_ptr<const std::string> hot_body;
   if (chunks_written_ == 0) {
     hot_body = std::make_shared<const std::string>(std::move(chunk_));
@@ -1080,31 +1079,20 @@ void Session::commit() {
   stripper_.reset();
   commit_submitted_ = true;
 
-  const uint64_t bytes = batch.bytes();
-  spool::Admission& admission = owner_.runtime().admission();
-  admission.addInflight(bytes);
-  admission.addWritten(bytes);
   announceTransaction(false);
-  scheduler::Scheduler& scheduler = owner_.runtime().scheduler();
   LoopServer* owner = &owner_;
   const uint64_t session_id = id_;
   const mail::QueueId id = queue_id_;
   const size_t recipient_count = record.recipients.size();
   const uint64_t size = record.body_size;
-  owner_.runtime().store().submit(
-      std::move(batch), true,
-      [owner, session_id, id, recipient_count, size, bytes, &admission, &scheduler, record = std::move(record),
-       hot_body](const spool::CommitStatus& status) {
-        admission.releaseInflight(bytes);
-        if (status.ok) {
-          scheduler.enqueue(record, hot_body);
-        }
-        owner->loop().post([owner, session_id, status, id, recipient_count, size] {
-          if (Session* session = owner->find(session_id)) {
-            session->onCommitted(status, id, recipient_count, size);
-          }
-        });
-      });
+  server::commitAccepted(owner_.runtime(), std::move(batch), std::move(record), std::move(hot_body),
+                         [owner, session_id, id, recipient_count, size](const spool::CommitStatus& status) {
+                           owner->loop().post([owner, session_id, status, id, recipient_count, size] {
+                             if (Session* session = owner->find(session_id)) {
+                               session->onCommitted(status, id, recipient_count, size);
+                             }
+                           });
+                         });
 }
 
 void Session::onCommitted(const spool::CommitStatus& status, const mail::QueueId& id, size_t recipients,
