@@ -17,6 +17,7 @@ constexpr std::string_view kAuditMagic = "MXA";
 constexpr std::string_view kEventMagic = "MXE";
 constexpr std::string_view kEndpointMagic = "MXD";
 constexpr std::string_view kCredentialMagic = "MXC";
+constexpr std::string_view kIdempotencyMagic = "MXI";
 constexpr size_t kTimeKeyBytes = 12;
 constexpr char kDeadEventMark = '\xff';
 
@@ -94,6 +95,15 @@ enum CredentialTag : uint64_t {
   kCredentialCreated = 5,
   kCredentialRevoked = 6,
   kCredentialHash = 7,
+};
+enum IdempotencyTag : uint64_t {
+  kIdempotencyTenant = 1,
+  kIdempotencyKey = 2,
+  kIdempotencyRequestHash = 3,
+  kIdempotencyQueueId = 4,
+  kIdempotencyResponse = 5,
+  kIdempotencyCreated = 6,
+  kIdempotencyExpires = 7,
 };
 enum AuditTag : uint64_t { kAuditAt = 1, kAuditActor = 2, kAuditAction = 3, kAuditTenant = 4, kAuditId = 5, kAuditDetail = 6 };
 
@@ -594,6 +604,41 @@ DecodeStatus decodeCredential(std::string_view bytes, CredentialRecord& out) {
                           case kCredentialCreated: return asNumber(value, record.created_us);
                           case kCredentialRevoked: return asNumber(value, record.revoked_us);
                           case kCredentialHash: record.hash.assign(value); return true;
+                          default: return true;
+                        }
+                      });
+}
+
+std::string idempotencyKey(std::string_view tenant, std::string_view key) {
+  std::string out(tenant);
+  out += '\0';
+  out += key;
+  return out;
+}
+
+std::string encodeIdempotency(const IdempotencyRecord& record) {
+  std::string out;
+  putField(out, kIdempotencyTenant, record.tenant);
+  putField(out, kIdempotencyKey, record.key);
+  putField(out, kIdempotencyRequestHash, record.request_hash);
+  putField(out, kIdempotencyQueueId, record.queue_id);
+  putField(out, kIdempotencyResponse, record.response);
+  putNumber(out, kIdempotencyCreated, record.created_us);
+  putNumber(out, kIdempotencyExpires, record.expires_us);
+  return seal(kIdempotencyMagic, std::move(out));
+}
+
+DecodeStatus decodeIdempotency(std::string_view bytes, IdempotencyRecord& out) {
+  return decodeRecord(kIdempotencyMagic, bytes, IdempotencyRecord{}, out,
+                      [](IdempotencyRecord& record, uint64_t tag, std::string_view value) {
+                        switch (tag) {
+                          case kIdempotencyTenant: record.tenant.assign(value); return true;
+                          case kIdempotencyKey: record.key.assign(value); return true;
+                          case kIdempotencyRequestHash: record.request_hash.assign(value); return true;
+                          case kIdempotencyQueueId: record.queue_id.assign(value); return true;
+                          case kIdempotencyResponse: record.response.assign(value); return true;
+                          case kIdempotencyCreated: return asNumber(value, record.created_us);
+                          case kIdempotencyExpires: return asNumber(value, record.expires_us);
                           default: return true;
                         }
                       });

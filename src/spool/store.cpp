@@ -21,18 +21,20 @@
 namespace mxgate::spool {
 namespace {
 
-constexpr const char* kFamilies[] = {"default",    "meta",  "body",   "open",      "corrupt",
-                                     "quarantine", "audit", "events", "endpoints", "credentials"};
+constexpr const char* kFamilies[] = {"default", "meta",   "body",      "open",        "corrupt",    "quarantine",
+                                     "audit",   "events", "endpoints", "credentials", "idempotency"};
 
 // Audit keys are time-ordered; the sequence separates records of the same microsecond.
 std::atomic<uint32_t> g_audit_sequence{0};
 constexpr const char* kFormatKey = "mxgate.spool.format";
-constexpr const char* kFormatVersion = "3";
+constexpr const char* kFormatVersion = "4";
 // Format 1 keyed events by time alone (queue/README.md, "Format history"); opening such a
 // spool moves them under their tenant.
 constexpr const char* kFormatTimeKeyedEvents = "1";
 // Format 2 had no credentials family; opening such a spool creates it.
 constexpr const char* kFormatWithoutCredentials = "2";
+// Format 3 had no idempotency family; opening such a spool creates it.
+constexpr const char* kFormatWithoutIdempotency = "3";
 constexpr size_t kMigrationBatch = 1000;
 constexpr size_t kMaxBatchBytes = 64u << 20;
 
@@ -133,6 +135,17 @@ void Batch::putCredential(const CredentialRecord& record) {
   ops_.push_back(std::move(op));
 }
 
+void Batch::putIdempotency(const IdempotencyRecord& record) {
+  Op op{Family::Idempotency, Kind::Put, idempotencyKey(record.tenant, record.key), encodeIdempotency(record)};
+  bytes_ += op.key.size() + op.value.size();
+  ops_.push_back(std::move(op));
+}
+
+void Batch::deleteIdempotency(const std::string& key) {
+  ops_.push_back(Op{Family::Idempotency, Kind::Delete, key, {}});
+  bytes_ += key.size();
+}
+
 void Batch::moveToCorrupt(std::string_view key, std::string_view value) {
   ops_.push_back(Op{Family::Corrupt, Kind::Put, std::string(key), std::string(value)});
   ops_.push_back(Op{Family::Meta, Kind::Delete, std::string(key), {}});
@@ -219,7 +232,7 @@ Store::Store(const config::SpoolSettings& settings)
   options_->families = {{kFamilies[0], small_options}, {kFamilies[1], meta_options}, {kFamilies[2], body_options},
                         {kFamilies[3], small_options}, {kFamilies[4], small_options}, {kFamilies[5], small_options},
                         {kFamilies[6], small_options}, {kFamilies[7], small_options}, {kFamilies[8], small_options},
-                        {kFamilies[9], small_options}};
+                        {kFamilies[9], small_options}, {kFamilies[10], small_options}};
 }
 
 bool Store::openDatabase(std::string& error) {
@@ -244,6 +257,10 @@ bool Store::openDatabase(std::string& error) {
   }
   if (status.ok() && format == kFormatWithoutCredentials) {
     status = migrateToCredentials();
+    format = status.ok() ? kFormatWithoutIdempotency : format;
+  }
+  if (status.ok() && format == kFormatWithoutIdempotency) {
+    status = migrateToIdempotency();
     format = status.ok() ? kFormatVersion : format;
   }
   if (!status.ok() || format != kFormatVersion) {
@@ -308,8 +325,19 @@ rocksdb::Status Store::migrateEventKeys() {
 rocksdb::Status Store::migrateToCredentials() {
   rocksdb::WriteOptions sync_write;
   sync_write.sync = true;
+  const rocksdb::Status status = db_->Put(sync_write, handles_[0], kFormatKey, kFormatWithoutIdempotency);
+  log::info("-", "spool_migrated")
+      .kv("from", kFormatWithoutCredentials)
+      .kv("to", kFormatWithoutIdempotency)
+      .kv("ok", status.ok());
+  return status;
+}
+
+rocksdb::Status Store::migrateToIdempotency() {
+  rocksdb::WriteOptions sync_write;
+  sync_write.sync = true;
   const rocksdb::Status status = db_->Put(sync_write, handles_[0], kFormatKey, kFormatVersion);
-  log::info("-", "spool_migrated").kv("from", kFormatWithoutCredentials).kv("to", kFormatVersion).kv("ok", status.ok());
+  log::info("-", "spool_migrated").kv("from", kFormatWithoutIdempotency).kv("to", kFormatVersion).kv("ok", status.ok());
   return status;
 }
 
@@ -342,6 +370,7 @@ rocksdb::ColumnFamilyHandle* Store::family(Batch::Family family) const {
     case Batch::Family::Events: return handles_[7];
     case Batch::Family::Endpoints: return handles_[8];
     case Batch::Family::Credentials: return handles_[9];
+    case Batch::Family::Idempotency: return handles_[10];
   }
   return handles_[0];
 }
@@ -792,6 +821,28 @@ void Store::scanCredentials(std::string_view tenant, const std::function<void(Cr
       visit(record);
     }
   }
+}
+
+Store::ReadStatus Store::readIdempotency(std::string_view tenant, std::string_view key, IdempotencyRecord& out,
+                                         std::string& error) {
+  return readRecord(Batch::Family::Idempotency, idempotencyKey(tenant, key), out, &decodeIdempotency, error);
+}
+
+std::vector<std::string> Store::expiredIdempotency(uint64_t now_us, size_t limit) {
+  std::vector<std::string> keys;
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return keys;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[10]));
+  for (it->SeekToFirst(); it->Valid() && keys.size() < limit; it->Next()) {
+    IdempotencyRecord record;
+    if (decodeIdempotency(std::string_view(it->value().data(), it->value().size()), record) != DecodeStatus::Ok ||
+        record.expires_us <= now_us) {
+      keys.push_back(it->key().ToString());
+    }
+  }
+  return keys;
 }
 
 uint64_t Store::unflushedBytes() const {

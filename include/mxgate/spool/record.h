@@ -202,6 +202,25 @@ std::string encodeEndpoint(const EndpointRecord& record);
 DecodeStatus decodeEndpoint(std::string_view bytes, EndpointRecord& out);
 std::string encodeCredential(const CredentialRecord& record);
 DecodeStatus decodeCredential(std::string_view bytes, CredentialRecord& out);
+
+// An Idempotency-Key of the HTTP send API and the answer its first request got, kept until
+// expires_us (family idempotency, key idempotencyKey(tenant, key)).
+struct IdempotencyRecord {
+  std::string tenant;
+  std::string key;           // as the client sent it
+  std::string request_hash;  // SHA-256 of the request path, NUL, body (64 hex digits)
+  std::string queue_id;
+  std::string response;      // the 202 body
+  uint64_t created_us = 0;
+  uint64_t expires_us = 0;
+
+  bool operator==(const IdempotencyRecord&) const = default;
+};
+
+// "<tenant> NUL <key>": a tenant's keys together, and no tenant sees another's.
+std::string idempotencyKey(std::string_view tenant, std::string_view key);
+std::string encodeIdempotency(const IdempotencyRecord& record);
+DecodeStatus decodeIdempotency(std::string_view bytes, IdempotencyRecord& out);
 std::string_view describe(DecodeStatus status);
 
 // Keys: meta/<12-byte queue id>; body/<12-byte queue id><4-byte big-endian chunk index>;

@@ -67,6 +67,9 @@ class Batch {
   void deleteEndpoint(const std::string& key);
   // A tenant's credential, keyed by its user name (replaces a record of the same name).
   void putCredential(const CredentialRecord& record);
+  // An API Idempotency-Key's record (keyed by idempotencyKey), and its removal once expired.
+  void putIdempotency(const IdempotencyRecord& record);
+  void deleteIdempotency(const std::string& key);
 
   // The batch is written only if the spool's epoch (Store::epoch) is still `epoch`; otherwise
   // nothing of it is written and it fails with CommitStatus::epoch_changed. A transaction's
@@ -79,7 +82,9 @@ class Batch {
 
  private:
   friend class Store;
-  enum class Family : uint8_t { Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints, Credentials };
+  enum class Family : uint8_t {
+    Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints, Credentials, Idempotency
+  };
   enum class Kind : uint8_t { Put, Delete };
   struct Op {
     Family family;
@@ -174,6 +179,11 @@ class Store {
   // Every credential in user-name order (of one tenant when tenant is not empty).
   // Undecodable records are skipped and logged.
   void scanCredentials(std::string_view tenant, const std::function<void(CredentialRecord&)>& visit);
+  ReadStatus readIdempotency(std::string_view tenant, std::string_view key, IdempotencyRecord& out,
+                             std::string& error);
+  // The keys of up to limit idempotency records that expired at or before now_us (undecodable
+  // ones too: they can never answer a request).
+  std::vector<std::string> expiredIdempotency(uint64_t now_us, size_t limit);
 
   // ---- Health: cheap, any thread ----------------------------------------------------------
   bool writable() const { return writable_.load(std::memory_order_relaxed); }
@@ -207,6 +217,8 @@ class Store {
   rocksdb::Status migrateEventKeys();
   // Opening a format-2 spool: the credentials family was created by the open; records format 3.
   rocksdb::Status migrateToCredentials();
+  // Opening a format-3 spool: the idempotency family was created by the open; records format 4.
+  rocksdb::Status migrateToIdempotency();
   void closeDatabase();
   void writerLoop();
   rocksdb::ColumnFamilyHandle* family(Batch::Family family) const;
@@ -225,7 +237,7 @@ class Store {
   // Readers hold it shared while they use db_; the writer takes it exclusively to reopen.
   mutable std::shared_mutex db_mutex_;
   rocksdb::DB* db_ = nullptr;
-  // default, meta, body, open, corrupt, quarantine, audit, events, endpoints, credentials
+  // default, meta, body, open, corrupt, quarantine, audit, events, endpoints, credentials, idempotency
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
   std::mutex mutex_;

@@ -53,13 +53,15 @@ spool::MessageRecord recordWithBody(const std::string& body, uint32_t chunks) {
 }
 
 // Writes one value straight into the spool's RocksDB (family index as in queue/README.md:
-// 0 default, 1 meta, 2 body, 3 open, 4 corrupt, 5 quarantine, 6 audit, 7 events, 8 endpoints),
+// 0 default, 1 meta, 2 body, 3 open, 4 corrupt, 5 quarantine, 6 audit, 7 events, 8 endpoints,
+// 9 credentials, 10 idempotency),
 // bypassing the codec.
 void putBehindTheStoresBack(const std::string& path, size_t family, const std::string& key, const std::string& value) {
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name :
-       {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials"}) {
+       {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials",
+        "idempotency"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -455,7 +457,7 @@ BOOST_AUTO_TEST_CASE(event_heads_are_read_per_tenant) {
 }
 
 // A spool of format 1 keyed events by time alone (0xFF in front for a dead one): opening it
-// moves them under their tenant, dead ones behind the live ones, and records format 3.
+// moves them under their tenant, dead ones behind the live ones, and records format 4.
 BOOST_AUTO_TEST_CASE(format_1_events_are_moved_under_their_tenant) {
   TempSpool temp;
   { temp.open(); }
@@ -483,7 +485,7 @@ BOOST_AUTO_TEST_CASE(format_1_events_are_moved_under_their_tenant) {
   BOOST_REQUIRE(rocksdb::DB::OpenForReadOnly(options, temp.path, &db).ok());
   std::string format;
   BOOST_TEST(db->Get(rocksdb::ReadOptions(), "mxgate.spool.format", &format).ok());
-  BOOST_TEST(format == "3");
+  BOOST_TEST(format == "4");
   delete db;
 }
 
@@ -498,7 +500,8 @@ std::string readFormat(const std::string& path) {
 }
 
 // A format-2 spool, as the previous version wrote it (no credentials family): it opens, gains the
-// family, keeps its records and is recorded as format 3; credentials then round-trip.
+// family (and the idempotency family), keeps its records and is recorded as format 4;
+// credentials then round-trip.
 BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
   TempSpool temp;
   {
@@ -530,7 +533,7 @@ BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
     batch.putCredential({"acme.crm", "acme", "crm", "smtp", 5, 0, std::string(32, 'h')});
     BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
   }
-  BOOST_TEST(readFormat(temp.path) == "3");
+  BOOST_TEST(readFormat(temp.path) == "4");
   auto store = temp.open();
   spool::CredentialRecord record;
   std::string error;
@@ -538,6 +541,60 @@ BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
   BOOST_TEST(record.tenant == "acme");
   BOOST_TEST(record.hash == std::string(32, 'h'));
   BOOST_TEST((store->readCredential("acme.other", record, error) == spool::Store::ReadStatus::NotFound));
+}
+
+// A format-3 spool (no idempotency family) opens, gains the family and is recorded as format 4;
+// idempotency records then round-trip per tenant, and expired ones are listed for the purge.
+BOOST_AUTO_TEST_CASE(format_3_spool_gains_the_idempotency_family) {
+  TempSpool temp;
+  {
+    rocksdb::DB* db = nullptr;
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name :
+         {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    BOOST_REQUIRE(rocksdb::DB::Open(options, temp.path, families, &handles, &db).ok());
+    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", "3").ok());
+    for (auto* handle : handles) {
+      db->DestroyColumnFamilyHandle(handle);
+    }
+    delete db;
+  }
+  {
+    auto store = temp.open();
+    spool::Batch batch;
+    batch.putIdempotency({"acme", "order-1", std::string(32, 'h'), "QID1", "{\"id\":\"QID1\"}", 10, 100});
+    batch.putIdempotency({"acme", "order-2", std::string(32, 'i'), "QID2", "{}", 10, 500});
+    batch.putIdempotency({"beta", "order-1", std::string(32, 'j'), "QID3", "{}", 10, 50});
+    BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+  }
+  BOOST_TEST(readFormat(temp.path) == "4");
+  auto store = temp.open();
+  spool::IdempotencyRecord record;
+  std::string error;
+  BOOST_REQUIRE(store->readIdempotency("acme", "order-1", record, error) == spool::Store::ReadStatus::Ok);
+  BOOST_TEST(record.queue_id == "QID1");
+  BOOST_TEST(record.response == "{\"id\":\"QID1\"}");
+  BOOST_TEST(record.expires_us == 100u);
+  BOOST_REQUIRE(store->readIdempotency("beta", "order-1", record, error) == spool::Store::ReadStatus::Ok);
+  BOOST_TEST(record.queue_id == "QID3");
+  BOOST_TEST((store->readIdempotency("gamma", "order-1", record, error) == spool::Store::ReadStatus::NotFound));
+  const std::vector<std::string> expired = store->expiredIdempotency(100, 10);
+  BOOST_TEST((expired == std::vector<std::string>{spool::idempotencyKey("acme", "order-1"),
+                                                  spool::idempotencyKey("beta", "order-1")}));
+  BOOST_TEST(store->expiredIdempotency(100, 1).size() == 1u);
+  spool::Batch purge;
+  for (const std::string& key : expired) {
+    purge.deleteIdempotency(key);
+  }
+  BOOST_REQUIRE(submitAndWait(*store, std::move(purge), true).ok);
+  BOOST_TEST((store->readIdempotency("acme", "order-1", record, error) == spool::Store::ReadStatus::NotFound));
+  BOOST_TEST((store->readIdempotency("acme", "order-2", record, error) == spool::Store::ReadStatus::Ok));
 }
 
 BOOST_AUTO_TEST_CASE(credentials_by_tenant) {
