@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "mxgate/admin/api.h"
+#include "mxgate/api/send_api.h"
 #include "mxgate/admin/metrics.h"
 #include "mxgate/auth/authenticator.h"
 #include "mxgate/auth/credentials.h"
@@ -58,7 +59,7 @@ bool needsServerTls(const config::Config& config) {
       return true;
     }
   }
-  return false;
+  return config.api.tls && !config.api.address.empty();
 }
 
 // Builds the server TLS context, generating the self-signed certificate on first run.
@@ -151,7 +152,8 @@ uint64_t raiseFileLimit() {
 
 // Descriptors the connection limits may need at once.
 uint64_t neededFileDescriptors(const config::Config& config) {
-  uint64_t needed = kReservedFileDescriptors + config.smtp.max_connections + config.admin.max_connections;
+  uint64_t needed = kReservedFileDescriptors + config.smtp.max_connections + config.admin.max_connections +
+                    (config.api.address.empty() ? 0 : config.api.max_connections);
   if (!config.links.address.empty()) {
     needed += config.links.max_connections;
   }
@@ -164,6 +166,11 @@ http::ServerLimits adminLimits(const config::AdminSettings& admin) {
 }
 
 // The click and open endpoint takes no request bodies.
+http::ServerLimits apiLimits(const config::ApiSettings& api) {
+  return http::ServerLimits{http::RequestParser::Limits{16384, api.max_request_size}, api.header_timeout,
+                            api.idle_timeout, api.max_connections};
+}
+
 http::ServerLimits linksLimits(const config::LinkSettings& links) {
   return http::ServerLimits{http::RequestParser::Limits{8192, 0}, links.header_timeout, links.idle_timeout,
                             links.max_connections};
@@ -225,6 +232,11 @@ struct Node::Parts {
   std::unique_ptr<admin::LinkEndpoint> links;
   std::unique_ptr<io::Loop> links_loop;      // the click and open endpoint's own thread
   std::unique_ptr<http::Server> links_http;  // null when links.address is ""
+  // The HTTP send API ([api]): its own loop and lane; null when api.address is "".
+  std::unique_ptr<io::Lane> api_lane;
+  std::unique_ptr<io::Loop> api_loop;
+  std::unique_ptr<api::SendApi> send_api;
+  std::unique_ptr<http::Server> api_http;
   uv_timer_t housekeeping{};
   // True from the housekeeping tick that hands an admission refresh to the read lane until
   // that refresh has run: refreshes never overlap (Admission::refresh is not reentrant) and a
@@ -450,6 +462,27 @@ int Node::run() {
     }
   }
 
+  if (!config.api.address.empty()) {
+    parts->api_lane = std::make_unique<io::Lane>("api", config.api.build_threads, config.api.build_queue_limit);
+    parts->api_loop = std::make_unique<io::Loop>("api");
+    parts->send_api = std::make_unique<api::SendApi>(*parts->api_loop, *parts->runtime, *parts->api_lane);
+    api::SendApi* send_api = parts->send_api.get();
+    parts->api_http = std::make_unique<http::Server>(
+        *parts->api_loop,
+        [send_api](const http::Request& request, http::Respond respond) {
+          send_api->handle(request, std::move(respond));
+        },
+        apiLimits(config.api));
+    parts->api_http->setErrorFormat(api::errorResponse);
+    if (config.api.tls) {
+      parts->api_http->useTls([raw] { return raw->runtime->current().tls; });
+    }
+    if (!parts->api_http->bind(config.api.address, config.api.port, error)) {
+      log::error("-", "api_listen_failed").kv("error", error);
+      return 1;
+    }
+  }
+
   parts_ = std::move(parts);
   raw->control->post([raw] {
     raw->scheduler->start();
@@ -489,6 +522,17 @@ int Node::run() {
     raw->links_loop->addShutdownHook([raw] { raw->links_http->stop(); });
     raw->links_loop->start();
   }
+  if (raw->api_http) {
+    raw->api_loop->post([raw] {
+      raw->send_api->start();
+      raw->api_http->start();
+    });
+    raw->api_loop->addShutdownHook([raw] {
+      raw->api_http->stop();
+      raw->send_api->stop();
+    });
+    raw->api_loop->start();
+  }
   for (auto& worker : raw->workers) {
     worker->start();
   }
@@ -501,6 +545,7 @@ int Node::run() {
       .kv("queued", recovered)
       .kv("admin_port", raw->admin_http->port())
       .kv("links_port", raw->links_http ? raw->links_http->port() : 0)
+      .kv("api_port", raw->api_http ? raw->api_http->port() : 0)
       .kv("nofile", file_limit)
       .kv("tenants", config.tenants.size());
 
@@ -596,6 +641,9 @@ void Node::reload() {
   parts_->auth_lane->setQueueLimit(fresh.auth.queue_limit);
   parts_->payload_lane->setQueueLimit(fresh.webhook.queue_limit);
   parts_->credential_lane->setQueueLimit(fresh.submission.auth_queue_limit);
+  if (parts_->api_lane) {
+    parts_->api_lane->setQueueLimit(fresh.api.build_queue_limit);
+  }
   parts_->auth_limiter->update(fresh.submission, fresh.smtp.ipv6_prefix_length);
   config_ = loaded.config;
   log::info("-", "reloaded").kv("tenants", fresh.tenants.size());
@@ -623,6 +671,11 @@ void Node::shutdown() {
   if (parts.links_loop) {
     parts.links_loop->stop();
     parts.links_loop->join();
+  }
+  if (parts.api_loop) {
+    parts.api_loop->stop();
+    parts.api_loop->join();
+    parts.api_lane->stop();
   }
   parts.control->stop();
   parts.control->join();

@@ -1095,6 +1095,22 @@ class Loader {
         }
       }
     }
+    if (!c.api.address.empty()) {
+      if (!c.api.allow_remote && !isLoopbackAddress(c.api.address)) {
+        sink.add(node_lines_["api.address"], "api.address",
+                 fmt::format("{} is not a loopback address: the send API faces the network only with "
+                             "api.allow_remote = true",
+                             quote(c.api.address)));
+      }
+      if (c.api.port != 0) {
+        const auto it = endpoints.find(addressKey(c.api.address, c.api.port));
+        if (it != endpoints.end()) {
+          sink.add(node_lines_["api.port"], "api.port",
+                   fmt::format("{} is already used by listener {}", endpoint(c.api.address, c.api.port),
+                               quote(c.listeners[it->second].name)));
+        }
+      }
+    }
     if (c.admin.port != 0) {
       const auto it = endpoints.find(addressKey(c.admin.address, c.admin.port));
       if (it != endpoints.end()) {

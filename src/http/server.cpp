@@ -17,12 +17,16 @@ std::string_view statusText(int status) {
     case 302: return "302 Found";
     case 400: return "400 Bad Request";
     case 401: return "401 Unauthorized";
+    case 403: return "403 Forbidden";
     case 404: return "404 Not Found";
     case 405: return "405 Method Not Allowed";
     case 408: return "408 Request Timeout";
     case 409: return "409 Conflict";
     case 410: return "410 Gone";
     case 413: return "413 Content Too Large";
+    case 415: return "415 Unsupported Media Type";
+    case 422: return "422 Unprocessable Content";
+    case 429: return "429 Too Many Requests";
     case 431: return "431 Request Header Fields Too Large";
     case 503: return "503 Service Unavailable";
     default: return "500 Internal Server Error";
@@ -42,11 +46,14 @@ class Connection : public io::Stream::Handler {
     }
     if (!admitted) {
       server_.counters().refused.fetch_add(1, std::memory_order_relaxed);
-      send(Response{503, "text/plain; charset=utf-8", "too many connections\n", {}}, false);
+      send(server_.errorResponse(503, "too many connections"), false);
       return;
     }
     admitted_ = true;
     server_.counters().open.fetch_add(1, std::memory_order_relaxed);
+    if (std::shared_ptr<tls::Context> context = server_.tlsContext()) {
+      stream_.startTls(std::move(context), tls::Session::Role::Server);
+    }
     phase_ = Phase::Request;
     deadline_ms_ = server_.loop().now() + millis(server_.limits().header_timeout);
     stream_.startReading();
@@ -70,7 +77,7 @@ class Connection : public io::Stream::Handler {
       stream_.close();  // not a byte of a request: nothing to answer
       return;
     }
-    send(Response{408, "text/plain; charset=utf-8", "request timeout\n", {}}, false);
+    send(server_.errorResponse(408, "request timeout"), false);
   }
 
   void onStreamData(std::string_view data) override {
@@ -83,7 +90,7 @@ class Connection : public io::Stream::Handler {
     request_bytes_ = true;
     const RequestParser::Limits& limits = server_.limits().request;
     if (in_.size() > limits.max_header_bytes + limits.max_body_bytes + 4096) {
-      send(Response{413, "text/plain; charset=utf-8", "request too large\n", {}}, false);
+      send(server_.errorResponse(413, "request too large"), false);
       return;
     }
     processNext();
@@ -122,7 +129,7 @@ class Connection : public io::Stream::Handler {
     }
     phase_ = Phase::Busy;
     if (status == RequestParser::Status::Error) {
-      send(Response{parser_.errorStatus(), "text/plain; charset=utf-8", "bad request\n", {}}, false);
+      send(server_.errorResponse(parser_.errorStatus(), "bad request"), false);
       return;
     }
     keep_alive_ = request.keep_alive;
@@ -184,6 +191,13 @@ class Connection : public io::Stream::Handler {
 
 Server::Server(io::Loop& loop, Handler handler, ServerLimits limits)
     : loop_(loop), handler_(std::move(handler)), limits_(limits) {}
+
+Response Server::errorResponse(int status, std::string_view reason) const {
+  if (error_format_) {
+    return error_format_(status, reason);
+  }
+  return Response{status, "text/plain; charset=utf-8", std::string(reason) + "\n", {}};
+}
 
 Server::~Server() {
   if (fd_ >= 0 && !listener_) {

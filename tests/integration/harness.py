@@ -124,6 +124,7 @@ class Gateway:
         self.submission_port = free_port()
         self.admin_port = free_port()
         self.links_port = free_port()
+        self.api_port = free_port()
         self.spool = os.path.join(self.dir, "queue")
         self.inbox = os.path.join(self.dir, "inbox")
         self.policies = os.path.join(self.dir, "policies")
@@ -152,6 +153,7 @@ class Gateway:
             "queue": {"retry_initial": "1s", "retry_max": "2s"},
             "admin": {"address": "127.0.0.1", "port": self.admin_port},
             "links": {"address": "127.0.0.1", "port": self.links_port},
+            "api": {"address": "127.0.0.1", "port": self.api_port},
             "dns": {"servers": [f"127.0.0.1:{self.dns.port}"], "timeout": "500ms", "tries": 2},
         }
         for section, values in self.overrides.items():

@@ -212,6 +212,22 @@ struct AdminSettings {
   uint32_t max_connections = 256;
 };
 
+// The tenant-facing HTTP send API ([api]; src/api/).
+struct ApiSettings {
+  std::string address;          // "" = no API listener
+  uint16_t port = 8027;
+  bool allow_remote = false;    // a non-loopback address needs this
+  bool tls = false;             // implicit TLS with the node's tls.cert / tls.key
+  uint64_t max_request_size = 33554432;            // request body bytes (JSON or raw)
+  uint32_t max_recipients = 1000;                  // to + cc + bcc of one message
+  std::chrono::seconds idempotency_window{86400};  // an Idempotency-Key is remembered this long
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds idle_timeout{30000};
+  uint32_t max_connections = 1000;
+  uint32_t build_threads = 2;        // the api lane: JSON parsing and MIME building
+  uint32_t build_queue_limit = 1000;
+};
+
 struct DeliveryTarget {
   DeliveryKind kind = DeliveryKind::File;
   std::string path;  // file: directory receiving one <queue id>.eml per message
@@ -334,6 +350,7 @@ struct Config {
   SmtpClientSettings smtp_client;
   MxSettings mx;
   AdminSettings admin;
+  ApiSettings api;
   DnsSettings dns;
   AuthSettings auth;
   SubmissionSettings submission;

@@ -8,6 +8,7 @@
 // first byte (of the accept, for a connection's first request: a slowloris head is cut), a body
 // must not stall for idle_timeout, and a connection waiting for its next request is closed
 // after idle_timeout. Deadlines are checked once a second. Counters may be read on any thread.
+// Optionally TLS from the first byte (the send API's api.tls).
 #pragma once
 
 #include <uv.h>
@@ -25,6 +26,7 @@
 #include "mxgate/http/request_parser.h"
 #include "mxgate/io/listener.h"
 #include "mxgate/io/loop.h"
+#include "mxgate/tls/tls.h"
 
 namespace mxgate::http {
 
@@ -37,6 +39,8 @@ struct Response {
 
 using Respond = std::function<void(Response)>;
 using Handler = std::function<void(const Request& request, Respond respond)>;
+// The answer the server itself gives (400, 408, 413, 431, 503) with a short reason.
+using ErrorFormat = std::function<Response(int status, std::string_view reason)>;
 
 // "200 OK", "404 Not Found", ...
 std::string_view statusText(int status);
@@ -63,6 +67,15 @@ class Server {
   Server(io::Loop& loop, Handler handler, ServerLimits limits);
   ~Server();
 
+  // Before start(): every connection speaks TLS from its first byte, with the context the
+  // function returns when the connection is accepted (so a reload's new certificate applies to
+  // the next connections).
+  void useTls(std::function<std::shared_ptr<tls::Context>()> context) { tls_ = std::move(context); }
+  // Before start(): the body of the server's own error answers (default: a line of text).
+  void setErrorFormat(ErrorFormat format) { error_format_ = std::move(format); }
+  Response errorResponse(int status, std::string_view reason) const;
+  std::shared_ptr<tls::Context> tlsContext() const { return tls_ ? tls_() : nullptr; }
+
   // Binds on the calling thread; the port is known afterwards (useful with port 0).
   bool bind(const std::string& address, uint16_t port, std::string& error);
   uint16_t port() const { return port_; }
@@ -86,6 +99,8 @@ class Server {
   Handler handler_;
   ServerLimits limits_;
   ServerCounters counters_;
+  std::function<std::shared_ptr<tls::Context>()> tls_;
+  ErrorFormat error_format_;
   int fd_ = -1;
   uint16_t port_ = 0;
   std::unique_ptr<io::Listener> listener_;

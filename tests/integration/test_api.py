@@ -1,0 +1,282 @@
+"""The HTTP send API (README "HTTP send API") against the real binary, with curl and Python.
+
+- Every error status, each a JSON error naming its field: 400 malformed JSON, 401 without or
+  with a wrong API key (the same answer for an unknown user), 403 a foreign sender, 404/405,
+  413 a body over api.max_request_size, 422 bad fields (missing to, bad address, bad base64,
+  too many recipients, send_at), 429 with Retry-After once a user is locked, 503 when the spool
+  refuses (spool.max_queued_bytes).
+- 202 only for a message that is queued: its MIME (built with GMime) parsed by Python's email
+  package (text and html alternatives, attachment bytes equal, no Bcc), with curl too.
+- The raw form, TLS on the API listener, and the config error for an address off loopback.
+"""
+import base64
+import json
+import os
+import subprocess
+import time
+import unittest
+import urllib.error
+import urllib.request
+from email import policy
+from email.parser import BytesParser
+
+from harness import Gateway, free_port, wait_port
+
+
+def post(port, path, body, key=None, headers=None, raw_body=None, timeout=30):
+    """(status, parsed JSON or text, response headers) of a POST to the API."""
+    data = raw_body if raw_body is not None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method="POST")
+    request.add_header("Content-Type", "application/json")
+    if key is not None:
+        request.add_header("Authorization", "Bearer " + key)
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, text, response_headers = response.status, response.read().decode(), response.headers
+    except urllib.error.HTTPError as error:
+        status, text, response_headers = error.code, error.read().decode(), error.headers
+    try:
+        return status, json.loads(text), response_headers
+    except ValueError:
+        return status, text, response_headers
+
+
+def api_key(gateway, name, tenant="example"):
+    created = gateway.cli("credentials", "add", "--tenant", tenant, "--name", name, "--kind", "api", "--json")
+    assert created.returncode == 0, created.stderr
+    made = json.loads(created.stdout)
+    return f"{made['username']}.{made['secret']}", made
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return predicate()
+
+
+def message(**fields):
+    body = {"from": "App <app@example.test>", "to": ["user@example.test"], "subject": "Hello", "text": "hi"}
+    body.update(fields)
+    return body
+
+
+class ApiTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = Gateway(overrides={"api": {"max_request_size": "64KiB", "max_recipients": 5}})
+        cls.gw.start()
+        assert wait_port(cls.gw.api_port)
+        cls.key, _ = api_key(cls.gw, "app")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+
+    def send(self, body, path="/v1/messages", key=None, **kwargs):
+        return post(self.gw.api_port, path, body, key=self.key if key is None else key, **kwargs)
+
+    def assertError(self, answer, status, code, field):
+        got_status, body, _ = answer
+        self.assertEqual(got_status, status, body)
+        self.assertIsInstance(body, dict, body)
+        self.assertEqual(body["error"]["status"], status, body)
+        self.assertEqual(body["error"]["code"], code, body)
+        self.assertEqual(body["error"]["field"], field, body)
+        self.assertTrue(body["error"]["message"], body)
+
+    def delivered(self, count):
+        return wait_for(lambda: len(self.gw.inbox_files()) >= count and self.gw.inbox_messages())
+
+    def test_accepted_message_is_mime_built_with_alternatives_and_attachment(self):
+        before = len(self.gw.inbox_files())
+        pdf = bytes(range(256)) * 8
+        status, body, _ = self.send(message(
+            to=["Alice <alice@example.test>"], cc="carol@example.test", bcc=["hidden@example.test"],
+            subject="Grüße", text="plain text body", html="<p>html body</p>",
+            attachments=[{"filename": "report.pdf", "content_type": "application/pdf",
+                          "content_base64": base64.b64encode(pdf).decode()}],
+            tags=["welcome"], metadata={"ticket": "42"}))
+        self.assertEqual(status, 202, body)
+        self.assertRegex(body["id"], r"^[0-9A-Z]{20}$")
+        self.assertEqual([r["address"] for r in body["recipients"]],
+                         ["alice@example.test", "carol@example.test", "hidden@example.test"])
+        self.assertTrue(all(r["status"] == "queued" for r in body["recipients"]), body)
+        self.assertIn(f"{body['id']}: event=accepted", self.gw.log())
+        messages = self.delivered(before + 1)
+        self.assertTrue(messages, self.gw.log())
+        parsed = BytesParser(policy=policy.default).parsebytes(messages[-1])
+        self.assertEqual(parsed["Subject"], "Grüße")
+        self.assertEqual(parsed["From"], "App <app@example.test>")
+        self.assertIsNotNone(parsed["Message-ID"])
+        self.assertIsNotNone(parsed["Date"])
+        self.assertIsNone(parsed["Bcc"])
+        # bcc only in the envelope: the file target's Delivered-To names it, no header of the message does
+        self.assertEqual([name for name, value in parsed.items() if "hidden@" in str(value)],
+                         ["Delivered-To"])
+        self.assertEqual(parsed.get_content_type(), "multipart/mixed")
+        alternative, attachment = parsed.get_payload()
+        self.assertEqual(alternative.get_content_type(), "multipart/alternative")
+        self.assertEqual([p.get_content_type() for p in alternative.get_payload()], ["text/plain", "text/html"])
+        self.assertEqual(alternative.get_payload()[0].get_content().strip(), "plain text body")
+        self.assertEqual(attachment.get_filename(), "report.pdf")
+        self.assertEqual(attachment.get_payload(decode=True), pdf)
+
+    def test_curl_sends_a_message(self):
+        result = subprocess.run(
+            ["curl", "-sS", "-w", "\n%{http_code}", "-H", "Authorization: Bearer " + self.key,
+             "-H", "Content-Type: application/json", "--data-binary",
+             json.dumps(message(text="from curl")), f"http://127.0.0.1:{self.gw.api_port}/v1/messages"],
+            capture_output=True, text=True, timeout=60)
+        body, status = result.stdout.rsplit("\n", 1)
+        self.assertEqual(status, "202", result.stdout + result.stderr)
+        self.assertRegex(json.loads(body)["id"], r"^[0-9A-Z]{20}$")
+
+    def test_raw_message_with_its_envelope(self):
+        before = len(self.gw.inbox_files())
+        raw = b"From: App <app@example.test>\nTo: user@example.test\nSubject: raw form\n\nraw body\n"
+        status, body, _ = self.send({"to": ["user@example.test"], "message_base64": base64.b64encode(raw).decode()},
+                                    path="/v1/messages/raw")
+        self.assertEqual(status, 202, body)
+        messages = self.delivered(before + 1)
+        parsed = BytesParser(policy=policy.default).parsebytes(messages[-1])
+        self.assertEqual(parsed["Subject"], "raw form")
+        self.assertIsNotNone(parsed["Message-ID"])
+        self.assertIn(b"raw body\r\n", messages[-1])
+
+    def test_idempotency_key_returns_the_same_id_and_sends_once(self):
+        before = len(self.gw.inbox_files())
+        body = message(text="exactly once", subject="idempotent")
+        first = self.send(body, headers={"Idempotency-Key": "order-1001"})
+        self.assertEqual(first[0], 202, first[1])
+        again = self.send(body, headers={"Idempotency-Key": "order-1001"})
+        self.assertEqual(again[0], 202, again[1])
+        self.assertEqual(again[1], first[1])
+        self.assertEqual(again[2]["Idempotent-Replayed"], "true")
+        other_key, _ = api_key(self.gw, "othertenantkey")  # the same tenant's other key shares the keys
+        self.assertEqual(self.send(body, key=other_key, headers={"Idempotency-Key": "order-1001"})[1]["id"],
+                         first[1]["id"])
+        self.assertError(self.send(message(text="changed"), headers={"Idempotency-Key": "order-1001"}), 422,
+                         "idempotency_key_reused", "Idempotency-Key")
+        self.assertError(self.send(body, headers={"Idempotency-Key": "x" * 256}), 422, "invalid_field",
+                         "Idempotency-Key")
+        self.assertTrue(self.delivered(before + 1))
+        time.sleep(2)  # a second delivery would have arrived by now (the first did)
+        subjects = [BytesParser(policy=policy.default).parsebytes(m)["Subject"] for m in self.gw.inbox_messages()]
+        self.assertEqual(subjects.count("idempotent"), 1, subjects)
+
+    def test_unauthenticated_requests_get_401_alike(self):
+        status, body, headers = post(self.gw.api_port, "/v1/messages", message())
+        self.assertError((status, body, headers), 401, "unauthorized", "")
+        self.assertIn("Bearer", headers["WWW-Authenticate"])
+        wrong = self.send(message(), key=self.key[:-3] + "xyz")
+        unknown = self.send(message(), key="example.nosuch." + self.key.rsplit(".", 1)[1])
+        self.assertError(wrong, 401, "unauthorized", "")
+        self.assertError(unknown, 401, "unauthorized", "")
+        self.assertEqual(wrong[1], unknown[1])  # nothing tells an unknown user apart
+        smtp_user = self.gw.cli("credentials", "add", "--tenant", "example", "--name", "smtponly", "--json")
+        made = json.loads(smtp_user.stdout)
+        self.assertError(self.send(message(), key=f"{made['username']}.{made['secret']}"), 401, "unauthorized", "")
+        self.assertNotIn(self.key.rsplit(".", 1)[1], self.gw.log())
+
+    def test_bad_requests_name_their_field(self):
+        self.assertError(self.send(None, raw_body=b'{"from": "app@example.test", '), 400, "malformed_json", "")
+        self.assertError(self.send(message(to=[])), 422, "missing_field", "to")
+        self.assertError(self.send(message(to=["ok@example.test", "not an address"])), 422, "invalid_address",
+                         "to[1]")
+        self.assertError(self.send(message(attachments=[{"filename": "a", "content_base64": "***"}])), 422,
+                         "invalid_base64", "attachments[0].content_base64")
+        self.assertError(self.send(message(to=[f"u{i}@example.test" for i in range(6)])), 422,
+                         "too_many_recipients", "to")
+        self.assertError(self.send(message(send_at="2030-01-01T00:00:00Z")), 422, "not_supported", "send_at")
+        self.assertError(self.send(message(headers={"X-Evil": "a\r\nBcc: x@example.test"})), 422, "invalid_field",
+                         "headers.X-Evil")
+        self.assertError(self.send({"to": "user@example.test", "message_base64": "%%"}, path="/v1/messages/raw"),
+                         422, "invalid_base64", "message_base64")
+
+    def test_too_large_wrong_path_and_method(self):
+        answer = self.send(message(text="x" * (80 * 1024)))
+        self.assertError(answer, 413, "too_large", "")
+        self.assertError(self.send(message(), path="/v1/nothing"), 404, "not_found", "")
+        request = urllib.request.Request(f"http://127.0.0.1:{self.gw.api_port}/v1/messages", method="GET")
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=30)
+        self.assertEqual(caught.exception.code, 405)
+        self.assertEqual(json.loads(caught.exception.read())["error"]["code"], "method_not_allowed")
+
+
+class ApiLockoutTest(unittest.TestCase):
+    def test_failures_are_delayed_then_locked_with_429(self):
+        gw = Gateway(overrides={"submission": {"auth_max_failures": 3, "auth_failure_delay": "1s",
+                                               "auth_max_delay": "2s", "auth_lockout": "1m"}})
+        try:
+            gw.start()
+            self.assertTrue(wait_port(gw.api_port))
+            key, _ = api_key(gw, "app")
+            wrong = key[:-3] + "xyz"
+            for _ in range(2):
+                began = time.monotonic()
+                status, body, _ = post(gw.api_port, "/v1/messages", message(), key=wrong)
+                self.assertEqual(status, 401, body)
+                self.assertGreaterEqual(time.monotonic() - began, 0.5)  # the limiter's delay
+            status, body, _ = post(gw.api_port, "/v1/messages", message(), key=wrong)
+            self.assertEqual(status, 401, body)
+            status, body, headers = post(gw.api_port, "/v1/messages", message(), key=key)
+            self.assertEqual(status, 429, body)
+            self.assertEqual(body["error"]["code"], "too_many_failures")
+            self.assertEqual(headers["Retry-After"], "60")
+        finally:
+            gw.cleanup()
+
+
+class ApiAdmissionTest(unittest.TestCase):
+    def test_spool_refusal_is_503(self):
+        dead_port = free_port()
+        gw = Gateway(tenants={"example": {"domains": ["example.test"],
+                                          "delivery": {"target": "smtp", "host": "127.0.0.1", "port": dead_port}}},
+                     overrides={"spool": {"max_queued_bytes": "1MiB"}})
+        try:
+            gw.start()
+            self.assertTrue(wait_port(gw.api_port))
+            key, _ = api_key(gw, "app")
+            big = base64.b64encode(os.urandom(1100 * 1024)).decode()
+            status, body, _ = post(gw.api_port, "/v1/messages", message(
+                attachments=[{"filename": "big.bin", "content_base64": big}]), key=key)
+            self.assertEqual(status, 202, body)
+            status, body = wait_for(lambda: (lambda a: a[0] == 503 and a[:2])(
+                post(gw.api_port, "/v1/messages", message(), key=key)), timeout=10)
+            self.assertEqual(status, 503, body)
+            self.assertEqual(body["error"]["code"], "unavailable")
+        finally:
+            gw.cleanup()
+
+
+class ApiConfigTest(unittest.TestCase):
+    def test_tls_listener_and_remote_address_needs_allow_remote(self):
+        gw = Gateway(overrides={"api": {"tls": True}})
+        try:
+            gw.start()
+            self.assertTrue(wait_port(gw.api_port))
+            key, _ = api_key(gw, "app")
+            result = subprocess.run(
+                ["curl", "-sS", "-k", "-w", "\n%{http_code}", "-H", "Authorization: Bearer " + key,
+                 "--data-binary", json.dumps(message()), f"https://127.0.0.1:{gw.api_port}/v1/messages"],
+                capture_output=True, text=True, timeout=60)
+            self.assertEqual(result.stdout.rsplit("\n", 1)[-1], "202", result.stdout + result.stderr)
+            gw.stop()
+            gw.overrides["api"] = {"address": "0.0.0.0"}
+            gw.write_config()
+            result = gw.cli("check")
+            self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+            self.assertRegex(result.stderr, r"mxgate\.toml:\d+: api\.address: .*api\.allow_remote = true")
+        finally:
+            gw.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
