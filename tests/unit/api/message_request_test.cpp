@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mxgate/api/message_request.h"
+#include "mxgate/api/send_api.h"
 #include "mxgate/base/base64.h"
 #include "mxgate/mime/gmime.h"
 #include "mxgate/mime/message.h"
@@ -229,6 +230,22 @@ BOOST_AUTO_TEST_CASE(error_body_is_json_naming_the_field) {
   BOOST_TEST(parsed["error"]["status"] == 422);
   BOOST_TEST(parsed["error"]["code"] == "invalid_address");
   BOOST_TEST(parsed["error"]["field"] == "to[0]");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(api_key)
+
+// "<tenant>.<name>.<secret>": user names hold exactly one dot and secrets (base64url) none.
+BOOST_AUTO_TEST_CASE(splits_at_the_last_dot) {
+  std::string username;
+  std::string secret;
+  BOOST_TEST(api::splitApiKey("acme.crm.c2VjcmV0-_x", username, secret));
+  BOOST_TEST(username == "acme.crm");
+  BOOST_TEST(secret == "c2VjcmV0-_x");
+  BOOST_TEST(!api::splitApiKey("acme.crm", username, secret));  // no secret: "acme" is no user name
+  BOOST_TEST(!api::splitApiKey("nodots", username, secret));
+  BOOST_TEST(!api::splitApiKey("acme.crm.", username, secret));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
