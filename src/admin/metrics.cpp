@@ -107,6 +107,13 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   for (const auto& [result, count] : s.webhook_attempts) {
     out += fmt::format("mxgate_webhook_attempts_total{{result=\"{}\"}} {}\n", result, count);
   }
+  if (!s.api_requests.empty()) {
+    out += "# HELP mxgate_api_requests_total HTTP send API requests by answer (accepted 202, replayed 202 for a "
+           "repeated Idempotency-Key, refused 4xx, unavailable 503).\n# TYPE mxgate_api_requests_total counter\n";
+    for (const auto& [result, count] : s.api_requests) {
+      out += fmt::format("mxgate_api_requests_total{{result=\"{}\"}} {}\n", result, count);
+    }
+  }
   metric(out, "mxgate_webhook_endpoints_disabled", "gauge", "Webhook endpoints disabled after a 410 answer.",
          s.webhook_endpoints_disabled);
   labeled(out, "mxgate_events_total", "counter", "Events of the event outbox by what became of them.", "result",

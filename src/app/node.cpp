@@ -395,6 +395,17 @@ int Node::run() {
     if (raw->links_http) {
       snapshot.http_listeners.push_back(listenerSnapshot("links", *raw->links_http));
     }
+    if (raw->api_http) {
+      snapshot.http_listeners.push_back(listenerSnapshot("api", *raw->api_http));
+      const api::ApiCounters& requests = raw->send_api->counters();
+      snapshot.api_requests = {{"accepted", requests.accepted.load(std::memory_order_relaxed)},
+                               {"replayed", requests.replayed.load(std::memory_order_relaxed)},
+                               {"refused", requests.refused.load(std::memory_order_relaxed)},
+                               {"unavailable", requests.unavailable.load(std::memory_order_relaxed)}};
+      const io::Lane& lane = *raw->api_lane;
+      snapshot.lanes.push_back(
+          admin::LaneSnapshot{lane.name(), lane.depth(), lane.completed(), lane.refused(), lane.waitMicros()});
+    }
     for (const io::Lane* lane : {raw->read_lane.get(), raw->file_lane.get(), raw->auth_lane.get(),
                                  raw->payload_lane.get(), raw->credential_lane.get()}) {
       snapshot.lanes.push_back(

@@ -169,6 +169,7 @@ class ApiTest(unittest.TestCase):
         time.sleep(2)  # a second delivery would have arrived by now (the first did)
         subjects = [BytesParser(policy=policy.default).parsebytes(m)["Subject"] for m in self.gw.inbox_messages()]
         self.assertEqual(subjects.count("idempotent"), 1, subjects)
+        self.assertGreaterEqual(self.gw.metric('mxgate_api_requests_total{result="replayed"}'), 2)
 
     def test_unauthenticated_requests_get_401_alike(self):
         status, body, headers = post(self.gw.api_port, "/v1/messages", message())

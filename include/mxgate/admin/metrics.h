@@ -71,6 +71,7 @@ struct MetricsSnapshot {
   bool scan_enabled = false;
   scan::ScannerStats scan;
   std::vector<std::pair<std::string, uint64_t>> webhook_attempts;  // by result
+  std::vector<std::pair<std::string, uint64_t>> api_requests;  // HTTP send API answers by result; empty: no API
   uint64_t webhook_endpoints_disabled = 0;
   webhook::EventStats events;
   delivery::VerifierStats verifier;
