@@ -12,6 +12,7 @@
 #include "mxgate/base/log.h"
 #include "mxgate/mail/queue_id.h"
 #include "mxgate/pipeline/intake.h"
+#include "mxgate/pipeline/outbound_stages.h"
 #include "mxgate/server/commit.h"
 #include "mxgate/spool/admission.h"
 
@@ -50,6 +51,16 @@ bool validIdempotencyKey(std::string_view key) {
 
 bool hasEightBit(std::string_view bytes) {
   return std::any_of(bytes.begin(), bytes.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+// The request field a header sender binding refusal is about ("From domain x", "Sender domain
+// x"): the raw message, or the JSON field that set the header (a JSON request cannot set a
+// DKIM-Signature).
+std::string headerSenderField(std::string_view detail, bool raw) {
+  if (raw) {
+    return "message_base64";
+  }
+  return detail.starts_with("Sender") ? "headers.Sender" : "from";
 }
 
 // A stage's refusal of a recipient as its status in the answer.
@@ -358,8 +369,20 @@ void SendApi::onPrepared(uint64_t id, Prepared prepared) {
   pending.listener.role = config::ListenerRole::Submission;
   pending.listener.auth_checks = false;
 
+  const pipeline::Decision binding =
+      pipeline::bindEnvelopeSender(config, pending.tenant, pending.submission.mail_from);
+  if (binding.action == pipeline::Action::Reject) {
+    answerError(id, Error{403, "sender_not_allowed", binding.detail + " is not a domain of the API key's tenant",
+                          pending.raw ? "mail_from" : "from"});
+    return;
+  }
   pipeline::Transaction transaction;
   transaction.id = mail::QueueId::generate();
+  transaction.origin = spool::Origin::Api;
+  transaction.tenant = pending.tenant;
+  transaction.auth_user = pending.username;
+  transaction.tags = pending.submission.tags;
+  transaction.metadata = pending.submission.metadata;
   transaction.client_ip = pending.client_ip;
   transaction.mail_from = pending.submission.mail_from.str();
   transaction.mail_from_domain = pending.submission.mail_from.domain;
@@ -406,8 +429,10 @@ void SendApi::onPrepared(uint64_t id, Prepared prepared) {
           found->second->intake->recordRejection(decision);
         }
         const bool binding = decision.reason == "sender_binding";
+        const bool raw = found != pending_.end() && found->second->raw;
         answerError(id, Error{binding ? 403 : 422, binding ? "sender_not_allowed" : "rejected",
-                              decision.detail.empty() ? decision.reason : decision.detail, binding ? "from" : ""});
+                              decision.detail.empty() ? decision.reason : decision.detail,
+                              binding ? headerSenderField(decision.detail, raw) : ""});
         return;
       }
     }

@@ -5,14 +5,22 @@
   413 a body over api.max_request_size, 422 bad fields (missing to, bad address, bad base64,
   too many recipients, send_at), 429 with Retry-After once a user is locked, 503 when the spool
   refuses (spool.max_queued_bytes).
-- 202 only for a message that is queued: its MIME (built with GMime) parsed by Python's email
-  package (text and html alternatives, attachment bytes equal, no Bcc), with curl too.
+- 202 only for a message that is queued, then delivered by MX (dns_server.py, an aiosmtpd
+  receiver on 127.0.0.6 with [mx] port set high): its MIME (built with GMime) parsed by Python's
+  email package (text and html alternatives, attachment bytes equal, Bcc only in the envelope),
+  with curl too; tags and metadata reach the spool record.
+- Idempotency-Key: the same id again and one delivery; another body with the key is 422.
+- Sender binding: the HTTP half of the cross-tenant matrix (support_outbound.py) over
+  /v1/messages/raw, 403 for every combination that is not wholly the tenant's own, and only the
+  allowed ones delivered.
 - The raw form, TLS on the API listener, and the config error for an address off loopback.
 """
 import base64
 import json
 import os
+import re
 import subprocess
+import tempfile
 import time
 import unittest
 import urllib.error
@@ -20,7 +28,32 @@ import urllib.request
 from email import policy
 from email.parser import BytesParser
 
-from harness import Gateway, free_port, wait_port
+from harness import Gateway, RecordingSink, free_port, wait_port
+from support_outbound import Domains, attempt_message, cross_tenant_attempts
+from webhook_receiver import Receiver, whsec
+
+MX_HOST = "127.0.0.6"
+DEAD_MX_HOST = "127.0.0.7"
+ZONE = {
+    "far.test": [{"type": "MX", "value": [10, "mx.far.test"]}],
+    "mx.far.test": [{"type": "A", "value": MX_HOST}],
+    "stuck.test": [{"type": "MX", "value": [10, "mx.stuck.test"]}],
+    "mx.stuck.test": [{"type": "A", "value": DEAD_MX_HOST}],
+}
+
+
+EVENTS_KEY = b"api-events-key-0123456789abcdefg"
+
+
+def tenants(events=None):
+    """Two tenants; their inbound mail (none in these tests) would go to files; example's events
+    to the receiver events when given."""
+    inbox = os.path.join(tempfile.gettempdir(), "mxgate-api-inbound")
+    made = {"example": {"domains": ["example.test"], "delivery": {"target": "file", "path": inbox}},
+            "beta": {"domains": ["beta.test"], "delivery": {"target": "file", "path": inbox}}}
+    if events is not None:
+        made["example"]["events"] = {"url": events.url, "secrets": [whsec(EVENTS_KEY)], "allow_private": True}
+    return made
 
 
 def post(port, path, body, key=None, headers=None, raw_body=None, timeout=30):
@@ -61,7 +94,7 @@ def wait_for(predicate, timeout=30.0):
 
 
 def message(**fields):
-    body = {"from": "App <app@example.test>", "to": ["user@example.test"], "subject": "Hello", "text": "hi"}
+    body = {"from": "App <app@example.test>", "to": ["user@far.test"], "subject": "Hello", "text": "hi"}
     body.update(fields)
     return body
 
@@ -69,7 +102,12 @@ def message(**fields):
 class ApiTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.gw = Gateway(overrides={"api": {"max_request_size": "64KiB", "max_recipients": 5}})
+        mx_port = free_port()
+        cls.mx = RecordingSink(host=MX_HOST, port=mx_port).start()
+        cls.events = Receiver([EVENTS_KEY]).start()
+        cls.gw = Gateway(tenants=tenants(cls.events), zone=ZONE,
+                         overrides={"api": {"max_request_size": "64KiB", "max_recipients": 5},
+                                    "mx": {"port": mx_port, "address_families": "ipv4"}})
         cls.gw.start()
         assert wait_port(cls.gw.api_port)
         cls.key, _ = api_key(cls.gw, "app")
@@ -77,6 +115,8 @@ class ApiTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.gw.cleanup()
+        cls.mx.stop()
+        cls.events.stop()
 
     def send(self, body, path="/v1/messages", key=None, **kwargs):
         return post(self.gw.api_port, path, body, key=self.key if key is None else key, **kwargs)
@@ -91,13 +131,14 @@ class ApiTest(unittest.TestCase):
         self.assertTrue(body["error"]["message"], body)
 
     def delivered(self, count):
-        return wait_for(lambda: len(self.gw.inbox_files()) >= count and self.gw.inbox_messages())
+        """The MX receiver's messages once it has count of them ([] after 30 s without)."""
+        return wait_for(lambda: self.mx.count() >= count and list(self.mx.messages)) or []
 
     def test_accepted_message_is_mime_built_with_alternatives_and_attachment(self):
-        before = len(self.gw.inbox_files())
+        before = self.mx.count()
         pdf = bytes(range(256)) * 8
         status, body, _ = self.send(message(
-            to=["Alice <alice@example.test>"], cc="carol@example.test", bcc=["hidden@example.test"],
+            to=["Alice <alice@far.test>"], cc="carol@far.test", bcc=["hidden@far.test"],
             subject="Grüße", text="plain text body", html="<p>html body</p>",
             attachments=[{"filename": "report.pdf", "content_type": "application/pdf",
                           "content_base64": base64.b64encode(pdf).decode()}],
@@ -105,20 +146,21 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(status, 202, body)
         self.assertRegex(body["id"], r"^[0-9A-Z]{20}$")
         self.assertEqual([r["address"] for r in body["recipients"]],
-                         ["alice@example.test", "carol@example.test", "hidden@example.test"])
+                         ["alice@far.test", "carol@far.test", "hidden@far.test"])
         self.assertTrue(all(r["status"] == "queued" for r in body["recipients"]), body)
         self.assertIn(f"{body['id']}: event=accepted", self.gw.log())
         messages = self.delivered(before + 1)
-        self.assertTrue(messages, self.gw.log())
-        parsed = BytesParser(policy=policy.default).parsebytes(messages[-1])
+        self.assertTrue(messages, self.gw.log()[-3000:])
+        delivered = messages[-1]
+        self.assertEqual(delivered["mail_from"], "app@example.test")
+        self.assertEqual(sorted(delivered["rcpt_tos"]), ["alice@far.test", "carol@far.test", "hidden@far.test"])
+        parsed = BytesParser(policy=policy.default).parsebytes(delivered["data"])
         self.assertEqual(parsed["Subject"], "Grüße")
         self.assertEqual(parsed["From"], "App <app@example.test>")
         self.assertIsNotNone(parsed["Message-ID"])
         self.assertIsNotNone(parsed["Date"])
         self.assertIsNone(parsed["Bcc"])
-        # bcc only in the envelope: the file target's Delivered-To names it, no header of the message does
-        self.assertEqual([name for name, value in parsed.items() if "hidden@" in str(value)],
-                         ["Delivered-To"])
+        self.assertNotIn(b"hidden@", delivered["data"])  # bcc only in the envelope
         self.assertEqual(parsed.get_content_type(), "multipart/mixed")
         alternative, attachment = parsed.get_payload()
         self.assertEqual(alternative.get_content_type(), "multipart/alternative")
@@ -126,6 +168,14 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(alternative.get_payload()[0].get_content().strip(), "plain text body")
         self.assertEqual(attachment.get_filename(), "report.pdf")
         self.assertEqual(attachment.get_payload(decode=True), pdf)
+        # tags and metadata went into the spool record: the delivered event carries them
+        def delivered_event():
+            return [r["json"]["data"] for r in self.events.received()
+                    if r["json"] and r["json"]["type"] == "message.delivered"
+                    and r["json"]["data"].get("recipient") == "alice@far.test"]
+        self.assertTrue(wait_for(delivered_event), self.gw.log()[-3000:])
+        self.assertEqual(delivered_event()[0]["tags"], ["welcome"])
+        self.assertEqual(delivered_event()[0]["metadata"], {"ticket": "42"})
 
     def test_curl_sends_a_message(self):
         result = subprocess.run(
@@ -138,19 +188,56 @@ class ApiTest(unittest.TestCase):
         self.assertRegex(json.loads(body)["id"], r"^[0-9A-Z]{20}$")
 
     def test_raw_message_with_its_envelope(self):
-        before = len(self.gw.inbox_files())
-        raw = b"From: App <app@example.test>\nTo: user@example.test\nSubject: raw form\n\nraw body\n"
-        status, body, _ = self.send({"to": ["user@example.test"], "message_base64": base64.b64encode(raw).decode()},
-                                    path="/v1/messages/raw")
+        before = self.mx.count()
+        raw = b"From: App <app@example.test>\nTo: user@far.test\nSubject: raw form\n\nraw body\n"
+        status, body, _ = self.send({"to": ["other@far.test"], "mail_from": "bounces@example.test",
+                                     "message_base64": base64.b64encode(raw).decode()}, path="/v1/messages/raw")
         self.assertEqual(status, 202, body)
         messages = self.delivered(before + 1)
-        parsed = BytesParser(policy=policy.default).parsebytes(messages[-1])
+        self.assertTrue(messages, self.gw.log()[-3000:])
+        self.assertEqual((messages[-1]["mail_from"], messages[-1]["rcpt_tos"]), ("bounces@example.test", ["other@far.test"]))
+        parsed = BytesParser(policy=policy.default).parsebytes(messages[-1]["data"])
         self.assertEqual(parsed["Subject"], "raw form")
         self.assertIsNotNone(parsed["Message-ID"])
-        self.assertIn(b"raw body\r\n", messages[-1])
+        self.assertIn(b"raw body\r\n", messages[-1]["data"])
+
+    def test_senders_outside_the_tenant_get_403(self):
+        self.assertError(self.send(message(**{"from": "app@beta.test"})), 403, "sender_not_allowed", "from")
+        self.assertError(self.send(message(**{"from": "app@foreign.test"})), 403, "sender_not_allowed", "from")
+        self.assertError(self.send(message(headers={"Sender": "ops@beta.test"})), 403, "sender_not_allowed",
+                         "headers.Sender")
+        raw = base64.b64encode(b"From: app@example.test\r\nSubject: x\r\n\nx\r\n").decode()
+        self.assertError(self.send({"to": "u@far.test", "mail_from": "app@beta.test", "message_base64": raw},
+                                   path="/v1/messages/raw"), 403, "sender_not_allowed", "mail_from")
+        raw = base64.b64encode(b"From: app@beta.test\r\nSubject: x\r\n\nx\r\n").decode()
+        self.assertError(self.send({"to": "u@far.test", "mail_from": "app@example.test", "message_base64": raw},
+                                   path="/v1/messages/raw"), 403, "sender_not_allowed", "message_base64")
+
+    def test_cross_tenant_attempts_send_nothing_but_the_tenants_own(self):
+        domains = Domains(own="example.test", other="beta.test", foreign="foreign.test")
+        before = self.mx.count()
+        attempts = list(cross_tenant_attempts(domains, "rcpt@far.test"))
+        self.assertGreaterEqual(len(attempts), 400)
+        allowed = []
+        for attempt in attempts:
+            status, body, _ = self.send({"mail_from": attempt.mail_from, "to": ["rcpt@far.test"],
+                                         "message_base64": base64.b64encode(attempt_message(attempt)).decode()},
+                                        path="/v1/messages/raw")
+            self.assertEqual(status, 202 if attempt.allowed else 403, f"{attempt.label}: {body}")
+            if status == 202:
+                allowed.append(attempt.number)
+            else:
+                self.assertEqual(body["error"]["code"], "sender_not_allowed", attempt.label)
+        self.assertEqual(len(allowed), 12)  # 4 wholly-own combinations in each of 3 address forms
+        self.assertTrue(wait_for(lambda: self.mx.count() >= before + len(allowed), 60), self.gw.log()[-3000:])
+        time.sleep(2)
+        delivered = self.mx.messages[before:]
+        subjects = sorted(int(number) for d in delivered
+                          for number in re.findall(rb"Subject: cross-tenant attempt (\d+)", d["data"]))
+        self.assertEqual(subjects, sorted(allowed))
 
     def test_idempotency_key_returns_the_same_id_and_sends_once(self):
-        before = len(self.gw.inbox_files())
+        before = self.mx.count()
         body = message(text="exactly once", subject="idempotent")
         first = self.send(body, headers={"Idempotency-Key": "order-1001"})
         self.assertEqual(first[0], 202, first[1])
@@ -167,7 +254,7 @@ class ApiTest(unittest.TestCase):
                          "Idempotency-Key")
         self.assertTrue(self.delivered(before + 1))
         time.sleep(2)  # a second delivery would have arrived by now (the first did)
-        subjects = [BytesParser(policy=policy.default).parsebytes(m)["Subject"] for m in self.gw.inbox_messages()]
+        subjects = [BytesParser(policy=policy.default).parsebytes(m["data"])["Subject"] for m in self.mx.messages]
         self.assertEqual(subjects.count("idempotent"), 1, subjects)
         self.assertGreaterEqual(self.gw.metric('mxgate_api_requests_total{result="replayed"}'), 2)
 
@@ -188,16 +275,16 @@ class ApiTest(unittest.TestCase):
     def test_bad_requests_name_their_field(self):
         self.assertError(self.send(None, raw_body=b'{"from": "app@example.test", '), 400, "malformed_json", "")
         self.assertError(self.send(message(to=[])), 422, "missing_field", "to")
-        self.assertError(self.send(message(to=["ok@example.test", "not an address"])), 422, "invalid_address",
+        self.assertError(self.send(message(to=["ok@far.test", "not an address"])), 422, "invalid_address",
                          "to[1]")
         self.assertError(self.send(message(attachments=[{"filename": "a", "content_base64": "***"}])), 422,
                          "invalid_base64", "attachments[0].content_base64")
-        self.assertError(self.send(message(to=[f"u{i}@example.test" for i in range(6)])), 422,
+        self.assertError(self.send(message(to=[f"u{i}@far.test" for i in range(6)])), 422,
                          "too_many_recipients", "to")
         self.assertError(self.send(message(send_at="2030-01-01T00:00:00Z")), 422, "not_supported", "send_at")
-        self.assertError(self.send(message(headers={"X-Evil": "a\r\nBcc: x@example.test"})), 422, "invalid_field",
+        self.assertError(self.send(message(headers={"X-Evil": "a\r\nBcc: x@far.test"})), 422, "invalid_field",
                          "headers.X-Evil")
-        self.assertError(self.send({"to": "user@example.test", "message_base64": "%%"}, path="/v1/messages/raw"),
+        self.assertError(self.send({"to": "user@far.test", "message_base64": "%%"}, path="/v1/messages/raw"),
                          422, "invalid_base64", "message_base64")
 
     def test_too_large_wrong_path_and_method(self):
@@ -237,20 +324,19 @@ class ApiLockoutTest(unittest.TestCase):
 
 class ApiAdmissionTest(unittest.TestCase):
     def test_spool_refusal_is_503(self):
-        dead_port = free_port()
-        gw = Gateway(tenants={"example": {"domains": ["example.test"],
-                                          "delivery": {"target": "smtp", "host": "127.0.0.1", "port": dead_port}}},
-                     overrides={"spool": {"max_queued_bytes": "1MiB"}})
+        gw = Gateway(tenants=tenants(), zone=ZONE,
+                     overrides={"spool": {"max_queued_bytes": "1MiB"},
+                                "mx": {"port": free_port(), "address_families": "ipv4"}})
         try:
             gw.start()
             self.assertTrue(wait_port(gw.api_port))
             key, _ = api_key(gw, "app")
             big = base64.b64encode(os.urandom(1100 * 1024)).decode()
             status, body, _ = post(gw.api_port, "/v1/messages", message(
-                attachments=[{"filename": "big.bin", "content_base64": big}]), key=key)
+                to="user@stuck.test", attachments=[{"filename": "big.bin", "content_base64": big}]), key=key)
             self.assertEqual(status, 202, body)
             status, body = wait_for(lambda: (lambda a: a[0] == 503 and a[:2])(
-                post(gw.api_port, "/v1/messages", message(), key=key)), timeout=10)
+                post(gw.api_port, "/v1/messages", message(to="user@stuck.test"), key=key)), timeout=10)
             self.assertEqual(status, 503, body)
             self.assertEqual(body["error"]["code"], "unavailable")
         finally:
