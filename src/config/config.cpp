@@ -1095,6 +1095,18 @@ class Loader {
         }
       }
     }
+    // An HTTP listener's port must not be a listener's too.
+    const auto check_http_port = [&](std::string_view key, const std::string& address, uint16_t port) {
+      if (port == 0) {
+        return;
+      }
+      const auto it = endpoints.find(addressKey(address, port));
+      if (it != endpoints.end()) {
+        sink.add(node_lines_[key], key,
+                 fmt::format("{} is already used by listener {}", endpoint(address, port),
+                             quote(c.listeners[it->second].name)));
+      }
+    };
     if (!c.api.address.empty()) {
       if (!c.api.allow_remote && !isLoopbackAddress(c.api.address)) {
         sink.add(node_lines_["api.address"], "api.address",
@@ -1102,23 +1114,9 @@ class Loader {
                              "api.allow_remote = true",
                              quote(c.api.address)));
       }
-      if (c.api.port != 0) {
-        const auto it = endpoints.find(addressKey(c.api.address, c.api.port));
-        if (it != endpoints.end()) {
-          sink.add(node_lines_["api.port"], "api.port",
-                   fmt::format("{} is already used by listener {}", endpoint(c.api.address, c.api.port),
-                               quote(c.listeners[it->second].name)));
-        }
-      }
+      check_http_port("api.port", c.api.address, c.api.port);
     }
-    if (c.admin.port != 0) {
-      const auto it = endpoints.find(addressKey(c.admin.address, c.admin.port));
-      if (it != endpoints.end()) {
-        sink.add(node_lines_["admin.port"], "admin.port",
-                 fmt::format("{} is already used by listener {}", endpoint(c.admin.address, c.admin.port),
-                             quote(c.listeners[it->second].name)));
-      }
-    }
+    check_http_port("admin.port", c.admin.address, c.admin.port);
   }
 
   void checkTenants() {

@@ -210,6 +210,33 @@ tls = "ssl"
              boost::test_tools::per_element());
 }
 
+// The send API off loopback only when allow_remote says so; its port is not a listener's; its
+// limits have bounds.
+BOOST_AUTO_TEST_CASE(api_listener_keys) {
+  BOOST_TEST(errorsOf(R"([api]
+address = "192.0.2.10"
+port = 2525
+max_request_size = 100
+idempotency_window = "10s"
+[[listener]]
+name = "mx"
+address = "192.0.2.10"
+port = 2525
+)") == (Lines{
+                 "node.toml:2: api.address: \"192.0.2.10\" is not a loopback address: the send API faces the network "
+                 "only with api.allow_remote = true",
+                 "node.toml:3: api.port: 192.0.2.10:2525 is already used by listener \"mx\"",
+                 "node.toml:4: api.max_request_size: out of range: must be between 1KiB and 512MiB",
+                 "node.toml:5: api.idempotency_window: out of range: must be between 1m and 7d",
+             }),
+             boost::test_tools::per_element());
+  BOOST_TEST(errorsOf(R"([api]
+address = "192.0.2.10"
+allow_remote = true
+)")
+                 .empty());
+}
+
 BOOST_AUTO_TEST_CASE(outbound_policy_keys) {
   BOOST_TEST(policyErrors(R"(tenant = "a"
 domains = ["a.test"]

@@ -499,31 +499,38 @@ std::string readFormat(const std::string& path) {
   return format;
 }
 
+// Writes a spool as an older version did: these families only, the given format and, when
+// event_key is not empty, one event in family 7.
+void writeOlderSpool(const std::string& path, std::initializer_list<const char*> names, const char* format,
+                     const std::string& event_key = {}, const std::string& event = {}) {
+  rocksdb::DB* db = nullptr;
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : names) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  BOOST_REQUIRE(rocksdb::DB::Open(options, path, families, &handles, &db).ok());
+  BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", format).ok());
+  if (!event_key.empty()) {
+    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[7], event_key, event).ok());
+  }
+  for (auto* handle : handles) {
+    db->DestroyColumnFamilyHandle(handle);
+  }
+  delete db;
+}
+
 // A format-2 spool, as the previous version wrote it (no credentials family): it opens, gains the
 // family (and the idempotency family), keeps its records and is recorded as format 4;
 // credentials then round-trip.
 BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
   TempSpool temp;
-  {
-    rocksdb::DB* db = nullptr;
-    rocksdb::DBOptions options;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name : {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    BOOST_REQUIRE(rocksdb::DB::Open(options, temp.path, families, &handles, &db).ok());
-    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", "2").ok());
-    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[7], spool::eventKey("acme", 100, 0),
-                          spool::encodeEvent({100, "evt_a", "acme", "message.accepted", "{}", 0, false, 0}))
-                      .ok());
-    for (auto* handle : handles) {
-      db->DestroyColumnFamilyHandle(handle);
-    }
-    delete db;
-  }
+  writeOlderSpool(temp.path, {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints"},
+                  "2", spool::eventKey("acme", 100, 0),
+                  spool::encodeEvent({100, "evt_a", "acme", "message.accepted", "{}", 0, false, 0}));
   {
     auto store = temp.open();
     size_t events = 0;
@@ -547,24 +554,9 @@ BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
 // idempotency records then round-trip per tenant, and expired ones are listed for the purge.
 BOOST_AUTO_TEST_CASE(format_3_spool_gains_the_idempotency_family) {
   TempSpool temp;
-  {
-    rocksdb::DB* db = nullptr;
-    rocksdb::DBOptions options;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name :
-         {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    BOOST_REQUIRE(rocksdb::DB::Open(options, temp.path, families, &handles, &db).ok());
-    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", "3").ok());
-    for (auto* handle : handles) {
-      db->DestroyColumnFamilyHandle(handle);
-    }
-    delete db;
-  }
+  writeOlderSpool(temp.path,
+                  {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials"},
+                  "3");
   {
     auto store = temp.open();
     spool::Batch batch;
