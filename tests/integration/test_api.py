@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -28,6 +29,9 @@ import urllib.request
 from email import policy
 from email.parser import BytesParser
 
+import dkim
+
+import test_outbound
 from harness import Gateway, RecordingSink, free_port, wait_port
 from support_outbound import Domains, attempt_message, cross_tenant_attempts
 from webhook_receiver import Receiver, whsec
@@ -45,14 +49,17 @@ ZONE = {
 EVENTS_KEY = b"api-events-key-0123456789abcdefg"
 
 
-def tenants(events=None):
+def tenants(events=None, dkim_key=None):
     """Two tenants; their inbound mail (none in these tests) would go to files; example's events
-    to the receiver events when given."""
+    to the receiver events and its mail signed with selector api1 and dkim_key when given."""
     inbox = os.path.join(tempfile.gettempdir(), "mxgate-api-inbound")
     made = {"example": {"domains": ["example.test"], "delivery": {"target": "file", "path": inbox}},
             "beta": {"domains": ["beta.test"], "delivery": {"target": "file", "path": inbox}}}
     if events is not None:
         made["example"]["events"] = {"url": events.url, "secrets": [whsec(EVENTS_KEY)], "allow_private": True}
+    if dkim_key is not None:
+        made["example"]["dkim.keys"] = [{"domain": "example.test", "selector": "api1", "algorithm": "rsa-sha256",
+                                         "key_file": dkim_key}]
     return made
 
 
@@ -105,7 +112,9 @@ class ApiTest(unittest.TestCase):
         mx_port = free_port()
         cls.mx = RecordingSink(host=MX_HOST, port=mx_port).start()
         cls.events = Receiver([EVENTS_KEY]).start()
-        cls.gw = Gateway(tenants=tenants(cls.events), zone=ZONE,
+        cls.tmp = tempfile.mkdtemp(prefix="mxgate-api-")
+        key_file, cls.dkim_record = test_outbound.keygen(cls.tmp, "api1", "rsa")
+        cls.gw = Gateway(tenants=tenants(cls.events, key_file), zone=ZONE,
                          overrides={"api": {"max_request_size": "64KiB", "max_recipients": 5},
                                     "mx": {"port": mx_port, "address_families": "ipv4"}})
         cls.gw.start()
@@ -117,6 +126,7 @@ class ApiTest(unittest.TestCase):
         cls.gw.cleanup()
         cls.mx.stop()
         cls.events.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def send(self, body, path="/v1/messages", key=None, **kwargs):
         return post(self.gw.api_port, path, body, key=self.key if key is None else key, **kwargs)
@@ -161,6 +171,11 @@ class ApiTest(unittest.TestCase):
         self.assertIsNotNone(parsed["Date"])
         self.assertIsNone(parsed["Bcc"])
         self.assertNotIn(b"hidden@", delivered["data"])  # bcc only in the envelope
+        # signed by the outbound stages like a submission: dkimpy verifies what arrived
+        record = self.dkim_record.encode()
+        self.assertTrue(dkim.verify(delivered["data"], dnsfunc=lambda name, timeout=5:
+                                    record if name.rstrip(b".") == b"api1._domainkey.example.test" else None),
+                        delivered["data"][:1500])
         self.assertEqual(parsed.get_content_type(), "multipart/mixed")
         alternative, attachment = parsed.get_payload()
         self.assertEqual(alternative.get_content_type(), "multipart/alternative")
