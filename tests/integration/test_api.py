@@ -20,6 +20,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -33,6 +35,7 @@ import dkim
 
 import test_outbound
 from harness import Gateway, RecordingSink, free_port, wait_port
+from support_protocol import self_signed
 from support_outbound import Domains, attempt_message, cross_tenant_attempts
 from webhook_receiver import Receiver, whsec
 
@@ -358,7 +361,39 @@ class ApiAdmissionTest(unittest.TestCase):
             gw.cleanup()
 
 
+def peer_certificate(port):
+    """The DER certificate the API presents on a new TLS connection."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw) as tls:
+            return tls.getpeercert(binary_form=True)
+
+
 class ApiConfigTest(unittest.TestCase):
+    def test_tls_certificate_reloads_for_the_next_connections(self):
+        tmp = tempfile.mkdtemp(prefix="mxgate-api-tls-")
+        first = self_signed(tmp, "first.test")
+        second = self_signed(tmp, "second.test")
+        cert, key = os.path.join(tmp, "api.crt"), os.path.join(tmp, "api.key")
+        shutil.copy(first[0], cert)
+        shutil.copy(first[1], key)
+        gw = Gateway(overrides={"api": {"tls": True}, "tls": {"cert": cert, "key": key}})
+        try:
+            gw.start()
+            self.assertTrue(wait_port(gw.api_port))
+            before = peer_certificate(gw.api_port)
+            self.assertEqual(before, ssl.PEM_cert_to_DER_cert(open(first[0]).read()))
+            shutil.copy(second[0], cert)
+            shutil.copy(second[1], key)
+            gw.reload()
+            self.assertTrue(wait_for(lambda: "event=reloaded" in gw.log()), gw.log()[-2000:])
+            self.assertEqual(peer_certificate(gw.api_port), ssl.PEM_cert_to_DER_cert(open(second[0]).read()))
+        finally:
+            gw.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_tls_listener_and_remote_address_needs_allow_remote(self):
         gw = Gateway(overrides={"api": {"tls": True}})
         try:
