@@ -340,6 +340,35 @@ class ApiLockoutTest(unittest.TestCase):
             gw.cleanup()
 
 
+class ApiIdempotencyExpiryTest(unittest.TestCase):
+    def test_an_expired_key_sends_again_and_is_purged(self):
+        mx_port = free_port()
+        mx = RecordingSink(host=MX_HOST, port=mx_port).start()
+        gw = Gateway(tenants=tenants(), zone=ZONE,
+                     overrides={"api": {"idempotency_window": "1m"}, "mx": {"port": mx_port, "address_families": "ipv4"}})
+        try:
+            gw.start()
+            self.assertTrue(wait_port(gw.api_port))
+            key, _ = api_key(gw, "app")
+            began = time.monotonic()
+            first = post(gw.api_port, "/v1/messages", message(), key=key, headers={"Idempotency-Key": "renewed"})
+            kept = post(gw.api_port, "/v1/messages", message(), key=key, headers={"Idempotency-Key": "purged"})
+            self.assertEqual((first[0], kept[0]), (202, 202), (first[1], kept[1]))
+            time.sleep(max(0.0, 62 - (time.monotonic() - began)))
+            again = post(gw.api_port, "/v1/messages", message(), key=key, headers={"Idempotency-Key": "renewed"})
+            self.assertEqual(again[0], 202, again[1])
+            self.assertNotEqual(again[1]["id"], first[1]["id"])  # expired: a new message
+            self.assertNotIn("Idempotent-Replayed", again[2])
+            # the purge runs every minute and removes the expired records; the renewed one is young
+            self.assertTrue(wait_for(lambda: "event=idempotency_purged records=" in gw.log(), 90), gw.log()[-2000:])
+            replay = post(gw.api_port, "/v1/messages", message(), key=key, headers={"Idempotency-Key": "renewed"})
+            self.assertEqual((replay[0], replay[1]["id"], replay[2]["Idempotent-Replayed"]), (202, again[1]["id"], "true"))
+            self.assertTrue(wait_for(lambda: mx.count() == 3), gw.log()[-2000:])
+        finally:
+            gw.cleanup()
+            mx.stop()
+
+
 class ApiAdmissionTest(unittest.TestCase):
     def test_spool_refusal_is_503(self):
         gw = Gateway(tenants=tenants(), zone=ZONE,
