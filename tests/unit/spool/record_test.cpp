@@ -1,5 +1,8 @@
 // Unit tests for the spool record codec (queue/README.md "Message record").
 #include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "mxgate/spool/record.h"
 
@@ -226,6 +229,21 @@ BOOST_AUTO_TEST_CASE(quarantine_and_audit_records_round_trip) {
   }
   spool::CredentialRecord wrong_kind;
   BOOST_TEST((spool::decodeCredential(spool::encodeEndpoint(endpoint), wrong_kind) == spool::DecodeStatus::BadMagic));
+
+  spool::IdempotencyRecord idempotency{"example", "order-1", std::string(64, 'a'), "0006C8262KS1X0000T8B",
+                                       "{\"id\":\"0006C8262KS1X0000T8B\"}", 10, 20};
+  spool::IdempotencyRecord i;
+  BOOST_REQUIRE((spool::decodeIdempotency(spool::encodeIdempotency(idempotency), i) == spool::DecodeStatus::Ok));
+  BOOST_TEST((i == idempotency));
+  BOOST_TEST((spool::decodeIdempotency(spool::encodeCredential(spool::CredentialRecord{}), i) ==
+              spool::DecodeStatus::BadMagic));
+  std::string corpus;
+  {
+    std::ifstream in(std::string(MXGATE_SOURCE_DIR) + "/tests/fuzz/record/corpus/idempotency", std::ios::binary);
+    corpus.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  BOOST_REQUIRE((spool::decodeIdempotency(corpus, i) == spool::DecodeStatus::Ok));  // the fuzz seed decodes
+  BOOST_TEST(i.key == "order-1001");
 }
 
 // Each tenant's events sort together, live ones in time order, then its dead ones (compared
