@@ -80,6 +80,9 @@ Event make(std::string_view type, std::string_view tenant, uint64_t at_us, const
   if (!fields.remote.empty()) {
     data["remote"] = fields.remote;
   }
+  if (!fields.bounce_class.empty()) {
+    data["bounce"] = {{"class", fields.bounce_class}, {"label", fields.bounce_label}};
+  }
   if (!fields.reason.empty()) {
     data["reason"] = fields.reason;
   }

@@ -768,7 +768,7 @@ void Scheduler::deliver(const std::shared_ptr<Job>& job) {
 // wants events; written with the job's outcome.
 void Scheduler::addRecipientEvent(Job& job, const spool::MessageRecord& record, std::string_view type,
                                   const spool::RecipientRecord& recipient, const std::string& remote, uint64_t at_us,
-                                  uint64_t next_attempt_us) {
+                                  uint64_t next_attempt_us, const bounce::Classification* classified) {
   if (!events::wanted(job.config.get(), recipient.tenant)) {
     return;
   }
@@ -780,6 +780,10 @@ void Scheduler::addRecipientEvent(Job& job, const spool::MessageRecord& record, 
   fields.reply = recipient.last_reply;
   fields.remote = remote;
   fields.next_attempt_us = next_attempt_us;
+  if (classified != nullptr) {
+    fields.bounce_class = std::string(bounce::className(classified->cls));
+    fields.bounce_label = classified->label;
+  }
   job.events.push_back(events::make(type, recipient.tenant, at_us, fields));
 }
 
@@ -820,9 +824,16 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
     log::Line line(outcome.outcome == delivery::Outcome::Delivered ? log::Level::Info : log::Level::Warn,
                    job->id.str(), outcomeEvent(outcome.outcome));
     line.kv("to", recipient.address).kv("remote", result.remote).kv("attempt", recipient.attempts).kv("reply", outcome.reply);
+    std::optional<bounce::Classification> classified;
+    if (outcome.outcome != delivery::Outcome::Delivered && job->config && job->config->bounce_rules) {
+      classified = bounce::classify(*job->config->bounce_rules, outcome.reply,
+                                    outcome.outcome == delivery::Outcome::PermFail);
+      line.kv("class", bounce::className(classified->cls)).kv("label", classified->label);
+    }
     const bool expires = outcome.outcome == delivery::Outcome::TempFail && age >= max_age;
     addRecipientEvent(*job, record, deliveryEventType(outcome.outcome), recipient, result.remote, now,
-                      outcome.outcome == delivery::Outcome::TempFail && !expires ? recipient.next_attempt_us : 0);
+                      outcome.outcome == delivery::Outcome::TempFail && !expires ? recipient.next_attempt_us : 0,
+                      classified ? &*classified : nullptr);
     if (expires) {
       recipient.state = spool::RecipientState::Failed;
       recipient.last_reply = std::string(kExpiredReply) + std::to_string(job->retry.max_age.count()) +
