@@ -95,7 +95,9 @@ class Intake {
   bool needsMessage() const;
 
   // A recipient routed to its tenant: every stage sees it, and the first Reject or TempFail
-  // refuses it (returned); otherwise it joins the transaction and Continue is returned.
+  // refuses it (returned; with the decision's event, if any, written unsynced for the sending
+  // tenant, or the recipient's tenant inbound); otherwise it joins the transaction and Continue
+  // is returned.
   Decision addRecipient(Recipient recipient);
   // The client's content as it streams (see Stage::content).
   void content(std::string_view content);
@@ -112,6 +114,7 @@ class Intake {
 
  private:
   void start();
+  void recordRefusal(const Recipient& recipient, const Decision& decision);
   void onHeadersComplete();
   void onStageFinished();
   void complete();

@@ -1,5 +1,5 @@
 // The durable spool: RocksDB column families meta, body, open, corrupt, quarantine, audit,
-// events, endpoints and credentials (queue/README.md), and the group-commit writer thread that is the only
+// events, endpoints, credentials and suppress (queue/README.md), and the group-commit writer thread that is the only
 // writer.
 //
 // Sessions and the scheduler build a Batch and submit() it; the writer thread drains
@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "mxgate/config/config.h"
@@ -67,6 +68,10 @@ class Batch {
   void deleteEndpoint(const std::string& key);
   // A tenant's credential, keyed by its user name (replaces a record of the same name).
   void putCredential(const CredentialRecord& record);
+  // A tenant's suppressed recipient (its address lower-cased; replaces the record of the same
+  // tenant and address), and its removal. The store's suppression index follows once the batch is written.
+  void putSuppression(const SuppressionRecord& record);
+  void deleteSuppression(std::string_view tenant, std::string_view address);
 
   // The batch is written only if the spool's epoch (Store::epoch) is still `epoch`; otherwise
   // nothing of it is written and it fails with CommitStatus::epoch_changed. A transaction's
@@ -79,7 +84,7 @@ class Batch {
 
  private:
   friend class Store;
-  enum class Family : uint8_t { Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints, Credentials };
+  enum class Family : uint8_t { Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints, Credentials, Suppress };
   enum class Kind : uint8_t { Put, Delete };
   struct Op {
     Family family;
@@ -174,6 +179,19 @@ class Store {
   // Every credential in user-name order (of one tenant when tenant is not empty).
   // Undecodable records are skipped and logged.
   void scanCredentials(std::string_view tenant, const std::function<void(CredentialRecord&)>& visit);
+  ReadStatus readSuppression(std::string_view tenant, std::string_view address, SuppressionRecord& out,
+                             std::string& error);
+  // A tenant's suppressed recipients in address order, from the first address after `after`
+  // ("" = from the start); visit returns false to stop. Undecodable records are skipped and logged.
+  void scanSuppressions(std::string_view tenant, std::string_view after,
+                        const std::function<bool(SuppressionRecord&)>& visit);
+
+  // ---- Suppression index: any thread, never touches RocksDB ------------------------------
+  // Whether the tenant's suppression list holds address (any case). Answered from memory: the
+  // index is loaded when the spool opens and follows every written batch, so a loop thread may
+  // ask at RCPT.
+  bool suppressed(std::string_view tenant, std::string_view address) const;
+  size_t suppressedCount() const;
 
   // ---- Health: cheap, any thread ----------------------------------------------------------
   bool writable() const { return writable_.load(std::memory_order_relaxed); }
@@ -207,6 +225,10 @@ class Store {
   rocksdb::Status migrateEventKeys();
   // Opening a format-2 spool: the credentials family was created by the open; records format 3.
   rocksdb::Status migrateToCredentials();
+  // Opening a format-3 spool: the suppress family was created by the open; records format 4.
+  rocksdb::Status migrateToSuppress();
+  // Fills the suppression index from the suppress family (open and reopen).
+  void loadSuppressionIndex();
   void closeDatabase();
   void writerLoop();
   rocksdb::ColumnFamilyHandle* family(Batch::Family family) const;
@@ -225,8 +247,11 @@ class Store {
   // Readers hold it shared while they use db_; the writer takes it exclusively to reopen.
   mutable std::shared_mutex db_mutex_;
   rocksdb::DB* db_ = nullptr;
-  // default, meta, body, open, corrupt, quarantine, audit, events, endpoints, credentials
+  // default, meta, body, open, corrupt, quarantine, audit, events, endpoints, credentials, suppress
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  // suppressionKey()s of the suppress family; the writer changes it after each write.
+  mutable std::shared_mutex suppressed_mutex_;
+  std::unordered_set<std::string> suppressed_;
 
   std::mutex mutex_;
   std::condition_variable cv_;

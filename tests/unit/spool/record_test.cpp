@@ -185,6 +185,19 @@ BOOST_AUTO_TEST_CASE(quarantine_and_audit_records_round_trip) {
   }
   spool::CredentialRecord wrong_kind;
   BOOST_TEST((spool::decodeCredential(spool::encodeEndpoint(endpoint), wrong_kind) == spool::DecodeStatus::BadMagic));
+
+  for (const auto reason : {spool::SuppressionReason::HardBounce, spool::SuppressionReason::Manual,
+                            spool::SuppressionReason::Import}) {
+    const spool::SuppressionRecord suppression{"example", "bob@example.org", reason, "550 5.1.1 no such user", 789,
+                                               "0123456789abcdef01234567"};
+    spool::SuppressionRecord s;
+    BOOST_REQUIRE((spool::decodeSuppression(spool::encodeSuppression(suppression), s) == spool::DecodeStatus::Ok));
+    BOOST_TEST((s == suppression));
+  }
+  BOOST_TEST(spool::suppressionReasonName(spool::SuppressionReason::HardBounce) == "hard_bounce");
+  spool::SuppressionRecord wrong;
+  BOOST_TEST((spool::decodeSuppression(spool::encodeEndpoint(endpoint), wrong) == spool::DecodeStatus::BadMagic));
+  BOOST_TEST((spool::suppressionKey("example", "Bob@Example.ORG") == std::string("example\0bob@example.org", 23)));
 }
 
 // Each tenant's events sort together, live ones in time order, then its dead ones (compared

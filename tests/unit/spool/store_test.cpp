@@ -59,7 +59,8 @@ void putBehindTheStoresBack(const std::string& path, size_t family, const std::s
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name :
-       {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials"}) {
+       {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials",
+        "suppress"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -455,7 +456,7 @@ BOOST_AUTO_TEST_CASE(event_heads_are_read_per_tenant) {
 }
 
 // A spool of format 1 keyed events by time alone (0xFF in front for a dead one): opening it
-// moves them under their tenant, dead ones behind the live ones, and records format 3.
+// moves them under their tenant, dead ones behind the live ones, and records format 4.
 BOOST_AUTO_TEST_CASE(format_1_events_are_moved_under_their_tenant) {
   TempSpool temp;
   { temp.open(); }
@@ -483,7 +484,7 @@ BOOST_AUTO_TEST_CASE(format_1_events_are_moved_under_their_tenant) {
   BOOST_REQUIRE(rocksdb::DB::OpenForReadOnly(options, temp.path, &db).ok());
   std::string format;
   BOOST_TEST(db->Get(rocksdb::ReadOptions(), "mxgate.spool.format", &format).ok());
-  BOOST_TEST(format == "3");
+  BOOST_TEST(format == "4");
   delete db;
 }
 
@@ -498,7 +499,8 @@ std::string readFormat(const std::string& path) {
 }
 
 // A format-2 spool, as the previous version wrote it (no credentials family): it opens, gains the
-// family, keeps its records and is recorded as format 3; credentials then round-trip.
+// family (and the suppress family), keeps its records and is recorded as format 4; credentials then
+// round-trip.
 BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
   TempSpool temp;
   {
@@ -530,7 +532,7 @@ BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
     batch.putCredential({"acme.crm", "acme", "crm", "smtp", 5, 0, std::string(32, 'h')});
     BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
   }
-  BOOST_TEST(readFormat(temp.path) == "3");
+  BOOST_TEST(readFormat(temp.path) == "4");
   auto store = temp.open();
   spool::CredentialRecord record;
   std::string error;
@@ -538,6 +540,106 @@ BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
   BOOST_TEST(record.tenant == "acme");
   BOOST_TEST(record.hash == std::string(32, 'h'));
   BOOST_TEST((store->readCredential("acme.other", record, error) == spool::Store::ReadStatus::NotFound));
+}
+
+// A format-3 spool (no suppress family) opens, gains the family and is recorded as format 4.
+BOOST_AUTO_TEST_CASE(format_3_spool_gains_the_suppress_family) {
+  TempSpool temp;
+  {
+    rocksdb::DB* db = nullptr;
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name :
+         {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    BOOST_REQUIRE(rocksdb::DB::Open(options, temp.path, families, &handles, &db).ok());
+    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", "3").ok());
+    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[9], "acme.crm",
+                          spool::encodeCredential({"acme.crm", "acme", "crm", "smtp", 5, 0, "h"}))
+                      .ok());
+    for (auto* handle : handles) {
+      db->DestroyColumnFamilyHandle(handle);
+    }
+    delete db;
+  }
+  {
+    auto store = temp.open();
+    BOOST_TEST(store->suppressedCount() == 0u);
+    spool::Batch batch;
+    batch.putSuppression({"acme", "bob@example.org", spool::SuppressionReason::Manual, "", 1, ""});
+    BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+  }
+  BOOST_TEST(readFormat(temp.path) == "4");
+  auto store = temp.open();
+  spool::CredentialRecord credential;
+  std::string error;
+  BOOST_TEST((store->readCredential("acme.crm", credential, error) == spool::Store::ReadStatus::Ok));
+  BOOST_TEST(store->suppressed("acme", "bob@example.org"));
+}
+
+// The suppression index answers from memory: it follows every written batch (puts and deletes,
+// in order), is per tenant, ignores the case of the address, and is loaded again on open.
+BOOST_AUTO_TEST_CASE(suppression_index_follows_writes_and_survives_reopen) {
+  TempSpool temp;
+  {
+    auto store = temp.open();
+    spool::Batch batch;
+    batch.putSuppression({"acme", "Bob@Example.org", spool::SuppressionReason::HardBounce, "550 5.1.1 no such user",
+                          10, "q1"});
+    batch.putSuppression({"acme", "carol@example.org", spool::SuppressionReason::Manual, "asked", 11, ""});
+    batch.putSuppression({"acme", "dave@example.org", spool::SuppressionReason::Import, "", 12, ""});
+    batch.putSuppression({"beta", "erin@example.org", spool::SuppressionReason::Manual, "", 13, ""});
+    BOOST_TEST(!store->suppressed("acme", "bob@example.org"));  // not before the write
+    BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+    BOOST_TEST(store->suppressed("acme", "bob@example.org"));
+    BOOST_TEST(store->suppressed("acme", "BOB@EXAMPLE.ORG"));
+    BOOST_TEST(!store->suppressed("beta", "bob@example.org"));
+    BOOST_TEST(!store->suppressed("acme", "erin@example.org"));
+    BOOST_TEST(store->suppressedCount() == 4u);
+
+    spool::Batch change;
+    change.deleteSuppression("acme", "CAROL@example.org");
+    change.putSuppression({"acme", "frank@example.org", spool::SuppressionReason::Manual, "", 14, ""});
+    change.deleteSuppression("acme", "frank@example.org");
+    BOOST_REQUIRE(submitAndWait(*store, std::move(change), false).ok);
+    BOOST_TEST(!store->suppressed("acme", "carol@example.org"));
+    BOOST_TEST(!store->suppressed("acme", "frank@example.org"));
+    BOOST_TEST(store->suppressedCount() == 3u);
+  }
+  auto store = temp.open();
+  BOOST_TEST(store->suppressedCount() == 3u);
+  BOOST_TEST(store->suppressed("acme", "bob@example.org"));
+  BOOST_TEST(!store->suppressed("acme", "carol@example.org"));
+
+  spool::SuppressionRecord record;
+  std::string error;
+  BOOST_REQUIRE((store->readSuppression("acme", "BOB@example.org", record, error) == spool::Store::ReadStatus::Ok));
+  BOOST_TEST(record.address == "bob@example.org");
+  BOOST_TEST((record.reason == spool::SuppressionReason::HardBounce));
+  BOOST_TEST(record.queue_id == "q1");
+
+  std::vector<std::string> acme;
+  store->scanSuppressions("acme", "", [&](spool::SuppressionRecord& r) {
+    acme.push_back(r.address);
+    return true;
+  });
+  BOOST_TEST((acme == std::vector<std::string>{"bob@example.org", "dave@example.org"}));
+  std::vector<std::string> after_bob;
+  store->scanSuppressions("acme", "bob@example.org", [&](spool::SuppressionRecord& r) {
+    after_bob.push_back(r.address);
+    return true;
+  });
+  BOOST_TEST((after_bob == std::vector<std::string>{"dave@example.org"}));
+  std::vector<std::string> beta;
+  store->scanSuppressions("beta", "", [&](spool::SuppressionRecord& r) {
+    beta.push_back(r.tenant + ":" + r.address);
+    return true;
+  });
+  BOOST_TEST((beta == std::vector<std::string>{"beta:erin@example.org"}));
 }
 
 BOOST_AUTO_TEST_CASE(credentials_by_tenant) {
