@@ -45,42 +45,38 @@ void commit(Store& store, io::Loop& loop, Batch batch, SuppressionList::Change c
 void SuppressionList::add(io::Loop& loop, std::string tenant, std::vector<std::string> addresses,
                           SuppressionReason reason, std::string detail, std::string actor,
                           std::function<void(Change)> done) {
-  const uint64_t now = nowMicros();
-  Change change;
-  Batch batch;
-  for (std::string& address : addresses) {
-    address = ascii::toLowerCopy(address);
-    const bool repeated = std::find(change.changed.begin(), change.changed.end(), address) != change.changed.end();
-    if (repeated || store_.suppressed(tenant, address)) {
-      change.unchanged.push_back(std::move(address));
-      continue;
-    }
-    batch.putSuppression(SuppressionRecord{tenant, address, reason, detail, now, ""});
-    change.changed.push_back(std::move(address));
-  }
   const std::string action = reason == SuppressionReason::Import ? "suppression_import" : "suppression_add";
-  batch.putAudit(AuditRecord{now, actor, action, tenant, "",
-                             std::to_string(change.changed.size()) + " added: " + summary(change.changed)});
-  commit(store_, loop, std::move(batch), std::move(change), std::move(done));
+  change(loop, tenant, std::move(addresses), true, actor, action, std::move(done),
+         [&](const std::string& address, uint64_t now, Batch& batch) {
+           batch.putSuppression(SuppressionRecord{tenant, address, reason, detail, now, ""});
+         });
 }
 
 void SuppressionList::remove(io::Loop& loop, std::string tenant, std::vector<std::string> addresses, std::string actor,
                              std::function<void(Change)> done) {
+  change(loop, tenant, std::move(addresses), false, actor, "suppression_remove", std::move(done),
+         [&](const std::string& address, uint64_t, Batch& batch) { batch.deleteSuppression(tenant, address); });
+}
+
+void SuppressionList::change(io::Loop& loop, const std::string& tenant, std::vector<std::string> addresses, bool adding,
+                             const std::string& actor, const std::string& action, std::function<void(Change)> done,
+                             const std::function<void(const std::string&, uint64_t, Batch&)>& write) {
   const uint64_t now = nowMicros();
   Change change;
   Batch batch;
   for (std::string& address : addresses) {
     address = ascii::toLowerCopy(address);
     const bool repeated = std::find(change.changed.begin(), change.changed.end(), address) != change.changed.end();
-    if (repeated || !store_.suppressed(tenant, address)) {
+    if (repeated || store_.suppressed(tenant, address) == adding) {
       change.unchanged.push_back(std::move(address));
       continue;
     }
-    batch.deleteSuppression(tenant, address);
+    write(address, now, batch);
     change.changed.push_back(std::move(address));
   }
-  batch.putAudit(AuditRecord{now, actor, "suppression_remove", tenant, "",
-                             std::to_string(change.changed.size()) + " removed: " + summary(change.changed)});
+  batch.putAudit(AuditRecord{now, actor, action, tenant, "",
+                             std::to_string(change.changed.size()) + (adding ? " added: " : " removed: ") +
+                                 summary(change.changed)});
   commit(store_, loop, std::move(batch), std::move(change), std::move(done));
 }
 

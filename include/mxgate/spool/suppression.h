@@ -55,6 +55,13 @@ class SuppressionList {
   void list(io::Loop& loop, std::string tenant, std::string after, size_t limit, std::function<void(Listing)> done);
 
  private:
+  // Lower-cases the addresses and writes (with write) those to change: not yet listed when
+  // adding, listed when removing, each once; the others are unchanged. Then the audit record,
+  // and one synced commit.
+  void change(io::Loop& loop, const std::string& tenant, std::vector<std::string> addresses, bool adding,
+              const std::string& actor, const std::string& action, std::function<void(Change)> done,
+              const std::function<void(const std::string&, uint64_t, Batch&)>& write);
+
   Store& store_;
   io::Lane& lane_;
 };

@@ -488,6 +488,28 @@ BOOST_AUTO_TEST_CASE(format_1_events_are_moved_under_their_tenant) {
   delete db;
 }
 
+// A spool as an older version wrote it: its families, its format, and one record (key and value)
+// in the family at index.
+void writeOldSpool(const std::string& path, const std::string& format, std::initializer_list<const char*> names,
+                   size_t index, const std::string& key, const std::string& value) {
+  rocksdb::DB* db = nullptr;
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : names) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  BOOST_REQUIRE(rocksdb::DB::Open(options, path, families, &handles, &db).ok());
+  BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", format).ok());
+  BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[index], key, value).ok());
+  for (auto* handle : handles) {
+    db->DestroyColumnFamilyHandle(handle);
+  }
+  delete db;
+}
+
 std::string readFormat(const std::string& path) {
   rocksdb::DB* db = nullptr;
   rocksdb::Options options;
@@ -503,26 +525,9 @@ std::string readFormat(const std::string& path) {
 // round-trip.
 BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
   TempSpool temp;
-  {
-    rocksdb::DB* db = nullptr;
-    rocksdb::DBOptions options;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name : {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    BOOST_REQUIRE(rocksdb::DB::Open(options, temp.path, families, &handles, &db).ok());
-    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", "2").ok());
-    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[7], spool::eventKey("acme", 100, 0),
-                          spool::encodeEvent({100, "evt_a", "acme", "message.accepted", "{}", 0, false, 0}))
-                      .ok());
-    for (auto* handle : handles) {
-      db->DestroyColumnFamilyHandle(handle);
-    }
-    delete db;
-  }
+  writeOldSpool(temp.path, "2", {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints"},
+                7, spool::eventKey("acme", 100, 0),
+                spool::encodeEvent({100, "evt_a", "acme", "message.accepted", "{}", 0, false, 0}));
   {
     auto store = temp.open();
     size_t events = 0;
@@ -545,27 +550,9 @@ BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
 // A format-3 spool (no suppress family) opens, gains the family and is recorded as format 4.
 BOOST_AUTO_TEST_CASE(format_3_spool_gains_the_suppress_family) {
   TempSpool temp;
-  {
-    rocksdb::DB* db = nullptr;
-    rocksdb::DBOptions options;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name :
-         {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    BOOST_REQUIRE(rocksdb::DB::Open(options, temp.path, families, &handles, &db).ok());
-    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", "3").ok());
-    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[9], "acme.crm",
-                          spool::encodeCredential({"acme.crm", "acme", "crm", "smtp", 5, 0, "h"}))
-                      .ok());
-    for (auto* handle : handles) {
-      db->DestroyColumnFamilyHandle(handle);
-    }
-    delete db;
-  }
+  writeOldSpool(temp.path, "3",
+                {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials"},
+                9, "acme.crm", spool::encodeCredential({"acme.crm", "acme", "crm", "smtp", 5, 0, "h"}));
   {
     auto store = temp.open();
     BOOST_TEST(store->suppressedCount() == 0u);
