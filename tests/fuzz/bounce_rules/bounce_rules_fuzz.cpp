@@ -1,8 +1,10 @@
 // libFuzzer target for bounce rules files (conf/bounce_rules.toml format) and the classifier:
 // the input up to its first NUL is a rules file, the rest a reply. A file that reads without
 // errors yields only rules with a compiled expression, a class and a valid label; one with errors
-// names the file in each; the reply is classified by the rules read and by the built-in ones,
-// and a classification always has a label. Invariants are checked with __builtin_trap().
+// names the file in each; the reply is classified by the built-in rules, and a classification
+// always has a label. The rules read are compiled but not run: a fuzzed expression may backtrack
+// exponentially (as an operator's could; the rules file is trusted configuration), which would
+// only stall the fuzzer. Invariants are checked with __builtin_trap().
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -57,7 +59,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
     }
   }
-  checkClassification(mxgate::bounce::classify(rules, reply, true));
-  checkClassification(mxgate::bounce::classify(builtIn(), reply, false));
+  checkClassification(mxgate::bounce::classify(builtIn(), reply, !rules.rules.empty()));
   return 0;
 }
