@@ -327,7 +327,7 @@ int Node::run() {
   parts->admission = std::make_unique<spool::Admission>(config.spool);
   parts->scheduler = std::make_unique<scheduler::Scheduler>(
       *parts->control, *parts->store, *parts->read_lane, *parts->admission, config.queue,
-      [registry](const std::string& tenant) { return registry->forTenant(tenant); },
+      [registry](const std::string& tenant, bool outbound) { return registry->forTenant(tenant, outbound); },
       scheduler::InboundHooks{parts->scanner.get(), [raw] { return raw->runtime->current().config; }});
   parts->events = std::make_unique<webhook::EventDispatcher>(*parts->control, *parts->store, *parts->read_lane,
                                                              *parts->disabled_endpoints,

@@ -5,12 +5,15 @@
 // in §4.1 obs-phrase), nested comments, angle-addr, and RFC 6854 groups. One leniency, which
 // never makes the domain ambiguous: a display name written before a bare addr-spec
 // ("\"Joe\" joe@example.com") is accepted. The domain must be a host name (letters, digits,
-// '-', '_', UTF-8), one trailing root dot is dropped, and it is lower-cased. Pure; any thread.
+// '-', '_', UTF-8), one trailing root dot is dropped, and it is lower-cased. The same grammar
+// reads every From and Sender mailbox for sender binding (sender_domains.h). Pure; any thread.
 #include <cstring>
 #include <vector>
 
 #include "header_fields.h"
 #include "mxgate/auth/dmarc.h"
+#include "mxgate/auth/sender_domains.h"
+#include "tag_list.h"
 #include "mxgate/base/ascii.h"
 #include "mxgate/base/utf8.h"
 
@@ -196,19 +199,17 @@ bool normalizeDomain(std::string_view text, std::string& domain) {
   return true;
 }
 
-}  // namespace
-
-FromDomain extractFromDomain(std::string_view header_section) {
+// Calls field(name, field) for every complete field of the header section, in order.
+template <typename Fn>
+void forEachHeaderField(std::string_view header_section, Fn field) {
   uint8_t scan = kHeaderScanStart;
-  std::vector<std::string_view> from_fields;
   size_t field_start = 0;
   bool in_field = false;
   auto closeField = [&](size_t end) {
     if (in_field) {
-      const std::string_view field = header_section.substr(field_start, end - field_start);
-      const auto field_name = fieldName(field);
-      if (field_name && ascii::equalsIgnoreCase(*field_name, "From")) {
-        from_fields.push_back(field);
+      const std::string_view text = header_section.substr(field_start, end - field_start);
+      if (const auto name = fieldName(text)) {
+        field(*name, text);
       }
     }
     in_field = false;
@@ -226,6 +227,35 @@ FromDomain extractFromDomain(std::string_view header_section) {
     }
   }
   closeField(pos);
+}
+
+// The normalized domains of every mailbox of an address-list field; false when unreadable.
+bool mailboxDomains(std::string_view field, std::vector<std::string>& domains) {
+  const std::string body = unfoldedBody(field);
+  std::vector<Token> tokens;
+  AddressParser parser(tokens);
+  if (!tokenize(body, tokens) || !parser.parseList() || parser.domains().empty()) {
+    return false;
+  }
+  for (std::string_view text : parser.domains()) {
+    std::string domain;
+    if (!normalizeDomain(text, domain)) {
+      return false;
+    }
+    domains.push_back(std::move(domain));
+  }
+  return true;
+}
+
+}  // namespace
+
+FromDomain extractFromDomain(std::string_view header_section) {
+  std::vector<std::string_view> from_fields;
+  forEachHeaderField(header_section, [&from_fields](std::string_view name, std::string_view field) {
+    if (ascii::equalsIgnoreCase(name, "From")) {
+      from_fields.push_back(field);
+    }
+  });
 
   FromDomain result;
   if (from_fields.empty()) {
@@ -250,6 +280,33 @@ FromDomain extractFromDomain(std::string_view header_section) {
   result.status = normalizeDomain(parser.domains().front(), result.domain) ? FromDomain::Status::Ok
                                                                            : FromDomain::Status::Unparseable;
   return result;
+}
+
+SenderDomains extractSenderDomains(std::string_view header_section) {
+  SenderDomains found;
+  forEachHeaderField(header_section, [&found](std::string_view name, std::string_view field) {
+    bool readable = true;
+    if (ascii::equalsIgnoreCase(name, "From")) {
+      readable = mailboxDomains(field, found.from);
+    } else if (ascii::equalsIgnoreCase(name, "Sender")) {
+      readable = mailboxDomains(field, found.sender);
+    } else if (ascii::equalsIgnoreCase(name, "DKIM-Signature")) {
+      const std::string body = unfoldedBody(field);
+      const TagList tags = parseTagList(body);
+      const Tag* d = tags.find("d");
+      std::string domain;
+      readable = tags.valid() && d != nullptr && normalizeDomain(withoutFoldingWhitespace(d->value), domain);
+      if (readable) {
+        found.dkim.push_back(std::move(domain));
+      }
+    } else {
+      return;
+    }
+    if (!readable && found.unreadable.empty()) {
+      found.unreadable = std::string(name);
+    }
+  });
+  return found;
 }
 
 }  // namespace mxgate::auth

@@ -36,6 +36,8 @@ constexpr std::array<int, 2> kTlsVersions{12, 13};
 constexpr std::array<std::string_view, 2> kBareNewlineNames{"reject", "normalize"};
 constexpr std::array<BareNewline, 2> kBareNewlines{BareNewline::Reject, BareNewline::Normalize};
 constexpr std::array<std::string_view, 3> kTargetNames{"file", "smtp", "webhook"};
+constexpr std::array<std::string_view, 1> kOutboundTargetNames{"mx"};
+constexpr std::array<OutboundTarget, 1> kOutboundTargets{OutboundTarget::Mx};
 constexpr std::array<DeliveryKind, 3> kTargets{DeliveryKind::File, DeliveryKind::Smtp, DeliveryKind::Webhook};
 constexpr std::array<std::string_view, 3> kLinkModeNames{"off", "safe_links", "on"};
 constexpr std::array<LinkMode, 3> kLinkModes{LinkMode::Off, LinkMode::SafeLinks, LinkMode::On};
@@ -508,6 +510,9 @@ const Key<Config> kNodeKeys[] = {
     {.name = "mx.port", .type = Type::Integer, .default_value = "25", .min = 1, .max = 65535, .live = true,
      .help = "TCP port of the mail exchangers mxgate delivers to (25; tests use receivers on other ports).",
      .store = [](Config& c, const Parsed& p) { c.mx.port = u16(p); }},
+    {.name = "mx.max_connections", .type = Type::Integer, .default_value = "100", .min = 1, .max = 10000,
+     .live = true, .help = "Tenants' outbound deliveries to mail exchangers under way at once, across all destinations.",
+     .store = [](Config& c, const Parsed& p) { c.mx.max_connections = u32(p); }},
     {.name = "mx.max_addresses", .type = Type::Integer, .default_value = "5", .min = 1, .max = 100, .live = true,
      .help = "Addresses of a domain's mail exchangers tried in one delivery attempt, in MX preference order.",
      .store = [](Config& c, const Parsed& p) { c.mx.max_addresses = u32(p); }},
@@ -757,6 +762,15 @@ const Key<Tenant> kPolicyKeys[] = {
      .max = 3650 * kDay, .resolution = kSecond,
      .help = "How long a dead event is kept (listed, replayable) before it is purged.",
      .store = [](Tenant& t, const Parsed& p) { t.events.dead_retention = std::chrono::seconds(p.number); }},
+    {.name = "outbound.target", .type = Type::Enum, .default_value = R"("mx")", .choices = kOutboundTargetNames,
+     .help = "Where the tenant's authenticated mail (submission, send API) goes: mx (each recipient domain's mail exchangers).",
+     .store = [](Tenant& t, const Parsed& p) { t.outbound.target = kOutboundTargets[p.choice]; }},
+    {.name = "outbound.dsn", .type = Type::Bool, .default_value = "true",
+     .help = "Send an RFC 3464 delivery status notification (headers only) to the envelope sender of SMTP-submitted mail that fails.",
+     .store = [](Tenant& t, const Parsed& p) { t.outbound.dsn = p.flag; }},
+    {.name = "outbound.api_dsn", .type = Type::Bool, .default_value = "false",
+     .help = "The same for mail from the HTTP send API (by default its failures are events only).",
+     .store = [](Tenant& t, const Parsed& p) { t.outbound.api_dsn = p.flag; }},
     {.name = "thread.ticket_pattern", .type = Type::String, .default_value = R"('\[TICKET-\d{6}-\d{4}\]')",
      .max = 1024, .check = values::checkRegex,
      .help = "Regular expression (PCRE) finding the ticket tag in subjects; group 1, if any, is the id.",

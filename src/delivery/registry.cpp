@@ -45,13 +45,12 @@ std::string targetKey(const config::Tenant& tenant, const config::Config& config
          target.tls_verify_name + "\n" + clientKey(config);
 }
 
-// The key of the mx target that takes delivery status notifications.
-std::string mxKey(const config::Config& config) {
+// The key of an mx target: the [mx] settings, and the deliveries it runs at once.
+std::string mxKey(const config::Config& config, uint32_t max_connections) {
   const config::MxSettings& mx = config.mx;
   return "mx\n" + std::to_string(mx.port) + "\n" + std::to_string(mx.max_addresses) + "\n" +
          std::to_string(mx.connections_per_host) + "\n" + std::to_string(mx.ipv4) + std::to_string(mx.ipv6) +
-         std::to_string(mx.prefer_ipv6) + "\n" + std::to_string(config.bounces.max_connections) + "\n" +
-         clientKey(config);
+         std::to_string(mx.prefer_ipv6) + "\n" + std::to_string(max_connections) + "\n" + clientKey(config);
 }
 
 }  // namespace
@@ -122,24 +121,38 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
     }
   }
   if (config.bounces_enabled && config.bounces.host.empty()) {
-    // Reports go to each sender domain's mail exchangers.
-    const std::string key = mxKey(config);
-    config::DeliveryTarget opportunistic;
-    opportunistic.tls = config::ClientTls::May;
-    auto it = targets_.find(key);
-    if (it == targets_.end()) {
-      auto target = std::make_unique<MxTarget>(resolver_, config.mx, config.bounces.max_connections, config.smtp_client,
-                                               config.node.hostname, loops_, client_tls.policyFor(opportunistic));
-      mx_targets_.emplace(key, target.get());
-      it = targets_.emplace(key, std::move(target)).first;
-    } else {
-      mx_targets_.at(key)->setTls(client_tls.policyFor(opportunistic));
+    // Reports go to each sender domain's mail exchangers, within their own budget.
+    by_tenant[std::string(kBounceRoute)] = mxTarget(config, config.bounces.max_connections, client_tls);
+  }
+  std::unordered_map<std::string, Target*> outbound_by_tenant;
+  for (const config::Tenant& tenant : config.tenants) {
+    switch (tenant.outbound.target) {
+      case config::OutboundTarget::Mx:
+        outbound_by_tenant[tenant.id] = mxTarget(config, config.mx.max_connections, client_tls);
+        break;
     }
-    by_tenant[std::string(kBounceRoute)] = it->second.get();
   }
   by_tenant_.swap(by_tenant);
+  outbound_by_tenant_.swap(outbound_by_tenant);
   webhooks_by_tenant_.swap(webhooks_by_tenant);
   next_hops_by_tenant_.swap(next_hops_by_tenant);
+}
+
+MxTarget* Registry::mxTarget(const config::Config& config, uint32_t max_connections,
+                             const ClientTlsContexts& client_tls) {
+  const std::string key = mxKey(config, max_connections);
+  config::DeliveryTarget opportunistic;
+  opportunistic.tls = config::ClientTls::May;
+  if (const auto found = mx_targets_.find(key); found != mx_targets_.end()) {
+    found->second->setTls(client_tls.policyFor(opportunistic));
+    return found->second;
+  }
+  auto target = std::make_unique<MxTarget>(resolver_, config.mx, max_connections, config.smtp_client,
+                                           config.node.hostname, loops_, client_tls.policyFor(opportunistic));
+  MxTarget* raw = target.get();
+  mx_targets_.emplace(key, raw);
+  targets_.emplace(key, std::move(target));
+  return raw;
 }
 
 std::vector<Registry::WebhookEndpoint> Registry::webhookEndpoints() const {
@@ -164,10 +177,11 @@ bool Registry::enableWebhook(const std::string& tenant) {
   return true;
 }
 
-Target* Registry::forTenant(const std::string& tenant) const {
+Target* Registry::forTenant(const std::string& tenant, bool outbound) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = by_tenant_.find(tenant);
-  return it == by_tenant_.end() ? nullptr : it->second;
+  const auto& targets = outbound ? outbound_by_tenant_ : by_tenant_;
+  auto it = targets.find(tenant);
+  return it == targets.end() ? nullptr : it->second;
 }
 
 SmtpTarget* Registry::nextHopFor(const std::string& tenant) const {

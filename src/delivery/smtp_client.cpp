@@ -478,8 +478,20 @@ void ClientConnection::finishTransaction(bool needs_rset) {
   complete();
 }
 
+void ClientConnection::notePeer(RecipientResult& result) const {
+  result.remote_host = tls_.peer_name.empty() ? pool_.target().host : tls_.peer_name;
+  result.remote_ip = stream_.peerAddress();
+  if (const tls::Session* session = stream_.tlsActive() ? stream_.tlsSession() : nullptr) {
+    result.tls_version = session->version();
+    result.tls_cipher = session->cipher();
+  }
+}
+
 void ClientConnection::complete() {
   if (current_.done) {
+    for (RecipientResult& recipient : result_.recipients) {
+      notePeer(recipient);  // every outcome of a completed transaction is the peer's answer
+    }
     auto done = std::move(current_.done);
     current_ = PendingDelivery();
     done(std::move(result_));
@@ -530,6 +542,8 @@ void ClientConnection::fail(const std::string& reply, bool whole_destination) {
     for (size_t i = 0; i < result_.recipients.size(); ++i) {
       if (!final_[i]) {
         result_.recipients[i] = RecipientResult{Outcome::TempFail, reply};
+      } else {
+        notePeer(result_.recipients[i]);  // answered by the peer before the failure
       }
     }
     if (result_.recipients.empty()) {

@@ -84,6 +84,8 @@ class ClientConnection : public io::Stream::Handler {
   // without a final outcome; with `whole_destination` the pool's waiting deliveries too.
   void fail(const std::string& reply, bool whole_destination);
   void complete();
+  // Records who answered recipient i: the peer's host name and address and the TLS facts.
+  void notePeer(RecipientResult& result) const;
   void armTimer(std::chrono::milliseconds timeout);
   static void onTimer(uv_timer_t* timer);
   void close();

@@ -80,6 +80,23 @@ Event make(std::string_view type, std::string_view tenant, uint64_t at_us, const
   if (!fields.remote.empty()) {
     data["remote"] = fields.remote;
   }
+  if (!fields.remote_host.empty()) {
+    data["remote_host"] = fields.remote_host;
+  }
+  if (!fields.remote_ip.empty()) {
+    data["remote_ip"] = fields.remote_ip;
+  }
+  if (!fields.tls_version.empty()) {
+    data["tls"] = {{"version", fields.tls_version}, {"cipher", fields.tls_cipher}};
+  }
+  if (fields.outbound) {
+    data["tags"] = fields.tags;
+    json metadata = json::object();
+    for (const auto& [key, value] : fields.metadata) {
+      metadata[key] = value;
+    }
+    data["metadata"] = std::move(metadata);
+  }
   if (!fields.bounce_class.empty()) {
     data["bounce"] = {{"class", fields.bounce_class}, {"label", fields.bounce_label}};
   }

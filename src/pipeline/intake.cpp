@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "mxgate/pipeline/inbound_stages.h"
+#include "mxgate/pipeline/outbound_stages.h"
 #include "mxgate/pipeline/services.h"
 
 namespace mxgate::pipeline {
@@ -57,8 +58,23 @@ MessageDecision decideMessage(const std::vector<TenantDecision>& decisions) {
   return message;
 }
 
+namespace {
+
+// An authenticated tenant's message runs the outbound stages, everything else the inbound ones.
+std::vector<std::unique_ptr<Stage>> stagesFor(const Context& context, const Transaction& transaction) {
+  return transaction.outbound() ? outboundStages(context) : inboundStages(context);
+}
+
+}  // namespace
+
 Intake::Intake(const Context& context, spool::Store& store, Transaction transaction, Post post)
-    : Intake(context, store, std::move(transaction), std::move(post), inboundStages(context)) {}
+    : context_(context),
+      store_(store),
+      transaction_(std::move(transaction)),
+      post_(std::move(post)),
+      stages_(stagesFor(context_, transaction_)) {
+  start();
+}
 
 Intake::Intake(const Context& context, spool::Store& store, Transaction transaction, Post post,
                std::vector<std::unique_ptr<Stage>> stages)

@@ -105,9 +105,19 @@ std::string tagHeader(const std::vector<std::string>& tags) {
   return header;
 }
 
+void Intake::carryOutbound(events::Fields& fields) const {
+  fields.outbound = transaction_.outbound();
+  fields.tags = transaction_.tags;
+  fields.metadata = transaction_.metadata;
+}
+
 void Intake::record(spool::MessageRecord& record, spool::Batch& batch, uint64_t now_us) {
   record.headers = std::move(header_fields_);
   record.verdicts = std::move(summary_);
+  record.origin = transaction_.origin;
+  record.auth_user = transaction_.auth_user;
+  record.tags = transaction_.tags;
+  record.metadata = transaction_.metadata;
   if (context_.listener.role == config::ListenerRole::Inbound && context_.services != nullptr &&
       context_.services->scanner != nullptr && !context_.listener.scan_before_accept) {
     record.stage = spool::Stage::Scan;  // scanned after the commit
@@ -124,6 +134,7 @@ void Intake::record(spool::MessageRecord& record, spool::Batch& batch, uint64_t 
   accepted.queue_id = transaction_.id.str();
   accepted.mail_from = record.mail_from;
   accepted.remote = transaction_.client_ip;
+  carryOutbound(accepted);
   events::addPerTenant("message.accepted", addressed, &context_.config, now_us, accepted, batch);
   for (const TenantQuarantine& entry : quarantined_) {
     quarantineTenant(record, entry, context_.config.tenantById(entry.tenant), now_us, batch);
@@ -139,7 +150,8 @@ void Intake::recordRejection(const MessageDecision& decision) {
   for (const Recipient& recipient : transaction_.recipients) {
     addressed.emplace_back(recipient.address.str(), recipient.tenant);
   }
-  const events::Fields fields = refusalFields(transaction_, decision.reply, decision.reply_argument, decision.reason);
+  events::Fields fields = refusalFields(transaction_, decision.reply, decision.reply_argument, decision.reason);
+  carryOutbound(fields);
   spool::Batch batch;
   events::addPerTenant("message.rejected", addressed, &context_.config, nowMicros(), fields, batch);
   if (!batch.empty()) {
@@ -150,6 +162,7 @@ void Intake::recordRejection(const MessageDecision& decision) {
 void Intake::recordRefusal(const Recipient& recipient, const Decision& decision) {
   events::Fields fields = refusalFields(transaction_, decision.reply, decision.reply_argument, decision.reason);
   fields.detail = decision.detail;
+  carryOutbound(fields);
   spool::Batch batch;
   events::addPerTenant(decision.event, {{recipient.address.str(), recipient.tenant}}, &context_.config, nowMicros(),
                        fields, batch);

@@ -1,4 +1,5 @@
-// Delivery status notifications for relayed inbound mail (see Scheduler::returnToSender):
+// Delivery status notifications for relayed inbound mail and for tenants' own outbound mail
+// (see Scheduler::returnToSender):
 // RFC 5321 §6.1 (once accepted, a message is delivered or its sender is told), RFC 3464 (the
 // report, built by smtp::buildDsn), RFC 3834 §2 (never to the null sender). Control loop.
 #include <algorithm>
@@ -10,11 +11,21 @@
 namespace mxgate::scheduler {
 namespace {
 
-// Only the mail of tenants relaying to an SMTP next hop is returned: a webhook or file target
-// is the tenant's own system, whose failures are dead letters to replay, not the sender's news.
-bool relayed(const config::Config& config, const std::string& tenant) {
+// Whose failures go back to the sender. Inbound: only the mail of tenants relaying to an SMTP
+// next hop — a webhook or file target is the tenant's own system, whose failures are dead
+// letters to replay, not the sender's news. Outbound (a tenant's own authenticated mail): as
+// its [outbound] policy says, dsn for SMTP submissions, api_dsn for the send API.
+bool reportedToSender(const config::Config& config, const spool::MessageRecord& record, const std::string& tenant) {
   const config::Tenant* found = config.tenantById(tenant);
-  return found != nullptr && found->delivery.kind == config::DeliveryKind::Smtp;
+  if (found == nullptr) {
+    return false;
+  }
+  switch (record.origin) {
+    case spool::Origin::Inbound: return found->delivery.kind == config::DeliveryKind::Smtp;
+    case spool::Origin::Submission: return found->outbound.dsn;
+    case spool::Origin::Api: return found->outbound.api_dsn;
+  }
+  return false;
 }
 
 // The header section of the stored message (our Received: first), with our own fields in front.
@@ -36,16 +47,18 @@ void Scheduler::returnToSender(const config::Config* config, const spool::Messag
   }
   std::vector<size_t> returned;
   std::copy_if(failed.begin(), failed.end(), std::back_inserter(returned),
-               [&](size_t i) { return relayed(*config, record.recipients[i].tenant); });
+               [&](size_t i) { return reportedToSender(*config, record, record.recipients[i].tenant); });
   if (returned.empty()) {
     return;
   }
   std::string_view not_sent;
   if (record.mail_from.empty()) {
     not_sent = "null_sender";
-  } else if (record.verdicts.spf != "pass" && record.verdicts.dmarc != "pass") {
-    not_sent = "unauthenticated_sender";  // the sender may be forged: no backscatter
-  } else if (resolver_(std::string(delivery::kBounceRoute)) == nullptr) {
+  } else if (!record.outbound() && record.verdicts.spf != "pass" && record.verdicts.dmarc != "pass") {
+    // The sender may be forged: no backscatter. (An outbound sender is an authenticated
+    // tenant's own address: sender binding checked it.)
+    not_sent = "unauthenticated_sender";
+  } else if (resolver_(std::string(delivery::kBounceRoute), false) == nullptr) {
     not_sent = "bounces_disabled";  // bounces.enabled = false
   }
   if (!not_sent.empty()) {
@@ -70,7 +83,8 @@ void Scheduler::returnToSender(const config::Config* config, const spool::Messag
     const config::Tenant* tenant = config->tenantById(recipient.tenant);
     report.recipients.push_back(smtp::DsnRecipient{recipient.address, smtp::DsnAction::Failed,
                                                    smtp::dsnStatus(recipient.last_reply, expired ? "4.4.7" : "5.0.0"),
-                                                   tenant->delivery.host, recipient.last_reply, now});
+                                                   record.outbound() ? std::string() : tenant->delivery.host,
+                                                   recipient.last_reply, now});
   }
   smtp::DsnMessage dsn = smtp::buildDsn(report);
 

@@ -271,6 +271,7 @@ void Scheduler::addToIndex(const spool::MessageRecord& record) {
   entry.body_size = record.body_size;
   entry.body_chunks = record.body_chunks;
   entry.scan = record.stage == spool::Stage::Scan;
+  entry.outbound = record.outbound();
   refreshParts(entry, record);
   queued_bytes_ += record.body_size;
   admission_.messageQueued(record.body_size);
@@ -338,7 +339,7 @@ void Scheduler::makeReady(const mail::QueueId& id, Entry& entry, uint64_t now) {
     }
     part.ready = true;
     ++ready_;
-    Destination& destination = entry.scan ? scan_ : destinationOf(resolver_(part.tenant));
+    Destination& destination = entry.scan ? scan_ : destinationOf(resolver_(part.tenant, entry.outbound));
     destination.ready.push_back(Ready{id, part.tenant});
     listOrRelease(destination);
   }
@@ -461,7 +462,7 @@ bool Scheduler::startNext(Destination& destination) {
     }
     delivery::Target* target = nullptr;
     if (&destination != &scan_) {
-      target = resolver_(next.tenant);
+      target = resolver_(next.tenant, entry->second.outbound);
       Destination& current = destinationOf(target);
       if (&current != &destination) {  // a reload gave the tenant another target
         destination.ready.pop_front();
@@ -510,7 +511,7 @@ void Scheduler::startJob(Destination& destination, const mail::QueueId& id, Entr
     // The message's other ready parts for the same target go in this job (one file, one
     // transaction); their queue entries become stale.
     for (Part& other : entry.parts) {
-      if (other.ready && resolver_(other.tenant) == target) {
+      if (other.ready && resolver_(other.tenant, entry.outbound) == target) {
         other.ready = false;
         other.active = true;
         --ready_;
@@ -768,7 +769,8 @@ void Scheduler::deliver(const std::shared_ptr<Job>& job) {
 // wants events; written with the job's outcome.
 void Scheduler::addRecipientEvent(Job& job, const spool::MessageRecord& record, std::string_view type,
                                   const spool::RecipientRecord& recipient, const std::string& remote, uint64_t at_us,
-                                  uint64_t next_attempt_us, const bounce::Classification* classified) {
+                                  uint64_t next_attempt_us, const delivery::RecipientResult& peer,
+                                  const bounce::Classification* classified) {
   if (!events::wanted(job.config.get(), recipient.tenant)) {
     return;
   }
@@ -779,7 +781,14 @@ void Scheduler::addRecipientEvent(Job& job, const spool::MessageRecord& record, 
   fields.attempt = recipient.attempts;
   fields.reply = recipient.last_reply;
   fields.remote = remote;
+  fields.remote_host = peer.remote_host;
+  fields.remote_ip = peer.remote_ip;
+  fields.tls_version = peer.tls_version;
+  fields.tls_cipher = peer.tls_cipher;
   fields.next_attempt_us = next_attempt_us;
+  fields.outbound = record.outbound();
+  fields.tags = record.tags;
+  fields.metadata = record.metadata;
   if (classified != nullptr) {
     fields.bounce_class = std::string(bounce::className(classified->cls));
     fields.bounce_label = classified->label;
@@ -833,7 +842,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
     const bool expires = outcome.outcome == delivery::Outcome::TempFail && age >= max_age;
     addRecipientEvent(*job, record, deliveryEventType(outcome.outcome), recipient, result.remote, now,
                       outcome.outcome == delivery::Outcome::TempFail && !expires ? recipient.next_attempt_us : 0,
-                      classified ? &*classified : nullptr);
+                      outcome, classified ? &*classified : nullptr);
     if (expires) {
       recipient.state = spool::RecipientState::Failed;
       recipient.last_reply = std::string(kExpiredReply) + std::to_string(job->retry.max_age.count()) +

@@ -8,6 +8,7 @@
 #include "mxgate/base/ascii.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
+#include "mxgate/pipeline/outbound_stages.h"
 #include "mxgate/scheduler/scheduler.h"
 #include "mxgate/server/smtp_server.h"
 #include "mxgate/spool/admission.h"
@@ -408,6 +409,21 @@ void Session::handleMail(const smtp::Command& command) {
     countError();
     return;
   }
+  if (!auth_tenant_.empty()) {
+    const pipeline::Decision binding = pipeline::bindEnvelopeSender(config_, auth_tenant_, parsed.sender);
+    if (binding.action == pipeline::Action::Reject) {
+      owner_.counters().rejected_messages.fetch_add(1, std::memory_order_relaxed);
+      log::info("-", "mail_rejected")
+          .kv("from", parsed.sender.str())
+          .kv("client", client_ip_)
+          .kv("user", auth_user_)
+          .kv("reason", binding.reason)
+          .kv("detail", binding.detail);
+      reply(binding.reply, binding.reply_argument);
+      countError();
+      return;
+    }
+  }
   in_transaction_ = true;
   announceTransaction(true);
   mail_from_ = std::move(parsed);
@@ -426,6 +442,11 @@ void Session::beginIntake() {
   transaction.helo = helo_;
   transaction.mail_from = mail_from_.sender.str();
   transaction.mail_from_domain = mail_from_.sender.domain;
+  if (!auth_tenant_.empty()) {
+    transaction.origin = spool::Origin::Submission;
+    transaction.tenant = auth_tenant_;
+    transaction.auth_user = auth_user_;
+  }
   intake_ = std::make_unique<pipeline::Intake>(
       pipeline::Context{owner_.runtime().inbound(), config_, listener_, authservId()}, owner_.runtime().store(),
       std::move(transaction), [owner, session_id, generation](std::function<void(pipeline::Intake&)> report) {
@@ -523,6 +544,12 @@ void Session::handleRcpt(const smtp::Command& command) {
   if (intake_->transaction().recipients.size() >= config_.smtp.max_recipients) {
     reply(smtp::ReplyId::TooManyRecipients);
     countError();
+    return;
+  }
+  if (!auth_tenant_.empty()) {
+    // An authenticated tenant's message may go to any domain (the authentication is the
+    // permission); its recipients are the sending tenant's, routed to its [outbound] target.
+    acceptRecipient(std::move(parsed.recipient), auth_tenant_);
     return;
   }
   const config::Tenant* tenant = config_.tenantForDomain(parsed.recipient.domain);
@@ -817,6 +844,7 @@ void Session::beginContent() {
     }
   }
   chunk_ = receivedHeader();
+  intake_->setReceived(chunk_);
   chunks_written_ = 0;
   body_bytes_ = 0;
   body_crc_ = 0;
@@ -888,7 +916,7 @@ void Session::consumeBdat() {
 }
 
 void Session::appendContent(std::string_view canonical) {
-  filter_->feed(canonical, stripper_ ? filtered_ : chunk_);
+  filter_->feed(canonical, filtered_);
   if (!too_big_ && filter_->outputBytes() > config_.smtp.max_message_size) {
     too_big_ = true;
   }
@@ -905,14 +933,15 @@ void Session::appendContent(std::string_view canonical) {
 }
 
 void Session::passFiltered(bool last) {
-  if (!stripper_) {
-    return;
-  }
   intake_->content(filtered_);
   const size_t before = chunk_.size();
-  stripper_->feed(filtered_, chunk_);
-  if (last) {
-    stripper_->finish(chunk_);
+  if (stripper_) {
+    stripper_->feed(filtered_, chunk_);
+    if (last) {
+      stripper_->finish(chunk_);
+    }
+  } else {
+    chunk_.append(filtered_);
   }
   filtered_.clear();
   if (scan_copy_ && !scan_copy_->append(std::string_view(chunk_).substr(before))) {
@@ -984,7 +1013,7 @@ bool Session::refuseIfUnstorable() {
 }
 
 void Session::endOfContent() {
-  filter_->finish(stripper_ ? filtered_ : chunk_);
+  filter_->finish(filtered_);
   phase_ = Phase::Committing;
   passFiltered(true);
   if (refuseIfUnstorable()) {

@@ -46,7 +46,14 @@ enum MessageTag : uint64_t {
   kHeaders = 19,
   kRecipient = 20,
   kVerdicts = 21,
+  kOrigin = 22,
+  kAuthUser = 23,
+  kTag = 24,
+  kMetadata = 25,
 };
+
+// Inside a kMetadata value.
+enum MetadataTag : uint64_t { kMetadataKey = 1, kMetadataValue = 2 };
 
 // Inside a kRecipient value.
 enum RecipientTag : uint64_t {
@@ -381,6 +388,29 @@ bool decodeMessageField(uint64_t tag, std::string_view value, MessageRecord& out
       return true;
     case kHeaders: out.headers.assign(value); return true;
     case kVerdicts: return decodeVerdicts(value, out.verdicts);
+    case kOrigin:
+      if (!asNumber(value, number) || number > static_cast<uint64_t>(Origin::Api)) {
+        return false;
+      }
+      out.origin = static_cast<Origin>(number);
+      return true;
+    case kAuthUser: out.auth_user.assign(value); return true;
+    case kTag: out.tags.emplace_back(value); return true;
+    case kMetadata: {
+      std::pair<std::string, std::string> entry;
+      if (!forEachField(value, [&entry](uint64_t nested, std::string_view text) {
+            if (nested == kMetadataKey) {
+              entry.first.assign(text);
+            } else if (nested == kMetadataValue) {
+              entry.second.assign(text);
+            }
+            return true;
+          })) {
+        return false;
+      }
+      out.metadata.push_back(std::move(entry));
+      return true;
+    }
     case kRecipient: {
       RecipientRecord recipient;
       if (!decodeRecipient(value, recipient)) {
@@ -454,6 +484,19 @@ std::string encodeMessage(const MessageRecord& record) {
   putText(out, kVerdicts, verdicts);
   for (const auto& recipient : record.recipients) {
     putField(out, kRecipient, encodeRecipient(recipient));
+  }
+  if (record.origin != Origin::Inbound) {
+    putNumber(out, kOrigin, static_cast<uint64_t>(record.origin));
+  }
+  putText(out, kAuthUser, record.auth_user);
+  for (const std::string& tag : record.tags) {
+    putField(out, kTag, tag);
+  }
+  for (const auto& [key, text] : record.metadata) {
+    std::string nested;
+    putField(nested, kMetadataKey, key);
+    putField(nested, kMetadataValue, text);
+    putField(out, kMetadata, nested);
   }
   return seal(kMessageMagic, std::move(out));
 }

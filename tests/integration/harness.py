@@ -558,10 +558,13 @@ class RecordingSink:
     data_reply: e.g. "451 4.3.0 try later" or "550 5.1.1 no" to refuse at end of data.
     rcpt_replies: {address: reply} to refuse particular recipients at RCPT.
     rcpts lists every RCPT address asked, in order; rcpt_delay (seconds) delays each answer.
+    host and port: where it listens (another loopback address such as 127.0.0.2 serves as a
+    mail exchanger; the port defaults to a free one).
     """
 
-    def __init__(self, data_reply=None, rcpt_replies=None, delay=0.0, starttls_context=None, rcpt_delay=0.0):
-        self.port = free_port()
+    def __init__(self, data_reply=None, rcpt_replies=None, delay=0.0, starttls_context=None, rcpt_delay=0.0,
+                 host="127.0.0.1", port=None):
+        self.port = port or free_port()
         self.messages = []
         self.rcpts = []
         self.rcpt_delay = rcpt_delay
@@ -569,7 +572,7 @@ class RecordingSink:
         self.data_reply = data_reply
         self.rcpt_replies = rcpt_replies or {}
         self.delay = delay
-        self.controller = Controller(_Recorder(self), hostname="127.0.0.1", port=self.port,
+        self.controller = Controller(_Recorder(self), hostname=host, port=self.port,
                                      server_kwargs={"decode_data": False, "tls_context": starttls_context,
                                                     "require_starttls": False})
 

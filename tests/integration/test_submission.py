@@ -4,7 +4,9 @@ TLS and refused there with 538 5.7.11; MAIL without AUTH 530 5.7.0; a wrong secr
 user and a revoked credential all 535 5.7.8 (nothing tells them apart), each failure logged
 without the secret; the failure limiter's growing delay and its lock (454 4.7.0) per user name;
 AUTH in plaintext only on a loopback listener that says so; config errors for auth_plaintext
-elsewhere.
+elsewhere. Submitted mail is the tenant's outbound mail: it goes to the recipient domain's mail
+exchanger (an aiosmtpd receiver found through the gateway's DNS server), not to the tenant's
+inbound delivery target.
 """
 
 import base64
@@ -13,7 +15,7 @@ import subprocess
 import time
 import unittest
 
-from harness import Gateway, free_port, wait_until
+from harness import Gateway, RecordingSink, free_port, wait_until
 
 
 def b64(text):
@@ -39,10 +41,15 @@ class SubmissionAuthTest(unittest.TestCase):
     def setUpClass(cls):
         cls.implicit_port = free_port()
         cls.plain_port = free_port()
+        cls.exchanger = RecordingSink().start()  # example.test's mail exchanger
+        zone = {"example.test": [{"type": "MX", "value": [10, "mx.example.test"]}],
+                "mx.example.test": [{"type": "A", "value": "127.0.0.1"}]}
         # Failures come from addresses presented with XCLIENT, so no test locks out 127.0.0.1.
         cls.gw = Gateway(overrides={"submission": {"auth_max_failures": 3, "auth_failure_delay": "1s",
                                                    "auth_max_delay": "2s", "auth_lockout": "1m"},
-                                    "smtp": {"xclient_networks": ["127.0.0.1/32"]}})
+                                    "smtp": {"xclient_networks": ["127.0.0.1/32"]},
+                                    "mx": {"port": cls.exchanger.port, "address_families": "ipv4"}},
+                         zone=zone)
         cls.gw.listeners.append({"name": "implicit", "role": "submission", "address": "127.0.0.1",
                                  "port": cls.implicit_port, "tls": "implicit"})
         cls.gw.listeners.append({"name": "local", "role": "submission", "address": "127.0.0.1",
@@ -61,6 +68,7 @@ class SubmissionAuthTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.gw.cleanup()
+        cls.exchanger.stop()
 
     def client_from(self, address):
         """A client on the plaintext-AUTH listener that the gateway sees as coming from address."""
@@ -111,10 +119,11 @@ class SubmissionAuthTest(unittest.TestCase):
             self.assertEqual(code, 250, lines)
             code, lines = cmd(client, "DATA")
             self.assertEqual(code, 354, lines)
-            code, lines = cmd(client, "Subject: submitted\r\n\r\nhello\r\n.")
+            code, lines = cmd(client, "From: app@example.test\r\nSubject: submitted\r\n\r\nhello\r\n.")
             self.assertEqual(code, 250, lines)
-        self.assertTrue(wait_until(lambda: len(self.gw.inbox_files()) >= 1, 30))
-        self.assertIn(b"(mxgate) with ESMTPSA", self.gw.inbox_messages()[-1])  # RFC 3848: TLS and AUTH
+        self.assertTrue(wait_until(lambda: self.exchanger.count() >= 1, 30), self.gw.log()[-3000:])
+        self.assertIn(b"(mxgate) with ESMTPSA", self.exchanger.messages[-1]["data"])  # RFC 3848: TLS and AUTH
+        self.assertEqual(self.gw.inbox_files(), [])  # not the tenant's inbound target
         self.assertRegex(self.gw.log(), rf"event=accepted .* listener=submission user={self.user}")
 
     def test_inbound_listeners_do_not_offer_auth(self):

@@ -184,6 +184,7 @@ struct SmtpClientSettings {
 // Delivery to recipient domains' mail exchangers ([mx]): the route (mx_route.h) and the pools.
 struct MxSettings {
   uint16_t port = 25;                     // tests point it at receivers on 127.0.0.x
+  uint32_t max_connections = 100;         // outbound deliveries under way at once (the [outbound] mx target)
   uint32_t max_addresses = 5;             // addresses tried per attempt (Postfix smtp_mx_address_limit)
   uint32_t connections_per_host = 10;     // connections to one exchanger address
   bool ipv4 = true;                       // address families used
@@ -268,6 +269,16 @@ struct EventsPolicy {
   std::chrono::seconds dead_retention{2592000};  // a dead event is purged this long after it died
 };
 
+// Where a tenant's authenticated mail (SMTP submission, the HTTP send API) goes, and whether
+// its senders are told of failures ([outbound] in the tenant's policy file).
+enum class OutboundTarget { Mx };  // "mx": each recipient domain's mail exchangers
+
+struct OutboundPolicy {
+  OutboundTarget target = OutboundTarget::Mx;
+  bool dsn = true;       // RFC 3464 DSNs to the envelope sender of SMTP-submitted mail
+  bool api_dsn = false;  // the same for mail from the HTTP send API (events only by default)
+};
+
 struct ThreadPolicy {
   std::string ticket_pattern = R"(\[TICKET-\d{6}-\d{4}\])";  // "" = no subject hints
 };
@@ -324,6 +335,7 @@ struct Tenant {
   ThreadPolicy thread;
   EventsPolicy events;
   DkimPolicy dkim;
+  OutboundPolicy outbound;
 };
 
 struct Config {

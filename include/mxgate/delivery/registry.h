@@ -6,7 +6,10 @@
 // tenant's); their HTTP clients run on the loop WebhookContext names (the control loop).
 // Delivery status notifications are routed under delivery::kBounceRoute: to the [bounces]
 // relay like a tenant's smtp next hop, or without one to the senders' mail exchangers (mx).
-// forTenant() is what the scheduler's resolver calls. Thread-safe.
+// A tenant's own authenticated mail goes to its [outbound] target: "mx", an mx target built
+// from the [mx] settings with the budget mx.max_connections, shared by all tenants (the
+// reports by mx have their own, bounces.max_connections). forTenant() is what the scheduler's
+// resolver calls. Thread-safe.
 #pragma once
 
 #include <map>
@@ -34,7 +37,8 @@ class Registry {
 
   // client_tls: built for this config (ClientTlsContexts::build succeeded).
   void update(const config::Config& config, const ClientTlsContexts& client_tls);
-  Target* forTenant(const std::string& tenant) const;
+  // outbound: the tenant's [outbound] target (for its authenticated mail), else its [delivery] one.
+  Target* forTenant(const std::string& tenant, bool outbound) const;
   // The tenant's SMTP next hop itself (under any link rewriting), for recipient probes;
   // nullptr when its target is not smtp.
   SmtpTarget* nextHopFor(const std::string& tenant) const;
@@ -52,6 +56,9 @@ class Registry {
   bool enableWebhook(const std::string& tenant);
 
  private:
+  // The mx target of the current [mx] settings with this budget, built on first use (mutex_ held).
+  MxTarget* mxTarget(const config::Config& config, uint32_t max_connections, const ClientTlsContexts& client_tls);
+
   std::vector<io::Loop*> loops_;
   io::Lane& file_lane_;
   WebhookContext webhooks_;
@@ -59,6 +66,7 @@ class Registry {
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Target>> targets_;  // by settings key
   std::unordered_map<std::string, Target*> by_tenant_;
+  std::unordered_map<std::string, Target*> outbound_by_tenant_;
   std::unordered_map<std::string, WebhookTarget*> webhooks_by_tenant_;
   std::unordered_map<std::string, SmtpTarget*> next_hops_by_tenant_;
   std::map<std::string, SmtpTarget*> smtp_targets_;  // by settings key, owned by targets_

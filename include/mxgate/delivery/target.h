@@ -51,6 +51,13 @@ enum class Outcome { Delivered, TempFail, PermFail };
 struct RecipientResult {
   Outcome outcome = Outcome::TempFail;
   std::string reply;  // the remote reply ("250 2.0.0 Ok ...") or our own error text
+  // smtp and mx: the peer that gave the reply, when one did: its host name (the mail
+  // exchanger's or the next hop's), its IP address, and the TLS protocol version and cipher
+  // of the connection ("" for plaintext).
+  std::string remote_host = {};
+  std::string remote_ip = {};
+  std::string tls_version = {};
+  std::string tls_cipher = {};
 };
 
 struct Result {

@@ -28,6 +28,14 @@ struct Fields {
   uint32_t attempt = 0;          // delivery attempt (0 = not a delivery event)
   std::string reply;             // an SMTP reply or our error text: parsed into code, enhanced code, text
   std::string remote;            // where the delivery went (host:port, URL, file)
+  std::string remote_host;       // smtp/mx: the answering peer's host name, IP, and TLS facts
+  std::string remote_ip;
+  std::string tls_version;       // "" = plaintext (left out)
+  std::string tls_cipher;
+  // An authenticated tenant's own message: its events carry "tags" and "metadata" (even empty).
+  bool outbound = false;
+  std::vector<std::string> tags;
+  std::vector<std::pair<std::string, std::string>> metadata;  // a JSON object; a repeated key: the last wins
   std::string reason;            // quarantine reason, rejection cause, ...
   std::string detail;
   std::string url;               // clicked: the target; webhook.endpoint.disabled: the endpoint

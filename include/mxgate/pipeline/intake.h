@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mxgate/events/event.h"
 #include "mxgate/pipeline/stage.h"
 #include "mxgate/spool/record.h"
 #include "mxgate/spool/store.h"
@@ -81,7 +82,8 @@ class Intake {
   // The message decision, on the loop thread; may destroy the intake.
   using Done = std::function<void(const MessageDecision&)>;
 
-  // At MAIL: builds the listener's stages (inboundStages) and starts them.
+  // At MAIL: builds the transaction's stages (outboundStages for an authenticated tenant's
+  // message, otherwise inboundStages) and starts them.
   Intake(const Context& context, spool::Store& store, Transaction transaction, Post post);
   // Tests: with the given stages.
   Intake(const Context& context, spool::Store& store, Transaction transaction, Post post,
@@ -99,6 +101,8 @@ class Intake {
   // tenant, or the recipient's tenant inbound); otherwise it joins the transaction and Continue
   // is returned.
   Decision addRecipient(Recipient recipient);
+  // Our Received: header field, stored in front of the content (before the content starts).
+  void setReceived(std::string received) { transaction_.received = std::move(received); }
   // The client's content as it streams (see Stage::content).
   void content(std::string_view content);
   // The content is complete; message: the whole content for stages that need it (or nullptr).
@@ -115,6 +119,8 @@ class Intake {
  private:
   void start();
   void recordRefusal(const Recipient& recipient, const Decision& decision);
+  // An outbound transaction's events carry its tags and metadata.
+  void carryOutbound(events::Fields& fields) const;
   void onHeadersComplete();
   void onStageFinished();
   void complete();

@@ -25,6 +25,7 @@
 #include "mxgate/scan/scanner.h"
 #include "mxgate/smtp/replies.h"
 #include "mxgate/spf/spf.h"
+#include "mxgate/spool/record.h"
 
 namespace mxgate::pipeline {
 
@@ -70,6 +71,13 @@ struct Recipient {
 // One mail transaction, from MAIL to the decision. Owned by the intake.
 struct Transaction {
   mail::QueueId id;
+  // Who sends: Inbound (relayed to the recipients' tenants), or an authenticated tenant's
+  // submission (SMTP) or API message, which runs the outbound stages (outbound_stages.h).
+  spool::Origin origin = spool::Origin::Inbound;
+  std::string tenant;     // the authenticated (sending) tenant's id; "" inbound
+  std::string auth_user;  // the authenticated user name; "" inbound
+  std::vector<std::string> tags;                                // the sender's tags (API)
+  std::vector<std::pair<std::string, std::string>> metadata;    // the sender's metadata (API)
   std::string client_ip;
   std::string helo;
   std::string mail_from;  // the reverse path ("" for the null path)
@@ -78,6 +86,10 @@ struct Transaction {
   Verdicts verdicts;
   // The whole content at the end, when a stage needs it (Stage::needsMessage).
   std::shared_ptr<const std::string> message;
+  // Our Received: header field, stored (and delivered) in front of the content.
+  std::string received;
+
+  bool outbound() const { return origin != spool::Origin::Inbound; }
 };
 
 // What a listener's stages are built from, for one transaction. The references outlive it.

@@ -61,8 +61,10 @@
 
 namespace mxgate::scheduler {
 
-// Finds the target for a tenant id in the current configuration; nullptr if none.
-using TargetResolver = std::function<delivery::Target*(const std::string& tenant)>;
+// Finds the target for a tenant id in the current configuration; nullptr if none. outbound:
+// the tenant's own authenticated mail (origin Submission or Api), which goes to the tenant's
+// [outbound] target; otherwise its inbound [delivery] target.
+using TargetResolver = std::function<delivery::Target*(const std::string& tenant, bool outbound)>;
 
 // What the scan stage and the quarantine need from the node.
 struct InboundHooks {
@@ -189,6 +191,7 @@ class Scheduler {
     uint64_t body_size = 0;
     uint32_t body_chunks = 0;
     bool scan = false;  // scanned before anything is delivered: its one part belongs to scan_
+    bool outbound = false;  // an authenticated tenant's mail: its parts go to the [outbound] target
     std::vector<Part> parts;
     uint32_t jobs = 0;  // jobs under way
     bool delete_requested = false;
@@ -303,17 +306,21 @@ class Scheduler {
   void applyScan(const std::shared_ptr<Job>& job, const scan::ScanResult& result);
   void deliver(const std::shared_ptr<Job>& job);
   void onJobDone(const std::shared_ptr<Job>& job, delivery::Result result);
+  // peer: the recipient's delivery result, whose answering host and TLS facts the event carries.
   static void addRecipientEvent(Job& job, const spool::MessageRecord& record, std::string_view type,
                                 const spool::RecipientRecord& recipient, const std::string& remote, uint64_t at_us,
-                                uint64_t next_attempt_us = 0, const bounce::Classification* classified = nullptr);
+                                uint64_t next_attempt_us = 0, const delivery::RecipientResult& peer = {},
+                                const bounce::Classification* classified = nullptr);
   // Ends a job: writes batch with the message's new state (deleted, dead, held or queued when
   // it was the message's last job under way) and schedules what is left.
   void endJob(const std::shared_ptr<Job>& job, spool::Batch batch);
   void deadLetter(spool::MessageRecord& record, const std::string& reason, uint64_t now);
-  // Recipients of relayed inbound mail (smtp targets) that failed for good in this job: an RFC
-  // 3464 notification to the envelope sender, written in batch and queued on the bounce route
-  // (src/scheduler/bounces.cpp). Never to the null sender, and only for mail whose sender SPF or
-  // DMARC authenticated, so forged senders get no backscatter.
+  // Recipients that failed for good in this job, of relayed inbound mail (smtp targets) or of a
+  // tenant's outbound mail whose [outbound] policy wants reports (dsn, api_dsn): an RFC 3464
+  // notification to the envelope sender, with the original's header section only, written in
+  // batch and queued on the bounce route (src/scheduler/bounces.cpp). Never to the null
+  // sender, and for inbound mail only when SPF or DMARC authenticated its sender, so forged
+  // senders get no backscatter.
   void returnToSender(const config::Config* config, const spool::MessageRecord& record,
                       const std::vector<size_t>& failed, uint64_t now, spool::Batch& batch);
   // Submits a write of a message that stays queued; its record stays in memory until applied.

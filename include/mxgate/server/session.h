@@ -110,7 +110,8 @@ class Session : public io::Stream::Handler {
   void beginContent();
   void appendContent(std::string_view canonical);
   // Passes filtered_ (the client's content after the content filter) to the intake, the
-  // forged-field stripper and the scan copy, into chunk_; last: the content is complete.
+  // forged-field stripper (inbound listeners) and the scan copy, into chunk_; last: the
+  // content is complete.
   void passFiltered(bool last);
   // Refuses a message that cannot be kept: too big or violating the content policy (5xx), or
   // without memory for its scan copy (451 4.3.0; at DATA already when the declared SIZE does not

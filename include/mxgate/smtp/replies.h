@@ -37,6 +37,7 @@ enum class ReplyId {
   QueueWriteError,          // 451 4.3.0
   CheckTemporaryFailure,    // 451 4.4.3 (DNS failure during SPF/DKIM/DMARC)
   ScanTemporaryFailure,     // 451 4.3.0 (virus scan could not complete)
+  SigningTemporaryFailure,  // 451 4.3.0 (DKIM signing of a submission failed)
   ResourceShortage,         // 451 4.3.0 (memory pressure)
   InsufficientStorage,      // 452 4.3.1
   TooManyRecipients,        // 452 4.5.3
@@ -84,6 +85,9 @@ enum class ReplyId {
   SpfFailed,                // 550 5.7.23 (RFC 7372)
   DkimFailed,               // 550 5.7.20 (RFC 7372)
   DmarcFailed,              // 550 5.7.1 (RFC 7489 §6.7)
+  SenderNotOwned,           // 550 5.7.1 (MAIL FROM of a domain the authenticated tenant does not own)
+  HeaderSenderNotOwned,     // 550 5.7.1 (From, Sender or DKIM-Signature d= of a domain not the tenant's)
+  HeaderSenderUnreadable,   // 550 5.7.1 (a From, Sender or DKIM-Signature field that cannot be parsed)
   VirusFound,               // 554 5.7.1
   BareLfInData,             // 550 5.5.2
   BareCrInData,             // 550 5.5.2

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mxgate/mail/queue_id.h"
@@ -78,6 +79,15 @@ struct RecipientRecord {
   }
 };
 
+// Where a message came from: relayed to a tenant (inbound), submitted by an authenticated tenant
+// over SMTP, or through the HTTP send API. Outbound messages (not Inbound) go to the tenant's
+// outbound target.
+enum class Origin : uint8_t {
+  Inbound = 0,
+  Submission = 1,
+  Api = 2,
+};
+
 struct MessageRecord {
   mail::QueueId id;
   MessageState state = MessageState::Queued;
@@ -104,8 +114,13 @@ struct MessageRecord {
   std::string headers;
   Verdicts verdicts;
   std::vector<RecipientRecord> recipients;
+  Origin origin = Origin::Inbound;  // records written before this field decode as Inbound
+  std::string auth_user;            // the authenticated user name of a submission ("" inbound)
+  std::vector<std::string> tags;    // the sender's tags, carried into every outbound event
+  std::vector<std::pair<std::string, std::string>> metadata;  // the sender's key/value pairs, in order
 
   bool operator==(const MessageRecord&) const = default;
+  bool outbound() const { return origin != Origin::Inbound; }
   // True while at least one recipient is in the given state.
   bool hasRecipientIn(RecipientState state) const;
   bool hasPending() const { return hasRecipientIn(RecipientState::Pending); }

@@ -1,20 +1,29 @@
-// libFuzzer target for DMARC (RFC 7489): extractFromDomain over the input as a header section
-// (RFC 5322 §3.4, §3.6.2), evaluateDmarc with the input as the DMARC record (RFC 7489 §6.4 tag
+// libFuzzer target for DMARC (RFC 7489): extractFromDomain and extractSenderDomains (every From
+// and Sender mailbox and DKIM-Signature d=, for sender binding) over the input as a header
+// section (RFC 5322 §3.4, §3.6.2), evaluateDmarc with the input as the DMARC record (RFC 7489 §6.4 tag
 // list, then libopendmarc's parser) and fixed other facts, and organizationalDomain of the
-// input (Public Suffix List, RFC 3492 Punycode). Invariants (trap on failure): an extracted
-// domain is non-empty, lower-case, at most 255 bytes, without empty labels; an Organizational
+// input (Public Suffix List, RFC 3492 Punycode). Invariants (trap on failure): every extracted
+// domain is non-empty, lower-case, at most 255 bytes, without empty labels, and a single From
+// mailbox's domain is the DMARC From domain; an Organizational
 // Domain is a label-aligned suffix of the lower-cased name and its own Organizational Domain.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mxgate/auth/dmarc.h"
+#include "mxgate/auth/sender_domains.h"
 #include "mxgate/base/ascii.h"
 
 namespace {
 
 using namespace mxgate;
+
+bool wellFormed(const std::string& domain) {
+  return !domain.empty() && domain.size() <= 255 && ascii::toLowerCopy(domain) == domain && domain.front() != '.' &&
+         domain.back() != '.' && domain.find("..") == std::string::npos;
+}
 
 bool loadList() {
   std::string error;
@@ -28,9 +37,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
 
   const auth::FromDomain from = auth::extractFromDomain(input);
-  if (from.status == auth::FromDomain::Status::Ok &&
-      (from.domain.empty() || from.domain.size() > 255 || ascii::toLowerCopy(from.domain) != from.domain ||
-       from.domain.front() == '.' || from.domain.back() == '.' || from.domain.find("..") != std::string::npos)) {
+  if (from.status == auth::FromDomain::Status::Ok && !wellFormed(from.domain)) {
+    __builtin_trap();
+  }
+  const auth::SenderDomains senders = auth::extractSenderDomains(input);
+  for (const auto* domains : {&senders.from, &senders.sender, &senders.dkim}) {
+    for (const std::string& domain : *domains) {
+      if (!wellFormed(domain)) {
+        __builtin_trap();
+      }
+    }
+  }
+  if (from.status == auth::FromDomain::Status::Ok && senders.unreadable.empty() &&
+      senders.from != std::vector<std::string>{from.domain}) {
     __builtin_trap();
   }
 

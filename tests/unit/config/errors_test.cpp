@@ -210,6 +210,44 @@ tls = "ssl"
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(outbound_policy_keys) {
+  BOOST_TEST(policyErrors(R"(tenant = "a"
+domains = ["a.test"]
+[delivery]
+target = "file"
+path = "queue/inbox"
+[outbound]
+target = "smtp"
+dsn = "yes"
+api_dsn = 1
+relay = true
+)") == (Lines{
+                 "a.toml:7: outbound.target: invalid value \"smtp\": must be one of \"mx\"",
+                 "a.toml:8: outbound.dsn: wrong type: expected a boolean (true or false), got a string",
+                 "a.toml:9: outbound.api_dsn: wrong type: expected a boolean (true or false), got an integer",
+                 "a.toml:10: outbound.relay: unknown key",
+             }),
+             boost::test_tools::per_element());
+  const LoadResult loaded = loadFromText("node.toml", "", {{"a.toml", R"(tenant = "a"
+domains = ["a.test"]
+[delivery]
+target = "file"
+path = "queue/inbox"
+[outbound]
+dsn = false
+api_dsn = true
+)"}, kExamplePolicy});
+  BOOST_REQUIRE(loaded.config);
+  const Tenant* a = loaded.config->tenantById("a");
+  BOOST_TEST((a->outbound.target == OutboundTarget::Mx));
+  BOOST_TEST(!a->outbound.dsn);
+  BOOST_TEST(a->outbound.api_dsn);
+  const Tenant* example = loaded.config->tenantById("example");  // the defaults
+  BOOST_TEST(example->outbound.dsn);
+  BOOST_TEST(!example->outbound.api_dsn);
+  BOOST_TEST(loaded.config->mx.max_connections == 100u);
+}
+
 BOOST_AUTO_TEST_CASE(bad_duration_and_size_syntax) {
   const std::string duration_units = " (us, ms, s, m, h, d)";
   const std::string size_units = " (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)";

@@ -57,6 +57,40 @@ BOOST_AUTO_TEST_CASE(bounced_event_carries_the_bounce_class_and_label) {
   BOOST_TEST(!plain.contains("bounce"));
 }
 
+BOOST_AUTO_TEST_CASE(outbound_delivery_event_carries_peer_tls_tags_and_metadata) {
+  events::Fields fields;
+  fields.queue_id = "0006C338WKPS2M001ZHD";
+  fields.recipients = {"rcpt@far.test"};
+  fields.reply = "250 2.0.0 Ok: queued";
+  fields.remote = "127.0.0.2:2525";
+  fields.remote_host = "mx1.far.test";
+  fields.remote_ip = "127.0.0.2";
+  fields.tls_version = "TLSv1.3";
+  fields.tls_cipher = "TLS_AES_256_GCM_SHA384";
+  fields.outbound = true;
+  fields.tags = {"welcome", "crm"};
+  fields.metadata = {{"order", "42"}, {"customer", "c-9"}};
+  json data = json::parse(events::make("message.delivered", "acme", 1, fields).record.json)["data"];
+  BOOST_TEST(data["remote_host"] == "mx1.far.test");
+  BOOST_TEST(data["remote_ip"] == "127.0.0.2");
+  BOOST_TEST(data["tls"] == (json{{"version", "TLSv1.3"}, {"cipher", "TLS_AES_256_GCM_SHA384"}}), data.dump());
+  BOOST_TEST(data["tags"] == (json{"welcome", "crm"}), data.dump());
+  BOOST_TEST(data["metadata"] == (json{{"order", "42"}, {"customer", "c-9"}}), data.dump());
+  // Plaintext and no tags: no "tls", but an outbound event still has (empty) tags and metadata.
+  fields.tls_version.clear();
+  fields.tls_cipher.clear();
+  fields.tags.clear();
+  fields.metadata.clear();
+  data = json::parse(events::make("message.bounced", "acme", 1, fields).record.json)["data"];
+  BOOST_TEST(!data.contains("tls"));
+  BOOST_TEST(data["tags"] == json::array());
+  BOOST_TEST(data["metadata"] == json::object());
+  fields.outbound = false;  // inbound events are as before
+  data = json::parse(events::make("message.delivered", "acme", 1, fields).record.json)["data"];
+  BOOST_TEST(!data.contains("tags"));
+  BOOST_TEST(!data.contains("metadata"));
+}
+
 BOOST_AUTO_TEST_CASE(click_event_json) {
   events::Fields fields;
   fields.queue_id = "0006C338WKPS2M001ZHD";

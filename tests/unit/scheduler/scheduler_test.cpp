@@ -105,7 +105,7 @@ bool waitFor(Predicate predicate, double seconds = 10) {
 
 struct Fixture {
   explicit Fixture(std::vector<delivery::Outcome> script = {delivery::Outcome::Delivered})
-      : target(std::move(script)), other({delivery::Outcome::Delivered}) {
+      : target(std::move(script)), other({delivery::Outcome::Delivered}), outbound({delivery::Outcome::Delivered}) {
     char pattern[] = "/tmp/mxgate-sched-XXXXXX";
     path = mkdtemp(pattern);
     spool_settings.path = path;
@@ -136,7 +136,11 @@ struct Fixture {
     control = std::make_unique<io::Loop>("control");
     lane = std::make_unique<io::Lane>("read", 1, 100);
     scheduler = std::make_unique<scheduler::Scheduler>(
-        *control, *store, *lane, admission, settings, [this](const std::string& tenant) -> delivery::Target* {
+        *control, *store, *lane, admission, settings,
+        [this](const std::string& tenant, bool outbound_mail) -> delivery::Target* {
+          if (outbound_mail) {
+            return tenant == "example" ? &outbound : nullptr;  // the tenant's [outbound] target
+          }
           if (tenant == "example") {
             return &target;
           }
@@ -207,6 +211,7 @@ struct Fixture {
   config::QueueSettings settings;
   ScriptedTarget target;
   ScriptedTarget other;
+  ScriptedTarget outbound;  // tenant example's [outbound] target
   std::map<std::string, delivery::Target*> targets;  // further tenants
   std::unique_ptr<spool::Store> store;
   spool::Admission admission{config::SpoolSettings()};
@@ -244,6 +249,29 @@ BOOST_AUTO_TEST_CASE(delivered_message_is_removed_from_the_spool) {
   BOOST_TEST(f.lane->completed() == 0u);  // the hot path never read the spool back
   BOOST_TEST(f.admission.queuedMessages() == 0u);
   BOOST_TEST(f.admission.queuedBytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(outbound_mail_goes_to_the_tenants_outbound_target) {
+  Fixture f;
+  f.start();
+  // A submission of tenant example to a foreign domain: its recipients carry the sending tenant.
+  f.commit({{"rcpt@far.example", "example"}}, true,
+           [](spool::MessageRecord& record, spool::Batch&) { record.origin = spool::Origin::Submission; });
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().delivered == 1; }));
+  BOOST_TEST(f.outbound.jobs() == 1u);
+  BOOST_TEST(f.target.jobs() == 0u);
+  BOOST_TEST(f.outbound.job(0)->recipients == std::vector<std::string>{"rcpt@far.example"});
+  BOOST_TEST((f.outbound.job(0)->record->origin == spool::Origin::Submission));
+  // Inbound mail of the same tenant still goes to its [delivery] target.
+  f.commit({{"u@example.test", "example"}});
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().delivered == 2; }));
+  BOOST_TEST(f.target.jobs() == 1u);
+  BOOST_TEST(f.outbound.jobs() == 1u);
+  // Read back from the spool (not hot), the message is still outbound.
+  f.commit({{"later@far.example", "example"}}, false,
+           [](spool::MessageRecord& record, spool::Batch&) { record.origin = spool::Origin::Api; });
+  BOOST_REQUIRE(waitFor([&] { return f.scheduler->stats().delivered == 3; }));
+  BOOST_TEST(f.outbound.jobs() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(cold_message_is_read_from_the_spool) {
@@ -366,7 +394,7 @@ BOOST_AUTO_TEST_CASE(delivery_memory_budget_bounds_bodies_in_flight) {
   f.control = std::make_unique<io::Loop>("control");
   f.lane = std::make_unique<io::Lane>("read", 1, 100);
   f.scheduler = std::make_unique<scheduler::Scheduler>(*f.control, *f.store, *f.lane, f.admission, f.settings,
-                                                       [&](const std::string&) { return &holding; });
+                                                       [&](const std::string&, bool) { return &holding; });
   f.control->start();
   f.control->post([&] { f.scheduler->start(); });
   for (int i = 0; i < 3; ++i) {

@@ -66,6 +66,47 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_every_field) {
   BOOST_TEST((decoded == record));
 }
 
+BOOST_AUTO_TEST_CASE(outbound_fields_round_trip) {
+  spool::MessageRecord record = sample();
+  record.origin = spool::Origin::Api;
+  record.auth_user = "acme.crm";
+  record.tags = {"welcome", "", "campaign-7"};
+  record.metadata = {{"order", "42"}, {"customer", "c-9"}, {"order", "43"}, {"empty", ""}};
+  spool::MessageRecord decoded;
+  decoded.id = record.id;
+  BOOST_REQUIRE((spool::decodeMessage(spool::encodeMessage(record), decoded) == spool::DecodeStatus::Ok));
+  BOOST_TEST((decoded == record));
+  BOOST_TEST(decoded.outbound());
+  record.origin = spool::Origin::Submission;
+  BOOST_REQUIRE((spool::decodeMessage(spool::encodeMessage(record), decoded) == spool::DecodeStatus::Ok));
+  BOOST_TEST((decoded.origin == spool::Origin::Submission));
+}
+
+BOOST_AUTO_TEST_CASE(records_without_origin_decode_as_inbound) {
+  // A record as written before the origin fields existed: no tags 22-25.
+  const spool::MessageRecord record = sample();
+  const std::string bytes = spool::encodeMessage(record);
+  spool::MessageRecord decoded;
+  decoded.origin = spool::Origin::Api;  // decoding starts from a fresh record
+  BOOST_REQUIRE((spool::decodeMessage(bytes, decoded) == spool::DecodeStatus::Ok));
+  BOOST_TEST((decoded.origin == spool::Origin::Inbound));
+  BOOST_TEST(!decoded.outbound());
+  BOOST_TEST(decoded.tags.empty());
+  BOOST_TEST(decoded.metadata.empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_origin_is_malformed) {
+  spool::MessageRecord record = sample();
+  record.origin = spool::Origin::Api;
+  std::string bytes = spool::encodeMessage(record);
+  const std::string field("\x16\x01\x02", 3);  // tag 22, length 1, value 2
+  const size_t at = bytes.find(field);
+  BOOST_REQUIRE(at != std::string::npos);
+  bytes[at + 2] = '\x07';
+  spool::MessageRecord decoded;
+  BOOST_TEST((spool::decodeMessage(reseal(bytes), decoded) == spool::DecodeStatus::Malformed));
+}
+
 BOOST_AUTO_TEST_CASE(dead_letter_fields_round_trip) {
   spool::MessageRecord record = sample();
   record.state = spool::MessageState::Dead;

@@ -1,0 +1,36 @@
+// The outbound stage list: what an authenticated tenant's message (SMTP submission or the HTTP
+// send API) passes before its 250/202, in this order — sender binding (the envelope and header
+// sender domains are the tenant's own), suppression (helper bounces: recipients on the
+// tenant's suppression list are refused), DKIM signing (RFC 6376/8463, with the tenant's keys;
+// always last, so it signs the bytes that will be delivered). One file per stage under
+// src/pipeline/stages/. Built on the session's loop thread at MAIL.
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "mxgate/pipeline/stage.h"
+
+namespace mxgate::pipeline {
+
+// The stages of one outbound transaction (transaction.origin != Inbound), in order.
+std::vector<std::unique_ptr<Stage>> outboundStages(const Context& context);
+
+std::unique_ptr<Stage> makeSenderBindingStage(const Context& context);
+
+// Sender binding at MAIL: an authenticated tenant's reverse path must be at one of its domains
+// (exact, case-insensitive), else Reject with 550 5.7.1 (reason "sender_binding"). The null
+// reverse path is accepted: an application's auto-reply or report may use it (RFC 3834 §3.3),
+// its header From is bound all the same, and no DSN ever goes to it.
+Decision bindEnvelopeSender(const config::Config& config, std::string_view tenant, const mail::Address& sender);
+// Sender binding of the header section: every From and Sender mailbox and the d= of every
+// DKIM-Signature already present must be at the tenant's domains; a foreign one, or a field
+// that cannot be read, rejects the whole message with 550 5.7.1 (reason "sender_binding").
+Decision bindHeaderSenders(const config::Config& config, std::string_view tenant, std::string_view header_section);
+// Defined in src/pipeline/stages/suppression.cpp (helper bounces); its place in the list is
+// marked in src/pipeline/outbound_stages.cpp.
+std::unique_ptr<Stage> makeSuppressionStage(const Context& context);
+std::unique_ptr<Stage> makeDkimSignStage(const Context& context);
+
+}  // namespace mxgate::pipeline

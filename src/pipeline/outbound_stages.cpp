@@ -1,0 +1,19 @@
+// The outbound stage list (see include/mxgate/pipeline/outbound_stages.h). Runs on the
+// session's loop thread at MAIL.
+#include "mxgate/pipeline/outbound_stages.h"
+
+#include "mxgate/pipeline/services.h"
+
+namespace mxgate::pipeline {
+
+std::vector<std::unique_ptr<Stage>> outboundStages(const Context& context) {
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(makeSenderBindingStage(context));
+  // Suppression goes here (makeSuppressionStage, helper bounces): after sender binding, before signing.
+  if (context.services != nullptr && context.services->auth_lane != nullptr) {
+    stages.push_back(makeDkimSignStage(context));  // last: it signs what will be delivered
+  }
+  return stages;
+}
+
+}  // namespace mxgate::pipeline
