@@ -12,6 +12,7 @@
 #include "mxgate/events/event.h"
 #include "mxgate/pipeline/inbound_stages.h"
 #include "mxgate/pipeline/intake.h"
+#include "mxgate/spool/suppression.h"
 
 namespace mxgate::scheduler {
 namespace {
@@ -803,6 +804,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
   const uint64_t age = now - std::max(record.received_at_us, record.requeued_at_us);
   const uint64_t max_age = micros(job->retry.max_age);
   std::vector<size_t> failed;  // recipients that failed for good in this job
+  spool::Batch batch;          // the outcome, written by endJob
   for (size_t k = 0; k < job->recipients.size(); ++k) {
     spool::RecipientRecord& recipient = record.recipients[job->recipients[k]];
     const delivery::RecipientResult outcome =
@@ -839,6 +841,17 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
                                     outcome.outcome == delivery::Outcome::PermFail);
       line.kv("class", bounce::className(classified->cls)).kv("label", classified->label);
     }
+    // A hard bounce of a tenant's own (outbound) mail: the address goes on the tenant's
+    // suppression list with the outcome.
+    if (outcome.outcome == delivery::Outcome::PermFail && classified && classified->cls == bounce::Class::Hard &&
+        record.outbound() &&
+        spool::suppressHardBounce(store_, recipient.tenant, recipient.address, outcome.reply, job->id.str(), now,
+                                  batch)) {
+      log::warn(job->id.str(), "suppressed")
+          .kv("tenant", recipient.tenant)
+          .kv("to", recipient.address)
+          .kv("label", classified->label);
+    }
     const bool expires = outcome.outcome == delivery::Outcome::TempFail && age >= max_age;
     addRecipientEvent(*job, record, deliveryEventType(outcome.outcome), recipient, result.remote, now,
                       outcome.outcome == delivery::Outcome::TempFail && !expires ? recipient.next_attempt_us : 0,
@@ -866,7 +879,6 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
   for (size_t i : job->recipients) {
     record.attempts = std::max(record.attempts, record.recipients[i].attempts);  // rounds, not jobs
   }
-  spool::Batch batch;
   for (const events::Event& event : job->events) {
     batch.putEvent(event.key, event.record);
   }

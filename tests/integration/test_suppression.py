@@ -8,13 +8,22 @@
 - `mxgate suppression ls|add|remove|import --tenant T` (text and --json), the admin API behind
   it (token, unknown tenant, bad addresses), audit records, tenants kept apart, and a restart
   keeping the lists.
+- End to end with outbound delivery: a tenant's submission (AUTH over STARTTLS) to a recipient
+  whose mail exchanger (our DNS server -> aiosmtpd on 127.0.0.6) answers 550 5.1.1 puts the
+  address on that tenant's list (reason hard_bounce, with the queue id and the reply); its next
+  submission to it gets 550 5.1.1 at RCPT saying it is suppressed, with a message.suppressed
+  event; another tenant still sends to the address; a manual entry is refused the same way and
+  removing it lets mail through again; a restart keeps the refusal.
 """
 
 import json
 import os
+import smtplib
+import ssl
+import tempfile
 import unittest
 
-from harness import Client, Gateway, RecordingSink, queue_id, smtp_tenant, wait_until
+from harness import Client, Gateway, RecordingSink, free_port, queue_id, smtp_tenant, wait_until
 from webhook_receiver import Receiver, whsec
 
 EVENTS_KEY = bytes(range(50, 82))
@@ -197,6 +206,103 @@ class SuppressionCliTest(unittest.TestCase):
         self.assertEqual(added["invalid"], [{"address": "bad address", "error": "not an address (local@domain)"}])
         self.assertEqual(list(self.listing("beta")), ["ok@example.org"])
         self.assertEqual(self.listing("acme"), {})
+
+
+
+class OutboundSuppressionTest(unittest.TestCase):
+    ZONE = {
+        "gone.test": [{"type": "MX", "value": [10, "mx.gone.test"]}],
+        "mx.gone.test": [{"type": "A", "value": "127.0.0.6"}],
+    }
+    GONE = "bob@gone.test"
+    REFUSAL = "550 5.1.1 <bob@gone.test>: Recipient address rejected: User unknown"
+
+    def setUp(self):
+        port = free_port()
+        self.mx = RecordingSink(host="127.0.0.6", port=port, rcpt_replies={self.GONE: self.REFUSAL}).start()
+        self.addCleanup(self.mx.stop)
+        self.events = Receiver([EVENTS_KEY]).start()
+        self.addCleanup(self.events.stop)
+        inbox = tempfile.mkdtemp(prefix="mxgate-suppression-inbox-")
+        events = {"url": self.events.url, "secrets": [whsec(EVENTS_KEY)], "allow_private": True}
+        self.gw = Gateway(tenants={
+            "acme": {"domains": ["acme.test"], "delivery": {"target": "file", "path": inbox}, "events": events},
+            "beta": {"domains": ["beta.test"], "delivery": {"target": "file", "path": inbox}}},
+            zone=self.ZONE, overrides={"mx": {"port": port, "address_families": "ipv4"}})
+        self.addCleanup(self.gw.cleanup)
+        self.gw.start()
+        self.acme = self.credential("acme")
+        self.beta = self.credential("beta")
+
+    def credential(self, tenant):
+        created = self.gw.cli("credentials", "add", "--tenant", tenant, "--name", "app", "--json")
+        self.assertEqual(created.returncode, 0, created.stderr)
+        body = json.loads(created.stdout)
+        return body["username"], body["secret"]
+
+    def submit(self, credential, sender, recipient):
+        """MAIL, RCPT and (when the RCPT is taken) DATA on an authenticated session: the RCPT reply."""
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", self.gw.submission_port, timeout=30) as client:
+            client.starttls(context=context)
+            client.login(*credential)
+            self.assertEqual(client.mail(sender)[0], 250)
+            code, text = client.rcpt(recipient)
+            if code == 250:
+                message = f"From: {sender}\r\nTo: {recipient}\r\nSubject: hello\r\n\r\nhi\r\n"
+                self.assertEqual(client.data(message.encode())[0], 250)
+            else:
+                client.rset()
+        return code, text.decode()
+
+    def suppressed(self, tenant):
+        result = self.gw.cli("suppression", "ls", "--tenant", tenant, "--json")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return {e["address"]: e for e in json.loads(result.stdout)["suppressions"]}
+
+    def event_types(self):
+        found = []
+        for request in self.events.delivered().values():
+            body = request["json"]
+            found.extend(body if isinstance(body, list) else [body])
+        return found
+
+    def test_a_hard_bounce_suppresses_the_recipient_for_its_tenant_only(self):
+        self.assertEqual(self.submit(self.acme, "app@acme.test", self.GONE)[0], 250)
+        self.assertTrue(wait_until(lambda: self.GONE in self.suppressed("acme"), timeout=30), self.gw.log()[-3000:])
+        entry = self.suppressed("acme")[self.GONE]
+        self.assertEqual(entry["reason"], "hard_bounce")
+        self.assertEqual(entry["detail"], self.REFUSAL)
+        self.assertRegex(entry["queue_id"], r"^[0-9A-Z]{20}$")
+        self.assertIn(f"{entry['queue_id']}: event=suppressed tenant=acme to={self.GONE}", self.gw.log())
+        self.assertEqual(self.suppressed("beta"), {})
+        asked = len(self.mx.rcpts)
+
+        code, text = self.submit(self.acme, "app@acme.test", "Bob@Gone.Test")
+        self.assertEqual(code, 550)
+        self.assertTrue(text.startswith("5.1.1 <Bob@gone.test>: Recipient address rejected: suppressed"), text)
+        self.assertTrue(wait_until(lambda: any(e["type"] == "message.suppressed" for e in self.event_types()), 30))
+        event = next(e for e in self.event_types() if e["type"] == "message.suppressed")
+        self.assertEqual((event["tenant"], event["data"]["recipient"], event["data"]["reason"]),
+                         ("acme", "Bob@gone.test", "suppressed"))
+        self.assertEqual(event["data"]["response"]["code"], 550)
+
+        # Another tenant's list is its own: beta still sends to the address (and the MX is asked).
+        self.assertEqual(self.submit(self.beta, "app@beta.test", self.GONE)[0], 250)
+        self.assertTrue(wait_until(lambda: len(self.mx.rcpts) > asked, timeout=30))
+
+        self.gw.stop()
+        self.gw.start()
+        self.assertEqual(self.submit(self.acme, "app@acme.test", self.GONE)[0], 550)
+
+    def test_manual_entries_refuse_until_removed(self):
+        self.assertEqual(self.gw.cli("suppression", "add", "carol@gone.test", "--tenant", "acme").returncode, 0)
+        self.assertEqual(self.submit(self.acme, "app@acme.test", "carol@gone.test")[0], 550)
+        self.assertEqual(self.submit(self.beta, "app@beta.test", "carol@gone.test")[0], 250)
+        self.assertEqual(self.gw.cli("suppression", "remove", "carol@gone.test", "--tenant", "acme").returncode, 0)
+        self.assertEqual(self.submit(self.acme, "app@acme.test", "carol@gone.test")[0], 250)
 
 
 if __name__ == "__main__":
