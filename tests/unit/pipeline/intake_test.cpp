@@ -8,10 +8,10 @@
 
 #include <deque>
 #include <map>
-#include <filesystem>
 
 #include "mxgate/pipeline/intake.h"
 #include "mxgate/spool/store.h"
+#include "temp_store.h"
 
 using namespace mxgate;
 using pipeline::Action;
@@ -85,13 +85,6 @@ mail::Address address(std::string_view text) {
 // the loop inbox through which reports arrive.
 struct Fixture {
   Fixture() {
-    char pattern[] = "/tmp/mxgate-intake-XXXXXX";
-    path = mkdtemp(pattern);
-    config::SpoolSettings settings;
-    settings.path = path;
-    std::string error;
-    store = spool::Store::open(settings, error);
-    BOOST_REQUIRE_MESSAGE(store, error);
     for (const char* id : {"a", "b"}) {
       config::Tenant tenant;
       tenant.id = id;
@@ -99,11 +92,7 @@ struct Fixture {
       config.tenants.push_back(tenant);
     }
   }
-  ~Fixture() {
-    intake.reset();
-    store.reset();
-    std::filesystem::remove_all(path);
-  }
+  ~Fixture() { intake.reset(); }
 
   // Starts a transaction with the stages; returns them for inspection.
   template <typename... Stages>
@@ -145,8 +134,8 @@ struct Fixture {
     }
   }
 
-  std::string path;
-  std::unique_ptr<spool::Store> store;
+  pipeline::test::TempStore temp;
+  std::unique_ptr<spool::Store>& store = temp.store;
   config::Config config;
   config::Listener listener;
   std::unique_ptr<pipeline::Intake> intake;

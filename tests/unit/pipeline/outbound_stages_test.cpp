@@ -8,7 +8,6 @@
 
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -18,6 +17,7 @@
 #include "mxgate/pipeline/outbound_stages.h"
 #include "mxgate/pipeline/services.h"
 #include "mxgate/spool/store.h"
+#include "temp_store.h"
 
 using namespace mxgate;
 using pipeline::Action;
@@ -64,21 +64,10 @@ std::string bound(const config::Config& config, std::string_view headers) {
 // The intake of an authenticated transaction of tenant a, with a thread-safe inbox (the auth
 // lane reports from its own thread).
 struct Fixture {
-  Fixture() {
-    char pattern[] = "/tmp/mxgate-outbound-XXXXXX";
-    path = mkdtemp(pattern);
-    config::SpoolSettings settings;
-    settings.path = path;
-    std::string error;
-    store = spool::Store::open(settings, error);
-    BOOST_REQUIRE_MESSAGE(store, error);
-    listener.role = config::ListenerRole::Submission;
-  }
+  Fixture() { listener.role = config::ListenerRole::Submission; }
   ~Fixture() {
     intake.reset();
     lane.stop();
-    store.reset();
-    std::filesystem::remove_all(path);
   }
 
   void begin(pipeline::Services* services, std::string tenant = "a") {
@@ -130,8 +119,8 @@ struct Fixture {
   static constexpr std::string_view kReceived =
       "Received: from app.a.example ([192.0.2.1])\r\n\tby mx.test (mxgate) with ESMTPSA id X; "
       "Mon, 07 Dec 2026 01:00:00 +0000\r\n";
-  std::string path;
-  std::unique_ptr<spool::Store> store;
+  pipeline::test::TempStore temp;
+  std::unique_ptr<spool::Store>& store = temp.store;
   config::Config config = tenants();
   config::Listener listener;
   io::Lane lane{"auth", 1, 10};
