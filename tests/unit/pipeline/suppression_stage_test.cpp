@@ -5,7 +5,6 @@
 // transaction's intake runs.
 #include <boost/test/unit_test.hpp>
 
-#include <filesystem>
 #include <future>
 
 #include "mxgate/io/lane.h"
@@ -13,6 +12,7 @@
 #include "mxgate/pipeline/outbound_stages.h"
 #include "mxgate/pipeline/services.h"
 #include "mxgate/spool/suppression.h"
+#include "temp_store.h"
 
 using namespace mxgate;
 using pipeline::Action;
@@ -25,15 +25,8 @@ mail::Address address(std::string_view text) {
   return out;
 }
 
-struct Fixture {
+struct Fixture : pipeline::test::TempStore {
   Fixture() {
-    char pattern[] = "/tmp/mxgate-suppression-XXXXXX";
-    path = mkdtemp(pattern);
-    config::SpoolSettings settings;
-    settings.path = path;
-    std::string error;
-    store = spool::Store::open(settings, error);
-    BOOST_REQUIRE_MESSAGE(store, error);
     list = std::make_unique<spool::SuppressionList>(*store, lane);
     services.suppressions = list.get();
     for (const char* id : {"a", "b"}) {
@@ -50,11 +43,7 @@ struct Fixture {
     batch.putSuppression({"a", "gone@far.example", spool::SuppressionReason::HardBounce, "550 5.1.1", 1, "q"});
     flush(std::move(batch));
   }
-  ~Fixture() {
-    lane.stop();
-    store.reset();
-    std::filesystem::remove_all(path);
-  }
+  ~Fixture() { lane.stop(); }
   void flush(spool::Batch batch = {}) {
     std::promise<void> written;
     store->submit(std::move(batch), true, [&written](const spool::CommitStatus&) { written.set_value(); });
@@ -70,9 +59,7 @@ struct Fixture {
   }
   pipeline::Context context() { return pipeline::Context{&services, config, listener, "mx.test"}; }
 
-  std::string path;
   io::Lane lane{"spool-read", 1, 10};
-  std::unique_ptr<spool::Store> store;
   std::unique_ptr<spool::SuppressionList> list;
   pipeline::Services services;
   config::Config config;
