@@ -24,7 +24,7 @@ std::string summary(const std::vector<std::string>& addresses) {
   return text;
 }
 
-// Submits batch (synced) unless empty and answers on loop.
+// Submits batch (synced; nothing when no address changed) and answers on loop.
 void commit(Store& store, io::Loop& loop, Batch batch, SuppressionList::Change change,
             std::function<void(SuppressionList::Change)> done) {
   if (change.changed.empty()) {

@@ -62,15 +62,9 @@ class BounceClassificationTest(unittest.TestCase):
         return gw
 
     def posted(self, predicate, timeout=30):
-        def flatten():
-            found = []
-            for request in self.events.delivered().values():
-                body = request["json"]
-                found.extend(body if isinstance(body, list) else [body])
-            return found
-        if not wait_until(lambda: any(predicate(e) for e in flatten()), timeout=timeout):
-            self.fail(f"no such event among {[(e['type'], e['data'].get('bounce')) for e in flatten()]}")
-        return [e for e in flatten() if predicate(e)]
+        if not wait_until(lambda: any(predicate(e) for e in self.events.events()), timeout=timeout):
+            self.fail(f"no such event among {[(e['type'], e['data'].get('bounce')) for e in self.events.events()]}")
+        return [e for e in self.events.events() if predicate(e)]
 
     def test_bounced_and_deferred_events_carry_class_and_label(self):
         gw = self.gateway().start()
@@ -262,13 +256,6 @@ class OutboundSuppressionTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         return {e["address"]: e for e in json.loads(result.stdout)["suppressions"]}
 
-    def event_types(self):
-        found = []
-        for request in self.events.delivered().values():
-            body = request["json"]
-            found.extend(body if isinstance(body, list) else [body])
-        return found
-
     def test_a_hard_bounce_suppresses_the_recipient_for_its_tenant_only(self):
         self.assertEqual(self.submit(self.acme, "app@acme.test", self.GONE)[0], 250)
         self.assertTrue(wait_until(lambda: self.GONE in self.suppressed("acme"), timeout=30), self.gw.log()[-3000:])
@@ -283,8 +270,8 @@ class OutboundSuppressionTest(unittest.TestCase):
         code, text = self.submit(self.acme, "app@acme.test", "Bob@Gone.Test")
         self.assertEqual(code, 550)
         self.assertTrue(text.startswith("5.1.1 <Bob@gone.test>: Recipient address rejected: suppressed"), text)
-        self.assertTrue(wait_until(lambda: any(e["type"] == "message.suppressed" for e in self.event_types()), 30))
-        event = next(e for e in self.event_types() if e["type"] == "message.suppressed")
+        self.assertTrue(wait_until(lambda: any(e["type"] == "message.suppressed" for e in self.events.events()), 30))
+        event = next(e for e in self.events.events() if e["type"] == "message.suppressed")
         self.assertEqual((event["tenant"], event["data"]["recipient"], event["data"]["reason"]),
                          ("acme", "Bob@gone.test", "suppressed"))
         self.assertEqual(event["data"]["response"]["code"], 550)
