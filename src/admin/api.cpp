@@ -15,6 +15,7 @@
 #include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
 #include "mxgate/base/secret_file.h"
+#include "mxgate/mail/address.h"
 
 namespace mxgate::admin {
 namespace {
@@ -144,6 +145,37 @@ http::Response credentialError(auth::CredentialStore::Status status, const std::
   return jsonResponse(503, {{"error", "the spool cannot be read or written now; try again"}});
 }
 
+json suppressionJson(const spool::SuppressionRecord& record) {
+  return {{"tenant", record.tenant},
+          {"address", record.address},
+          {"reason", spool::suppressionReasonName(record.reason)},
+          {"detail", record.detail},
+          {"created_at", isoTime(record.created_us)},
+          {"queue_id", record.queue_id}};
+}
+
+// The addresses of a suppression change's body, checked: valid ones into valid, the others
+// with their problem into invalid. "" or why the body is unusable.
+std::string suppressionAddresses(const json& body, std::vector<std::string>& valid, json& invalid) {
+  if (!body.is_object() || !body.contains("addresses") || !body["addresses"].is_array()) {
+    return "the body must be a JSON object with \"addresses\": [...]";
+  }
+  for (const json& entry : body["addresses"]) {
+    if (!entry.is_string()) {
+      invalid.push_back({{"address", entry.dump()}, {"error", "not a string"}});
+      continue;
+    }
+    const std::string text = entry.get<std::string>();
+    mail::Address address;
+    if (mail::parseMailbox(text, true, address) != mail::AddressError::None) {
+      invalid.push_back({{"address", text}, {"error", "not an address (local@domain)"}});
+      continue;
+    }
+    valid.push_back(address.str());
+  }
+  return "";
+}
+
 int statusFor(scheduler::AdminStatus status) {
   switch (status) {
     case scheduler::AdminStatus::Ok: return 200;
@@ -187,7 +219,7 @@ std::string messageJson(const spool::MessageRecord& record, bool active) {
 
 Api::Api(io::Loop& loop, scheduler::Scheduler& scheduler, delivery::Registry& registry,
          webhook::EventDispatcher& events, LocalReceiver& receiver, auth::CredentialStore& credentials,
-         LocalReceiver::ConfigFn config, std::string token, std::function<std::string()> metrics,
+         spool::SuppressionList& suppressions, LocalReceiver::ConfigFn config, std::string token, std::function<std::string()> metrics,
          RunningSettings running_settings)
     : loop_(loop),
       scheduler_(scheduler),
@@ -195,6 +227,7 @@ Api::Api(io::Loop& loop, scheduler::Scheduler& scheduler, delivery::Registry& re
       events_(events),
       receiver_(receiver),
       credentials_(credentials),
+      suppressions_(suppressions),
       config_(std::move(config)),
       token_(std::move(token)),
       metrics_(std::move(metrics)),
@@ -248,6 +281,8 @@ void Api::handle(const http::Request& request, http::Respond respond) {
     handleWebhooks(request, std::move(respond));
   } else if (path == "/v1/credentials" || path.rfind("/v1/credentials/", 0) == 0) {
     handleCredentials(request, std::move(respond));
+  } else if (path == "/v1/suppressions" || path == "/v1/suppressions/remove") {
+    handleSuppressions(request, std::move(respond));
   } else {
     respond(jsonResponse(404, {{"error", "not found"}}));
   }
@@ -534,6 +569,64 @@ void Api::addCredential(const http::Request& request, http::Respond respond) {
     }
     respond(jsonResponse(201, {{"username", change.record.username}, {"secret", change.secret}}));
   });
+}
+
+void Api::handleSuppressions(const http::Request& request, http::Respond respond) {
+  const std::string tenant = request.queryParam("tenant");
+  if (tenant.empty()) {
+    respond(jsonResponse(400, {{"error", "tenant= is required"}}));
+    return;
+  }
+  if (config_()->tenantById(tenant) == nullptr) {
+    respond(jsonResponse(404, {{"error", "unknown tenant \"" + tenant + "\""}}));
+    return;
+  }
+  if (request.path == "/v1/suppressions" && request.method == "GET") {
+    const size_t limit = limitParam(request, 1000);
+    suppressions_.list(loop_, tenant, request.queryParam("after"), limit, [respond](spool::SuppressionList::Listing listing) {
+      if (!listing.ok) {
+        respond(jsonResponse(503, {{"error", "the spool cannot be read now; try again"}}));
+        return;
+      }
+      json list = json::array();
+      for (const auto& record : listing.records) {
+        list.push_back(suppressionJson(record));
+      }
+      const std::string next = listing.more && !listing.records.empty() ? listing.records.back().address : "";
+      respond(jsonResponse(200, {{"suppressions", list}, {"next", next}}));
+    });
+    return;
+  }
+  if (request.method != "POST") {
+    respond(jsonResponse(405, {{"error", "unsupported method or action"}}));
+    return;
+  }
+  const json body = json::parse(request.body, nullptr, false);
+  std::vector<std::string> addresses;
+  json invalid = json::array();
+  if (const std::string problem = suppressionAddresses(body, addresses, invalid); !problem.empty()) {
+    respond(jsonResponse(400, {{"error", problem}}));
+    return;
+  }
+  const bool removing = request.path == "/v1/suppressions/remove";
+  auto answer = [respond, invalid, removing](spool::SuppressionList::Change change) {
+    if (!change.ok) {
+      respond(jsonResponse(503, {{"error", "the spool cannot be written now: " + change.error}}));
+      return;
+    }
+    respond(jsonResponse(200, {{removing ? "removed" : "added", change.changed},
+                               {removing ? "not_listed" : "already", change.unchanged},
+                               {"invalid", invalid}}));
+  };
+  if (removing) {
+    suppressions_.remove(loop_, tenant, std::move(addresses), actorOf(request), std::move(answer));
+    return;
+  }
+  const bool import = body.contains("import") && body["import"].is_boolean() && body["import"].get<bool>();
+  const std::string detail = body.contains("detail") && body["detail"].is_string() ? body["detail"].get<std::string>() : "";
+  suppressions_.add(loop_, tenant, std::move(addresses),
+                    import ? spool::SuppressionReason::Import : spool::SuppressionReason::Manual, detail.substr(0, 1000),
+                    actorOf(request), std::move(answer));
 }
 
 }  // namespace mxgate::admin

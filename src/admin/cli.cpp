@@ -15,7 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "mxgate/admin/api.h"
+#include "mxgate/base/ascii.h"
 #include "mxgate/io/stream.h"
+#include "mxgate/mail/address.h"
 
 namespace mxgate::admin {
 namespace {
@@ -43,7 +45,7 @@ std::string cliActor() {
 }
 
 HttpResult request(const config::Config& config, const std::string& method, const std::string& path,
-                   const std::string& token) {
+                   const std::string& token, const std::string& body = "") {
   HttpResult result;
   sockaddr_storage address{};
   if (!io::parseAddress(config.admin.address, config.admin.port, address)) {
@@ -64,7 +66,8 @@ HttpResult request(const config::Config& config, const std::string& method, cons
     return result;
   }
   std::string out = method + " " + path + " HTTP/1.1\r\nHost: mxgate\r\nAuthorization: Bearer " + token +
-                    "\r\nX-Mxgate-Actor: " + cliActor() + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                    "\r\nX-Mxgate-Actor: " + cliActor() + "\r\nContent-Length: " + std::to_string(body.size()) +
+                    (body.empty() ? "" : "\r\nContent-Type: application/json") + "\r\nConnection: close\r\n\r\n" + body;
   if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
     result.error = "cannot send the request";
     ::close(fd);
@@ -226,6 +229,7 @@ int usage() {
                "       mxgate audit [--limit N]\n"
                "       mxgate webhooks ls | replay ID | replay --all [--tenant T]\n"
                "       mxgate credentials add --tenant T --name N [--kind smtp|api] | ls [--tenant T] | revoke USERNAME\n"
+               "       mxgate suppression ls|add ADDRESS...|remove ADDRESS...|import FILE --tenant T [--detail TEXT]\n"
                "       (each with [--json] [--config PATH])\n";
   return 2;
 }
@@ -359,8 +363,168 @@ void compareWithRunning(const config::Config& config, std::ostream& out) {
   }
 }
 
+namespace {
+
+// Addresses per request of `suppression add|remove|import` (the admin API takes bodies up to 64 KiB).
+constexpr size_t kSuppressionChunk = 200;
+
+struct ImportLines {
+  std::vector<std::string> addresses;
+  json bad = json::array();  // {"line", "text", "error"}
+};
+
+// The addresses of an import file: one per line, '#' starts a comment, blank lines skipped.
+bool readImportFile(const std::string& path, ImportLines& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return false;
+  }
+  std::string line;
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    const std::string_view text = ascii::trim(std::string_view(line).substr(0, line.find('#')));
+    if (text.empty()) {
+      continue;
+    }
+    mail::Address address;
+    if (mail::parseMailbox(text, true, address) != mail::AddressError::None) {
+      out.bad.push_back({{"line", number}, {"text", std::string(text)}, {"error", "not an address (local@domain)"}});
+      continue;
+    }
+    out.addresses.push_back(address.str());
+  }
+  return true;
+}
+
+// `mxgate suppression ...`: ls in one request; add, remove and import in requests of
+// kSuppressionChunk addresses, their answers summed.
+int runSuppressionCommand(const config::Config& config, const std::vector<std::string>& args, bool as_json,
+                          const std::string& token) {
+  if (args.empty()) {
+    return usage();
+  }
+  const std::string& verb = args[0];
+  std::vector<std::string> positional;
+  bool force = false;
+  optionsQuery(args, 1, {"tenant", "limit", "detail"}, positional, force);
+  std::string tenant;
+  std::string limit = "100000";
+  std::string detail;
+  for (size_t i = 1; i + 1 < args.size(); ++i) {
+    if (args[i] == "--tenant") {
+      tenant = args[i + 1];
+    } else if (args[i] == "--limit") {
+      limit = args[i + 1];
+    } else if (args[i] == "--detail") {
+      detail = args[i + 1];
+    }
+  }
+  const bool listing = verb == "ls" && positional.empty();
+  const bool changing = (verb == "add" || verb == "remove") && !positional.empty();
+  const bool importing = verb == "import" && positional.size() == 1;
+  if (tenant.empty() || force || !(listing || changing || importing)) {
+    return usage();
+  }
+  if (listing) {
+    const HttpResult result = request(config, "GET", "/v1/suppressions?tenant=" + tenant + "&limit=" + limit, token);
+    if (!result.error.empty()) {
+      std::cerr << "mxgate: " << result.error << "\n";
+      return 3;
+    }
+    const json body = json::parse(result.body, nullptr, false);
+    const bool ok = result.status == 200 && body.is_object();
+    if (as_json || !ok) {
+      std::cout << (ok || body.is_discarded() ? result.body : body.value("error", result.body) + "\n");
+      return ok ? 0 : 1;
+    }
+    std::printf("%-40s %-12s %-20s %-24s %s\n", "ADDRESS", "REASON", "CREATED", "QUEUE ID", "DETAIL");
+    for (const auto& entry : body["suppressions"]) {
+      std::printf("%-40s %-12s %-20s %-24s %s\n", entry.value("address", "").c_str(), entry.value("reason", "").c_str(),
+                  entry.value("created_at", "").c_str(), entry.value("queue_id", "").c_str(),
+                  entry.value("detail", "").c_str());
+    }
+    if (!body.value("next", "").empty()) {
+      std::printf("(more entries follow; raise --limit)\n");
+    }
+    return 0;
+  }
+  ImportLines lines;
+  if (importing) {
+    if (!readImportFile(positional[0], lines)) {
+      std::cerr << "mxgate: cannot read " << positional[0] << "\n";
+      return 1;
+    }
+  } else {
+    lines.addresses = positional;
+  }
+  const bool removing = verb == "remove";
+  const std::string path = std::string(removing ? "/v1/suppressions/remove" : "/v1/suppressions") + "?tenant=" + tenant;
+  json changed = json::array();
+  json unchanged = json::array();
+  json invalid = json::array();
+  for (size_t from = 0; from < lines.addresses.size(); from += kSuppressionChunk) {
+    json body = {{"addresses", json::array()}};
+    for (size_t i = from; i < std::min(lines.addresses.size(), from + kSuppressionChunk); ++i) {
+      body["addresses"].push_back(lines.addresses[i]);
+    }
+    if (!removing) {
+      body["import"] = importing;
+      body["detail"] = detail;
+    }
+    const HttpResult result = request(config, "POST", path, token, body.dump());
+    if (!result.error.empty()) {
+      std::cerr << "mxgate: " << result.error << "\n";
+      return 3;
+    }
+    const json answer = json::parse(result.body, nullptr, false);
+    if (result.status != 200 || !answer.is_object()) {
+      std::cerr << "mxgate: " << (answer.is_object() ? answer.value("error", result.body) : result.body) << "\n";
+      return 1;
+    }
+    for (const auto& entry : answer[removing ? "removed" : "added"]) {
+      changed.push_back(entry);
+    }
+    for (const auto& entry : answer[removing ? "not_listed" : "already"]) {
+      unchanged.push_back(entry);
+    }
+    for (const auto& entry : answer["invalid"]) {
+      invalid.push_back(entry);
+    }
+  }
+  const std::string changed_key = removing ? "removed" : "added";
+  const std::string unchanged_key = removing ? "not_listed" : "already";
+  if (as_json) {
+    json out = {{changed_key, changed}, {unchanged_key, unchanged}, {"invalid", invalid}};
+    if (importing) {
+      out["bad_lines"] = lines.bad;
+    }
+    std::cout << out.dump() << "\n";
+  } else {
+    for (const auto& bad : lines.bad) {
+      std::fprintf(stderr, "%s:%llu: %s: %s\n", positional[0].c_str(),
+                   static_cast<unsigned long long>(bad.value("line", 0ULL)), bad.value("text", "").c_str(),
+                   bad.value("error", "").c_str());
+    }
+    for (const auto& entry : invalid) {
+      std::fprintf(stderr, "%s: %s\n", entry.value("address", "").c_str(), entry.value("error", "").c_str());
+    }
+    std::printf("%zu %s, %zu %s, %zu bad\n", changed.size(), removing ? "removed" : "added", unchanged.size(),
+                removing ? "not listed" : "already listed", lines.bad.size() + invalid.size());
+  }
+  return lines.bad.empty() && invalid.empty() ? 0 : 1;
+}
+
+}  // namespace
+
 int runAdminCommand(const config::Config& config, const std::string& group, const std::vector<std::string>& args,
                     bool as_json) {
+  if (group == "suppression") {
+    std::string token;
+    if (!readToken(config, token)) {
+      std::cerr << "mxgate: cannot read the admin token from " << tokenPath(config) << "\n";
+      return 3;
+    }
+    return runSuppressionCommand(config, args, as_json, token);
+  }
   std::string method;
   std::string path;
   if (!buildRequest(group, args, method, path)) {

@@ -29,6 +29,9 @@ int usage(std::ostream& out, int status) {
          "  mxgate webhooks ls | replay ID | replay --all [--tenant T]  [--json] [--config PATH]\n"
          "  mxgate credentials add --tenant T --name N [--kind smtp|api]  [--json] [--config PATH]\n"
          "  mxgate credentials ls [--tenant T] | revoke USERNAME  [--json] [--config PATH]\n"
+         "  mxgate suppression ls --tenant T [--limit N]  [--json] [--config PATH]\n"
+         "  mxgate suppression add|remove ADDRESS... --tenant T [--detail TEXT]  [--json] [--config PATH]\n"
+         "  mxgate suppression import FILE --tenant T  (one address a line, # comments)  [--json] [--config PATH]\n"
          "  mxgate dkim keygen --domain D --selector S --algorithm rsa|ed25519 [--bits N] [--out PATH]\n"
          "  mxgate version\n";
   return status;
@@ -111,7 +114,7 @@ int main(int argc, char** argv) {
     return mxgate::app::runDkimCommand(rest, std::cout, std::cerr);
   }
   if (command == "queue" || command == "quarantine" || command == "audit" || command == "webhooks" ||
-      command == "credentials") {
+      command == "credentials" || command == "suppression") {
     auto config = loadOrReport(config_path);
     if (!config) {
       return 1;

@@ -18,6 +18,7 @@
 #include "mxgate/admin/metrics.h"
 #include "mxgate/auth/authenticator.h"
 #include "mxgate/auth/credentials.h"
+#include "mxgate/spool/suppression.h"
 #include "mxgate/auth/failure_limiter.h"
 #include "mxgate/auth/dkim.h"
 #include "mxgate/auth/dmarc.h"
@@ -213,6 +214,7 @@ struct Node::Parts {
   std::unique_ptr<io::Lane> payload_lane;
   std::unique_ptr<io::Lane> credential_lane;
   std::unique_ptr<auth::CredentialStore> credentials;
+  std::unique_ptr<spool::SuppressionList> suppressions;
   std::unique_ptr<auth::FailureLimiter> auth_limiter;  // failed AUTH per client address and user name
   std::unique_ptr<auth::Authenticator> authenticator;
   delivery::WebhookCounters webhook_counters;
@@ -353,6 +355,8 @@ int Node::run() {
                                                       config.submission.auth_queue_limit);
   parts->credentials =
       std::make_unique<auth::CredentialStore>(*parts->store, *parts->credential_lane, std::move(credential_key));
+  parts->suppressions = std::make_unique<spool::SuppressionList>(*parts->store, *parts->read_lane);
+  parts->inbound->suppressions = parts->suppressions.get();
   parts->auth_limiter = std::make_unique<auth::FailureLimiter>(config.submission, config.smtp.ipv6_prefix_length);
   parts->authenticator = std::make_unique<auth::Authenticator>(*parts->credentials, *parts->auth_limiter);
   parts->runtime = std::make_unique<server::Runtime>(server::makeSnapshot(config_, server_tls), *parts->store,
@@ -446,6 +450,7 @@ int Node::run() {
   parts->running_settings = config.settings;
   parts->api = std::make_unique<admin::Api>(
       *parts->control, *parts->scheduler, *parts->registry, *parts->events, *parts->receiver, *parts->credentials,
+      *parts->suppressions,
       [raw] { return raw->runtime->current().config; }, token, metrics, [raw] {
         std::lock_guard<std::mutex> lock(raw->settings_mutex);
         return raw->running_settings;

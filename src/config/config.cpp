@@ -30,6 +30,7 @@
 #include "mxgate/base/ip_network.h"
 #include "mxgate/base/redact.h"
 #include "mxgate/base/utf8.h"
+#include "mxgate/bounce/classifier.h"
 
 namespace mxgate::config {
 
@@ -681,6 +682,86 @@ bool readFile(const std::string& path, std::string& text, std::string& error) {
   return true;
 }
 
+// ---- Bounce rules (conf/bounce_rules.toml, bounce/classifier.h) ----------------------------
+
+constexpr std::string_view kBounceRulesBuiltIn = "<built-in bounce rules>";
+
+// The [[rule]] tables of a bounce rules document, compiled into out.rules; every problem goes
+// to sink with its line and key.
+void readBounceRules(const std::string& text, Sink& sink, bounce::Rules& out) {
+  const std::optional<Value> document = parseToml(text, sink);
+  if (!document) {
+    return;
+  }
+  for (const auto& [name, value] : document->as_table()) {
+    if (name != "rule") {
+      sink.add(lineOf(value), name, "unknown key (a rules file holds only [[rule]] tables)");
+    }
+  }
+  const auto it = document->as_table().find("rule");
+  if (it == document->as_table().end() || (it->second.is_array() && it->second.as_array().empty())) {
+    sink.add(it == document->as_table().end() ? 0 : lineOf(it->second), "rule", "no [[rule]] tables");
+    return;
+  }
+  if (!it->second.is_array()) {
+    sink.add(lineOf(it->second), "rule", wrongType("an array of tables ([[rule]])", it->second));
+    return;
+  }
+  if (it->second.as_array().size() > bounce::kMaxRules) {
+    sink.add(lineOf(it->second), "rule", fmt::format("more than {} rules", bounce::kMaxRules));
+    return;
+  }
+  for (const Value& element : it->second.as_array()) {
+    if (!element.is_table()) {
+      sink.add(lineOf(element), "rule", wrongType("a table ([[rule]])", element));
+      continue;
+    }
+    const Table& table = element.as_table();
+    bounce::Rule rule;
+    rule.line = lineOf(element);
+    bool ok = true;
+    for (const auto& [name, value] : table) {
+      const std::string key = "rule." + name;
+      if (name != "match" && name != "class" && name != "label") {
+        sink.add(lineOf(value), key, "unknown key (expected match, class and label)");
+        ok = false;
+        continue;
+      }
+      if (!value.is_string()) {
+        sink.add(lineOf(value), key, wrongType("a string", value));
+        ok = false;
+        continue;
+      }
+      const std::string& string = value.as_string().str;
+      std::string problem;
+      if (name == "match") {
+        rule.match = string;
+        problem = bounce::compileMatch(rule);
+      } else if (name == "class") {
+        const std::optional<bounce::Class> cls = bounce::parseClass(string);
+        rule.cls = cls.value_or(bounce::Class::Hard);
+        problem = cls ? "" : fmt::format("{} is not a class: one of \"hard\" \"soft\" \"block\"", quote(string));
+      } else {
+        rule.label = string;
+        problem = bounce::checkLabel(string);
+      }
+      if (!problem.empty()) {
+        sink.add(lineOf(value), key, problem);
+        ok = false;
+      }
+    }
+    for (std::string_view required : {"match", "class", "label"}) {
+      if (table.find(std::string(required)) == table.end()) {
+        sink.add(rule.line, fmt::format("rule.{}", required), "missing");
+        ok = false;
+      }
+    }
+    if (ok) {
+      out.rules.push_back(std::move(rule));
+    }
+  }
+}
+
 // Builds one Config from a node file and any number of policy files.
 class Loader {
  public:
@@ -926,6 +1007,25 @@ class Loader {
     delivery.valid_recipients = std::move(listed);
   }
 
+  // The rules of bounces.rules_file, or the built-in ones; errors name the rules file.
+  void loadBounceRules(Config& c, Sink& node_sink) {
+    auto rules = std::make_shared<bounce::Rules>();
+    std::string text(bounce::defaultRulesText());
+    rules->source = kBounceRulesBuiltIn;
+    if (!c.bounce_rules_file.empty()) {
+      std::string error;
+      if (!readFile(c.bounce_rules_file, text, error)) {
+        node_sink.add(node_lines_["bounces.rules_file"], "bounces.rules_file",
+                      fmt::format("{}: {}", quote(c.bounce_rules_file), error));
+        return;
+      }
+      rules->source = c.bounce_rules_file;
+    }
+    Sink sink(errors_, nextRank(), rules->source);
+    readBounceRules(text, sink, *rules);
+    c.bounce_rules = std::move(rules);
+  }
+
   LoadResult finish() {
     if (node_ok_) {
       checkNode();
@@ -1024,6 +1124,7 @@ class Loader {
       // One core is left to the spool writer, the control loop and the lanes.
       c.node.workers = std::max(1u, std::thread::hardware_concurrency() - 1);
     }
+    loadBounceRules(c, sink);
     if (c.bounces.tls == ClientTls::Verify && values::isIpLiteral(c.bounces.host)) {
       sink.add(node_lines_["bounces.tls"], "bounces.tls",
                "\"verify\" checks the relay's certificate against its host name, and bounces.host is an IP address");
@@ -1380,6 +1481,22 @@ LoadResult loadFromText(const std::string& node_name, const std::string& node_te
   } catch (const std::exception& e) {
     return Loader::failure(node_name, fmt::format("cannot load configuration: {}", printable(e.what(), 200)));
   }
+}
+
+std::vector<ConfigError> parseBounceRules(const std::string& file, const std::string& text, bounce::Rules& out) {
+  std::vector<std::pair<size_t, ConfigError>> found;
+  try {
+    Sink sink(found, 0, file);
+    out.source = file;
+    readBounceRules(text, sink, out);
+  } catch (const std::exception& e) {
+    found.push_back({0, ConfigError{file, 0, "", fmt::format("cannot load bounce rules: {}", printable(e.what(), 200))}});
+  }
+  std::vector<ConfigError> errors;
+  for (auto& [rank, error] : found) {
+    errors.push_back(std::move(error));
+  }
+  return errors;
 }
 
 namespace schema {

@@ -588,6 +588,9 @@ const Key<Config> kNodeKeys[] = {
     {.name = "bounces.max_connections", .type = Type::Integer, .default_value = "2", .min = 1, .max = 1000,
      .live = true, .help = "Reports delivered at once: connections to the bounce relay, or to mail exchangers in all.",
      .store = [](Config& c, const Parsed& p) { c.bounces.max_connections = u32(p); }},
+    {.name = "bounces.rules_file", .type = Type::String, .default_value = R"("")", .live = true,
+     .help = "Bounce classification rules in the format of conf/bounce_rules.toml; \"\" = the built-in copy of that file.",
+     .store = [](Config& c, const Parsed& p) { c.bounce_rules_file = p.text; }},
 };
 
 const Key<Listener> kListenerKeys[] = {

@@ -97,6 +97,9 @@ Event make(std::string_view type, std::string_view tenant, uint64_t at_us, const
     }
     data["metadata"] = std::move(metadata);
   }
+  if (!fields.bounce_class.empty()) {
+    data["bounce"] = {{"class", fields.bounce_class}, {"label", fields.bounce_label}};
+  }
   if (!fields.reason.empty()) {
     data["reason"] = fields.reason;
   }

@@ -109,6 +109,9 @@ Decision Intake::addRecipient(Recipient recipient) {
   for (const auto& stage : stages_) {
     Decision decision = stage->recipient(transaction_, recipient);
     if (decision.action == Action::Reject || decision.action == Action::TempFail) {
+      if (!decision.event.empty()) {
+        recordRefusal(recipient, decision);
+      }
       return decision;
     }
   }

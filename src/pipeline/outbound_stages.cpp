@@ -9,7 +9,9 @@ namespace mxgate::pipeline {
 std::vector<std::unique_ptr<Stage>> outboundStages(const Context& context) {
   std::vector<std::unique_ptr<Stage>> stages;
   stages.push_back(makeSenderBindingStage(context));
-  // Suppression goes here (makeSuppressionStage, helper bounces): after sender binding, before signing.
+  if (context.services != nullptr && context.services->suppressions != nullptr) {
+    stages.push_back(makeSuppressionStage(context));  // after sender binding, before signing
+  }
   if (context.services != nullptr && context.services->auth_lane != nullptr) {
     stages.push_back(makeDkimSignStage(context));  // last: it signs what will be delivered
   }

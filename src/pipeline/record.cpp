@@ -1,6 +1,7 @@
 // What the intake records (see include/mxgate/pipeline/intake.h): the accepted message's
 // recipients, added header fields, verdicts, message.accepted events and quarantine entries
-// into its commit batch; message.rejected events for a refused one. Spool format:
+// into its commit batch; message.rejected events for a refused one, and a refused recipient's
+// event (message.suppressed). Spool format:
 // queue/README.md. Runs on the session's loop thread (quarantineTenant, summarize and tagHeader
 // are pure and also run on the scheduler's thread).
 #include <algorithm>
@@ -11,6 +12,24 @@
 #include "mxgate/pipeline/services.h"
 
 namespace mxgate::pipeline {
+namespace {
+
+// The event fields of a refusal: the transaction's envelope, the reply sent and the reason.
+events::Fields refusalFields(const Transaction& transaction, smtp::ReplyId reply, const std::string& argument,
+                             const std::string& reason) {
+  events::Fields fields;
+  fields.queue_id = transaction.id.str();
+  fields.mail_from = transaction.mail_from;
+  fields.remote = transaction.client_ip;
+  fields.reply = smtp::renderReply(reply, argument);
+  while (!fields.reply.empty() && (fields.reply.back() == '\n' || fields.reply.back() == '\r')) {
+    fields.reply.pop_back();
+  }
+  fields.reason = reason;
+  return fields;
+}
+
+}  // namespace
 
 spool::QuarantineRecord quarantineTenant(spool::MessageRecord& record, const TenantQuarantine& quarantined,
                                          const config::Tenant* tenant, uint64_t now_us, spool::Batch& batch) {
@@ -131,18 +150,22 @@ void Intake::recordRejection(const MessageDecision& decision) {
   for (const Recipient& recipient : transaction_.recipients) {
     addressed.emplace_back(recipient.address.str(), recipient.tenant);
   }
-  events::Fields fields;
-  fields.queue_id = transaction_.id.str();
-  fields.mail_from = transaction_.mail_from;
-  fields.remote = transaction_.client_ip;
-  fields.reply = smtp::renderReply(decision.reply, decision.reply_argument);
-  while (!fields.reply.empty() && (fields.reply.back() == '\n' || fields.reply.back() == '\r')) {
-    fields.reply.pop_back();
-  }
-  fields.reason = decision.reason;
+  events::Fields fields = refusalFields(transaction_, decision.reply, decision.reply_argument, decision.reason);
   carryOutbound(fields);
   spool::Batch batch;
   events::addPerTenant("message.rejected", addressed, &context_.config, nowMicros(), fields, batch);
+  if (!batch.empty()) {
+    store_.submit(std::move(batch), false, nullptr);
+  }
+}
+
+void Intake::recordRefusal(const Recipient& recipient, const Decision& decision) {
+  events::Fields fields = refusalFields(transaction_, decision.reply, decision.reply_argument, decision.reason);
+  fields.detail = decision.detail;
+  carryOutbound(fields);
+  spool::Batch batch;
+  events::addPerTenant(decision.event, {{recipient.address.str(), recipient.tenant}}, &context_.config, nowMicros(),
+                       fields, batch);
   if (!batch.empty()) {
     store_.submit(std::move(batch), false, nullptr);
   }

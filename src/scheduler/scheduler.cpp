@@ -12,6 +12,7 @@
 #include "mxgate/events/event.h"
 #include "mxgate/pipeline/inbound_stages.h"
 #include "mxgate/pipeline/intake.h"
+#include "mxgate/spool/suppression.h"
 
 namespace mxgate::scheduler {
 namespace {
@@ -769,7 +770,8 @@ void Scheduler::deliver(const std::shared_ptr<Job>& job) {
 // wants events; written with the job's outcome.
 void Scheduler::addRecipientEvent(Job& job, const spool::MessageRecord& record, std::string_view type,
                                   const spool::RecipientRecord& recipient, const std::string& remote, uint64_t at_us,
-                                  uint64_t next_attempt_us, const delivery::RecipientResult& peer) {
+                                  uint64_t next_attempt_us, const delivery::RecipientResult& peer,
+                                  const bounce::Classification* classified) {
   if (!events::wanted(job.config.get(), recipient.tenant)) {
     return;
   }
@@ -788,6 +790,10 @@ void Scheduler::addRecipientEvent(Job& job, const spool::MessageRecord& record, 
   fields.outbound = record.outbound();
   fields.tags = record.tags;
   fields.metadata = record.metadata;
+  if (classified != nullptr) {
+    fields.bounce_class = std::string(bounce::className(classified->cls));
+    fields.bounce_label = classified->label;
+  }
   job.events.push_back(events::make(type, recipient.tenant, at_us, fields));
 }
 
@@ -798,6 +804,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
   const uint64_t age = now - std::max(record.received_at_us, record.requeued_at_us);
   const uint64_t max_age = micros(job->retry.max_age);
   std::vector<size_t> failed;  // recipients that failed for good in this job
+  spool::Batch batch;          // the outcome, written by endJob
   for (size_t k = 0; k < job->recipients.size(); ++k) {
     spool::RecipientRecord& recipient = record.recipients[job->recipients[k]];
     const delivery::RecipientResult outcome =
@@ -828,10 +835,27 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
     log::Line line(outcome.outcome == delivery::Outcome::Delivered ? log::Level::Info : log::Level::Warn,
                    job->id.str(), outcomeEvent(outcome.outcome));
     line.kv("to", recipient.address).kv("remote", result.remote).kv("attempt", recipient.attempts).kv("reply", outcome.reply);
+    std::optional<bounce::Classification> classified;
+    if (outcome.outcome != delivery::Outcome::Delivered && job->config && job->config->bounce_rules) {
+      classified = bounce::classify(*job->config->bounce_rules, outcome.reply,
+                                    outcome.outcome == delivery::Outcome::PermFail);
+      line.kv("class", bounce::className(classified->cls)).kv("label", classified->label);
+    }
+    // A hard bounce of a tenant's own (outbound) mail: the address goes on the tenant's
+    // suppression list with the outcome.
+    if (outcome.outcome == delivery::Outcome::PermFail && classified && classified->cls == bounce::Class::Hard &&
+        record.outbound() &&
+        spool::suppressHardBounce(store_, recipient.tenant, recipient.address, outcome.reply, job->id.str(), now,
+                                  batch)) {
+      log::warn(job->id.str(), "suppressed")
+          .kv("tenant", recipient.tenant)
+          .kv("to", recipient.address)
+          .kv("label", classified->label);
+    }
     const bool expires = outcome.outcome == delivery::Outcome::TempFail && age >= max_age;
     addRecipientEvent(*job, record, deliveryEventType(outcome.outcome), recipient, result.remote, now,
                       outcome.outcome == delivery::Outcome::TempFail && !expires ? recipient.next_attempt_us : 0,
-                      outcome);
+                      outcome, classified ? &*classified : nullptr);
     if (expires) {
       recipient.state = spool::RecipientState::Failed;
       recipient.last_reply = std::string(kExpiredReply) + std::to_string(job->retry.max_age.count()) +
@@ -855,7 +879,6 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
   for (size_t i : job->recipients) {
     record.attempts = std::max(record.attempts, record.recipients[i].attempts);  // rounds, not jobs
   }
-  spool::Batch batch;
   for (const events::Event& event : job->events) {
     batch.putEvent(event.key, event.record);
   }

@@ -83,6 +83,8 @@ constexpr Entry kReplies[] = {
     {ReplyId::RelayDenied, {550, "5.7.1", "<{}>: Relay access denied"}},
     {ReplyId::UnknownRecipient, {550, "5.1.1", "<{}>: Recipient address rejected: User unknown"}},
     {ReplyId::UndeliverableRecipient, {550, "5.1.1", "<{}>: Recipient address rejected: undeliverable address"}},
+    {ReplyId::SuppressedRecipient,
+     {550, "5.1.1", "<{}>: Recipient address rejected: suppressed (on the sender's suppression list after a hard bounce or by request)"}},
     {ReplyId::SpfFailed, {550, "5.7.23", "SPF validation failed for {}"}},
     {ReplyId::DkimFailed, {550, "5.7.20", "No passing DKIM signature found"}},
     {ReplyId::DmarcFailed, {550, "5.7.1", "Rejected by the DMARC policy of {}"}},

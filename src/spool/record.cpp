@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include "mxgate/base/ascii.h"
+
 namespace mxgate::spool {
 namespace {
 
@@ -17,6 +19,7 @@ constexpr std::string_view kAuditMagic = "MXA";
 constexpr std::string_view kEventMagic = "MXE";
 constexpr std::string_view kEndpointMagic = "MXD";
 constexpr std::string_view kCredentialMagic = "MXC";
+constexpr std::string_view kSuppressionMagic = "MXS";
 constexpr std::string_view kIdempotencyMagic = "MXI";
 constexpr size_t kTimeKeyBytes = 12;
 constexpr char kDeadEventMark = '\xff';
@@ -94,14 +97,13 @@ enum EventTag : uint64_t {
   kEventDeadAt = 8,
 };
 enum EndpointTag : uint64_t { kEndpointTenant = 1, kEndpointUrl = 2, kEndpointDisabledAt = 3, kEndpointReason = 4 };
-enum CredentialTag : uint64_t {
-  kCredentialUsername = 1,
-  kCredentialTenant = 2,
-  kCredentialName = 3,
-  kCredentialKind = 4,
-  kCredentialCreated = 5,
-  kCredentialRevoked = 6,
-  kCredentialHash = 7,
+enum SuppressionTag : uint64_t {
+  kSuppressionTenant = 1,
+  kSuppressionAddress = 2,
+  kSuppressionReason = 3,
+  kSuppressionDetail = 4,
+  kSuppressionCreated = 5,
+  kSuppressionQueueId = 6,
 };
 enum IdempotencyTag : uint64_t {
   kIdempotencyTenant = 1,
@@ -111,6 +113,16 @@ enum IdempotencyTag : uint64_t {
   kIdempotencyResponse = 5,
   kIdempotencyCreated = 6,
   kIdempotencyExpires = 7,
+};
+
+enum CredentialTag : uint64_t {
+  kCredentialUsername = 1,
+  kCredentialTenant = 2,
+  kCredentialName = 3,
+  kCredentialKind = 4,
+  kCredentialCreated = 5,
+  kCredentialRevoked = 6,
+  kCredentialHash = 7,
 };
 enum AuditTag : uint64_t { kAuditAt = 1, kAuditActor = 2, kAuditAction = 3, kAuditTenant = 4, kAuditId = 5, kAuditDetail = 6 };
 
@@ -652,6 +664,47 @@ DecodeStatus decodeCredential(std::string_view bytes, CredentialRecord& out) {
                       });
 }
 
+std::string_view suppressionReasonName(SuppressionReason reason) {
+  switch (reason) {
+    case SuppressionReason::HardBounce: return "hard_bounce";
+    case SuppressionReason::Manual: return "manual";
+    case SuppressionReason::Import: return "import";
+  }
+  return "manual";
+}
+
+std::string encodeSuppression(const SuppressionRecord& record) {
+  std::string out;
+  putField(out, kSuppressionTenant, record.tenant);
+  putField(out, kSuppressionAddress, record.address);
+  putNumber(out, kSuppressionReason, static_cast<uint64_t>(record.reason));
+  putField(out, kSuppressionDetail, record.detail);
+  putNumber(out, kSuppressionCreated, record.created_us);
+  putField(out, kSuppressionQueueId, record.queue_id);
+  return seal(kSuppressionMagic, std::move(out));
+}
+
+DecodeStatus decodeSuppression(std::string_view bytes, SuppressionRecord& out) {
+  return decodeRecord(kSuppressionMagic, bytes, SuppressionRecord{}, out,
+                      [](SuppressionRecord& record, uint64_t tag, std::string_view value) {
+                        uint64_t number = 0;
+                        switch (tag) {
+                          case kSuppressionTenant: record.tenant.assign(value); return true;
+                          case kSuppressionAddress: record.address.assign(value); return true;
+                          case kSuppressionReason:
+                            if (!asNumber(value, number) || number < 1 || number > 3) {
+                              return false;
+                            }
+                            record.reason = static_cast<SuppressionReason>(number);
+                            return true;
+                          case kSuppressionDetail: record.detail.assign(value); return true;
+                          case kSuppressionCreated: return asNumber(value, record.created_us);
+                          case kSuppressionQueueId: record.queue_id.assign(value); return true;
+                          default: return true;
+                        }
+                      });
+}
+
 std::string idempotencyKey(std::string_view tenant, std::string_view key) {
   std::string out(tenant);
   out += '\0';
@@ -713,6 +766,13 @@ std::string quarantineKey(std::string_view tenant, const mail::QueueId& id) {
   std::string key(tenant);
   key.push_back('\0');
   key.append(id.bytes());
+  return key;
+}
+
+std::string suppressionKey(std::string_view tenant, std::string_view address) {
+  std::string key(tenant);
+  key.push_back('\0');
+  key.append(ascii::toLowerCopy(address));
   return key;
 }
 

@@ -16,25 +16,29 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "mxgate/base/ascii.h"
 #include "mxgate/base/log.h"
 
 namespace mxgate::spool {
 namespace {
 
-constexpr const char* kFamilies[] = {"default", "meta",   "body",      "open",        "corrupt",    "quarantine",
-                                     "audit",   "events", "endpoints", "credentials", "idempotency"};
+constexpr const char* kFamilies[] = {"default", "meta",        "body",     "open",       "corrupt",
+                                     "quarantine", "audit",   "events",   "endpoints",  "credentials",
+                                     "suppress",   "idempotency"};
 
 // Audit keys are time-ordered; the sequence separates records of the same microsecond.
 std::atomic<uint32_t> g_audit_sequence{0};
 constexpr const char* kFormatKey = "mxgate.spool.format";
-constexpr const char* kFormatVersion = "4";
+constexpr const char* kFormatVersion = "5";
 // Format 1 keyed events by time alone (queue/README.md, "Format history"); opening such a
 // spool moves them under their tenant.
 constexpr const char* kFormatTimeKeyedEvents = "1";
 // Format 2 had no credentials family; opening such a spool creates it.
 constexpr const char* kFormatWithoutCredentials = "2";
-// Format 3 had no idempotency family; opening such a spool creates it.
-constexpr const char* kFormatWithoutIdempotency = "3";
+// Format 3 had no suppress family; opening such a spool creates it.
+constexpr const char* kFormatWithoutSuppress = "3";
+// Format 4 had no idempotency family; opening such a spool creates it.
+constexpr const char* kFormatWithoutIdempotency = "4";
 constexpr size_t kMigrationBatch = 1000;
 constexpr size_t kMaxBatchBytes = 64u << 20;
 
@@ -135,6 +139,20 @@ void Batch::putCredential(const CredentialRecord& record) {
   ops_.push_back(std::move(op));
 }
 
+void Batch::putSuppression(const SuppressionRecord& record) {
+  SuppressionRecord lowered = record;
+  lowered.address = ascii::toLowerCopy(record.address);
+  Op op{Family::Suppress, Kind::Put, suppressionKey(lowered.tenant, lowered.address), encodeSuppression(lowered)};
+  bytes_ += op.key.size() + op.value.size();
+  ops_.push_back(std::move(op));
+}
+
+void Batch::deleteSuppression(std::string_view tenant, std::string_view address) {
+  Op op{Family::Suppress, Kind::Delete, suppressionKey(tenant, address), {}};
+  bytes_ += op.key.size();
+  ops_.push_back(std::move(op));
+}
+
 void Batch::putIdempotency(const IdempotencyRecord& record) {
   Op op{Family::Idempotency, Kind::Put, idempotencyKey(record.tenant, record.key), encodeIdempotency(record)};
   bytes_ += op.key.size() + op.value.size();
@@ -232,7 +250,8 @@ Store::Store(const config::SpoolSettings& settings)
   options_->families = {{kFamilies[0], small_options}, {kFamilies[1], meta_options}, {kFamilies[2], body_options},
                         {kFamilies[3], small_options}, {kFamilies[4], small_options}, {kFamilies[5], small_options},
                         {kFamilies[6], small_options}, {kFamilies[7], small_options}, {kFamilies[8], small_options},
-                        {kFamilies[9], small_options}, {kFamilies[10], small_options}};
+                        {kFamilies[9], small_options}, {kFamilies[10], small_options},
+                        {kFamilies[11], small_options}};
 }
 
 bool Store::openDatabase(std::string& error) {
@@ -257,6 +276,10 @@ bool Store::openDatabase(std::string& error) {
   }
   if (status.ok() && format == kFormatWithoutCredentials) {
     status = migrateToCredentials();
+    format = status.ok() ? kFormatWithoutSuppress : format;
+  }
+  if (status.ok() && format == kFormatWithoutSuppress) {
+    status = migrateToSuppress();
     format = status.ok() ? kFormatWithoutIdempotency : format;
   }
   if (status.ok() && format == kFormatWithoutIdempotency) {
@@ -275,6 +298,7 @@ bool Store::openDatabase(std::string& error) {
     ++audit;
   }
   audit_records_.store(audit);
+  loadSuppressionIndex();
   return true;
 }
 
@@ -325,9 +349,17 @@ rocksdb::Status Store::migrateEventKeys() {
 rocksdb::Status Store::migrateToCredentials() {
   rocksdb::WriteOptions sync_write;
   sync_write.sync = true;
+  const rocksdb::Status status = db_->Put(sync_write, handles_[0], kFormatKey, kFormatWithoutSuppress);
+  log::info("-", "spool_migrated").kv("from", kFormatWithoutCredentials).kv("to", kFormatWithoutSuppress).kv("ok", status.ok());
+  return status;
+}
+
+rocksdb::Status Store::migrateToSuppress() {
+  rocksdb::WriteOptions sync_write;
+  sync_write.sync = true;
   const rocksdb::Status status = db_->Put(sync_write, handles_[0], kFormatKey, kFormatWithoutIdempotency);
   log::info("-", "spool_migrated")
-      .kv("from", kFormatWithoutCredentials)
+      .kv("from", kFormatWithoutSuppress)
       .kv("to", kFormatWithoutIdempotency)
       .kv("ok", status.ok());
   return status;
@@ -339,6 +371,27 @@ rocksdb::Status Store::migrateToIdempotency() {
   const rocksdb::Status status = db_->Put(sync_write, handles_[0], kFormatKey, kFormatVersion);
   log::info("-", "spool_migrated").kv("from", kFormatWithoutIdempotency).kv("to", kFormatVersion).kv("ok", status.ok());
   return status;
+}
+
+void Store::loadSuppressionIndex() {
+  std::unordered_set<std::string> keys;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[10]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    keys.insert(it->key().ToString());
+  }
+  std::unique_lock<std::shared_mutex> lock(suppressed_mutex_);
+  suppressed_ = std::move(keys);
+}
+
+bool Store::suppressed(std::string_view tenant, std::string_view address) const {
+  const std::string key = suppressionKey(tenant, address);
+  std::shared_lock<std::shared_mutex> lock(suppressed_mutex_);
+  return suppressed_.count(key) != 0;
+}
+
+size_t Store::suppressedCount() const {
+  std::shared_lock<std::shared_mutex> lock(suppressed_mutex_);
+  return suppressed_.size();
 }
 
 void Store::closeDatabase() {
@@ -370,7 +423,8 @@ rocksdb::ColumnFamilyHandle* Store::family(Batch::Family family) const {
     case Batch::Family::Events: return handles_[7];
     case Batch::Family::Endpoints: return handles_[8];
     case Batch::Family::Credentials: return handles_[9];
-    case Batch::Family::Idempotency: return handles_[10];
+    case Batch::Family::Suppress: return handles_[10];
+    case Batch::Family::Idempotency: return handles_[11];
   }
   return handles_[0];
 }
@@ -469,6 +523,7 @@ void Store::writerLoop() {
     rocksdb::WriteBatch write_batch;
     bool sync = false;
     int64_t audit_change = 0;  // audit keys are never rewritten: a put adds one, a delete removes one
+    std::vector<const Batch::Op*> suppression_changes;  // in write order, for the index
     for (size_t i = 0; i < work.size(); ++i) {
       const Pending& item = work[i];
       if (item.batch.required_epoch_ && *item.batch.required_epoch_ != epoch) {
@@ -485,6 +540,9 @@ void Store::writerLoop() {
         if (op.family == Batch::Family::Audit) {
           audit_change += op.kind == Batch::Kind::Put ? 1 : -1;
         }
+        if (op.family == Batch::Family::Suppress) {
+          suppression_changes.push_back(&op);
+        }
       }
     }
 
@@ -498,6 +556,16 @@ void Store::writerLoop() {
       rocksdb::Status status = db_->Write(options, &write_batch);
       if (status.ok()) {
         audit_records_.fetch_add(audit_change);
+        if (!suppression_changes.empty()) {
+          std::unique_lock<std::shared_mutex> lock(suppressed_mutex_);
+          for (const Batch::Op* op : suppression_changes) {
+            if (op->kind == Batch::Kind::Put) {
+              suppressed_.insert(op->key);
+            } else {
+              suppressed_.erase(op->key);
+            }
+          }
+        }
       } else {
         result.ok = false;
         result.no_space = status.IsNoSpace();
@@ -823,6 +891,36 @@ void Store::scanCredentials(std::string_view tenant, const std::function<void(Cr
   }
 }
 
+Store::ReadStatus Store::readSuppression(std::string_view tenant, std::string_view address, SuppressionRecord& out,
+                                         std::string& error) {
+  return readRecord(Batch::Family::Suppress, suppressionKey(tenant, address), out, &decodeSuppression, error);
+}
+
+void Store::scanSuppressions(std::string_view tenant, std::string_view after,
+                             const std::function<bool(SuppressionRecord&)>& visit) {
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return;
+  }
+  std::string prefix(tenant);
+  prefix.push_back('\0');
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[10]));
+  const std::string start = after.empty() ? prefix : suppressionKey(tenant, after);
+  for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (!after.empty() && it->key() == rocksdb::Slice(start)) {
+      continue;
+    }
+    SuppressionRecord record;
+    if (decodeSuppression(std::string_view(it->value().data(), it->value().size()), record) != DecodeStatus::Ok) {
+      log::error("-", "corrupt_suppression_record").kv("tenant", tenant);
+      continue;
+    }
+    if (!visit(record)) {
+      return;
+    }
+  }
+}
+
 Store::ReadStatus Store::readIdempotency(std::string_view tenant, std::string_view key, IdempotencyRecord& out,
                                          std::string& error) {
   return readRecord(Batch::Family::Idempotency, idempotencyKey(tenant, key), out, &decodeIdempotency, error);
@@ -834,7 +932,7 @@ std::vector<std::string> Store::expiredIdempotency(uint64_t now_us, size_t limit
   if (db_ == nullptr) {
     return keys;
   }
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[10]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[11]));
   for (it->SeekToFirst(); it->Valid() && keys.size() < limit; it->Next()) {
     IdempotencyRecord record;
     if (decodeIdempotency(std::string_view(it->value().data(), it->value().size()), record) != DecodeStatus::Ok ||

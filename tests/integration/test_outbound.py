@@ -43,6 +43,9 @@ ZONE = {
 }
 REFUSED = "nobody@reject.test"
 REFUSAL = "550 5.1.1 <nobody@reject.test>: no such user"
+# Refused too, for the null sender's message: a hard bounce puts REFUSED on acme's suppression
+# list, so acme's later mail to it is refused at RCPT (test_suppression).
+REFUSED_AUTOREPLY = "autoreply@reject.test"
 
 
 def keygen(directory, selector, algorithm):
@@ -68,7 +71,7 @@ class OutboundTest(unittest.TestCase):
         cert, key = self_signed(cls.tmp, "mx.far.test")
         port = free_port()
         cls.far = RecordingSink(host="127.0.0.2", port=port, starttls_context=server_tls_context(cert, key)).start()
-        cls.reject = RecordingSink(host="127.0.0.3", port=port, rcpt_replies={REFUSED: REFUSAL}).start()
+        cls.reject = RecordingSink(host="127.0.0.3", port=port, rcpt_replies={REFUSED: REFUSAL, REFUSED_AUTOREPLY: REFUSAL}).start()
         cls.acme_mx = RecordingSink(host="127.0.0.4", port=port).start()
         cls.beta_mx = RecordingSink(host="127.0.0.5", port=port).start()
         cls.events = Receiver([EVENTS_KEY]).start()
@@ -222,7 +225,8 @@ class OutboundTest(unittest.TestCase):
                               b"From: app@beta.test\r\nSubject: beta bounce\r\n\r\nx\r\n")
         self.assertEqual(replies[-1][0], 250, replies)
         beta_id = replies[-1][1].decode().split()[-1]
-        replies = self.submit(self.acme, "", [REFUSED], b"From: app@acme.test\r\nSubject: auto-reply\r\n\r\nx\r\n")
+        replies = self.submit(self.acme, "", [REFUSED_AUTOREPLY],
+                              b"From: app@acme.test\r\nSubject: auto-reply\r\n\r\nx\r\n")
         self.assertEqual([code for code, _ in replies], [250, 250, 250], replies)
         null_id = replies[-1][1].decode().split()[-1]
         self.assertTrue(wait_until(lambda: f"{null_id}: event=dsn_not_sent reason=null_sender" in self.gw.log(), 30),

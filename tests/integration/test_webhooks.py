@@ -503,15 +503,10 @@ class TestEvents(unittest.TestCase):
         return gw.start()
 
     def posted(self, count, timeout=30):
-        def flatten():
-            found = []
-            for request in self.events.delivered().values():
-                body = request["json"]
-                found.extend(body if isinstance(body, list) else [body])
-            return found
-        if not wait_until(lambda: len(flatten()) >= count, timeout=timeout):
-            self.fail(f"{len(flatten())} events arrived, {count} expected: {[e['type'] for e in flatten()]}")
-        return sorted(flatten(), key=lambda event: event["id"])
+        if not wait_until(lambda: len(self.events.events()) >= count, timeout=timeout):
+            arrived = self.events.events()
+            self.fail(f"{len(arrived)} events arrived, {count} expected: {[e['type'] for e in arrived]}")
+        return sorted(self.events.events(), key=lambda event: event["id"])
 
     def test_accepted_deferred_delivered_in_order_and_signed(self):
         self.inbound.statuses = [503]

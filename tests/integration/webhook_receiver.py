@@ -106,6 +106,14 @@ class Receiver:
         """Requests answered 2xx, by webhook-id."""
         return {r["id"]: r for r in self.received() if 200 <= r["status"] < 300}
 
+    def events(self):
+        """The event objects of the requests answered 2xx (a batched request holds an array)."""
+        found = []
+        for request in self.delivered().values():
+            body = request["json"]
+            found.extend(body if isinstance(body, list) else [body])
+        return found
+
     def __enter__(self):
         return self.start()
 

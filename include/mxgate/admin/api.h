@@ -22,10 +22,15 @@
 //   POST   /v1/credentials?tenant=T&name=N[&kind=smtp|api]   create one: 201 {"username", "secret"},
 //                                           the only time the secret is shown (auth/credentials.h)
 //   POST   /v1/credentials/<username>/revoke                 revoke one
+//   GET    /v1/suppressions?tenant=T[&after=A&limit=N]       a tenant's suppression list in address
+//                                           order: {"suppressions": [...], "next": A or ""}
+//   POST   /v1/suppressions?tenant=T       body {"addresses": [...], "detail": D, "import": bool}:
+//                                           200 {"added", "already", "invalid": [{"address", "error"}]}
+//   POST   /v1/suppressions/remove?tenant=T  body {"addresses": [...]}: 200 {"removed", "not_listed", "invalid"}
 // Without tenant=, a quarantine action applies to the message's only entry. The X-Mxgate-Actor
 // header names who acts, for the audit log ("api" when absent).
-// Credential changes are audited like quarantine actions.
-// `mxgate queue|quarantine|audit|credentials ...` are clients of this API (RocksDB allows one writer process).
+// Credential and suppression changes are audited like quarantine actions.
+// `mxgate queue|quarantine|audit|credentials|suppression ...` are clients of this API (RocksDB allows one writer process).
 #pragma once
 
 #include <functional>
@@ -39,6 +44,7 @@
 #include "mxgate/webhook/event_dispatcher.h"
 #include "mxgate/http/server.h"
 #include "mxgate/scheduler/scheduler.h"
+#include "mxgate/spool/suppression.h"
 
 namespace mxgate::admin {
 
@@ -49,7 +55,8 @@ class Api {
  public:
   // loop: the control loop this API runs on; config: the configuration in effect (tenants).
   Api(io::Loop& loop, scheduler::Scheduler& scheduler, delivery::Registry& registry, webhook::EventDispatcher& events,
-      LocalReceiver& receiver, auth::CredentialStore& credentials, LocalReceiver::ConfigFn config, std::string token,
+      LocalReceiver& receiver, auth::CredentialStore& credentials, spool::SuppressionList& suppressions,
+      LocalReceiver::ConfigFn config, std::string token,
       std::function<std::string()> metrics, RunningSettings running_settings);
   // Runs on the control loop; respond is called there too.
   void handle(const http::Request& request, http::Respond respond);
@@ -62,6 +69,7 @@ class Api {
   void handleWebhooks(const http::Request& request, http::Respond respond);
   void handleCredentials(const http::Request& request, http::Respond respond);
   void addCredential(const http::Request& request, http::Respond respond);
+  void handleSuppressions(const http::Request& request, http::Respond respond);
 
   io::Loop& loop_;
   scheduler::Scheduler& scheduler_;
@@ -69,6 +77,7 @@ class Api {
   webhook::EventDispatcher& events_;
   LocalReceiver& receiver_;
   auth::CredentialStore& credentials_;
+  spool::SuppressionList& suppressions_;
   LocalReceiver::ConfigFn config_;
   std::string token_;
   std::function<std::string()> metrics_;

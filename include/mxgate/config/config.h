@@ -19,6 +19,10 @@
 
 #include "mxgate/base/log.h"
 
+namespace mxgate::bounce {
+struct Rules;
+}  // namespace mxgate::bounce
+
 namespace mxgate::config {
 
 enum class ListenerRole { Inbound, Submission };
@@ -375,6 +379,9 @@ struct Config {
   // MX without one; not at all when disabled.
   bool bounces_enabled = true;
   DeliveryTarget bounces;
+  // How delivery replies are classified (bounces.rules_file, "" = the built-in rules).
+  std::string bounce_rules_file;
+  std::shared_ptr<const bounce::Rules> bounce_rules;
   std::vector<Tenant> tenants;
 
   // Exact, case-insensitive match of a recipient domain; nullptr if no tenant owns it.
@@ -429,5 +436,9 @@ struct PolicySource {
 // The same validation over text already in memory (tests, fuzzing, reload previews).
 LoadResult loadFromText(const std::string& node_name, const std::string& node_text,
                         const std::vector<PolicySource>& policies);
+
+// Reads a bounce rules file (format: conf/bounce_rules.toml) into out; the errors name file,
+// line and key. For tests, the fuzz target and `mxgate check`'s loader.
+std::vector<ConfigError> parseBounceRules(const std::string& file, const std::string& text, bounce::Rules& out);
 
 }  // namespace mxgate::config

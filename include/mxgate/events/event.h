@@ -1,5 +1,6 @@
 // Delivery and engagement events for the tenant's event webhook (DESIGN.md "Webhooks"):
-// message.accepted, delivered, deferred, bounced, expired, rejected, quarantined, released,
+// message.accepted, delivered, deferred and bounced (with the reply's bounce class and label),
+// expired, suppressed, rejected, quarantined, released,
 // clicked, opened and webhook.endpoint.disabled. make() builds the outbox record — its key
 // in the events family and the JSON object posted — which the caller writes in the same
 // batch as the state change that causes it. The JSON follows the field survey in
@@ -42,6 +43,10 @@ struct Fields {
   std::string client_ip;         // clicked / opened
   std::string user_agent;
   uint64_t next_attempt_us = 0;  // deferred: when the next attempt is due
+  // bounced, deferred: how the reply was classified (bounce/classifier.h), as
+  // "bounce": {"class": ..., "label": ...}; left out when bounce_class is empty.
+  std::string bounce_class;
+  std::string bounce_label;
 };
 
 struct Event {

@@ -97,7 +97,9 @@ class Intake {
   bool needsMessage() const;
 
   // A recipient routed to its tenant: every stage sees it, and the first Reject or TempFail
-  // refuses it (returned); otherwise it joins the transaction and Continue is returned.
+  // refuses it (returned; with the decision's event, if any, written unsynced for the sending
+  // tenant, or the recipient's tenant inbound); otherwise it joins the transaction and Continue
+  // is returned.
   Decision addRecipient(Recipient recipient);
   // Our Received: header field, stored in front of the content (before the content starts).
   void setReceived(std::string received) { transaction_.received = std::move(received); }
@@ -116,6 +118,7 @@ class Intake {
 
  private:
   void start();
+  void recordRefusal(const Recipient& recipient, const Decision& decision);
   // An outbound transaction's events carry its tags and metadata.
   void carryOutbound(events::Fields& fields) const;
   void onHeadersComplete();

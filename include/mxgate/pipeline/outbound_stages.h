@@ -28,8 +28,8 @@ Decision bindEnvelopeSender(const config::Config& config, std::string_view tenan
 // DKIM-Signature already present must be at the tenant's domains; a foreign one, or a field
 // that cannot be read, rejects the whole message with 550 5.7.1 (reason "sender_binding").
 Decision bindHeaderSenders(const config::Config& config, std::string_view tenant, std::string_view header_section);
-// Defined in src/pipeline/stages/suppression.cpp (helper bounces); its place in the list is
-// marked in src/pipeline/outbound_stages.cpp.
+// Refuses a recipient on the sending tenant's suppression list at RCPT (550 5.1.1, event
+// message.suppressed). Needs context.services->suppressions.
 std::unique_ptr<Stage> makeSuppressionStage(const Context& context);
 std::unique_ptr<Stage> makeDkimSignStage(const Context& context);
 

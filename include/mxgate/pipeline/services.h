@@ -1,6 +1,6 @@
 // The node's shared services for the pipeline stages (resolver, SPF's DNS, the auth lane, the
-// scanner) and the verdict counters for /metrics. Built once by the node; stages on every
-// loop use them. The counters are atomic; any thread.
+// scanner, the suppression lists) and the verdict counters for /metrics. Built once by the
+// node; stages on every loop use them. The counters are atomic; any thread.
 #pragma once
 
 #include <array>
@@ -14,6 +14,7 @@
 #include "mxgate/pipeline/stage.h"
 #include "mxgate/scan/scanner.h"
 #include "mxgate/spf/spf.h"
+#include "mxgate/spool/suppression.h"
 
 namespace mxgate::pipeline {
 
@@ -31,6 +32,8 @@ struct Services {
   spf::Dns* spf_dns = nullptr;
   io::Lane* auth_lane = nullptr;
   scan::Scanner* scanner = nullptr;
+  // Tenants' suppression lists (the outbound RCPT check); nullptr: nothing is suppressed.
+  const spool::SuppressionList* suppressions = nullptr;
   auth::DkimSettings dkim;
   size_t max_header_size = 102400;
   Counters counters;

@@ -41,6 +41,8 @@ struct Decision {
   std::string reason;  // the check that decided: "spf", "dkim", "dmarc", "virus", "scan_failed"
   std::string detail;  // what decided, e.g. "dmarc=fail (p=reject) header.from=example.org"
   std::vector<std::string> tags;  // for the X-Mxgate-Tag header, e.g. "spf=fail"
+  // A refused recipient: the event the intake records for it ("message.suppressed"), "" = none.
+  std::string event;
 };
 
 // A tenant's configured action for a failed check as a decision: reject and quarantine with

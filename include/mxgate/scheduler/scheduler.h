@@ -49,6 +49,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "mxgate/bounce/classifier.h"
 #include "mxgate/config/config.h"
 #include "mxgate/delivery/target.h"
 #include "mxgate/io/lane.h"
@@ -308,7 +309,8 @@ class Scheduler {
   // peer: the recipient's delivery result, whose answering host and TLS facts the event carries.
   static void addRecipientEvent(Job& job, const spool::MessageRecord& record, std::string_view type,
                                 const spool::RecipientRecord& recipient, const std::string& remote, uint64_t at_us,
-                                uint64_t next_attempt_us = 0, const delivery::RecipientResult& peer = {});
+                                uint64_t next_attempt_us = 0, const delivery::RecipientResult& peer = {},
+                                const bounce::Classification* classified = nullptr);
   // Ends a job: writes batch with the message's new state (deleted, dead, held or queued when
   // it was the message's last job under way) and schedules what is left.
   void endJob(const std::shared_ptr<Job>& job, spool::Batch batch);

@@ -81,6 +81,7 @@ enum class ReplyId {
   RelayDenied,              // 550 5.7.1
   UnknownRecipient,         // 550 5.1.1 (not in the tenant's recipient list)
   UndeliverableRecipient,   // 550 5.1.1 (the next hop refused it when probed)
+  SuppressedRecipient,      // 550 5.1.1 (on the sending tenant's suppression list)
   SpfFailed,                // 550 5.7.23 (RFC 7372)
   DkimFailed,               // 550 5.7.20 (RFC 7372)
   DmarcFailed,              // 550 5.7.1 (RFC 7489 §6.7)

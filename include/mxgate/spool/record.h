@@ -203,6 +203,27 @@ struct CredentialRecord {
   bool operator==(const CredentialRecord&) const = default;
 };
 
+// Why an address is on a tenant's suppression list.
+enum class SuppressionReason : uint8_t {
+  HardBounce = 1,  // a delivery of the tenant's outbound mail bounced hard (bounce/classifier.h)
+  Manual = 2,      // `mxgate suppression add` or the admin API
+  Import = 3,      // `mxgate suppression import`
+};
+std::string_view suppressionReasonName(SuppressionReason reason);
+
+// A suppressed recipient of a tenant (family suppress, keyed by suppressionKey): the tenant's
+// outbound mail to it is refused at RCPT.
+struct SuppressionRecord {
+  std::string tenant;
+  std::string address;  // lower-cased
+  SuppressionReason reason = SuppressionReason::Manual;
+  std::string detail;   // the bounce reply, or the operator's note
+  uint64_t created_us = 0;
+  std::string queue_id;  // the message whose bounce added it ("" when added by hand)
+
+  bool operator==(const SuppressionRecord&) const = default;
+};
+
 enum class DecodeStatus { Ok, TooShort, BadMagic, UnsupportedVersion, BadChecksum, Malformed };
 
 std::string encodeMessage(const MessageRecord& record);
@@ -217,6 +238,8 @@ std::string encodeEndpoint(const EndpointRecord& record);
 DecodeStatus decodeEndpoint(std::string_view bytes, EndpointRecord& out);
 std::string encodeCredential(const CredentialRecord& record);
 DecodeStatus decodeCredential(std::string_view bytes, CredentialRecord& out);
+std::string encodeSuppression(const SuppressionRecord& record);
+DecodeStatus decodeSuppression(std::string_view bytes, SuppressionRecord& out);
 
 // An Idempotency-Key of the HTTP send API and the answer its first request got, kept until
 // expires_us (family idempotency, key idempotencyKey(tenant, key)).
@@ -261,6 +284,9 @@ std::string eventTenantEnd(std::string_view tenant);
 // endpoints/<kind> <tenant id> NUL <SHA-256 of the whole URL (32 bytes)>: the record is about
 // exactly that URL, so a tenant's new URL starts enabled.
 std::string endpointKey(EndpointKind kind, std::string_view tenant, std::string_view url_digest);
+
+// suppress/<tenant id> NUL <lower-cased address>: a tenant's list sorts together.
+std::string suppressionKey(std::string_view tenant, std::string_view address);
 
 // CRC-32 (zlib) continuing from crc; start with 0.
 uint32_t crc32(uint32_t crc, std::string_view bytes);

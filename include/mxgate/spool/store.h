@@ -1,5 +1,5 @@
 // The durable spool: RocksDB column families meta, body, open, corrupt, quarantine, audit,
-// events, endpoints and credentials (queue/README.md), and the group-commit writer thread that is the only
+// events, endpoints, credentials and suppress (queue/README.md), and the group-commit writer thread that is the only
 // writer.
 //
 // Sessions and the scheduler build a Batch and submit() it; the writer thread drains
@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "mxgate/config/config.h"
@@ -70,6 +71,10 @@ class Batch {
   // An API Idempotency-Key's record (keyed by idempotencyKey), and its removal once expired.
   void putIdempotency(const IdempotencyRecord& record);
   void deleteIdempotency(const std::string& key);
+  // A tenant's suppressed recipient (its address lower-cased; replaces the record of the same
+  // tenant and address), and its removal. The store's suppression index follows once the batch is written.
+  void putSuppression(const SuppressionRecord& record);
+  void deleteSuppression(std::string_view tenant, std::string_view address);
 
   // The batch is written only if the spool's epoch (Store::epoch) is still `epoch`; otherwise
   // nothing of it is written and it fails with CommitStatus::epoch_changed. A transaction's
@@ -83,7 +88,7 @@ class Batch {
  private:
   friend class Store;
   enum class Family : uint8_t {
-    Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints, Credentials, Idempotency
+    Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints, Credentials, Suppress, Idempotency
   };
   enum class Kind : uint8_t { Put, Delete };
   struct Op {
@@ -184,6 +189,19 @@ class Store {
   // The keys of up to limit idempotency records that expired at or before now_us (undecodable
   // ones too: they can never answer a request).
   std::vector<std::string> expiredIdempotency(uint64_t now_us, size_t limit);
+  ReadStatus readSuppression(std::string_view tenant, std::string_view address, SuppressionRecord& out,
+                             std::string& error);
+  // A tenant's suppressed recipients in address order, from the first address after `after`
+  // ("" = from the start); visit returns false to stop. Undecodable records are skipped and logged.
+  void scanSuppressions(std::string_view tenant, std::string_view after,
+                        const std::function<bool(SuppressionRecord&)>& visit);
+
+  // ---- Suppression index: any thread, never touches RocksDB ------------------------------
+  // Whether the tenant's suppression list holds address (any case). Answered from memory: the
+  // index is loaded when the spool opens and follows every written batch, so a loop thread may
+  // ask at RCPT.
+  bool suppressed(std::string_view tenant, std::string_view address) const;
+  size_t suppressedCount() const;
 
   // ---- Health: cheap, any thread ----------------------------------------------------------
   bool writable() const { return writable_.load(std::memory_order_relaxed); }
@@ -217,8 +235,12 @@ class Store {
   rocksdb::Status migrateEventKeys();
   // Opening a format-2 spool: the credentials family was created by the open; records format 3.
   rocksdb::Status migrateToCredentials();
-  // Opening a format-3 spool: the idempotency family was created by the open; records format 4.
+  // Opening a format-3 spool: the suppress family was created by the open; records format 4.
+  rocksdb::Status migrateToSuppress();
+  // Opening a format-4 spool: the idempotency family was created by the open; records format 5.
   rocksdb::Status migrateToIdempotency();
+  // Fills the suppression index from the suppress family (open and reopen).
+  void loadSuppressionIndex();
   void closeDatabase();
   void writerLoop();
   rocksdb::ColumnFamilyHandle* family(Batch::Family family) const;
@@ -237,8 +259,12 @@ class Store {
   // Readers hold it shared while they use db_; the writer takes it exclusively to reopen.
   mutable std::shared_mutex db_mutex_;
   rocksdb::DB* db_ = nullptr;
-  // default, meta, body, open, corrupt, quarantine, audit, events, endpoints, credentials, idempotency
+  // default, meta, body, open, corrupt, quarantine, audit, events, endpoints, credentials, suppress,
+  // idempotency
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  // suppressionKey()s of the suppress family; the writer changes it after each write.
+  mutable std::shared_mutex suppressed_mutex_;
+  std::unordered_set<std::string> suppressed_;
 
   std::mutex mutex_;
   std::condition_variable cv_;

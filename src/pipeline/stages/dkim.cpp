@@ -81,7 +81,7 @@ Decision judgeDkim(const std::vector<auth::DkimSignature>& signatures, const con
       "dkim=" + std::string(auth::name(first.result)) + " header.d=" + first.domain + " (" + first.reason + ")";
   if (temporary) {
     if (stopsMessage(policy.dkim_fail)) {
-      return Decision{Action::TempFail, smtp::ReplyId::CheckTemporaryFailure, "DKIM", "dkim", detail, {}};
+      return Decision{Action::TempFail, smtp::ReplyId::CheckTemporaryFailure, "DKIM", "dkim", detail, {}, {}};
     }
     return {};
   }

@@ -52,7 +52,7 @@ class DkimSignStage : public Stage {
       return {};
     }
     return Decision{Action::TempFail, smtp::ReplyId::SigningTemporaryFailure, {}, "dkim_sign",
-                    "dkim_sign=failed " + signing_.error, {}};
+                    "dkim_sign=failed " + signing_.error, {}, {}};
   }
 
   std::string headerFields(const Transaction&) const override { return signing_.header_fields; }

@@ -115,7 +115,7 @@ Decision judgeDmarc(const auth::FromDomain& from, const auth::DmarcOutcome& dmar
                              (dmarc.policy.empty() ? "none" : dmarc.policy) + ") header.from=" + dmarc.from_domain;
   if (dmarc.result == auth::DmarcResult::TempError) {
     if (stopsMessage(policy.dmarc_reject) || stopsMessage(policy.dmarc_quarantine)) {
-      return Decision{Action::TempFail, smtp::ReplyId::CheckTemporaryFailure, "DMARC", "dmarc", detail, {}};
+      return Decision{Action::TempFail, smtp::ReplyId::CheckTemporaryFailure, "DMARC", "dmarc", detail, {}, {}};
     }
     return {};
   }

@@ -76,12 +76,12 @@ Decision judgeScan(const scan::ScanResult& scan, const config::InboundPolicy& po
                                  (scan.name.empty() ? scan.error : scan.name);
       if (failure == config::ScanFailure::Open) {
         return Decision{Action::Tag, smtp::ReplyId::Queued, {}, "scan_failed", detail,
-                        {"virus-scan=" + std::string(scan::name(scan.verdict))}};
+                        {"virus-scan=" + std::string(scan::name(scan.verdict))}, {}};
       }
       if (before_accept) {
-        return Decision{Action::TempFail, smtp::ReplyId::ScanTemporaryFailure, {}, "scan_failed", detail, {}};
+        return Decision{Action::TempFail, smtp::ReplyId::ScanTemporaryFailure, {}, "scan_failed", detail, {}, {}};
       }
-      return Decision{Action::Quarantine, smtp::ReplyId::Queued, {}, "scan_failed", detail, {}};
+      return Decision{Action::Quarantine, smtp::ReplyId::Queued, {}, "scan_failed", detail, {}, {}};
     }
   }
   return {};

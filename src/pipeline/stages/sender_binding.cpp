@@ -17,7 +17,7 @@ bool owns(const config::Config& config, std::string_view tenant, std::string_vie
 }
 
 Decision reject(smtp::ReplyId reply, std::string argument, std::string detail) {
-  return Decision{Action::Reject, reply, std::move(argument), std::string(kReason), std::move(detail), {}};
+  return Decision{Action::Reject, reply, std::move(argument), std::string(kReason), std::move(detail), {}, {}};
 }
 
 class SenderBindingStage : public Stage {

@@ -64,7 +64,7 @@ Decision judgeSpf(const spf::Outcome& spf, const config::InboundPolicy& policy) 
       return decisionFor(policy.spf_softfail, smtp::ReplyId::SpfFailed, spf.domain, "spf", detail, "spf=softfail");
     case spf::Result::TempError:
       if (stopsMessage(policy.spf_fail)) {
-        return Decision{Action::TempFail, smtp::ReplyId::CheckTemporaryFailure, "SPF", "spf", detail, {}};
+        return Decision{Action::TempFail, smtp::ReplyId::CheckTemporaryFailure, "SPF", "spf", detail, {}, {}};
       }
       return {};
     default: return {};

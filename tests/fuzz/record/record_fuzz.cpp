@@ -1,6 +1,6 @@
-// Fuzz target: the spool record decoders (message, event, endpoint, credential and idempotency
-// records). A record that decodes must re-encode to bytes that decode to the same record (the
-// codec is canonical for what it understands).
+// Fuzz target: the spool record decoders (message, event, endpoint, credential, suppression and
+// idempotency records). A record that decodes must re-encode to bytes that decode to the same
+// record (the codec is canonical for what it understands).
 #include <cstdint>
 #include <string>
 
@@ -30,6 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   roundTrip<mxgate::spool::EndpointRecord>(bytes, &mxgate::spool::decodeEndpoint, &mxgate::spool::encodeEndpoint);
   roundTrip<mxgate::spool::CredentialRecord>(bytes, &mxgate::spool::decodeCredential,
                                              &mxgate::spool::encodeCredential);
+  roundTrip<mxgate::spool::SuppressionRecord>(bytes, &mxgate::spool::decodeSuppression,
+                                              &mxgate::spool::encodeSuppression);
   roundTrip<mxgate::spool::IdempotencyRecord>(bytes, &mxgate::spool::decodeIdempotency,
                                               &mxgate::spool::encodeIdempotency);
   return 0;

@@ -44,6 +44,19 @@ BOOST_AUTO_TEST_CASE(delivery_event_json) {
   BOOST_TEST(later.key > event.key);  // same microsecond: the sequence orders them
 }
 
+BOOST_AUTO_TEST_CASE(bounced_event_carries_the_bounce_class_and_label) {
+  events::Fields fields;
+  fields.recipients = {"gone@example.test"};
+  fields.reply = "550 5.1.1 no such user";
+  fields.bounce_class = "hard";
+  fields.bounce_label = "invalid_recipient";
+  const json data = json::parse(events::make("message.bounced", "acme", 1737000000123456, fields).record.json)["data"];
+  BOOST_TEST(data["bounce"].dump() == R"({"class":"hard","label":"invalid_recipient"})");
+  fields.bounce_class.clear();
+  const json plain = json::parse(events::make("message.bounced", "acme", 1737000000123456, fields).record.json)["data"];
+  BOOST_TEST(!plain.contains("bounce"));
+}
+
 BOOST_AUTO_TEST_CASE(outbound_delivery_event_carries_peer_tls_tags_and_metadata) {
   events::Fields fields;
   fields.queue_id = "0006C338WKPS2M001ZHD";

@@ -4,6 +4,7 @@
 // the content and its header section, asynchronous completions after the transaction is gone
 // are dropped, and what an accepted message records.
 #include <boost/test/unit_test.hpp>
+#include <future>
 
 #include <deque>
 #include <map>
@@ -29,12 +30,13 @@ class ScriptedStage : public pipeline::Stage {
   std::string seen_headers;
   int headers_calls = 0;
   std::string refused_recipient;
+  std::string refusal_event;  // the event of the refusal ("" = none)
   std::string header_fields;
 
   pipeline::Decision recipient(const pipeline::Transaction&, const pipeline::Recipient& recipient) override {
     if (recipient.address.str() == refused_recipient) {
       return pipeline::Decision{Action::Reject, smtp::ReplyId::RelayDenied, recipient.address.str(), "suppressed",
-                                "listed", {}};
+                                "listed", {}, refusal_event};
     }
     return {};
   }
@@ -251,6 +253,32 @@ BOOST_AUTO_TEST_CASE(a_stage_may_refuse_a_recipient) {
   f.add("here@a.example", "a");
   BOOST_REQUIRE(f.intake->transaction().recipients.size() == 1u);
   BOOST_TEST(f.intake->transaction().recipients[0].address.str() == "here@a.example");
+}
+
+// A refusal that names an event (the suppression stage's message.suppressed) writes it for the
+// tenant, which wants events; a refusal without one writes nothing.
+BOOST_AUTO_TEST_CASE(a_refusal_with_an_event_records_it_for_the_tenant) {
+  Fixture f;
+  f.config.tenants[0].events.url = "https://crm.example/events";
+  auto stages = f.begin(stage());
+  stages[0]->refused_recipient = "gone@a.example";
+  BOOST_TEST((f.intake->addRecipient(pipeline::Recipient{address("gone@a.example"), "a"}).action == Action::Reject));
+  stages[0]->refusal_event = "message.suppressed";
+  BOOST_TEST((f.intake->addRecipient(pipeline::Recipient{address("gone@a.example"), "a"}).action == Action::Reject));
+  std::promise<void> written;
+  f.store->submit(spool::Batch(), true, [&written](const spool::CommitStatus&) { written.set_value(); });
+  written.get_future().wait();
+  std::vector<spool::EventRecord> found;
+  f.store->scanEvents("", [&found](const std::string&, spool::EventRecord& record) {
+    found.push_back(record);
+    return true;
+  });
+  BOOST_REQUIRE(found.size() == 1u);
+  BOOST_TEST(found[0].type == "message.suppressed");
+  BOOST_TEST(found[0].tenant == "a");
+  BOOST_TEST(found[0].json.find(R"("recipient":"gone@a.example")") != std::string::npos);
+  BOOST_TEST(found[0].json.find(R"("reason":"suppressed")") != std::string::npos);
+  BOOST_TEST(found[0].json.find(R"("code":550)") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(stages_see_the_content_and_its_header_section_once) {

@@ -54,14 +54,13 @@ spool::MessageRecord recordWithBody(const std::string& body, uint32_t chunks) {
 
 // Writes one value straight into the spool's RocksDB (family index as in queue/README.md:
 // 0 default, 1 meta, 2 body, 3 open, 4 corrupt, 5 quarantine, 6 audit, 7 events, 8 endpoints,
-// 9 credentials, 10 idempotency),
-// bypassing the codec.
+// 9 credentials, 10 suppress, 11 idempotency), bypassing the codec.
 void putBehindTheStoresBack(const std::string& path, size_t family, const std::string& key, const std::string& value) {
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name :
        {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials",
-        "idempotency"}) {
+        "suppress", "idempotency"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -485,7 +484,29 @@ BOOST_AUTO_TEST_CASE(format_1_events_are_moved_under_their_tenant) {
   BOOST_REQUIRE(rocksdb::DB::OpenForReadOnly(options, temp.path, &db).ok());
   std::string format;
   BOOST_TEST(db->Get(rocksdb::ReadOptions(), "mxgate.spool.format", &format).ok());
-  BOOST_TEST(format == "4");
+  BOOST_TEST(format == "5");
+  delete db;
+}
+
+// A spool as an older version wrote it: its families, its format, and one record (key and value)
+// in the family at index.
+void writeOldSpool(const std::string& path, const std::string& format, std::initializer_list<const char*> names,
+                   size_t index, const std::string& key, const std::string& value) {
+  rocksdb::DB* db = nullptr;
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : names) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  BOOST_REQUIRE(rocksdb::DB::Open(options, path, families, &handles, &db).ok());
+  BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", format).ok());
+  BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[index], key, value).ok());
+  for (auto* handle : handles) {
+    db->DestroyColumnFamilyHandle(handle);
+  }
   delete db;
 }
 
@@ -499,38 +520,14 @@ std::string readFormat(const std::string& path) {
   return format;
 }
 
-// Writes a spool as an older version did: these families only, the given format and, when
-// event_key is not empty, one event in family 7.
-void writeOlderSpool(const std::string& path, std::initializer_list<const char*> names, const char* format,
-                     const std::string& event_key = {}, const std::string& event = {}) {
-  rocksdb::DB* db = nullptr;
-  rocksdb::DBOptions options;
-  options.create_if_missing = true;
-  options.create_missing_column_families = true;
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name : names) {
-    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  }
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  BOOST_REQUIRE(rocksdb::DB::Open(options, path, families, &handles, &db).ok());
-  BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[0], "mxgate.spool.format", format).ok());
-  if (!event_key.empty()) {
-    BOOST_REQUIRE(db->Put(rocksdb::WriteOptions(), handles[7], event_key, event).ok());
-  }
-  for (auto* handle : handles) {
-    db->DestroyColumnFamilyHandle(handle);
-  }
-  delete db;
-}
-
 // A format-2 spool, as the previous version wrote it (no credentials family): it opens, gains the
-// family (and the idempotency family), keeps its records and is recorded as format 4;
-// credentials then round-trip.
+// family (and the suppress and idempotency families), keeps its records and is recorded as format
+// 5; credentials then round-trip.
 BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
   TempSpool temp;
-  writeOlderSpool(temp.path, {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints"},
-                  "2", spool::eventKey("acme", 100, 0),
-                  spool::encodeEvent({100, "evt_a", "acme", "message.accepted", "{}", 0, false, 0}));
+  writeOldSpool(temp.path, "2", {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints"},
+                7, spool::eventKey("acme", 100, 0),
+                spool::encodeEvent({100, "evt_a", "acme", "message.accepted", "{}", 0, false, 0}));
   {
     auto store = temp.open();
     size_t events = 0;
@@ -540,7 +537,7 @@ BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
     batch.putCredential({"acme.crm", "acme", "crm", "smtp", 5, 0, std::string(32, 'h')});
     BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
   }
-  BOOST_TEST(readFormat(temp.path) == "4");
+  BOOST_TEST(readFormat(temp.path) == "5");
   auto store = temp.open();
   spool::CredentialRecord record;
   std::string error;
@@ -550,22 +547,45 @@ BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
   BOOST_TEST((store->readCredential("acme.other", record, error) == spool::Store::ReadStatus::NotFound));
 }
 
-// A format-3 spool (no idempotency family) opens, gains the family and is recorded as format 4;
-// idempotency records then round-trip per tenant, and expired ones are listed for the purge.
-BOOST_AUTO_TEST_CASE(format_3_spool_gains_the_idempotency_family) {
+// A format-3 spool (no suppress family) opens, gains the family (and the idempotency family) and
+// is recorded as format 5.
+BOOST_AUTO_TEST_CASE(format_3_spool_gains_the_suppress_family) {
   TempSpool temp;
-  writeOlderSpool(temp.path,
-                  {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials"},
-                  "3");
+  writeOldSpool(temp.path, "3",
+                {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials"},
+                9, "acme.crm", spool::encodeCredential({"acme.crm", "acme", "crm", "smtp", 5, 0, "h"}));
+  {
+    auto store = temp.open();
+    BOOST_TEST(store->suppressedCount() == 0u);
+    spool::Batch batch;
+    batch.putSuppression({"acme", "bob@example.org", spool::SuppressionReason::Manual, "", 1, ""});
+    BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+  }
+  BOOST_TEST(readFormat(temp.path) == "5");
+  auto store = temp.open();
+  spool::CredentialRecord credential;
+  std::string error;
+  BOOST_TEST((store->readCredential("acme.crm", credential, error) == spool::Store::ReadStatus::Ok));
+  BOOST_TEST(store->suppressed("acme", "bob@example.org"));
+}
+
+// A format-4 spool (no idempotency family) opens, gains the family and is recorded as format 5;
+// idempotency records then round-trip per tenant, and expired ones are listed for the purge.
+BOOST_AUTO_TEST_CASE(format_4_spool_gains_the_idempotency_family) {
+  TempSpool temp;
+  writeOldSpool(temp.path, "4",
+                {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials",
+                 "suppress"},
+                9, "acme.crm", spool::encodeCredential({"acme.crm", "acme", "crm", "smtp", 5, 0, "h"}));
   {
     auto store = temp.open();
     spool::Batch batch;
-    batch.putIdempotency({"acme", "order-1", std::string(32, 'h'), "QID1", "{\"id\":\"QID1\"}", 10, 100});
-    batch.putIdempotency({"acme", "order-2", std::string(32, 'i'), "QID2", "{}", 10, 500});
-    batch.putIdempotency({"beta", "order-1", std::string(32, 'j'), "QID3", "{}", 10, 50});
+    batch.putIdempotency({"acme", "order-1", std::string(64, 'h'), "QID1", "{\"id\":\"QID1\"}", 10, 100});
+    batch.putIdempotency({"acme", "order-2", std::string(64, 'i'), "QID2", "{}", 10, 500});
+    batch.putIdempotency({"beta", "order-1", std::string(64, 'j'), "QID3", "{}", 10, 50});
     BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
   }
-  BOOST_TEST(readFormat(temp.path) == "4");
+  BOOST_TEST(readFormat(temp.path) == "5");
   auto store = temp.open();
   spool::IdempotencyRecord record;
   std::string error;
@@ -587,6 +607,67 @@ BOOST_AUTO_TEST_CASE(format_3_spool_gains_the_idempotency_family) {
   BOOST_REQUIRE(submitAndWait(*store, std::move(purge), true).ok);
   BOOST_TEST((store->readIdempotency("acme", "order-1", record, error) == spool::Store::ReadStatus::NotFound));
   BOOST_TEST((store->readIdempotency("acme", "order-2", record, error) == spool::Store::ReadStatus::Ok));
+}
+
+// The suppression index answers from memory: it follows every written batch (puts and deletes,
+// in order), is per tenant, ignores the case of the address, and is loaded again on open.
+BOOST_AUTO_TEST_CASE(suppression_index_follows_writes_and_survives_reopen) {
+  TempSpool temp;
+  {
+    auto store = temp.open();
+    spool::Batch batch;
+    batch.putSuppression({"acme", "Bob@Example.org", spool::SuppressionReason::HardBounce, "550 5.1.1 no such user",
+                          10, "q1"});
+    batch.putSuppression({"acme", "carol@example.org", spool::SuppressionReason::Manual, "asked", 11, ""});
+    batch.putSuppression({"acme", "dave@example.org", spool::SuppressionReason::Import, "", 12, ""});
+    batch.putSuppression({"beta", "erin@example.org", spool::SuppressionReason::Manual, "", 13, ""});
+    BOOST_TEST(!store->suppressed("acme", "bob@example.org"));  // not before the write
+    BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+    BOOST_TEST(store->suppressed("acme", "bob@example.org"));
+    BOOST_TEST(store->suppressed("acme", "BOB@EXAMPLE.ORG"));
+    BOOST_TEST(!store->suppressed("beta", "bob@example.org"));
+    BOOST_TEST(!store->suppressed("acme", "erin@example.org"));
+    BOOST_TEST(store->suppressedCount() == 4u);
+
+    spool::Batch change;
+    change.deleteSuppression("acme", "CAROL@example.org");
+    change.putSuppression({"acme", "frank@example.org", spool::SuppressionReason::Manual, "", 14, ""});
+    change.deleteSuppression("acme", "frank@example.org");
+    BOOST_REQUIRE(submitAndWait(*store, std::move(change), false).ok);
+    BOOST_TEST(!store->suppressed("acme", "carol@example.org"));
+    BOOST_TEST(!store->suppressed("acme", "frank@example.org"));
+    BOOST_TEST(store->suppressedCount() == 3u);
+  }
+  auto store = temp.open();
+  BOOST_TEST(store->suppressedCount() == 3u);
+  BOOST_TEST(store->suppressed("acme", "bob@example.org"));
+  BOOST_TEST(!store->suppressed("acme", "carol@example.org"));
+
+  spool::SuppressionRecord record;
+  std::string error;
+  BOOST_REQUIRE((store->readSuppression("acme", "BOB@example.org", record, error) == spool::Store::ReadStatus::Ok));
+  BOOST_TEST(record.address == "bob@example.org");
+  BOOST_TEST((record.reason == spool::SuppressionReason::HardBounce));
+  BOOST_TEST(record.queue_id == "q1");
+
+  std::vector<std::string> acme;
+  store->scanSuppressions("acme", "", [&](spool::SuppressionRecord& r) {
+    acme.push_back(r.address);
+    return true;
+  });
+  BOOST_TEST((acme == std::vector<std::string>{"bob@example.org", "dave@example.org"}));
+  std::vector<std::string> after_bob;
+  store->scanSuppressions("acme", "bob@example.org", [&](spool::SuppressionRecord& r) {
+    after_bob.push_back(r.address);
+    return true;
+  });
+  BOOST_TEST((after_bob == std::vector<std::string>{"dave@example.org"}));
+  std::vector<std::string> beta;
+  store->scanSuppressions("beta", "", [&](spool::SuppressionRecord& r) {
+    beta.push_back(r.tenant + ":" + r.address);
+    return true;
+  });
+  BOOST_TEST((beta == std::vector<std::string>{"beta:erin@example.org"}));
 }
 
 BOOST_AUTO_TEST_CASE(credentials_by_tenant) {
