@@ -276,6 +276,21 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(subjects.count("idempotent"), 1, subjects)
         self.assertGreaterEqual(self.gw.metric('mxgate_api_requests_total{result="replayed"}'), 2)
 
+    def test_suppressed_recipients_are_reported_per_recipient(self):
+        added = self.gw.cli("suppression", "add", "gone@far.test", "--tenant", "example")
+        self.assertEqual(added.returncode, 0, added.stderr)
+        before = self.mx.count()
+        status, body, _ = self.send(message(to=["gone@far.test", "here@far.test"], subject="partly suppressed"))
+        self.assertEqual(status, 202, body)
+        self.assertEqual([(r["address"], r["status"]) for r in body["recipients"]],
+                         [("gone@far.test", "suppressed"), ("here@far.test", "queued")])
+        self.assertTrue(self.delivered(before + 1), self.gw.log()[-3000:])
+        self.assertEqual(self.mx.messages[-1]["rcpt_tos"], ["here@far.test"])
+        status, body, _ = self.send(message(to=["gone@far.test"]))
+        self.assertEqual(status, 422, body)
+        self.assertEqual((body["error"]["code"], body["error"]["field"]), ("no_valid_recipients", "to"))
+        self.assertEqual(body["recipients"][0]["status"], "suppressed")
+
     def test_unauthenticated_requests_get_401_alike(self):
         status, body, headers = post(self.gw.api_port, "/v1/messages", message())
         self.assertError((status, body, headers), 401, "unauthorized", "")
