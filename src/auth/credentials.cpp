@@ -72,6 +72,19 @@ std::string credentialUsername(std::string_view tenant, std::string_view name) {
   return std::string(tenant) + "." + std::string(name);
 }
 
+std::string generateSecret() {
+  for (;;) {
+    const std::string random = base::randomBytes(kSecretBytes);
+    if (random.size() != kSecretBytes) {
+      return {};
+    }
+    std::string secret = base64::encode(random, base64::Alphabet::Url);
+    if (secret.front() != '-') {
+      return secret;
+    }
+  }
+}
+
 std::string credentialKeyPath(const config::Config& config) {
   return config.submission.credential_key_file.empty() ? config.spool.path + "/credential.key"
                                                         : config.submission.credential_key_file;
@@ -141,12 +154,11 @@ CredentialStore::Change CredentialStore::addNow(const std::string& tenant, const
   if (status == spool::Store::ReadStatus::Ok && existing.revoked_us == 0) {
     return {Status::Exists, withoutHash(std::move(existing)), ""};
   }
-  const std::string random = base::randomBytes(kSecretBytes);
-  if (random.size() != kSecretBytes) {
+  Change change{Status::Ok, {}, generateSecret()};
+  if (change.secret.empty()) {
     log::error("-", "credential_random_failed");
     return {};
   }
-  Change change{Status::Ok, {}, base64::encode(random, base64::Alphabet::Url)};
   const uint64_t now = nowMicros();
   spool::CredentialRecord record{username, tenant, name, std::string(kindName(kind)), now, 0,
                                  hashOf(username, change.secret)};

@@ -43,6 +43,10 @@ bool isValidCredentialName(std::string_view name);
 // "<tenant>.<name>".
 std::string credentialUsername(std::string_view tenant, std::string_view name);
 
+// A new secret: 256 random bits in base64url (43 characters), never starting with '-' (swaks,
+// curl and shells would read such a secret as an option); "" when the system has no randomness.
+std::string generateSecret();
+
 // submission.credential_key_file, or <spool>/credential.key when it is not set.
 std::string credentialKeyPath(const config::Config& config);
 

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <set>
+#include <string>
 
 #include "credential_fixture.h"
 #include "mxgate/auth/credentials.h"
@@ -49,6 +51,19 @@ BOOST_AUTO_TEST_CASE(names_and_kinds) {
   BOOST_TEST((auth::parseKind("smtp") == CredentialKind::Smtp));
   BOOST_TEST((auth::parseKind("api") == CredentialKind::Api));
   BOOST_TEST(!auth::parseKind("SMTP"));
+}
+
+// One secret in 64 would start with '-' if it were drawn from base64url freely.
+BOOST_AUTO_TEST_CASE(secrets_never_start_with_a_dash) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string secret = auth::generateSecret();
+    BOOST_TEST_REQUIRE(secret.size() == 43u);
+    BOOST_TEST_REQUIRE(secret.front() != '-', secret);
+    BOOST_TEST_REQUIRE(base64::decode(secret, base64::Alphabet::Url)->size() == 32u);
+    seen.insert(secret);
+  }
+  BOOST_TEST(seen.size() == 2000u);
 }
 
 BOOST_FIXTURE_TEST_CASE(added_secret_verifies_and_is_stored_only_as_its_hmac, Fixture) {
