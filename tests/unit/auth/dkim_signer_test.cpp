@@ -14,6 +14,7 @@
 #include "mxgate/auth/dkim_signer.h"
 #include "mxgate/base/ascii.h"
 #include "mxgate/base/base64.h"
+#include "support/dkim_test_key.h"
 #include "tag_list.h"
 
 namespace mxgate::auth {
@@ -22,27 +23,8 @@ namespace {
 using config::DkimAlgorithm;
 using test::FakeDns;
 
-// A generated key and its DNS record.
-struct TestKey {
-  config::DkimKey key;
-  std::string name;    // <selector>._domainkey.<domain>
-  std::string record;  // v=DKIM1; k=...; p=...
-};
-
-TestKey makeKey(const std::string& domain, const std::string& selector, DkimAlgorithm algorithm,
-                unsigned bits = kDefaultRsaBits) {
-  std::string error;
-  const auto pair = generateDkimKey(algorithm, bits, error);
-  BOOST_TEST_REQUIRE(pair.has_value(), error);
-  TestKey made;
-  made.key.domain = domain;
-  made.key.selector = selector;
-  made.key.algorithm = algorithm;
-  made.key.private_key = std::make_shared<const std::string>(pair->private_key_pem);
-  made.name = selector + "._domainkey." + domain;
-  made.record = dkimKeyRecord(algorithm, pair->public_key);
-  return made;
-}
+using mxgate::test::TestKey;
+using mxgate::test::makeKey;
 
 // Generating RSA keys takes a moment: one set for the whole suite.
 const TestKey& rsaKey() {

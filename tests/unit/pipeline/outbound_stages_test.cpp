@@ -17,6 +17,7 @@
 #include "mxgate/pipeline/outbound_stages.h"
 #include "mxgate/pipeline/services.h"
 #include "mxgate/spool/store.h"
+#include "support/dkim_test_key.h"
 #include "temp_store.h"
 
 using namespace mxgate;
@@ -141,23 +142,8 @@ const std::string kOwnMessage =
     "\r\n"
     "Thank you.\r\n";
 
-struct TestKey {
-  config::DkimKey key;
-  std::string record;
-};
-
-TestKey makeKey(const std::string& domain, const std::string& selector, config::DkimAlgorithm algorithm) {
-  std::string error;
-  const auto pair = auth::generateDkimKey(algorithm, auth::kDefaultRsaBits, error);
-  BOOST_TEST_REQUIRE(pair.has_value(), error);
-  TestKey made;
-  made.key.domain = domain;
-  made.key.selector = selector;
-  made.key.algorithm = algorithm;
-  made.key.private_key = std::make_shared<const std::string>(pair->private_key_pem);
-  made.record = auth::dkimKeyRecord(algorithm, pair->public_key);
-  return made;
-}
+using test::TestKey;
+using test::makeKey;
 
 }  // namespace
 
