@@ -267,11 +267,13 @@ algorithm = "{'rsa-sha256' if selector == 'rsa' else 'ed25519-sha256'}"
 key_file = "{path}"
 """ for selector, path in self.keys.items())
         with open(os.path.join(policies, "bench.toml"), "w", encoding="utf-8") as f:
-            f.write(f'tenant = "bench"\ndomains = ["bench.example"]\n{keys}')
+            # Inbound mail for the tenant's own domain would go to a directory; none arrives.
+            f.write(f'tenant = "bench"\ndomains = ["bench.example"]\n[delivery]\ntarget = "file"\n'
+                    f'path = "{os.path.join(self.workdir, "inbox")}"\n{keys}')
 
     def start(self):
         self.dns = rb.DnsProcess(self.workdir, {
-            "rcpt.example": [{"type": "MX", "value": "10 mx.rcpt.example"}],
+            "rcpt.example": [{"type": "MX", "value": [10, "mx.rcpt.example"]}],
             "mx.rcpt.example": [{"type": "A", "value": SINK_ADDRESS}],
         })
         self._write_config()
