@@ -157,18 +157,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def port_open(port):
+def port_open(port, host="127.0.0.1"):
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=0.5):
             return True
     except OSError:
         return False
 
 
-def wait_port(port, timeout_s, alive=lambda: True):
+def wait_port(port, timeout_s, alive=lambda: True, host="127.0.0.1"):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if port_open(port):
+        if port_open(port, host):
             return True
         if not alive():
             return False
