@@ -304,7 +304,7 @@ bool httpConnection(const Options& options, SSL_CTX* context, std::vector<double
     const std::string body = jsonMessage(options, number);
     const auto start = std::chrono::steady_clock::now();
     connection.write("POST " + options.path + " HTTP/1.1\r\nHost: " + options.host +
-                     "\r\nAuthorization: Bearer " + options.user + ":" + options.secret +
+                     "\r\nAuthorization: Bearer " + options.user + "." + options.secret +
                      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\n\r\n" + body);
     const std::string status = connection.line();
