@@ -1,4 +1,4 @@
-// Includes libopendkim's <dkim.h> for the verifier (dkim.cpp) and the signer (dkim_signer.cpp).
+// Includes libopendkim's <dkim.h> for the verifier (dkim.cpp).
 // Private to the auth component.
 #pragma once
 

@@ -29,7 +29,7 @@ class DkimSignStage : public Stage {
       onSigned(transaction.id.str(), std::move(none));
       return;
     }
-    auto signer = std::make_shared<auth::DkimSigner>(tenant->dkim, transaction.id.str());
+    auto signer = std::make_shared<auth::DkimSigner>(tenant->dkim);
     const bool queued = lane_.submit([signer, id = transaction.id.str(), received = transaction.received,
                                       message = transaction.message, post = reporter()]() mutable {
       signer->feed(received);

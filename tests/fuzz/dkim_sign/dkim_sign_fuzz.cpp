@@ -1,14 +1,13 @@
 // libFuzzer target for DKIM signing (auth::DkimSigner: the header-section scan, the From domain
-// that picks the keys, libopendkim's signing of arbitrary bytes): the input is a message, fed
+// that picks the keys, our canonicalization of arbitrary bytes): the input is a message, fed
 // in two pieces split at an input-derived point, signed with an RSA and an Ed25519 key for
 // example.com generated once. Invariants (trap on failure): Signed means two fields, RSA
 // first, each "DKIM-Signature: v=1; a=..." ending in CRLF, for d=example.com, and our verifier
 // (libopendkim) gives both signatures of the message as sent the same result when the message
 // is canonical text (CR and LF only as CRLF, no NUL, VT or FF, which SMTP intake never
-// stores): the RSA one is libopendkim's canonicalization, the Ed25519 one ours
-// (dkim_ed25519.cpp). On other bytes the two part ways where libopendkim leaves RFC 6376 (it
-// takes any isspace() byte for WSP and stops at NUL; dkimpy and we follow the RFC). NoKey and
-// Failed give no field and a reason.
+// stores): both are our canonicalization (dkim_signing_handle.cpp) checked by libopendkim's.
+// On other bytes libopendkim leaves RFC 6376 (it takes any isspace() byte for WSP and stops at
+// NUL; dkimpy and we follow the RFC). NoKey and Failed give no field and a reason.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -67,7 +66,7 @@ bool canonicalText(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  auth::DkimSigner signer(policy(), "FUZZ");
+  auth::DkimSigner signer(policy());
   const size_t split = size == 0 ? 0 : data[0] % (size + 1);
   signer.feed(input.substr(0, split));
   signer.feed(input.substr(split));

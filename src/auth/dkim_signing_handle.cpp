@@ -1,13 +1,16 @@
-// Ed25519-SHA256 DKIM signatures (see dkim_ed25519.h): RFC 6376 §3.4.2 relaxed header and
-// §3.4.4 relaxed body canonicalization, §3.7 hash computation, RFC 8463 §3 Ed25519 over the
-// SHA-256 of the header hash input (PureEdDSA), on OpenSSL's EVP interface. A lane thread.
-#include "dkim_ed25519.h"
+// DKIM signatures by our own code (see dkim_signing_handle.h): RFC 6376 §3.4.2 relaxed header
+// and §3.4.4 relaxed body canonicalization, §3.7 hash computation, then rsa-sha256 (§3.3.1) or
+// RFC 8463 §3 Ed25519 over the SHA-256 of the header hash input (PureEdDSA), on OpenSSL's EVP
+// interface with keys decoded once per configured key. A lane thread.
+#include "dkim_signing_handle.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include <ctime>
+#include <map>
+#include <mutex>
 #include <vector>
 
 #include "header_fields.h"
@@ -116,9 +119,61 @@ DigestContext newSha256() {
   return context;
 }
 
+using PrivateKey = std::shared_ptr<EVP_PKEY>;
+
+// The decoded private key of a configured key's PEM (config::DkimKey::private_key), decoded on
+// its first use and kept while that PEM is alive (until the configuration that loaded it is
+// gone); nullptr when the PEM is not a key. Any thread; EVP_PKEY signing is thread-safe.
+PrivateKey signingKey(const std::shared_ptr<const std::string>& pem) {
+  static std::mutex mutex;
+  static std::map<std::weak_ptr<const std::string>, PrivateKey, std::owner_less<>> decoded;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (const auto found = decoded.find(pem); found != decoded.end()) {
+    return found->second;
+  }
+  std::erase_if(decoded, [](const auto& entry) { return entry.first.expired(); });
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())), BIO_free);
+  // An empty passphrase: an encrypted key fails (config::load refuses those) instead of prompting.
+  PrivateKey key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>("")) : nullptr,
+                 EVP_PKEY_free);
+  if (!key) {
+    ERR_clear_error();
+    return key;
+  }
+  decoded.emplace(pem, key);
+  return key;
+}
+
+// The signature of a header hash input under key: RSASSA-PKCS1-v1_5 with SHA-256 over the input
+// (rsa-sha256), or Ed25519 over its SHA-256 (RFC 8463 §3); "" when OpenSSL fails.
+std::string sign(const config::DkimKey& key, EVP_PKEY* pkey, std::string_view input) {
+  const bool ed25519 = key.algorithm == config::DkimAlgorithm::Ed25519Sha256;
+  if (EVP_PKEY_get_base_id(pkey) != (ed25519 ? EVP_PKEY_ED25519 : EVP_PKEY_RSA)) {
+    return "";
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_length = 0;
+  if (ed25519) {
+    if (EVP_Digest(input.data(), input.size(), digest, &digest_length, EVP_sha256(), nullptr) != 1) {
+      return "";
+    }
+    input = std::string_view(reinterpret_cast<const char*>(digest), digest_length);
+  }
+  DigestContext context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  std::string signature(static_cast<size_t>(EVP_PKEY_get_size(pkey)), '\0');
+  size_t length = signature.size();
+  if (!context || EVP_DigestSignInit(context.get(), nullptr, ed25519 ? nullptr : EVP_sha256(), nullptr, pkey) != 1 ||
+      EVP_DigestSign(context.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
+                     reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1) {
+    return "";
+  }
+  signature.resize(length);
+  return signature;
+}
+
 }  // namespace
 
-class Ed25519DkimSignature::Impl {
+class DkimSigningHandle::Impl {
  public:
   explicit Impl(config::DkimKey key) : key_(std::move(key)), body_hash_(newSha256()) {}
 
@@ -143,7 +198,7 @@ class Ed25519DkimSignature::Impl {
 };
 
 // RFC 6376 §3.4.4: WSP at line ends removed, WSP runs as one SP, empty lines at the end dropped.
-void Ed25519DkimSignature::Impl::body(std::string_view bytes) {
+void DkimSigningHandle::Impl::body(std::string_view bytes) {
   for (char c : bytes) {
     if (c == '\n' && !line_.empty() && line_.back() == '\r') {
       line_.pop_back();
@@ -154,7 +209,7 @@ void Ed25519DkimSignature::Impl::body(std::string_view bytes) {
   }
 }
 
-void Ed25519DkimSignature::Impl::endLine() {
+void DkimSigningHandle::Impl::endLine() {
   std::string canonical = compressWsp(line_, false);
   if (!canonical.empty() && canonical.back() == ' ') {
     canonical.pop_back();
@@ -171,7 +226,7 @@ void Ed25519DkimSignature::Impl::endLine() {
   hashBody("\r\n");
 }
 
-std::string Ed25519DkimSignature::Impl::finish(std::string& error) {
+std::string DkimSigningHandle::Impl::finish(std::string& error) {
   if (!line_.empty()) {
     if (line_.back() == '\r') {
       line_.pop_back();
@@ -198,7 +253,8 @@ std::string Ed25519DkimSignature::Impl::finish(std::string& error) {
   }
 
   const std::string value_before_b =
-      " v=1; a=ed25519-sha256; c=relaxed/relaxed; d=" + key_.domain + ";\r\n\ts=" + key_.selector +
+      " v=1; a=" + std::string(key_.algorithm == config::DkimAlgorithm::Ed25519Sha256 ? "ed25519-sha256" : "rsa-sha256") +
+      "; c=relaxed/relaxed; d=" + key_.domain + ";\r\n\ts=" + key_.selector +
       "; t=" + std::to_string(std::time(nullptr)) + ";\r\n\tbh=" +
       base64::encode(std::string_view(reinterpret_cast<const char*>(body_digest), body_digest_length)) +
       ";\r\n\th=" + fold(signed_names, true) + ";\r\n\tb=";
@@ -223,40 +279,26 @@ std::string Ed25519DkimSignature::Impl::finish(std::string& error) {
   }
   hashed += relaxedField("DKIM-Signature", value_before_b);
 
-  unsigned char header_digest[EVP_MAX_MD_SIZE];
-  unsigned int header_digest_length = 0;
-  if (EVP_Digest(hashed.data(), hashed.size(), header_digest, &header_digest_length, EVP_sha256(), nullptr) != 1) {
-    error = "SHA-256 of the header fields failed";
-    return "";
-  }
-  const std::string& pem = *key_.private_key;
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
-  // An empty passphrase: an encrypted key fails (config::load refuses those) instead of prompting.
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>("")) : nullptr, EVP_PKEY_free);
-  DigestContext context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  unsigned char signature[64];
-  size_t signature_length = sizeof signature;
-  if (!pkey || EVP_PKEY_get_base_id(pkey.get()) != EVP_PKEY_ED25519 || !context ||
-      EVP_DigestSignInit(context.get(), nullptr, nullptr, nullptr, pkey.get()) != 1 ||
-      EVP_DigestSign(context.get(), signature, &signature_length, header_digest, header_digest_length) != 1) {
+  const PrivateKey pkey = signingKey(key_.private_key);
+  const std::string signature = pkey ? sign(key_, pkey.get(), hashed) : std::string();
+  if (signature.empty()) {
     ERR_clear_error();  // the lane thread's OpenSSL error queue stays empty for the next user
-    error = "Ed25519 signing with selector " + key_.selector + " failed (not an Ed25519 PEM key?)";
+    error = "signing with selector " + key_.selector + " failed (not a PEM key of its algorithm?)";
     return "";
   }
   return "DKIM-Signature:" + value_before_b +
-         fold(base64::encode(std::string_view(reinterpret_cast<const char*>(signature), signature_length)), false) +
+         fold(base64::encode(signature), false) +
          "\r\n";
 }
 
-Ed25519DkimSignature::Ed25519DkimSignature(config::DkimKey key) : impl_(std::make_unique<Impl>(std::move(key))) {}
+DkimSigningHandle::DkimSigningHandle(config::DkimKey key) : impl_(std::make_unique<Impl>(std::move(key))) {}
 
-Ed25519DkimSignature::~Ed25519DkimSignature() = default;
+DkimSigningHandle::~DkimSigningHandle() = default;
 
-void Ed25519DkimSignature::headers(std::string_view section) { impl_->headers(section); }
+void DkimSigningHandle::headers(std::string_view section) { impl_->headers(section); }
 
-void Ed25519DkimSignature::body(std::string_view bytes) { impl_->body(bytes); }
+void DkimSigningHandle::body(std::string_view bytes) { impl_->body(bytes); }
 
-std::string Ed25519DkimSignature::finish(std::string& error) { return impl_->finish(error); }
+std::string DkimSigningHandle::finish(std::string& error) { return impl_->finish(error); }
 
 }  // namespace mxgate::auth
