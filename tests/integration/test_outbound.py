@@ -5,7 +5,8 @@ receiver on 127.0.0.2-127.0.0.5 ([mx] port set to a high port), with STARTTLS. d
 both the rsa-sha256 and the ed25519-sha256 signature of what arrived. Sender binding: a MAIL
 FROM, From, Sender or pre-existing DKIM-Signature d= of another tenant or a foreign domain gets
 550 5.7.1 and nothing is delivered — over the whole cross-tenant matrix (support_outbound.py).
-A 5xx from the receiver produces a DSN to the sender domain's exchanger that Python's email
+Postfix's smtp-sink plays exchangers with injected failures (5xx and 4xx at RCPT, 421 at
+MAIL, a late reply to DATA). A 5xx from the receiver produces a DSN to the sender domain's exchanger that Python's email
 package reads as multipart/report (headers-only original); none for a tenant with
 [outbound] dsn = false, none to <>. The delivered event (webhook_receiver.py) carries the
 remote host, IP, TLS version and cipher, the response, and the message's tags and metadata.
@@ -270,3 +271,101 @@ class OutboundTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SmtpSinkPeersTest(unittest.TestCase):
+    """Postfix's smtp-sink as the recipient domains' mail exchangers, with injected failures: a
+    5xx at RCPT (bounced, classified hard / invalid_recipient, and suppressed), a 4xx at RCPT
+    (deferred, soft / mailbox_full, still queued), a 421 at MAIL (deferred, the connection
+    closed), and a reply to DATA that comes seconds late (delivered)."""
+
+    PEERS = {  # domain: (address, smtp-sink options)
+        "hard.test": ("127.0.0.6", ["-f", "RCPT", "-B", "550 5.1.1 Recipient address rejected: User unknown"]),
+        "soft.test": ("127.0.0.7", ["-r", "RCPT", "-b", "452 4.2.2 Mailbox full"]),
+        "busy.test": ("127.0.0.8", ["-Q", "MAIL"]),
+        "slow.test": ("127.0.0.9", ["-w", "3"]),
+    }
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mxgate-sinkpeers-")
+        cls.dumps = tempfile.mkdtemp(prefix="mxgate-sinkpeers-dumps-")
+        os.chmod(cls.dumps, 0o777)  # smtp-sink writes its dumps as nobody
+        port = free_port()
+        zone = {}
+        cls.sinks = []
+        for domain, (address, options) in cls.PEERS.items():
+            zone[domain] = [{"type": "MX", "value": [10, "mx." + domain]}]
+            zone["mx." + domain] = [{"type": "A", "value": address}]
+            dump = os.path.join(cls.dumps, domain + "-")
+            cls.sinks.append(subprocess.Popen(["smtp-sink", "-u", "nobody", "-d", dump, *options,
+                                               f"{address}:{port}", "64"],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        cls.events = Receiver([EVENTS_KEY]).start()
+        tenants = {"acme": {"domains": ["acme.test"], "delivery": {"target": "file", "path": os.path.join(cls.tmp, "in")},
+                            "events": {"url": cls.events.url, "secrets": [whsec(EVENTS_KEY)], "allow_private": True},
+                            "outbound": {"dsn": False}}}
+        cls.gw = Gateway(tenants=tenants, zone=zone, overrides={"mx": {"port": port, "address_families": "ipv4"}})
+        cls.gw.start()
+        created = cls.gw.cli("credentials", "add", "--tenant", "acme", "--name", "app", "--json")
+        assert created.returncode == 0, created.stderr
+        cls.credential = (json.loads(created.stdout)["username"], json.loads(created.stdout)["secret"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.events.stop()
+        for sink in cls.sinks:
+            sink.kill()
+            sink.wait()
+
+    def send(self, recipient):
+        client = smtplib.SMTP("127.0.0.1", self.gw.submission_port, local_hostname="app.acme.test", timeout=30)
+        self.addCleanup(client.close)
+        client.starttls(context=client_context())
+        client.login(*self.credential)
+        refused = client.sendmail("app@acme.test", [recipient],
+                                  f"From: app@acme.test\r\nTo: {recipient}\r\nSubject: peer test\r\n\r\nhello\r\n")
+        self.assertEqual(refused, {})
+        client.quit()
+
+    def event(self, kind, recipient):
+        found = [e["data"] for e in self.events.events() if e and e["type"] == kind
+                 and e["data"].get("recipient") == recipient]
+        return found[0] if found else None
+
+    def test_hard_bounce_is_classified_and_suppressed(self):
+        self.send("gone@hard.test")
+        self.assertTrue(wait_until(lambda: self.event("message.bounced", "gone@hard.test"), 30), self.gw.log()[-3000:])
+        event = self.event("message.bounced", "gone@hard.test")
+        self.assertEqual(event["response"]["code"], 550)
+        self.assertEqual(event["bounce"], {"class": "hard", "label": "invalid_recipient"})
+        listing = self.gw.cli("suppression", "ls", "--tenant", "acme", "--json")
+        self.assertEqual(listing.returncode, 0, listing.stderr)
+        self.assertIn("gone@hard.test", listing.stdout)
+
+    def test_soft_failure_and_421_are_deferred_and_kept(self):
+        self.send("full@soft.test")
+        self.send("someone@busy.test")
+        self.assertTrue(wait_until(lambda: self.event("message.deferred", "full@soft.test")
+                                   and self.event("message.deferred", "someone@busy.test"), 30), self.gw.log()[-3000:])
+        soft = self.event("message.deferred", "full@soft.test")
+        self.assertEqual(soft["response"]["code"], 452)
+        self.assertEqual(soft["bounce"], {"class": "soft", "label": "mailbox_full"})
+        busy = self.event("message.deferred", "someone@busy.test")
+        self.assertEqual(busy["response"]["code"], 421, busy)
+        self.assertIsNone(self.event("message.bounced", "full@soft.test"))
+        self.assertIsNone(self.event("message.bounced", "someone@busy.test"))
+        listing = self.gw.cli("queue", "ls", "--json")
+        self.assertEqual(listing.returncode, 0, listing.stderr)
+        self.assertIn("full@soft.test", listing.stdout)
+        self.assertIn("someone@busy.test", listing.stdout)
+
+    def test_a_late_reply_to_data_still_delivers(self):
+        started = time.monotonic()
+        self.send("patient@slow.test")
+        self.assertTrue(wait_until(lambda: self.event("message.delivered", "patient@slow.test"), 40),
+                        self.gw.log()[-3000:])
+        self.assertGreaterEqual(time.monotonic() - started, 3)
+        dumps = [name for name in os.listdir(self.dumps) if name.startswith("slow.test-")]
+        self.assertEqual(len(dumps), 1, dumps)
