@@ -41,13 +41,14 @@ std::string returnedHeaders(const spool::MessageRecord& record, const std::strin
 }  // namespace
 
 void Scheduler::returnToSender(const config::Config* config, const spool::MessageRecord& record,
-                               const std::vector<size_t>& failed, uint64_t now, spool::Batch& batch) {
+                               const std::vector<FailedRecipient>& failed, uint64_t now, spool::Batch& batch) {
   if (config == nullptr) {
     return;
   }
-  std::vector<size_t> returned;
-  std::copy_if(failed.begin(), failed.end(), std::back_inserter(returned),
-               [&](size_t i) { return reportedToSender(*config, record, record.recipients[i].tenant); });
+  std::vector<FailedRecipient> returned;
+  std::copy_if(failed.begin(), failed.end(), std::back_inserter(returned), [&](const FailedRecipient& failure) {
+    return reportedToSender(*config, record, record.recipients[failure.index].tenant);
+  });
   if (returned.empty()) {
     return;
   }
@@ -77,14 +78,18 @@ void Scheduler::returnToSender(const config::Config* config, const spool::Messag
   report.arrival_us = record.received_at_us;
   report.created_us = now;
   report.original_headers = headers;
-  for (size_t i : returned) {
-    const spool::RecipientRecord& recipient = record.recipients[i];
+  for (const FailedRecipient& failure : returned) {
+    const spool::RecipientRecord& recipient = record.recipients[failure.index];
     const bool expired = recipient.last_reply.starts_with(kExpiredReply);
     const config::Tenant* tenant = config->tenantById(recipient.tenant);
+    // The exchanger that answered; for relayed inbound mail the tenant's next hop when none did.
+    std::string remote_mta = failure.remote_host;
+    if (remote_mta.empty() && !record.outbound()) {
+      remote_mta = tenant->delivery.host;
+    }
     report.recipients.push_back(smtp::DsnRecipient{recipient.address, smtp::DsnAction::Failed,
                                                    smtp::dsnStatus(recipient.last_reply, expired ? "4.4.7" : "5.0.0"),
-                                                   record.outbound() ? std::string() : tenant->delivery.host,
-                                                   recipient.last_reply, now});
+                                                   std::move(remote_mta), recipient.last_reply, now});
   }
   smtp::DsnMessage dsn = smtp::buildDsn(report);
 

@@ -803,7 +803,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
   job->retry_after_us = result.retry_after_s * 1000000;
   const uint64_t age = now - std::max(record.received_at_us, record.requeued_at_us);
   const uint64_t max_age = micros(job->retry.max_age);
-  std::vector<size_t> failed;  // recipients that failed for good in this job
+  std::vector<FailedRecipient> failed;  // recipients that failed for good in this job
   spool::Batch batch;          // the outcome, written by endJob
   for (size_t k = 0; k < job->recipients.size(); ++k) {
     spool::RecipientRecord& recipient = record.recipients[job->recipients[k]];
@@ -821,7 +821,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
       case delivery::Outcome::PermFail:
         recipient.state = spool::RecipientState::Failed;
         ++failed_;
-        failed.push_back(job->recipients[k]);
+        failed.push_back({job->recipients[k], outcome.remote_host});
         break;
       case delivery::Outcome::TempFail:
         ++deferred_;
@@ -863,7 +863,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
       ++failed_;
       log::warn(job->id.str(), "expired").kv("to", recipient.address).kv("max_age", job->retry.max_age.count());
       addRecipientEvent(*job, record, "message.expired", recipient, "", now);
-      failed.push_back(job->recipients[k]);
+      failed.push_back({job->recipients[k], outcome.remote_host});
     }
   }
   if (result.endpoint_disabled && !job->recipients.empty()) {

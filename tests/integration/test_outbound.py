@@ -214,7 +214,7 @@ class OutboundTest(unittest.TestCase):
                          ["text/plain", "message/delivery-status", "text/rfc822-headers"])
         status = parts[1].as_string()
         for field in ("Final-Recipient: rfc822; nobody@reject.test", "Action: failed", "Status: 5.1.1",
-                      f"Diagnostic-Code: smtp; {REFUSAL}"):
+                      "Remote-MTA: dns; mx.reject.test", f"Diagnostic-Code: smtp; {REFUSAL}"):
             self.assertIn(field, status)
         returned = parts[2].get_content()
         self.assertIn("Subject: bounce me", returned)

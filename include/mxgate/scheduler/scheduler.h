@@ -321,8 +321,12 @@ class Scheduler {
   // batch and queued on the bounce route (src/scheduler/bounces.cpp). Never to the null
   // sender, and for inbound mail only when SPF or DMARC authenticated its sender, so forged
   // senders get no backscatter.
+  struct FailedRecipient {
+    size_t index;             // in record.recipients
+    std::string remote_host;  // the exchanger that refused it ("" when none answered)
+  };
   void returnToSender(const config::Config* config, const spool::MessageRecord& record,
-                      const std::vector<size_t>& failed, uint64_t now, spool::Batch& batch);
+                      const std::vector<FailedRecipient>& failed, uint64_t now, spool::Batch& batch);
   // Submits a write of a message that stays queued; its record stays in memory until applied.
   void writeQueued(const mail::QueueId& id, spool::Batch batch);
   // After the last job: the body goes to the hot cache if it fits, the rest is forgotten
