@@ -421,7 +421,7 @@ void Scheduler::purgeExpired() {
       auto remaining = std::make_shared<size_t>(expired.size());
       for (const auto& [tenant, id] : expired) {
         quarantineAct(QuarantineAction::Purge, tenant, id, "system", false,
-                      [this, remaining, id](AdminStatus status, const std::string& detail) {
+                      [this, remaining, id = id](AdminStatus status, const std::string& detail) {
                         if (status != AdminStatus::Ok && status != AdminStatus::NotFound) {
                           log::warn(id.str(), "quarantine_purge_skipped").kv("why", detail);
                         }

@@ -916,7 +916,8 @@ void Session::consumeBdat() {
 }
 
 void Session::appendContent(std::string_view canonical) {
-  filter_->feed(canonical, filtered_);
+  const size_t before = chunk_.size();
+  filter_->feed(canonical, stripper_ ? filtered_ : chunk_);
   if (!too_big_ && filter_->outputBytes() > config_.smtp.max_message_size) {
     too_big_ = true;
   }
@@ -926,24 +927,23 @@ void Session::appendContent(std::string_view canonical) {
     scan_copy_.reset();
     return;
   }
-  passFiltered(false);
+  passFiltered(before, false);
   if (chunk_.size() >= config_.spool.chunk_size) {
     flushChunk();
   }
 }
 
-void Session::passFiltered(bool last) {
-  intake_->content(filtered_);
-  const size_t before = chunk_.size();
+void Session::passFiltered(size_t before, bool last) {
   if (stripper_) {
+    intake_->content(filtered_);
     stripper_->feed(filtered_, chunk_);
     if (last) {
       stripper_->finish(chunk_);
     }
+    filtered_.clear();
   } else {
-    chunk_.append(filtered_);
+    intake_->content(std::string_view(chunk_).substr(before));
   }
-  filtered_.clear();
   if (scan_copy_ && !scan_copy_->append(std::string_view(chunk_).substr(before))) {
     scan_copy_.reset();  // no memory for the copy: the message gets 451 4.3.0 at its end
     scan_memory_short_ = true;
@@ -1013,9 +1013,10 @@ bool Session::refuseIfUnstorable() {
 }
 
 void Session::endOfContent() {
-  filter_->finish(filtered_);
+  const size_t before = chunk_.size();
+  filter_->finish(stripper_ ? filtered_ : chunk_);
   phase_ = Phase::Committing;
-  passFiltered(true);
+  passFiltered(before, true);
   if (refuseIfUnstorable()) {
     return;
   }

@@ -109,10 +109,11 @@ class Session : public io::Stream::Handler {
   void consumeBdat();
   void beginContent();
   void appendContent(std::string_view canonical);
-  // Passes filtered_ (the client's content after the content filter) to the intake, the
-  // forged-field stripper (inbound listeners) and the scan copy, into chunk_; last: the
-  // content is complete.
-  void passFiltered(bool last);
+  // Shows the client's content after the content filter to the intake and the scan copy: with
+  // a forged-field stripper (inbound listeners) the filter wrote it to filtered_ and the
+  // stripper moves it into chunk_; without one the filter appended it to chunk_ after offset
+  // before, so it is not copied. last: the content is complete.
+  void passFiltered(size_t before, bool last);
   // Refuses a message that cannot be kept: too big or violating the content policy (5xx), or
   // without memory for its scan copy (451 4.3.0; at DATA already when the declared SIZE does not
   // fit). True when refused.
@@ -213,7 +214,7 @@ class Session : public io::Stream::Handler {
 
   // Inbound listeners: the stripper of forged fields.
   std::unique_ptr<auth::ForgedFieldStripper> stripper_;
-  std::string filtered_;
+  std::string filtered_;  // the filter's output for the stripper
   // The whole content, for stages that need it (a scan before the 250), counted in admission's
   // in-flight bytes.
   std::shared_ptr<spool::CountedBuffer> scan_copy_;
