@@ -107,6 +107,14 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   for (const auto& [result, count] : s.webhook_attempts) {
     out += fmt::format("mxgate_webhook_attempts_total{{result=\"{}\"}} {}\n", result, count);
   }
+  labeled(out, "mxgate_mx_tls_sessions_total", "counter",
+          "TLS sessions set up with mail exchangers, by whether the certificate was verified.", "verified_by",
+          {{"pkix", s.mx_tls_verified}, {"none", s.mx_tls_unverified}});
+  out += "# HELP mxgate_mx_tls_failures_total TLS failures with mail exchangers by RFC 8460 (TLS-RPT) result type.\n"
+         "# TYPE mxgate_mx_tls_failures_total counter\n";
+  for (const auto& [result, count] : s.mx_tls_failures) {
+    out += fmt::format("mxgate_mx_tls_failures_total{{result_type=\"{}\"}} {}\n", result, count);
+  }
   if (!s.api_requests.empty()) {
     out += "# HELP mxgate_api_requests_total HTTP send API requests by answer (accepted 202, replayed 202 for a "
            "repeated Idempotency-Key, refused 4xx, unavailable 503).\n# TYPE mxgate_api_requests_total counter\n";

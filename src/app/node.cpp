@@ -428,6 +428,13 @@ int Node::run() {
       snapshot.webhook_attempts.emplace_back(std::string(delivery::name(static_cast<delivery::WebhookResult>(i))),
                                              raw->webhook_counters.attempts[i].load());
     }
+    const delivery::TlsCounters& mx_tls = raw->registry->mxTlsCounters();
+    snapshot.mx_tls_verified = mx_tls.verified.load(std::memory_order_relaxed);
+    snapshot.mx_tls_unverified = mx_tls.unverified.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < mx_tls.failures.size(); ++i) {
+      snapshot.mx_tls_failures.emplace_back(std::string(delivery::name(static_cast<delivery::TlsFailure>(i))),
+                                            mx_tls.failures[i].load(std::memory_order_relaxed));
+    }
     for (const delivery::Registry::WebhookEndpoint& endpoint : raw->registry->webhookEndpoints()) {
       snapshot.webhook_endpoints_disabled += endpoint.disabled ? 1 : 0;
     }

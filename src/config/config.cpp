@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include <sstream>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -42,6 +44,7 @@ namespace {
 
 using Value = toml::basic_value<toml::discard_comments>;
 using Table = Value::table_type;
+using Array = Value::array_type;
 
 constexpr size_t kMaxFileSize = 16 * 1024 * 1024;
 constexpr size_t kMaxEcho = 100;  // bytes of an offending value repeated in a message
@@ -682,6 +685,34 @@ bool readFile(const std::string& path, std::string& text, std::string& error) {
   return true;
 }
 
+// A document that holds only [[name]] tables (what: "a rules file"): the tables, after every
+// other top-level key is reported. nullopt when the document does not parse, when name is not an
+// array, or when there are no tables (reported only if required); all reported to sink.
+std::optional<Array> arrayOfTables(const std::string& text, Sink& sink, const std::string& name, std::string_view what,
+                                   bool required) {
+  const std::optional<Value> document = parseToml(text, sink);
+  if (!document) {
+    return std::nullopt;
+  }
+  for (const auto& [key, value] : document->as_table()) {
+    if (key != name) {
+      sink.add(lineOf(value), key, fmt::format("unknown key ({} holds only [[{}]] tables)", what, name));
+    }
+  }
+  const auto it = document->as_table().find(name);
+  if (it != document->as_table().end() && !it->second.is_array()) {
+    sink.add(lineOf(it->second), name, wrongType(fmt::format("an array of tables ([[{}]])", name), it->second));
+    return std::nullopt;
+  }
+  if (it == document->as_table().end() || it->second.as_array().empty()) {
+    if (required) {
+      sink.add(it == document->as_table().end() ? 0 : lineOf(it->second), name, fmt::format("no [[{}]] tables", name));
+    }
+    return std::nullopt;
+  }
+  return it->second.as_array();
+}
+
 // ---- Bounce rules (conf/bounce_rules.toml, bounce/classifier.h) ----------------------------
 
 constexpr std::string_view kBounceRulesBuiltIn = "<built-in bounce rules>";
@@ -689,29 +720,15 @@ constexpr std::string_view kBounceRulesBuiltIn = "<built-in bounce rules>";
 // The [[rule]] tables of a bounce rules document, compiled into out.rules; every problem goes
 // to sink with its line and key.
 void readBounceRules(const std::string& text, Sink& sink, bounce::Rules& out) {
-  const std::optional<Value> document = parseToml(text, sink);
-  if (!document) {
+  const std::optional<Array> tables = arrayOfTables(text, sink, "rule", "a rules file", true);
+  if (!tables) {
     return;
   }
-  for (const auto& [name, value] : document->as_table()) {
-    if (name != "rule") {
-      sink.add(lineOf(value), name, "unknown key (a rules file holds only [[rule]] tables)");
-    }
-  }
-  const auto it = document->as_table().find("rule");
-  if (it == document->as_table().end() || (it->second.is_array() && it->second.as_array().empty())) {
-    sink.add(it == document->as_table().end() ? 0 : lineOf(it->second), "rule", "no [[rule]] tables");
+  if (tables->size() > bounce::kMaxRules) {
+    sink.add(lineOf(tables->front()), "rule", fmt::format("more than {} rules", bounce::kMaxRules));
     return;
   }
-  if (!it->second.is_array()) {
-    sink.add(lineOf(it->second), "rule", wrongType("an array of tables ([[rule]])", it->second));
-    return;
-  }
-  if (it->second.as_array().size() > bounce::kMaxRules) {
-    sink.add(lineOf(it->second), "rule", fmt::format("more than {} rules", bounce::kMaxRules));
-    return;
-  }
-  for (const Value& element : it->second.as_array()) {
+  for (const Value& element : *tables) {
     if (!element.is_table()) {
       sink.add(lineOf(element), "rule", wrongType("a table ([[rule]])", element));
       continue;
@@ -758,6 +775,81 @@ void readBounceRules(const std::string& text, Sink& sink, bounce::Rules& out) {
     }
     if (ok) {
       out.rules.push_back(std::move(rule));
+    }
+  }
+}
+
+// ---- Destinations (mx.destinations_file, conf/destinations.toml) ---------------------------
+
+constexpr std::array<std::string_view, 4> kDestinationTlsNames{"none", "may", "encrypt", "verify"};
+
+// The [[destination]] tables of a destinations document into out.entries; every problem goes
+// to sink with its line and key. A domain is listed once; ".example.com" names its subdomains.
+void readDestinations(const std::string& text, Sink& sink, DestinationPolicies& out) {
+  const std::optional<Array> tables = arrayOfTables(text, sink, "destination", "a destinations file", false);
+  if (!tables) {
+    return;
+  }
+  std::unordered_map<std::string, int> seen;  // domain -> line
+  for (const Value& element : *tables) {
+    if (!element.is_table()) {
+      sink.add(lineOf(element), "destination", wrongType("a table ([[destination]])", element));
+      continue;
+    }
+    DestinationPolicy entry;
+    entry.line = lineOf(element);
+    bool ok = true;
+    bool has_domain = false;
+    for (const auto& [name, value] : element.as_table()) {
+      const std::string key = "destination." + name;
+      if (name != "domain" && name != "tls" && name != "tls_ca_file") {
+        sink.add(lineOf(value), key, "unknown key (expected domain, tls and tls_ca_file)");
+        ok = false;
+        continue;
+      }
+      has_domain = has_domain || name == "domain";
+      if (!value.is_string()) {
+        sink.add(lineOf(value), key, wrongType("a string", value));
+        ok = false;
+        continue;
+      }
+      const std::string& string = value.as_string().str;
+      std::string problem;
+      if (name == "domain") {
+        entry.domain = ascii::toLowerCopy(string);
+        const std::string_view bare = std::string_view(entry.domain).substr(entry.domain.starts_with('.') ? 1 : 0);
+        problem = values::checkDomain(bare);
+        if (problem.empty()) {
+          if (const auto [previous, inserted] = seen.emplace(entry.domain, lineOf(value)); !inserted) {
+            problem = fmt::format("{} is already listed on line {}", quote(entry.domain), previous->second);
+          }
+        }
+      } else if (name == "tls") {
+        const auto found = std::find(kDestinationTlsNames.begin(), kDestinationTlsNames.end(), string);
+        problem = found == kDestinationTlsNames.end()
+                      ? fmt::format("{} is not a level: one of \"none\" \"may\" \"encrypt\" \"verify\"", quote(string))
+                      : "";
+        entry.tls = found == kDestinationTlsNames.end()
+                        ? ClientTls::May
+                        : static_cast<ClientTls>(found - kDestinationTlsNames.begin());
+      } else {
+        entry.tls_ca_file = string;
+        std::error_code ec;
+        if (!string.empty() && !std::filesystem::is_regular_file(string, ec)) {
+          problem = fmt::format("{} is not a readable file", quote(string));
+        }
+      }
+      if (!problem.empty()) {
+        sink.add(lineOf(value), key, problem);
+        ok = false;
+      }
+    }
+    if (!has_domain) {
+      sink.add(entry.line, "destination.domain", "missing");
+      ok = false;
+    }
+    if (ok) {
+      out.entries.push_back(std::move(entry));
     }
   }
 }
@@ -1026,6 +1118,23 @@ class Loader {
     c.bounce_rules = std::move(rules);
   }
 
+  // The entries of mx.destinations_file; errors name that file.
+  void loadDestinations(Config& c, Sink& node_sink) {
+    if (c.destinations_file.empty()) {
+      return;
+    }
+    std::string text;
+    std::string error;
+    if (!readFile(c.destinations_file, text, error)) {
+      node_sink.add(node_lines_["mx.destinations_file"], "mx.destinations_file",
+                    fmt::format("{}: {}", quote(c.destinations_file), error));
+      return;
+    }
+    c.destinations.source = c.destinations_file;
+    Sink sink(errors_, nextRank(), c.destinations_file);
+    readDestinations(text, sink, c.destinations);
+  }
+
   LoadResult finish() {
     if (node_ok_) {
       checkNode();
@@ -1125,6 +1234,7 @@ class Loader {
       c.node.workers = std::max(1u, std::thread::hardware_concurrency() - 1);
     }
     loadBounceRules(c, sink);
+    loadDestinations(c, sink);
     if (c.bounces.tls == ClientTls::Verify && values::isIpLiteral(c.bounces.host)) {
       sink.add(node_lines_["bounces.tls"], "bounces.tls",
                "\"verify\" checks the relay's certificate against its host name, and bounces.host is an IP address");
@@ -1425,6 +1535,21 @@ const Tenant* Config::tenantForDomain(std::string_view domain) const {
   return it == domain_index.end() ? nullptr : &tenants[it->second];
 }
 
+const DestinationPolicy* DestinationPolicies::find(std::string_view domain) const {
+  const std::string name = ascii::toLowerCopy(domain);
+  const DestinationPolicy* best = nullptr;
+  for (const DestinationPolicy& entry : entries) {
+    if (entry.domain == name) {
+      return &entry;
+    }
+    if (entry.domain.starts_with('.') && name.size() > entry.domain.size() && name.ends_with(entry.domain) &&
+        (best == nullptr || entry.domain.size() > best->domain.size())) {
+      best = &entry;
+    }
+  }
+  return best;
+}
+
 const Tenant* Config::tenantById(std::string_view id) const {
   const auto it = id_index.find(std::string(id));
   return it == id_index.end() ? nullptr : &tenants[it->second];
@@ -1483,20 +1608,41 @@ LoadResult loadFromText(const std::string& node_name, const std::string& node_te
   }
 }
 
-std::vector<ConfigError> parseBounceRules(const std::string& file, const std::string& text, bounce::Rules& out) {
+namespace {
+
+// Reads one stand-alone file with read(text, sink) and returns its errors in order; what
+// names the file's kind in the error of an unexpected exception.
+template <typename Read>
+std::vector<ConfigError> parseStandalone(const std::string& file, std::string_view what, Read read) {
   std::vector<std::pair<size_t, ConfigError>> found;
   try {
     Sink sink(found, 0, file);
-    out.source = file;
-    readBounceRules(text, sink, out);
+    read(sink);
   } catch (const std::exception& e) {
-    found.push_back({0, ConfigError{file, 0, "", fmt::format("cannot load bounce rules: {}", printable(e.what(), 200))}});
+    found.push_back({0, ConfigError{file, 0, "", fmt::format("cannot load {}: {}", what, printable(e.what(), 200))}});
   }
   std::vector<ConfigError> errors;
   for (auto& [rank, error] : found) {
     errors.push_back(std::move(error));
   }
   return errors;
+}
+
+}  // namespace
+
+std::vector<ConfigError> parseBounceRules(const std::string& file, const std::string& text, bounce::Rules& out) {
+  return parseStandalone(file, "bounce rules", [&](Sink& sink) {
+    out.source = file;
+    readBounceRules(text, sink, out);
+  });
+}
+
+std::vector<ConfigError> parseDestinations(const std::string& file, const std::string& text,
+                                           DestinationPolicies& out) {
+  return parseStandalone(file, "destinations", [&](Sink& sink) {
+    out.source = file;
+    readDestinations(text, sink, out);
+  });
 }
 
 namespace schema {

@@ -569,6 +569,9 @@ const Key<Config> kNodeKeys[] = {
     {.name = "mx.address_preference", .type = Type::Enum, .default_value = R"("ipv6")", .choices = kIpVersionNames,
      .live = true, .help = "Which addresses of one mail exchanger are tried first.",
      .store = [](Config& c, const Parsed& p) { c.mx.prefer_ipv6 = kIpVersionNames[p.choice] == "ipv6"; }},
+    {.name = "mx.destinations_file", .type = Type::String, .default_value = R"("")", .live = true,
+     .help = "Per destination domain requirements of MX delivery (format: conf/destinations.toml); \"\" = none.",
+     .store = [](Config& c, const Parsed& p) { c.destinations_file = p.text; }},
 
     {.name = "bounces.enabled", .type = Type::Bool, .default_value = "true", .live = true,
      .help = "Send delivery status notifications to senders (false: failures are only logged and counted).",
@@ -811,6 +814,14 @@ const Key<Tenant> kPolicyKeys[] = {
     {.name = "outbound.api_dsn", .type = Type::Bool, .default_value = "false",
      .help = "The same for mail from the HTTP send API (by default its failures are events only).",
      .store = [](Tenant& t, const Parsed& p) { t.outbound.api_dsn = p.flag; }},
+    {.name = "outbound.tls", .type = Type::Enum, .default_value = R"("may")", .choices = kClientTlsNames,
+     .help = "TLS security level towards recipients' mail exchangers: none, may (STARTTLS when offered, "
+             "unverified), encrypt (TLS required) or verify (TLS required, certificate chained and naming the "
+             "exchanger). A destination in mx.destinations_file may require more; a failure defers (4.7.x).",
+     .store = [](Tenant& t, const Parsed& p) { t.outbound.tls = kClientTls[p.choice]; }},
+    {.name = "outbound.tls_ca_file", .type = Type::String, .default_value = R"("")",
+     .help = "With outbound.tls = \"verify\": PEM file of the CA certificates to trust; \"\" = the system CA store.",
+     .store = [](Tenant& t, const Parsed& p) { t.outbound.tls_ca_file = p.text; }},
     {.name = "thread.ticket_pattern", .type = Type::String, .default_value = R"('\[TICKET-\d{6}-\d{4}\]')",
      .max = 1024, .check = values::checkRegex,
      .help = "Regular expression (PCRE) finding the ticket tag in subjects; group 1, if any, is the id.",

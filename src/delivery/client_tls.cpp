@@ -3,7 +3,36 @@
 // build() runs on the configuration thread; policies are read on loop threads.
 #include "mxgate/delivery/client_tls.h"
 
+#include <openssl/x509_vfy.h>
+
 namespace mxgate::delivery {
+
+std::string_view name(TlsFailure failure) {
+  switch (failure) {
+    case TlsFailure::StartTlsNotSupported: return "starttls-not-supported";
+    case TlsFailure::CertificateHostMismatch: return "certificate-host-mismatch";
+    case TlsFailure::CertificateExpired: return "certificate-expired";
+    case TlsFailure::CertificateNotTrusted: return "certificate-not-trusted";
+    case TlsFailure::ValidationFailure: return "validation-failure";
+    case TlsFailure::Count: break;
+  }
+  return "?";
+}
+
+TlsFailure tlsFailureOfVerifyCode(long code) {
+  switch (code) {
+    case X509_V_ERR_HOSTNAME_MISMATCH: return TlsFailure::CertificateHostMismatch;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID: return TlsFailure::CertificateExpired;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_UNTRUSTED: return TlsFailure::CertificateNotTrusted;
+    default: return TlsFailure::ValidationFailure;
+  }
+}
 
 const char* ClientTlsPolicy::levelName() const {
   switch (level) {
@@ -22,37 +51,85 @@ bool ClientTlsContexts::build(const config::Config& config, std::string& error) 
   }
   verifying_.clear();
   const auto add = [this, &error](const config::DeliveryTarget& target, const std::string& where) {
-    if (target.kind != config::DeliveryKind::Smtp || target.tls != config::ClientTls::Verify ||
-        verifying_.contains(target.tls_ca_file)) {
-      return true;
-    }
-    auto context = tls::Context::verifyingClient(kMinVersion, target.tls_ca_file, error);
-    if (!context) {
-      error = where + ": " + error;
-      return false;
-    }
-    verifying_.emplace(target.tls_ca_file, std::move(context));
-    return true;
+    return target.kind != config::DeliveryKind::Smtp || target.tls != config::ClientTls::Verify ||
+           addVerifying(target.tls_ca_file, where, error);
   };
   for (const config::Tenant& tenant : config.tenants) {
     if (!add(tenant.delivery, tenant.source_file + ": delivery.tls_ca_file")) {
+      return false;
+    }
+    if (tenant.outbound.tls == config::ClientTls::Verify &&
+        !addVerifying(tenant.outbound.tls_ca_file, tenant.source_file + ": outbound.tls_ca_file", error)) {
+      return false;
+    }
+  }
+  for (const config::DestinationPolicy& entry : config.destinations.entries) {
+    if (entry.tls == config::ClientTls::Verify &&
+        !addVerifying(entry.tls_ca_file, config.destinations.source + ":" + std::to_string(entry.line) +
+                                             ": destination.tls_ca_file", error)) {
       return false;
     }
   }
   return config.bounces.host.empty() || add(config.bounces, config.source_file + ": bounces.tls");
 }
 
+bool ClientTlsContexts::addVerifying(const std::string& ca_file, const std::string& where, std::string& error) {
+  if (verifying_.contains(ca_file)) {
+    return true;
+  }
+  auto context = tls::Context::verifyingClient(kMinVersion, ca_file, error);
+  if (!context) {
+    error = where + ": " + error;
+    return false;
+  }
+  verifying_.emplace(ca_file, std::move(context));
+  return true;
+}
+
 ClientTlsPolicy ClientTlsContexts::policyFor(const config::DeliveryTarget& target) const {
-  ClientTlsPolicy policy;
-  policy.level = target.tls;
+  ClientTlsPolicy policy = policyFor(target.tls, target.tls_ca_file);
   policy.peer_name = target.tls_verify_name.empty() ? target.host : target.tls_verify_name;
-  if (target.tls == config::ClientTls::Verify) {
-    const auto it = verifying_.find(target.tls_ca_file);
+  return policy;
+}
+
+ClientTlsPolicy ClientTlsContexts::policyFor(config::ClientTls level, const std::string& ca_file) const {
+  ClientTlsPolicy policy;
+  policy.level = level;
+  if (level == config::ClientTls::Verify) {
+    const auto it = verifying_.find(ca_file);
     policy.context = it == verifying_.end() ? nullptr : it->second;
-  } else if (target.tls != config::ClientTls::None) {
+  } else if (level != config::ClientTls::None) {
     policy.context = unverified_;
   }
   return policy;
+}
+
+MxTlsPolicies::MxTlsPolicies(const config::Config& config, const ClientTlsContexts& contexts, TlsCounters* counters)
+    : destinations_(config.destinations), opportunistic_(contexts.policyFor(config::ClientTls::May, "")) {
+  const auto counted = [counters](ClientTlsPolicy policy) {
+    policy.counters = counters;
+    return policy;
+  };
+  opportunistic_ = counted(opportunistic_);
+  for (const config::Tenant& tenant : config.tenants) {
+    by_tenant_.emplace(tenant.id, counted(contexts.policyFor(tenant.outbound.tls, tenant.outbound.tls_ca_file)));
+  }
+  for (const config::DestinationPolicy& entry : destinations_.entries) {
+    by_destination_.emplace(&entry, counted(contexts.policyFor(entry.tls, entry.tls_ca_file)));
+  }
+}
+
+ClientTlsPolicy MxTlsPolicies::forDestination(const std::string& tenant, std::string_view domain) const {
+  const auto found = by_tenant_.find(tenant);
+  const ClientTlsPolicy& own = found == by_tenant_.end() ? opportunistic_ : found->second;
+  const config::DestinationPolicy* entry = destinations_.find(domain);
+  if (entry == nullptr) {
+    return own;
+  }
+  const ClientTlsPolicy& required = by_destination_.at(entry);
+  // The stronger level wins; at equal Verify levels the destination's CA file is the one its
+  // operator knows its exchangers chain to.
+  return own.level > required.level ? own : required;
 }
 
 }  // namespace mxgate::delivery

@@ -14,8 +14,8 @@ namespace mxgate::delivery {
 // The client pools of one worker loop, by exchanger name and address.
 struct MxTarget::LoopPools {
   io::Loop* loop = nullptr;
-  ClientTlsPolicy tls;  // level and context; the exchanger's name is set per pool
-  std::map<std::string, std::unique_ptr<ClientPool>> by_hop;
+  std::shared_ptr<const MxTlsPolicies> tls;
+  std::map<std::string, std::unique_ptr<ClientPool>> by_hop;  // by exchanger, address and TLS policy
   bool shutting_down = false;
 };
 
@@ -50,7 +50,7 @@ struct MxTarget::Delivery {
 
 MxTarget::MxTarget(dns::Resolver& resolver, const config::MxSettings& mx, uint32_t max_connections,
                    const config::SmtpClientSettings& settings, std::string helo_name, std::vector<io::Loop*> loops,
-                   const ClientTlsPolicy& tls)
+                   std::shared_ptr<const MxTlsPolicies> tls)
     : mx_(mx),
       resolver_(resolver, mx),
       max_connections_(max_connections),
@@ -117,32 +117,35 @@ void MxTarget::deliverDomain(std::shared_ptr<Delivery> delivery, size_t part, Mx
     delivery->finishPart(part, uniformResult(*delivery->parts[part].job, route.outcome(), route.reply()));
     return;
   }
-  tryHop(delivery, part, std::make_shared<const MxRoute>(std::move(route)), 0);
+  ClientTlsPolicy tls = pools_[delivery->loop]->tls->forDestination(delivery->job->tenant, route.domain);
+  tryHop(delivery, part, std::make_shared<const MxRoute>(std::move(route)), 0, std::move(tls));
 }
 
 void MxTarget::tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route,
-                      size_t hop) {
+                      size_t hop, ClientTlsPolicy tls) {
   LoopPools& pools = *pools_[delivery->loop];
   if (pools.shutting_down) {
     delivery->finishPart(part, uniformResult(*delivery->parts[part].job, Outcome::TempFail, "shutting down"));
     return;
   }
-  ClientPool& pool = poolFor(pools, route->hops[hop]);
-  pool.submit(PendingDelivery{delivery->parts[part].job, [this, delivery, part, route, hop](Result result) {
+  ClientPool& pool = poolFor(pools, route->hops[hop], tls);
+  pool.submit(PendingDelivery{delivery->parts[part].job, [this, delivery, part, route, hop, tls](Result result) {
                                 if (result.unreached && hop + 1 < route->hops.size()) {
                                   log::info(delivery->job->id.str(), "mx_next_address")
                                       .kv("domain", route->domain)
                                       .kv("skipped", route->hops[hop].address)
                                       .kv("error", result.recipients.empty() ? "" : result.recipients[0].reply);
-                                  tryHop(delivery, part, route, hop + 1);
+                                  tryHop(delivery, part, route, hop + 1, tls);
                                   return;
                                 }
                                 delivery->finishPart(part, result);
                               }});
 }
 
-ClientPool& MxTarget::poolFor(LoopPools& pools, const MxHop& hop) {
-  const std::string key = hop.host + "\n" + hop.address;
+ClientPool& MxTarget::poolFor(LoopPools& pools, const MxHop& hop, const ClientTlsPolicy& tls) {
+  // A connection is shared only by parts with the same level and trust anchors.
+  const std::string key = hop.host + "\n" + hop.address + "\n" + tls.levelName() + "\n" +
+                          std::to_string(reinterpret_cast<uintptr_t>(tls.context.get()));
   if (auto found = pools.by_hop.find(key); found != pools.by_hop.end()) {
     return *found->second;
   }
@@ -153,10 +156,10 @@ ClientPool& MxTarget::poolFor(LoopPools& pools, const MxHop& hop) {
   target.kind = config::DeliveryKind::Smtp;
   target.host = hop.address;
   target.port = mx_.port;
-  ClientTlsPolicy tls = pools.tls;
-  tls.peer_name = hop.host;
+  ClientTlsPolicy named = tls;
+  named.peer_name = hop.host;
   const auto per_loop = static_cast<uint32_t>((mx_.connections_per_host + loops_.size() - 1) / loops_.size());
-  auto pool = std::make_unique<ClientPool>(*pools.loop, target, settings_, helo_name_, std::move(tls), per_loop);
+  auto pool = std::make_unique<ClientPool>(*pools.loop, target, settings_, helo_name_, std::move(named), per_loop);
   return *pools.by_hop.emplace(key, std::move(pool)).first->second;
 }
 
@@ -172,16 +175,14 @@ void MxTarget::shutdown() {
   }
 }
 
-void MxTarget::setTls(const ClientTlsPolicy& tls) {
+void MxTarget::setTls(std::shared_ptr<const MxTlsPolicies> tls) {
   for (auto& pools : pools_) {
     LoopPools* raw = pools.get();
     raw->loop->post([raw, tls] {
       raw->tls = tls;
-      for (auto& [key, pool] : raw->by_hop) {
-        ClientTlsPolicy named = tls;
-        named.peer_name = pool->tls().peer_name;
-        pool->setTls(std::move(named));
-      }
+      // Pools of the old policies are no longer chosen: empty ones go now, the others once their
+      // connections have closed (idle timeout) and more than kMaxIdlePools exist.
+      std::erase_if(raw->by_hop, [](const auto& entry) { return entry.second->unused(); });
     });
   }
 }

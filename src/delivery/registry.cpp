@@ -120,15 +120,16 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
       webhooks_by_tenant[tenant.id] = static_cast<WebhookTarget*>(it->second.get());
     }
   }
+  const auto mx_tls = std::make_shared<const MxTlsPolicies>(config, client_tls, &mx_tls_counters_);
   if (config.bounces_enabled && config.bounces.host.empty()) {
     // Reports go to each sender domain's mail exchangers, within their own budget.
-    by_tenant[std::string(kBounceRoute)] = mxTarget(config, config.bounces.max_connections, client_tls);
+    by_tenant[std::string(kBounceRoute)] = mxTarget(config, config.bounces.max_connections, mx_tls);
   }
   std::unordered_map<std::string, Target*> outbound_by_tenant;
   for (const config::Tenant& tenant : config.tenants) {
     switch (tenant.outbound.target) {
       case config::OutboundTarget::Mx:
-        outbound_by_tenant[tenant.id] = mxTarget(config, config.mx.max_connections, client_tls);
+        outbound_by_tenant[tenant.id] = mxTarget(config, config.mx.max_connections, mx_tls);
         break;
     }
   }
@@ -139,16 +140,14 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
 }
 
 MxTarget* Registry::mxTarget(const config::Config& config, uint32_t max_connections,
-                             const ClientTlsContexts& client_tls) {
+                             const std::shared_ptr<const MxTlsPolicies>& tls) {
   const std::string key = mxKey(config, max_connections);
-  config::DeliveryTarget opportunistic;
-  opportunistic.tls = config::ClientTls::May;
   if (const auto found = mx_targets_.find(key); found != mx_targets_.end()) {
-    found->second->setTls(client_tls.policyFor(opportunistic));
+    found->second->setTls(tls);
     return found->second;
   }
   auto target = std::make_unique<MxTarget>(resolver_, config.mx, max_connections, config.smtp_client,
-                                           config.node.hostname, loops_, client_tls.policyFor(opportunistic));
+                                           config.node.hostname, loops_, tls);
   MxTarget* raw = target.get();
   mx_targets_.emplace(key, raw);
   targets_.emplace(key, std::move(target));

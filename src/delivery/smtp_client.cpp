@@ -214,7 +214,8 @@ void ClientConnection::handleStartTlsReply(const smtp::Reply& reply) {
     return;
   }
   if (tls_.requiresTls()) {
-    fail("STARTTLS refused by " + pool_.remote() + " and TLS is required (tls = \"" + tls_.levelName() +
+    countTlsFailure(TlsFailure::StartTlsNotSupported);
+    fail("4.7.4 STARTTLS refused by " + pool_.remote() + " and TLS is required (tls = \"" + tls_.levelName() +
              "\"): " + replyText(reply),
          true);
     return;
@@ -234,6 +235,11 @@ void ClientConnection::onCapabilities(const smtp::Reply& reply) {
 }
 
 void ClientConnection::onStreamTlsReady() {
+  if (tls_.counters != nullptr) {
+    const tls::Session* session = stream_.tlsSession();
+    (session != nullptr && session->verified() ? tls_.counters->verified : tls_.counters->unverified)
+        .fetch_add(1, std::memory_order_relaxed);
+  }
   state_ = State::Ehlo;
   armTimer(pool_.settings().command_timeout);
   send("EHLO " + pool_.heloName() + "\r\n");
@@ -242,13 +248,16 @@ void ClientConnection::onStreamTlsReady() {
 void ClientConnection::tlsFailed(const std::string& why) {
   const tls::Session* session = stream_.tlsSession();
   const std::string verify = session != nullptr ? session->verifyError() : "";
-  std::string error = "TLS handshake with " + pool_.remote() + " failed: ";
+  // RFC 3463: X.7.5 cryptographic failure (as Postfix says it).
+  std::string error = "4.7.5 TLS handshake with " + pool_.remote() + " failed: ";
   if (verify.empty()) {
     // The session's own error (OpenSSL's reasons) when it has one, else the stream's (eof, timeout).
     const std::string& reason = session != nullptr && !session->lastError().empty() ? session->lastError() : why;
     error += reason.starts_with("tls: ") ? reason.substr(5) : reason;
+    countTlsFailure(TlsFailure::ValidationFailure);
   } else {
     error += "certificate verify failed: " + verify + " (name checked: " + tls_.peer_name + ")";
+    countTlsFailure(tlsFailureOfVerifyCode(session->verifyCode()));
   }
   if (tls_.plaintextFallback() && current_.done) {
     log::warn(current_.job->id.str(), "smtp_client_tls_fallback").kv("remote", pool_.remote()).kv("error", error);
@@ -259,9 +268,16 @@ void ClientConnection::tlsFailed(const std::string& why) {
   fail(error, true);
 }
 
+void ClientConnection::countTlsFailure(TlsFailure failure) const {
+  if (tls_.counters != nullptr) {
+    tls_.counters->failures[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void ClientConnection::afterHello() {
   if (tls_.requiresTls() && !stream_.tlsActive()) {
-    fail("TLS is required (tls = \"" + std::string(tls_.levelName()) + "\") but " + pool_.remote() +
+    countTlsFailure(TlsFailure::StartTlsNotSupported);
+    fail("4.7.4 TLS is required (tls = \"" + std::string(tls_.levelName()) + "\") but " + pool_.remote() +
              (tls_.context ? " does not offer STARTTLS" : " has no TLS client context"),
          true);
     return;
@@ -484,6 +500,7 @@ void ClientConnection::notePeer(RecipientResult& result) const {
   if (const tls::Session* session = stream_.tlsActive() ? stream_.tlsSession() : nullptr) {
     result.tls_version = session->version();
     result.tls_cipher = session->cipher();
+    result.tls_verified = session->verified();
   }
 }
 

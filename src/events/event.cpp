@@ -87,7 +87,9 @@ Event make(std::string_view type, std::string_view tenant, uint64_t at_us, const
     data["remote_ip"] = fields.remote_ip;
   }
   if (!fields.tls_version.empty()) {
-    data["tls"] = {{"version", fields.tls_version}, {"cipher", fields.tls_cipher}};
+    data["tls"] = {{"version", fields.tls_version},
+                   {"cipher", fields.tls_cipher},
+                   {"verified_by", fields.tls_verified ? "pkix" : "none"}};
   }
   if (fields.outbound) {
     data["tags"] = fields.tags;

@@ -786,6 +786,7 @@ void Scheduler::addRecipientEvent(Job& job, const spool::MessageRecord& record, 
   fields.remote_ip = peer.remote_ip;
   fields.tls_version = peer.tls_version;
   fields.tls_cipher = peer.tls_cipher;
+  fields.tls_verified = peer.tls_verified;
   fields.next_attempt_us = next_attempt_us;
   fields.outbound = record.outbound();
   fields.tags = record.tags;
@@ -835,6 +836,11 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
     log::Line line(outcome.outcome == delivery::Outcome::Delivered ? log::Level::Info : log::Level::Warn,
                    job->id.str(), outcomeEvent(outcome.outcome));
     line.kv("to", recipient.address).kv("remote", result.remote).kv("attempt", recipient.attempts).kv("reply", outcome.reply);
+    if (!outcome.tls_version.empty()) {
+      line.kv("tls", outcome.tls_version)
+          .kv("cipher", outcome.tls_cipher)
+          .kv("verified_by", outcome.tls_verified ? "pkix" : "none");
+    }
     std::optional<bounce::Classification> classified;
     if (outcome.outcome != delivery::Outcome::Delivered && job->config && job->config->bounce_rules) {
       classified = bounce::classify(*job->config->bounce_rules, outcome.reply,

@@ -200,11 +200,20 @@ std::string Session::takeOutgoing() {
 }
 
 std::string Session::verifyError() const {
-  if (ssl_ == nullptr || (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) == 0) {
-    return "";
-  }
-  const long verify = SSL_get_verify_result(ssl_);
+  const long verify = verifyCode();
   return verify == X509_V_OK ? "" : X509_verify_cert_error_string(verify);
+}
+
+long Session::verifyCode() const {
+  if (ssl_ == nullptr || (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) == 0) {
+    return X509_V_OK;
+  }
+  return SSL_get_verify_result(ssl_);
+}
+
+bool Session::verified() const {
+  return handshakeDone() && (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) != 0 &&
+         SSL_get_verify_result(ssl_) == X509_V_OK;
 }
 
 std::string Session::version() const {

@@ -293,6 +293,28 @@ struct OutboundPolicy {
   OutboundTarget target = OutboundTarget::Mx;
   bool dsn = true;       // RFC 3464 DSNs to the envelope sender of SMTP-submitted mail
   bool api_dsn = false;  // the same for mail from the HTTP send API (events only by default)
+  // TLS towards the mail exchangers of every recipient domain (Verify: the exchanger's name,
+  // chained to tls_ca_file, "" = the system store). A destination may ask for more.
+  ClientTls tls = ClientTls::May;
+  std::string tls_ca_file;
+};
+
+// One [[destination]] table of mx.destinations_file: what delivery to a recipient domain's
+// mail exchangers requires, like Postfix's smtp_tls_policy_maps. With a tenant's level the
+// stronger one applies: an entry raises the level for every tenant and never lowers one.
+struct DestinationPolicy {
+  std::string domain;  // "example.com" (that domain) or ".example.com" (any subdomain), lower-case
+  ClientTls tls = ClientTls::May;
+  std::string tls_ca_file;  // with Verify: PEM CA certificates, "" = the system store
+  int line = 0;
+};
+
+struct DestinationPolicies {
+  std::string source;  // the file, or "" when mx.destinations_file is not set
+  std::vector<DestinationPolicy> entries;
+
+  // The entry naming domain itself, else the one with the longest ".suffix" of it; nullptr if none.
+  const DestinationPolicy* find(std::string_view domain) const;
 };
 
 struct ThreadPolicy {
@@ -382,6 +404,9 @@ struct Config {
   // How delivery replies are classified (bounces.rules_file, "" = the built-in rules).
   std::string bounce_rules_file;
   std::shared_ptr<const bounce::Rules> bounce_rules;
+  // Per recipient domain requirements of MX delivery (mx.destinations_file, "" = none).
+  std::string destinations_file;
+  DestinationPolicies destinations;
   std::vector<Tenant> tenants;
 
   // Exact, case-insensitive match of a recipient domain; nullptr if no tenant owns it.
@@ -440,5 +465,8 @@ LoadResult loadFromText(const std::string& node_name, const std::string& node_te
 // Reads a bounce rules file (format: conf/bounce_rules.toml) into out; the errors name file,
 // line and key. For tests, the fuzz target and `mxgate check`'s loader.
 std::vector<ConfigError> parseBounceRules(const std::string& file, const std::string& text, bounce::Rules& out);
+// The same for a destinations file (mx.destinations_file, format: conf/destinations.toml).
+std::vector<ConfigError> parseDestinations(const std::string& file, const std::string& text,
+                                           DestinationPolicies& out);
 
 }  // namespace mxgate::config

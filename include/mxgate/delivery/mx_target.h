@@ -6,8 +6,11 @@
 // attempt. Per-recipient outcomes come back in the job's order. Connections are pooled per
 // worker loop and per exchanger address (reused like the smtp target's, at most
 // connections_per_host per address across the loops); pools left without connections are
-// dropped once more than kMaxIdlePools exist on a loop. STARTTLS is opportunistic (level may,
-// the exchanger's name as SNI).
+// dropped once more than kMaxIdlePools exist on a loop. The TLS level of each part comes from
+// MxTlsPolicies (the job's tenant and the recipient domain); the exchanger's name is the SNI
+// and, under verify, the name its certificate must carry. A TLS failure under encrypt or
+// verify makes the exchanger unreached (the next one is tried) and never falls back to
+// plaintext; when every exchanger fails that way the part is deferred with a 4.7.x text.
 //
 // deliver() and setTls() are thread-safe: a job runs on one worker loop (round robin), its
 // route is resolved on the resolver's thread and handed back to that loop.
@@ -36,23 +39,24 @@ class MxTarget : public Target {
   // max_connections: jobs under way at once (the scheduler's budget for this target).
   MxTarget(dns::Resolver& resolver, const config::MxSettings& mx, uint32_t max_connections,
            const config::SmtpClientSettings& settings, std::string helo_name, std::vector<io::Loop*> loops,
-           const ClientTlsPolicy& tls);
+           std::shared_ptr<const MxTlsPolicies> tls);
   ~MxTarget() override;
 
   void deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) override;
   uint32_t concurrency() const override { return max_connections_; }
   void shutdown() override;
   std::string describe() const override { return "mx"; }
-  // Connections opened from now on use this policy (a reload rebuilt the TLS contexts).
-  void setTls(const ClientTlsPolicy& tls);
+  // Parts started from now on use these policies (a reload rebuilt them).
+  void setTls(std::shared_ptr<const MxTlsPolicies> tls);
 
  private:
   struct Delivery;
   struct LoopPools;
 
   void deliverDomain(std::shared_ptr<Delivery> delivery, size_t part, MxRoute route);
-  void tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route, size_t hop);
-  ClientPool& poolFor(LoopPools& pools, const MxHop& hop);
+  void tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route, size_t hop,
+              ClientTlsPolicy tls);
+  ClientPool& poolFor(LoopPools& pools, const MxHop& hop, const ClientTlsPolicy& tls);
 
   config::MxSettings mx_;
   MxResolver resolver_;

@@ -43,6 +43,8 @@ class Registry {
   // nullptr when its target is not smtp.
   SmtpTarget* nextHopFor(const std::string& tenant) const;
   void shutdown();
+  // TLS outcomes of MX delivery since start (mxgate_mx_tls_*_total).
+  const TlsCounters& mxTlsCounters() const { return mx_tls_counters_; }
 
   struct WebhookEndpoint {
     std::string tenant;
@@ -57,7 +59,8 @@ class Registry {
 
  private:
   // The mx target of the current [mx] settings with this budget, built on first use (mutex_ held).
-  MxTarget* mxTarget(const config::Config& config, uint32_t max_connections, const ClientTlsContexts& client_tls);
+  MxTarget* mxTarget(const config::Config& config, uint32_t max_connections,
+                     const std::shared_ptr<const MxTlsPolicies>& tls);
 
   std::vector<io::Loop*> loops_;
   io::Lane& file_lane_;
@@ -71,6 +74,7 @@ class Registry {
   std::unordered_map<std::string, SmtpTarget*> next_hops_by_tenant_;
   std::map<std::string, SmtpTarget*> smtp_targets_;  // by settings key, owned by targets_
   std::map<std::string, MxTarget*> mx_targets_;      // by settings key, owned by targets_
+  TlsCounters mx_tls_counters_;
 };
 
 }  // namespace mxgate::delivery

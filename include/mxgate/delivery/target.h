@@ -58,6 +58,7 @@ struct RecipientResult {
   std::string remote_ip = {};
   std::string tls_version = {};
   std::string tls_cipher = {};
+  bool tls_verified = false;  // the certificate chain and the peer's name were verified (pkix)
 };
 
 struct Result {

@@ -77,6 +77,10 @@ class Session {
   // Why a verifying client rejected the server's certificate, e.g. "hostname mismatch" or
   // "certificate has expired"; "" when the certificate passed or is not verified.
   std::string verifyError() const;
+  // The same as OpenSSL's X509_V_* code; X509_V_OK (0) when it passed or is not verified.
+  long verifyCode() const;
+  // A verifying client whose handshake completed: the server's certificate chain and name passed.
+  bool verified() const;
 
  private:
   void drainErrors();
