@@ -713,6 +713,22 @@ std::optional<Array> arrayOfTables(const std::string& text, Sink& sink, const st
   return it->second.as_array();
 }
 
+// The string value of key `prefix.name` in a table of a stand-alone file, or nullptr after
+// reporting an unknown name (allowed lists the known ones; expected says them) or a non-string.
+const std::string* stringMember(const std::string& name, const Value& value, std::string_view prefix,
+                                std::initializer_list<std::string_view> allowed, std::string_view expected, Sink& sink) {
+  const std::string key = fmt::format("{}.{}", prefix, name);
+  if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+    sink.add(lineOf(value), key, fmt::format("unknown key (expected {})", expected));
+    return nullptr;
+  }
+  if (!value.is_string()) {
+    sink.add(lineOf(value), key, wrongType("a string", value));
+    return nullptr;
+  }
+  return &value.as_string().str;
+}
+
 // ---- Bounce rules (conf/bounce_rules.toml, bounce/classifier.h) ----------------------------
 
 constexpr std::string_view kBounceRulesBuiltIn = "<built-in bounce rules>";
@@ -739,17 +755,13 @@ void readBounceRules(const std::string& text, Sink& sink, bounce::Rules& out) {
     bool ok = true;
     for (const auto& [name, value] : table) {
       const std::string key = "rule." + name;
-      if (name != "match" && name != "class" && name != "label") {
-        sink.add(lineOf(value), key, "unknown key (expected match, class and label)");
+      const std::string* member =
+          stringMember(name, value, "rule", {"match", "class", "label"}, "match, class and label", sink);
+      if (member == nullptr) {
         ok = false;
         continue;
       }
-      if (!value.is_string()) {
-        sink.add(lineOf(value), key, wrongType("a string", value));
-        ok = false;
-        continue;
-      }
-      const std::string& string = value.as_string().str;
+      const std::string& string = *member;
       std::string problem;
       if (name == "match") {
         rule.match = string;
@@ -802,18 +814,14 @@ void readDestinations(const std::string& text, Sink& sink, DestinationPolicies& 
     bool has_domain = false;
     for (const auto& [name, value] : element.as_table()) {
       const std::string key = "destination." + name;
-      if (name != "domain" && name != "tls" && name != "tls_ca_file") {
-        sink.add(lineOf(value), key, "unknown key (expected domain, tls and tls_ca_file)");
-        ok = false;
-        continue;
-      }
       has_domain = has_domain || name == "domain";
-      if (!value.is_string()) {
-        sink.add(lineOf(value), key, wrongType("a string", value));
+      const std::string* member = stringMember(name, value, "destination", {"domain", "tls", "tls_ca_file"},
+                                               "domain, tls and tls_ca_file", sink);
+      if (member == nullptr) {
         ok = false;
         continue;
       }
-      const std::string& string = value.as_string().str;
+      const std::string& string = *member;
       std::string problem;
       if (name == "domain") {
         entry.domain = ascii::toLowerCopy(string);
