@@ -70,6 +70,7 @@ json recordJson(const spool::MessageRecord& record, bool active) {
           {"state", messageState(record.state)},
           {"active", active},
           {"received_at", isoTime(record.received_at_us)},
+          {"send_at", isoTime(record.send_at_us)},
           {"next_attempt", record.state == spool::MessageState::Queued ? isoTime(record.next_attempt_us) : ""},
           {"attempts", record.attempts},
           {"mail_from", record.mail_from},

@@ -113,14 +113,20 @@ void printTable(const json& messages) {
   std::printf("%-20s %-6s %-6s %9s %8s  %s\n", "QUEUE ID", "STATE", "AGE", "SIZE", "ATTEMPTS", "FROM -> TO (LAST REPLY)");
   for (const auto& message : messages) {
     std::string state = message.value("state", "");
+    const std::string send_at = message.value("send_at", "");
     if (message.value("active", false)) {
       state = "active";
+    } else if (state == "queued" && !send_at.empty() && message.value("attempts", 0ULL) == 0) {
+      state = "sched";  // a scheduled send not yet due
     }
     std::printf("%-20s %-6s %-6s %9llu %8llu  <%s>\n", message.value("id", "").c_str(), state.c_str(),
                 age(message.value("received_at", "")).c_str(),
                 static_cast<unsigned long long>(message.value("size", 0ULL)),
                 static_cast<unsigned long long>(message.value("attempts", 0ULL)),
                 message.value("mail_from", "").c_str());
+    if (!send_at.empty()) {
+      std::printf("%48s    send at %s\n", "", send_at.c_str());
+    }
     for (const auto& recipient : message["recipients"]) {
       std::printf("%48s -> %s [%s]%s%s\n", "", recipient.value("address", "").c_str(),
                   recipient.value("state", "").c_str(), recipient.value("last_reply", "").empty() ? "" : " ",

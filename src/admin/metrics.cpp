@@ -117,7 +117,7 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   }
   if (!s.api_requests.empty()) {
     out += "# HELP mxgate_api_requests_total HTTP send API requests by answer (accepted 202, replayed 202 for a "
-           "repeated Idempotency-Key, refused 4xx, unavailable 503).\n# TYPE mxgate_api_requests_total counter\n";
+           "repeated Idempotency-Key, cancelled 200 to DELETE, refused 4xx, unavailable 503).\n# TYPE mxgate_api_requests_total counter\n";
     for (const auto& [result, count] : s.api_requests) {
       out += fmt::format("mxgate_api_requests_total{{result=\"{}\"}} {}\n", result, count);
     }

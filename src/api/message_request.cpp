@@ -10,6 +10,7 @@
 
 #include "mxgate/base/ascii.h"
 #include "mxgate/base/base64.h"
+#include "mxgate/base/clock.h"
 #include "mxgate/mime/gmime.h"
 #include "mxgate/mime/message.h"
 
@@ -187,6 +188,32 @@ void parseMetadata(const json& document, Submission& submission) {
     }
     submission.metadata.emplace_back(key, value.get<std::string>());
   }
+}
+
+// "send_at": Unix seconds (an integer) or an RFC 3339 date-time ("2026-12-08T09:30:00Z",
+// "2026-12-08T10:30:00+01:00", fractions of a second ignored); null or absent = now.
+void parseSendAt(const json& document, Submission& submission) {
+  const auto it = document.find("send_at");
+  if (it == document.end() || it->is_null()) {
+    return;
+  }
+  constexpr std::string_view kExpected = "Unix seconds or an RFC 3339 date-time such as 2026-12-08T09:30:00Z";
+  if (it->is_number_unsigned()) {
+    const uint64_t seconds = it->get<uint64_t>();
+    if (seconds == 0 || seconds > kMaxSendAtSeconds) {
+      refuse("invalid_field", std::string(kExpected), "send_at");
+    }
+    submission.send_at_us = seconds * 1000000;
+    return;
+  }
+  if (!it->is_string()) {
+    refuse("invalid_field", std::string(kExpected), "send_at");
+  }
+  const std::optional<uint64_t> seconds = mxgate::parseRfc3339(it->get_ref<const std::string&>());
+  if (!seconds || *seconds == 0 || *seconds > kMaxSendAtSeconds) {
+    refuse("invalid_field", std::string(kExpected), "send_at");
+  }
+  submission.send_at_us = *seconds * 1000000;
 }
 
 // to + cc + bcc into the envelope, repeats removed (the local part as written, the domain
@@ -374,9 +401,6 @@ Built buildJson(std::string_view body, const Limits& limits) {
   const json document = parseJson(body);
   checkKnownFields(document, {"from", "to", "cc", "bcc", "reply_to", "subject", "text", "html", "headers",
                               "attachments", "tags", "metadata", "send_at"});
-  if (const auto send_at = document.find("send_at"); send_at != document.end() && !send_at->is_null()) {
-    refuse("not_supported", "scheduled sending is not supported yet; omit send_at to send now", "send_at");
-  }
   if (document.find("from") == document.end()) {
     refuse("missing_field", "the sender's address is required", "from");
   }
@@ -402,6 +426,7 @@ Built buildJson(std::string_view body, const Limits& limits) {
   collectRecipients({&to, &cc, &bcc}, limits, submission);
   parseTags(document, submission);
   parseMetadata(document, submission);
+  parseSendAt(document, submission);
 
   GObjectPtr<GMimeMessage> message(g_mime_message_new(TRUE));
   addMailboxes(message.get(), GMIME_ADDRESS_TYPE_FROM, {from});
@@ -465,7 +490,7 @@ std::string crlf(std::string_view bytes) {
 
 Built buildRaw(std::string_view body, const Limits& limits) {
   const json document = parseJson(body);
-  checkKnownFields(document, {"mail_from", "to", "message_base64", "tags", "metadata"});
+  checkKnownFields(document, {"mail_from", "to", "message_base64", "tags", "metadata", "send_at"});
   const auto encoded = document.find("message_base64");
   if (encoded == document.end() || !encoded->is_string()) {
     refuse("missing_field", "the message is required, base64-encoded", "message_base64");
@@ -506,6 +531,7 @@ Built buildRaw(std::string_view body, const Limits& limits) {
   collectRecipients({&to}, limits, submission);
   parseTags(document, submission);
   parseMetadata(document, submission);
+  parseSendAt(document, submission);
 
   // Date and Message-ID are added when missing (RFC 5322 §3.6 wants both); the rest of the
   // message goes on as it came.

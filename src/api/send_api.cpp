@@ -13,6 +13,7 @@
 #include "mxgate/mail/queue_id.h"
 #include "mxgate/pipeline/intake.h"
 #include "mxgate/pipeline/outbound_stages.h"
+#include "mxgate/scheduler/scheduler.h"
 #include "mxgate/server/commit.h"
 #include "mxgate/spool/admission.h"
 
@@ -105,6 +106,7 @@ struct SendApi::Pending {
   std::string response;         // the 202 body, once committed
   std::string username;
   std::string tenant;
+  std::string cancel;  // DELETE /v1/messages/{id}: the id as given
   server::Snapshot snapshot;
   config::Listener listener;  // the API as a submission listener, for the stages
   Submission submission;
@@ -156,14 +158,18 @@ void SendApi::onSweep(uv_timer_t* timer) {
 }
 
 void SendApi::handle(const http::Request& request, http::Respond respond) {
+  constexpr std::string_view kOneMessage = "/v1/messages/";
   const bool raw = request.path == "/v1/messages/raw";
-  if (!raw && request.path != "/v1/messages") {
-    respond(errorOf(Error{404, "not_found", "no such endpoint: POST /v1/messages or /v1/messages/raw", ""}));
+  const bool one = !raw && request.path.starts_with(kOneMessage) && request.path.size() > kOneMessage.size();
+  if (!raw && !one && request.path != "/v1/messages") {
+    respond(errorOf(Error{404, "not_found",
+                          "no such endpoint: POST /v1/messages or /v1/messages/raw, DELETE /v1/messages/{id}", ""}));
     return;
   }
-  if (request.method != "POST") {
-    http::Response response = errorOf(Error{405, "method_not_allowed", "use POST", ""});
-    response.headers.emplace_back("Allow", "POST");
+  const std::string_view method = one ? "DELETE" : "POST";
+  if (request.method != method) {
+    http::Response response = errorOf(Error{405, "method_not_allowed", "use " + std::string(method), ""});
+    response.headers.emplace_back("Allow", std::string(method));
     respond(std::move(response));
     return;
   }
@@ -187,6 +193,7 @@ void SendApi::handle(const http::Request& request, http::Respond respond) {
   pending->respond = std::move(respond);
   pending->client_ip = request.peer;
   pending->raw = raw;
+  pending->cancel = one ? request.path.substr(kOneMessage.size()) : "";
   pending->path = request.path;
   pending->body = request.body;
   pending->idempotency_key = idempotency_key;
@@ -203,8 +210,10 @@ void SendApi::answer(uint64_t id, http::Response response) {
     return;
   }
   const int status = response.status;
-  (status == 202 ? counters_.accepted : status == 503 ? counters_.unavailable : counters_.refused)
-      .fetch_add(1, std::memory_order_relaxed);
+  if (status != 200) {  // a cancellation is counted where it succeeds
+    (status == 202 ? counters_.accepted : status == 503 ? counters_.unavailable : counters_.refused)
+        .fetch_add(1, std::memory_order_relaxed);
+  }
   http::Respond respond = std::move(it->second->respond);
   if (!it->second->key_in_use.empty()) {
     keys_in_use_.erase(it->second->key_in_use);
@@ -256,6 +265,10 @@ void SendApi::onAuthenticated(uint64_t id, const auth::Authenticator::Result& re
     }
   }
   pending.tenant = result.tenant;
+  if (!pending.cancel.empty()) {
+    cancel(id);
+    return;
+  }
   if (!pending.idempotency_key.empty()) {
     std::string key = spool::idempotencyKey(pending.tenant, pending.idempotency_key);
     if (!keys_in_use_.insert(key).second) {
@@ -320,6 +333,50 @@ void SendApi::onAuthenticated(uint64_t id, const auth::Authenticator::Result& re
   }
 }
 
+void SendApi::cancel(uint64_t id) {
+  const Pending& pending = *pending_.at(id);
+  const std::optional<mail::QueueId> queue_id = mail::QueueId::parse(pending.cancel);
+  const Error not_found{404, "not_found", "the tenant has no queued message with this id", "id"};
+  if (!queue_id) {
+    answerError(id, not_found);
+    return;
+  }
+  io::Loop* loop = &loop_;
+  scheduler::Scheduler* scheduler = &runtime_.scheduler();
+  const std::string actor = "api:" + pending.username;
+  // On the control loop: the message must be the tenant's own outbound mail, still queued and
+  // not being delivered; then it is removed (audited with the key's user as the actor).
+  scheduler->show(*queue_id, [this, loop, scheduler, id, queue_id = *queue_id, tenant = pending.tenant, actor,
+                              not_found](scheduler::AdminStatus status, spool::MessageRecord record, bool active) {
+    const bool own = status == scheduler::AdminStatus::Ok && record.outbound() && !record.recipients.empty() &&
+                     std::all_of(record.recipients.begin(), record.recipients.end(),
+                                 [&](const spool::RecipientRecord& recipient) { return recipient.tenant == tenant; });
+    if (!own || record.state != spool::MessageState::Queued || !record.hasPending()) {
+      loop->post([this, id, not_found] { answerError(id, not_found); });
+      return;
+    }
+    if (active) {
+      loop->post([this, id] {
+        answerError(id, Error{409, "delivery_in_progress", "the message is being delivered now", "id"});
+      });
+      return;
+    }
+    scheduler->remove(queue_id, actor, [this, loop, id, queue_id](scheduler::AdminStatus removed, std::string detail) {
+      loop->post([this, id, queue_id, removed, detail = std::move(detail)] {
+        if (removed != scheduler::AdminStatus::Ok) {
+          answerError(id, removed == scheduler::AdminStatus::NotFound
+                              ? Error{404, "not_found", "the tenant has no queued message with this id", "id"}
+                              : Error{409, "not_cancelled", detail, "id"});
+          return;
+        }
+        counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
+        answer(id, http::Response{200, "application/json",
+                                  json{{"id", queue_id.str()}, {"status", "cancelled"}}.dump(), {}});
+      });
+    });
+  });
+}
+
 void SendApi::purgeIdempotency() {
   spool::Store* store = &runtime_.store();
   lane_.submit([store] {
@@ -361,6 +418,14 @@ void SendApi::onPrepared(uint64_t id, Prepared prepared) {
   const config::Config& config = *pending.snapshot.config;
   if (config.tenantById(pending.tenant) == nullptr) {
     answerError(id, Error{403, "unknown_tenant", "the API key's tenant is not configured", ""});
+    return;
+  }
+  const uint64_t horizon_us = static_cast<uint64_t>(config.queue.send_at_horizon.count()) * 1000000;
+  if (built.submission.send_at_us > nowMicros() + horizon_us) {
+    answerError(id, Error{422, "send_at_too_late",
+                          "send_at may be at most queue.send_at_horizon (" +
+                              std::to_string(config.queue.send_at_horizon.count()) + " s) ahead",
+                          "send_at"});
     return;
   }
   pending.submission = std::move(built.submission);
@@ -451,7 +516,9 @@ void SendApi::commit(uint64_t id) {
   record.id = pending.intake->transaction().id;
   record.state = spool::MessageState::Queued;
   record.received_at_us = now;
-  record.next_attempt_us = now;
+  // A scheduled send waits in the queue until its time (one in the past goes now).
+  record.send_at_us = pending.submission.send_at_us > now ? pending.submission.send_at_us : 0;
+  record.next_attempt_us = std::max(now, record.send_at_us);
   record.mail_from = pending.submission.mail_from.str();
   record.client_address = pending.client_ip;
   record.listener = "api";

@@ -404,6 +404,7 @@ int Node::run() {
       const api::ApiCounters& requests = raw->send_api->counters();
       snapshot.api_requests = {{"accepted", requests.accepted.load(std::memory_order_relaxed)},
                                {"replayed", requests.replayed.load(std::memory_order_relaxed)},
+                               {"cancelled", requests.cancelled.load(std::memory_order_relaxed)},
                                {"refused", requests.refused.load(std::memory_order_relaxed)},
                                {"unavailable", requests.unavailable.load(std::memory_order_relaxed)}};
       const io::Lane& lane = *raw->api_lane;

@@ -383,7 +383,8 @@ void Scheduler::enqueue(spool::MessageRecord record, std::shared_ptr<const std::
     }
     mail::QueueId id = record.id;
     addToIndex(record);
-    if (body && hot_bytes_ + body->size() <= settings_.hot_cache_bytes) {
+    // A scheduled send is read from the spool when due, not held in memory until then.
+    if (body && record.send_at_us == 0 && hot_bytes_ + body->size() <= settings_.hot_cache_bytes) {
       hot_bytes_ += body->size();
       Cached& cached = cache_[id];
       cached.record = std::move(record);
@@ -802,7 +803,9 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
   const uint64_t now = nowMicros();
   spool::MessageRecord& record = *cache_.at(job->id).record;
   job->retry_after_us = result.retry_after_s * 1000000;
-  const uint64_t age = now - std::max(record.received_at_us, record.requeued_at_us);
+  // The max age counts from acceptance, a scheduled send time or an admin's requeue, the latest.
+  const uint64_t started = std::max({record.received_at_us, record.send_at_us, record.requeued_at_us});
+  const uint64_t age = now > started ? now - started : 0;
   const uint64_t max_age = micros(job->retry.max_age);
   std::vector<FailedRecipient> failed;  // recipients that failed for good in this job
   spool::Batch batch;          // the outcome, written by endJob

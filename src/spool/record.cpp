@@ -51,6 +51,7 @@ enum MessageTag : uint64_t {
   kAuthUser = 23,
   kTag = 24,
   kMetadata = 25,
+  kSendAt = 26,
 };
 
 // Inside a kMetadata value.
@@ -405,6 +406,7 @@ bool decodeMessageField(uint64_t tag, std::string_view value, MessageRecord& out
       out.origin = static_cast<Origin>(number);
       return true;
     case kAuthUser: out.auth_user.assign(value); return true;
+    case kSendAt: return asNumber(value, out.send_at_us);
     case kTag: out.tags.emplace_back(value); return true;
     case kMetadata: {
       std::pair<std::string, std::string> entry;
@@ -499,6 +501,9 @@ std::string encodeMessage(const MessageRecord& record) {
     putNumber(out, kOrigin, static_cast<uint64_t>(record.origin));
   }
   putText(out, kAuthUser, record.auth_user);
+  if (record.send_at_us != 0) {
+    putNumber(out, kSendAt, record.send_at_us);
+  }
   for (const std::string& tag : record.tags) {
     putField(out, kTag, tag);
   }

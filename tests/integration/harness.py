@@ -550,7 +550,8 @@ class _Recorder:
             return self.sink.data_reply
         with self.sink.lock:
             self.sink.messages.append(
-                {"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos), "data": envelope.original_content})
+                {"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos), "data": envelope.original_content,
+                 "at": time.time()})
         return "250 2.0.0 OK recorded"
 
 

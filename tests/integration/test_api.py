@@ -3,7 +3,7 @@
 - Every error status, each a JSON error naming its field: 400 malformed JSON, 401 without or
   with a wrong API key (the same answer for an unknown user), 403 a foreign sender, 404/405,
   413 a body over api.max_request_size, 422 bad fields (missing to, bad address, bad base64,
-  too many recipients, send_at), 429 with Retry-After once a user is locked, 503 when the spool
+  too many recipients, send_at malformed or past queue.send_at_horizon), 429 with Retry-After once a user is locked, 503 when the spool
   refuses (spool.max_queued_bytes).
 - 202 only for a message that is queued, then delivered by MX (dns_server.py, an aiosmtpd
   receiver on 127.0.0.6 with [mx] port set high): its MIME (built with GMime) parsed by Python's
@@ -66,10 +66,10 @@ def tenants(events=None, dkim_key=None):
     return made
 
 
-def post(port, path, body, key=None, headers=None, raw_body=None, timeout=30):
-    """(status, parsed JSON or text, response headers) of a POST to the API."""
-    data = raw_body if raw_body is not None else json.dumps(body).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method="POST")
+def post(port, path, body, key=None, headers=None, raw_body=None, timeout=30, method="POST"):
+    """(status, parsed JSON or text, response headers) of a POST (or method) to the API."""
+    data = raw_body if raw_body is not None else None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
     request.add_header("Content-Type", "application/json")
     if key is not None:
         request.add_header("Authorization", "Bearer " + key)
@@ -314,7 +314,8 @@ class ApiTest(unittest.TestCase):
                          "invalid_base64", "attachments[0].content_base64")
         self.assertError(self.send(message(to=[f"u{i}@far.test" for i in range(6)])), 422,
                          "too_many_recipients", "to")
-        self.assertError(self.send(message(send_at="2030-01-01T00:00:00Z")), 422, "not_supported", "send_at")
+        self.assertError(self.send(message(send_at="2030-01-01 00:00")), 422, "invalid_field", "send_at")
+        self.assertError(self.send(message(send_at="2099-01-01T00:00:00Z")), 422, "send_at_too_late", "send_at")
         self.assertError(self.send(message(headers={"X-Evil": "a\r\nBcc: x@far.test"})), 422, "invalid_field",
                          "headers.X-Evil")
         self.assertError(self.send({"to": "user@far.test", "message_base64": "%%"}, path="/v1/messages/raw"),

@@ -2,7 +2,8 @@
 // POST /v1/messages takes JSON (RFC 8259, nlohmann::json) whose message is built into MIME
 // (RFC 2045-2049) with GMime, never by hand, with Message-ID and Date added (RFC 5322 §3.6) and
 // Bcc only in the envelope; POST /v1/messages/raw takes JSON {mail_from, to, message_base64,
-// tags, metadata} carrying a finished RFC 5322 message. Every refusal names its field.
+// tags, metadata} carrying a finished RFC 5322 message. Both take send_at (Unix seconds or an
+// RFC 3339 date-time) for a scheduled send. Every refusal names its field.
 // Pure functions of their input; any thread once mime::initialize() ran (the api lane).
 #pragma once
 
@@ -38,7 +39,12 @@ struct Submission {
   std::vector<std::string> tags;
   std::vector<std::pair<std::string, std::string>> metadata;  // in key order
   bool smtputf8 = false;                   // an envelope address is not ASCII
+  uint64_t send_at_us = 0;                 // send_at: not delivered before this; 0 = now
 };
+
+// The latest send_at accepted by the parser (9999-12-31T23:59:59Z); the configured horizon
+// (queue.send_at_horizon) is checked where the request is committed.
+inline constexpr uint64_t kMaxSendAtSeconds = 253402300799;
 
 struct Built {
   bool ok = false;

@@ -1,5 +1,7 @@
 // The HTTP send API (README "HTTP send API"): POST /v1/messages (JSON built into MIME) and
-// POST /v1/messages/raw (an RFC 5322 message and its envelope) on the [api] listener.
+// POST /v1/messages/raw (an RFC 5322 message and its envelope) on the [api] listener, and
+// DELETE /v1/messages/{id}, which cancels a queued message of the key's tenant (a scheduled
+// send, or one waiting for a retry) unless it is being delivered (409).
 //
 // A request goes through these steps, each answer JSON naming the field it is about:
 //   1. the API key in "Authorization: Bearer <tenant>.<name>.<secret>" (RFC 6750; a credential
@@ -48,6 +50,7 @@ struct ApiCounters {
   std::atomic<uint64_t> refused{0};      // 4xx
   std::atomic<uint64_t> unavailable{0};  // 503
   std::atomic<uint64_t> replayed{0};     // 202 answered again for a repeated Idempotency-Key
+  std::atomic<uint64_t> cancelled{0};    // 200 to DELETE /v1/messages/{id}
 };
 
 // "<tenant>.<name>.<secret>" split at its last dot into the credential's user name and secret;
@@ -78,6 +81,7 @@ class SendApi {
   };
 
   void answer(uint64_t id, http::Response response);
+  void cancel(uint64_t id);
   void answerError(uint64_t id, const Error& error);
   void onAuthenticated(uint64_t id, const auth::Authenticator::Result& result);
   struct Prepared;

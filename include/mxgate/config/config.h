@@ -159,6 +159,7 @@ struct QueueSettings {
   std::chrono::seconds retry_initial{300};
   std::chrono::seconds retry_max{3600};
   std::chrono::seconds max_age{432000};  // then the message is dead-lettered
+  std::chrono::seconds send_at_horizon{259200};  // how far ahead a scheduled send may ask (72h)
   uint32_t retry_jitter_percent = 20;    // +/- this % on every backoff step
   uint32_t max_active = 2000;            // messages being delivered at once
   uint64_t hot_cache_bytes = 33554432;   // bodies kept in memory after commit for delivery

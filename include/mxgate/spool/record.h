@@ -108,6 +108,7 @@ struct MessageRecord {
   std::string dead_reason;   // why the message was dead-lettered
   uint64_t dead_at_us = 0;
   uint64_t requeued_at_us = 0;  // last admin requeue of a dead letter; restarts the max age
+  uint64_t send_at_us = 0;      // scheduled send: not delivered before this; the max age counts from it
   Stage stage = Stage::Deliver;
   // Header fields written in front of the stored body at delivery: our Authentication-Results
   // and X-Mxgate-Tag (the body's first chunk was on disk before the verdicts existed).

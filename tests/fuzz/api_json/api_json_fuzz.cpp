@@ -2,7 +2,8 @@
 // byte chooses the form (even: POST /v1/messages, odd: /v1/messages/raw), the rest is the body.
 // Checks with __builtin_trap(): a refusal carries a 4xx status (never a 500), a code and, for
 // field errors, a field name; a built message is within the size limit, has recipients within
-// the limit, and names no Bcc recipient in its header section.
+// the limit, names no Bcc recipient in its header section, and a send_at lies between the epoch
+// and kMaxSendAtSeconds in whole seconds.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -28,7 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const auto& submission = built.submission;
   if (submission.recipients.empty() || submission.recipients.size() > limits.max_recipients ||
-      submission.message.size() > limits.max_message_size || submission.message.empty()) {
+      submission.message.size() > limits.max_message_size || submission.message.empty() ||
+      submission.send_at_us > mxgate::api::kMaxSendAtSeconds * 1000000 || submission.send_at_us % 1000000 != 0) {
     __builtin_trap();
   }
   const size_t head_end = submission.message.find("\r\n\r\n");

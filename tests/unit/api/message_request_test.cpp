@@ -167,9 +167,12 @@ BOOST_AUTO_TEST_CASE(every_refusal_names_its_field) {
   body = minimal();
   body["to"] = {"a@dest.example", "b@dest.example", "c@dest.example"};
   expectRefused(build(body, api::Limits{2}), 422, "too_many_recipients", "to");
-  body = minimal();
-  body["send_at"] = "2030-01-01T00:00:00Z";
-  expectRefused(build(body), 422, "not_supported", "send_at");
+  for (const json& bad : {json("tomorrow"), json("2030-01-01 00:00:00Z"), json(-5), json(0), json(1.5),
+                          json(253402300800ULL), json::array()}) {
+    body = minimal();
+    body["send_at"] = bad;
+    expectRefused(build(body), 422, "invalid_field", "send_at");
+  }
   body = minimal();
   body["form"] = "typo@tenant.example";
   expectRefused(build(body), 422, "unknown_field", "form");
@@ -194,6 +197,23 @@ BOOST_AUTO_TEST_CASE(every_refusal_names_its_field) {
   body = minimal();
   body["text"] = std::string(5000, 'x');
   expectRefused(build(body, api::Limits{1000, 2048}), 413, "too_large", "");
+}
+
+BOOST_AUTO_TEST_CASE(send_at_takes_unix_seconds_or_an_rfc3339_date_time) {
+  json body = minimal();
+  BOOST_TEST(build(body).submission.send_at_us == 0u);
+  body["send_at"] = nullptr;
+  BOOST_TEST(build(body).submission.send_at_us == 0u);
+  body["send_at"] = 1796722200;
+  BOOST_TEST(build(body).submission.send_at_us == 1796722200000000u);
+  body["send_at"] = "2026-12-08T10:30:00+01:00";
+  BOOST_TEST(build(body).submission.send_at_us == 1796722200000000u);
+  json raw = {{"to", "user@dest.example"},
+              {"message_base64", "RnJvbTogYXBwQHRlbmFudC5leGFtcGxlDQoNCmhpDQo="},
+              {"send_at", "2026-12-08T09:30:00Z"}};
+  const api::Built built = api::buildFromRaw(raw.dump(), {});
+  BOOST_TEST_REQUIRE(built.ok, built.error.message);
+  BOOST_TEST(built.submission.send_at_us == 1796722200000000u);
 }
 
 BOOST_AUTO_TEST_CASE(raw_message_gets_crlf_date_and_message_id) {
