@@ -392,7 +392,8 @@ void checkSize(const std::string& message, const Limits& limits) {
 void checkKnownFields(const json& document, std::initializer_list<std::string_view> known) {
   for (const auto& [key, value] : document.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
-      refuse("unknown_field", "not a field of this request", key);
+      // An empty name is shown quoted, so the error still names the field.
+      refuse("unknown_field", "not a field of this request", key.empty() ? "\"\"" : key);
     }
   }
 }

@@ -177,6 +177,9 @@ BOOST_AUTO_TEST_CASE(every_refusal_names_its_field) {
   body["form"] = "typo@tenant.example";
   expectRefused(build(body), 422, "unknown_field", "form");
   body = minimal();
+  body[""] = "a@tenant.example";
+  expectRefused(build(body), 422, "unknown_field", "\"\"");
+  body = minimal();
   body["headers"] = {{"Bcc", "x@y.example"}};
   expectRefused(build(body), 422, "invalid_field", "headers.Bcc");
   body = minimal();
