@@ -197,21 +197,14 @@ void parseSendAt(const json& document, Submission& submission) {
   if (it == document.end() || it->is_null()) {
     return;
   }
-  constexpr std::string_view kExpected = "Unix seconds or an RFC 3339 date-time such as 2026-12-08T09:30:00Z";
+  std::optional<uint64_t> seconds;
   if (it->is_number_unsigned()) {
-    const uint64_t seconds = it->get<uint64_t>();
-    if (seconds == 0 || seconds > kMaxSendAtSeconds) {
-      refuse("invalid_field", std::string(kExpected), "send_at");
-    }
-    submission.send_at_us = seconds * 1000000;
-    return;
+    seconds = it->get<uint64_t>();
+  } else if (it->is_string()) {
+    seconds = mxgate::parseRfc3339(it->get_ref<const std::string&>());
   }
-  if (!it->is_string()) {
-    refuse("invalid_field", std::string(kExpected), "send_at");
-  }
-  const std::optional<uint64_t> seconds = mxgate::parseRfc3339(it->get_ref<const std::string&>());
   if (!seconds || *seconds == 0 || *seconds > kMaxSendAtSeconds) {
-    refuse("invalid_field", std::string(kExpected), "send_at");
+    refuse("invalid_field", "Unix seconds or an RFC 3339 date-time such as 2026-12-08T09:30:00Z", "send_at");
   }
   submission.send_at_us = *seconds * 1000000;
 }

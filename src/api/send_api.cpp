@@ -210,10 +210,12 @@ void SendApi::answer(uint64_t id, http::Response response) {
     return;
   }
   const int status = response.status;
-  if (status != 200) {  // a cancellation is counted where it succeeds
-    (status == 202 ? counters_.accepted : status == 503 ? counters_.unavailable : counters_.refused)
-        .fetch_add(1, std::memory_order_relaxed);
-  }
+  // 200 answers only a cancellation (DELETE); 202 a message taken.
+  (status == 202   ? counters_.accepted
+   : status == 200 ? counters_.cancelled
+   : status == 503 ? counters_.unavailable
+                   : counters_.refused)
+      .fetch_add(1, std::memory_order_relaxed);
   http::Respond respond = std::move(it->second->respond);
   if (!it->second->key_in_use.empty()) {
     keys_in_use_.erase(it->second->key_in_use);
@@ -361,15 +363,14 @@ void SendApi::cancel(uint64_t id) {
       });
       return;
     }
-    scheduler->remove(queue_id, actor, [this, loop, id, queue_id](scheduler::AdminStatus removed, std::string detail) {
-      loop->post([this, id, queue_id, removed, detail = std::move(detail)] {
+    scheduler->remove(queue_id, actor,
+                      [this, loop, id, queue_id, not_found](scheduler::AdminStatus removed, std::string detail) {
+      loop->post([this, id, queue_id, not_found, removed, detail = std::move(detail)] {
         if (removed != scheduler::AdminStatus::Ok) {
-          answerError(id, removed == scheduler::AdminStatus::NotFound
-                              ? Error{404, "not_found", "the tenant has no queued message with this id", "id"}
-                              : Error{409, "not_cancelled", detail, "id"});
+          answerError(id, removed == scheduler::AdminStatus::NotFound ? not_found
+                                                                      : Error{409, "not_cancelled", detail, "id"});
           return;
         }
-        counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
         answer(id, http::Response{200, "application/json",
                                   json{{"id", queue_id.str()}, {"status", "cancelled"}}.dump(), {}});
       });

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -793,8 +792,6 @@ void readBounceRules(const std::string& text, Sink& sink, bounce::Rules& out) {
 
 // ---- Destinations (mx.destinations_file, conf/destinations.toml) ---------------------------
 
-constexpr std::array<std::string_view, 4> kDestinationTlsNames{"none", "may", "encrypt", "verify"};
-
 // The [[destination]] tables of a destinations document into out.entries; every problem goes
 // to sink with its line and key. A domain is listed once; ".example.com" names its subdomains.
 void readDestinations(const std::string& text, Sink& sink, DestinationPolicies& out) {
@@ -833,13 +830,12 @@ void readDestinations(const std::string& text, Sink& sink, DestinationPolicies& 
           }
         }
       } else if (name == "tls") {
-        const auto found = std::find(kDestinationTlsNames.begin(), kDestinationTlsNames.end(), string);
-        problem = found == kDestinationTlsNames.end()
+        const auto& names = schema::kClientTlsNames;
+        const auto found = std::find(names.begin(), names.end(), string);
+        problem = found == names.end()
                       ? fmt::format("{} is not a level: one of \"none\" \"may\" \"encrypt\" \"verify\"", quote(string))
                       : "";
-        entry.tls = found == kDestinationTlsNames.end()
-                        ? ClientTls::May
-                        : static_cast<ClientTls>(found - kDestinationTlsNames.begin());
+        entry.tls = found == names.end() ? ClientTls::May : schema::kClientTls[found - names.begin()];
       } else {
         entry.tls_ca_file = string;
         std::error_code ec;

@@ -41,11 +41,8 @@ constexpr std::array<OutboundTarget, 1> kOutboundTargets{OutboundTarget::Mx};
 constexpr std::array<DeliveryKind, 3> kTargets{DeliveryKind::File, DeliveryKind::Smtp, DeliveryKind::Webhook};
 constexpr std::array<std::string_view, 3> kLinkModeNames{"off", "safe_links", "on"};
 constexpr std::array<LinkMode, 3> kLinkModes{LinkMode::Off, LinkMode::SafeLinks, LinkMode::On};
-constexpr std::array<std::string_view, 4> kClientTlsNames{"none", "may", "encrypt", "verify"};
 constexpr std::array<std::string_view, 3> kAddressFamilyNames{"any", "ipv4", "ipv6"};
 constexpr std::array<std::string_view, 2> kIpVersionNames{"ipv6", "ipv4"};
-constexpr std::array<ClientTls, 4> kClientTls{ClientTls::None, ClientTls::May, ClientTls::Encrypt,
-                                              ClientTls::Verify};
 constexpr std::array<std::string_view, 3> kRecipientCheckNames{"any", "list", "verify"};
 constexpr std::array<RecipientCheck, 3> kRecipientChecks{RecipientCheck::Any, RecipientCheck::List,
                                                          RecipientCheck::Verify};

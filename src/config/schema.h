@@ -7,6 +7,7 @@
 // Internal to src/config (and its tests).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -86,6 +87,12 @@ std::span<const Key<Tenant>> policyKeys();
 std::span<const Key<DkimKey>> dkimKeyKeys();
 // The listeners used when the node file has no [[listener]] at all.
 std::span<const Listener> defaultListeners();
+
+// The TLS security levels of the SMTP client (delivery.tls, bounces.tls, outbound.tls and a
+// destinations file's tls), by name, and what each name means.
+inline constexpr std::array<std::string_view, 4> kClientTlsNames{"none", "may", "encrypt", "verify"};
+inline constexpr std::array<ClientTls, 4> kClientTls{ClientTls::None, ClientTls::May, ClientTls::Encrypt,
+                                                     ClientTls::Verify};
 
 inline constexpr std::string_view kListenerSection = "listener";
 inline constexpr std::string_view kDeliveryTarget = "delivery.target";

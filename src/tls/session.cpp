@@ -212,8 +212,7 @@ long Session::verifyCode() const {
 }
 
 bool Session::verified() const {
-  return handshakeDone() && (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) != 0 &&
-         SSL_get_verify_result(ssl_) == X509_V_OK;
+  return handshakeDone() && (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) != 0 && verifyCode() == X509_V_OK;
 }
 
 std::string Session::version() const {

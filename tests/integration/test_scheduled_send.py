@@ -12,7 +12,7 @@ import time
 import unittest
 from datetime import datetime, timedelta, timezone
 
-from harness import Gateway, RecordingSink, free_port, wait_until
+from harness import Gateway, RecordingSink, free_port, wait_port, wait_until
 from test_api import api_key, message, post, tenants
 
 MX_HOST = "127.0.0.16"
@@ -31,6 +31,7 @@ class ScheduledSendTest(unittest.TestCase):
                          overrides={"mx": {"port": port, "address_families": "ipv4"},
                                     "queue": {"send_at_horizon": "1h"}})
         cls.gw.start()
+        assert wait_port(cls.gw.api_port)
         cls.key, cls.made = api_key(cls.gw, "app")
         cls.beta_key, _ = api_key(cls.gw, "app", tenant="beta")
 
@@ -76,13 +77,14 @@ class ScheduledSendTest(unittest.TestCase):
     def test_listed_kept_across_a_restart_and_cancelled(self):
         send_at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=30)
         queue_id = self.send("cancel me", send_at.isoformat())
-        self.assertTrue(wait_until(lambda: queue_id in self.listing(), 10))
+        self.assertTrue(wait_until(lambda: queue_id in self.listing(), 10), self.gw.log()[-3000:])
         listed = self.listing()
         self.assertRegex(listed, queue_id + r" sched ")
         self.assertIn("send at " + send_at.strftime("%Y-%m-%dT%H:%M:%SZ"), listed)
 
         self.gw.stop()
         self.gw.start()
+        self.assertTrue(wait_port(self.gw.api_port))
         shown = json.loads(self.gw.cli("queue", "show", queue_id, "--json").stdout)
         self.assertEqual(shown["send_at"], send_at.strftime("%Y-%m-%dT%H:%M:%SZ"), shown)
         self.assertEqual(shown["attempts"], 0, shown)
@@ -92,7 +94,7 @@ class ScheduledSendTest(unittest.TestCase):
         status, body = self.cancel(queue_id)
         self.assertEqual((status, body), (200, {"id": queue_id, "status": "cancelled"}))
         self.assertEqual(self.cancel(queue_id)[0], 404)
-        self.assertTrue(wait_until(lambda: queue_id not in self.listing(), 10))
+        self.assertTrue(wait_until(lambda: queue_id not in self.listing(), 10), self.gw.log()[-3000:])
         self.assertRegex(self.gw.log(), queue_id + r": event=removed by=api:" + self.made["username"])
         self.assertFalse(self.arrived("cancel me"))
 
