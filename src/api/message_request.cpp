@@ -190,7 +190,7 @@ void parseMetadata(const json& document, Submission& submission) {
   }
 }
 
-// "send_at": Unix seconds (an integer) or an RFC 3339 date-time ("2026-12-08T09:30:00Z",
+// "send_at": Unix seconds (an integer, or its digits as a string) or an RFC 3339 date-time ("2026-12-08T09:30:00Z",
 // "2026-12-08T10:30:00+01:00", fractions of a second ignored); null or absent = now.
 void parseSendAt(const json& document, Submission& submission) {
   const auto it = document.find("send_at");
@@ -201,7 +201,7 @@ void parseSendAt(const json& document, Submission& submission) {
   if (it->is_number_unsigned()) {
     seconds = it->get<uint64_t>();
   } else if (it->is_string()) {
-    seconds = mxgate::parseRfc3339(it->get_ref<const std::string&>());
+    seconds = mxgate::parseTimeSeconds(it->get_ref<const std::string&>());
   }
   if (!seconds || *seconds == 0 || *seconds > kMaxSendAtSeconds) {
     refuse("invalid_field", "Unix seconds or an RFC 3339 date-time such as 2026-12-08T09:30:00Z", "send_at");

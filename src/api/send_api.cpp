@@ -449,6 +449,7 @@ void SendApi::onPrepared(uint64_t id, Prepared prepared) {
   transaction.auth_user = pending.username;
   transaction.tags = pending.submission.tags;
   transaction.metadata = pending.submission.metadata;
+  transaction.send_at_us = pending.submission.send_at_us;
   transaction.client_ip = pending.client_ip;
   transaction.mail_from = pending.submission.mail_from.str();
   transaction.mail_from_domain = pending.submission.mail_from.domain;
@@ -517,9 +518,7 @@ void SendApi::commit(uint64_t id) {
   record.id = pending.intake->transaction().id;
   record.state = spool::MessageState::Queued;
   record.received_at_us = now;
-  // A scheduled send waits in the queue until its time (one in the past goes now).
-  record.send_at_us = pending.submission.send_at_us > now ? pending.submission.send_at_us : 0;
-  record.next_attempt_us = std::max(now, record.send_at_us);
+  record.next_attempt_us = now;
   record.mail_from = pending.submission.mail_from.str();
   record.client_address = pending.client_ip;
   record.listener = "api";

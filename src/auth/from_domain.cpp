@@ -199,36 +199,6 @@ bool normalizeDomain(std::string_view text, std::string& domain) {
   return true;
 }
 
-// Calls field(name, field) for every complete field of the header section, in order.
-template <typename Fn>
-void forEachHeaderField(std::string_view header_section, Fn field) {
-  uint8_t scan = kHeaderScanStart;
-  size_t field_start = 0;
-  bool in_field = false;
-  auto closeField = [&](size_t end) {
-    if (in_field) {
-      const std::string_view text = header_section.substr(field_start, end - field_start);
-      if (const auto name = fieldName(text)) {
-        field(*name, text);
-      }
-    }
-    in_field = false;
-  };
-  size_t pos = 0;
-  for (; pos < header_section.size(); ++pos) {
-    const HeaderByte byte = scanHeaderByte(scan, header_section[pos]);
-    if (byte == HeaderByte::FieldStart) {
-      closeField(pos);
-      field_start = pos;
-      in_field = true;
-    } else if (byte != HeaderByte::InField) {
-      in_field = false;  // the empty line that ends the section
-      break;
-    }
-  }
-  closeField(pos);
-}
-
 // The normalized domains of every mailbox of an address-list field; false when unreadable.
 bool mailboxDomains(std::string_view field, std::vector<std::string>& domains) {
   const std::string body = unfoldedBody(field);

@@ -1,6 +1,9 @@
-// Header section structure (RFC 5322 §2.2, §2.2.3, §3.5) for the From parser and the
-// Authentication-Results stripper. Pure; any thread.
+// Header section structure (RFC 5322 §2.2, §2.2.3, §3.5) for the From parser, the
+// Authentication-Results stripper and fieldBodies (mxgate/auth/header_section.h). Pure; any thread.
 #include "header_fields.h"
+
+#include "mxgate/auth/header_section.h"
+#include "mxgate/base/ascii.h"
 
 namespace mxgate::auth {
 
@@ -72,6 +75,16 @@ std::string unfoldedBody(std::string_view field) {
     out.push_back(body[i]);
   }
   return out;
+}
+
+std::vector<std::string> fieldBodies(std::string_view header_section, std::string_view name) {
+  std::vector<std::string> bodies;
+  forEachHeaderField(header_section, [&bodies, name](std::string_view field_name, std::string_view field) {
+    if (ascii::equalsIgnoreCase(field_name, name)) {
+      bodies.push_back(unfoldedBody(field));
+    }
+  });
+  return bodies;
 }
 
 }  // namespace mxgate::auth

@@ -101,6 +101,28 @@ std::optional<uint64_t> parseRfc3339(std::string_view text) {
   return static_cast<uint64_t>(seconds);
 }
 
+std::optional<uint64_t> parseTimeSeconds(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  std::optional<uint64_t> seconds;
+  if (!text.empty() && text.size() <= 12 && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    seconds = 0;
+    for (char c : text) {
+      *seconds = *seconds * 10 + static_cast<uint64_t>(c - '0');
+    }
+  } else {
+    seconds = parseRfc3339(text);
+  }
+  if (!seconds || *seconds == 0 || *seconds > kMaxRfc3339Seconds) {
+    return std::nullopt;
+  }
+  return seconds;
+}
+
 std::string formatRfc5322(uint64_t micros) {
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",

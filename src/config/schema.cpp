@@ -279,7 +279,7 @@ const Key<Config> kNodeKeys[] = {
      .store = [](Config& c, const Parsed& p) { c.queue.max_age = std::chrono::seconds(p.number); }},
     {.name = "queue.send_at_horizon", .type = Type::Duration, .default_value = R"("72h")", .min = kMinute,
      .max = 365 * kDay, .resolution = kSecond, .live = true,
-     .help = "How far ahead a scheduled send (the send API's send_at) may ask; later is refused (422).",
+     .help = "How far ahead a scheduled send (the send API's send_at, a submission's X-Mxgate-Send-At) may ask; later is refused (422, 550 5.6.0).",
      .store = [](Config& c, const Parsed& p) { c.queue.send_at_horizon = std::chrono::seconds(p.number); }},
     {.name = "queue.retry_jitter_percent", .type = Type::Integer, .default_value = "20", .min = 0, .max = 50,
      .live = true, .help = "Random spread, plus or minus this percentage, applied to every retry delay.",

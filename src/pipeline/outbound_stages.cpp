@@ -9,6 +9,7 @@ namespace mxgate::pipeline {
 std::vector<std::unique_ptr<Stage>> outboundStages(const Context& context) {
   std::vector<std::unique_ptr<Stage>> stages;
   stages.push_back(makeSenderBindingStage(context));
+  stages.push_back(makeScheduledSendStage(context));
   if (context.services != nullptr && context.services->suppressions != nullptr) {
     stages.push_back(makeSuppressionStage(context));  // after sender binding, before signing
   }

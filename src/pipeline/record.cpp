@@ -118,6 +118,10 @@ void Intake::record(spool::MessageRecord& record, spool::Batch& batch, uint64_t 
   record.auth_user = transaction_.auth_user;
   record.tags = transaction_.tags;
   record.metadata = transaction_.metadata;
+  if (transaction_.send_at_us > now_us) {  // a time already past goes now
+    record.send_at_us = transaction_.send_at_us;
+    record.next_attempt_us = std::max(record.next_attempt_us, record.send_at_us);
+  }
   if (context_.listener.role == config::ListenerRole::Inbound && context_.services != nullptr &&
       context_.services->scanner != nullptr && !context_.listener.scan_before_accept) {
     record.stage = spool::Stage::Scan;  // scanned after the commit

@@ -832,9 +832,7 @@ void Session::beginContent() {
   policy.max_header_size = config_.smtp.max_header_size;
   policy.max_received_headers = config_.smtp.max_received_headers;
   filter_ = std::make_unique<smtp::ContentFilter>(policy);
-  if (listener_.role == config::ListenerRole::Inbound) {
-    stripper_ = std::make_unique<auth::ForgedFieldStripper>(snapshot_.authserv_ids);
-  }
+  stripper_ = std::make_unique<auth::ForgedFieldStripper>(snapshot_.authserv_ids);
   scan_memory_short_ = false;
   if (intake_->needsMessage()) {
     scan_copy_ = std::make_shared<spool::CountedBuffer>(owner_.runtime().admission());
@@ -917,7 +915,7 @@ void Session::consumeBdat() {
 
 void Session::appendContent(std::string_view canonical) {
   const size_t before = chunk_.size();
-  filter_->feed(canonical, stripper_ ? filtered_ : chunk_);
+  filter_->feed(canonical, filtered_);
   if (!too_big_ && filter_->outputBytes() > config_.smtp.max_message_size) {
     too_big_ = true;
   }
@@ -934,16 +932,12 @@ void Session::appendContent(std::string_view canonical) {
 }
 
 void Session::passFiltered(size_t before, bool last) {
-  if (stripper_) {
-    intake_->content(filtered_);
-    stripper_->feed(filtered_, chunk_);
-    if (last) {
-      stripper_->finish(chunk_);
-    }
-    filtered_.clear();
-  } else {
-    intake_->content(std::string_view(chunk_).substr(before));
+  intake_->content(filtered_);
+  stripper_->feed(filtered_, chunk_);
+  if (last) {
+    stripper_->finish(chunk_);
   }
+  filtered_.clear();
   if (scan_copy_ && !scan_copy_->append(std::string_view(chunk_).substr(before))) {
     scan_copy_.reset();  // no memory for the copy: the message gets 451 4.3.0 at its end
     scan_memory_short_ = true;
@@ -1014,14 +1008,14 @@ bool Session::refuseIfUnstorable() {
 
 void Session::endOfContent() {
   const size_t before = chunk_.size();
-  filter_->finish(stripper_ ? filtered_ : chunk_);
+  filter_->finish(filtered_);
   phase_ = Phase::Committing;
   passFiltered(before, true);
   if (refuseIfUnstorable()) {
     return;
   }
-  if (stripper_) {
-    countForgedFields();
+  if (listener_.role == config::ListenerRole::Inbound) {
+    countForgedFields();  // on a submission listener X-Mxgate-* fields are requests, not forgeries
   }
   commit_pending_ = true;
   awaiting_decision_ = true;

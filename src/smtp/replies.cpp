@@ -95,6 +95,8 @@ constexpr Entry kReplies[] = {
     {ReplyId::BareLfInData, {550, "5.5.2", "Error: bare <LF> received"}},
     {ReplyId::BareCrInData, {550, "5.5.2", "Error: bare <CR> received"}},
     {ReplyId::NulInData, {550, "5.6.0", "Error: message contains NUL characters"}},
+    {ReplyId::SendAtInvalid, {550, "5.6.0", "Message rejected: X-Mxgate-Send-At {}"}},
+    {ReplyId::SendAtTooLate, {550, "5.6.0", "Message rejected: X-Mxgate-Send-At is more than {} s ahead (queue.send_at_horizon)"}},
     {ReplyId::MessageTooBig, {552, "5.3.4", "Error: message file too big"}},
     {ReplyId::HeaderTooBig, {552, "5.3.4", "Error: message header size exceeds limit"}},
     {ReplyId::LocalPartTooLong, {553, "5.1.3", "Error: local part too long"}},

@@ -1,4 +1,5 @@
-"""Scheduled send through the HTTP send API (issue 11): send_at as Unix seconds or RFC 3339.
+"""Scheduled send (issue 11): the HTTP send API's send_at, and an SMTP submission's
+X-Mxgate-Send-At field, as Unix seconds or RFC 3339.
 - A message is delivered no earlier than its send_at, by the receiver's own clock (an aiosmtpd
   exchanger on 127.0.0.16, found through the gateway's DNS server).
 - A scheduled message is listed by `mxgate queue ls` (state sched, "send at"), survives a
@@ -6,14 +7,19 @@
   removal is audited with the key's user, and a second DELETE, another tenant's key or an id
   that is not a message get 404.
 - send_at past queue.send_at_horizon is 422; a time in the past sends now.
+- On SMTP submission X-Mxgate-Send-At delays delivery the same way and never reaches the
+  receiver (nor does any other X-Mxgate-* field); one that is not a time, repeated, or beyond
+  the horizon is refused with 550 5.6.0 at the end of DATA.
 """
 import json
+import smtplib
 import time
 import unittest
 from datetime import datetime, timedelta, timezone
 
 from harness import Gateway, RecordingSink, free_port, wait_port, wait_until
 from test_api import api_key, message, post, tenants
+from test_outbound import client_context
 
 MX_HOST = "127.0.0.16"
 ZONE = {
@@ -34,6 +40,9 @@ class ScheduledSendTest(unittest.TestCase):
         assert wait_port(cls.gw.api_port)
         cls.key, cls.made = api_key(cls.gw, "app")
         cls.beta_key, _ = api_key(cls.gw, "app", tenant="beta")
+        created = cls.gw.cli("credentials", "add", "--tenant", "example", "--name", "smtp", "--json")
+        assert created.returncode == 0, created.stderr
+        cls.login = (json.loads(created.stdout)["username"], json.loads(created.stdout)["secret"])
 
     @classmethod
     def tearDownClass(cls):
@@ -50,6 +59,20 @@ class ScheduledSendTest(unittest.TestCase):
         status, body, _ = post(self.gw.api_port, f"/v1/messages/{queue_id}", None, key=key or self.key,
                                method="DELETE")
         return status, body
+
+    def submit(self, subject, *fields):
+        """One message over STARTTLS + AUTH on the submission listener: the reply to DATA."""
+        client = smtplib.SMTP("127.0.0.1", self.gw.submission_port, local_hostname="app.example.test", timeout=30)
+        self.addCleanup(client.close)
+        client.starttls(context=client_context())
+        client.login(*self.login)
+        self.assertEqual(client.mail("app@example.test")[0], 250)
+        self.assertEqual(client.rcpt("user@far.test")[0], 250)
+        headers = "".join(f"{field}\r\n" for field in fields)
+        reply = client.data(f"From: app@example.test\r\nTo: user@far.test\r\nSubject: {subject}\r\n"
+                            f"{headers}\r\nhello\r\n".encode())
+        client.quit()
+        return reply
 
     def arrived(self, subject):
         return [m for m in self.mx.messages if f"Subject: {subject}\r\n".encode() in m["data"]]
@@ -97,6 +120,35 @@ class ScheduledSendTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: queue_id not in self.listing(), 10), self.gw.log()[-3000:])
         self.assertRegex(self.gw.log(), queue_id + r": event=removed by=api:" + self.made["username"])
         self.assertFalse(self.arrived("cancel me"))
+
+    def test_submission_header_delays_and_is_removed(self):
+        send_at = int(time.time()) + 4
+        code, text = self.submit("header at four", f"X-Mxgate-Send-At: {send_at}", "X-Mxgate-Tag: forged")
+        self.assertEqual(code, 250, text)
+        self.assertTrue(wait_until(lambda: self.arrived("header at four"), 30), self.gw.log()[-3000:])
+        delivered = self.arrived("header at four")[0]
+        self.assertGreaterEqual(delivered["at"], send_at)
+        self.assertNotIn(b"x-mxgate-", delivered["data"].lower())
+
+        rfc3339 = (datetime.now(timezone.utc) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        code, text = self.submit("header rfc3339", f"X-Mxgate-Send-At:  {rfc3339}")
+        self.assertEqual(code, 250, text)
+        queue_id = text.decode().rsplit(" ", 1)[-1]
+        self.assertTrue(wait_until(lambda: queue_id in self.listing(), 10), self.gw.log()[-3000:])
+        self.assertTrue(wait_until(lambda: self.arrived("header rfc3339"), 30), self.gw.log()[-3000:])
+        self.assertGreaterEqual(self.arrived("header rfc3339")[0]["at"],
+                                datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())
+
+    def test_submission_header_that_cannot_be_kept_is_refused(self):
+        later = int(time.time()) + 7200
+        for fields, expected in (((f"X-Mxgate-Send-At: {later}",), "more than 3600 s ahead"),
+                                 (("X-Mxgate-Send-At: tomorrow",), "neither Unix seconds"),
+                                 (("X-Mxgate-Send-At: 1", "X-Mxgate-Send-At: 2"), "more than once")):
+            code, text = self.submit("refused", *fields)
+            self.assertEqual(code, 550, text)
+            self.assertIn(b"5.6.0", text)
+            self.assertIn(expected.encode(), text)
+        self.assertRegex(self.gw.log(), r"event=rejected .*reason=send_at")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "mxgate/base/clock.h"
 #include "mxgate/mail/address.h"
 
 namespace mxgate::api {
@@ -44,7 +45,7 @@ struct Submission {
 
 // The latest send_at accepted by the parser (9999-12-31T23:59:59Z); the configured horizon
 // (queue.send_at_horizon) is checked where the request is committed.
-inline constexpr uint64_t kMaxSendAtSeconds = 253402300799;
+inline constexpr uint64_t kMaxSendAtSeconds = kMaxRfc3339Seconds;
 
 struct Built {
   bool ok = false;

@@ -25,6 +25,14 @@ std::string formatRfc3339(uint64_t micros, int fraction_digits);
 // an impossible date (February 30) or a time before 1970.
 std::optional<uint64_t> parseRfc3339(std::string_view text);
 
+// The last second RFC 3339 can write, 9999-12-31T23:59:59Z.
+inline constexpr uint64_t kMaxRfc3339Seconds = 253402300799;
+
+// A point in time given by a sender (a scheduled send): Unix seconds ("1796722200") or an RFC
+// 3339 date-time, surrounding spaces ignored; nullopt for anything else, 0 or a time after
+// kMaxRfc3339Seconds.
+std::optional<uint64_t> parseTimeSeconds(std::string_view text);
+
 // RFC 5322 §3.3 date-time in UTC, e.g. "Sat, 21 Nov 2026 09:47:00 +0000".
 std::string formatRfc5322(uint64_t micros);
 

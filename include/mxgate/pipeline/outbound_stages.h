@@ -1,6 +1,7 @@
 // The outbound stage list: what an authenticated tenant's message (SMTP submission or the HTTP
 // send API) passes before its 250/202, in this order — sender binding (the envelope and header
-// sender domains are the tenant's own), suppression (helper bounces: recipients on the
+// sender domains are the tenant's own), scheduled send (an SMTP submission's X-Mxgate-Send-At
+// field), suppression (helper bounces: recipients on the
 // tenant's suppression list are refused), DKIM signing (RFC 6376/8463, with the tenant's keys;
 // always last, so it signs the bytes that will be delivered). One file per stage under
 // src/pipeline/stages/. Built on the session's loop thread at MAIL.
@@ -28,6 +29,10 @@ Decision bindEnvelopeSender(const config::Config& config, std::string_view tenan
 // DKIM-Signature already present must be at the tenant's domains; a foreign one, or a field
 // that cannot be read, rejects the whole message with 550 5.7.1 (reason "sender_binding").
 Decision bindHeaderSenders(const config::Config& config, std::string_view tenant, std::string_view header_section);
+// Reads an SMTP submission's X-Mxgate-Send-At field into transaction.send_at_us; a field that
+// is not a time, repeated, or beyond queue.send_at_horizon rejects the message (550 5.6.0,
+// reason "send_at").
+std::unique_ptr<Stage> makeScheduledSendStage(const Context& context);
 // Refuses a recipient on the sending tenant's suppression list at RCPT (550 5.1.1, event
 // message.suppressed). Needs context.services->suppressions.
 std::unique_ptr<Stage> makeSuppressionStage(const Context& context);

@@ -78,6 +78,9 @@ struct Transaction {
   std::string auth_user;  // the authenticated user name; "" inbound
   std::vector<std::string> tags;                                // the sender's tags (API)
   std::vector<std::pair<std::string, std::string>> metadata;    // the sender's metadata (API)
+  // Not delivered before this (µs since the epoch; 0 = at once): the API's send_at, or the
+  // X-Mxgate-Send-At field of an SMTP submission (the scheduled send stage).
+  uint64_t send_at_us = 0;
   std::string client_ip;
   std::string helo;
   std::string mail_from;  // the reverse path ("" for the null path)

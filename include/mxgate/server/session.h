@@ -11,9 +11,10 @@
 // Each transaction drives a pipeline::Intake (include/mxgate/pipeline/intake.h), which runs the
 // listener's stages (on inbound listeners SPF, DKIM, DMARC, optionally the virus scan) over
 // MAIL, the recipients and the content, and decides at the end of data; the session answers
-// with the decision and commits what the intake records. On inbound listeners the content
-// passes a stripper of forged Authentication-Results and X-Mxgate-* fields on its way to the
-// spool.
+// with the decision and commits what the intake records. The content passes a stripper of
+// forged Authentication-Results and of X-Mxgate-* fields on its way to the spool (on inbound
+// listeners forgeries; on submission listeners requests such as X-Mxgate-Send-At, which the
+// intake's stages read before the stripper removes them).
 //
 // Lives on one worker loop; completions from the spool writer and from the stages come back
 // through the loop's inbox and find the session by id (LoopServer::find), never by pointer.
@@ -109,10 +110,9 @@ class Session : public io::Stream::Handler {
   void consumeBdat();
   void beginContent();
   void appendContent(std::string_view canonical);
-  // Shows the client's content after the content filter to the intake and the scan copy: with
-  // a forged-field stripper (inbound listeners) the filter wrote it to filtered_ and the
-  // stripper moves it into chunk_; without one the filter appended it to chunk_ after offset
-  // before, so it is not copied. last: the content is complete.
+  // Shows the client's content after the content filter (in filtered_) to the intake, moves it
+  // through the forged-field stripper into chunk_ and appends what the stripper passed (chunk_
+  // after offset before) to the scan copy. last: the content is complete.
   void passFiltered(size_t before, bool last);
   // Refuses a message that cannot be kept: too big or violating the content policy (5xx), or
   // without memory for its scan copy (451 4.3.0; at DATA already when the declared SIZE does not

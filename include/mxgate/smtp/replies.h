@@ -92,6 +92,8 @@ enum class ReplyId {
   BareLfInData,             // 550 5.5.2
   BareCrInData,             // 550 5.5.2
   NulInData,                // 550 5.6.0
+  SendAtInvalid,            // 550 5.6.0 (X-Mxgate-Send-At on submission: not a time, or repeated)
+  SendAtTooLate,            // 550 5.6.0 (X-Mxgate-Send-At beyond queue.send_at_horizon)
   MessageTooBig,            // 552 5.3.4
   HeaderTooBig,             // 552 5.3.4
   LocalPartTooLong,         // 553 5.1.3

@@ -3,7 +3,7 @@
 // lenient: it neither unescapes quoted-strings nor accepts a quoted authserv-id), hostile
 // values, folding; and the stripper against reliability.md T37 (1, 3 and 7 forged fields in
 // various positions, folded and commented authserv-ids, other ids kept, body lines kept) at
-// every split point.
+// every split point; reading named fields of a header section (header_section.h).
 #include <boost/test/unit_test.hpp>
 
 #include <cstdio>
@@ -14,6 +14,7 @@
 
 #include "auth_test_util.h"
 #include "mxgate/auth/authres.h"
+#include "mxgate/auth/header_section.h"
 #include "mxgate/base/ascii.h"
 
 namespace mxgate::auth {
@@ -578,6 +579,17 @@ BOOST_AUTO_TEST_CASE(strips_x_mxgate_fields) {
       kFrom,
       {"\r\nX-Mxgate-Tag: in the body\r\n", false},
   });
+}
+
+BOOST_AUTO_TEST_CASE(field_bodies_are_unfolded_and_matched_without_case) {
+  const std::string section =
+      "From: a@example.org\r\nX-Mxgate-Send-At: 1796722200\r\nSubject: x\r\n X-Mxgate-Send-At: 1\r\n"
+      "x-mxgate-send-at :\r\n 2026-12-08T09:30:00Z\r\nX-Mxgate-Send-Attempt: 3\r\n";
+  const std::vector<std::string> bodies = mxgate::auth::fieldBodies(section, "X-Mxgate-Send-At");
+  BOOST_TEST(bodies == (std::vector<std::string>{" 1796722200", " 2026-12-08T09:30:00Z"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(mxgate::auth::fieldBodies(section + "\r\nX-Mxgate-Send-At: body\r\n", "X-Mxgate-Send-At").size() == 2u);
+  BOOST_TEST(mxgate::auth::fieldBodies(section, "Date").empty());
 }
 
 BOOST_AUTO_TEST_CASE(counts_each_kind) {

@@ -1,7 +1,8 @@
 // Unit tests for the outbound stages: sender binding at MAIL and over the header section (own
 // domains only, exact and case-insensitive; other tenants' and foreign domains, every From and
 // Sender mailbox and pre-existing DKIM-Signature d= refused with 550 5.7.1; unreadable fields
-// refused; the null reverse path accepted), the stage list an authenticated transaction gets
+// refused; the null reverse path accepted), a submission's X-Mxgate-Send-At (kept in the
+// record as send_at, or refused with 550 5.6.0), the stage list an authenticated transaction gets
 // from the intake, and DKIM signing on the auth lane with the authenticated tenant's keys only:
 // the signatures verify over exactly what delivery sends (record.headers, Received:, content).
 #include <boost/test/unit_test.hpp>
@@ -13,6 +14,7 @@
 
 #include "mxgate/auth/dkim.h"
 #include "mxgate/auth/dkim_keygen.h"
+#include "mxgate/base/clock.h"
 #include "mxgate/pipeline/intake.h"
 #include "mxgate/pipeline/outbound_stages.h"
 #include "mxgate/pipeline/services.h"
@@ -275,7 +277,7 @@ BOOST_AUTO_TEST_CASE(never_signs_with_another_tenants_key) {
   services.auth_lane = &f.lane;
   f.begin(&services);
   const auto stages = pipeline::outboundStages(pipeline::Context{&services, f.config, f.listener, "mx.test"});
-  BOOST_TEST(stages.size() == 2u);  // sender binding, DKIM signing
+  BOOST_TEST(stages.size() == 3u);  // sender binding, scheduled send, DKIM signing
   f.send("From: b@b.example\r\nSubject: x\r\n\r\nbody\r\n");
   BOOST_TEST((f.decided.kind == MessageDecision::Kind::Reject));
   Fixture unsigned_fixture;
@@ -287,6 +289,38 @@ BOOST_AUTO_TEST_CASE(never_signs_with_another_tenants_key) {
   spool::Batch batch;
   unsigned_fixture.intake->record(record, batch, 1000);
   BOOST_TEST(record.headers.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_submissions_send_at_field_schedules_or_refuses_it) {
+  const uint64_t now_s = nowMicros() / 1000000;
+  const auto sent = [](const std::string& fields, spool::MessageRecord* record) {
+    Fixture f;
+    f.config.queue.send_at_horizon = std::chrono::hours(1);
+    f.begin(nullptr);
+    f.send("From: app@a.example\r\n" + fields + "Subject: x\r\n\r\nbody\r\n");
+    if (record != nullptr && f.decided.kind == MessageDecision::Kind::Accept) {
+      spool::Batch batch;
+      record->next_attempt_us = nowMicros();
+      f.intake->record(*record, batch, nowMicros());
+    }
+    return f.decided;
+  };
+  spool::MessageRecord scheduled;
+  BOOST_TEST((sent("X-Mxgate-Send-At: " + std::to_string(now_s + 600) + "\r\n", &scheduled).kind ==
+              MessageDecision::Kind::Accept));
+  BOOST_TEST(scheduled.send_at_us == (now_s + 600) * 1000000);
+  BOOST_TEST(scheduled.next_attempt_us == scheduled.send_at_us);
+  spool::MessageRecord past;
+  BOOST_TEST((sent("X-Mxgate-Send-At: 2020-01-01T00:00:00Z\r\n", &past).kind == MessageDecision::Kind::Accept));
+  BOOST_TEST(past.send_at_us == 0u);  // a time already past goes now
+  for (const std::string& fields : {"X-Mxgate-Send-At: " + std::to_string(now_s + 7200) + "\r\n",
+                                   std::string("X-Mxgate-Send-At: soon\r\n"),
+                                   std::string("X-Mxgate-Send-At: 1\r\nX-Mxgate-Send-At: 2\r\n")}) {
+    const MessageDecision refused = sent(fields, nullptr);
+    BOOST_TEST((refused.kind == MessageDecision::Kind::Reject), fields);
+    BOOST_TEST(refused.reason == "send_at");
+    BOOST_TEST(smtp::replySpec(refused.reply).enhanced == "5.6.0");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_key_that_cannot_sign_fails_temporarily) {
