@@ -109,7 +109,7 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   }
   labeled(out, "mxgate_mx_tls_sessions_total", "counter",
           "TLS sessions set up with mail exchangers, by whether the certificate was verified.", "verified_by",
-          {{"pkix", s.mx_tls_verified}, {"none", s.mx_tls_unverified}});
+          {{"dane", s.mx_tls_dane}, {"pkix", s.mx_tls_verified}, {"none", s.mx_tls_unverified}});
   out += "# HELP mxgate_mx_tls_failures_total TLS failures with mail exchangers by RFC 8460 (TLS-RPT) result type.\n"
          "# TYPE mxgate_mx_tls_failures_total counter\n";
   for (const auto& [result, count] : s.mx_tls_failures) {

@@ -830,12 +830,13 @@ void readDestinations(const std::string& text, Sink& sink, DestinationPolicies& 
           }
         }
       } else if (name == "tls") {
-        const auto& names = schema::kClientTlsNames;
+        const auto& names = schema::kMxTlsNames;
         const auto found = std::find(names.begin(), names.end(), string);
         problem = found == names.end()
-                      ? fmt::format("{} is not a level: one of \"none\" \"may\" \"encrypt\" \"verify\"", quote(string))
+                      ? fmt::format("{} is not a level: one of \"none\" \"may\" \"encrypt\" \"verify\" \"dane\"",
+                                    quote(string))
                       : "";
-        entry.tls = found == names.end() ? ClientTls::May : schema::kClientTls[found - names.begin()];
+        entry.tls = found == names.end() ? ClientTls::May : schema::kMxTls[found - names.begin()];
       } else {
         entry.tls_ca_file = string;
         std::error_code ec;

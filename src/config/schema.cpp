@@ -815,11 +815,12 @@ const Key<Tenant> kPolicyKeys[] = {
     {.name = "outbound.api_dsn", .type = Type::Bool, .default_value = "false",
      .help = "The same for mail from the HTTP send API (by default its failures are events only).",
      .store = [](Tenant& t, const Parsed& p) { t.outbound.api_dsn = p.flag; }},
-    {.name = "outbound.tls", .type = Type::Enum, .default_value = R"("may")", .choices = kClientTlsNames,
+    {.name = "outbound.tls", .type = Type::Enum, .default_value = R"("may")", .choices = kMxTlsNames,
      .help = "TLS security level towards recipients' mail exchangers: none, may (STARTTLS when offered, "
-             "unverified), encrypt (TLS required) or verify (TLS required, certificate chained and naming the "
-             "exchanger). A destination in mx.destinations_file may require more; a failure defers (4.7.x).",
-     .store = [](Tenant& t, const Parsed& p) { t.outbound.tls = kClientTls[p.choice]; }},
+             "unverified), encrypt (TLS required), verify (TLS required, certificate chained and naming the "
+             "exchanger) or dane (RFC 7672: exchangers with DNSSEC-validated TLSA records are authenticated by "
+             "them, others get may). A destination in mx.destinations_file may require more; a failure defers (4.7.x).",
+     .store = [](Tenant& t, const Parsed& p) { t.outbound.tls = kMxTls[p.choice]; }},
     {.name = "outbound.tls_ca_file", .type = Type::String, .default_value = R"("")",
      .help = "With outbound.tls = \"verify\": PEM file of the CA certificates to trust; \"\" = the system CA store.",
      .store = [](Tenant& t, const Parsed& p) { t.outbound.tls_ca_file = p.text; }},

@@ -88,11 +88,15 @@ std::span<const Key<DkimKey>> dkimKeyKeys();
 // The listeners used when the node file has no [[listener]] at all.
 std::span<const Listener> defaultListeners();
 
-// The TLS security levels of the SMTP client (delivery.tls, bounces.tls, outbound.tls and a
-// destinations file's tls), by name, and what each name means.
+// The TLS security levels of the SMTP client towards a configured next hop (delivery.tls,
+// bounces.tls), by name, and what each name means; MX delivery (outbound.tls and a
+// destinations file's tls) also has "dane", which needs the exchangers' DNS.
 inline constexpr std::array<std::string_view, 4> kClientTlsNames{"none", "may", "encrypt", "verify"};
 inline constexpr std::array<ClientTls, 4> kClientTls{ClientTls::None, ClientTls::May, ClientTls::Encrypt,
                                                      ClientTls::Verify};
+inline constexpr std::array<std::string_view, 5> kMxTlsNames{"none", "may", "encrypt", "verify", "dane"};
+inline constexpr std::array<ClientTls, 5> kMxTls{ClientTls::None, ClientTls::May, ClientTls::Encrypt,
+                                                 ClientTls::Verify, ClientTls::Dane};
 
 inline constexpr std::string_view kListenerSection = "listener";
 inline constexpr std::string_view kDeliveryTarget = "delivery.target";

@@ -1,9 +1,11 @@
 // TLS security levels of the SMTP client and the contexts they need (see
-// include/mxgate/delivery/client_tls.h). RFC 3207, RFC 7435, RFC 6125.
+// include/mxgate/delivery/client_tls.h). RFC 3207, RFC 7435, RFC 6125, RFC 7672 (DANE for SMTP).
 // build() runs on the configuration thread; policies are read on loop threads.
 #include "mxgate/delivery/client_tls.h"
 
 #include <openssl/x509_vfy.h>
+
+#include <algorithm>
 
 namespace mxgate::delivery {
 
@@ -13,6 +15,8 @@ std::string_view name(TlsFailure failure) {
     case TlsFailure::CertificateHostMismatch: return "certificate-host-mismatch";
     case TlsFailure::CertificateExpired: return "certificate-expired";
     case TlsFailure::CertificateNotTrusted: return "certificate-not-trusted";
+    case TlsFailure::TlsaInvalid: return "tlsa-invalid";
+    case TlsFailure::DnssecInvalid: return "dnssec-invalid";
     case TlsFailure::ValidationFailure: return "validation-failure";
     case TlsFailure::Count: break;
   }
@@ -30,23 +34,58 @@ TlsFailure tlsFailureOfVerifyCode(long code) {
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     case X509_V_ERR_CERT_UNTRUSTED: return TlsFailure::CertificateNotTrusted;
+    case X509_V_ERR_DANE_NO_MATCH: return TlsFailure::TlsaInvalid;
     default: return TlsFailure::ValidationFailure;
   }
 }
 
 const char* ClientTlsPolicy::levelName() const {
+  if (dane != nullptr) {
+    return "dane";
+  }
   switch (level) {
     case config::ClientTls::None: return "none";
     case config::ClientTls::May: return "may";
     case config::ClientTls::Encrypt: return "encrypt";
     case config::ClientTls::Verify: return "verify";
+    case config::ClientTls::Dane: return "dane";
   }
   return "?";
 }
 
+bool ClientTlsPolicy::applyTlsa(const dns::Answer& answer, const std::string& next_hop_domain) {
+  if (answer.temporary()) {
+    return false;
+  }
+  if (answer.status != dns::Status::Ok || !answer.authenticated) {
+    return true;  // no TLSA records, or not secure ones: no DANE (RFC 7672 §2.2)
+  }
+  auto authentication = std::make_shared<tls::DaneAuthentication>();
+  for (const dns::Tlsa& record : answer.tlsa) {
+    // Usable: DANE-TA(2) or DANE-EE(3), selector Cert(0) or SPKI(1), matching Full(0),
+    // SHA2-256(1) or SHA2-512(2) (RFC 6698 §7.2-7.4, RFC 7672 §3.1).
+    if (record.usage >= 2 && record.usage <= 3 && record.selector <= 1 && record.matching_type <= 2) {
+      authentication->records.push_back(
+          tls::TlsaRecord{record.usage, record.selector, record.matching_type, record.data});
+    }
+  }
+  if (authentication->records.empty()) {
+    level = std::max(level, config::ClientTls::Encrypt);  // TLSA published, none usable: TLS, no auth
+    return true;
+  }
+  authentication->names = {peer_name};
+  if (!next_hop_domain.empty() && next_hop_domain != peer_name) {
+    authentication->names.push_back(next_hop_domain);
+  }
+  dane = std::move(authentication);
+  context = dane_context;
+  return true;
+}
+
 bool ClientTlsContexts::build(const config::Config& config, std::string& error) {
   unverified_ = tls::Context::client(kMinVersion, error);
-  if (!unverified_) {
+  dane_ = unverified_ ? tls::Context::daneClient(kMinVersion, error) : nullptr;
+  if (!unverified_ || !dane_) {
     return false;
   }
   verifying_.clear();
@@ -95,10 +134,15 @@ ClientTlsPolicy ClientTlsContexts::policyFor(const config::DeliveryTarget& targe
 ClientTlsPolicy ClientTlsContexts::policyFor(config::ClientTls level, const std::string& ca_file) const {
   ClientTlsPolicy policy;
   policy.level = level;
-  if (level == config::ClientTls::Verify) {
+  if (level == config::ClientTls::Dane) {
+    policy.level = config::ClientTls::May;
+    policy.dane_wanted = true;
+    policy.dane_context = dane_;
+  }
+  if (policy.level == config::ClientTls::Verify) {
     const auto it = verifying_.find(ca_file);
     policy.context = it == verifying_.end() ? nullptr : it->second;
-  } else if (level != config::ClientTls::None) {
+  } else if (policy.level != config::ClientTls::None) {
     policy.context = unverified_;
   }
   return policy;
@@ -128,8 +172,13 @@ ClientTlsPolicy MxTlsPolicies::forDestination(const std::string& tenant, std::st
   }
   const ClientTlsPolicy& required = by_destination_.at(entry);
   // The stronger level wins; at equal Verify levels the destination's CA file is the one its
-  // operator knows its exchangers chain to.
-  return own.level > required.level ? own : required;
+  // operator knows its exchangers chain to. DANE applies when either asks for it.
+  ClientTlsPolicy chosen = own.level > required.level ? own : required;
+  if (!chosen.dane_wanted && (own.dane_wanted || required.dane_wanted)) {
+    chosen.dane_wanted = true;
+    chosen.dane_context = own.dane_wanted ? own.dane_context : required.dane_context;
+  }
+  return chosen;
 }
 
 }  // namespace mxgate::delivery

@@ -75,6 +75,7 @@ struct MxResolver::Resolution {
   std::vector<dns::AnswerPtr> v6;  // per host; null until answered (or not asked)
   std::vector<dns::AnswerPtr> v4;
   size_t outstanding = 0;
+  bool mx_secure = false;  // the MX answer (or its denial, for an implicit MX) was validated
 
   void finish(const config::MxSettings& settings) {
     bool temporary = false;
@@ -91,7 +92,8 @@ struct MxResolver::Resolution {
           if (route.hops.size() < settings.max_addresses &&
               std::find(seen.begin(), seen.end(), address) == seen.end()) {
             seen.push_back(address);
-            route.hops.push_back(MxHop{hosts[i].host, address, hosts[i].preference});
+            route.hops.push_back(
+                MxHop{hosts[i].host, address, hosts[i].preference, mx_secure && (*answer)->authenticated});
           }
         }
       }
@@ -133,6 +135,7 @@ void MxResolver::resolve(std::string domain, std::function<void(MxRoute)> done) 
   }
   resolver_.query(domain, dns::RrType::MX, [this, resolution](dns::AnswerPtr answer) {
     MxRoute& route = resolution->route;
+    resolution->mx_secure = answer->authenticated;
     switch (answer->status) {
       case dns::Status::ServFail:
       case dns::Status::Timeout:

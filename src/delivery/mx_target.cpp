@@ -52,6 +52,7 @@ MxTarget::MxTarget(dns::Resolver& resolver, const config::MxSettings& mx, uint32
                    const config::SmtpClientSettings& settings, std::string helo_name, std::vector<io::Loop*> loops,
                    std::shared_ptr<const MxTlsPolicies> tls)
     : mx_(mx),
+      dns_(resolver),
       resolver_(resolver, mx),
       max_connections_(max_connections),
       settings_(settings),
@@ -128,24 +129,67 @@ void MxTarget::tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shar
     delivery->finishPart(part, uniformResult(*delivery->parts[part].job, Outcome::TempFail, "shutting down"));
     return;
   }
-  ClientPool& pool = poolFor(pools, route->hops[hop], tls);
+  const MxHop& next = route->hops[hop];
+  if (!tls.dane_wanted || !next.secure || next.host.empty()) {
+    sendToHop(std::move(delivery), part, std::move(route), hop, tls, tls);
+    return;
+  }
+  // RFC 7672 §2.2: the TLSA records of the exchanger's name, validated, decide its TLS.
+  io::Loop* loop = pools.loop;
+  const std::string owner = "_25._tcp." + next.host;
+  dns_.query(owner, dns::RrType::TLSA, [this, loop, delivery, part, route, hop, tls, owner](dns::AnswerPtr answer) {
+    loop->post([this, delivery, part, route, hop, tls, owner, answer] {
+      ClientTlsPolicy hop_tls = tls;
+      hop_tls.peer_name = route->hops[hop].host;
+      if (!hop_tls.applyTlsa(*answer, route->domain)) {
+        if (tls.counters != nullptr) {
+          tls.counters->failures[static_cast<size_t>(TlsFailure::DnssecInvalid)].fetch_add(1, std::memory_order_relaxed);
+        }
+        Result failed = uniformResult(*delivery->parts[part].job, Outcome::TempFail,
+                                      "4.7.5 TLSA lookup of " + owner + " failed (" +
+                                          (answer->status == dns::Status::Timeout ? "timeout" : "SERVFAIL or bogus") +
+                                          "): DANE cannot be checked, not sent");
+        failed.unreached = true;
+        afterHop(delivery, part, route, hop, tls, std::move(failed));
+        return;
+      }
+      sendToHop(delivery, part, route, hop, tls, std::move(hop_tls));
+    });
+  });
+}
+
+void MxTarget::sendToHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route,
+                         size_t hop, ClientTlsPolicy tls, ClientTlsPolicy hop_tls) {
+  ClientPool& pool = poolFor(*pools_[delivery->loop], route->hops[hop], hop_tls);
   pool.submit(PendingDelivery{delivery->parts[part].job, [this, delivery, part, route, hop, tls](Result result) {
-                                if (result.unreached && hop + 1 < route->hops.size()) {
-                                  log::info(delivery->job->id.str(), "mx_next_address")
-                                      .kv("domain", route->domain)
-                                      .kv("skipped", route->hops[hop].address)
-                                      .kv("error", result.recipients.empty() ? "" : result.recipients[0].reply);
-                                  tryHop(delivery, part, route, hop + 1, tls);
-                                  return;
-                                }
-                                delivery->finishPart(part, result);
+                                afterHop(delivery, part, route, hop, tls, std::move(result));
                               }});
 }
 
+void MxTarget::afterHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route,
+                        size_t hop, ClientTlsPolicy tls, Result result) {
+  if (result.unreached && hop + 1 < route->hops.size()) {
+    log::info(delivery->job->id.str(), "mx_next_address")
+        .kv("domain", route->domain)
+        .kv("skipped", route->hops[hop].address)
+        .kv("error", result.recipients.empty() ? "" : result.recipients[0].reply);
+    tryHop(delivery, part, route, hop + 1, std::move(tls));
+    return;
+  }
+  delivery->finishPart(part, result);
+}
+
 ClientPool& MxTarget::poolFor(LoopPools& pools, const MxHop& hop, const ClientTlsPolicy& tls) {
-  // A connection is shared only by parts with the same level and trust anchors.
-  const std::string key = hop.host + "\n" + hop.address + "\n" + tls.levelName() + "\n" +
-                          std::to_string(reinterpret_cast<uintptr_t>(tls.context.get()));
+  // A connection is shared only by parts with the same level and trust anchors (for DANE: the
+  // same TLSA records).
+  std::string key = hop.host + "\n" + hop.address + "\n" + tls.levelName() + "\n" +
+                    std::to_string(reinterpret_cast<uintptr_t>(tls.context.get()));
+  if (tls.dane != nullptr) {
+    for (const tls::TlsaRecord& record : tls.dane->records) {
+      key += "\n" + std::to_string(record.usage) + std::to_string(record.selector) +
+             std::to_string(record.matching_type) + record.data;
+    }
+  }
   if (auto found = pools.by_hop.find(key); found != pools.by_hop.end()) {
     return *found->second;
   }

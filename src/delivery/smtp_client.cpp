@@ -203,7 +203,7 @@ void ClientConnection::handleStartTlsReply(const smtp::Reply& reply) {
   if (reply.code == 220) {
     state_ = State::Handshake;
     armTimer(pool_.settings().command_timeout);
-    stream_.startTls(tls_.context, tls::Session::Role::Client, tls_.peer_name);
+    stream_.startTls(tls_.context, tls::Session::Role::Client, tls_.peer_name, tls_.dane.get());
     if (const std::string& error = stream_.tlsSession()->lastError(); !error.empty()) {
       tlsFailed(error);
     }
@@ -237,7 +237,8 @@ void ClientConnection::onCapabilities(const smtp::Reply& reply) {
 void ClientConnection::onStreamTlsReady() {
   if (tls_.counters != nullptr) {
     const tls::Session* session = stream_.tlsSession();
-    (session != nullptr && session->verified() ? tls_.counters->verified : tls_.counters->unverified)
+    const std::string_view by = session != nullptr ? session->verifiedBy() : "none";
+    (by == "dane" ? tls_.counters->dane : by == "pkix" ? tls_.counters->verified : tls_.counters->unverified)
         .fetch_add(1, std::memory_order_relaxed);
   }
   state_ = State::Ehlo;
@@ -256,7 +257,9 @@ void ClientConnection::tlsFailed(const std::string& why) {
     error += reason.starts_with("tls: ") ? reason.substr(5) : reason;
     countTlsFailure(TlsFailure::ValidationFailure);
   } else {
-    error += "certificate verify failed: " + verify + " (name checked: " + tls_.peer_name + ")";
+    error += "certificate verify failed: " + verify +
+             (tls_.dane ? " (DANE: TLSA records of _25._tcp." + tls_.peer_name + ")"
+                        : " (name checked: " + tls_.peer_name + ")");
     countTlsFailure(tlsFailureOfVerifyCode(session->verifyCode()));
   }
   if (tls_.plaintextFallback() && current_.done) {
@@ -500,7 +503,7 @@ void ClientConnection::notePeer(RecipientResult& result) const {
   if (const tls::Session* session = stream_.tlsActive() ? stream_.tlsSession() : nullptr) {
     result.tls_version = session->version();
     result.tls_cipher = session->cipher();
-    result.tls_verified = session->verified();
+    result.tls_verified_by = session->verifiedBy();
   }
 }
 

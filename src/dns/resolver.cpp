@@ -45,6 +45,7 @@ namespace {
 
 constexpr int kClassIn = 1;
 constexpr int kEdnsPayload = 1232;  // the DNS Flag Day 2020 size: no IP fragmentation
+constexpr unsigned char kFlagAdLow = 0x20;  // AD in the header's fourth octet (RA Z AD CD RCODE)
 constexpr size_t kMaxNameLength = 253;
 constexpr size_t kMaxLabelLength = 63;
 constexpr uint16_t kDefaultPort = 53;
@@ -142,7 +143,7 @@ bool validName(std::string_view name) {
   return label > 0;
 }
 
-// ares_query reads "\x" as a literal x; a backslash in a name must therefore be doubled.
+// ares_create_query reads "\x" as a literal x; a backslash in a name must therefore be doubled.
 std::string escapeForAres(std::string_view name) {
   std::string out;
   out.reserve(name.size());
@@ -344,9 +345,23 @@ void Resolver::Impl::lookup(detail::QueryKey key, Callback callback) {
     return;
   }
   sent_.fetch_add(1, std::memory_order_relaxed);
-  // c-ares owns the request until onAnswer, which may run before ares_query returns.
+  // The query as ares_query would build it (recursion desired, EDNS0 with our payload size),
+  // plus the AD bit (RFC 6840 §5.7) so that a validating resolver says whether it validated the
+  // answer; ares_send gives it a fresh id. c-ares owns the request until onAnswer, which may run
+  // before ares_send returns.
+  unsigned char* packet = nullptr;
+  int length = 0;
+  if (ares_create_query(escapeForAres(key.name).c_str(), kClassIn, static_cast<int>(key.type), 0, 1, &packet,
+                        &length, kEdnsPayload) != ARES_SUCCESS ||
+      length < 4) {
+    ares_free_string(packet);
+    complete(key, ARES_EBADNAME, nullptr, 0);
+    return;
+  }
+  packet[3] |= kFlagAdLow;
   auto* request = new Request{this, key};
-  ares_query(channel_, escapeForAres(key.name).c_str(), kClassIn, static_cast<int>(key.type), &Impl::onAnswer, request);
+  ares_send(channel_, packet, length, &Impl::onAnswer, request);
+  ares_free_string(packet);
   rearmTimer();
 }
 

@@ -2,7 +2,8 @@
 // (compression: a pointer must point to a prior occurrence, so every jump goes strictly
 // backwards and a pointer loop cannot exist), RFC 1035 §2.3.4 (labels ≤ 63, names ≤ 255
 // octets), RFC 2181 §8 (a TTL with the top bit set counts as 0) and §10.1 (CNAME chains within
-// one response), RFC 2308 §5 (negative answers live min(SOA TTL, SOA MINIMUM)). Every read is
+// one response), RFC 2308 §5 (negative answers live min(SOA TTL, SOA MINIMUM)), RFC 6698 §2.1
+// (TLSA) and the AD bit (RFC 4035 §3.2.3). Every read is
 // bounds-checked and anything malformed, truncated or mismatched is ServFail.
 // Pure functions; any thread.
 #include "response_parser.h"
@@ -28,6 +29,7 @@ constexpr size_t kSoaFixedTail = 20;  // SERIAL REFRESH RETRY EXPIRE MINIMUM
 constexpr uint16_t kClassIn = 1;
 constexpr uint16_t kRcodeNoError = 0;
 constexpr uint16_t kRcodeNxDomain = 3;
+constexpr uint16_t kFlagAd = 0x0020;  // RFC 4035 §3.2.3, RFC 6840 §5.7
 constexpr uint32_t kMaxTtl = 0x7FFFFFFF;  // RFC 2181 §8
 
 struct Record {
@@ -213,6 +215,21 @@ bool decodeSoa(const Reader& reader, const Record& record, std::string& mname, u
   return reader.u32(pos, minimum);
 }
 
+// RFC 6698 §2.1: three octets, then at least one octet of certificate association data.
+bool decodeTlsa(const Reader& reader, const Record& record, Tlsa& out) {
+  if (record.rdlength < 4) {
+    return false;
+  }
+  out.usage = reader.byte(record.rdata);
+  out.selector = reader.byte(record.rdata + 1);
+  out.matching_type = reader.byte(record.rdata + 2);
+  out.data.reserve(record.rdlength - 3);
+  for (size_t i = 3; i < record.rdlength; ++i) {
+    out.data.push_back(static_cast<char>(reader.byte(record.rdata + i)));
+  }
+  return true;
+}
+
 bool decodeRecord(const Reader& reader, const Record& record, RrType type, Answer& answer) {
   std::string text;
   switch (type) {
@@ -244,6 +261,14 @@ bool decodeRecord(const Reader& reader, const Record& record, RrType type, Answe
       }
       answer.names.push_back(std::move(text));
       return true;
+    case RrType::TLSA: {
+      Tlsa tlsa;
+      if (!decodeTlsa(reader, record, tlsa)) {
+        return false;
+      }
+      answer.tlsa.push_back(std::move(tlsa));
+      return true;
+    }
     case RrType::SOA: {
       uint32_t minimum = 0;
       if (!decodeSoa(reader, record, text, minimum)) {
@@ -361,13 +386,14 @@ ParsedResponse parseResponseDetailed(std::string_view packet, std::string_view n
     current = std::move(target);
   }
 
-  if (rcode == kRcodeNxDomain) {
-    return negative(reader, authority, Status::NxDomain);
-  }
-  if (matches.empty()) {
-    return negative(reader, authority, Status::NoData);
+  const bool authenticated = (flags & kFlagAd) != 0;
+  if (rcode == kRcodeNxDomain || matches.empty()) {
+    ParsedResponse parsed = negative(reader, authority, rcode == kRcodeNxDomain ? Status::NxDomain : Status::NoData);
+    parsed.answer.authenticated = authenticated && parsed.answer.status != Status::ServFail;
+    return parsed;
   }
   ParsedResponse parsed;
+  parsed.answer.authenticated = authenticated;
   parsed.answer.status = Status::Ok;
   for (const Record* record : matches) {
     if (!decodeRecord(reader, *record, type, parsed.answer)) {

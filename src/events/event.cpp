@@ -89,7 +89,7 @@ Event make(std::string_view type, std::string_view tenant, uint64_t at_us, const
   if (!fields.tls_version.empty()) {
     data["tls"] = {{"version", fields.tls_version},
                    {"cipher", fields.tls_cipher},
-                   {"verified_by", fields.tls_verified ? "pkix" : "none"}};
+                   {"verified_by", fields.tls_verified_by.empty() ? "none" : fields.tls_verified_by}};
   }
   if (fields.outbound) {
     data["tags"] = fields.tags;

@@ -245,9 +245,9 @@ void Stream::onWritten(uv_write_t* raw, int status) {
   }
 }
 
-void Stream::startTls(std::shared_ptr<tls::Context> context, tls::Session::Role role,
-                      std::string_view sni) {
-  tls_ = std::make_unique<tls::Session>(std::move(context), role, sni);
+void Stream::startTls(std::shared_ptr<tls::Context> context, tls::Session::Role role, std::string_view sni,
+                      const tls::DaneAuthentication* dane) {
+  tls_ = std::make_unique<tls::Session>(std::move(context), role, sni, dane);
   if (role == tls::Session::Role::Client) {
     tls_->startHandshake();
     flushTls();

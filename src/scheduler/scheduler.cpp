@@ -787,7 +787,7 @@ void Scheduler::addRecipientEvent(Job& job, const spool::MessageRecord& record, 
   fields.remote_ip = peer.remote_ip;
   fields.tls_version = peer.tls_version;
   fields.tls_cipher = peer.tls_cipher;
-  fields.tls_verified = peer.tls_verified;
+  fields.tls_verified_by = peer.tls_verified_by;
   fields.next_attempt_us = next_attempt_us;
   fields.outbound = record.outbound();
   fields.tags = record.tags;
@@ -842,7 +842,7 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
     if (!outcome.tls_version.empty()) {
       line.kv("tls", outcome.tls_version)
           .kv("cipher", outcome.tls_cipher)
-          .kv("verified_by", outcome.tls_verified ? "pkix" : "none");
+          .kv("verified_by", outcome.tls_verified_by);
     }
     std::optional<bounce::Classification> classified;
     if (outcome.outcome != delivery::Outcome::Delivered && job->config && job->config->bounce_rules) {

@@ -1,7 +1,8 @@
 // One TLS connection over a pair of OpenSSL memory BIOs, independent of the transport:
 // ciphertext goes in through feed(), ciphertext to send comes out of takeOutgoing().
 // Used for STARTTLS (RFC 3207) and implicit TLS (RFC 8314) on both sides; the client sends
-// SNI (RFC 6066 §3, host names only, never IP literals) and checks the host name (RFC 6125).
+// SNI (RFC 6066 §3, host names only, never IP literals) and checks the host name (RFC 6125), or
+// authenticates the server by TLSA records (DANE, RFC 7672 §3).
 // A Session runs on its connection's loop thread only; every call first clears the thread's
 // OpenSSL error queue so that stale errors from other sessions cannot leak in.
 #include <arpa/inet.h>
@@ -35,7 +36,7 @@ bool isIpLiteral(const std::string& host) {
 
 }  // namespace
 
-Session::Session(std::shared_ptr<Context> context, Role role, std::string_view sni)
+Session::Session(std::shared_ptr<Context> context, Role role, std::string_view sni, const DaneAuthentication* dane)
     : context_(std::move(context)) {
   ERR_clear_error();
   ssl_ = SSL_new(context_->raw());
@@ -77,6 +78,45 @@ Session::Session(std::shared_ptr<Context> context, Role role, std::string_view s
       drainErrors();
     }
   }
+  if (dane != nullptr) {
+    enableDane(*dane);
+  }
+}
+
+// OpenSSL's DANE verification (SSL_CTX_dane_enable(3)): the base domain and the names a
+// DANE-TA chain may carry, no name checks for DANE-EE (as RFC 7672 §3.1.1 wants for SMTP),
+// and the records; only with at least one usable record does the handshake verify the peer.
+void Session::enableDane(const DaneAuthentication& dane) {
+  if (dane.names.empty() || SSL_dane_enable(ssl_, dane.names.front().c_str()) <= 0) {
+    drainErrors();
+    return;
+  }
+  SSL_dane_set_flags(ssl_, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+  SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  for (size_t i = 1; i < dane.names.size(); ++i) {
+    if (SSL_add1_host(ssl_, dane.names[i].c_str()) != 1) {
+      drainErrors();
+      return;
+    }
+  }
+  int usable = 0;
+  for (const TlsaRecord& record : dane.records) {
+    if (record.usage < 2) {
+      continue;  // PKIX-TA(0) and PKIX-EE(1) are not for SMTP (RFC 7672 §3.1.3)
+    }
+    const int added = SSL_dane_tlsa_add(ssl_, record.usage, record.selector, record.matching_type,
+                                        reinterpret_cast<const unsigned char*>(record.data.data()), record.data.size());
+    if (added < 0) {
+      drainErrors();
+      return;
+    }
+    usable += added > 0 ? 1 : 0;
+  }
+  if (usable == 0) {
+    error_ = "tls: none of the TLSA records is usable";
+    return;
+  }
+  SSL_set_verify(ssl_, SSL_VERIFY_PEER, nullptr);
 }
 
 Session::~Session() { SSL_free(ssl_); }
@@ -213,6 +253,13 @@ long Session::verifyCode() const {
 
 bool Session::verified() const {
   return handshakeDone() && (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) != 0 && verifyCode() == X509_V_OK;
+}
+
+std::string_view Session::verifiedBy() const {
+  if (!verified()) {
+    return "none";
+  }
+  return SSL_get0_dane_authority(ssl_, nullptr, nullptr) >= 0 ? "dane" : "pkix";
 }
 
 std::string Session::version() const {

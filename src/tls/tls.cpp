@@ -129,6 +129,19 @@ std::shared_ptr<Context> Context::verifyingClient(int min_version, const std::st
   return std::shared_ptr<Context>(new Context(ctx.release()));
 }
 
+std::shared_ptr<Context> Context::daneClient(int min_version, std::string& error) {
+  CtxPtr ctx = newContext(TLS_client_method(), min_version, error);
+  if (!ctx) {
+    return nullptr;
+  }
+  if (SSL_CTX_dane_enable(ctx.get()) <= 0) {
+    error = "tls: cannot enable DANE: " + detail::takeErrors("unknown error");
+    return nullptr;
+  }
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  return std::shared_ptr<Context>(new Context(ctx.release()));
+}
+
 Context::~Context() { SSL_CTX_free(ctx_); }
 
 }  // namespace mxgate::tls

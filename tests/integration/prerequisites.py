@@ -32,6 +32,12 @@ COMMANDS = [
     ("smtp-sink", "postfix", "the SMTP sink in the tests and benchmarks"),
     ("openssl", "openssl", "test certificates"),
     ("ps", "procps", "process checks"),
+    ("nsd", "nsd", "the DNSSEC-signed test zone's server (DANE tests)"),
+    ("unbound", "unbound", "the validating resolver of the DANE tests"),
+    ("unbound-control", "unbound", "flushing the validating resolver's cache"),
+    ("ldns-signzone", "ldnsutils", "signing the DANE tests' zone"),
+    ("ldns-keygen", "ldnsutils", "the DANE tests' zone keys"),
+    ("drill", "ldnsutils", "checking the signed zone's answers"),
 ]
 
 # (path, Debian package, what needs it)

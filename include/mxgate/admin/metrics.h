@@ -71,7 +71,8 @@ struct MetricsSnapshot {
   bool scan_enabled = false;
   scan::ScannerStats scan;
   std::vector<std::pair<std::string, uint64_t>> webhook_attempts;  // by result
-  uint64_t mx_tls_verified = 0;    // TLS sessions with mail exchangers, certificate verified
+  uint64_t mx_tls_dane = 0;        // TLS sessions with mail exchangers, authenticated by a TLSA record
+  uint64_t mx_tls_verified = 0;    // ... certificate chain and name verified (pkix)
   uint64_t mx_tls_unverified = 0;  // ... not verified (levels may and encrypt)
   std::vector<std::pair<std::string, uint64_t>> mx_tls_failures;  // by RFC 8460 result type
   std::vector<std::pair<std::string, uint64_t>> api_requests;  // HTTP send API answers by result; empty: no API

@@ -34,7 +34,7 @@ enum class LinkMode { Off, SafeLinks, On };
 // None never sends STARTTLS; May uses it when offered, unverified, and retries in plaintext
 // when the handshake fails (RFC 7435); Encrypt requires TLS, unverified; Verify requires TLS
 // with a certificate chain that verifies and names the next hop (RFC 6125).
-enum class ClientTls { None, May, Encrypt, Verify };
+enum class ClientTls { None, May, Encrypt, Verify, Dane };  // Dane: MX delivery only (RFC 7672)
 enum class RecipientCheck { Any, List, Verify };
 enum class CheckAction { Reject, Quarantine, Tag, Accept };
 enum class ScanFailure { Closed, Open };

@@ -1,9 +1,11 @@
 // TLS security levels of mxgate's SMTP client, like Postfix's smtp_tls_security_level: what a
 // connection to a next hop does about STARTTLS (RFC 3207) and the server's certificate
-// (none, may = opportunistic per RFC 7435, encrypt, verify = chain and name per RFC 6125).
+// (none, may = opportunistic per RFC 7435, encrypt, verify = chain and name per RFC 6125,
+// dane = RFC 7672 for MX delivery: exchangers whose DNSSEC-validated TLSA records are usable
+// are authenticated by them, the others get the level that applies without DANE).
 // ClientTlsContexts builds the OpenSSL client contexts a configuration needs, one per distinct
-// verification setting: one that accepts any certificate (may, encrypt) and one verifying
-// context per CA file ("" = the system store). Built on the configuration thread (start,
+// verification setting: one that accepts any certificate (may, encrypt), one verifying context
+// per CA file ("" = the system store) and one for DANE. Built on the configuration thread (start,
 // reload, `mxgate check`); the policies it hands out are then read on loop threads.
 // MxTlsPolicies answers, for MX delivery, which level a tenant's mail to a recipient domain
 // gets: the stronger of the tenant's outbound.tls and the domain's mx.destinations_file entry.
@@ -17,18 +19,22 @@
 #include <string_view>
 
 #include "mxgate/config/config.h"
+#include "mxgate/dns/resolver.h"
 #include "mxgate/tls/tls.h"
 
 namespace mxgate::delivery {
 
 // Why TLS with a mail exchanger failed, in RFC 8460 §4.3 result types (the names TLS-RPT
 // reports use): not offered or refused, a certificate naming another host, expired, not
-// chained to a trusted anchor, or any other handshake failure.
+// chained to a trusted anchor, no TLSA record matching (DANE), a TLSA lookup that failed or
+// did not validate, or any other handshake failure.
 enum class TlsFailure : size_t {
   StartTlsNotSupported,
   CertificateHostMismatch,
   CertificateExpired,
   CertificateNotTrusted,
+  TlsaInvalid,
+  DnssecInvalid,
   ValidationFailure,
   Count
 };
@@ -39,6 +45,7 @@ TlsFailure tlsFailureOfVerifyCode(long code);
 // TLS outcomes of MX delivery, for the metrics: sessions set up (verified or not) and
 // failures by type. Shared by every mx target's connections; any thread.
 struct TlsCounters {
+  std::atomic<uint64_t> dane{0};
   std::atomic<uint64_t> verified{0};
   std::atomic<uint64_t> unverified{0};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(TlsFailure::Count)> failures{};
@@ -46,19 +53,34 @@ struct TlsCounters {
 
 // What one SMTP client connection does about TLS.
 struct ClientTlsPolicy {
+  // None, May, Encrypt or Verify: what applies when DANE does not (never Dane itself).
   config::ClientTls level = config::ClientTls::None;
   std::shared_ptr<tls::Context> context;  // null for level None
   std::string peer_name;  // sent as SNI; with Verify, the name the certificate must carry
   TlsCounters* counters = nullptr;  // where outcomes are counted (mx delivery), or nullptr
+  // Level dane was asked for: the TLSA records of exchangers reached through DNSSEC-validated
+  // answers are looked up (MxTarget), and dane_context is what usable ones are checked with.
+  bool dane_wanted = false;
+  std::shared_ptr<tls::Context> dane_context;
+  // Usable TLSA records of this exchanger: TLS is required and the server is authenticated by
+  // them (context is then dane_context).
+  std::shared_ptr<const tls::DaneAuthentication> dane;
 
   // STARTTLS is sent when the peer offers it.
   bool usesStartTls() const { return level != config::ClientTls::None && context != nullptr; }
-  // Encrypt and Verify: nothing is sent to a peer without TLS.
-  bool requiresTls() const { return level == config::ClientTls::Encrypt || level == config::ClientTls::Verify; }
+  // Encrypt, Verify and DANE: nothing is sent to a peer without TLS.
+  bool requiresTls() const {
+    return dane != nullptr || level == config::ClientTls::Encrypt || level == config::ClientTls::Verify;
+  }
   // May: a failed handshake is retried once on a new plaintext connection (as Postfix does).
-  bool plaintextFallback() const { return level == config::ClientTls::May; }
-  // Names the level in logs and errors: "none", "may", "encrypt", "verify".
+  bool plaintextFallback() const { return dane == nullptr && level == config::ClientTls::May; }
+  // Names the level in logs and errors: "none", "may", "encrypt", "verify", "dane".
   const char* levelName() const;
+  // Applies the TLSA answer of this exchanger's _25._tcp name (RFC 7672 §2.2): validated usable
+  // records authenticate it; validated records none of which is usable still require TLS
+  // (encrypt); no records, or an answer that was not validated, change nothing. False when the
+  // answer is a failure (SERVFAIL, bogus, timeout), which must defer, never mean "no TLSA".
+  bool applyTlsa(const dns::Answer& answer, const std::string& next_hop_domain);
 };
 
 class ClientTlsContexts {
@@ -71,13 +93,15 @@ class ClientTlsContexts {
   // The policy for a next hop of the configuration given to build(). A verify level whose
   // CA file was not built gets no context, so its connections fail instead of going unverified.
   ClientTlsPolicy policyFor(const config::DeliveryTarget& target) const;
-  // The same for a level and CA file (MX delivery); peer_name is left empty.
+  // The same for a level and CA file (MX delivery); peer_name is left empty. Dane gives level
+  // May with dane_wanted.
   ClientTlsPolicy policyFor(config::ClientTls level, const std::string& ca_file) const;
 
  private:
   bool addVerifying(const std::string& ca_file, const std::string& where, std::string& error);
 
   std::shared_ptr<tls::Context> unverified_;
+  std::shared_ptr<tls::Context> dane_;
   std::map<std::string, std::shared_ptr<tls::Context>> verifying_;  // by CA file
 };
 
@@ -91,7 +115,8 @@ class MxTlsPolicies {
   MxTlsPolicies& operator=(const MxTlsPolicies&) = delete;
 
   // What the mail of tenant ("" or an unknown id: the level "may") to domain's exchangers
-  // requires; peer_name is left for the exchanger's name. Called on loop threads.
+  // requires: the stronger level of the two, and DANE when either asks for it; peer_name is
+  // left for the exchanger's name. Called on loop threads.
   ClientTlsPolicy forDestination(const std::string& tenant, std::string_view domain) const;
 
  private:

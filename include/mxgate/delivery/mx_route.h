@@ -6,6 +6,9 @@
 // with no implicit-MX fallback. A domain that does not exist fails permanently (5.1.2); a
 // lookup that times out or fails fails temporarily (4.4.3) and is never read as "no MX".
 // Address literals (RFC 5321 §4.1.3: "[192.0.2.1]", "[IPv6:2001:db8::1]") need no lookup.
+// Each address says whether it was reached through DNSSEC-validated answers only (the MX
+// RRset, or its validated absence, and the address records): the condition for looking up the
+// exchanger's TLSA records (RFC 7672 §2.2.1).
 //
 // MxResolver::resolve() is thread-safe; its callback runs on the resolver's loop thread and
 // must not block. The lookups of one resolution live on that thread only. An MxResolver
@@ -30,6 +33,7 @@ struct MxHop {
   std::string host;     // the MX host name (the TLS reference name); "" for an address literal
   std::string address;  // numeric IPv4 or IPv6
   uint16_t preference = 0;
+  bool secure = false;  // the MX answer and this address's answer were both DNSSEC-validated
 
   bool operator==(const MxHop&) const = default;
 };

@@ -11,6 +11,10 @@
 // and, under verify, the name its certificate must carry. A TLS failure under encrypt or
 // verify makes the exchanger unreached (the next one is tried) and never falls back to
 // plaintext; when every exchanger fails that way the part is deferred with a 4.7.x text.
+// Under dane (RFC 7672) an exchanger reached through validated DNS answers first has its
+// TLSA records looked up (_25._tcp.<exchanger>, through the shared resolver): usable ones
+// authenticate it, and a lookup that fails or does not validate makes it unreached (4.7.5,
+// counted as dnssec-invalid), never "no TLSA".
 //
 // deliver() and setTls() are thread-safe: a job runs on one worker loop (round robin), its
 // route is resolved on the resolver's thread and handed back to that loop.
@@ -56,9 +60,16 @@ class MxTarget : public Target {
   void deliverDomain(std::shared_ptr<Delivery> delivery, size_t part, MxRoute route);
   void tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route, size_t hop,
               ClientTlsPolicy tls);
+  // Delivers the part to the hop with the hop's own TLS policy (after its TLSA lookup).
+  void sendToHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route, size_t hop,
+                 ClientTlsPolicy tls, ClientTlsPolicy hop_tls);
+  // After a hop's outcome: the next hop when this one was unreached, else the part's result.
+  void afterHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route, size_t hop,
+                ClientTlsPolicy tls, Result result);
   ClientPool& poolFor(LoopPools& pools, const MxHop& hop, const ClientTlsPolicy& tls);
 
   config::MxSettings mx_;
+  dns::Resolver& dns_;
   MxResolver resolver_;
   uint32_t max_connections_;
   config::SmtpClientSettings settings_;

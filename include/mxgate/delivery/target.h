@@ -58,7 +58,8 @@ struct RecipientResult {
   std::string remote_ip = {};
   std::string tls_version = {};
   std::string tls_cipher = {};
-  bool tls_verified = false;  // the certificate chain and the peer's name were verified (pkix)
+  // How the peer was authenticated: "dane" (a TLSA record matched), "pkix" (chain and name), "none".
+  std::string tls_verified_by = "none";
 };
 
 struct Result {

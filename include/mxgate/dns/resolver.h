@@ -1,6 +1,9 @@
-// The DNS resolver shared by everything in mxgate (SPF, DKIM keys, DMARC records, later MX
-// and TLSA): c-ares for the transport on its own libuv loop ("dns"), our own parser for the
-// answers (RFC 1035 §4, RFC 2308 negative caching, CNAME chains inside one response), a TTL
+// The DNS resolver shared by everything in mxgate (SPF, DKIM keys, DMARC records, MX and TLSA
+// records): c-ares for the transport on its own libuv loop ("dns"), our own parser for the
+// answers (RFC 1035 §4, RFC 2308 negative caching, CNAME chains inside one response, TLSA per
+// RFC 6698 §2.1), the DNSSEC state of each answer (every query sets the AD bit, RFC 6840 §5.7,
+// so a validating resolver reports whether it validated the answer; only a resolver on
+// loopback should be trusted for it, as RFC 7672 §1.3 and Postfix say), a TTL
 // cache with negative entries, in-flight deduplication (one query per name and type however
 // many ask), a configurable server list (tests point it at 127.0.0.1), and a blocking bridge
 // for lane threads that must answer synchronous library callbacks (libopendkim key lookups).
@@ -23,7 +26,7 @@ class Loop;
 
 namespace mxgate::dns {
 
-enum class RrType : uint16_t { A = 1, CNAME = 5, SOA = 6, PTR = 12, MX = 15, TXT = 16, AAAA = 28 };
+enum class RrType : uint16_t { A = 1, CNAME = 5, SOA = 6, PTR = 12, MX = 15, TXT = 16, AAAA = 28, TLSA = 52 };
 
 enum class Status {
   Ok,        // at least one record of the asked type (after following CNAMEs)
@@ -40,6 +43,16 @@ struct MxHost {
   bool operator==(const MxHost&) const = default;
 };
 
+// One TLSA record (RFC 6698 §2.1): certificate usage, selector, matching type, association data.
+struct Tlsa {
+  uint8_t usage = 0;
+  uint8_t selector = 0;
+  uint8_t matching_type = 0;
+  std::string data;  // binary
+
+  bool operator==(const Tlsa&) const = default;
+};
+
 struct Answer {
   Status status = Status::ServFail;
   uint32_t ttl = 0;                    // seconds the answer may be cached (negative: SOA minimum)
@@ -47,6 +60,10 @@ struct Answer {
   std::vector<std::string> addresses;  // A / AAAA: numeric text form ("192.0.2.1", "2001:db8::1")
   std::vector<MxHost> mx;              // MX, in the order received
   std::vector<std::string> names;      // PTR (and the CNAME target for CNAME queries), no trailing dot
+  std::vector<Tlsa> tlsa;              // TLSA
+  // The response had the AD bit: the resolver validated it with DNSSEC (RFC 4035 §3.2.3), a
+  // positive answer and a denial of existence alike.
+  bool authenticated = false;
 
   // SERVFAIL or timeout: the caller must not treat this as an answer (SPF/DKIM temperror).
   bool temporary() const { return status == Status::ServFail || status == Status::Timeout; }

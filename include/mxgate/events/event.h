@@ -32,7 +32,7 @@ struct Fields {
   std::string remote_ip;
   std::string tls_version;       // "" = plaintext (left out)
   std::string tls_cipher;
-  bool tls_verified = false;     // tls.verified_by: "pkix" or "none"
+  std::string tls_verified_by;   // tls.verified_by: "dane", "pkix" or "none"
   // An authenticated tenant's own message: its events carry "tags" and "metadata" (even empty).
   bool outbound = false;
   std::vector<std::string> tags;

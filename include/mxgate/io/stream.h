@@ -58,9 +58,10 @@ class Stream {
   size_t pendingOutput() const { return pending_output_; }
 
   // Switches the connection to TLS. Bytes written before this call went out in plaintext;
-  // everything read after it is ciphertext. A client sends its ClientHello immediately.
+  // everything read after it is ciphertext. A client sends its ClientHello immediately
+  // (authenticating the server by dane's TLSA records when given, see tls::Session).
   void startTls(std::shared_ptr<tls::Context> context, tls::Session::Role role,
-                std::string_view sni = {});
+                std::string_view sni = {}, const tls::DaneAuthentication* dane = nullptr);
   bool tlsActive() const { return tls_ != nullptr; }
   const tls::Session* tlsSession() const { return tls_.get(); }
 

@@ -7,9 +7,11 @@
 // every call.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
@@ -30,6 +32,9 @@ class Context {
   // ("" = the system's CA store); each Session also checks the server name it was given
   // (RFC 6125). Null and error set when the CA certificates cannot be loaded.
   static std::shared_ptr<Context> verifyingClient(int min_version, const std::string& ca_file, std::string& error);
+  // Client context for DANE (RFC 7672): no trust store; sessions given TLSA records verify the
+  // server by them, sessions without are unauthenticated like client().
+  static std::shared_ptr<Context> daneClient(int min_version, std::string& error);
 
   ~Context();
   Context(const Context&) = delete;
@@ -46,13 +51,32 @@ class Context {
 bool ensureSelfSigned(const std::string& cert_file, const std::string& key_file,
                       const std::string& hostname, std::string& error);
 
+// One TLSA record (RFC 6698 §2.1) as DANE matches it: usage, selector, matching type, binary data.
+struct TlsaRecord {
+  uint8_t usage = 0;
+  uint8_t selector = 0;
+  uint8_t matching_type = 0;
+  std::string data;
+};
+
+// DANE authentication of a client session (RFC 7672 §3): the server is authenticated by its
+// usable TLSA records, DANE-TA(2) and DANE-EE(3) (usages 0 and 1 are ignored). A DANE-EE match
+// needs no name or expiry check (§3.1.1); a chain to a DANE-TA anchor must name one of names
+// (§3.2.3: the TLSA base domain, i.e. the MX host, first, then e.g. the next-hop domain).
+struct DaneAuthentication {
+  std::vector<TlsaRecord> records;
+  std::vector<std::string> names;
+};
+
 class Session {
  public:
   enum class Role { Server, Client };
   enum class Status { Ok, Closed, Error };
 
-  // sni: the server name a client sends (ignored for servers).
-  Session(std::shared_ptr<Context> context, Role role, std::string_view sni = {});
+  // sni: the server name a client sends (ignored for servers). dane: a client on a
+  // Context::daneClient() context authenticates the server by these TLSA records.
+  Session(std::shared_ptr<Context> context, Role role, std::string_view sni = {},
+          const DaneAuthentication* dane = nullptr);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -79,11 +103,15 @@ class Session {
   std::string verifyError() const;
   // The same as OpenSSL's X509_V_* code; X509_V_OK (0) when it passed or is not verified.
   long verifyCode() const;
-  // A verifying client whose handshake completed: the server's certificate chain and name passed.
+  // A verifying client whose handshake completed: the server's certificate chain and name
+  // passed (PKIX), or a TLSA record matched (DANE).
   bool verified() const;
+  // How the server was authenticated: "dane" (a TLSA record matched), "pkix", or "none".
+  std::string_view verifiedBy() const;
 
  private:
   void drainErrors();
+  void enableDane(const DaneAuthentication& dane);
   std::shared_ptr<Context> context_;
   SSL* ssl_ = nullptr;
   std::string error_;

@@ -1,9 +1,10 @@
 // libFuzzer target for the DNS response parser (RFC 1035 §4.1, §4.1.4 compression; RFC 2181;
-// RFC 2308): the first byte picks the asked type, the rest is the packet. The packet is parsed
+// RFC 2308; RFC 6698 TLSA; the AD bit): the first byte picks the asked type, the rest is the packet. The packet is parsed
 // for a fixed name and for the name in its own question (read here without compression), so
 // inputs get past the question check into the answer, authority and additional sections.
 // Invariants, checked with __builtin_trap(): records only with Ok, and then only of the asked
-// type; names lower-case and at most 253 characters; addresses valid; TTLs at most 2^31 − 1.
+// type; names lower-case and at most 253 characters; addresses valid; TLSA data never empty;
+// a failure never authenticated; TTLs at most 2^31 − 1.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -20,7 +21,8 @@ using mxgate::dns::Answer;
 using mxgate::dns::RrType;
 using mxgate::dns::Status;
 
-constexpr RrType kTypes[] = {RrType::A, RrType::CNAME, RrType::SOA, RrType::PTR, RrType::MX, RrType::TXT, RrType::AAAA};
+constexpr RrType kTypes[] = {RrType::A,  RrType::CNAME, RrType::SOA,  RrType::PTR,
+                             RrType::MX, RrType::TXT,   RrType::AAAA, RrType::TLSA};
 constexpr size_t kHeaderSize = 12;
 
 // The question name as plain labels from offset 12; "" when it is compressed or malformed.
@@ -56,7 +58,11 @@ void checkName(const std::string& name) {
 }
 
 void check(const Answer& answer, RrType type) {
-  const size_t records = answer.addresses.size() + answer.texts.size() + answer.mx.size() + answer.names.size();
+  const size_t records =
+      answer.addresses.size() + answer.texts.size() + answer.mx.size() + answer.names.size() + answer.tlsa.size();
+  if (answer.temporary() && answer.authenticated) {
+    __builtin_trap();
+  }
   if (answer.ttl > 0x7FFFFFFFu) {
     __builtin_trap();
   }
@@ -85,6 +91,14 @@ void check(const Answer& answer, RrType type) {
       of_type = answer.mx.size();
       for (const auto& host : answer.mx) {
         checkName(host.host);
+      }
+      break;
+    case RrType::TLSA:
+      of_type = answer.tlsa.size();
+      for (const auto& record : answer.tlsa) {
+        if (record.data.empty()) {
+          __builtin_trap();
+        }
       }
       break;
     case RrType::PTR:

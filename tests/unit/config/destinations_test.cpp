@@ -37,10 +37,12 @@ BOOST_AUTO_TEST_CASE(entries_are_read_with_their_lines_and_found_by_domain) {
   const auto errors = parse(
       "[[destination]]\ndomain = \"Partner.Example\"\ntls = \"verify\"\n\n"
       "[[destination]]\ndomain = \".example\"\ntls = \"encrypt\"\n\n"
-      "[[destination]]\ndomain = \".sub.example\"\ntls = \"none\"\n",
+      "[[destination]]\ndomain = \".sub.example\"\ntls = \"none\"\n\n"
+      "[[destination]]\ndomain = \"signed.example\"\ntls = \"dane\"\n",
       destinations);
   BOOST_TEST_REQUIRE(errors.empty());
-  BOOST_TEST_REQUIRE(destinations.entries.size() == 3u);
+  BOOST_TEST_REQUIRE(destinations.entries.size() == 4u);
+  BOOST_TEST((destinations.entries[3].tls == ClientTls::Dane));
   BOOST_TEST(destinations.entries[0].domain == "partner.example");
   BOOST_TEST(destinations.entries[0].line == 1);
   BOOST_TEST(destinations.entries[1].line == 5);
@@ -62,9 +64,9 @@ BOOST_AUTO_TEST_CASE(an_empty_file_has_no_entries) {
 }
 
 BOOST_AUTO_TEST_CASE(mistakes_name_file_line_and_key) {
-  BOOST_TEST(onlyError("[[destination]]\ndomain = \"a.example\"\ntls = \"dane\"\n") ==
-             "destinations.toml:3: destination.tls: \"dane\" is not a level: one of \"none\" \"may\" \"encrypt\" "
-             "\"verify\"");
+  BOOST_TEST(onlyError("[[destination]]\ndomain = \"a.example\"\ntls = \"dane-only\"\n") ==
+             "destinations.toml:3: destination.tls: \"dane-only\" is not a level: one of \"none\" \"may\" \"encrypt\" "
+             "\"verify\" \"dane\"");
   BOOST_TEST(onlyError("[[destination]]\ntls = \"verify\"\n") == "destinations.toml:1: destination.domain: missing");
   BOOST_TEST(onlyError("[[destination]]\ndomain = \"a.example\"\nport = \"25\"\n") ==
              "destinations.toml:3: destination.port: unknown key (expected domain, tls and tls_ca_file)");
@@ -120,7 +122,7 @@ BOOST_AUTO_TEST_CASE(the_node_file_key_loads_the_file_and_names_it_in_errors) {
   const LoadResult result = load(node);
   BOOST_TEST_REQUIRE(!result.errors.empty());
   BOOST_TEST(result.errors.front().str() == file + ":3: destination.tls: \"maybe\" is not a level: one of \"none\" "
-                                                   "\"may\" \"encrypt\" \"verify\"");
+                                                   "\"may\" \"encrypt\" \"verify\" \"dane\"");
   dir.write("destinations.toml", "[[destination]]\ndomain = \"a.example\"\ntls = \"encrypt\"\n");
   const LoadResult fixed = load(node);
   BOOST_TEST_REQUIRE(fixed.errors.empty(), (fixed.errors.empty() ? "" : fixed.errors.front().str()));

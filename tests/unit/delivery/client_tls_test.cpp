@@ -1,6 +1,8 @@
 // Unit tests for the SMTP client's TLS security levels (ClientTlsContexts / ClientTlsPolicy):
 // what each level does, one context per distinct verification setting shared by every next
-// hop that uses it, the peer name, and a CA file that does not load naming the policy file.
+// hop that uses it, the peer name, a CA file that does not load naming the policy file, and
+// DANE (RFC 7672): which level a tenant and a destination entry give together, and what a TLSA
+// answer does to an exchanger's policy (usable, unusable, not validated, absent, failed).
 #include <openssl/ssl.h>
 
 #include <boost/test/unit_test.hpp>
@@ -146,6 +148,84 @@ BOOST_AUTO_TEST_CASE(verify_without_a_built_context_gets_none) {
   BOOST_TEST(policy.context == nullptr);
   BOOST_TEST(policy.requiresTls());  // so a connection fails rather than going unverified
   BOOST_TEST(!policy.usesStartTls());
+}
+
+BOOST_AUTO_TEST_CASE(dane_is_asked_by_either_side_over_the_stronger_level) {
+  config::Config config = *load({smtpPolicy("d", "[outbound]\ntls = \"dane\"\n"), smtpPolicy("m", "")});
+  config::DestinationPolicy strict;
+  strict.domain = "strict.example";
+  strict.tls = ClientTls::Encrypt;
+  config::DestinationPolicy signed_domain;
+  signed_domain.domain = "signed.example";
+  signed_domain.tls = ClientTls::Dane;
+  config.destinations.entries = {strict, signed_domain};
+  delivery::ClientTlsContexts contexts;
+  std::string error;
+  BOOST_REQUIRE_MESSAGE(contexts.build(config, error), error);
+  const delivery::MxTlsPolicies policies(config, contexts, nullptr);
+
+  const auto plain = policies.forDestination("d", "other.example");
+  BOOST_TEST(plain.dane_wanted);
+  BOOST_TEST((plain.level == ClientTls::May));  // without usable TLSA records: may
+  BOOST_TEST(plain.dane_context != nullptr);
+  const auto raised = policies.forDestination("d", "strict.example");
+  BOOST_TEST(raised.dane_wanted);
+  BOOST_TEST((raised.level == ClientTls::Encrypt));
+  const auto by_destination = policies.forDestination("m", "signed.example");
+  BOOST_TEST(by_destination.dane_wanted);
+  BOOST_TEST(!policies.forDestination("m", "other.example").dane_wanted);
+}
+
+BOOST_AUTO_TEST_CASE(a_tlsa_answer_decides_the_exchangers_policy) {
+  config::Config config;
+  delivery::ClientTlsContexts contexts;
+  std::string error;
+  BOOST_REQUIRE_MESSAGE(contexts.build(config, error), error);
+  delivery::ClientTlsPolicy base = contexts.policyFor(ClientTls::Dane, "");
+  base.peer_name = "mx.signed.example";
+  const auto applied = [&base](dns::Status status, bool authenticated, std::vector<dns::Tlsa> records, bool& ok) {
+    dns::Answer answer;
+    answer.status = status;
+    answer.authenticated = authenticated;
+    answer.tlsa = std::move(records);
+    delivery::ClientTlsPolicy policy = base;
+    ok = policy.applyTlsa(answer, "signed.example");
+    return policy;
+  };
+  bool ok = false;
+  const dns::Tlsa ee{3, 1, 1, std::string(32, '\x11')};
+  const dns::Tlsa pkix_ee{1, 1, 1, std::string(32, '\x22')};
+  const dns::Tlsa unknown_matching{3, 1, 9, std::string(32, '\x33')};
+
+  const auto usable = applied(dns::Status::Ok, true, {pkix_ee, ee, unknown_matching}, ok);
+  BOOST_TEST(ok);
+  BOOST_REQUIRE(usable.dane != nullptr);
+  BOOST_TEST(usable.dane->records.size() == 1u);  // only 3 1 1 is usable
+  BOOST_TEST((usable.dane->names == std::vector<std::string>{"mx.signed.example", "signed.example"}));
+  BOOST_TEST(usable.context == base.dane_context);
+  BOOST_TEST(usable.requiresTls());
+  BOOST_TEST(!usable.plaintextFallback());
+  BOOST_TEST(std::string(usable.levelName()) == "dane");
+
+  const auto unusable = applied(dns::Status::Ok, true, {pkix_ee}, ok);
+  BOOST_TEST(ok);
+  BOOST_TEST(unusable.dane == nullptr);
+  BOOST_TEST((unusable.level == ClientTls::Encrypt));  // TLS required, unauthenticated
+  BOOST_TEST(unusable.requiresTls());
+
+  for (const auto& [status, authenticated] : std::vector<std::pair<dns::Status, bool>>{
+           {dns::Status::Ok, false}, {dns::Status::NoData, true}, {dns::Status::NxDomain, true}}) {
+    const auto unchanged = applied(status, authenticated, status == dns::Status::Ok ? std::vector<dns::Tlsa>{ee}
+                                                                                   : std::vector<dns::Tlsa>{}, ok);
+    BOOST_TEST(ok);
+    BOOST_TEST(unchanged.dane == nullptr);
+    BOOST_TEST((unchanged.level == ClientTls::May));
+    BOOST_TEST(unchanged.plaintextFallback());
+  }
+  for (const dns::Status failure : {dns::Status::ServFail, dns::Status::Timeout}) {
+    applied(failure, false, {}, ok);
+    BOOST_TEST(!ok);  // defer, never "no TLSA"
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,7 +1,8 @@
 // Unit tests for the DNS response parser (RFC 1035 §4.1 wire format, §4.1.4 compression,
 // RFC 2181 §8 and §10.1, RFC 2308 §5) on packets built byte by byte here: every status,
 // CNAME chains and loops, compression pointers (loops, forward, past the end), TXT, MX, AAAA,
-// PTR, TTL and SOA rules, and every truncation of a valid packet.
+// PTR, TLSA, TTL and SOA rules, the AD bit (DNSSEC-validated answers and denials), and every
+// truncation of a valid packet.
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
 #include <initializer_list>
@@ -20,6 +21,7 @@ constexpr uint16_t kQr = 0x8000;
 constexpr uint16_t kTc = 0x0200;
 constexpr uint16_t kRd = 0x0100;
 constexpr uint16_t kRa = 0x0080;
+constexpr uint16_t kAd = 0x0020;
 constexpr uint16_t kIn = 1;
 
 uint16_t typeOf(RrType type) { return static_cast<uint16_t>(type); }
@@ -134,6 +136,7 @@ void requireServFail(const Answer& answer) {
   BOOST_TEST(answer.texts.empty());
   BOOST_TEST(answer.mx.empty());
   BOOST_TEST(answer.names.empty());
+  BOOST_TEST(answer.tlsa.empty());
   BOOST_TEST(answer.temporary());
 }
 
@@ -458,6 +461,31 @@ BOOST_AUTO_TEST_CASE(label_types_and_name_length_limits) {
   requireServFail(parseResponse(wire.str(), at_limit, RrType::PTR));
 }
 
+BOOST_AUTO_TEST_CASE(tlsa_records_and_the_ad_bit) {
+  const std::string digest("\x01\x02\xfe\x00\xff", 5);
+  const std::string rdata = std::string("\x03\x01\x01", 3) + digest;
+  const std::string owner = "_25._tcp.mx1.example.test";
+  const std::vector<Rr> records = {{owner, typeOf(RrType::TLSA), 300, rdata},
+                                   {owner, typeOf(RrType::TLSA), 300, std::string("\x02\x00\x02\xaa", 4)}};
+  const Answer validated = parseResponse(response(owner, RrType::TLSA, 0, records, {}, {opt()}, kAd), owner, RrType::TLSA);
+  BOOST_TEST((validated.status == Status::Ok));
+  BOOST_TEST(validated.authenticated);
+  BOOST_REQUIRE(validated.tlsa.size() == 2u);
+  BOOST_TEST((validated.tlsa[0] == Tlsa{3, 1, 1, digest}));
+  BOOST_TEST((validated.tlsa[1] == Tlsa{2, 0, 2, "\xaa"}));
+  BOOST_TEST(!parseResponse(response(owner, RrType::TLSA, 0, records), owner, RrType::TLSA).authenticated);
+  // A validated denial of existence is authenticated too; a SERVFAIL never is.
+  const Answer denied = parseResponse(response(owner, RrType::TLSA, 3, {}, {soa(60, 60)}, {}, kAd), owner, RrType::TLSA);
+  BOOST_TEST((denied.status == Status::NxDomain));
+  BOOST_TEST(denied.authenticated);
+  const Answer nodata = parseResponse(response(owner, RrType::TLSA, 0, {}, {soa(60, 60)}, {}, kAd), owner, RrType::TLSA);
+  BOOST_TEST((nodata.status == Status::NoData));
+  BOOST_TEST(nodata.authenticated);
+  const Answer failed = parseResponse(response(owner, RrType::TLSA, 2, {}, {}, {}, kAd), owner, RrType::TLSA);
+  requireServFail(failed);
+  BOOST_TEST(!failed.authenticated);
+}
+
 BOOST_AUTO_TEST_CASE(malformed_rdata_is_servfail) {
   auto one = [](RrType type, std::string rdata) {
     return parseResponse(response("example.test", type, 0, {{"example.test", typeOf(type), 60, std::move(rdata)}}),
@@ -472,6 +500,7 @@ BOOST_AUTO_TEST_CASE(malformed_rdata_is_servfail) {
   requireServFail(one(RrType::MX, std::string("\x00", 1)));             // no room for the preference
   requireServFail(one(RrType::MX, rdataMx(10, "mx.test") + "junk"));    // name does not fill the RDATA
   requireServFail(one(RrType::PTR, rdataName("a.test").substr(0, 4)));  // name runs past the RDATA
+  requireServFail(one(RrType::TLSA, std::string("\x03\x01\x01", 3)));  // no association data
   Rr short_soa = soa(60, 60);
   short_soa.rdata.resize(short_soa.rdata.size() - 1);
   requireServFail(one(RrType::SOA, short_soa.rdata));

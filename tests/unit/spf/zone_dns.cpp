@@ -34,6 +34,8 @@ std::string_view typeName(dns::RrType type) {
       return "CNAME";
     case dns::RrType::SOA:
       return "SOA";
+    case dns::RrType::TLSA:
+      return "TLSA";
   }
   return "?";
 }
@@ -171,6 +173,7 @@ dns::Answer ZoneDns::resolve(const std::string& name, dns::RrType type, int dept
         answer.names.push_back(withoutDot(entry.value));
         break;
       case dns::RrType::SOA:
+      case dns::RrType::TLSA:  // not in SPF zones
         break;
     }
   }
