@@ -108,8 +108,10 @@ std::string renderMetrics(const MetricsSnapshot& s) {
     out += fmt::format("mxgate_webhook_attempts_total{{result=\"{}\"}} {}\n", result, count);
   }
   labeled(out, "mxgate_mx_tls_sessions_total", "counter",
-          "TLS sessions set up with mail exchangers, by whether the certificate was verified.", "verified_by",
+          "TLS sessions set up with mail exchangers, by how the exchanger was authenticated.", "verified_by",
           {{"dane", s.mx_tls_dane}, {"pkix", s.mx_tls_verified}, {"none", s.mx_tls_unverified}});
+  metric(out, "mxgate_mx_tls_resumed_total", "counter",
+         "TLS sessions with mail exchangers that resumed an earlier session (RFC 8446 tickets).", s.mx_tls_resumed);
   out += "# HELP mxgate_mx_tls_failures_total TLS failures with mail exchangers by RFC 8460 (TLS-RPT) result type.\n"
          "# TYPE mxgate_mx_tls_failures_total counter\n";
   for (const auto& [result, count] : s.mx_tls_failures) {

@@ -430,6 +430,7 @@ int Node::run() {
                                              raw->webhook_counters.attempts[i].load());
     }
     const delivery::TlsCounters& mx_tls = raw->registry->mxTlsCounters();
+    snapshot.mx_tls_resumed = mx_tls.resumed.load(std::memory_order_relaxed);
     snapshot.mx_tls_dane = mx_tls.dane.load(std::memory_order_relaxed);
     snapshot.mx_tls_verified = mx_tls.verified.load(std::memory_order_relaxed);
     snapshot.mx_tls_unverified = mx_tls.unverified.load(std::memory_order_relaxed);

@@ -203,7 +203,8 @@ void ClientConnection::handleStartTlsReply(const smtp::Reply& reply) {
   if (reply.code == 220) {
     state_ = State::Handshake;
     armTimer(pool_.settings().command_timeout);
-    stream_.startTls(tls_.context, tls::Session::Role::Client, tls_.peer_name, tls_.dane.get());
+    stream_.startTls(tls_.context, tls::Session::Role::Client, tls_.peer_name,
+                     tls::ClientOptions{tls_.dane.get(), pool_.savedTlsSession()});
     if (const std::string& error = stream_.tlsSession()->lastError(); !error.empty()) {
       tlsFailed(error);
     }
@@ -225,6 +226,10 @@ void ClientConnection::handleStartTlsReply(const smtp::Reply& reply) {
 
 void ClientConnection::onCapabilities(const smtp::Reply& reply) {
   capabilities_ = smtp::parseEhloCapabilities(reply);
+  if (stream_.tlsActive()) {
+    // The server's session tickets come right after the handshake, before this reply.
+    pool_.saveTlsSession(stream_.tlsSession()->saved());
+  }
   if (!stream_.tlsActive() && !tls_tried_ && !plaintext_only_ && tls_.usesStartTls() && capabilities_.starttls) {
     tls_tried_ = true;
     state_ = State::StartTls;
@@ -237,9 +242,12 @@ void ClientConnection::onCapabilities(const smtp::Reply& reply) {
 void ClientConnection::onStreamTlsReady() {
   if (tls_.counters != nullptr) {
     const tls::Session* session = stream_.tlsSession();
-    const std::string_view by = session != nullptr ? session->verifiedBy() : "none";
+    const std::string_view by = tls_.verifiedBy(session != nullptr && session->verified());
     (by == "dane" ? tls_.counters->dane : by == "pkix" ? tls_.counters->verified : tls_.counters->unverified)
         .fetch_add(1, std::memory_order_relaxed);
+    if (session != nullptr && session->resumed()) {
+      tls_.counters->resumed.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   state_ = State::Ehlo;
   armTimer(pool_.settings().command_timeout);
@@ -247,6 +255,7 @@ void ClientConnection::onStreamTlsReady() {
 }
 
 void ClientConnection::tlsFailed(const std::string& why) {
+  pool_.saveTlsSession(nullptr);  // a saved session is never offered again after a failure
   const tls::Session* session = stream_.tlsSession();
   const std::string verify = session != nullptr ? session->verifyError() : "";
   // RFC 3463: X.7.5 cryptographic failure (as Postfix says it).
@@ -503,7 +512,7 @@ void ClientConnection::notePeer(RecipientResult& result) const {
   if (const tls::Session* session = stream_.tlsActive() ? stream_.tlsSession() : nullptr) {
     result.tls_version = session->version();
     result.tls_cipher = session->cipher();
-    result.tls_verified_by = session->verifiedBy();
+    result.tls_verified_by = tls_.verifiedBy(session->verified());
   }
 }
 

@@ -3,7 +3,8 @@
 // ClientConnection speaks RFC 5321 as a client: greeting, EHLO (HELO fallback after a 5xx),
 // STARTTLS as the next hop's TLS security level says (RFC 3207, client_tls.h; plaintext that
 // follows the 220 is treated as an injection attempt and the connection is dropped; at level
-// may a failed handshake is retried on a new plaintext connection), then transactions
+// may a failed handshake is retried on a new plaintext connection; the pool's last resumable
+// TLS session is offered by its next connections), then transactions
 // MAIL/RCPT/DATA, pipelined when the peer offers PIPELINING (RFC 2920), the body dot-stuffed
 // with no bare CR or LF (RFC 5321 §4.5.2), RSET after a failed transaction, QUIT when idle.
 // Every reply wait has a deadline. A reply that does not fit its command (a 3xx where 2xx, 4xx
@@ -126,8 +127,16 @@ class ClientPool {
   // Loop thread only.
   void submit(PendingDelivery delivery);
   void shutdown();
-  // New connections use this policy (a reload rebuilt the TLS contexts).
-  void setTls(ClientTlsPolicy tls) { tls_ = std::move(tls); }
+  // New connections use this policy (a reload rebuilt the TLS contexts); a saved session of
+  // the old one is not offered.
+  void setTls(ClientTlsPolicy tls) {
+    tls_ = std::move(tls);
+    saved_tls_session_ = nullptr;
+  }
+  // The TLS session new connections offer for resumption (the latest resumable one a
+  // connection of this pool, i.e. this address under this policy, got; null: none).
+  const tls::SavedSession& savedTlsSession() const { return saved_tls_session_; }
+  void saveTlsSession(tls::SavedSession session) { saved_tls_session_ = std::move(session); }
 
   io::Loop& loop() { return loop_; }
   const config::DeliveryTarget& target() const { return target_; }
@@ -153,6 +162,7 @@ class ClientPool {
   config::SmtpClientSettings settings_;
   std::string helo_name_;
   ClientTlsPolicy tls_;
+  tls::SavedSession saved_tls_session_;
   uint32_t max_connections_;
   std::string remote_;
   std::deque<PendingDelivery> waiting_;

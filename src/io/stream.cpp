@@ -246,8 +246,8 @@ void Stream::onWritten(uv_write_t* raw, int status) {
 }
 
 void Stream::startTls(std::shared_ptr<tls::Context> context, tls::Session::Role role, std::string_view sni,
-                      const tls::DaneAuthentication* dane) {
-  tls_ = std::make_unique<tls::Session>(std::move(context), role, sni, dane);
+                      const tls::ClientOptions& options) {
+  tls_ = std::make_unique<tls::Session>(std::move(context), role, sni, options);
   if (role == tls::Session::Role::Client) {
     tls_->startHandshake();
     flushTls();

@@ -2,7 +2,8 @@
 // ciphertext goes in through feed(), ciphertext to send comes out of takeOutgoing().
 // Used for STARTTLS (RFC 3207) and implicit TLS (RFC 8314) on both sides; the client sends
 // SNI (RFC 6066 §3, host names only, never IP literals) and checks the host name (RFC 6125), or
-// authenticates the server by TLSA records (DANE, RFC 7672 §3).
+// authenticates the server by TLSA records (DANE, RFC 7672 §3), and offers a saved session for
+// resumption.
 // A Session runs on its connection's loop thread only; every call first clears the thread's
 // OpenSSL error queue so that stale errors from other sessions cannot leak in.
 #include <arpa/inet.h>
@@ -36,7 +37,7 @@ bool isIpLiteral(const std::string& host) {
 
 }  // namespace
 
-Session::Session(std::shared_ptr<Context> context, Role role, std::string_view sni, const DaneAuthentication* dane)
+Session::Session(std::shared_ptr<Context> context, Role role, std::string_view sni, const ClientOptions& options)
     : context_(std::move(context)) {
   ERR_clear_error();
   ssl_ = SSL_new(context_->raw());
@@ -78,8 +79,11 @@ Session::Session(std::shared_ptr<Context> context, Role role, std::string_view s
       drainErrors();
     }
   }
-  if (dane != nullptr) {
-    enableDane(*dane);
+  if (options.dane != nullptr) {
+    enableDane(*options.dane);
+  }
+  if (options.resume && SSL_set_session(ssl_, options.resume.get()) != 1) {
+    drainErrors();
   }
 }
 
@@ -255,11 +259,17 @@ bool Session::verified() const {
   return handshakeDone() && (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) != 0 && verifyCode() == X509_V_OK;
 }
 
-std::string_view Session::verifiedBy() const {
-  if (!verified()) {
-    return "none";
+bool Session::resumed() const {
+  return handshakeDone() && SSL_session_reused(ssl_) == 1;
+}
+
+SavedSession Session::saved() const {
+  SSL_SESSION* session = ssl_ != nullptr ? SSL_get1_session(ssl_) : nullptr;
+  if (session == nullptr || SSL_SESSION_is_resumable(session) != 1) {
+    SSL_SESSION_free(session);
+    return nullptr;
   }
-  return SSL_get0_dane_authority(ssl_, nullptr, nullptr) >= 0 ? "dane" : "pkix";
+  return SavedSession(session, SSL_SESSION_free);
 }
 
 std::string Session::version() const {

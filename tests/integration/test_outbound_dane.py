@@ -15,6 +15,9 @@ A tenant at outbound.tls = "dane":
   records in a zone that is not signed (no AD bit).
 A tenant at "may" does not look TLSA records up: the mismatching exchanger gets its mail.
 /metrics counts sessions verified by DANE and the failures as tlsa-invalid / dnssec-invalid.
+Every connection carries one message here (smtp_client.max_messages_per_connection = 1), so
+later connections to an exchanger resume the TLS session of an earlier one (Python's server
+sends TLS 1.3 tickets): counted as resumed, and still reported as verified by DANE.
 """
 
 import json
@@ -102,6 +105,7 @@ class OutboundDaneTest(unittest.TestCase):
         cls.gw = Gateway(tenants=tenants,
                          overrides={"mx": {"port": port, "address_families": "ipv4"},
                                     "dns": {"servers": [cls.zone.resolver], "timeout": "2s"},
+                                    "smtp_client": {"max_messages_per_connection": 1},
                                     "queue": {"retry_initial": "60s", "retry_max": "60s"}})
         cls.gw.start()
         cls.credentials = {}
@@ -163,6 +167,13 @@ class OutboundDaneTest(unittest.TestCase):
         self.assertEqual(event["tls"]["verified_by"], "dane", event)
         self.assertRegex(self.gw.log(), r"event=delivered to=user@ee\.test .*verified_by=dane")
         self.assertGreaterEqual(self.gw.metric('mxgate_mx_tls_sessions_total{verified_by="dane"}'), 1)
+
+    def test_later_connections_resume_the_session_and_stay_dane_verified(self):
+        before = self.gw.metric("mxgate_mx_tls_resumed_total") or 0
+        for n in range(3):
+            event = self.assert_delivered("danish", f"resume{n}@ee.test", "mx.ee.test")
+            self.assertEqual(event["tls"]["verified_by"], "dane", event)
+        self.assertGreaterEqual(self.gw.metric("mxgate_mx_tls_resumed_total"), before + 2)
 
     def test_dane_ta_authenticates_a_chain_naming_the_exchanger(self):
         event = self.assert_delivered("danish", "user@ta.test", "mx.ta.test")

@@ -71,6 +71,7 @@ struct MetricsSnapshot {
   bool scan_enabled = false;
   scan::ScannerStats scan;
   std::vector<std::pair<std::string, uint64_t>> webhook_attempts;  // by result
+  uint64_t mx_tls_resumed = 0;      // of those, sessions that resumed an earlier one
   uint64_t mx_tls_dane = 0;        // TLS sessions with mail exchangers, authenticated by a TLSA record
   uint64_t mx_tls_verified = 0;    // ... certificate chain and name verified (pkix)
   uint64_t mx_tls_unverified = 0;  // ... not verified (levels may and encrypt)

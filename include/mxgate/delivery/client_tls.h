@@ -45,6 +45,7 @@ TlsFailure tlsFailureOfVerifyCode(long code);
 // TLS outcomes of MX delivery, for the metrics: sessions set up (verified or not) and
 // failures by type. Shared by every mx target's connections; any thread.
 struct TlsCounters {
+  std::atomic<uint64_t> resumed{0};  // of the sessions below, those that resumed a saved one
   std::atomic<uint64_t> dane{0};
   std::atomic<uint64_t> verified{0};
   std::atomic<uint64_t> unverified{0};
@@ -76,6 +77,9 @@ struct ClientTlsPolicy {
   bool plaintextFallback() const { return dane == nullptr && level == config::ClientTls::May; }
   // Names the level in logs and errors: "none", "may", "encrypt", "verify", "dane".
   const char* levelName() const;
+  // How a session under this policy authenticated its peer: "dane" (by the TLSA records: the
+  // DANE context trusts nothing else), "pkix", or "none" when it did not verify.
+  std::string_view verifiedBy(bool verified) const { return !verified ? "none" : dane ? "dane" : "pkix"; }
   // Applies the TLSA answer of this exchanger's _25._tcp name (RFC 7672 §2.2): validated usable
   // records authenticate it; validated records none of which is usable still require TLS
   // (encrypt); no records, or an answer that was not validated, change nothing. False when the

@@ -59,9 +59,9 @@ class Stream {
 
   // Switches the connection to TLS. Bytes written before this call went out in plaintext;
   // everything read after it is ciphertext. A client sends its ClientHello immediately
-  // (authenticating the server by dane's TLSA records when given, see tls::Session).
-  void startTls(std::shared_ptr<tls::Context> context, tls::Session::Role role,
-                std::string_view sni = {}, const tls::DaneAuthentication* dane = nullptr);
+  // (with the options of tls::Session: DANE records, a session to resume).
+  void startTls(std::shared_ptr<tls::Context> context, tls::Session::Role role, std::string_view sni = {},
+                const tls::ClientOptions& options = {});
   bool tlsActive() const { return tls_ != nullptr; }
   const tls::Session* tlsSession() const { return tls_.get(); }
 

@@ -15,6 +15,7 @@
 
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
+typedef struct ssl_session_st SSL_SESSION;
 
 namespace mxgate::tls {
 
@@ -68,15 +69,24 @@ struct DaneAuthentication {
   std::vector<std::string> names;
 };
 
+// A client session kept for resumption (RFC 8446 §2.2 tickets, RFC 5077): shared by the
+// connections of one pool, freed with the last of them.
+using SavedSession = std::shared_ptr<SSL_SESSION>;
+
+// What a client session brings beyond the server name.
+struct ClientOptions {
+  const DaneAuthentication* dane = nullptr;  // on a Context::daneClient(): authenticate by these TLSA records
+  SavedSession resume;                       // offered for resumption (same server, same policy only)
+};
+
 class Session {
  public:
   enum class Role { Server, Client };
   enum class Status { Ok, Closed, Error };
 
-  // sni: the server name a client sends (ignored for servers). dane: a client on a
-  // Context::daneClient() context authenticates the server by these TLSA records.
-  Session(std::shared_ptr<Context> context, Role role, std::string_view sni = {},
-          const DaneAuthentication* dane = nullptr);
+  // sni: the server name a client sends (ignored for servers); options: a client's DANE
+  // records and the session it offers for resumption.
+  Session(std::shared_ptr<Context> context, Role role, std::string_view sni = {}, const ClientOptions& options = {});
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -104,10 +114,13 @@ class Session {
   // The same as OpenSSL's X509_V_* code; X509_V_OK (0) when it passed or is not verified.
   long verifyCode() const;
   // A verifying client whose handshake completed: the server's certificate chain and name
-  // passed (PKIX), or a TLSA record matched (DANE).
+  // passed (PKIX), or a TLSA record matched (DANE); for a resumed session, when they did in the
+  // handshake that made it.
   bool verified() const;
-  // How the server was authenticated: "dane" (a TLSA record matched), "pkix", or "none".
-  std::string_view verifiedBy() const;
+  // Client: the handshake resumed the offered session.
+  bool resumed() const;
+  // Client: the session to offer next time, or null when the server gave none resumable.
+  SavedSession saved() const;
 
  private:
   void drainErrors();
