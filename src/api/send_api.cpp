@@ -442,6 +442,13 @@ void SendApi::onPrepared(uint64_t id, Prepared prepared) {
                           pending.raw ? "mail_from" : "from"});
     return;
   }
+  const pipeline::Decision limited = pipeline::admitTenantMessage(runtime_.inbound(), pending.tenant);
+  if (limited.action == pipeline::Action::TempFail) {
+    http::Response response = errorOf(Error{429, "rate_limited", limited.reply_argument, ""});
+    response.headers.emplace_back("Retry-After", std::to_string(limited.retry_after_s));
+    answer(id, std::move(response));
+    return;
+  }
   pipeline::Transaction transaction;
   transaction.id = mail::QueueId::generate();
   transaction.origin = spool::Origin::Api;

@@ -215,6 +215,7 @@ struct Node::Parts {
   std::unique_ptr<io::Lane> credential_lane;
   std::unique_ptr<auth::CredentialStore> credentials;
   std::unique_ptr<spool::SuppressionList> suppressions;
+  std::unique_ptr<shaping::TenantLimits> tenant_limits;  // outbound message_rate / daily_cap
   std::unique_ptr<auth::FailureLimiter> auth_limiter;  // failed AUTH per client address and user name
   std::unique_ptr<auth::Authenticator> authenticator;
   delivery::WebhookCounters webhook_counters;
@@ -357,6 +358,9 @@ int Node::run() {
       std::make_unique<auth::CredentialStore>(*parts->store, *parts->credential_lane, std::move(credential_key));
   parts->suppressions = std::make_unique<spool::SuppressionList>(*parts->store, *parts->read_lane);
   parts->inbound->suppressions = parts->suppressions.get();
+  parts->tenant_limits = std::make_unique<shaping::TenantLimits>();
+  parts->tenant_limits->update(config);
+  parts->inbound->tenant_limits = parts->tenant_limits.get();
   parts->auth_limiter = std::make_unique<auth::FailureLimiter>(config.submission, config.smtp.ipv6_prefix_length);
   parts->authenticator = std::make_unique<auth::Authenticator>(*parts->credentials, *parts->auth_limiter);
   parts->runtime = std::make_unique<server::Runtime>(server::makeSnapshot(config_, server_tls), *parts->store,
@@ -671,6 +675,7 @@ void Node::reload() {
     parts_->api_lane->setQueueLimit(fresh.api.build_queue_limit);
   }
   parts_->auth_limiter->update(fresh.submission, fresh.smtp.ipv6_prefix_length);
+  parts_->tenant_limits->update(fresh);
   config_ = loaded.config;
   log::info("-", "reloaded").kv("tenants", fresh.tenants.size());
   if (parts_->scanner) {

@@ -824,6 +824,15 @@ const Key<Tenant> kPolicyKeys[] = {
     {.name = "outbound.tls_ca_file", .type = Type::String, .default_value = R"("")",
      .help = "With outbound.tls = \"verify\": PEM file of the CA certificates to trust; \"\" = the system CA store.",
      .store = [](Tenant& t, const Parsed& p) { t.outbound.tls_ca_file = p.text; }},
+    {.name = "outbound.message_rate", .type = Type::String, .default_value = R"("")", .max = 64,
+     .check = values::checkRate,
+     .help = "Most messages this tenant may send (SMTP submission and the send API together), as \"<count>/<period>\" "
+             "(\"100/s\", \"1,000/h\", \"5/10m\"; up to count at once, then evenly); over it SMTP gets 451 4.7.0 "
+             "and the API 429 with Retry-After. \"\" = no limit.",
+     .store = [](Tenant& t, const Parsed& p) { values::parseRate(p.text, t.outbound.message_rate.count, t.outbound.message_rate.period_s); }},
+    {.name = "outbound.daily_cap", .type = Type::Integer, .default_value = "0", .max = 1000000000,
+     .help = "Most messages this tenant may send in any 24 hours (a rolling window); over it 451 4.7.0 / 429. 0 = no cap.",
+     .store = [](Tenant& t, const Parsed& p) { t.outbound.daily_cap = p.number; }},
     {.name = "thread.ticket_pattern", .type = Type::String, .default_value = R"('\[TICKET-\d{6}-\d{4}\]')",
      .max = 1024, .check = values::checkRegex,
      .help = "Regular expression (PCRE) finding the ticket tag in subjects; group 1, if any, is the id.",

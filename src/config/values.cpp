@@ -112,6 +112,54 @@ UnitStatus parseDuration(std::string_view text, uint64_t& micros) {
 
 UnitStatus parseSize(std::string_view text, uint64_t& bytes) { return parseWithUnit(text, kSize, bytes); }
 
+bool parseRate(std::string_view text, uint64_t& count, uint64_t& period_s) {
+  count = 0;
+  period_s = 0;
+  if (text.empty()) {
+    return true;
+  }
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos || slash == 0) {
+    return false;
+  }
+  uint64_t value = 0;
+  bool digit_last = false;
+  for (char c : text.substr(0, slash)) {
+    if (c >= '0' && c <= '9') {
+      value = value * 10 + static_cast<uint64_t>(c - '0');
+      if (value > 1000000000) {
+        return false;
+      }
+      digit_last = true;
+    } else if ((c == '_' || c == ',') && digit_last) {
+      digit_last = false;
+    } else {
+      return false;
+    }
+  }
+  std::string_view period = text.substr(slash + 1);
+  uint64_t amount = 0;
+  while (!period.empty() && period.front() >= '0' && period.front() <= '9' && amount < 100000) {
+    amount = amount * 10 + static_cast<uint64_t>(period.front() - '0');
+    period.remove_prefix(1);
+  }
+  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
+  const auto unit = std::find_if(std::begin(kUnits), std::end(kUnits),
+                                 [period](const auto& entry) { return entry.first == period; });
+  if (!digit_last || value == 0 || unit == std::end(kUnits) || (amount == 0 && text.size() - slash - 1 > period.size())) {
+    return false;
+  }
+  count = value;
+  period_s = (amount == 0 ? 1 : amount) * unit->second;
+  return true;
+}
+
+std::string checkRate(std::string_view text) {
+  uint64_t count = 0;
+  uint64_t period_s = 0;
+  return parseRate(text, count, period_s) ? "" : "not a rate such as \"100/s\", \"1,000/h\" or \"5/10m\"";
+}
+
 std::string formatDuration(uint64_t micros) { return formatWithUnit(micros, kDuration, "0s"); }
 
 std::string formatSize(uint64_t bytes) {

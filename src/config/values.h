@@ -20,6 +20,12 @@ UnitStatus parseDuration(std::string_view text, uint64_t& micros);
 // (powers of 1000), case-sensitive. TooLarge when the byte count does not fit in 64 bits.
 UnitStatus parseSize(std::string_view text, uint64_t& bytes);
 
+// A rate "<count>/<period>" as KumoMTA writes throttles: count 1..10^9 (digits, '_' or ','
+// allowed between them), period an optional number and a unit s, m, h or d ("100/s", "1,000/h",
+// "10_000/d", "5/10m"). "" parses as no limit (count 0). False for anything else.
+bool parseRate(std::string_view text, uint64_t& count, uint64_t& period_s);
+std::string checkRate(std::string_view text);
+
 // The largest unit that divides the value exactly: 3600000000 -> "1h", 300 -> "300us", 0 -> "0s".
 std::string formatDuration(uint64_t micros);
 // The largest binary unit that divides the value exactly: 65536 -> "64KiB", 512 -> "512B".

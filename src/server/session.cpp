@@ -410,17 +410,25 @@ void Session::handleMail(const smtp::Command& command) {
     return;
   }
   if (!auth_tenant_.empty()) {
-    const pipeline::Decision binding = pipeline::bindEnvelopeSender(config_, auth_tenant_, parsed.sender);
-    if (binding.action == pipeline::Action::Reject) {
-      owner_.counters().rejected_messages.fetch_add(1, std::memory_order_relaxed);
+    // Sender binding first: a message the tenant may not send at all never uses its allowance.
+    pipeline::Decision refusal = pipeline::bindEnvelopeSender(config_, auth_tenant_, parsed.sender);
+    if (refusal.action == pipeline::Action::Continue) {
+      refusal = pipeline::admitTenantMessage(owner_.runtime().inbound(), auth_tenant_);
+    }
+    if (refusal.action != pipeline::Action::Continue) {
+      const bool temporary = refusal.action == pipeline::Action::TempFail;
+      (temporary ? owner_.counters().tempfailed_messages : owner_.counters().rejected_messages)
+          .fetch_add(1, std::memory_order_relaxed);
       log::info("-", "mail_rejected")
           .kv("from", parsed.sender.str())
           .kv("client", client_ip_)
           .kv("user", auth_user_)
-          .kv("reason", binding.reason)
-          .kv("detail", binding.detail);
-      reply(binding.reply, binding.reply_argument);
-      countError();
+          .kv("reason", refusal.reason)
+          .kv("detail", refusal.detail);
+      reply(refusal.reply, refusal.reply_argument);
+      if (!temporary) {
+        countError();
+      }
       return;
     }
   }

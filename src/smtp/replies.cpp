@@ -48,6 +48,7 @@ constexpr Entry kReplies[] = {
     {ReplyId::TlsNotAvailable, {454, "4.7.0", "TLS not available due to local problem"}},
     {ReplyId::AuthTemporaryFailure, {454, "4.7.0", "Temporary authentication failure, try again later"}},
     {ReplyId::AuthLocked, {454, "4.7.0", "Too many failed authentications, try again later"}},
+    {ReplyId::TenantLimitExceeded, {451, "4.7.0", "Message refused for now: {}"}},
     {ReplyId::LineTooLong, {500, "5.5.2", "Error: line too long"}},
     {ReplyId::BareNewlineInCommand, {500, "5.5.2", "Error: bare <LF> received"}},
     {ReplyId::InvalidCharacters, {500, "5.5.2", "Error: invalid characters in command"}},

@@ -290,6 +290,14 @@ struct EventsPolicy {
 // its senders are told of failures ([outbound] in the tenant's policy file).
 enum class OutboundTarget { Mx };  // "mx": each recipient domain's mail exchangers
 
+// A rate limit: count per period_s seconds; count 0 = no limit.
+struct Rate {
+  uint64_t count = 0;
+  uint64_t period_s = 0;
+
+  bool operator==(const Rate&) const = default;
+};
+
 struct OutboundPolicy {
   OutboundTarget target = OutboundTarget::Mx;
   bool dsn = true;       // RFC 3464 DSNs to the envelope sender of SMTP-submitted mail
@@ -298,6 +306,9 @@ struct OutboundPolicy {
   // chained to tls_ca_file, "" = the system store). A destination may ask for more.
   ClientTls tls = ClientTls::May;
   std::string tls_ca_file;
+  // Sending limits (shaping/tenant_limits.h): messages per period, and per rolling 24 hours.
+  Rate message_rate;
+  uint64_t daily_cap = 0;  // 0 = none
 };
 
 // One [[destination]] table of mx.destinations_file: what delivery to a recipient domain's

@@ -29,6 +29,10 @@ Decision bindEnvelopeSender(const config::Config& config, std::string_view tenan
 // DKIM-Signature already present must be at the tenant's domains; a foreign one, or a field
 // that cannot be read, rejects the whole message with 550 5.7.1 (reason "sender_binding").
 Decision bindHeaderSenders(const config::Config& config, std::string_view tenant, std::string_view header_section);
+// The sending tenant's limits (message_rate, daily_cap) for one more message, asked when its
+// transaction starts (SMTP MAIL, a send API request): Continue (and counted), or TempFail
+// with 451 4.7.0 naming the limit and when to retry (retry_after_s; reason "tenant_limit").
+Decision admitTenantMessage(Services* services, std::string_view tenant);
 // Reads an SMTP submission's X-Mxgate-Send-At field into transaction.send_at_us; a field that
 // is not a time, repeated, or beyond queue.send_at_horizon rejects the message (550 5.6.0,
 // reason "send_at").

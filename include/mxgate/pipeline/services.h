@@ -13,6 +13,7 @@
 #include "mxgate/io/lane.h"
 #include "mxgate/pipeline/stage.h"
 #include "mxgate/scan/scanner.h"
+#include "mxgate/shaping/tenant_limits.h"
 #include "mxgate/spf/spf.h"
 #include "mxgate/spool/suppression.h"
 
@@ -34,6 +35,8 @@ struct Services {
   scan::Scanner* scanner = nullptr;
   // Tenants' suppression lists (the outbound RCPT check); nullptr: nothing is suppressed.
   const spool::SuppressionList* suppressions = nullptr;
+  // Tenants' sending limits (admitTenantMessage); nullptr: none.
+  shaping::TenantLimits* tenant_limits = nullptr;
   auth::DkimSettings dkim;
   size_t max_header_size = 102400;
   Counters counters;

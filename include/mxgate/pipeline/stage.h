@@ -43,6 +43,8 @@ struct Decision {
   std::vector<std::string> tags;  // for the X-Mxgate-Tag header, e.g. "spf=fail"
   // A refused recipient: the event the intake records for it ("message.suppressed"), "" = none.
   std::string event;
+  // A TempFail that knows when trying again can succeed (a tenant's sending limit): seconds.
+  uint64_t retry_after_s = 0;
 };
 
 // A tenant's configured action for a failed check as a decision: reject and quarantine with

@@ -45,6 +45,7 @@ enum class ReplyId {
   TlsNotAvailable,          // 454 4.7.0
   AuthTemporaryFailure,     // 454 4.7.0 (credentials could not be checked now)
   AuthLocked,               // 454 4.7.0 (too many failures from the client or for the user)
+  TenantLimitExceeded,      // 451 4.7.0 (the tenant's message_rate or daily_cap; retry later)
   // 5xx
   LineTooLong,              // 500 5.5.2
   BareNewlineInCommand,     // 500 5.5.2

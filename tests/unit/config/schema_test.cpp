@@ -160,8 +160,8 @@ BOOST_AUTO_TEST_CASE(example_policy_uses_and_mentions_every_policy_key) {
                                               "inbound.dmarc_none", "inbound.dmarc_quarantine", "inbound.dmarc_reject",
                                               "inbound.quarantine_retention", "inbound.spf_fail",
                                               "inbound.spf_softfail", "inbound.virus", "links.allow_hosts",
-                                              "links.mode", "links.rewrite_text", "outbound.api_dsn",
-                                              "outbound.dsn", "outbound.target", "outbound.tls", "outbound.tls_ca_file", "tenant",
+                                              "links.mode", "links.rewrite_text", "outbound.api_dsn", "outbound.daily_cap",
+                                              "outbound.dsn", "outbound.message_rate", "outbound.target", "outbound.tls", "outbound.tls_ca_file", "tenant",
                                               "thread.ticket_pattern"}),
              boost::test_tools::per_element());
   for (const auto& key : schema::policyKeys()) {

@@ -188,4 +188,24 @@ BOOST_AUTO_TEST_CASE(edit_distance) {
   BOOST_TEST(values::editDistance("", "ab", 2) == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(rates) {
+  const auto rate = [](std::string_view text) {
+    uint64_t count = 0;
+    uint64_t period = 0;
+    return values::parseRate(text, count, period) ? std::to_string(count) + "/" + std::to_string(period) : "bad";
+  };
+  BOOST_TEST(rate("") == "0/0");
+  BOOST_TEST(rate("100/s") == "100/1");
+  BOOST_TEST(rate("1,000/h") == "1000/3600");
+  BOOST_TEST(rate("10_000/d") == "10000/86400");
+  BOOST_TEST(rate("5/10m") == "5/600");
+  BOOST_TEST(rate("1000000000/s") == "1000000000/1");
+  for (const char* text : {"100", "/s", "0/s", "100/", "100/x", "100/0m", "1,,000/s", ",100/s", "100,/s", "-1/s",
+                           "100/s ", " 100/s", "1000000001/s", "5/1000000m", "100/S", "1e3/s"}) {
+    BOOST_TEST(rate(text) == "bad", text);
+  }
+  BOOST_TEST(values::checkRate("3/m").empty());
+  BOOST_TEST(!values::checkRate("3 per minute").empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,62 @@
+// Per-tenant sending limits of authenticated (outbound) mail: a message rate and a daily cap
+// ([outbound] message_rate, daily_cap), each a GCRA (generic cell rate algorithm, the
+// "virtual scheduling" form of ITU-T I.371): n messages per period may go at once, and then
+// one every period/n. The daily cap is that with a period of 24 hours, so it is a rolling
+// window, replenished continuously rather than at midnight. A message counts once, when its
+// transaction starts (SMTP MAIL, a send API request), against both limits or neither.
+//
+// The state is in memory: a restart starts every tenant with a full allowance. Thread-safe:
+// sessions on the worker loops and the send API ask at once; update() (start and reload, on
+// the configuration thread) keeps the state of a tenant whose limits did not change.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+#include "mxgate/config/config.h"
+
+namespace mxgate::shaping {
+
+// One GCRA: `count` units per `period_us`, a burst of `count`. Not thread-safe by itself.
+class Gcra {
+ public:
+  // The earliest time (µs) at which one more unit conforms; now_us or earlier means "now".
+  uint64_t nextConforming(uint64_t count, uint64_t period_us, uint64_t now_us) const;
+  // Takes one unit at now_us (call only when it conforms).
+  void take(uint64_t count, uint64_t period_us, uint64_t now_us);
+
+ private:
+  uint64_t tat_us_ = 0;  // theoretical arrival time of the next unit
+};
+
+struct Admission {
+  bool admitted = true;
+  std::string limit;            // when refused: "message_rate 100/s" or "daily_cap 10000"
+  uint64_t retry_after_s = 0;   // when refused: seconds until one more message fits (at least 1)
+};
+
+class TenantLimits {
+ public:
+  void update(const config::Config& config);
+  // One message of tenant at now_us: admitted (and counted) or refused with when to retry.
+  // A tenant without limits, or unknown, is always admitted.
+  Admission admit(std::string_view tenant, uint64_t now_us);
+
+ private:
+  struct Entry {
+    config::Rate message_rate;
+    uint64_t daily_cap = 0;
+    std::mutex mutex;  // both GCRAs change together
+    Gcra rate;
+    Gcra day;
+  };
+  std::shared_mutex mutex_;  // guards by_tenant_ (the map, not the entries)
+  std::map<std::string, std::shared_ptr<Entry>, std::less<>> by_tenant_;
+};
+
+}  // namespace mxgate::shaping
