@@ -775,6 +775,17 @@ const Key<Tenant> kPolicyKeys[] = {
     {.name = "links.rewrite_text", .type = Type::Bool, .default_value = "true",
      .help = "Rewrite links in text/plain parts too, not only in HTML.",
      .store = [](Tenant& t, const Parsed& p) { t.links.rewrite_text = p.flag; }},
+    {.name = "tracking.clicks", .type = Type::Bool, .default_value = "false",
+     .help = "Outbound mail (submission, send API): rewrite http/https links into signed click-tracking links "
+             "(links.host), before DKIM signing.",
+     .store = [](Tenant& t, const Parsed& p) { t.tracking.clicks = p.flag; }},
+    {.name = "tracking.opens", .type = Type::Bool, .default_value = "false",
+     .help = "Outbound mail: add an open pixel (a signed 1x1 image) at the end of the HTML part.",
+     .store = [](Tenant& t, const Parsed& p) { t.tracking.opens = p.flag; }},
+    {.name = "tracking.list_unsubscribe", .type = Type::Bool, .default_value = "false",
+     .help = "Outbound mail to one recipient: add RFC 8058 one-click List-Unsubscribe and List-Unsubscribe-Post "
+             "(signed https://<links.host>/u/ URL; a POST puts the recipient on the suppression list).",
+     .store = [](Tenant& t, const Parsed& p) { t.tracking.list_unsubscribe = p.flag; }},
     {.name = "events.url", .type = Type::String, .default_value = R"("")", .max = 2048, .check = checkOptionalHttpUrl,
      .echo = Echo::Url,
      .help = "Endpoint receiving this tenant's delivery and engagement events; \"\" = no events.",
