@@ -32,6 +32,7 @@ COMMANDS = [
     ("smtp-sink", "postfix", "the SMTP sink in the tests and benchmarks"),
     ("openssl", "openssl", "test certificates"),
     ("ps", "procps", "process checks"),
+    ("curl", "curl", "the send API and the click, open and unsubscribe endpoint tests"),
 ]
 
 # (path, Debian package, what needs it)
