@@ -33,7 +33,8 @@ Decision bindHeaderSenders(const config::Config& config, std::string_view tenant
 // message.suppressed). Needs context.services->suppressions.
 std::unique_ptr<Stage> makeSuppressionStage(const Context& context);
 // Click and open tracking and one-click unsubscribe per the tenant's [tracking] policy (and the
-// transaction's list_unsubscribe), on the auth lane; needs context.services->auth_lane.
+// transaction's list_unsubscribe), on the auth lane; needs context.services->auth_lane and
+// link_keys (without keys the list has no tracking stage).
 std::unique_ptr<Stage> makeTrackingStage(const Context& context);
 // DKIM signing of the final content (it waits for the earlier stages); needs the auth lane.
 std::unique_ptr<Stage> makeDkimSignStage(const Context& context);

@@ -99,6 +99,9 @@ class TrackingStage : public Stage {
         content = "List-Unsubscribe: <" + unsubscribe + ">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
       }
       content += result.changed ? result.message : *message;
+      if (!content.ends_with("\r\n")) {
+        content += "\r\n";  // a pixel appended to HTML without </body> ends the message: the data ends in CRLF
+      }
       post([content = std::make_shared<const std::string>(std::move(content)), rewritten = result.rewritten,
             listed = !unsubscribe.empty()](Stage& stage) {
         static_cast<TrackingStage&>(stage).onRewritten(content, rewritten, listed);
