@@ -232,7 +232,8 @@ void LinkEndpoint::unsubscribe(const http::Request& request, http::Respond respo
       batch.putEvent(event.key, event.record);
     }
   };
-  auto answer = [respond, address, queue_id = target.queue_id, tenant = target.tenant](spool::SuppressionList::Change change) {
+  auto answer = [respond, address, queue_id = target.queue_id,
+                 tenant = target.tenant](spool::SuppressionList::Change change) {
     if (!change.ok) {
       log::error(queue_id, "unsubscribe_failed").kv("tenant", tenant).kv("error", change.error);
       respond(noStore(http::Response{503, "text/plain; charset=utf-8", "try again later\n", {}}));

@@ -1,14 +1,15 @@
-// Link rewriting for inbound safe links and click tracking (inbound [links] and outbound
-// [tracking]): http/https links in text/html
-// parts (gumbo finds the attributes; the new values are spliced in by source offset so the
-// rest of the markup stays byte-identical) and in text/plain parts become
-// https://<link host>/l/<key id>/<payload>/<mac>, where payload is the base64url target,
-// queue id, tenant and link index and mac an HMAC-SHA256 over them (RFC 2104, RFC 4648 §5); keys
-// rotate by key id. The same signed tokens serve the open pixel (/o/) and the RFC 8058 one-click
-// unsubscribe URL (/u/, whose "url" is the recipient address). Skipped: other schemes, our own links, other rewriters' links
-// (urldefense, safelinks, mimecast), List-Unsubscribe targets, allow-listed hosts and links
-// marked no-track (data-mxgate-no-track, clicktracking="off"). MIME parts that hold no link
-// stay byte-identical; a re-encoded part keeps its charset and transfer encoding (GMime 3).
+// Link rewriting for inbound safe links and click tracking (inbound [links], outbound
+// [tracking]): http/https links in text/html parts (gumbo finds the attributes; the new values
+// are spliced in by source offset so the rest of the markup stays byte-identical) and in
+// text/plain parts become https://<link host>/l/<key id>/<payload>/<mac>, where payload is the
+// base64url target, queue id, tenant and link index (and an outbound message's tags and
+// metadata) and mac an HMAC-SHA256 over them (RFC 2104, RFC 4648 §5); keys rotate by key id.
+// The same signed tokens serve the open pixel (/o/) and the RFC 8058 one-click unsubscribe URL
+// (/u/, whose "url" is the recipient address). Skipped: other schemes, our own links, other
+// rewriters' links (urldefense, safelinks, mimecast), List-Unsubscribe targets, allow-listed
+// hosts and links marked no-track (data-mxgate-no-track, clicktracking="off"). MIME parts that
+// hold no link stay byte-identical; a re-encoded part keeps its charset and transfer encoding
+// (GMime 3).
 //
 // Pure functions; safe on any thread once mime::initialize() ran. They run on the webhook
 // payload lane and the auth lane (rewriting) and on the HTTP endpoint's loop (verifying).
