@@ -250,6 +250,21 @@ class OutboundTrackingTest(unittest.TestCase):
         self.assertIn(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", data)
         self.assertTrue(self.verify(data))
 
+        # A message that streamed into several spool chunks: the replacement is written over them.
+        padding = "".join(f"<p>line {n} of a long newsletter</p>\r\n" for n in range(8000))
+        large = message.replace(b"</p></body>", f"</p>{padding}</body>".encode())
+        self.assertGreater(len(large), 3 * 65536)
+        before = self.mx.count()
+        client = test_outbound.OutboundTest.submission(self, self.smtp_credential)
+        client.sendmail("news@acme.test", ["smtp-reader@far.test"], large)
+        client.quit()
+        self.assertTrue(wait_until(lambda: self.mx.count() > before, 30), self.gw.log()[-3000:])
+        data = list(self.mx.messages)[-1]["data"]
+        self.assertIn(b"line 7999 of a long newsletter", data)
+        self.assertNotIn(TARGET.encode(), data)
+        self.assertEqual(data.count(b"/o/"), 1)
+        self.assertTrue(self.verify(data))
+
 
 if __name__ == "__main__":
     unittest.main()
