@@ -100,6 +100,15 @@ class OutboundTrackingTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: self.mx.count() > before, 30), self.gw.log()[-3000:])
         return list(self.mx.messages)[-1]["data"], answer["id"]
 
+    def submit(self, message):
+        """Submits over SMTP (STARTTLS, AUTH) to smtp-reader@far.test; the bytes the receiver got."""
+        before = self.mx.count()
+        client = test_outbound.OutboundTest.submission(self, self.smtp_credential)
+        client.sendmail("news@acme.test", ["smtp-reader@far.test"], message)
+        client.quit()
+        self.assertTrue(wait_until(lambda: self.mx.count() > before, 30), self.gw.log()[-3000:])
+        return list(self.mx.messages)[-1]["data"]
+
     def parts(self, data):
         """(html, text) of a received message, decoded."""
         parsed = email.message_from_bytes(data, policy=email.policy.default)
@@ -239,12 +248,7 @@ class OutboundTrackingTest(unittest.TestCase):
     def test_smtp_submission_is_tracked_too(self):
         message = (f"From: news@acme.test\r\nTo: smtp-reader@far.test\r\nSubject: by smtp\r\n"
                    f"Message-ID: <smtp-tracking@acme.test>\r\nContent-Type: text/html\r\n\r\n{HTML}\r\n").encode()
-        before = self.mx.count()
-        client = test_outbound.OutboundTest.submission(self, self.smtp_credential)
-        client.sendmail("news@acme.test", ["smtp-reader@far.test"], message)
-        client.quit()
-        self.assertTrue(wait_until(lambda: self.mx.count() > before, 30), self.gw.log()[-3000:])
-        data = list(self.mx.messages)[-1]["data"]
+        data = self.submit(message)
         self.assertIn(f"https://{self.host}/l/".encode(), data)
         self.assertNotIn(TARGET.encode(), data)
         self.assertIn(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", data)
@@ -254,12 +258,7 @@ class OutboundTrackingTest(unittest.TestCase):
         padding = "".join(f"<p>line {n} of a long newsletter</p>\r\n" for n in range(8000))
         large = message.replace(b"</p></body>", f"</p>{padding}</body>".encode())
         self.assertGreater(len(large), 3 * 65536)
-        before = self.mx.count()
-        client = test_outbound.OutboundTest.submission(self, self.smtp_credential)
-        client.sendmail("news@acme.test", ["smtp-reader@far.test"], large)
-        client.quit()
-        self.assertTrue(wait_until(lambda: self.mx.count() > before, 30), self.gw.log()[-3000:])
-        data = list(self.mx.messages)[-1]["data"]
+        data = self.submit(large)
         self.assertIn(b"line 7999 of a long newsletter", data)
         self.assertNotIn(TARGET.encode(), data)
         self.assertEqual(data.count(b"/o/"), 1)
