@@ -5,7 +5,7 @@
 // https://<links.host>/u/ URL naming the tenant, the recipient and the queue id (RFC 2369), and
 // List-Unsubscribe-Post: List-Unsubscribe=One-Click — when the policy or the send API asks for
 // it, the message has exactly one recipient (the URL names one) and carries no List-Unsubscribe
-// of its own. Every link carries the message's tags and metadata (links::Context), so the
+// of its own (a List-Unsubscribe-Post of its own is not added twice). Every link carries the message's tags and metadata (links::Context), so the
 // click, open and unsubscribe events name them after the message has left the spool. The result
 // replaces the content (Transaction::message_replaced); the signing stage, which waits for this
 // one, signs it. Runs on the session's loop thread; the rewrite on the auth lane.
@@ -17,17 +17,16 @@
 namespace mxgate::pipeline {
 namespace {
 
-constexpr std::string_view kListUnsubscribe = "List-Unsubscribe";
-
-// True when the header section has a List-Unsubscribe field (not List-Unsubscribe-Post).
-bool hasListUnsubscribe(std::string_view header_section) {
+// True when the header section has a field of this name (case-insensitive, RFC 5322 §3.6.8; a
+// name that merely starts with it, e.g. List-Unsubscribe-Post for List-Unsubscribe, is not it).
+bool hasField(std::string_view header_section, std::string_view name) {
   size_t start = 0;
   while (start < header_section.size()) {
     const size_t end = header_section.find("\r\n", start);
     const std::string_view line =
         header_section.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    if (ascii::startsWithIgnoreCase(line, kListUnsubscribe)) {
-      const size_t colon = line.find_first_not_of(" \t", kListUnsubscribe.size());
+    if (ascii::startsWithIgnoreCase(line, name)) {
+      const size_t colon = line.find_first_not_of(" \t", name.size());
       if (colon != std::string_view::npos && line[colon] == ':') {
         return true;
       }
@@ -53,7 +52,8 @@ class TrackingStage : public Stage {
       : config_(context.config), lane_(*context.services->auth_lane), keys_(context.services->link_keys) {}
 
   void headers(Transaction&, std::string_view header_section) override {
-    own_unsubscribe_ = hasListUnsubscribe(header_section);
+    own_unsubscribe_ = hasField(header_section, "List-Unsubscribe");
+    own_post_ = hasField(header_section, "List-Unsubscribe-Post");
   }
 
   bool needsMessage() const override { return true; }
@@ -92,11 +92,14 @@ class TrackingStage : public Stage {
     // keys: the ring settings.key points into, kept alive for the lane task.
     const bool queued = lane_.submit([keys = keys_, settings = std::move(settings), id = transaction.id.str(),
                                       message = transaction.message, unsubscribe = std::move(unsubscribe),
-                                      post = reporter()]() mutable {
+                                      own_post = own_post_, post = reporter()]() mutable {
       links::Result result = links::rewriteMessage(*message, id, settings);
       std::string content;
       if (!unsubscribe.empty()) {
-        content = "List-Unsubscribe: <" + unsubscribe + ">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+        content = "List-Unsubscribe: <" + unsubscribe + ">\r\n";
+        if (!own_post) {
+          content += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+        }
       }
       content += result.changed ? result.message : *message;
       if (!content.ends_with("\r\n")) {
@@ -133,7 +136,8 @@ class TrackingStage : public Stage {
   const config::Config& config_;
   io::Lane& lane_;
   std::shared_ptr<const links::KeyRing> keys_;
-  bool own_unsubscribe_ = false;
+  bool own_unsubscribe_ = false;  // the message has a List-Unsubscribe field: it keeps it
+  bool own_post_ = false;         // ... a List-Unsubscribe-Post field: not added twice
   bool failed_ = false;
   Transaction* transaction_ = nullptr;  // the stage's own transaction (same owner, same thread)
 };

@@ -320,6 +320,35 @@ BOOST_AUTO_TEST_CASE(tracking_rewrites_before_signing_and_adds_list_unsubscribe)
   BOOST_TEST(names.find(":list-unsubscribe-post:") != std::string::npos, names);
 }
 
+BOOST_AUTO_TEST_CASE(a_message_with_its_own_list_unsubscribe_keeps_it) {
+  Fixture f;
+  f.config.links.host = "links.a.test";
+  f.config.tenants[0].tracking = config::TrackingPolicy{false, false, true};
+  pipeline::Services services;
+  services.auth_lane = &f.lane;
+  services.link_keys = std::make_shared<const links::KeyRing>(
+      links::KeyRing{{links::Key{"k1", std::string(32, 's')}}});
+  f.begin(&services);
+  // Folded, another case: still the sender's own field; List-Unsubscribe-Post alone is not one.
+  f.send("From: App <app@a.example>\r\nlist-unsubscribe :\r\n <https://a.example/u/1>\r\nSubject: x\r\n\r\nhi\r\n");
+  BOOST_TEST_REQUIRE((f.decided.kind == MessageDecision::Kind::Accept));
+  BOOST_TEST(!f.intake->replacedContent());
+
+  // Only a List-Unsubscribe-Post: ours is added, the Post field not twice.
+  Fixture post_only;
+  post_only.config.links.host = "links.a.test";
+  post_only.config.tenants[0].tracking = config::TrackingPolicy{false, false, true};
+  pipeline::Services post_services;
+  post_services.auth_lane = &post_only.lane;
+  post_services.link_keys = services.link_keys;
+  post_only.begin(&post_services);
+  post_only.send("From: App <app@a.example>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\nhi\r\n");
+  BOOST_TEST_REQUIRE(post_only.intake->replacedContent());
+  const std::string& content = *post_only.intake->replacedContent();
+  BOOST_TEST(content.starts_with("List-Unsubscribe: <https://links.a.test/u/k1/"));
+  BOOST_TEST(content.find("List-Unsubscribe-Post") == content.rfind("List-Unsubscribe-Post"));
+}
+
 BOOST_AUTO_TEST_CASE(never_signs_with_another_tenants_key) {
   // Tenant a sends with a From of tenant b (sender binding refuses it anyway): b's key never signs.
   const TestKey other = makeKey("b.example", "b1", config::DkimAlgorithm::Ed25519Sha256);
