@@ -1,6 +1,10 @@
-// The click and open endpoint (see include/mxgate/admin/link_endpoint.h). Its own loop thread.
+// The click, open and one-click unsubscribe endpoint (see include/mxgate/admin/link_endpoint.h;
+// RFC 8058 for /u/). Its own loop thread.
 #include "mxgate/admin/link_endpoint.h"
 
+#include <optional>
+
+#include "mxgate/base/ascii.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/base/html.h"
 #include "mxgate/base/log.h"
@@ -15,6 +19,10 @@ constexpr unsigned char kPixel[] = {0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x
                                     0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00,
                                     0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00,
                                     0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
+
+constexpr size_t kClick = 0;
+constexpr size_t kOpen = 1;
+constexpr size_t kUnsubscribe = 2;
 
 size_t resultIndex(links::VerifyStatus status) {
   switch (status) {
@@ -53,11 +61,58 @@ http::Response noStore(http::Response response) {
   return response;
 }
 
+http::Response page(int status, std::string_view title, std::string_view body) {
+  return noStore(http::Response{status, "text/html; charset=utf-8",
+                                "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>" + std::string(title) +
+                                    "</title></head><body>\n" + std::string(body) + "</body></html>\n",
+                                {}});
+}
+
+// RFC 8058 §3.1: the body is List-Unsubscribe=One-Click, form-urlencoded or as a
+// multipart/form-data field.
+bool oneClickBody(const http::Request& request) {
+  if (ascii::startsWithIgnoreCase(request.header("content-type"), "multipart/form-data")) {
+    return request.body.find("name=\"List-Unsubscribe\"") != std::string::npos &&
+           request.body.find("One-Click") != std::string::npos;
+  }
+  std::string_view rest = request.body;
+  while (!rest.empty()) {
+    const size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    while (!pair.empty() && (pair.back() == '\r' || pair.back() == '\n')) {
+      pair.remove_suffix(1);
+    }
+    if (pair == "List-Unsubscribe=One-Click") {
+      return true;
+    }
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+  }
+  return false;
+}
+
 }  // namespace
 
 LinkEndpoint::LinkEndpoint(std::shared_ptr<const links::KeyRing> keys, LinkCounters& counters, spool::Store& store,
-                           ConfigFn config)
-    : keys_(std::move(keys)), counters_(counters), store_(store), config_(std::move(config)) {}
+                           spool::SuppressionList& suppressions, io::Loop& loop, ConfigFn config)
+    : keys_(std::move(keys)),
+      counters_(counters),
+      store_(store),
+      suppressions_(suppressions),
+      loop_(loop),
+      config_(std::move(config)) {}
+
+events::Fields LinkEndpoint::fieldsOf(const links::LinkTarget& target, const http::Request& request,
+                                      const std::shared_ptr<const config::Config>& config) {
+  events::Fields fields;
+  fields.queue_id = target.queue_id;
+  fields.outbound = target.context.outbound;
+  fields.tags = target.context.tags;
+  fields.metadata = target.context.metadata;
+  fields.client_ip =
+      http::clientAddress(request.peer, request.headerValues("x-forwarded-for"), trustedProxies(config));
+  fields.user_agent = std::string(request.header("user-agent"));
+  return fields;
+}
 
 void LinkEndpoint::record(char kind, const links::LinkTarget& target, const http::Request& request) {
   const char* type = kind == 'l' ? "message.clicked" : "message.opened";
@@ -66,13 +121,9 @@ void LinkEndpoint::record(char kind, const links::LinkTarget& target, const http
   if (!events::wanted(config.get(), target.tenant)) {
     return;
   }
-  events::Fields fields;
-  fields.queue_id = target.queue_id;
+  events::Fields fields = fieldsOf(target, request, config);
   fields.url = target.url;
   fields.link_index = target.index;
-  fields.client_ip =
-      http::clientAddress(request.peer, request.headerValues("x-forwarded-for"), trustedProxies(config));
-  fields.user_agent = std::string(request.header("user-agent"));
   const events::Event event = events::make(type, target.tenant, nowMicros(), fields);
   spool::Batch batch;
   batch.putEvent(event.key, event.record);
@@ -93,6 +144,10 @@ void LinkEndpoint::handle(const http::Request& request, http::Respond respond) {
     respond(http::Response{200, "text/plain; charset=utf-8", "ok\n", {}});
     return;
   }
+  if (path.starts_with("/u/")) {
+    unsubscribe(request, std::move(respond));
+    return;
+  }
   const bool click = path.starts_with("/l/");
   if (!click && !path.starts_with("/o/")) {
     respond(http::Response{404, "text/plain; charset=utf-8", "not found\n", {}});
@@ -104,7 +159,7 @@ void LinkEndpoint::handle(const http::Request& request, http::Respond respond) {
   }
   const char kind = click ? 'l' : 'o';
   const links::Verified verified = links::verifyLink(kind, std::string_view(path).substr(3), *keys_);
-  counters_.requests[click ? 0 : 1][resultIndex(verified.status)].fetch_add(1, std::memory_order_relaxed);
+  counters_.requests[click ? kClick : kOpen][resultIndex(verified.status)].fetch_add(1, std::memory_order_relaxed);
   if (verified.status == links::VerifyStatus::Ok) {
     record(kind, verified.target, request);
   }
@@ -124,15 +179,72 @@ void LinkEndpoint::handle(const http::Request& request, http::Respond respond) {
   }
   log::warn(verified.target.queue_id.empty() ? "-" : verified.target.queue_id, "link_not_verified")
       .kv("reason", verified.status == links::VerifyStatus::BadMac ? "bad_mac" : "unknown_key");
-  const std::string target = html::escaped(verified.target.url);
-  respond(noStore(http::Response{
-      400, "text/html; charset=utf-8",
-      "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Link not verified</title></head><body>\n"
-      "<h1>This link could not be verified</h1>\n"
-      "<p>It may have been altered. It claims to lead to:</p>\n<p><code>" +
-          target +
-          "</code></p>\n<p>Copy the address into your browser only if you trust it.</p>\n</body></html>\n",
-      {}}));
+  respond(page(400, "Link not verified",
+               "<h1>This link could not be verified</h1>\n<p>It may have been altered. It claims to lead to:</p>\n"
+               "<p><code>" +
+                   html::escaped(verified.target.url) +
+                   "</code></p>\n<p>Copy the address into your browser only if you trust it.</p>\n"));
+}
+
+void LinkEndpoint::unsubscribe(const http::Request& request, http::Respond respond) {
+  const bool post = request.method == "POST";
+  if (!post && request.method != "GET" && request.method != "HEAD") {
+    respond(http::Response{405, "text/plain; charset=utf-8", "use GET or POST\n", {}});
+    return;
+  }
+  const links::Verified verified = links::verifyLink('u', std::string_view(request.path).substr(3), *keys_);
+  counters_.requests[kUnsubscribe][resultIndex(verified.status)].fetch_add(1, std::memory_order_relaxed);
+  if (verified.status == links::VerifyStatus::Malformed || verified.target.url.empty()) {
+    respond(noStore(http::Response{404, "text/plain; charset=utf-8", "unknown link\n", {}}));
+    return;
+  }
+  if (verified.status != links::VerifyStatus::Ok) {
+    log::warn(verified.target.queue_id.empty() ? "-" : verified.target.queue_id, "unsubscribe_not_verified")
+        .kv("reason", verified.status == links::VerifyStatus::BadMac ? "bad_mac" : "unknown_key");
+    respond(page(400, "Link not verified",
+                 "<h1>This unsubscribe link could not be verified</h1>\n<p>It may have been altered; nothing was "
+                 "changed.</p>\n"));
+    return;
+  }
+  const links::LinkTarget& target = verified.target;
+  const std::string address = html::escaped(target.url);
+  if (!post) {
+    respond(page(200, "Unsubscribe",
+                 "<h1>Unsubscribe</h1>\n<p>Stop mail to <code>" + address +
+                     "</code>?</p>\n<form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" "
+                     "value=\"One-Click\"><button type=\"submit\">Unsubscribe</button></form>\n"));
+    return;
+  }
+  if (!oneClickBody(request)) {
+    respond(noStore(http::Response{400, "text/plain; charset=utf-8",
+                                   "expected the body List-Unsubscribe=One-Click (RFC 8058)\n", {}}));
+    return;
+  }
+  const std::shared_ptr<const config::Config> config = config_();
+  std::optional<events::Fields> fields;
+  if (events::wanted(config.get(), target.tenant)) {
+    fields = fieldsOf(target, request, config);
+    fields->recipients = {target.url};
+  }
+  auto with_event = [fields, tenant = target.tenant](uint64_t now_us, spool::Batch& batch) {
+    if (fields) {
+      const events::Event event = events::make("message.unsubscribed", tenant, now_us, *fields);
+      batch.putEvent(event.key, event.record);
+    }
+  };
+  auto answer = [respond, address, queue_id = target.queue_id,
+                 tenant = target.tenant](spool::SuppressionList::Change change) {
+    if (!change.ok) {
+      log::error(queue_id, "unsubscribe_failed").kv("tenant", tenant).kv("error", change.error);
+      respond(noStore(http::Response{503, "text/plain; charset=utf-8", "try again later\n", {}}));
+      return;
+    }
+    log::info(queue_id, "unsubscribed").kv("tenant", tenant).kv("new", !change.changed.empty());
+    respond(page(200, "Unsubscribed", "<h1>Unsubscribed</h1>\n<p>No more mail goes to <code>" + address +
+                                          "</code>.</p>\n"));
+  };
+  suppressions_.unsubscribe(loop_, target.tenant, target.url, target.queue_id, std::move(with_event),
+                            std::move(answer));
 }
 
 }  // namespace mxgate::admin

@@ -152,11 +152,12 @@ std::string renderMetrics(const MetricsSnapshot& s) {
            {"unavailable", s.auth.unavailable}});
   metric(out, "mxgate_recipient_verification_cache_hits_total", "counter",
          "Recipient verifications answered from the cache.", s.verifier.cache_hits);
-  out += "# HELP mxgate_link_requests_total Requests for signed links (click) and open pixels (open) by result.\n"
+  out += "# HELP mxgate_link_requests_total Requests for signed links (click), open pixels (open) and one-click "
+         "unsubscribe URLs (unsubscribe) by result.\n"
          "# TYPE mxgate_link_requests_total counter\n";
-  constexpr const char* kLinkKinds[] = {"click", "open"};
+  constexpr const char* kLinkKinds[] = {"click", "open", "unsubscribe"};
   constexpr const char* kLinkResults[] = {"ok", "bad_mac", "unknown_key", "malformed"};
-  for (size_t kind = 0; kind < 2; ++kind) {
+  for (size_t kind = 0; kind < s.link_requests.size(); ++kind) {
     for (size_t result = 0; result < 4; ++result) {
       out += fmt::format("mxgate_link_requests_total{{kind=\"{}\",result=\"{}\"}} {}\n", kLinkKinds[kind],
                          kLinkResults[result], s.link_requests[kind][result]);

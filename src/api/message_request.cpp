@@ -167,6 +167,18 @@ void parseTags(const json& document, Submission& submission) {
   }
 }
 
+// "list_unsubscribe": true asks for RFC 8058 one-click unsubscribe (the tracking stage adds it).
+void parseListUnsubscribe(const json& document, Submission& submission) {
+  const auto it = document.find("list_unsubscribe");
+  if (it == document.end() || it->is_null()) {
+    return;
+  }
+  if (!it->is_boolean()) {
+    refuse("invalid_field", "must be true or false", "list_unsubscribe");
+  }
+  submission.list_unsubscribe = it->get<bool>();
+}
+
 void parseMetadata(const json& document, Submission& submission) {
   const auto it = document.find("metadata");
   if (it == document.end() || it->is_null()) {
@@ -394,7 +406,7 @@ void checkKnownFields(const json& document, std::initializer_list<std::string_vi
 Built buildJson(std::string_view body, const Limits& limits) {
   const json document = parseJson(body);
   checkKnownFields(document, {"from", "to", "cc", "bcc", "reply_to", "subject", "text", "html", "headers",
-                              "attachments", "tags", "metadata", "send_at"});
+                              "attachments", "tags", "metadata", "send_at", "list_unsubscribe"});
   if (document.find("from") == document.end()) {
     refuse("missing_field", "the sender's address is required", "from");
   }
@@ -420,6 +432,7 @@ Built buildJson(std::string_view body, const Limits& limits) {
   collectRecipients({&to, &cc, &bcc}, limits, submission);
   parseTags(document, submission);
   parseMetadata(document, submission);
+  parseListUnsubscribe(document, submission);
   parseSendAt(document, submission);
 
   GObjectPtr<GMimeMessage> message(g_mime_message_new(TRUE));
@@ -484,7 +497,8 @@ std::string crlf(std::string_view bytes) {
 
 Built buildRaw(std::string_view body, const Limits& limits) {
   const json document = parseJson(body);
-  checkKnownFields(document, {"mail_from", "to", "message_base64", "tags", "metadata", "send_at"});
+  checkKnownFields(document, {"mail_from", "to", "message_base64", "tags", "metadata", "send_at",
+                              "list_unsubscribe"});
   const auto encoded = document.find("message_base64");
   if (encoded == document.end() || !encoded->is_string()) {
     refuse("missing_field", "the message is required, base64-encoded", "message_base64");
@@ -525,6 +539,7 @@ Built buildRaw(std::string_view body, const Limits& limits) {
   collectRecipients({&to}, limits, submission);
   parseTags(document, submission);
   parseMetadata(document, submission);
+  parseListUnsubscribe(document, submission);
   parseSendAt(document, submission);
 
   // Date and Message-ID are added when missing (RFC 5322 §3.6 wants both); the rest of the

@@ -456,6 +456,7 @@ void SendApi::onPrepared(uint64_t id, Prepared prepared) {
   transaction.auth_user = pending.username;
   transaction.tags = pending.submission.tags;
   transaction.metadata = pending.submission.metadata;
+  transaction.list_unsubscribe = pending.submission.list_unsubscribe;
   transaction.send_at_us = pending.submission.send_at_us;
   transaction.client_ip = pending.client_ip;
   transaction.mail_from = pending.submission.mail_from.str();
@@ -519,6 +520,9 @@ void SendApi::commit(uint64_t id) {
     return;
   }
   Pending& pending = *it->second;
+  if (const auto& replaced = pending.intake->replacedContent()) {
+    pending.message = replaced;  // e.g. with tracking links: what the DKIM signature covers
+  }
   const std::string& message = *pending.message;
   const uint64_t now = nowMicros();
   spool::MessageRecord record;
@@ -532,13 +536,8 @@ void SendApi::commit(uint64_t id) {
   record.smtputf8 = pending.submission.smtputf8;
   record.eightbit = hasEightBit(message);
   spool::Batch batch;
-  const size_t chunk_size = std::max<size_t>(1, pending.snapshot.config->spool.chunk_size);
-  uint32_t chunks = 0;
-  for (size_t offset = 0; offset < message.size() || chunks == 0; offset += chunk_size) {
-    batch.putBodyChunk(record.id, chunks++, std::string_view(message).substr(offset, chunk_size));
-  }
   record.body_size = message.size();
-  record.body_chunks = chunks;
+  record.body_chunks = batch.putBody(record.id, message, pending.snapshot.config->spool.chunk_size);
   record.body_crc32 = spool::crc32(0, message);
   pending.intake->record(record, batch, now);
   pending.response = json{{"id", record.id.str()}, {"recipients", pending.recipients}}.dump(

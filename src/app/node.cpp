@@ -173,7 +173,8 @@ http::ServerLimits apiLimits(const config::ApiSettings& api) {
 }
 
 http::ServerLimits linksLimits(const config::LinkSettings& links) {
-  return http::ServerLimits{http::RequestParser::Limits{8192, 0}, links.header_timeout, links.idle_timeout,
+  return http::ServerLimits{http::RequestParser::Limits{8192, admin::LinkEndpoint::kMaxBodyBytes},
+                            links.header_timeout, links.idle_timeout,
                             links.max_connections};
 }
 
@@ -450,7 +451,7 @@ int Node::run() {
     const auth::AuthCounters& auth = raw->authenticator->counters();
     snapshot.auth = {auth.accepted.load(std::memory_order_relaxed), auth.failed.load(std::memory_order_relaxed),
                      auth.locked.load(std::memory_order_relaxed), auth.unavailable.load(std::memory_order_relaxed)};
-    for (size_t kind = 0; kind < 2; ++kind) {
+    for (size_t kind = 0; kind < snapshot.link_requests.size(); ++kind) {
       for (size_t result = 0; result < 4; ++result) {
         snapshot.link_requests[kind][result] = raw->link_counters.requests[kind][result].load();
       }
@@ -478,10 +479,11 @@ int Node::run() {
     return 1;
   }
   if (!config.links.address.empty()) {
+    parts->links_loop = std::make_unique<io::Loop>("links");
     parts->links = std::make_unique<admin::LinkEndpoint>(parts->link_keys, parts->link_counters, *parts->store,
+                                                         *parts->suppressions, *parts->links_loop,
                                                          [raw] { return raw->runtime->current().config; });
     admin::LinkEndpoint* links = parts->links.get();
-    parts->links_loop = std::make_unique<io::Loop>("links");
     parts->links_http = std::make_unique<http::Server>(
         *parts->links_loop,
         [links](const http::Request& request, http::Respond respond) { links->handle(request, std::move(respond)); },
@@ -616,6 +618,7 @@ bool Node::startInbound(Parts& parts, std::string& error) {
   parts.inbound->resolver = parts.resolver.get();
   parts.inbound->spf_dns = parts.spf_dns.get();
   parts.inbound->auth_lane = parts.auth_lane.get();
+  parts.inbound->link_keys = parts.link_keys;
   parts.inbound->scanner = parts.scanner.get();
   parts.inbound->dkim.min_rsa_bits = config.auth.dkim_min_rsa_bits;
   parts.inbound->dkim.max_signatures = config.auth.max_dkim_signatures;

@@ -650,6 +650,8 @@ struct TenantLines {
   int delivery_tls = 0;
   int tls_ca_file = 0;
   int links_mode = 0;
+  int tracking = 0;  // the first tracking.* key set to true, and its name
+  std::string tracking_key;
   int events_url = 0;
   int recipients = 0;
   std::vector<int> domains;  // one per Tenant::domains entry
@@ -948,6 +950,11 @@ class Loader {
       }
       if (key.name == "links.mode") {
         lines.links_mode = outcome.line;
+      }
+      if (key.name.starts_with("tracking.") && outcome.present && outcome.canonical == "true" &&
+          lines.tracking == 0) {
+        lines.tracking = outcome.line;
+        lines.tracking_key = key.name;
       }
       if (key.name == "events.url") {
         lines.events_url = outcome.line;
@@ -1369,6 +1376,10 @@ class Loader {
       if (tenant.links.mode != LinkMode::Off && node_ok_ && config_->links.host.empty()) {
         record.sink.add(record.lines.links_mode, "links.mode",
                         "link rewriting needs links.host in the node configuration");
+      }
+      if (tenant.tracking.any() && node_ok_ && config_->links.host.empty()) {
+        record.sink.add(record.lines.tracking, record.lines.tracking_key,
+                        "outbound tracking needs links.host in the node configuration");
       }
       if (!tenant.events.url.empty() && tenant.events.secret_keys.empty()) {
         record.sink.add(record.lines.events_url, "events.url", "events need events.secrets to sign them");

@@ -101,20 +101,22 @@ bool LinkPolicy::keptHost(std::string_view host) const {
 }
 
 std::optional<std::string> LinkPolicy::rewrite(std::string_view url) {
-  if (!active_ || url.size() > kMaxUrlBytes || next_index_ > settings_.max_links || next_index_ == UINT32_MAX) {
+  if (!active_ || settings_.mode == Mode::OpenPixel || url.size() > kMaxUrlBytes ||
+      url.find('\0') != std::string_view::npos || next_index_ > settings_.max_links || next_index_ == UINT32_MAX) {
     return std::nullopt;
   }
   const auto host = httpHost(url);
   if (!host || keptHost(*host) || std::binary_search(skip_sorted_.begin(), skip_sorted_.end(), url)) {
     return std::nullopt;
   }
-  std::string link = sign('l', settings_.host, *settings_.key, queue_id_, settings_.tenant, next_index_, url);
+  std::string link =
+      sign('l', settings_.host, *settings_.key, queue_id_, settings_.tenant, next_index_, url, settings_.context);
   ++next_index_;
   return link;
 }
 
 std::string LinkPolicy::openPixelLink() const {
-  return sign('o', settings_.host, *settings_.key, queue_id_, settings_.tenant, 0, "");
+  return sign('o', settings_.host, *settings_.key, queue_id_, settings_.tenant, 0, "", settings_.context);
 }
 
 }  // namespace mxgate::links::detail

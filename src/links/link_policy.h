@@ -24,10 +24,10 @@ constexpr size_t kMaxUrlBytes = 8192;
 // one trailing dot, as written (not lower-cased); nullopt for other schemes and an empty host.
 std::optional<std::string_view> httpHost(std::string_view url);
 
-// https://<host>/<kind>/<key id>/<payload>/<mac>: signLink without building a LinkTarget.
+// https://<host>/<kind>/<key id>/<payload>/<mac>: signLink without building a LinkTarget. A
+// context too large for a link (contextFits) is carried without its tags and metadata.
 std::string sign(char kind, std::string_view host, const Key& key, std::string_view queue_id, std::string_view tenant,
-                 uint32_t index,
-                 std::string_view url);
+                 uint32_t index, std::string_view url, const Context& context);
 
 // True when host equals domain or is a subdomain of it (ASCII case-insensitive).
 bool hostWithin(std::string_view host, std::string_view domain);
@@ -40,7 +40,9 @@ class LinkPolicy {
 
   // False when the mode is Off or there is no signing key: nothing is rewritten.
   bool active() const { return active_; }
-  bool wantsOpenPixel() const { return active_ && settings_.mode == Mode::Track; }
+  bool wantsOpenPixel() const {
+    return active_ && (settings_.mode == Mode::Track || settings_.mode == Mode::OpenPixel);
+  }
 
   // The signed link that replaces url, or nullopt when url stays as it is.
   std::optional<std::string> rewrite(std::string_view url);

@@ -1,5 +1,7 @@
 // Signed link tokens: <key id>/<payload>/<mac> where payload is the base64url (RFC 4648 §5,
-// no padding) of "<queue id>\n<tenant>\n<index>\n<url>" and mac the base64url of the first 16 bytes of
+// no padding) of "<queue id>\n<tenant>\n<index>\n<url>", for an outbound message's links
+// followed by a NUL byte and the context as compact JSON (RFC 8259) [[tag, ...], [[key, value],
+// ...]], and mac the base64url of the first 16 bytes of
 // HMAC-SHA256 (RFC 2104, FIPS 180-4) over "<kind>/<key id>/<payload>". Verification compares
 // in constant time. Pure; any thread (signing on the payload lane, verifying on the HTTP loop).
 #include <openssl/crypto.h>
@@ -11,6 +13,8 @@
 #include <charconv>
 #include <optional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "link_policy.h"
 #include "mxgate/base/ascii.h"
@@ -57,7 +61,46 @@ std::optional<std::string> decodeSegment(std::string_view text) {
   return base64::decode(text, base64::Alphabet::Url);
 }
 
-// "<queue id>\n<tenant>\n<index>\n<url>" into target.
+using json = nlohmann::json;
+
+std::string contextJson(const Context& context) {
+  json metadata = json::array();
+  for (const auto& [key, value] : context.metadata) {
+    metadata.push_back(json::array({key, value}));
+  }
+  return json::array({context.tags, std::move(metadata)}).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+bool isStringPair(const json& entry) {
+  return entry.is_array() && entry.size() == 2 && entry[0].is_string() && entry[1].is_string();
+}
+
+// The context after the NUL byte: exactly [[strings], [[string, string], ...]].
+bool parseContext(std::string_view text, Context& context) {
+  if (text.size() > kMaxContextBytes) {
+    return false;
+  }
+  const json document = json::parse(text, nullptr, false);
+  if (!document.is_array() || document.size() != 2 || !document[0].is_array() || !document[1].is_array()) {
+    return false;
+  }
+  const json& tags = document[0];
+  const json& metadata = document[1];
+  if (!std::all_of(tags.begin(), tags.end(), [](const json& tag) { return tag.is_string(); }) ||
+      !std::all_of(metadata.begin(), metadata.end(), isStringPair)) {
+    return false;
+  }
+  context.outbound = true;
+  for (const json& tag : tags) {
+    context.tags.push_back(tag.get<std::string>());
+  }
+  for (const json& entry : metadata) {
+    context.metadata.emplace_back(entry[0].get<std::string>(), entry[1].get<std::string>());
+  }
+  return true;
+}
+
+// "<queue id>\n<tenant>\n<index>\n<url>[\0<context>]" into target.
 bool parsePayload(std::string_view payload, LinkTarget& target) {
   const size_t queue_end = payload.find('\n');
   if (queue_end == std::string_view::npos) {
@@ -72,7 +115,13 @@ bool parsePayload(std::string_view payload, LinkTarget& target) {
     return false;
   }
   const std::string_view index = payload.substr(first + 1, second - first - 1);
-  const std::string_view url = payload.substr(second + 1);
+  std::string_view url = payload.substr(second + 1);
+  if (const size_t nul = url.find('\0'); nul != std::string_view::npos) {
+    if (!parseContext(url.substr(nul + 1), target.context)) {
+      return false;
+    }
+    url = url.substr(0, nul);
+  }
   if (index.empty() || !std::all_of(index.begin(), index.end(), [](char c) { return ascii::isDigit(c); }) ||
       url.size() > detail::kMaxUrlBytes) {
     return false;
@@ -94,7 +143,7 @@ bool parsePayload(std::string_view payload, LinkTarget& target) {
 namespace detail {
 
 std::string sign(char kind, std::string_view host, const Key& key, std::string_view queue_id, std::string_view tenant,
-                 uint32_t index, std::string_view url) {
+                 uint32_t index, std::string_view url, const Context& context) {
   std::array<char, 10> digits{};
   const auto [digits_end, error] = std::to_chars(digits.data(), digits.data() + digits.size(), index);
   std::string payload;
@@ -106,6 +155,11 @@ std::string sign(char kind, std::string_view host, const Key& key, std::string_v
   payload.append(digits.data(), digits_end);
   payload += '\n';
   payload += url;
+  if (context.outbound) {
+    std::string carried = contextJson(context);
+    payload += '\0';
+    payload += carried.size() <= kMaxContextBytes ? carried : contextJson(Context{true, {}, {}});
+  }
   const std::string encoded = base64::encode(payload, base64::Alphabet::Url);
   // A failed HMAC leaves an all-zero tag, which verifyLink never accepts (it fails the same way).
   const Mac mac = macOf(kind, key, encoded).value_or(Mac{});
@@ -126,6 +180,8 @@ std::string sign(char kind, std::string_view host, const Key& key, std::string_v
 
 }  // namespace detail
 
+bool contextFits(const Context& context) { return contextJson(context).size() <= kMaxContextBytes; }
+
 bool validKeyId(std::string_view id) {
   return !id.empty() && id.size() <= kMaxKeyIdBytes && std::all_of(id.begin(), id.end(), [](char c) {
            return ascii::isAlpha(static_cast<unsigned char>(c)) || ascii::isDigit(static_cast<unsigned char>(c)) ||
@@ -139,7 +195,7 @@ const Key* KeyRing::find(std::string_view id) const {
 }
 
 std::string signLink(char kind, std::string_view host, const Key& key, const LinkTarget& target) {
-  return detail::sign(kind, host, key, target.queue_id, target.tenant, target.index, target.url);
+  return detail::sign(kind, host, key, target.queue_id, target.tenant, target.index, target.url, target.context);
 }
 
 Verified verifyLink(char kind, std::string_view path, const KeyRing& keys) {

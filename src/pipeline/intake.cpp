@@ -166,17 +166,28 @@ void Intake::finish(std::shared_ptr<const std::string> message, Done done) {
   if (!stages_.empty() && !headers_complete_) {
     onHeadersComplete();  // a message that is all header
   }
-  unfinished_ = stages_.size() + 1;  // + 1: no completion before every stage has been asked
-  for (const auto& stage : stages_) {
-    stage->finish(transaction_);
+  next_finish_ = 0;
+  finished_ = 0;
+  advance();
+}
+
+void Intake::advance() {
+  if (advancing_) {
+    return;
   }
-  onStageFinished();
+  advancing_ = true;
+  while (next_finish_ < stages_.size() && (!stages_[next_finish_]->waitsForEarlier() || finished_ == next_finish_)) {
+    stages_[next_finish_++]->finish(transaction_);
+  }
+  advancing_ = false;
+  if (finished_ == stages_.size()) {
+    complete();  // may destroy this object: nothing after this line
+  }
 }
 
 void Intake::onStageFinished() {
-  if (--unfinished_ == 0) {
-    complete();
-  }
+  ++finished_;
+  advance();
 }
 
 void Intake::complete() {
@@ -205,6 +216,9 @@ void Intake::complete() {
     }
     header_fields_ += tagHeader(decision.tags);
     quarantined_ = decision.quarantined;
+  }
+  if (transaction_.message_replaced) {
+    replaced_ = transaction_.message;
   }
   transaction_.message.reset();  // a scan copy is counted in admission's in-flight bytes
   Done done = std::move(done_);

@@ -17,6 +17,9 @@ std::vector<std::unique_ptr<Stage>> outboundStages(const Context& context) {
     stages.push_back(makeSuppressionStage(context));  // after sender binding, before signing
   }
   if (context.services != nullptr && context.services->auth_lane != nullptr) {
+    if (context.services->link_keys) {
+      stages.push_back(makeTrackingStage(context));  // before signing: the signature covers it
+    }
     stages.push_back(makeDkimSignStage(context));  // last: it signs what will be delivered
   }
   return stages;

@@ -1090,21 +1090,33 @@ void Session::commit() {
   record.listener = listener_.name;
   record.smtputf8 = mail_from_.smtputf8;
   record.eightbit = mail_from_.body == smtp::BodyType::EightBitMime;
-  body_crc_ = spool::crc32(body_crc_, chunk_);
-  body_bytes_ += chunk_.size();
-  record.body_size = body_bytes_;
-  record.body_crc32 = body_crc_;
-  record.body_chunks = chunks_written_ + 1;
   spool::Batch batch;
+  std::shared_ptr<const std::string> hot_body;
+  if (const std::shared_ptr<const std::string>& replaced = intake_->replacedContent()) {
+    // A stage replaced the content (outbound tracking): the body is our Received: field and the
+    // replacement, written over the chunks that streamed in.
+    auto body = std::make_shared<std::string>(intake_->transaction().received);
+    *body += *replaced;
+    batch.deleteBodyChunks(queue_id_, 0, chunks_written_);
+    record.body_chunks = batch.putBody(queue_id_, *body, config_.spool.chunk_size);
+    record.body_size = body->size();
+    record.body_crc32 = spool::crc32(0, *body);
+    hot_body = std::move(body);
+  } else {
+    body_crc_ = spool::crc32(body_crc_, chunk_);
+    body_bytes_ += chunk_.size();
+    record.body_size = body_bytes_;
+    record.body_crc32 = body_crc_;
+    record.body_chunks = chunks_written_ + 1;
+    batch.putBodyChunk(queue_id_, chunks_written_, chunk_);
+    if (chunks_written_ == 0) {
+      hot_body = std::make_shared<const std::string>(std::move(chunk_));
+    }
+  }
   intake_->record(record, batch, now);
-  batch.putBodyChunk(queue_id_, chunks_written_, chunk_);
   if (chunks_written_ > 0) {
     batch.clearOpen(queue_id_);
     batch.requireEpoch(spool_epoch_);  // the earlier chunks were written unsynced
-  }
-  std::shared_ptr<const std::string> hot_body;
-  if (chunks_written_ == 0) {
-    hot_body = std::make_shared<const std::string>(std::move(chunk_));
   }
   chunk_.clear();
   filter_.reset();

@@ -674,6 +674,7 @@ std::string_view suppressionReasonName(SuppressionReason reason) {
     case SuppressionReason::HardBounce: return "hard_bounce";
     case SuppressionReason::Manual: return "manual";
     case SuppressionReason::Import: return "import";
+    case SuppressionReason::Unsubscribe: return "unsubscribe";
   }
   return "manual";
 }
@@ -697,7 +698,7 @@ DecodeStatus decodeSuppression(std::string_view bytes, SuppressionRecord& out) {
                           case kSuppressionTenant: record.tenant.assign(value); return true;
                           case kSuppressionAddress: record.address.assign(value); return true;
                           case kSuppressionReason:
-                            if (!asNumber(value, number) || number < 1 || number > 3) {
+                            if (!asNumber(value, number) || number < 1 || number > 4) {
                               return false;
                             }
                             record.reason = static_cast<SuppressionReason>(number);

@@ -12,6 +12,7 @@
 #include <rocksdb/sst_file_manager.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
@@ -60,6 +61,15 @@ void Batch::putBodyChunk(const mail::QueueId& id, uint32_t index, std::string_vi
   Op op{Family::Body, Kind::Put, bodyKey(id, index), std::string(data)};
   bytes_ += op.key.size() + op.value.size();
   ops_.push_back(std::move(op));
+}
+
+uint32_t Batch::putBody(const mail::QueueId& id, std::string_view body, size_t chunk_size) {
+  chunk_size = std::max<size_t>(1, chunk_size);
+  uint32_t chunks = 0;
+  for (size_t offset = 0; offset < body.size() || chunks == 0; offset += chunk_size) {
+    putBodyChunk(id, chunks++, body.substr(offset, chunk_size));
+  }
+  return chunks;
 }
 
 void Batch::markOpen(const mail::QueueId& id) {

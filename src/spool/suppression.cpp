@@ -52,6 +52,16 @@ void SuppressionList::add(io::Loop& loop, std::string tenant, std::vector<std::s
          });
 }
 
+void SuppressionList::unsubscribe(io::Loop& loop, std::string tenant, std::string address, std::string queue_id,
+                                  std::function<void(uint64_t, Batch&)> with_it, std::function<void(Change)> done) {
+  change(loop, tenant, {std::move(address)}, true, "unsubscribe", "suppression_unsubscribe", std::move(done),
+         [&](const std::string& listed, uint64_t now, Batch& batch) {
+           batch.putSuppression(
+               SuppressionRecord{tenant, listed, SuppressionReason::Unsubscribe, "one-click unsubscribe", now, queue_id});
+           with_it(now, batch);
+         });
+}
+
 void SuppressionList::remove(io::Loop& loop, std::string tenant, std::vector<std::string> addresses, std::string actor,
                              std::function<void(Change)> done) {
   change(loop, tenant, std::move(addresses), false, actor, "suppression_remove", std::move(done),

@@ -38,6 +38,7 @@ COMMANDS = [
     ("ldns-signzone", "ldnsutils", "signing the DANE tests' zone"),
     ("ldns-keygen", "ldnsutils", "the DANE tests' zone keys"),
     ("drill", "ldnsutils", "checking the signed zone's answers"),
+    ("curl", "curl", "the send API and the click, open and unsubscribe endpoint tests"),
 ]
 
 # (path, Debian package, what needs it)

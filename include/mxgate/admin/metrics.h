@@ -84,7 +84,7 @@ struct MetricsSnapshot {
     uint64_t accepted = 0, failed = 0, locked = 0, unavailable = 0;
   } auth;  // AUTH on submission listeners
   // [click, open][ok, bad_mac, unknown_key, malformed]
-  std::array<std::array<uint64_t, 4>, 2> link_requests{};
+  std::array<std::array<uint64_t, 4>, 3> link_requests{};
   uint64_t now_us = 0;
 };
 

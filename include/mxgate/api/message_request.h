@@ -41,6 +41,7 @@ struct Submission {
   std::vector<std::pair<std::string, std::string>> metadata;  // in key order
   bool smtputf8 = false;                   // an envelope address is not ASCII
   uint64_t send_at_us = 0;                 // send_at: not delivered before this; 0 = now
+  bool list_unsubscribe = false;           // RFC 8058 one-click unsubscribe asked for
 };
 
 // The latest send_at accepted by the parser (9999-12-31T23:59:59Z); the configured horizon

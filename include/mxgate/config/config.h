@@ -275,6 +275,16 @@ struct LinkPolicy {
   bool rewrite_text = true;              // text/plain parts too
 };
 
+// Engagement tracking of a tenant's outbound mail (SMTP submission, the HTTP send API), done
+// before DKIM signing so the signature covers it ([tracking] in the tenant's policy file).
+struct TrackingPolicy {
+  bool clicks = false;            // http/https links rewritten into signed /l/ links
+  bool opens = false;             // an open pixel (/o/) at the end of the HTML part
+  bool list_unsubscribe = false;  // RFC 8058 List-Unsubscribe (single-recipient messages)
+
+  bool any() const { return clicks || opens || list_unsubscribe; }
+};
+
 // Delivery and engagement events posted to the tenant (same signing and retry machinery).
 struct EventsPolicy {
   std::string url;  // "" = no events
@@ -382,6 +392,7 @@ struct Tenant {
   DeliveryTarget delivery;
   InboundPolicy inbound;
   LinkPolicy links;
+  TrackingPolicy tracking;
   ThreadPolicy thread;
   EventsPolicy events;
   DkimPolicy dkim;

@@ -1,7 +1,8 @@
 // Delivery and engagement events for the tenant's event webhook (DESIGN.md "Webhooks"):
 // message.accepted, delivered, deferred and bounced (with the reply's bounce class and label),
 // expired, suppressed, rejected, quarantined, released,
-// clicked, opened and webhook.endpoint.disabled. make() builds the outbox record — its key
+// clicked, opened, unsubscribed (RFC 8058 one-click) and webhook.endpoint.disabled. make()
+// builds the outbox record — its key
 // in the events family and the JSON object posted — which the caller writes in the same
 // batch as the state change that causes it. The JSON follows the field survey in
 // shared/research/ecosystem.md §2.3 (KumoMTA / SendGrid / Postmark names, snake_case).

@@ -106,8 +106,12 @@ class Intake {
   // The client's content as it streams (see Stage::content).
   void content(std::string_view content);
   // The content is complete; message: the whole content for stages that need it (or nullptr).
+  // The stages are finished in list order, each at once unless it waits for the earlier ones.
   // done runs once every stage has finished, possibly before finish returns.
   void finish(std::shared_ptr<const std::string> message, Done done);
+  // After done: the content a stage put in place of the client's (store and deliver this, not
+  // what streamed in), or nullptr when the content stays as it came.
+  const std::shared_ptr<const std::string>& replacedContent() const { return replaced_; }
 
   // The message was refused by every tenant (decision.kind Reject): message.rejected events
   // for the tenants that want them, written unsynced.
@@ -123,6 +127,9 @@ class Intake {
   void carryOutbound(events::Fields& fields) const;
   void onHeadersComplete();
   void onStageFinished();
+  // Finishes the stages whose turn has come; completes once all have finished (may destroy
+  // this). Re-entered by a stage that finishes at once: the outer call carries on.
+  void advance();
   void complete();
 
   Context context_;
@@ -133,12 +140,15 @@ class Intake {
   std::string headers_;  // the header section, collected for Stage::headers
   bool headers_complete_ = false;
   size_t line_start_ = 0;  // offset in headers_ of the current line
-  size_t unfinished_ = 0;  // stages whose finish has not reported yet
+  size_t next_finish_ = 0;  // the next stage to finish()
+  size_t finished_ = 0;     // stages whose finish has reported
+  bool advancing_ = false;
   Done done_;
   // The outcome, for record().
   spool::Verdicts summary_;
   std::string header_fields_;
   std::vector<TenantQuarantine> quarantined_;
+  std::shared_ptr<const std::string> replaced_;
 };
 
 }  // namespace mxgate::pipeline

@@ -1,8 +1,9 @@
 // The outbound stage list: what an authenticated tenant's message (SMTP submission or the HTTP
 // send API) passes before its 250/202, in this order — sender binding (the envelope and header
 // sender domains are the tenant's own), scheduled send (an SMTP submission's X-Mxgate-Send-At
-// field), suppression (helper bounces: recipients on the
-// tenant's suppression list are refused), DKIM signing (RFC 6376/8463, with the tenant's keys;
+// field), suppression (helper bounces: recipients on the tenant's suppression list are
+// refused), tracking (the tenant's [tracking]: click links, open pixel, RFC 8058
+// List-Unsubscribe; it replaces the content), DKIM signing (RFC 6376/8463, with the tenant's keys;
 // always last, so it signs the bytes that will be delivered). One file per stage under
 // src/pipeline/stages/. Built on the session's loop thread at MAIL.
 #pragma once
@@ -40,6 +41,11 @@ std::unique_ptr<Stage> makeScheduledSendStage(const Context& context);
 // Refuses a recipient on the sending tenant's suppression list at RCPT (550 5.1.1, event
 // message.suppressed). Needs context.services->suppressions.
 std::unique_ptr<Stage> makeSuppressionStage(const Context& context);
+// Click and open tracking and one-click unsubscribe per the tenant's [tracking] policy (and the
+// transaction's list_unsubscribe), on the auth lane; needs context.services->auth_lane and
+// link_keys (without keys the list has no tracking stage).
+std::unique_ptr<Stage> makeTrackingStage(const Context& context);
+// DKIM signing of the final content (it waits for the earlier stages); needs the auth lane.
 std::unique_ptr<Stage> makeDkimSignStage(const Context& context);
 
 }  // namespace mxgate::pipeline

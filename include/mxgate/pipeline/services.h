@@ -1,5 +1,5 @@
 // The node's shared services for the pipeline stages (resolver, SPF's DNS, the auth lane, the
-// scanner, the suppression lists) and the verdict counters for /metrics. Built once by the
+// scanner, the suppression lists, the link keys) and the verdict counters for /metrics. Built once by the
 // node; stages on every loop use them. The counters are atomic; any thread.
 #pragma once
 
@@ -7,10 +7,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "mxgate/auth/dkim.h"
 #include "mxgate/dns/resolver.h"
 #include "mxgate/io/lane.h"
+#include "mxgate/links/rewriter.h"
 #include "mxgate/pipeline/stage.h"
 #include "mxgate/scan/scanner.h"
 #include "mxgate/shaping/tenant_limits.h"
@@ -37,6 +39,8 @@ struct Services {
   const spool::SuppressionList* suppressions = nullptr;
   // Tenants' sending limits (admitTenantMessage); nullptr: none.
   shaping::TenantLimits* tenant_limits = nullptr;
+  // The link signing keys (the first signs) for outbound tracking; nullptr: no tracking.
+  std::shared_ptr<const links::KeyRing> link_keys;
   auth::DkimSettings dkim;
   size_t max_header_size = 102400;
   Counters counters;

@@ -2,7 +2,9 @@
 // the verdicts the checks found so far) and the decision it returns. A listener's stages form
 // an ordered list that a transaction intake (intake.h) runs: start at MAIL, each recipient
 // before its 250, the content as it streams and its header section once that has passed, the
-// end of the content (asynchronous completion), then a decision per recipient tenant. A stage
+// end of the content (asynchronous completion; a stage may replace the content there, e.g.
+// outbound tracking, and a later stage that waits for earlier ones sees the replacement), then
+// a decision per recipient tenant. A stage
 // only returns decisions; the intake combines them and records the outcome in the spool.
 //
 // Stages live on their session's loop thread. Asynchronous work reports back through reporter(),
@@ -80,6 +82,7 @@ struct Transaction {
   std::string auth_user;  // the authenticated user name; "" inbound
   std::vector<std::string> tags;                                // the sender's tags (API)
   std::vector<std::pair<std::string, std::string>> metadata;    // the sender's metadata (API)
+  bool list_unsubscribe = false;  // the sender asked for RFC 8058 List-Unsubscribe (API)
   // Not delivered before this (µs since the epoch; 0 = at once): the API's send_at, or the
   // X-Mxgate-Send-At field of an SMTP submission (the scheduled send stage).
   uint64_t send_at_us = 0;
@@ -91,6 +94,8 @@ struct Transaction {
   Verdicts verdicts;
   // The whole content at the end, when a stage needs it (Stage::needsMessage).
   std::shared_ptr<const std::string> message;
+  // A stage replaced message (in its finish): the replacement is what is stored and delivered.
+  bool message_replaced = false;
   // Our Received: header field, stored (and delivered) in front of the content.
   std::string received;
 
@@ -128,6 +133,9 @@ class Stage {
   // The content is complete. The stage calls finished() exactly once when its work is done:
   // here, or later from a report.
   virtual void finish(Transaction&) { finished(); }
+  // True: finish() is called only once every earlier stage has finished (it works on their
+  // result, e.g. signing the final content); otherwise stages finish concurrently.
+  virtual bool waitsForEarlier() const { return false; }
   // Every stage has finished: draw conclusions from what earlier stages found. List order.
   virtual void conclude(Transaction&) {}
   // The stage's decision for the recipients of one tenant.

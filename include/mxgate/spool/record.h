@@ -209,6 +209,7 @@ enum class SuppressionReason : uint8_t {
   HardBounce = 1,  // a delivery of the tenant's outbound mail bounced hard (bounce/classifier.h)
   Manual = 2,      // `mxgate suppression add` or the admin API
   Import = 3,      // `mxgate suppression import`
+  Unsubscribe = 4,  // the recipient's RFC 8058 one-click unsubscribe (the link endpoint's /u/)
 };
 std::string_view suppressionReasonName(SuppressionReason reason);
 

@@ -45,6 +45,8 @@ class Batch {
  public:
   void putMessage(const MessageRecord& record);
   void putBodyChunk(const mail::QueueId& id, uint32_t index, std::string_view data);
+  // A whole body in chunks of chunk_size bytes (at least one chunk); returns how many.
+  uint32_t putBody(const mail::QueueId& id, std::string_view body, size_t chunk_size);
   // Marks a multi-chunk body as belonging to a transaction that has not committed yet; the
   // commit (or the rejection) removes the mark. Recovery deletes bodies still marked.
   void markOpen(const mail::QueueId& id);

@@ -42,6 +42,12 @@ class SuppressionList {
   // ("suppression_add", or "suppression_import" for reason Import).
   void add(io::Loop& loop, std::string tenant, std::vector<std::string> addresses, SuppressionReason reason,
            std::string detail, std::string actor, std::function<void(Change)> done);
+  // A recipient's one-click unsubscribe (RFC 8058) from the tenant's mail: lists the address
+  // with reason Unsubscribe and the message's queue id, audited "suppression_unsubscribe" by
+  // actor "unsubscribe", and with_it's records (the event) in the same synced batch — only when
+  // the address is not listed yet (a repeat changes nothing: change.unchanged names it).
+  void unsubscribe(io::Loop& loop, std::string tenant, std::string address, std::string queue_id,
+                   std::function<void(uint64_t now_us, Batch&)> with_it, std::function<void(Change)> done);
   // Takes the addresses off the tenant's list (audited "suppression_remove").
   void remove(io::Loop& loop, std::string tenant, std::vector<std::string> addresses, std::string actor,
               std::function<void(Change)> done);

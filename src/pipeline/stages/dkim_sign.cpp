@@ -1,8 +1,8 @@
 // The DKIM signing stage (RFC 6376 §5, RFC 8463 dual signing), last of the outbound list: once
 // the content is complete it signs, on the auth lane (never the loop thread), exactly the bytes
 // delivery sends after the signature — our Received: header field, then the content as stored
-// (a submission's content is stored as the client sent it; the outbound stages before this one
-// add no header fields) — with the keys of the AUTHENTICATED tenant for the From domain, never
+// (a submission's content is stored as the client sent it, or as the tracking stage, which this
+// one waits for, replaced it; the stages before this one add no headerFields()) — with the keys of the AUTHENTICATED tenant for the From domain, never
 // another tenant's. The DKIM-Signature fields go into record.headers through headerFields(),
 // in front of the stored body. No key for the From domain: sent unsigned (logged
 // dkim_sign=none); a key that cannot sign: 451 4.3.0, the client retries. Runs on the
@@ -20,6 +20,7 @@ class DkimSignStage : public Stage {
   explicit DkimSignStage(const Context& context) : config_(context.config), lane_(*context.services->auth_lane) {}
 
   bool needsMessage() const override { return true; }
+  bool waitsForEarlier() const override { return true; }  // tracking may replace the content
 
   void finish(Transaction& transaction) override {
     const config::Tenant* tenant = config_.tenantById(transaction.tenant);

@@ -1,9 +1,11 @@
 // libFuzzer target for link rewriting and verification: the input is taken as a whole message
-// (rewriteMessage in SafeLinks and Track mode), as an HTML part, as a text part and as a
-// signed-link path (verifyLink for /l/ and /o/). Invariants (trap on failure): never more
+// (rewriteMessage in SafeLinks, Track and OpenPixel mode, the latter with an outbound context), as
+// an HTML part, as a text part, as a signed-link path (verifyLink for /l/, /o/ and /u/) and as
+// an outbound link's tags and metadata (signed, then verified). Invariants (trap on failure): never more
 // links than max_links, consecutive indices, the text rewrite undone by its own verified
 // links gives the input back, an unchanged result is the input, a verified path re-signs to
-// itself, and a changed message has a body.
+// itself, a changed message has a body, and a context of well-formed UTF-8 that fits comes back
+// from verification as it was signed.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "mxgate/base/ascii.h"
+#include "mxgate/base/utf8.h"
 #include "mxgate/links/rewriter.h"
 
 namespace {
@@ -74,8 +77,12 @@ std::string undo(std::string_view text, uint32_t& count) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
 
-  for (Mode mode : {Mode::SafeLinks, Mode::Track}) {
-    const Result result = rewriteMessage(input, kQueueId, settings(mode));
+  for (Mode mode : {Mode::SafeLinks, Mode::Track, Mode::OpenPixel}) {
+    Settings with = settings(mode);
+    if (mode == Mode::OpenPixel) {
+      with.context = Context{true, {"tag"}, {{"k", "v"}}};
+    }
+    const Result result = rewriteMessage(input, kQueueId, with);
     if (result.rewritten > kMaxLinks || result.changed == result.message.empty() ||
         (!result.changed && result.rewritten != 0)) {
       __builtin_trap();
@@ -102,7 +109,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const KeyRing ring{{key()}};
-  for (char kind : {'l', 'o'}) {
+  if (mxgate::utf8::isWellFormed(input)) {
+    const LinkTarget target{"someone@example.test", std::string(kQueueId), 0, "t",
+                            Context{true, {std::string(input)}, {{"k", std::string(input)}}}};
+    const std::string link = signLink('u', kHost, key(), target);
+    const std::string prefix = "https://" + std::string(kHost) + "/u/";
+    const Verified verified = verifyLink('u', std::string_view(link).substr(prefix.size()), ring);
+    if (verified.status != VerifyStatus::Ok ||
+        (contextFits(target.context) ? !(verified.target == target)
+                                     : !(verified.target.context == Context{true, {}, {}}))) {
+      __builtin_trap();
+    }
+  }
+  for (char kind : {'l', 'o', 'u'}) {
     const Verified verified = verifyLink(kind, input, ring);
     if (verified.status == VerifyStatus::Ok &&
         signLink(kind, kHost, key(), verified.target) != "https://" + std::string(kHost) + "/" + kind + "/" + std::string(input)) {

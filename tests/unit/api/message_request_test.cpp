@@ -219,6 +219,17 @@ BOOST_AUTO_TEST_CASE(send_at_takes_unix_seconds_or_an_rfc3339_date_time) {
   BOOST_TEST(built.submission.send_at_us == 1796722200000000u);
 }
 
+BOOST_AUTO_TEST_CASE(list_unsubscribe_is_a_boolean) {
+  BOOST_TEST(!build(minimal()).submission.list_unsubscribe);
+  json body = minimal();
+  body["list_unsubscribe"] = true;
+  const api::Built built = build(body);
+  BOOST_TEST_REQUIRE(built.ok);
+  BOOST_TEST(built.submission.list_unsubscribe);
+  body["list_unsubscribe"] = "yes";
+  expectRefused(build(body), 422, "invalid_field", "list_unsubscribe");
+}
+
 BOOST_AUTO_TEST_CASE(raw_message_gets_crlf_date_and_message_id) {
   const std::string raw = "From: App <app@tenant.example>\nTo: user@dest.example\nSubject: raw\n\nbody line\n";
   json body = {{"to", {"user@dest.example", "other@dest.example"}}, {"message_base64", base64::encode(raw)},

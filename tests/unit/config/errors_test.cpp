@@ -342,6 +342,24 @@ BOOST_AUTO_TEST_CASE(missing_required_keys) {
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(outbound_tracking_needs_the_link_host) {
+  // The error names the first tracking key that is on, where it is.
+  BOOST_TEST(policyErrors(R"(tenant = "t"
+domains = ["t.test"]
+[delivery]
+target = "file"
+path = "inbox"
+[tracking]
+clicks = false
+opens = true
+list_unsubscribe = true
+)") == (Lines{"a.toml:8: tracking.opens: outbound tracking needs links.host in the node configuration"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(policyErrors("tenant = \"t\"\ndomains = [\"t.test\"]\n[delivery]\ntarget = \"file\"\npath = \"inbox\"\n"
+                          "[tracking]\nclicks = false\n")
+                 .empty());
+}
+
 BOOST_AUTO_TEST_CASE(webhook_target_links_and_ticket_pattern) {
   BOOST_TEST(policyErrors(R"(tenant = "t"
 domains = ["t.test"]

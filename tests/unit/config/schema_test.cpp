@@ -161,8 +161,9 @@ BOOST_AUTO_TEST_CASE(example_policy_uses_and_mentions_every_policy_key) {
                                               "inbound.quarantine_retention", "inbound.spf_fail",
                                               "inbound.spf_softfail", "inbound.virus", "links.allow_hosts",
                                               "links.mode", "links.rewrite_text", "outbound.api_dsn", "outbound.daily_cap",
-                                              "outbound.dsn", "outbound.message_rate", "outbound.target", "outbound.tls", "outbound.tls_ca_file", "tenant",
-                                              "thread.ticket_pattern"}),
+                                              "outbound.dsn", "outbound.message_rate", "outbound.target", "outbound.tls",
+                                              "outbound.tls_ca_file", "tenant", "thread.ticket_pattern", "tracking.clicks",
+                                              "tracking.list_unsubscribe", "tracking.opens"}),
              boost::test_tools::per_element());
   for (const auto& key : schema::policyKeys()) {
     const std::string_view leaf = key.name.substr(key.name.rfind('.') + 1);

@@ -84,7 +84,7 @@ BOOST_AUTO_TEST_CASE(entities_and_escaping) {
   uint32_t next_index = 5;
   const std::string html = "<a href=\"h&#116;tps://example.com/?a=1&amp;b=&quot;2&quot;&lt;\">x</a>";
   const std::string link = signLink('l', settings.host, test::currentKey(),
-                                    LinkTarget{"https://example.com/?a=1&b=\"2\"<", std::string(kQueueId), 5, std::string(test::kTenant)});
+                                    LinkTarget{"https://example.com/?a=1&b=\"2\"<", std::string(kQueueId), 5, std::string(test::kTenant), {}});
   std::string escaped;
   for (char c : link) {
     escaped += c == '&' ? "&amp;" : c == '"' ? "&quot;" : std::string(1, c);

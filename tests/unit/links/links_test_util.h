@@ -27,8 +27,21 @@ inline std::ostream& operator<<(std::ostream& out, VerifyStatus status) {
   return out << "?";
 }
 
+inline std::ostream& operator<<(std::ostream& out, const Context& context) {
+  out << "{outbound=" << context.outbound << " tags=[";
+  for (const std::string& tag : context.tags) {
+    out << tag << ";";
+  }
+  out << "] metadata=[";
+  for (const auto& [key, value] : context.metadata) {
+    out << key << "=" << value << ";";
+  }
+  return out << "]}";
+}
+
 inline std::ostream& operator<<(std::ostream& out, const LinkTarget& target) {
-  return out << "{url=" << target.url << " queue_id=" << target.queue_id << " index=" << target.index << "}";
+  return out << "{url=" << target.url << " queue_id=" << target.queue_id << " index=" << target.index
+             << " tenant=" << target.tenant << " context=" << target.context << "}";
 }
 
 }  // namespace mxgate::links
@@ -61,11 +74,11 @@ inline Settings settings(Mode mode = Mode::SafeLinks) {
 
 // The link rewriting must put in place of url as the index-th link of the message.
 inline std::string expectedLink(std::string_view url, uint32_t index) {
-  return signLink('l', kHost, currentKey(), LinkTarget{std::string(url), std::string(kQueueId), index, std::string(kTenant)});
+  return signLink('l', kHost, currentKey(), LinkTarget{std::string(url), std::string(kQueueId), index, std::string(kTenant), {}});
 }
 
 inline std::string expectedPixel() {
-  return signLink('o', kHost, currentKey(), LinkTarget{"", std::string(kQueueId), 0, std::string(kTenant)});
+  return signLink('o', kHost, currentKey(), LinkTarget{"", std::string(kQueueId), 0, std::string(kTenant), {}});
 }
 
 // Replaces the first occurrence of from at or after *from_pos in text (advancing *from_pos

@@ -87,6 +87,16 @@ std::string replaced(std::string text, std::string_view from, std::string_view t
   return test::replaceOnce(text, from, to, pos);
 }
 
+// The message rewritten in mode has the open pixel before </body> and nothing else changed.
+void expectPixelOnly(const std::string& message, Mode mode) {
+  const Result result = rewriteMessage(message, kQueueId, test::settings(mode));
+  BOOST_TEST_REQUIRE(result.changed);
+  BOOST_TEST(result.rewritten == 0u);
+  BOOST_TEST(result.message == replaced(message, "</p></body>",
+                                        "</p><img src=\"" + test::expectedPixel() +
+                                            "\" width=\"1\" height=\"1\" alt=\"\" style=\"display:none\"></body>"));
+}
+
 BOOST_AUTO_TEST_SUITE(links_message)
 
 BOOST_AUTO_TEST_CASE(test_messages_round_trip_through_gmime) {
@@ -234,12 +244,14 @@ BOOST_AUTO_TEST_CASE(track_mode_message) {
       "--b\r\nContent-Type: text/html\r\n\r\n<html><body><p>No links here.</p></body></html>\r\n"
       "--b--\r\n";
   BOOST_TEST_REQUIRE(test::roundTrip(message) == message);
-  const Result result = rewriteMessage(message, kQueueId, test::settings(Mode::Track));
-  BOOST_TEST(result.changed);
-  BOOST_TEST(result.rewritten == 0u);
-  BOOST_TEST(result.message == replaced(message, "</p></body>",
-                                        "</p><img src=\"" + test::expectedPixel() +
-                                            "\" width=\"1\" height=\"1\" alt=\"\" style=\"display:none\"></body>"));
+  expectPixelOnly(message, Mode::Track);
+}
+
+BOOST_AUTO_TEST_CASE(open_pixel_mode_leaves_links) {
+  // Outbound tracking with opens but not clicks: the pixel only.
+  const std::string message = "From: a@example.org\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n"
+                              "<html><body><p><a href=\"https://example.com/\">x</a></p></body></html>\r\n";
+  expectPixelOnly(message, Mode::OpenPixel);
 }
 
 BOOST_AUTO_TEST_CASE(nothing_to_rewrite) {

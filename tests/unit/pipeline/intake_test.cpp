@@ -2,7 +2,8 @@
 // failure wins over acceptance, a message is rejected only when every tenant rejects (else the
 // rejecting tenants' recipients are quarantined), a stage may refuse a recipient, stages see
 // the content and its header section, asynchronous completions after the transaction is gone
-// are dropped, and what an accepted message records.
+// are dropped, a stage that waits for the earlier ones sees the content they put in place, and
+// what an accepted message records.
 #include <boost/test/unit_test.hpp>
 #include <future>
 
@@ -32,7 +33,12 @@ class ScriptedStage : public pipeline::Stage {
   std::string refused_recipient;
   std::string refusal_event;  // the event of the refusal ("" = none)
   std::string header_fields;
+  bool waits = false;          // waitsForEarlier()
+  std::string replacement;     // put in place of the content at finish ("" = none)
+  bool finishing = false;      // finish() was called
+  std::string seen_message;    // the content finish() saw
 
+  bool waitsForEarlier() const override { return waits; }
   pipeline::Decision recipient(const pipeline::Transaction&, const pipeline::Recipient& recipient) override {
     if (recipient.address.str() == refused_recipient) {
       return pipeline::Decision{Action::Reject, smtp::ReplyId::RelayDenied, recipient.address.str(), "suppressed",
@@ -45,7 +51,13 @@ class ScriptedStage : public pipeline::Stage {
     seen_headers = header_section;
     ++headers_calls;
   }
-  void finish(pipeline::Transaction&) override {
+  void finish(pipeline::Transaction& transaction) override {
+    finishing = true;
+    seen_message = transaction.message ? *transaction.message : "";
+    if (!replacement.empty()) {
+      transaction.message = std::make_shared<const std::string>(replacement);
+      transaction.message_replaced = true;
+    }
     if (!async_) {
       finished();
       return;
@@ -341,6 +353,36 @@ BOOST_AUTO_TEST_CASE(a_completion_after_the_transaction_is_gone_is_dropped) {
   f.finish();
   BOOST_TEST(f.decisions == 1);
   BOOST_TEST((f.decided.kind == MessageDecision::Kind::Reject));
+}
+
+BOOST_AUTO_TEST_CASE(a_waiting_stage_finishes_after_the_earlier_ones_and_signs_their_content) {
+  Fixture f;
+  const std::vector<ScriptedStage*> stages = f.begin(stage({}, true), stage(), stage({}, true));
+  stages[0]->replacement = "rewritten";
+  stages[2]->waits = true;
+  f.add("u@a.example", "a");
+  f.intake->finish(std::make_shared<const std::string>("original"), [&f](const MessageDecision& result) {
+    f.decided = result;
+    ++f.decisions;
+  });
+  BOOST_TEST(stages[0]->finishing);
+  BOOST_TEST(stages[1]->finishing);  // no wait: at once
+  BOOST_TEST(!stages[2]->finishing);  // until the first has reported
+  BOOST_TEST(stages[1]->seen_message == "rewritten");
+  f.drain();
+  BOOST_TEST(stages[2]->finishing);
+  BOOST_TEST(stages[2]->seen_message == "rewritten");
+  BOOST_TEST(f.decisions == 1);
+  BOOST_REQUIRE(f.intake->replacedContent());
+  BOOST_TEST(*f.intake->replacedContent() == "rewritten");
+
+  // Without a replacement the content stays as it came.
+  Fixture plain;
+  plain.begin(stage(), stage({}, true));
+  plain.add("u@a.example", "a");
+  plain.intake->finish(std::make_shared<const std::string>("original"), [](const MessageDecision&) {});
+  plain.drain();
+  BOOST_TEST(!plain.intake->replacedContent());
 }
 
 BOOST_AUTO_TEST_CASE(the_decision_may_end_the_intake) {

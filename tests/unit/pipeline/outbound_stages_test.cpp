@@ -4,9 +4,11 @@
 // refused; the null reverse path accepted), a submission's X-Mxgate-Send-At (kept in the
 // record as send_at, or refused with 550 5.6.0), the stage list an authenticated transaction gets
 // from the intake, and DKIM signing on the auth lane with the authenticated tenant's keys only:
-// the signatures verify over exactly what delivery sends (record.headers, Received:, content).
+// the signatures verify over exactly what delivery sends (record.headers, Received:, content),
+// also when the tracking stage replaced the content (click links, pixel, List-Unsubscribe).
 #include <boost/test/unit_test.hpp>
 
+#include <cctype>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -266,6 +268,88 @@ BOOST_AUTO_TEST_CASE(signs_on_the_auth_lane_with_the_authenticated_tenants_keys)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   BOOST_TEST(f.lane.completed() == 1u);  // signed on the lane
+}
+
+BOOST_AUTO_TEST_CASE(tracking_rewrites_before_signing_and_adds_list_unsubscribe) {
+  const TestKey rsa = makeKey("a.example", "rsa1", config::DkimAlgorithm::RsaSha256);
+  Fixture f;
+  f.config.links.host = "links.a.test";
+  f.config.tenants[0].dkim.keys = {rsa.key};
+  f.config.tenants[0].tracking = config::TrackingPolicy{true, true, true};
+  pipeline::Services services;
+  services.auth_lane = &f.lane;
+  services.link_keys = std::make_shared<const links::KeyRing>(
+      links::KeyRing{{links::Key{"k1", std::string(32, 's')}}});
+  // sender binding, scheduled send, tracking, DKIM signing
+  BOOST_TEST(pipeline::outboundStages(pipeline::Context{&services, f.config, f.listener, "mx.test"}).size() == 4u);
+  f.begin(&services);
+  const std::string message = "From: App <app@a.example>\r\nTo: rcpt@far.example\r\nSubject: News\r\n"
+                              "Content-Type: text/html\r\n\r\n<p><a href=\"https://shop.example/x\">x</a></p>\r\n";
+  f.send(message);
+  BOOST_TEST_REQUIRE((f.decided.kind == MessageDecision::Kind::Accept));
+  BOOST_TEST_REQUIRE(f.intake->replacedContent());
+  const std::string& content = *f.intake->replacedContent();
+  BOOST_TEST(content.starts_with("List-Unsubscribe: <https://links.a.test/u/k1/"));
+  BOOST_TEST(content.find("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nFrom: App") != std::string::npos);
+  BOOST_TEST(content.find("https://shop.example/x") == std::string::npos);
+  BOOST_TEST(content.find("href=\"https://links.a.test/l/k1/") != std::string::npos);
+  BOOST_TEST(content.find("https://links.a.test/o/k1/") != std::string::npos);
+
+  // The signature covers the replacement, both List-Unsubscribe fields among its h=.
+  spool::MessageRecord record;
+  spool::Batch batch;
+  f.intake->record(record, batch, 1000);
+  const std::string delivered = record.headers + std::string(Fixture::kReceived) + content;
+  auth::DkimVerifier verifier({}, [&](const std::string&) {
+    auto answer = std::make_shared<dns::Answer>();
+    answer->status = dns::Status::Ok;
+    answer->texts = {rsa.record};
+    return dns::AnswerPtr(answer);
+  });
+  verifier.feed(delivered);
+  const std::vector<auth::DkimSignature> signatures = verifier.finish();
+  BOOST_REQUIRE(signatures.size() == 1u);
+  BOOST_TEST((signatures[0].result == auth::DkimResult::Pass), signatures[0].reason);
+  std::string unfolded;
+  for (char c : record.headers) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+      unfolded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  const size_t h = unfolded.find(";h=");
+  BOOST_TEST_REQUIRE(h != std::string::npos);
+  const std::string names = ":" + unfolded.substr(h + 3, unfolded.find(';', h + 3) - h - 3) + ":";
+  BOOST_TEST(names.find(":list-unsubscribe:") != std::string::npos, names);
+  BOOST_TEST(names.find(":list-unsubscribe-post:") != std::string::npos, names);
+}
+
+BOOST_AUTO_TEST_CASE(a_message_with_its_own_list_unsubscribe_keeps_it) {
+  Fixture f;
+  f.config.links.host = "links.a.test";
+  f.config.tenants[0].tracking = config::TrackingPolicy{false, false, true};
+  pipeline::Services services;
+  services.auth_lane = &f.lane;
+  services.link_keys = std::make_shared<const links::KeyRing>(
+      links::KeyRing{{links::Key{"k1", std::string(32, 's')}}});
+  f.begin(&services);
+  // Folded, another case: still the sender's own field; List-Unsubscribe-Post alone is not one.
+  f.send("From: App <app@a.example>\r\nlist-unsubscribe :\r\n <https://a.example/u/1>\r\nSubject: x\r\n\r\nhi\r\n");
+  BOOST_TEST_REQUIRE((f.decided.kind == MessageDecision::Kind::Accept));
+  BOOST_TEST(!f.intake->replacedContent());
+
+  // Only a List-Unsubscribe-Post: ours is added, the Post field not twice.
+  Fixture post_only;
+  post_only.config.links.host = "links.a.test";
+  post_only.config.tenants[0].tracking = config::TrackingPolicy{false, false, true};
+  pipeline::Services post_services;
+  post_services.auth_lane = &post_only.lane;
+  post_services.link_keys = services.link_keys;
+  post_only.begin(&post_services);
+  post_only.send("From: App <app@a.example>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\nhi\r\n");
+  BOOST_TEST_REQUIRE(post_only.intake->replacedContent());
+  const std::string& content = *post_only.intake->replacedContent();
+  BOOST_TEST(content.starts_with("List-Unsubscribe: <https://links.a.test/u/k1/"));
+  BOOST_TEST(content.find("List-Unsubscribe-Post") == content.rfind("List-Unsubscribe-Post"));
 }
 
 BOOST_AUTO_TEST_CASE(never_signs_with_another_tenants_key) {
