@@ -5,39 +5,18 @@
 // https://<links.host>/u/ URL naming the tenant, the recipient and the queue id (RFC 2369), and
 // List-Unsubscribe-Post: List-Unsubscribe=One-Click — when the policy or the send API asks for
 // it, the message has exactly one recipient (the URL names one) and carries no List-Unsubscribe
-// of its own (a List-Unsubscribe-Post of its own is not added twice). Every link carries the message's tags and metadata (links::Context), so the
-// click, open and unsubscribe events name them after the message has left the spool. The result
+// of its own (a List-Unsubscribe-Post of its own is not added twice). Every link carries the
+// message's tags and metadata (links::Context), so the click, open and unsubscribe events name
+// them after the message has left the spool. The result
 // replaces the content (Transaction::message_replaced); the signing stage, which waits for this
 // one, signs it. Runs on the session's loop thread; the rewrite on the auth lane.
-#include "mxgate/base/ascii.h"
+#include "mxgate/auth/header_section.h"
 #include "mxgate/base/log.h"
 #include "mxgate/pipeline/outbound_stages.h"
 #include "mxgate/pipeline/services.h"
 
 namespace mxgate::pipeline {
 namespace {
-
-// True when the header section has a field of this name (case-insensitive, RFC 5322 §3.6.8; a
-// name that merely starts with it, e.g. List-Unsubscribe-Post for List-Unsubscribe, is not it).
-bool hasField(std::string_view header_section, std::string_view name) {
-  size_t start = 0;
-  while (start < header_section.size()) {
-    const size_t end = header_section.find("\r\n", start);
-    const std::string_view line =
-        header_section.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    if (ascii::startsWithIgnoreCase(line, name)) {
-      const size_t colon = line.find_first_not_of(" \t", name.size());
-      if (colon != std::string_view::npos && line[colon] == ':') {
-        return true;
-      }
-    }
-    if (end == std::string_view::npos) {
-      break;
-    }
-    start = end + 2;
-  }
-  return false;
-}
 
 links::Mode modeOf(const config::TrackingPolicy& policy) {
   if (policy.clicks) {
@@ -52,8 +31,8 @@ class TrackingStage : public Stage {
       : config_(context.config), lane_(*context.services->auth_lane), keys_(context.services->link_keys) {}
 
   void headers(Transaction&, std::string_view header_section) override {
-    own_unsubscribe_ = hasField(header_section, "List-Unsubscribe");
-    own_post_ = hasField(header_section, "List-Unsubscribe-Post");
+    own_unsubscribe_ = !auth::fieldBodies(header_section, "List-Unsubscribe").empty();
+    own_post_ = !auth::fieldBodies(header_section, "List-Unsubscribe-Post").empty();
   }
 
   bool needsMessage() const override { return true; }
