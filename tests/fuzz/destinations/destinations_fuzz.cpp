@@ -1,7 +1,7 @@
 // libFuzzer target for destinations files (mx.destinations_file, format conf/destinations.toml)
 // and their lookup: the input up to its first NUL is a file, the rest a recipient domain. A
-// file that reads without errors yields entries with a domain, a level and a positive line,
-// each domain listed once; one with errors names the file in each. A domain found is the
+// file that reads without errors yields entries with a domain, a level (none to dane) and a
+// positive line, each domain listed once; one with errors names the file in each. A domain found is the
 // entry of that name or a ".suffix" of it. Invariants are checked with __builtin_trap().
 #include <cstddef>
 #include <cstdint>
@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::set<std::string> seen;
   for (const mxgate::config::DestinationPolicy& entry : destinations.entries) {
     if (entry.domain.empty() || entry.line <= 0 || !seen.insert(entry.domain).second ||
-        entry.tls > mxgate::config::ClientTls::Verify) {
+        entry.tls > mxgate::config::ClientTls::Dane) {
       __builtin_trap();
     }
   }
