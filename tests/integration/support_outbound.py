@@ -3,10 +3,18 @@ of envelope sender, header From, Sender and a DKIM-Signature already in the mess
 sending tenant's own domain, another tenant's or a foreign one (Sender and DKIM-Signature may
 also be absent), in several address forms. Only a combination that is wholly the tenant's own
 may be sent; every other one must be refused (550 5.7.1 over SMTP, 403 over HTTP). Shared by
-the SMTP half (test_outbound.py) and the HTTP half of the send API."""
+the SMTP half (test_outbound.py) and the HTTP half of the send API.
+
+Also what the outbound suites share to submit mail: a tenant's SMTP credential, an authenticated
+submission session, and SubmissionDelivery, the send-and-observe checks of the TLS policy suites."""
 
 import itertools
+import json
+import smtplib
+import ssl
 from typing import NamedTuple, Optional
+
+from harness import wait_until
 
 ROLES = ("own", "other", "foreign")
 OPTIONAL_ROLES = (None,) + ROLES
@@ -68,3 +76,72 @@ def cross_tenant_attempts(domains, recipient, forms=(0, 1, 2)):
 def attempt_message(attempt):
     """The whole message of an attempt (CRLF)."""
     return attempt.headers + b"\r\n" + f"attempt {attempt.number}\r\n".encode()
+
+
+def client_context():
+    """A client TLS context for the gateway's self-signed submission certificate."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def smtp_credential(gateway, tenant, name="app"):
+    """(user name, secret) of a new SMTP credential of tenant, made with the CLI."""
+    created = gateway.cli("credentials", "add", "--tenant", tenant, "--name", name, "--json")
+    assert created.returncode == 0, created.stderr
+    made = json.loads(created.stdout)
+    return made["username"], made["secret"]
+
+
+def submission_client(test, gateway, credential, helo):
+    """An authenticated smtplib session on the gateway's submission listener (STARTTLS, then
+    AUTH), closed when the test ends."""
+    client = smtplib.SMTP("127.0.0.1", gateway.submission_port, local_hostname=helo, timeout=30)
+    test.addCleanup(client.close)
+    client.starttls(context=client_context())
+    client.login(*credential)
+    return client
+
+
+class SubmissionDelivery:
+    """Send-and-observe checks for a TestCase whose class has gw (a Gateway), credentials
+    ({tenant: credential}), sinks ({exchanger name: RecordingSink}) and events (a webhook
+    Receiver): one message per send() from app@<tenant>.test, found at the exchanger by subject
+    and in the tenant's events by recipient."""
+
+    def send(self, tenant, recipient):
+        """Submits one message from tenant to recipient; returns its subject."""
+        subject = f"{tenant} to {recipient}"
+        client = submission_client(self, self.gw, self.credentials[tenant], f"app.{tenant}.test")
+        sender = f"app@{tenant}.test"
+        refused = client.sendmail(sender, [recipient],
+                                  f"From: {sender}\r\nTo: {recipient}\r\nSubject: {subject}\r\n\r\nhello\r\n")
+        self.assertEqual(refused, {})
+        client.quit()
+        return subject
+
+    def arrived(self, exchanger, subject):
+        return [m for m in self.sinks[exchanger].messages if f"Subject: {subject}\r\n".encode() in m["data"]]
+
+    def event(self, kind, recipient):
+        found = [e["data"] for e in self.events.events() if e and e["type"] == kind
+                 and e["data"].get("recipient") == recipient]
+        return found[-1] if found else None
+
+    def assert_delivered(self, tenant, recipient, exchanger):
+        subject = self.send(tenant, recipient)
+        self.assertTrue(wait_until(lambda: self.arrived(exchanger, subject), 30), self.gw.log()[-3000:])
+        self.assertTrue(wait_until(lambda: self.event("message.delivered", recipient), 30), self.gw.log()[-3000:])
+        return self.event("message.delivered", recipient)
+
+    def assert_deferred(self, tenant, recipient, exchangers, reason):
+        """Sends, waits for message.deferred with reason in its response, and checks that none of
+        exchangers got the message; returns the event."""
+        subject = self.send(tenant, recipient)
+        self.assertTrue(wait_until(lambda: self.event("message.deferred", recipient), 30), self.gw.log()[-3000:])
+        event = self.event("message.deferred", recipient)
+        self.assertIn(reason, event["response"]["text"], event)
+        for exchanger in exchangers:
+            self.assertFalse(self.arrived(exchanger, subject))
+        return event

@@ -14,11 +14,8 @@ remote host, IP, TLS version and cipher, the response, and the message's tags an
 
 import email
 import email.policy
-import json
 import os
 import re
-import smtplib
-import ssl
 import subprocess
 import tempfile
 import time
@@ -27,7 +24,7 @@ import unittest
 import dkim
 
 from harness import MXGATE, Gateway, RecordingSink, free_port, wait_until
-from support_outbound import Domains, attempt_message, cross_tenant_attempts
+from support_outbound import Domains, attempt_message, cross_tenant_attempts, smtp_credential, submission_client
 from support_protocol import self_signed, server_tls_context
 from webhook_receiver import Receiver, whsec
 
@@ -58,13 +55,6 @@ def keygen(directory, selector, algorithm):
     return path, "".join(re.findall(r'"([^"]*)"', result.stdout))
 
 
-def client_context():
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 class OutboundTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -93,14 +83,8 @@ class OutboundTest(unittest.TestCase):
                          overrides={"mx": {"port": port, "address_families": "ipv4"},
                                     "smtp": {"max_errors": 1000, "max_junk_commands": 10000}})
         cls.gw.start()
-        cls.acme = cls.credential("acme")
-        cls.beta = cls.credential("beta")
-
-    @classmethod
-    def credential(cls, tenant):
-        created = cls.gw.cli("credentials", "add", "--tenant", tenant, "--name", "app", "--json")
-        assert created.returncode == 0, created.stderr
-        return json.loads(created.stdout)["username"], json.loads(created.stdout)["secret"]
+        cls.acme = smtp_credential(cls.gw, "acme")
+        cls.beta = smtp_credential(cls.gw, "beta")
 
     @classmethod
     def tearDownClass(cls):
@@ -109,12 +93,7 @@ class OutboundTest(unittest.TestCase):
             peer.stop()
 
     def submission(self, credential):
-        """An authenticated smtplib session on the submission listener (STARTTLS, then AUTH)."""
-        client = smtplib.SMTP("127.0.0.1", self.gw.submission_port, local_hostname="app.acme.test", timeout=30)
-        self.addCleanup(client.close)
-        client.starttls(context=client_context())
-        client.login(*credential)
-        return client
+        return submission_client(self, self.gw, credential, "app.acme.test")
 
     def submit(self, credential, mail_from, recipients, message):
         """MAIL, RCPTs, DATA on a fresh session: the replies as (code, text) per step."""
@@ -307,9 +286,7 @@ class SmtpSinkPeersTest(unittest.TestCase):
                             "outbound": {"dsn": False}}}
         cls.gw = Gateway(tenants=tenants, zone=zone, overrides={"mx": {"port": port, "address_families": "ipv4"}})
         cls.gw.start()
-        created = cls.gw.cli("credentials", "add", "--tenant", "acme", "--name", "app", "--json")
-        assert created.returncode == 0, created.stderr
-        cls.credential = (json.loads(created.stdout)["username"], json.loads(created.stdout)["secret"])
+        cls.credential = smtp_credential(cls.gw, "acme")
 
     @classmethod
     def tearDownClass(cls):
@@ -320,10 +297,7 @@ class SmtpSinkPeersTest(unittest.TestCase):
             sink.wait()
 
     def send(self, recipient):
-        client = smtplib.SMTP("127.0.0.1", self.gw.submission_port, local_hostname="app.acme.test", timeout=30)
-        self.addCleanup(client.close)
-        client.starttls(context=client_context())
-        client.login(*self.credential)
+        client = submission_client(self, self.gw, self.credential, "app.acme.test")
         refused = client.sendmail("app@acme.test", [recipient],
                                   f"From: app@acme.test\r\nTo: {recipient}\r\nSubject: peer test\r\n\r\nhello\r\n")
         self.assertEqual(refused, {})

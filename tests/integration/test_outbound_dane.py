@@ -20,17 +20,15 @@ later connections to an exchanger resume the TLS session of an earlier one (Pyth
 sends TLS 1.3 tickets): counted as resumed, and still reported as verified by DANE.
 """
 
-import json
 import os
 import shutil
-import smtplib
 import tempfile
 import unittest
 
 from harness import Gateway, RecordingSink, free_port, wait_until
 from support_dnssec import SignedZone, tlsa_rdata_for_cert
 from support_protocol import TestPki, self_signed, server_tls_context
-from test_outbound import client_context
+from support_outbound import SubmissionDelivery, smtp_credential
 from webhook_receiver import Receiver, whsec
 
 EVENTS_KEY = b"outbound-dane-events-key-0123456"
@@ -53,7 +51,7 @@ EXCHANGERS = {
 INSECURE_EXCHANGER = ("mx.insecure.test", "127.0.0.28")
 
 
-class OutboundDaneTest(unittest.TestCase):
+class OutboundDaneTest(SubmissionDelivery, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mxgate-dane-")
@@ -108,11 +106,7 @@ class OutboundDaneTest(unittest.TestCase):
                                     "smtp_client": {"max_messages_per_connection": 1},
                                     "queue": {"retry_initial": "60s", "retry_max": "60s"}})
         cls.gw.start()
-        cls.credentials = {}
-        for tenant in tenants:
-            created = cls.gw.cli("credentials", "add", "--tenant", tenant, "--name", "app", "--json")
-            assert created.returncode == 0, created.stderr
-            cls.credentials[tenant] = (json.loads(created.stdout)["username"], json.loads(created.stdout)["secret"])
+        cls.credentials = {tenant: smtp_credential(cls.gw, tenant) for tenant in tenants}
 
     @classmethod
     def tearDownClass(cls):
@@ -122,42 +116,6 @@ class OutboundDaneTest(unittest.TestCase):
             sink.stop()
         cls.zone.stop()
         shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def send(self, tenant, recipient):
-        subject = f"{tenant} to {recipient}"
-        client = smtplib.SMTP("127.0.0.1", self.gw.submission_port, local_hostname=f"app.{tenant}.test", timeout=30)
-        self.addCleanup(client.close)
-        client.starttls(context=client_context())
-        client.login(*self.credentials[tenant])
-        sender = f"app@{tenant}.test"
-        refused = client.sendmail(sender, [recipient],
-                                  f"From: {sender}\r\nTo: {recipient}\r\nSubject: {subject}\r\n\r\nhello\r\n")
-        self.assertEqual(refused, {})
-        client.quit()
-        return subject
-
-    def arrived(self, exchanger, subject):
-        return [m for m in self.sinks[exchanger].messages if f"Subject: {subject}\r\n".encode() in m["data"]]
-
-    def event(self, kind, recipient):
-        found = [e["data"] for e in self.events.events() if e and e["type"] == kind
-                 and e["data"].get("recipient") == recipient]
-        return found[-1] if found else None
-
-    def assert_delivered(self, tenant, recipient, exchanger):
-        subject = self.send(tenant, recipient)
-        self.assertTrue(wait_until(lambda: self.arrived(exchanger, subject), 30), self.gw.log()[-3000:])
-        self.assertTrue(wait_until(lambda: self.event("message.delivered", recipient), 30), self.gw.log()[-3000:])
-        return self.event("message.delivered", recipient)
-
-    def assert_deferred(self, recipient, exchangers, reason):
-        subject = self.send("danish", recipient)
-        self.assertTrue(wait_until(lambda: self.event("message.deferred", recipient), 30), self.gw.log()[-3000:])
-        event = self.event("message.deferred", recipient)
-        self.assertIn(reason, event["response"]["text"], event)
-        for exchanger in exchangers:
-            self.assertFalse(self.arrived(exchanger, subject))
-        return event
 
     def failures(self, result_type):
         return self.gw.metric(f'mxgate_mx_tls_failures_total{{result_type="{result_type}"}}') or 0
@@ -180,12 +138,14 @@ class OutboundDaneTest(unittest.TestCase):
         self.assertEqual(event["tls"]["verified_by"], "dane", event)
 
     def test_no_matching_record_defers_and_sends_nothing(self):
-        event = self.assert_deferred("user@wrong.test", ["mx.wrong.test"], "certificate verify failed")
+        event = self.assert_deferred("danish", "user@wrong.test", ["mx.wrong.test"],
+                                     "certificate verify failed")
         self.assertTrue(event["response"]["text"].startswith("4.7.5 "), event)
         self.assertGreaterEqual(self.failures("tlsa-invalid"), 1)
 
     def test_a_bogus_tlsa_answer_defers_and_never_downgrades(self):
-        event = self.assert_deferred("user@bogus.test", ["mx.bogus.test"], "TLSA lookup of _25._tcp.mx.bogus.test")
+        event = self.assert_deferred("danish", "user@bogus.test", ["mx.bogus.test"],
+                                     "TLSA lookup of _25._tcp.mx.bogus.test")
         self.assertTrue(event["response"]["text"].startswith("4.7.5 "), event)
         self.assertGreaterEqual(self.failures("dnssec-invalid"), 1)
 
@@ -195,7 +155,7 @@ class OutboundDaneTest(unittest.TestCase):
         self.assertFalse(self.arrived("mx1.fallback.test", subject))
 
     def test_unusable_records_still_require_tls(self):
-        event = self.assert_deferred("user@unusable.test", ["mx.unusable.test"], "does not offer STARTTLS")
+        event = self.assert_deferred("danish", "user@unusable.test", ["mx.unusable.test"], "does not offer STARTTLS")
         self.assertTrue(event["response"]["text"].startswith("4.7.4 "), event)
 
     def test_no_tlsa_or_an_unsigned_zone_is_opportunistic(self):

@@ -9,15 +9,13 @@ a domain that mx.destinations_file raises to "verify"; a destination entry of "n
 lowers the verify tenant. /metrics counts the failures by RFC 8460 result type.
 """
 
-import json
 import os
-import smtplib
 import tempfile
 import unittest
 
 from harness import Gateway, RecordingSink, free_port, wait_until
 from support_protocol import TestPki, self_signed, server_tls_context
-from test_outbound import client_context
+from support_outbound import SubmissionDelivery, smtp_credential
 from webhook_receiver import Receiver, whsec
 
 EVENTS_KEY = b"outbound-tls-events-key-01234567"
@@ -41,7 +39,7 @@ ZONE = {
 ZONE.update({name: [{"type": "A", "value": address}] for name, (address, _) in EXCHANGERS.items()})
 
 
-class OutboundTlsTest(unittest.TestCase):
+class OutboundTlsTest(SubmissionDelivery, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mxgate-outbound-tls-")
@@ -75,11 +73,7 @@ class OutboundTlsTest(unittest.TestCase):
                                            "destinations_file": destinations},
                                     "queue": {"retry_initial": "60s", "retry_max": "60s"}})
         cls.gw.start()
-        cls.credentials = {}
-        for tenant in tenants:
-            created = cls.gw.cli("credentials", "add", "--tenant", tenant, "--name", "app", "--json")
-            assert created.returncode == 0, created.stderr
-            cls.credentials[tenant] = (json.loads(created.stdout)["username"], json.loads(created.stdout)["secret"])
+        cls.credentials = {tenant: smtp_credential(cls.gw, tenant) for tenant in tenants}
 
     @classmethod
     def tearDownClass(cls):
@@ -87,43 +81,6 @@ class OutboundTlsTest(unittest.TestCase):
         cls.events.stop()
         for sink in cls.sinks.values():
             sink.stop()
-
-    def send(self, tenant, recipient):
-        """Submits one message from tenant to recipient; returns its subject."""
-        subject = f"{tenant} to {recipient}"
-        client = smtplib.SMTP("127.0.0.1", self.gw.submission_port, local_hostname=f"app.{tenant}.test", timeout=30)
-        self.addCleanup(client.close)
-        client.starttls(context=client_context())
-        client.login(*self.credentials[tenant])
-        sender = f"app@{tenant}.test"
-        refused = client.sendmail(sender, [recipient],
-                                  f"From: {sender}\r\nTo: {recipient}\r\nSubject: {subject}\r\n\r\nhello\r\n")
-        self.assertEqual(refused, {})
-        client.quit()
-        return subject
-
-    def arrived(self, exchanger, subject):
-        return [m for m in self.sinks[exchanger].messages if f"Subject: {subject}\r\n".encode() in m["data"]]
-
-    def event(self, kind, recipient):
-        found = [e["data"] for e in self.events.events() if e and e["type"] == kind
-                 and e["data"].get("recipient") == recipient]
-        return found[-1] if found else None
-
-    def assert_delivered(self, tenant, recipient, exchanger):
-        subject = self.send(tenant, recipient)
-        self.assertTrue(wait_until(lambda: self.arrived(exchanger, subject), 30), self.gw.log()[-3000:])
-        self.assertTrue(wait_until(lambda: self.event("message.delivered", recipient), 30), self.gw.log()[-3000:])
-        return self.event("message.delivered", recipient)
-
-    def assert_deferred(self, tenant, recipient, exchangers, reason):
-        subject = self.send(tenant, recipient)
-        self.assertTrue(wait_until(lambda: self.event("message.deferred", recipient), 30), self.gw.log()[-3000:])
-        event = self.event("message.deferred", recipient)
-        self.assertIn(reason, event["response"]["text"], event)
-        for exchanger in exchangers:
-            self.assertFalse(self.arrived(exchanger, subject))
-        return event
 
     def test_verify_delivers_to_a_certificate_naming_the_exchanger(self):
         event = self.assert_delivered("strict", "user@good.test", "mx.good.test")

@@ -27,6 +27,7 @@ import dkim
 
 import test_outbound
 from harness import Gateway, RecordingSink, free_port, wait_port, wait_until
+from support_outbound import smtp_credential, submission_client
 from test_api import api_key, post
 from webhook_receiver import Receiver, whsec
 
@@ -76,9 +77,7 @@ class OutboundTrackingTest(unittest.TestCase):
         assert wait_port(cls.gw.api_port) and wait_port(cls.gw.links_port)
         cls.key, _ = api_key(cls.gw, "app", tenant="acme")
         cls.beta_key, _ = api_key(cls.gw, "app", tenant="beta")
-        created = cls.gw.cli("credentials", "add", "--tenant", "acme", "--name", "smtp", "--json")
-        assert created.returncode == 0, created.stderr
-        cls.smtp_credential = (json.loads(created.stdout)["username"], json.loads(created.stdout)["secret"])
+        cls.smtp_credential = smtp_credential(cls.gw, "acme", "smtp")
 
     @classmethod
     def tearDownClass(cls):
@@ -103,7 +102,7 @@ class OutboundTrackingTest(unittest.TestCase):
     def submit(self, message):
         """Submits over SMTP (STARTTLS, AUTH) to smtp-reader@far.test; the bytes the receiver got."""
         before = self.mx.count()
-        client = test_outbound.OutboundTest.submission(self, self.smtp_credential)
+        client = submission_client(self, self.gw, self.smtp_credential, "app.acme.test")
         client.sendmail("news@acme.test", ["smtp-reader@far.test"], message)
         client.quit()
         self.assertTrue(wait_until(lambda: self.mx.count() > before, 30), self.gw.log()[-3000:])

@@ -12,14 +12,13 @@ X-Mxgate-Send-At field, as Unix seconds or RFC 3339.
   the horizon is refused with 550 5.6.0 at the end of DATA.
 """
 import json
-import smtplib
 import time
 import unittest
 from datetime import datetime, timedelta, timezone
 
 from harness import Gateway, RecordingSink, free_port, wait_port, wait_until
 from test_api import api_key, message, post, tenants
-from test_outbound import client_context
+from support_outbound import smtp_credential, submission_client
 
 MX_HOST = "127.0.0.16"
 ZONE = {
@@ -40,9 +39,7 @@ class ScheduledSendTest(unittest.TestCase):
         assert wait_port(cls.gw.api_port)
         cls.key, cls.made = api_key(cls.gw, "app")
         cls.beta_key, _ = api_key(cls.gw, "app", tenant="beta")
-        created = cls.gw.cli("credentials", "add", "--tenant", "example", "--name", "smtp", "--json")
-        assert created.returncode == 0, created.stderr
-        cls.login = (json.loads(created.stdout)["username"], json.loads(created.stdout)["secret"])
+        cls.login = smtp_credential(cls.gw, "example", "smtp")
 
     @classmethod
     def tearDownClass(cls):
@@ -62,10 +59,7 @@ class ScheduledSendTest(unittest.TestCase):
 
     def submit(self, subject, *fields):
         """One message over STARTTLS + AUTH on the submission listener: the reply to DATA."""
-        client = smtplib.SMTP("127.0.0.1", self.gw.submission_port, local_hostname="app.example.test", timeout=30)
-        self.addCleanup(client.close)
-        client.starttls(context=client_context())
-        client.login(*self.login)
+        client = submission_client(self, self.gw, self.login, "app.example.test")
         self.assertEqual(client.mail("app@example.test")[0], 250)
         self.assertEqual(client.rcpt("user@far.test")[0], 250)
         headers = "".join(f"{field}\r\n" for field in fields)

@@ -6,14 +6,12 @@
 - Another tenant without limits is not affected, and a reload with unchanged limits keeps the
   count (the refused tenant stays refused).
 """
-import json
-import smtplib
 import time
 import unittest
 
 from harness import Gateway, RecordingSink, free_port, wait_port, wait_until
 from test_api import api_key, message, post, tenants
-from test_outbound import client_context
+from support_outbound import smtp_credential, submission_client
 
 MX_HOST = "127.0.0.17"
 ZONE = {
@@ -35,9 +33,7 @@ class TenantLimitsTest(unittest.TestCase):
         cls.gw.start()
         assert wait_port(cls.gw.api_port)
         cls.keys = {tenant: api_key(cls.gw, "app", tenant=tenant)[0] for tenant in ("example", "beta", "free")}
-        created = cls.gw.cli("credentials", "add", "--tenant", "example", "--name", "smtp", "--json")
-        assert created.returncode == 0, created.stderr
-        cls.login = (json.loads(created.stdout)["username"], json.loads(created.stdout)["secret"])
+        cls.login = smtp_credential(cls.gw, "example", "smtp")
 
     @classmethod
     def tearDownClass(cls):
@@ -46,10 +42,7 @@ class TenantLimitsTest(unittest.TestCase):
 
     def smtp_mail(self, subject):
         """MAIL (and, when it is accepted, the rest of the transaction): the reply to MAIL."""
-        client = smtplib.SMTP("127.0.0.1", self.gw.submission_port, local_hostname="app.example.test", timeout=30)
-        self.addCleanup(client.close)
-        client.starttls(context=client_context())
-        client.login(*self.login)
+        client = submission_client(self, self.gw, self.login, "app.example.test")
         reply = client.mail("app@example.test")
         if reply[0] == 250:
             self.assertEqual(client.rcpt("user@far.test")[0], 250)
