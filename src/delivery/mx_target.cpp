@@ -142,9 +142,7 @@ void MxTarget::tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shar
       ClientTlsPolicy hop_tls = tls;
       hop_tls.peer_name = route->hops[hop].host;
       if (!hop_tls.applyTlsa(*answer, route->domain)) {
-        if (tls.counters != nullptr) {
-          tls.counters->failures[static_cast<size_t>(TlsFailure::DnssecInvalid)].fetch_add(1, std::memory_order_relaxed);
-        }
+        tls.countFailure(TlsFailure::DnssecInvalid);
         Result failed = uniformResult(*delivery->parts[part].job, Outcome::TempFail,
                                       "4.7.5 TLSA lookup of " + owner + " failed (" +
                                           (answer->status == dns::Status::Timeout ? "timeout" : "SERVFAIL or bogus") +

@@ -215,7 +215,7 @@ void ClientConnection::handleStartTlsReply(const smtp::Reply& reply) {
     return;
   }
   if (tls_.requiresTls()) {
-    countTlsFailure(TlsFailure::StartTlsNotSupported);
+    tls_.countFailure(TlsFailure::StartTlsNotSupported);
     fail("4.7.4 STARTTLS refused by " + pool_.remote() + " and TLS is required (tls = \"" + tls_.levelName() +
              "\"): " + replyText(reply),
          true);
@@ -264,12 +264,12 @@ void ClientConnection::tlsFailed(const std::string& why) {
     // The session's own error (OpenSSL's reasons) when it has one, else the stream's (eof, timeout).
     const std::string& reason = session != nullptr && !session->lastError().empty() ? session->lastError() : why;
     error += reason.starts_with("tls: ") ? reason.substr(5) : reason;
-    countTlsFailure(TlsFailure::ValidationFailure);
+    tls_.countFailure(TlsFailure::ValidationFailure);
   } else {
     error += "certificate verify failed: " + verify +
              (tls_.dane ? " (DANE: TLSA records of _25._tcp." + tls_.peer_name + ")"
                         : " (name checked: " + tls_.peer_name + ")");
-    countTlsFailure(tlsFailureOfVerifyCode(session->verifyCode()));
+    tls_.countFailure(tlsFailureOfVerifyCode(session->verifyCode()));
   }
   if (tls_.plaintextFallback() && current_.done) {
     log::warn(current_.job->id.str(), "smtp_client_tls_fallback").kv("remote", pool_.remote()).kv("error", error);
@@ -280,15 +280,9 @@ void ClientConnection::tlsFailed(const std::string& why) {
   fail(error, true);
 }
 
-void ClientConnection::countTlsFailure(TlsFailure failure) const {
-  if (tls_.counters != nullptr) {
-    tls_.counters->failures[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
 void ClientConnection::afterHello() {
   if (tls_.requiresTls() && !stream_.tlsActive()) {
-    countTlsFailure(TlsFailure::StartTlsNotSupported);
+    tls_.countFailure(TlsFailure::StartTlsNotSupported);
     fail("4.7.4 TLS is required (tls = \"" + std::string(tls_.levelName()) + "\") but " + pool_.remote() +
              (tls_.context ? " does not offer STARTTLS" : " has no TLS client context"),
          true);

@@ -76,7 +76,6 @@ class ClientConnection : public io::Stream::Handler {
   // A reply that does not fit the command it answers: fails the connection.
   void desync(const smtp::Reply& reply, const char* command, const char* expected);
   void afterHello();
-  void countTlsFailure(TlsFailure failure) const;
   void startTransaction();
   void handleTransactionReply(const smtp::Reply& reply);
   void sendBody();

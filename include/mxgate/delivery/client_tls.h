@@ -77,6 +77,12 @@ struct ClientTlsPolicy {
   bool plaintextFallback() const { return dane == nullptr && level == config::ClientTls::May; }
   // Names the level in logs and errors: "none", "may", "encrypt", "verify", "dane".
   const char* levelName() const;
+  // Counts a failure of a connection under this policy (when it has counters).
+  void countFailure(TlsFailure failure) const {
+    if (counters != nullptr) {
+      counters->failures[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
   // How a session under this policy authenticated its peer: "dane" (by the TLSA records: the
   // DANE context trusts nothing else), "pkix", or "none" when it did not verify.
   std::string_view verifiedBy(bool verified) const { return !verified ? "none" : dane ? "dane" : "pkix"; }
