@@ -117,6 +117,13 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   for (const auto& [result, count] : s.mx_tls_failures) {
     out += fmt::format("mxgate_mx_tls_failures_total{{result_type=\"{}\"}} {}\n", result, count);
   }
+  out += "# HELP mxgate_mx_throttled_total Deliveries to mail exchangers held back by traffic shaping, by limit.\n"
+         "# TYPE mxgate_mx_throttled_total counter\n";
+  for (const auto& [limit, count] : s.mx_throttled) {
+    out += fmt::format("mxgate_mx_throttled_total{{limit=\"{}\"}} {}\n", limit, count);
+  }
+  metric(out, "mxgate_mx_backoffs_total", "counter",
+         "Back-off rules of traffic shaping applied after a receiver's throttling reply.", s.mx_backoffs);
   if (!s.api_requests.empty()) {
     out += "# HELP mxgate_api_requests_total HTTP send API requests by answer (accepted 202, replayed 202 for a "
            "repeated Idempotency-Key, cancelled 200 to DELETE, refused 4xx, unavailable 503).\n# TYPE mxgate_api_requests_total counter\n";

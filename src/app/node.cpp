@@ -439,6 +439,12 @@ int Node::run() {
     snapshot.mx_tls_dane = mx_tls.dane.load(std::memory_order_relaxed);
     snapshot.mx_tls_verified = mx_tls.verified.load(std::memory_order_relaxed);
     snapshot.mx_tls_unverified = mx_tls.unverified.load(std::memory_order_relaxed);
+    const shaping::ThrottleCounters& throttles = raw->registry->throttleCounters();
+    for (size_t i = 0; i < throttles.held.size(); ++i) {
+      snapshot.mx_throttled.emplace_back(std::string(shaping::name(static_cast<shaping::Throttle>(i))),
+                                         throttles.held[i].load(std::memory_order_relaxed));
+    }
+    snapshot.mx_backoffs = throttles.backoffs.load(std::memory_order_relaxed);
     for (size_t i = 0; i < mx_tls.failures.size(); ++i) {
       snapshot.mx_tls_failures.emplace_back(std::string(delivery::name(static_cast<delivery::TlsFailure>(i))),
                                             mx_tls.failures[i].load(std::memory_order_relaxed));

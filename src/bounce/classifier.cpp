@@ -23,20 +23,31 @@ std::optional<Class> parseClass(std::string_view text) {
   return std::nullopt;
 }
 
-std::string compileMatch(Rule& rule) {
-  if (rule.match.empty()) {
+std::string compileReplyPattern(const std::string& pattern, std::regex& out) {
+  if (pattern.empty()) {
     return "must not be empty";
   }
-  if (rule.match.size() > kMaxPatternLength) {
+  if (pattern.size() > kMaxPatternLength) {
     return "longer than " + std::to_string(kMaxPatternLength) + " bytes";
   }
   try {
-    rule.regex = std::regex(rule.match, std::regex::ECMAScript | std::regex::icase | std::regex::optimize);
+    out = std::regex(pattern, std::regex::ECMAScript | std::regex::icase | std::regex::optimize);
   } catch (const std::regex_error& e) {
     return std::string("not a valid regular expression: ") + e.what();
   }
   return "";
 }
+
+bool replyMatches(const std::regex& pattern, std::string_view reply) {
+  const std::string_view text = reply.substr(0, kMaxClassifiedLength);
+  try {
+    return std::regex_search(text.begin(), text.end(), pattern);
+  } catch (const std::regex_error&) {
+    return false;  // the expression is too complex for this reply
+  }
+}
+
+std::string compileMatch(Rule& rule) { return compileReplyPattern(rule.match, rule.regex); }
 
 std::string checkLabel(std::string_view text) {
   if (text.empty() || text.size() > kMaxLabelLength) {
@@ -53,12 +64,8 @@ std::string checkLabel(std::string_view text) {
 Classification classify(const Rules& rules, std::string_view reply, bool permanent) {
   const std::string_view text = reply.substr(0, kMaxClassifiedLength);
   for (const Rule& rule : rules.rules) {
-    try {
-      if (std::regex_search(text.begin(), text.end(), rule.regex)) {
-        return Classification{rule.cls, rule.label};
-      }
-    } catch (const std::regex_error&) {
-      continue;  // the expression is too complex for this reply: the next rule decides
+    if (replyMatches(rule.regex, text)) {
+      return Classification{rule.cls, rule.label};
     }
   }
   const bool coded = text.size() >= 3 && ascii::isDigit(static_cast<unsigned char>(text[0])) &&

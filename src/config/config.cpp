@@ -861,6 +861,189 @@ void readDestinations(const std::string& text, Sink& sink, DestinationPolicies& 
   }
 }
 
+// ---- Traffic shaping (mx.shaping_file, conf/shaping.toml) ----------------------------------
+
+constexpr std::string_view kShapingBuiltIn = "<built-in shaping rules>";
+constexpr uint32_t kMaxShapingCount = 1000000;
+
+// A limit key of [default], [[provider]] or [[backoff]] into limits; false if name is not one
+// (nothing reported), true after reporting any problem with its value.
+bool readShapingLimit(const std::string& name, const Value& value, const std::string& key, ShapingLimits& limits,
+                      Sink& sink) {
+  uint32_t* count = name == "connection_limit"                ? &limits.connection_limit
+                    : name == "max_deliveries_per_connection" ? &limits.max_deliveries_per_connection
+                                                              : nullptr;
+  Rate* rate = name == "max_connection_rate" ? &limits.max_connection_rate
+               : name == "max_message_rate"  ? &limits.max_message_rate
+                                             : nullptr;
+  if (count != nullptr) {
+    if (!value.is_integer()) {
+      sink.add(lineOf(value), key, wrongType("an integer", value));
+    } else if (value.as_integer() < 1 || value.as_integer() > kMaxShapingCount) {
+      sink.add(lineOf(value), key, fmt::format("{} is out of range 1 .. {}", value.as_integer(), kMaxShapingCount));
+    } else {
+      *count = static_cast<uint32_t>(value.as_integer());
+    }
+    return true;
+  }
+  if (rate != nullptr) {
+    if (!value.is_string()) {
+      sink.add(lineOf(value), key, wrongType("a string", value));
+    } else if (const std::string problem = values::checkRate(value.as_string().str); !problem.empty()) {
+      sink.add(lineOf(value), key, problem);
+    } else {
+      values::parseRate(value.as_string().str, rate->count, rate->period_s);
+    }
+    return true;
+  }
+  return false;
+}
+
+constexpr std::string_view kShapingLimitNames =
+    "connection_limit, max_connection_rate, max_deliveries_per_connection, max_message_rate";
+
+// A list of lower-case names (domains, or exchanger suffixes starting with '.') of key.
+std::vector<std::string> readNameList(const Value& value, const std::string& key, bool suffixes, Sink& sink) {
+  std::vector<std::string> names;
+  if (!value.is_array()) {
+    sink.add(lineOf(value), key, wrongType("an array of strings", value));
+    return names;
+  }
+  for (const Value& element : value.as_array()) {
+    if (!element.is_string()) {
+      sink.add(lineOf(element), key, wrongType("a string", element));
+      continue;
+    }
+    std::string name = ascii::toLowerCopy(element.as_string().str);
+    const bool dotted = name.starts_with('.');
+    std::string problem = suffixes && !dotted ? fmt::format("{} must start with '.'", quote(name))
+                                              : values::checkDomain(std::string_view(name).substr(dotted ? 1 : 0));
+    if (!problem.empty()) {
+      sink.add(lineOf(element), key, problem);
+      continue;
+    }
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+void readShapingDefault(const Value& table, Sink& sink, ShapingLimits& out) {
+  for (const auto& [name, value] : table.as_table()) {
+    const std::string key = "default." + name;
+    if (!readShapingLimit(name, value, key, out, sink)) {
+      sink.add(lineOf(value), key, fmt::format("unknown key (expected {})", kShapingLimitNames));
+    }
+  }
+}
+
+void readShapingProvider(const Value& table, Sink& sink, std::unordered_map<std::string, int>& seen,
+                         ShapingRules& out) {
+  ShapingProvider provider;
+  provider.line = lineOf(table);
+  for (const auto& [name, value] : table.as_table()) {
+    const std::string key = "provider." + name;
+    if (readShapingLimit(name, value, key, provider.limits, sink)) {
+      continue;
+    }
+    if (name == "name") {
+      if (!value.is_string()) {
+        sink.add(lineOf(value), key, wrongType("a string", value));
+      } else if (const std::string problem = values::checkIdentifier(value.as_string().str); !problem.empty()) {
+        sink.add(lineOf(value), key, problem);
+      } else if (const auto [previous, inserted] = seen.emplace(value.as_string().str, lineOf(value)); !inserted) {
+        sink.add(lineOf(value), key,
+                 fmt::format("{} is already a provider on line {}", quote(value.as_string().str), previous->second));
+      } else {
+        provider.name = value.as_string().str;
+      }
+    } else if (name == "mx_suffixes" || name == "domains") {
+      (name == "domains" ? provider.domains : provider.mx_suffixes) = readNameList(value, key, name != "domains", sink);
+    } else {
+      sink.add(lineOf(value), key,
+               fmt::format("unknown key (expected name, mx_suffixes, domains, {})", kShapingLimitNames));
+    }
+  }
+  if (table.as_table().count("name") == 0) {
+    sink.add(provider.line, "provider.name", "missing");
+  }
+  if (provider.mx_suffixes.empty() && provider.domains.empty()) {
+    sink.add(provider.line, "provider", "names no usable mx_suffixes or domains");
+  }
+  out.providers.push_back(std::move(provider));
+}
+
+void readBackoffRule(const Value& table, Sink& sink, ShapingRules& out) {
+  BackoffRule rule;
+  rule.line = lineOf(table);
+  for (const auto& [name, value] : table.as_table()) {
+    const std::string key = "backoff." + name;
+    if (readShapingLimit(name, value, key, rule.limits, sink)) {
+      continue;
+    }
+    if (name == "match" || name == "duration") {
+      if (!value.is_string()) {
+        sink.add(lineOf(value), key, wrongType("a string", value));
+        continue;
+      }
+      const std::string& text = value.as_string().str;
+      std::string problem;
+      if (name == "match") {
+        rule.match = text;
+        problem = bounce::compileReplyPattern(text, rule.regex);
+      } else if (values::parseDuration(text, rule.duration_us) != values::UnitStatus::Ok || rule.duration_us == 0) {
+        problem = fmt::format("{} is not a duration above zero (units {})", quote(text), values::kDurationUnits);
+      }
+      if (!problem.empty()) {
+        sink.add(lineOf(value), key, problem);
+      }
+    } else if (name == "suspend") {
+      if (!value.is_boolean()) {
+        sink.add(lineOf(value), key, wrongType("a boolean", value));
+      } else {
+        rule.suspend = value.as_boolean();
+      }
+    } else {
+      sink.add(lineOf(value), key, fmt::format("unknown key (expected match, duration, suspend, {})", kShapingLimitNames));
+    }
+  }
+  for (std::string_view required : {"match", "duration"}) {
+    if (table.as_table().count(std::string(required)) == 0) {
+      sink.add(rule.line, fmt::format("backoff.{}", required), "missing");
+    }
+  }
+  if (!rule.suspend && rule.limits == ShapingLimits{}) {
+    sink.add(rule.line, "backoff", "neither suspends nor sets a limit");
+  }
+  out.backoff.push_back(std::move(rule));
+}
+
+// A shaping document ([default], [[provider]], [[backoff]]) into out; every problem goes to
+// sink with its line and key.
+void readShaping(const std::string& text, Sink& sink, ShapingRules& out) {
+  const std::optional<Value> document = parseToml(text, sink);
+  if (!document) {
+    return;
+  }
+  std::unordered_map<std::string, int> seen;  // provider name -> line
+  for (const auto& [name, value] : document->as_table()) {
+    const bool tables = value.is_array() && std::all_of(value.as_array().begin(), value.as_array().end(),
+                                                        [](const Value& element) { return element.is_table(); });
+    if (name == "default" && value.is_table()) {
+      readShapingDefault(value, sink, out.defaults);
+    } else if ((name == "provider" || name == "backoff") && tables) {
+      for (const Value& element : value.as_array()) {
+        if (name == "provider") {
+          readShapingProvider(element, sink, seen, out);
+        } else {
+          readBackoffRule(element, sink, out);
+        }
+      }
+    } else {
+      sink.add(lineOf(value), name, "unknown key (a shaping file holds [default], [[provider]] and [[backoff]] tables)");
+    }
+  }
+}
+
 // Builds one Config from a node file and any number of policy files.
 class Loader {
  public:
@@ -1147,6 +1330,24 @@ class Loader {
     readDestinations(text, sink, c.destinations);
   }
 
+  // The rules of mx.shaping_file, or the built-in ones; errors name the shaping file.
+  void loadShaping(Config& c, Sink& node_sink) {
+    auto rules = std::make_shared<ShapingRules>();
+    std::string text(defaultShapingText());
+    rules->source = kShapingBuiltIn;
+    if (!c.shaping_file.empty()) {
+      std::string error;
+      if (!readFile(c.shaping_file, text, error)) {
+        node_sink.add(node_lines_["mx.shaping_file"], "mx.shaping_file", fmt::format("{}: {}", quote(c.shaping_file), error));
+        return;
+      }
+      rules->source = c.shaping_file;
+    }
+    Sink sink(errors_, nextRank(), rules->source);
+    readShaping(text, sink, *rules);
+    c.shaping = std::move(rules);
+  }
+
   LoadResult finish() {
     if (node_ok_) {
       checkNode();
@@ -1247,6 +1448,7 @@ class Loader {
     }
     loadBounceRules(c, sink);
     loadDestinations(c, sink);
+    loadShaping(c, sink);
     if (c.bounces.tls == ClientTls::Verify && values::isIpLiteral(c.bounces.host)) {
       sink.add(node_lines_["bounces.tls"], "bounces.tls",
                "\"verify\" checks the relay's certificate against its host name, and bounces.host is an IP address");
@@ -1566,6 +1768,69 @@ const DestinationPolicy* DestinationPolicies::find(std::string_view domain) cons
   return best;
 }
 
+ShapingLimits ShapingLimits::over(const ShapingLimits& fallback) const {
+  ShapingLimits merged = *this;
+  merged.connection_limit = connection_limit != 0 ? connection_limit : fallback.connection_limit;
+  merged.max_connection_rate = max_connection_rate.count != 0 ? max_connection_rate : fallback.max_connection_rate;
+  merged.max_deliveries_per_connection =
+      max_deliveries_per_connection != 0 ? max_deliveries_per_connection : fallback.max_deliveries_per_connection;
+  merged.max_message_rate = max_message_rate.count != 0 ? max_message_rate : fallback.max_message_rate;
+  return merged;
+}
+
+namespace {
+
+uint32_t smallerSet(uint32_t a, uint32_t b) { return a == 0 ? b : b == 0 ? a : std::min(a, b); }
+
+// The slower of two rates (count per period compared as count_a * period_b against count_b * period_a).
+Rate slowerSet(const Rate& a, const Rate& b) {
+  if (a.count == 0 || b.count == 0) {
+    return a.count == 0 ? b : a;
+  }
+  return a.count * b.period_s <= b.count * a.period_s ? a : b;
+}
+
+bool nameInSuffixList(std::string_view name, const std::vector<std::string>& list, bool exact_allowed) {
+  const std::string lower = ascii::toLowerCopy(name);
+  return std::any_of(list.begin(), list.end(), [&](const std::string& entry) {
+    return (exact_allowed && entry == lower) ||
+           (entry.starts_with('.') && lower.size() > entry.size() && lower.ends_with(entry));
+  });
+}
+
+}  // namespace
+
+ShapingLimits ShapingLimits::strictest(const ShapingLimits& other) const {
+  ShapingLimits merged;
+  merged.connection_limit = smallerSet(connection_limit, other.connection_limit);
+  merged.max_connection_rate = slowerSet(max_connection_rate, other.max_connection_rate);
+  merged.max_deliveries_per_connection = smallerSet(max_deliveries_per_connection, other.max_deliveries_per_connection);
+  merged.max_message_rate = slowerSet(max_message_rate, other.max_message_rate);
+  return merged;
+}
+
+bool ShapingProvider::matchesDomain(std::string_view domain) const { return nameInSuffixList(domain, domains, true); }
+
+bool ShapingProvider::matchesExchanger(std::string_view host) const {
+  std::string_view name = host;
+  if (name.ends_with('.')) {
+    name.remove_suffix(1);
+  }
+  return nameInSuffixList(name, mx_suffixes, false);
+}
+
+const ShapingProvider* ShapingRules::providerFor(std::string_view domain,
+                                                 const std::vector<std::string>& exchangers) const {
+  for (const ShapingProvider& provider : providers) {
+    if (provider.matchesDomain(domain) ||
+        std::any_of(exchangers.begin(), exchangers.end(),
+                    [&](const std::string& host) { return provider.matchesExchanger(host); })) {
+      return &provider;
+    }
+  }
+  return nullptr;
+}
+
 const Tenant* Config::tenantById(std::string_view id) const {
   const auto it = id_index.find(std::string(id));
   return it == id_index.end() ? nullptr : &tenants[it->second];
@@ -1658,6 +1923,13 @@ std::vector<ConfigError> parseDestinations(const std::string& file, const std::s
   return parseStandalone(file, "destinations", [&](Sink& sink) {
     out.source = file;
     readDestinations(text, sink, out);
+  });
+}
+
+std::vector<ConfigError> parseShaping(const std::string& file, const std::string& text, ShapingRules& out) {
+  return parseStandalone(file, "shaping rules", [&](Sink& sink) {
+    out.source = file;
+    readShaping(text, sink, out);
   });
 }
 

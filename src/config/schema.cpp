@@ -573,6 +573,9 @@ const Key<Config> kNodeKeys[] = {
     {.name = "mx.destinations_file", .type = Type::String, .default_value = R"("")", .live = true,
      .help = "Per destination domain requirements of MX delivery (format: conf/destinations.toml); \"\" = none.",
      .store = [](Config& c, const Parsed& p) { c.destinations_file = p.text; }},
+    {.name = "mx.shaping_file", .type = Type::String, .default_value = R"("")", .live = true,
+     .help = "Connection and message limits per destination, and back-off rules, in the format of conf/shaping.toml; \"\" = the built-in copy of that file.",
+     .store = [](Config& c, const Parsed& p) { c.shaping_file = p.text; }},
 
     {.name = "bounces.enabled", .type = Type::Bool, .default_value = "true", .live = true,
      .help = "Send delivery status notifications to senders (false: failures are only logged and counted).",

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "mxgate/base/ascii.h"
+#include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
 #include "smtp_client.h"
 
@@ -24,6 +25,7 @@ struct MxTarget::Delivery {
   struct Part {
     std::shared_ptr<const Job> job;  // the part's recipients only
     std::vector<size_t> indexes;     // their positions in the whole job
+    std::shared_ptr<shaping::Site> site = {};  // the destination site, once the route is known
   };
   std::shared_ptr<const Job> job;
   std::function<void(Result)> done;
@@ -50,10 +52,11 @@ struct MxTarget::Delivery {
 
 MxTarget::MxTarget(dns::Resolver& resolver, const config::MxSettings& mx, uint32_t max_connections,
                    const config::SmtpClientSettings& settings, std::string helo_name, std::vector<io::Loop*> loops,
-                   std::shared_ptr<const MxTlsPolicies> tls)
+                   std::shared_ptr<const MxTlsPolicies> tls, shaping::DestinationLimits& shaping)
     : mx_(mx),
       dns_(resolver),
       resolver_(resolver, mx),
+      shaping_(shaping),
       max_connections_(max_connections),
       settings_(settings),
       helo_name_(std::move(helo_name)),
@@ -118,6 +121,17 @@ void MxTarget::deliverDomain(std::shared_ptr<Delivery> delivery, size_t part, Mx
     delivery->finishPart(part, uniformResult(*delivery->parts[part].job, route.outcome(), route.reply()));
     return;
   }
+  std::vector<std::string> exchangers;
+  for (const MxHop& hop : route.hops) {
+    exchangers.push_back(hop.host);
+  }
+  const uint64_t now = nowMicros();
+  std::shared_ptr<shaping::Site> site = shaping_.siteFor(route.domain, exchangers, now);
+  if (const shaping::Hold hold = site->admitMessage(now); hold.held) {
+    delivery->finishPart(part, heldResult(*delivery->parts[part].job, hold.limit, hold.until_us));
+    return;
+  }
+  delivery->parts[part].site = std::move(site);
   ClientTlsPolicy tls = pools_[delivery->loop]->tls->forDestination(delivery->job->tenant, route.domain);
   tryHop(delivery, part, std::make_shared<const MxRoute>(std::move(route)), 0, std::move(tls));
 }
@@ -158,7 +172,7 @@ void MxTarget::tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shar
 
 void MxTarget::sendToHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route,
                          size_t hop, ClientTlsPolicy tls, ClientTlsPolicy hop_tls) {
-  ClientPool& pool = poolFor(*pools_[delivery->loop], route->hops[hop], hop_tls);
+  ClientPool& pool = poolFor(*pools_[delivery->loop], route->hops[hop], hop_tls, delivery->parts[part].site);
   pool.submit(PendingDelivery{delivery->parts[part].job, [this, delivery, part, route, hop, tls](Result result) {
                                 afterHop(delivery, part, route, hop, tls, std::move(result));
                               }});
@@ -166,6 +180,21 @@ void MxTarget::sendToHop(std::shared_ptr<Delivery> delivery, size_t part, std::s
 
 void MxTarget::afterHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route,
                         size_t hop, ClientTlsPolicy tls, Result result) {
+  // A throttling reply of the site's exchanger: its back-off rules decide (once per outcome).
+  const auto temporary = std::find_if(result.recipients.begin(), result.recipients.end(), [](const RecipientResult& r) {
+    return r.outcome == Outcome::TempFail && r.held_until_us == 0;
+  });
+  if (temporary != result.recipients.end()) {
+    const std::shared_ptr<shaping::Site>& site = delivery->parts[part].site;
+    if (const config::BackoffRule* rule = site->noteTemporaryReply(temporary->reply, nowMicros())) {
+      log::warn(delivery->job->id.str(), "shaping_backoff")
+          .kv("site", site->key())
+          .kv("rule_line", rule->line)
+          .kv("action", rule->suspend ? "suspend" : "slow down")
+          .kv("duration_s", rule->duration_us / 1000000)
+          .kv("reply", temporary->reply);
+    }
+  }
   if (result.unreached && hop + 1 < route->hops.size()) {
     log::info(delivery->job->id.str(), "mx_next_address")
         .kv("domain", route->domain)
@@ -177,10 +206,11 @@ void MxTarget::afterHop(std::shared_ptr<Delivery> delivery, size_t part, std::sh
   delivery->finishPart(part, result);
 }
 
-ClientPool& MxTarget::poolFor(LoopPools& pools, const MxHop& hop, const ClientTlsPolicy& tls) {
-  // A connection is shared only by parts with the same level and trust anchors (for DANE: the
-  // same TLSA records).
-  std::string key = hop.host + "\n" + hop.address + "\n" + tls.levelName() + "\n" +
+ClientPool& MxTarget::poolFor(LoopPools& pools, const MxHop& hop, const ClientTlsPolicy& tls,
+                              const std::shared_ptr<shaping::Site>& site) {
+  // A connection is shared only by parts of one site with the same level and trust anchors (for
+  // DANE: the same TLSA records).
+  std::string key = site->key() + "\n" + hop.host + "\n" + hop.address + "\n" + tls.levelName() + "\n" +
                     std::to_string(reinterpret_cast<uintptr_t>(tls.context.get()));
   if (tls.dane != nullptr) {
     for (const tls::TlsaRecord& record : tls.dane->records) {
@@ -202,6 +232,7 @@ ClientPool& MxTarget::poolFor(LoopPools& pools, const MxHop& hop, const ClientTl
   named.peer_name = hop.host;
   const auto per_loop = static_cast<uint32_t>((mx_.connections_per_host + loops_.size() - 1) / loops_.size());
   auto pool = std::make_unique<ClientPool>(*pools.loop, target, settings_, helo_name_, std::move(named), per_loop);
+  pool->shapeBy(site);
   return *pools.by_hop.emplace(key, std::move(pool)).first->second;
 }
 

@@ -121,6 +121,7 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
     }
   }
   const auto mx_tls = std::make_shared<const MxTlsPolicies>(config, client_tls, &mx_tls_counters_);
+  shaping_.update(config.shaping);
   if (config.bounces_enabled && config.bounces.host.empty()) {
     // Reports go to each sender domain's mail exchangers, within their own budget.
     by_tenant[std::string(kBounceRoute)] = mxTarget(config, config.bounces.max_connections, mx_tls);
@@ -147,7 +148,7 @@ MxTarget* Registry::mxTarget(const config::Config& config, uint32_t max_connecti
     return found->second;
   }
   auto target = std::make_unique<MxTarget>(resolver_, config.mx, max_connections, config.smtp_client,
-                                           config.node.hostname, loops_, tls);
+                                           config.node.hostname, loops_, tls, shaping_);
   MxTarget* raw = target.get();
   mx_targets_.emplace(key, raw);
   targets_.emplace(key, std::move(target));

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "mxgate/base/clock.h"
 #include "mxgate/base/log.h"
 
 namespace mxgate::delivery {
@@ -522,7 +523,7 @@ void ClientConnection::complete() {
   if (state_ == State::Closing) {
     return;
   }
-  if (transactions_ >= pool_.settings().max_messages_per_connection) {
+  if (transactions_ >= pool_.messagesPerConnection()) {
     quit();
     return;
   }
@@ -668,6 +669,14 @@ void ClientPool::pump() {
     if (all_.size() >= max_connections_) {
       return;
     }
+    if (site_ != nullptr) {
+      if (const shaping::Hold hold = site_->openConnection(nowMicros()); hold.held) {
+        if (all_.empty()) {
+          holdWaiting(hold);  // nothing of this pool's will free up
+        }
+        return;
+      }
+    }
     PendingDelivery next = std::move(waiting_.front());
     waiting_.pop_front();
     openConnection(std::move(next), false);
@@ -703,6 +712,9 @@ void ClientPool::onClosed(ClientConnection* connection) {
   idle_.erase(std::remove(idle_.begin(), idle_.end(), connection), idle_.end());
   all_.erase(std::remove(all_.begin(), all_.end(), connection), all_.end());
   delete connection;
+  if (site_ != nullptr && !(plaintext_retry && !shutting_down_)) {
+    site_->closeConnection();  // a plaintext retry keeps the place of the connection it replaces
+  }
   if (shutting_down_) {
     if (plaintext_retry) {
       retry.done(uniformResult(*retry.job, Outcome::TempFail, "shutting down", remote_));
@@ -713,6 +725,20 @@ void ClientPool::onClosed(ClientConnection* connection) {
     openConnection(std::move(retry), true);
   }
   pump();
+}
+
+uint32_t ClientPool::messagesPerConnection() const {
+  const uint32_t own = settings_.max_messages_per_connection;
+  const uint32_t site = site_ != nullptr ? site_->deliveriesPerConnection(nowMicros()) : 0;
+  return site != 0 ? std::min(own, site) : own;
+}
+
+void ClientPool::holdWaiting(const shaping::Hold& hold) {
+  std::deque<PendingDelivery> waiting;
+  waiting.swap(waiting_);
+  for (auto& delivery : waiting) {
+    delivery.done(heldResult(*delivery.job, hold.limit, hold.until_us));
+  }
 }
 
 void ClientPool::failWaiting(const std::string& reply) {

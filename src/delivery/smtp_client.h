@@ -28,6 +28,7 @@
 #include "mxgate/delivery/client_tls.h"
 #include "mxgate/delivery/target.h"
 #include "mxgate/io/stream.h"
+#include "mxgate/shaping/destination_limits.h"
 #include "mxgate/smtp/message_reader.h"
 #include "mxgate/smtp/reply_parser.h"
 
@@ -136,6 +137,12 @@ class ClientPool {
   // connection of this pool, i.e. this address under this policy, got; null: none).
   const tls::SavedSession& savedTlsSession() const { return saved_tls_session_; }
   void saveTlsSession(tls::SavedSession session) { saved_tls_session_ = std::move(session); }
+  // Connections of this pool also count against a destination site's limits (MX delivery):
+  // one that the site's connection limit or rate does not allow now is not opened; deliveries
+  // wait for this pool's own connections, or, with none open, go back held.
+  void shapeBy(std::shared_ptr<shaping::Site> site) { site_ = std::move(site); }
+  // Transactions on one connection before QUIT: the settings' limit, or the site's when lower.
+  uint32_t messagesPerConnection() const;
 
   io::Loop& loop() { return loop_; }
   const config::DeliveryTarget& target() const { return target_; }
@@ -155,6 +162,8 @@ class ClientPool {
  private:
   void pump();
   void openConnection(PendingDelivery first, bool plaintext_only);
+  // Hands every waiting delivery back held by traffic shaping (hold says why and until when).
+  void holdWaiting(const shaping::Hold& hold);
 
   io::Loop& loop_;
   config::DeliveryTarget target_;
@@ -162,6 +171,7 @@ class ClientPool {
   std::string helo_name_;
   ClientTlsPolicy tls_;
   tls::SavedSession saved_tls_session_;
+  std::shared_ptr<shaping::Site> site_;  // null: no traffic shaping (smtp targets)
   uint32_t max_connections_;
   std::string remote_;
   std::deque<PendingDelivery> waiting_;

@@ -10,6 +10,14 @@ Result uniformResult(const Job& job, Outcome outcome, const std::string& reply, 
   return result;
 }
 
+Result heldResult(const Job& job, const std::string& limit, uint64_t until_us) {
+  Result result = uniformResult(job, Outcome::TempFail, "4.4.5 held back by traffic shaping: " + limit);
+  for (RecipientResult& recipient : result.recipients) {
+    recipient.held_until_us = until_us;
+  }
+  return result;
+}
+
 Outcome outcomeForCode(int code) {
   if (code >= 200 && code < 300) {
     return Outcome::Delivered;

@@ -815,6 +815,13 @@ void Scheduler::onJobDone(const std::shared_ptr<Job>& job, delivery::Result resu
         k < result.recipients.size()
             ? result.recipients[k]
             : delivery::RecipientResult{delivery::Outcome::TempFail, "target returned no result"};
+    if (outcome.outcome == delivery::Outcome::TempFail && outcome.held_until_us != 0) {
+      // Held back by traffic shaping: not an attempt, no event; due again when the limit allows.
+      recipient.next_attempt_us = std::max(outcome.held_until_us, now + 1);
+      log::info(job->id.str(), "throttled").kv("to", recipient.address).kv("reason", outcome.reply)
+          .kv("until", formatRfc3339(recipient.next_attempt_us, 3));
+      continue;
+    }
     recipient.attempts += 1;
     recipient.last_reply = outcome.reply;
     switch (outcome.outcome) {

@@ -76,6 +76,8 @@ struct MetricsSnapshot {
   uint64_t mx_tls_verified = 0;    // ... certificate chain and name verified (pkix)
   uint64_t mx_tls_unverified = 0;  // ... not verified (levels may and encrypt)
   std::vector<std::pair<std::string, uint64_t>> mx_tls_failures;  // by RFC 8460 result type
+  std::vector<std::pair<std::string, uint64_t>> mx_throttled;     // held back by traffic shaping, by limit
+  uint64_t mx_backoffs = 0;                                       // back-off rules applied
   std::vector<std::pair<std::string, uint64_t>> api_requests;  // HTTP send API answers by result; empty: no API
   uint64_t webhook_endpoints_disabled = 0;
   webhook::EventStats events;

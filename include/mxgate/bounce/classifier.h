@@ -38,6 +38,13 @@ struct Rule {
   int line = 0;  // where the rule starts in its file
 };
 
+// Compiles a pattern over replies (ECMAScript, case-insensitive, at most kMaxPatternLength
+// bytes) into out; "" or why the expression is not usable. Also used by the back-off rules of
+// traffic shaping.
+std::string compileReplyPattern(const std::string& pattern, std::regex& out);
+// Whether pattern occurs in the first kMaxClassifiedLength bytes of reply (false when the
+// expression is too complex for it).
+bool replyMatches(const std::regex& pattern, std::string_view reply);
 // Sets rule.regex from rule.match; "" or why the expression is not usable.
 std::string compileMatch(Rule& rule);
 // "" or why text is not a label (1 to kMaxLabelLength of a-z, 0-9 and '_').

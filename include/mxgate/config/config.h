@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -339,6 +340,58 @@ struct DestinationPolicies {
   const DestinationPolicy* find(std::string_view domain) const;
 };
 
+// Traffic shaping of MX delivery (mx.shaping_file, format: conf/shaping.toml; KumoMTA's names).
+// Limits hold per site: the mail exchangers a recipient domain shares with others (domains
+// with the same MX set share one site), or the whole of a provider. A value of 0 (a rate with
+// count 0) is "not set": a provider's unset limit is the default's, and the default's means
+// no limit.
+struct ShapingLimits {
+  uint32_t connection_limit = 0;               // connections open at once to the site
+  Rate max_connection_rate;                     // new connections to the site
+  uint32_t max_deliveries_per_connection = 0;  // messages on one connection before QUIT
+  Rate max_message_rate;                        // messages to the site
+
+  bool operator==(const ShapingLimits&) const = default;
+  // Each limit that is not set here taken from fallback.
+  ShapingLimits over(const ShapingLimits& fallback) const;
+  // The stricter of each limit set in either.
+  ShapingLimits strictest(const ShapingLimits& other) const;
+};
+
+// A [[provider]] table: a receiver whose mail exchangers (by host name suffix) or domains
+// share one site and its own limits.
+struct ShapingProvider {
+  std::string name;
+  std::vector<std::string> mx_suffixes;  // ".google.com": an exchanger whose name ends so, lower-case
+  std::vector<std::string> domains;      // "example.com" or ".example.com" (subdomains), lower-case
+  ShapingLimits limits;
+  int line = 0;
+
+  bool matchesDomain(std::string_view domain) const;
+  bool matchesExchanger(std::string_view host) const;
+};
+
+// A [[backoff]] table: a temporary reply (4xx) matching `match` makes its site slow down, or
+// stop when suspend is set, for `duration`, like KumoMTA's traffic shaping automation.
+struct BackoffRule {
+  std::string match;  // searched in "<code> <enhanced code> <text>", as bounce rules are
+  std::regex regex;
+  bool suspend = false;
+  ShapingLimits limits;  // with suspend false: the limits during the back-off (the stricter apply)
+  uint64_t duration_us = 0;
+  int line = 0;
+};
+
+struct ShapingRules {
+  std::string source;  // the file, or "<built-in shaping rules>"
+  ShapingLimits defaults;
+  std::vector<ShapingProvider> providers;
+  std::vector<BackoffRule> backoff;
+
+  // The first provider naming domain or any of its exchangers; nullptr if none.
+  const ShapingProvider* providerFor(std::string_view domain, const std::vector<std::string>& exchangers) const;
+};
+
 struct ThreadPolicy {
   std::string ticket_pattern = R"(\[TICKET-\d{6}-\d{4}\])";  // "" = no subject hints
 };
@@ -430,6 +483,9 @@ struct Config {
   // Per recipient domain requirements of MX delivery (mx.destinations_file, "" = none).
   std::string destinations_file;
   DestinationPolicies destinations;
+  // Connection and message limits per destination site (mx.shaping_file, "" = the built-in rules).
+  std::string shaping_file;
+  std::shared_ptr<const ShapingRules> shaping;
   std::vector<Tenant> tenants;
 
   // Exact, case-insensitive match of a recipient domain; nullptr if no tenant owns it.
@@ -491,5 +547,9 @@ std::vector<ConfigError> parseBounceRules(const std::string& file, const std::st
 // The same for a destinations file (mx.destinations_file, format: conf/destinations.toml).
 std::vector<ConfigError> parseDestinations(const std::string& file, const std::string& text,
                                            DestinationPolicies& out);
+// The same for a traffic shaping file (mx.shaping_file, format: conf/shaping.toml).
+std::vector<ConfigError> parseShaping(const std::string& file, const std::string& text, ShapingRules& out);
+// The text of the shipped conf/shaping.toml, compiled into the binary.
+std::string_view defaultShapingText();
 
 }  // namespace mxgate::config

@@ -15,6 +15,11 @@
 // TLSA records looked up (_25._tcp.<exchanger>, through the shared resolver): usable ones
 // authenticate it, and a lookup that fails or does not validate makes it unreached (4.7.5,
 // counted as dnssec-invalid), never "no TLSA".
+// Traffic shaping (shaping/destination_limits.h) applies per destination site: a part whose
+// site's message rate is spent, or whose site is suspended, is held back before any connection
+// (not attempted: RecipientResult::held_until_us), the site's connection limit and rate gate
+// every new connection of its pools, its messages per connection end a connection with QUIT,
+// and a temporary reply matching a back-off rule tightens the site's limits for a while.
 //
 // deliver() and setTls() are thread-safe: a job runs on one worker loop (round robin), its
 // route is resolved on the resolver's thread and handed back to that loop.
@@ -31,6 +36,7 @@
 #include "mxgate/delivery/mx_route.h"
 #include "mxgate/delivery/target.h"
 #include "mxgate/io/loop.h"
+#include "mxgate/shaping/destination_limits.h"
 
 namespace mxgate::delivery {
 
@@ -41,9 +47,10 @@ class MxTarget : public Target {
   static constexpr size_t kMaxIdlePools = 64;
 
   // max_connections: jobs under way at once (the scheduler's budget for this target).
+  // shaping: the destination sites' limits, shared by every mx target (outlives this one).
   MxTarget(dns::Resolver& resolver, const config::MxSettings& mx, uint32_t max_connections,
            const config::SmtpClientSettings& settings, std::string helo_name, std::vector<io::Loop*> loops,
-           std::shared_ptr<const MxTlsPolicies> tls);
+           std::shared_ptr<const MxTlsPolicies> tls, shaping::DestinationLimits& shaping);
   ~MxTarget() override;
 
   void deliver(std::shared_ptr<const Job> job, std::function<void(Result)> done) override;
@@ -66,11 +73,13 @@ class MxTarget : public Target {
   // After a hop's outcome: the next hop when this one was unreached, else the part's result.
   void afterHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route, size_t hop,
                 ClientTlsPolicy tls, Result result);
-  ClientPool& poolFor(LoopPools& pools, const MxHop& hop, const ClientTlsPolicy& tls);
+  ClientPool& poolFor(LoopPools& pools, const MxHop& hop, const ClientTlsPolicy& tls,
+                      const std::shared_ptr<shaping::Site>& site);
 
   config::MxSettings mx_;
   dns::Resolver& dns_;
   MxResolver resolver_;
+  shaping::DestinationLimits& shaping_;
   uint32_t max_connections_;
   config::SmtpClientSettings settings_;
   std::string helo_name_;

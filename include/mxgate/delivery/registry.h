@@ -45,6 +45,8 @@ class Registry {
   void shutdown();
   // TLS outcomes of MX delivery since start (mxgate_mx_tls_*_total).
   const TlsCounters& mxTlsCounters() const { return mx_tls_counters_; }
+  // Mail to mail exchangers held back by traffic shaping, and back-offs (mxgate_mx_throttled_total).
+  const shaping::ThrottleCounters& throttleCounters() const { return shaping_.counters(); }
 
   struct WebhookEndpoint {
     std::string tenant;
@@ -66,6 +68,7 @@ class Registry {
   io::Lane& file_lane_;
   WebhookContext webhooks_;
   dns::Resolver& resolver_;
+  shaping::DestinationLimits shaping_;  // of every mx target (mx.shaping_file); outlives targets_
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Target>> targets_;  // by settings key
   std::unordered_map<std::string, Target*> by_tenant_;

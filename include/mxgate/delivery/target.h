@@ -60,6 +60,9 @@ struct RecipientResult {
   std::string tls_cipher = {};
   // How the peer was authenticated: "dane" (a TLSA record matched), "pkix" (chain and name), "none".
   std::string tls_verified_by = "none";
+  // mx: traffic shaping held the recipient back (outcome TempFail, reply naming the limit): it
+  // was not attempted and is due again at this time (µs since the epoch); 0 = attempted.
+  uint64_t held_until_us = 0;
 };
 
 struct Result {
@@ -75,6 +78,9 @@ struct Result {
 
 // A result with the same outcome and text for every recipient of a job.
 Result uniformResult(const Job& job, Outcome outcome, const std::string& reply, std::string remote = {});
+// The job's recipients held back by traffic shaping until until_us (not attempted), reply
+// naming the limit.
+Result heldResult(const Job& job, const std::string& limit, uint64_t until_us);
 
 // Maps an SMTP reply code to an outcome: 2xx delivered, 4xx temporary, 5xx permanent.
 Outcome outcomeForCode(int code);

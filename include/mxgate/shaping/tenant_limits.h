@@ -1,7 +1,6 @@
 // Per-tenant sending limits of authenticated (outbound) mail: a message rate and a daily cap
-// ([outbound] message_rate, daily_cap), each a GCRA (generic cell rate algorithm, the
-// "virtual scheduling" form of ITU-T I.371): n messages per period may go at once, and then
-// one every period/n. The daily cap is that with a period of 24 hours, so it is a rolling
+// ([outbound] message_rate, daily_cap), each a GCRA (gcra.h): n messages per period may go at
+// once, and then one every period/n. The daily cap is that with a period of 24 hours, so it is a rolling
 // window, replenished continuously rather than at midnight. A message counts once, when its
 // transaction starts (SMTP MAIL, a send API request), against both limits or neither.
 //
@@ -19,20 +18,9 @@
 #include <string_view>
 
 #include "mxgate/config/config.h"
+#include "mxgate/shaping/gcra.h"
 
 namespace mxgate::shaping {
-
-// One GCRA: `count` units per `period_us`, a burst of `count`. Not thread-safe by itself.
-class Gcra {
- public:
-  // The earliest time (µs) at which one more unit conforms; now_us or earlier means "now".
-  uint64_t nextConforming(uint64_t count, uint64_t period_us, uint64_t now_us) const;
-  // Takes one unit at now_us (call only when it conforms).
-  void take(uint64_t count, uint64_t period_us, uint64_t now_us);
-
- private:
-  uint64_t tat_us_ = 0;  // theoretical arrival time of the next unit
-};
 
 struct Admission {
   bool admitted = true;
