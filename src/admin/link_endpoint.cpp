@@ -4,11 +4,11 @@
 
 #include <optional>
 
-#include "mxgate/base/ascii.h"
 #include "mxgate/base/clock.h"
 #include "mxgate/base/html.h"
 #include "mxgate/base/log.h"
 #include "mxgate/events/event.h"
+#include "mxgate/http/form.h"
 #include "mxgate/http/forwarded.h"
 
 namespace mxgate::admin {
@@ -71,23 +71,7 @@ http::Response page(int status, std::string_view title, std::string_view body) {
 // RFC 8058 §3.1: the body is List-Unsubscribe=One-Click, form-urlencoded or as a
 // multipart/form-data field.
 bool oneClickBody(const http::Request& request) {
-  if (ascii::startsWithIgnoreCase(request.header("content-type"), "multipart/form-data")) {
-    return request.body.find("name=\"List-Unsubscribe\"") != std::string::npos &&
-           request.body.find("One-Click") != std::string::npos;
-  }
-  std::string_view rest = request.body;
-  while (!rest.empty()) {
-    const size_t amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    while (!pair.empty() && (pair.back() == '\r' || pair.back() == '\n')) {
-      pair.remove_suffix(1);
-    }
-    if (pair == "List-Unsubscribe=One-Click") {
-      return true;
-    }
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-  }
-  return false;
+  return http::formField(request.header("content-type"), request.body, "List-Unsubscribe") == "One-Click";
 }
 
 }  // namespace
