@@ -284,6 +284,8 @@ void Api::handle(const http::Request& request, http::Respond respond) {
     handleCredentials(request, std::move(respond));
   } else if (path == "/v1/suppressions" || path == "/v1/suppressions/remove") {
     handleSuppressions(request, std::move(respond));
+  } else if (path == "/v1/shaping" || path == "/v1/shaping/resume") {
+    handleShaping(request, std::move(respond));
   } else {
     respond(jsonResponse(404, {{"error", "not found"}}));
   }
@@ -570,6 +572,39 @@ void Api::addCredential(const http::Request& request, http::Respond respond) {
     }
     respond(jsonResponse(201, {{"username", change.record.username}, {"secret", change.secret}}));
   });
+}
+
+void Api::handleShaping(const http::Request& request, http::Respond respond) {
+  const uint64_t now = nowMicros();
+  if (request.path == "/v1/shaping") {
+    if (request.method != "GET") {
+      respond(jsonResponse(405, {{"error", "use GET"}}));
+      return;
+    }
+    json sites = json::array();
+    for (const shaping::SiteStatus& status : registry_.busySites(now)) {
+      json site = {{"site", status.site}, {"connections", status.connections}};
+      if (status.backoff_line != 0) {
+        site["backoff"] = {{"rule", status.backoff_source + ":" + std::to_string(status.backoff_line)},
+                           {"action", status.suspended ? "suspend" : "slow down"},
+                           {"until", isoTime(status.backoff_until_us)}};
+      }
+      sites.push_back(std::move(site));
+    }
+    respond(jsonResponse(200, {{"sites", sites}}));
+    return;
+  }
+  if (request.method != "POST") {
+    respond(jsonResponse(405, {{"error", "use POST"}}));
+    return;
+  }
+  const std::string site = request.queryParam("site");
+  if (!registry_.endBackoff(site, now)) {
+    respond(jsonResponse(404, {{"error", "site \"" + site + "\" has no back-off in force"}}));
+    return;
+  }
+  log::warn("-", "shaping_resumed").kv("site", site).kv("actor", actorOf(request));
+  respond(jsonResponse(200, {{"detail", "the back-off of " + site + " ended"}}));
 }
 
 void Api::handleSuppressions(const http::Request& request, http::Respond respond) {

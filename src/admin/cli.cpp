@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -236,6 +237,7 @@ int usage() {
                "       mxgate webhooks ls | replay ID | replay --all [--tenant T]\n"
                "       mxgate credentials add --tenant T --name N [--kind smtp|api] | ls [--tenant T] | revoke USERNAME\n"
                "       mxgate suppression ls|add ADDRESS...|remove ADDRESS...|import FILE --tenant T [--detail TEXT]\n"
+               "       mxgate shaping ls | resume SITE\n"
                "       (each with [--json] [--config PATH])\n";
   return 2;
 }
@@ -269,6 +271,24 @@ bool buildRequest(const std::string& group, const std::vector<std::string>& args
     if (verb == "replay" && positional.size() == 1 && query.empty()) {
       path = "/v1/webhooks/" + positional[0] + "/replay";
       return !force;
+    }
+    return false;
+  }
+  if (group == "shaping") {
+    if (verb == "ls" && args.size() == 1) {
+      method = "GET";
+      path = "/v1/shaping";
+      return true;
+    }
+    // A site is exchanger names joined by ',' or "provider:<name>": nothing to escape in a query.
+    if (verb == "resume" && args.size() == 2 &&
+        std::all_of(args[1].begin(), args[1].end(), [](char c) {
+          const auto byte = static_cast<unsigned char>(c);
+          return ascii::isAlpha(byte) || ascii::isDigit(byte) || std::string_view(".-_,:").find(c) != std::string_view::npos;
+        })) {
+      method = "POST";
+      path = "/v1/shaping/resume?site=" + args[1];
+      return true;
     }
     return false;
   }
@@ -576,6 +596,15 @@ int runAdminCommand(const config::Config& config, const std::string& group, cons
     }
     std::printf("\ndead-lettered webhook deliveries:\n");
     printTable(body["dead"]);
+  } else if (ok && group == "shaping" && verb == "ls") {
+    for (const auto& site : body["sites"]) {
+      const json backoff = site.value("backoff", json::object());
+      std::printf("%-40s %3llu connection(s)%s%s%s%s%s\n", site.value("site", "").c_str(),
+                  static_cast<unsigned long long>(site.value("connections", 0ULL)), backoff.empty() ? "" : "  ",
+                  backoff.value("action", "").c_str(), backoff.empty() ? "" : " until ",
+                  backoff.value("until", "").c_str(),
+                  backoff.empty() ? "" : (" (" + backoff.value("rule", "") + ")").c_str());
+    }
   } else if (ok && group == "credentials") {
     printCredentials(verb, body);
   } else if (ok && group == "webhooks" && body.contains("replayed")) {

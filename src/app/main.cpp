@@ -32,6 +32,7 @@ int usage(std::ostream& out, int status) {
          "  mxgate suppression ls --tenant T [--limit N]  [--json] [--config PATH]\n"
          "  mxgate suppression add|remove ADDRESS... --tenant T [--detail TEXT]  [--json] [--config PATH]\n"
          "  mxgate suppression import FILE --tenant T  (one address a line, # comments)  [--json] [--config PATH]\n"
+         "  mxgate shaping ls | resume SITE  (destination sites busy or backed off)  [--json] [--config PATH]\n"
          "  mxgate dkim keygen --domain D --selector S --algorithm rsa|ed25519 [--bits N] [--out PATH]\n"
          "  mxgate version\n";
   return status;
@@ -113,7 +114,7 @@ int main(int argc, char** argv) {
   if (command == "dkim") {
     return mxgate::app::runDkimCommand(rest, std::cout, std::cerr);
   }
-  if (command == "queue" || command == "quarantine" || command == "audit" || command == "webhooks" ||
+  if (command == "queue" || command == "quarantine" || command == "audit" || command == "webhooks" || command == "shaping" ||
       command == "credentials" || command == "suppression") {
     auto config = loadOrReport(config_path);
     if (!config) {

@@ -8,28 +8,17 @@
 namespace mxgate::http {
 namespace {
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 // '+' is a space, %XX a byte; a '%' not followed by two hex digits stays as it is.
 std::string formDecode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
+    const int high = i + 2 < text.size() ? ascii::hexValue(static_cast<unsigned char>(text[i + 1])) : -1;
+    const int low = i + 2 < text.size() ? ascii::hexValue(static_cast<unsigned char>(text[i + 2])) : -1;
     if (text[i] == '+') {
       out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 && hexValue(text[i + 2]) >= 0) {
-      out += static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2]));
+    } else if (text[i] == '%' && high >= 0 && low >= 0) {
+      out += static_cast<char>(high * 16 + low);
       i += 2;
     } else {
       out += text[i];

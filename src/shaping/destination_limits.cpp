@@ -99,6 +99,45 @@ void DestinationLimits::update(std::shared_ptr<const config::ShapingRules> rules
   rules_ = std::move(rules);
 }
 
+std::vector<SiteStatus> DestinationLimits::busySites(uint64_t now_us) {
+  std::vector<SiteStatus> busy;
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, site] : sites_) {
+    std::lock_guard site_lock(site->mutex_);
+    const bool backoff = site->backoff_ != nullptr && now_us < site->backoff_until_us_;
+    if (site->open_ == 0 && !backoff) {
+      continue;
+    }
+    SiteStatus status;
+    status.site = key;
+    status.connections = site->open_;
+    if (backoff) {
+      status.backoff_line = site->backoff_->line;
+      status.backoff_source = site->rules_->source;
+      status.suspended = site->backoff_->suspend;
+      status.backoff_until_us = site->backoff_until_us_;
+    }
+    busy.push_back(std::move(status));
+  }
+  std::sort(busy.begin(), busy.end(), [](const SiteStatus& a, const SiteStatus& b) { return a.site < b.site; });
+  return busy;
+}
+
+bool DestinationLimits::endBackoff(std::string_view site, uint64_t now_us) {
+  std::lock_guard lock(mutex_);
+  const auto found = sites_.find(std::string(site));
+  if (found == sites_.end()) {
+    return false;
+  }
+  std::lock_guard site_lock(found->second->mutex_);
+  if (found->second->backoff_ == nullptr || now_us >= found->second->backoff_until_us_) {
+    return false;
+  }
+  found->second->backoff_ = nullptr;
+  found->second->backoff_until_us_ = 0;
+  return true;
+}
+
 std::shared_ptr<Site> DestinationLimits::siteFor(std::string_view domain, const std::vector<std::string>& exchangers,
                                                  uint64_t now_us) {
   std::vector<std::string> names;

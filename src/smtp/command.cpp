@@ -163,15 +163,7 @@ ParseError parsePath(std::string_view path, bool allow_utf8, bool allow_null, ma
 
 // RFC 3461 §4: xtext = *(xchar / "+" 2HEXUPPER); xchar is '!'..'~' except '+' and '='.
 bool decodeXtext(std::string_view text, std::string& out) {
-  const auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') {
-      return c - '0';
-    }
-    if (c >= 'A' && c <= 'F') {
-      return c - 'A' + 10;
-    }
-    return -1;
-  };
+  const auto hex = [](char c) { return c >= 'a' && c <= 'f' ? -1 : ascii::hexValue(static_cast<unsigned char>(c)); };
   out.clear();
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];

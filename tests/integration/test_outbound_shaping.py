@@ -7,7 +7,8 @@ observed at the receivers from their own timestamps:
   faster than 5/s after the burst of 5. The log says "throttled" and /metrics counts it.
 - A receiver answering "451 4.7.0 rate limited" once triggers a back-off rule that suspends its
   site for 4 s: nothing reaches it in that time, neither the deferred message nor a new one, and
-  both arrive afterwards; a domain on another site is not held up meanwhile.
+  both arrive afterwards; a domain on another site is not held up meanwhile. `mxgate shaping ls`
+  shows the suspension with its rule; `shaping resume` of a site without one says so.
 - The shipped conf/shaping.toml passes `mxgate check`; a broken shaping file fails it naming
   the file, line and key.
 """
@@ -195,6 +196,13 @@ class OutboundShapingTest(unittest.TestCase):
         self.send("user@slow.test", "slow 1")
         self.assertTrue(wait_until(lambda: self.backoff.refusals, 30), self.gw.log()[-3000:])
         refused_at = self.backoff.refusals[0]
+        self.assertTrue(wait_until(lambda: "event=shaping_backoff" in self.gw.log(), 10), self.gw.log()[-3000:])
+        listed = self.gw.cli("shaping", "ls")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertRegex(listed.stdout, r"mx\.slow\.test +\d connection\(s\)  suspend until \S+ \(.*shaping\.toml:8\)")
+        unknown = self.gw.cli("shaping", "resume", "mx.unknown.test")
+        self.assertEqual(unknown.returncode, 1)
+        self.assertIn('site "mx.unknown.test" has no back-off in force', unknown.stdout)
         self.send("user@slow.test", "slow 2")
         self.send("user@other.test", "other 1")  # another site is not held up
         self.assertTrue(wait_until(lambda: self.other.subjects() == ["other 1"], 10), self.gw.log()[-3000:])

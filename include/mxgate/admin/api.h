@@ -27,6 +27,8 @@
 //   POST   /v1/suppressions?tenant=T       body {"addresses": [...], "detail": D, "import": bool}:
 //                                           200 {"added", "already", "invalid": [{"address", "error"}]}
 //   POST   /v1/suppressions/remove?tenant=T  body {"addresses": [...]}: 200 {"removed", "not_listed", "invalid"}
+//   GET    /v1/shaping                     destination sites with open connections or a back-off in force
+//   POST   /v1/shaping/resume?site=S       end a site's back-off now (logged with the actor)
 // Without tenant=, a quarantine action applies to the message's only entry. The X-Mxgate-Actor
 // header names who acts, for the audit log ("api" when absent).
 // Credential and suppression changes are audited like quarantine actions.
@@ -70,6 +72,7 @@ class Api {
   void handleCredentials(const http::Request& request, http::Respond respond);
   void addCredential(const http::Request& request, http::Respond respond);
   void handleSuppressions(const http::Request& request, http::Respond respond);
+  void handleShaping(const http::Request& request, http::Respond respond);
 
   io::Loop& loop_;
   scheduler::Scheduler& scheduler_;

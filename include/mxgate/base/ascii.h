@@ -11,6 +11,10 @@ namespace mxgate::ascii {
 constexpr bool isDigit(unsigned char c) { return c >= '0' && c <= '9'; }
 constexpr bool isAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 constexpr bool isHexDigit(unsigned char c) { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+// The value of a hexadecimal digit of either case; -1 for any other byte.
+constexpr int hexValue(unsigned char c) {
+  return isDigit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+}
 constexpr char toLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 constexpr bool equalsIgnoreCase(std::string_view a, std::string_view b) {

@@ -47,6 +47,9 @@ class Registry {
   const TlsCounters& mxTlsCounters() const { return mx_tls_counters_; }
   // Mail to mail exchangers held back by traffic shaping, and back-offs (mxgate_mx_throttled_total).
   const shaping::ThrottleCounters& throttleCounters() const { return shaping_.counters(); }
+  // Destination sites with open connections or a back-off in force; ending a back-off early.
+  std::vector<shaping::SiteStatus> busySites(uint64_t now_us) { return shaping_.busySites(now_us); }
+  bool endBackoff(std::string_view site, uint64_t now_us) { return shaping_.endBackoff(site, now_us); }
 
   struct WebhookEndpoint {
     std::string tenant;

@@ -36,6 +36,16 @@ struct ThrottleCounters {
   std::atomic<uint64_t> backoffs{0};
 };
 
+// What an operator sees of a site (mxgate shaping ls): its connections and any back-off.
+struct SiteStatus {
+  std::string site;
+  uint32_t connections = 0;     // open now
+  int backoff_line = 0;         // the back-off rule in force (its line), 0 = none
+  std::string backoff_source;   // the rules file it is in
+  bool suspended = false;
+  uint64_t backoff_until_us = 0;
+};
+
 // Whether something may go now; when not, why and until when.
 struct Hold {
   bool held = false;
@@ -96,6 +106,10 @@ class DestinationLimits {
   // address literals, are left out; with none left the domain is its own site).
   std::shared_ptr<Site> siteFor(std::string_view domain, const std::vector<std::string>& exchangers, uint64_t now_us);
   const ThrottleCounters& counters() const { return counters_; }
+  // The sites with open connections or a back-off in force at now_us, by site.
+  std::vector<SiteStatus> busySites(uint64_t now_us);
+  // Ends the back-off of a site now; false when it has none in force.
+  bool endBackoff(std::string_view site, uint64_t now_us);
 
  private:
   std::mutex mutex_;

@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <memory>
+#include <vector>
 
 #include "mxgate/shaping/destination_limits.h"
 
@@ -133,6 +134,31 @@ BOOST_AUTO_TEST_CASE(a_suspending_rule_holds_every_message_until_it_ends) {
   BOOST_TEST((hold.throttle == shaping::Throttle::Suspended));
   BOOST_TEST(hold.until_us == kStart + 3600 * kSecond);
   BOOST_TEST(!site->admitMessage(kStart + 3600 * kSecond).held);
+}
+
+BOOST_AUTO_TEST_CASE(busy_sites_are_listed_and_a_back_off_can_be_ended) {
+  shaping::DestinationLimits limits;
+  limits.update(rules());
+  const auto quiet = limits.siteFor("q.test", {"mx.q.test"}, kStart);
+  const auto open = limits.siteFor("a.test", {"mx.a.test"}, kStart);
+  const auto suspended = limits.siteFor("b.test", {"mx.b.test"}, kStart);
+  BOOST_TEST_REQUIRE(!open->openConnection(kStart).held);
+  BOOST_TEST_REQUIRE(suspended->noteTemporaryReply("[TS04]", kStart) != nullptr);
+  const std::vector<shaping::SiteStatus> busy = limits.busySites(kStart + kSecond);
+  BOOST_TEST_REQUIRE(busy.size() == 2u);
+  BOOST_TEST(busy[0].site == "mx.a.test");
+  BOOST_TEST(busy[0].connections == 1u);
+  BOOST_TEST(busy[0].backoff_line == 0);
+  BOOST_TEST(busy[1].site == "mx.b.test");
+  BOOST_TEST(busy[1].suspended);
+  BOOST_TEST(busy[1].backoff_line == 12);
+  BOOST_TEST(busy[1].backoff_until_us == kStart + 3600 * kSecond);
+  BOOST_TEST(!limits.endBackoff("mx.a.test", kStart + kSecond));  // none in force
+  BOOST_TEST(!limits.endBackoff("mx.unknown.test", kStart + kSecond));
+  BOOST_TEST(limits.endBackoff("mx.b.test", kStart + kSecond));
+  BOOST_TEST(!suspended->admitMessage(kStart + kSecond).held);
+  open->closeConnection();
+  BOOST_TEST(limits.busySites(kStart + kSecond).empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_reload_gives_known_sites_the_new_limits_and_ends_back_offs) {
