@@ -191,6 +191,37 @@ uint64_t spaceAfterFlush(const spool::Store& store) {
   return free > unflushed ? free - unflushed : 0;
 }
 
+// The tenants' sending-limit state a previous run kept in the spool.
+std::vector<shaping::TenantLimits::Usage> keptTenantUsage(spool::Store& store) {
+  std::vector<shaping::TenantLimits::Usage> kept;
+  for (spool::TenantUsageRecord& record : store.readTenantUsage()) {
+    kept.push_back({std::move(record.tenant), record.rate_tat_us, record.day_tat_us, false});
+  }
+  return kept;
+}
+
+// Writes what the tenants' sending limits counted since the last call (not synced: a crash
+// forgets at most the last housekeeping interval, a stop nothing).
+void keepTenantUsage(shaping::TenantLimits& limits, spool::Store& store) {
+  const std::vector<shaping::TenantLimits::Usage> changed = limits.changed(nowMicros());
+  if (changed.empty()) {
+    return;
+  }
+  spool::Batch batch;
+  for (const shaping::TenantLimits::Usage& usage : changed) {
+    if (usage.at_rest) {
+      batch.deleteTenantUsage(usage.tenant);
+    } else {
+      batch.putTenantUsage({usage.tenant, usage.rate_tat_us, usage.day_tat_us});
+    }
+  }
+  store.submit(std::move(batch), false, [](const spool::CommitStatus& status) {
+    if (!status.ok) {
+      log::warn("-", "tenant_usage_not_kept").kv("error", status.error);
+    }
+  });
+}
+
 }  // namespace
 
 std::string linkKeysPath(const config::Config& config) {
@@ -360,6 +391,7 @@ int Node::run() {
   parts->suppressions = std::make_unique<spool::SuppressionList>(*parts->store, *parts->read_lane);
   parts->inbound->suppressions = parts->suppressions.get();
   parts->tenant_limits = std::make_unique<shaping::TenantLimits>();
+  parts->tenant_limits->restore(keptTenantUsage(*parts->store));
   parts->tenant_limits->update(config);
   parts->inbound->tenant_limits = parts->tenant_limits.get();
   parts->auth_limiter = std::make_unique<auth::FailureLimiter>(config.submission, config.smtp.ipv6_prefix_length);
@@ -532,8 +564,9 @@ int Node::run() {
     uv_timer_start(
         &raw->housekeeping,
         [](uv_timer_t* timer) {
-          // statvfs and the store's lock (held through a reopen) stay off the control loop.
           auto* parts = static_cast<Parts*>(timer->data);
+          keepTenantUsage(*parts->tenant_limits, *parts->store);
+          // statvfs and the store's lock (held through a reopen) stay off the control loop.
           if (parts->refresh_pending.exchange(true)) {
             return;
           }
@@ -726,6 +759,7 @@ void Node::shutdown() {
   parts.auth_lane->stop();
   parts.resolver->stop();
   parts.scanner.reset();  // its lane finishes the scans under way
+  keepTenantUsage(*parts.tenant_limits, *parts.store);  // nothing admits mail any more
   parts.store->stop();
   log::info("-", "stopped");
 }

@@ -29,9 +29,45 @@ void TenantLimits::update(const config::Config& config) {
     auto entry = std::make_shared<Entry>();
     entry->message_rate = rate;
     entry->daily_cap = cap;
+    if (const auto kept = restored_.find(tenant.id); kept != restored_.end()) {
+      entry->rate.restore(kept->second.rate_tat_us);
+      entry->day.restore(kept->second.day_tat_us);
+      entry->changed = true;  // written again, or removed once at rest
+      restored_.erase(kept);
+    }
     next.emplace(tenant.id, std::move(entry));
   }
   by_tenant_ = std::move(next);
+  // What a previous run kept for tenants without limits now is dropped (and its record removed).
+  for (auto& [tenant, kept] : restored_) {
+    kept.at_rest = true;
+    dropped_.push_back(std::move(kept));
+  }
+  restored_.clear();
+}
+
+std::vector<TenantLimits::Usage> TenantLimits::changed(uint64_t now_us) {
+  std::vector<Usage> out;
+  std::unique_lock lock(mutex_);
+  out.swap(dropped_);
+  for (const auto& [tenant, entry] : by_tenant_) {
+    std::lock_guard entry_lock(entry->mutex);
+    if (!entry->changed) {
+      continue;
+    }
+    entry->changed = false;
+    out.push_back(Usage{tenant, entry->rate.tat(), entry->day.tat(),
+                        entry->rate.atRest(now_us) && entry->day.atRest(now_us)});
+  }
+  return out;
+}
+
+void TenantLimits::restore(std::vector<Usage> usage) {
+  std::unique_lock lock(mutex_);
+  for (Usage& kept : usage) {
+    std::string tenant = kept.tenant;
+    restored_[std::move(tenant)] = std::move(kept);
+  }
 }
 
 Admission TenantLimits::admit(std::string_view tenant, uint64_t now_us) {
@@ -58,6 +94,7 @@ Admission TenantLimits::admit(std::string_view tenant, uint64_t now_us) {
     return refused;
   }
   entry->rate.take(rate, now_us);
+  entry->changed = true;
   if (entry->daily_cap != 0) {
     entry->day.take(entry->daily_cap, kDayMicros, now_us);
   }

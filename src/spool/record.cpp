@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "mxgate/base/ascii.h"
 
@@ -716,6 +717,23 @@ std::string idempotencyKey(std::string_view tenant, std::string_view key) {
   out += '\0';
   out += key;
   return out;
+}
+
+std::string encodeTenantUsage(const TenantUsageRecord& record) {
+  return std::to_string(record.rate_tat_us) + " " + std::to_string(record.day_tat_us);
+}
+
+DecodeStatus decodeTenantUsage(std::string_view value, TenantUsageRecord& out) {
+  const size_t space = value.find(' ');
+  if (space == std::string_view::npos) {
+    return DecodeStatus::Malformed;
+  }
+  const char* end = value.data() + value.size();
+  const auto rate = std::from_chars(value.data(), value.data() + space, out.rate_tat_us);
+  const auto day = std::from_chars(value.data() + space + 1, end, out.day_tat_us);
+  const bool ok = space > 0 && rate.ec == std::errc() && rate.ptr == value.data() + space && day.ec == std::errc() &&
+                  day.ptr == end && space + 1 < value.size();
+  return ok ? DecodeStatus::Ok : DecodeStatus::Malformed;
 }
 
 std::string encodeIdempotency(const IdempotencyRecord& record) {

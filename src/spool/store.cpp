@@ -30,6 +30,8 @@ constexpr const char* kFamilies[] = {"default", "meta",        "body",     "open
 // Audit keys are time-ordered; the sequence separates records of the same microsecond.
 std::atomic<uint32_t> g_audit_sequence{0};
 constexpr const char* kFormatKey = "mxgate.spool.format";
+// Keys of the default family holding tenants' sending-limit state ("<rate TAT> <day TAT>", µs).
+constexpr const char* kTenantUsagePrefix = "tenant_limits/";
 constexpr const char* kFormatVersion = "5";
 // Format 1 keyed events by time alone (queue/README.md, "Format history"); opening such a
 // spool moves them under their tenant.
@@ -172,6 +174,18 @@ void Batch::putIdempotency(const IdempotencyRecord& record) {
 void Batch::deleteIdempotency(const std::string& key) {
   ops_.push_back(Op{Family::Idempotency, Kind::Delete, key, {}});
   bytes_ += key.size();
+}
+
+void Batch::putTenantUsage(const TenantUsageRecord& record) {
+  Op op{Family::Default, Kind::Put, std::string(kTenantUsagePrefix) + record.tenant, encodeTenantUsage(record)};
+  bytes_ += op.key.size() + op.value.size();
+  ops_.push_back(std::move(op));
+}
+
+void Batch::deleteTenantUsage(std::string_view tenant) {
+  Op op{Family::Default, Kind::Delete, std::string(kTenantUsagePrefix) + std::string(tenant), {}};
+  bytes_ += op.key.size();
+  ops_.push_back(std::move(op));
 }
 
 void Batch::moveToCorrupt(std::string_view key, std::string_view value) {
@@ -424,6 +438,7 @@ Store::~Store() {
 
 rocksdb::ColumnFamilyHandle* Store::family(Batch::Family family) const {
   switch (family) {
+    case Batch::Family::Default: return handles_[0];
     case Batch::Family::Meta: return handles_[1];
     case Batch::Family::Body: return handles_[2];
     case Batch::Family::Open: return handles_[3];
@@ -934,6 +949,25 @@ void Store::scanSuppressions(std::string_view tenant, std::string_view after,
 Store::ReadStatus Store::readIdempotency(std::string_view tenant, std::string_view key, IdempotencyRecord& out,
                                          std::string& error) {
   return readRecord(Batch::Family::Idempotency, idempotencyKey(tenant, key), out, &decodeIdempotency, error);
+}
+
+std::vector<TenantUsageRecord> Store::readTenantUsage() {
+  std::vector<TenantUsageRecord> usage;
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return usage;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[0]));
+  for (it->Seek(kTenantUsagePrefix); it->Valid() && it->key().starts_with(kTenantUsagePrefix); it->Next()) {
+    TenantUsageRecord record;
+    record.tenant = it->key().ToString().substr(std::string_view(kTenantUsagePrefix).size());
+    if (decodeTenantUsage(std::string_view(it->value().data(), it->value().size()), record) != DecodeStatus::Ok) {
+      log::warn("-", "tenant_usage_undecodable").kv("tenant", record.tenant);
+      continue;
+    }
+    usage.push_back(std::move(record));
+  }
+  return usage;
 }
 
 std::vector<std::string> Store::expiredIdempotency(uint64_t now_us, size_t limit) {

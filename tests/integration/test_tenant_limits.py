@@ -4,7 +4,8 @@
   API 429 rate_limited with Retry-After; what was admitted is delivered, nothing else.
 - A tenant at daily_cap 2 is refused after two messages, naming daily_cap.
 - Another tenant without limits is not affected, and a reload with unchanged limits keeps the
-  count (the refused tenant stays refused).
+  count (the refused tenant stays refused), and so do a restart and a kill -9 (the count is
+  kept in the spool).
 """
 import time
 import unittest
@@ -96,6 +97,18 @@ class TenantLimitsTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: "event=reloaded" in self.gw.log(), 10), self.gw.log()[-3000:])
         status, body, _ = self.api("beta", "cap 4")
         self.assertEqual(status, 429, body)
+        # The spool keeps what was counted: after a stop, and after a kill -9 once the state has
+        # been written (every 250 ms), the cap is still spent.
+        for kill in (False, True):
+            time.sleep(0.6)
+            self.gw.stop(kill=kill)
+            self.gw.start()
+            assert wait_port(self.gw.api_port)
+            status, body, _ = self.api("beta", f"cap after {'kill' if kill else 'stop'}")
+            self.assertEqual(status, 429, body)
+            self.assertIn("daily_cap 2", body["error"]["message"])
+        status, body, _ = self.api("free", "free after restarts")  # a tenant without limits is not
+        self.assertEqual(status, 202, body)
 
 
 if __name__ == "__main__":

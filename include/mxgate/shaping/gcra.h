@@ -18,6 +18,9 @@ class Gcra {
   void take(uint64_t count, uint64_t period_us, uint64_t now_us);
   // Nothing taken is still counted at now_us (the state equals a fresh one).
   bool atRest(uint64_t now_us) const { return tat_us_ <= now_us; }
+  // The theoretical arrival time, to keep across a restart, and setting it back.
+  uint64_t tat() const { return tat_us_; }
+  void restore(uint64_t tat_us) { tat_us_ = tat_us; }
 
   // The same for a configured rate (count 0: no limit, always conforming).
   uint64_t nextConforming(const config::Rate& rate, uint64_t now_us) const {

@@ -4,7 +4,9 @@
 // window, replenished continuously rather than at midnight. A message counts once, when its
 // transaction starts (SMTP MAIL, a send API request), against both limits or neither.
 //
-// The state is in memory: a restart starts every tenant with a full allowance. Thread-safe:
+// The state lives in memory and is kept across restarts by its owner: changed() hands out what
+// changed (the node writes it to the spool every few hundred milliseconds and at shutdown) and
+// restore() gives back what a previous run wrote, before the first update(). Thread-safe:
 // sessions on the worker loops and the send API ask at once; update() (start and reload, on
 // the configuration thread) keeps the state of a tenant whose limits did not change.
 #pragma once
@@ -16,6 +18,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mxgate/config/config.h"
 #include "mxgate/shaping/gcra.h"
@@ -35,6 +38,18 @@ class TenantLimits {
   // A tenant without limits, or unknown, is always admitted.
   Admission admit(std::string_view tenant, uint64_t now_us);
 
+  // The GCRA times of one tenant: what it has used of its allowance.
+  struct Usage {
+    std::string tenant;
+    uint64_t rate_tat_us = 0;
+    uint64_t day_tat_us = 0;
+    bool at_rest = false;  // nothing counted remains at now_us: the kept state can go
+  };
+  // The tenants whose usage changed since the last call (or since they were restored).
+  std::vector<Usage> changed(uint64_t now_us);
+  // Usage a previous run kept; applied to each tenant as update() first makes its entry.
+  void restore(std::vector<Usage> usage);
+
  private:
   struct Entry {
     config::Rate message_rate;
@@ -42,9 +57,12 @@ class TenantLimits {
     std::mutex mutex;  // both GCRAs change together
     Gcra rate;
     Gcra day;
+    bool changed = false;
   };
   std::shared_mutex mutex_;  // guards by_tenant_ (the map, not the entries)
   std::map<std::string, std::shared_ptr<Entry>, std::less<>> by_tenant_;
+  std::map<std::string, Usage, std::less<>> restored_;  // not yet applied (guarded by mutex_)
+  std::vector<Usage> dropped_;  // restored for tenants that have no limits now (guarded by mutex_)
 };
 
 }  // namespace mxgate::shaping

@@ -243,6 +243,22 @@ DecodeStatus decodeCredential(std::string_view bytes, CredentialRecord& out);
 std::string encodeSuppression(const SuppressionRecord& record);
 DecodeStatus decodeSuppression(std::string_view bytes, SuppressionRecord& out);
 
+// What a tenant's sending limits ([outbound] message_rate, daily_cap) have counted: the
+// theoretical arrival times of their GCRAs (shaping/gcra.h), so a restart keeps the allowance
+// already used. Family default, key "tenant_limits/<tenant>", value "<rate TAT> <day TAT>" in
+// decimal microseconds since the epoch.
+struct TenantUsageRecord {
+  std::string tenant;
+  uint64_t rate_tat_us = 0;
+  uint64_t day_tat_us = 0;
+
+  bool operator==(const TenantUsageRecord&) const = default;
+};
+
+std::string encodeTenantUsage(const TenantUsageRecord& record);
+// The times of value into out (out.tenant is left alone).
+DecodeStatus decodeTenantUsage(std::string_view value, TenantUsageRecord& out);
+
 // An Idempotency-Key of the HTTP send API and the answer its first request got, kept until
 // expires_us (family idempotency, key idempotencyKey(tenant, key)).
 struct IdempotencyRecord {

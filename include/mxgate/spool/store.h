@@ -77,6 +77,10 @@ class Batch {
   // tenant and address), and its removal. The store's suppression index follows once the batch is written.
   void putSuppression(const SuppressionRecord& record);
   void deleteSuppression(std::string_view tenant, std::string_view address);
+  // What a tenant's sending limits have counted (shaping::TenantLimits), and its removal once
+  // nothing counted remains.
+  void putTenantUsage(const TenantUsageRecord& record);
+  void deleteTenantUsage(std::string_view tenant);
 
   // The batch is written only if the spool's epoch (Store::epoch) is still `epoch`; otherwise
   // nothing of it is written and it fails with CommitStatus::epoch_changed. A transaction's
@@ -90,7 +94,7 @@ class Batch {
  private:
   friend class Store;
   enum class Family : uint8_t {
-    Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints, Credentials, Suppress, Idempotency
+    Default, Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints, Credentials, Suppress, Idempotency
   };
   enum class Kind : uint8_t { Put, Delete };
   struct Op {
@@ -191,6 +195,8 @@ class Store {
   // The keys of up to limit idempotency records that expired at or before now_us (undecodable
   // ones too: they can never answer a request).
   std::vector<std::string> expiredIdempotency(uint64_t now_us, size_t limit);
+  // Every tenant's sending-limit state (start-up); undecodable entries are skipped and logged.
+  std::vector<TenantUsageRecord> readTenantUsage();
   ReadStatus readSuppression(std::string_view tenant, std::string_view address, SuppressionRecord& out,
                              std::string& error);
   // A tenant's suppressed recipients in address order, from the first address after `after`

@@ -1,5 +1,5 @@
-// Fuzz target: the spool record decoders (message, event, endpoint, credential, suppression and
-// idempotency records). A record that decodes must re-encode to bytes that decode to the same
+// Fuzz target: the spool record decoders (message, event, endpoint, credential, suppression,
+// idempotency and tenant usage records). A record that decodes must re-encode to bytes that decode to the same
 // record (the codec is canonical for what it understands).
 #include <cstdint>
 #include <string>
@@ -34,5 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                               &mxgate::spool::encodeSuppression);
   roundTrip<mxgate::spool::IdempotencyRecord>(bytes, &mxgate::spool::decodeIdempotency,
                                               &mxgate::spool::encodeIdempotency);
+  roundTrip<mxgate::spool::TenantUsageRecord>(bytes, &mxgate::spool::decodeTenantUsage,
+                                              &mxgate::spool::encodeTenantUsage);
   return 0;
 }

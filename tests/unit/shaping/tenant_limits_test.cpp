@@ -1,8 +1,11 @@
 // Unit tests for the tenants' sending limits (shaping/tenant_limits.h) at chosen times: a burst
 // of `count`, then one per period/count; the daily cap as a rolling 24 hours; both limits
 // counted together or not at all; Retry-After rounded up; a reload keeps the state of a tenant
-// whose limits did not change and starts a changed one afresh; tenants without limits pass.
+// whose limits did not change and starts a changed one afresh; tenants without limits pass;
+// the usage to keep across a restart is handed out once per change and restored.
 #include <boost/test/unit_test.hpp>
+
+#include <vector>
 
 #include "mxgate/shaping/tenant_limits.h"
 
@@ -51,6 +54,31 @@ BOOST_AUTO_TEST_CASE(a_burst_of_count_then_one_per_interval) {
   BOOST_TEST(admitted(limits, kStart + 200 * kSecond, 5) == 3);  // idle long enough: a full burst again
   BOOST_TEST(limits.admit("free", kStart).admitted);
   BOOST_TEST(limits.admit("unknown", kStart).admitted);
+}
+
+BOOST_AUTO_TEST_CASE(usage_is_handed_out_when_it_changes_and_restored_before_the_first_update) {
+  shaping::TenantLimits limits;
+  limits.update(tenants({}, 2));
+  BOOST_TEST(limits.changed(kStart).empty());
+  BOOST_TEST(admitted(limits, kStart, 2) == 2);
+  const std::vector<shaping::TenantLimits::Usage> used = limits.changed(kStart);
+  BOOST_TEST_REQUIRE(used.size() == 1u);
+  BOOST_TEST(used[0].tenant == "limited");
+  BOOST_TEST(!used[0].at_rest);
+  BOOST_TEST(limits.changed(kStart).empty());  // only once
+
+  shaping::TenantLimits restarted;
+  std::vector<shaping::TenantLimits::Usage> kept = used;
+  kept.push_back({"gone", 1, kStart + 10, false});  // a tenant without limits now
+  restarted.restore(kept);
+  restarted.update(tenants({}, 2));
+  BOOST_TEST(admitted(restarted, kStart + kSecond, 1) == 0);  // the cap used before the restart
+  const std::vector<shaping::TenantLimits::Usage> after = restarted.changed(kStart + 2 * 86400 * kSecond);
+  BOOST_TEST_REQUIRE(after.size() == 2u);
+  BOOST_TEST(after[0].tenant == "gone");
+  BOOST_TEST(after[0].at_rest);  // its record goes
+  BOOST_TEST(after[1].tenant == "limited");
+  BOOST_TEST(after[1].at_rest);  // two days later nothing counted remains
 }
 
 BOOST_AUTO_TEST_CASE(the_daily_cap_is_a_rolling_day) {

@@ -709,6 +709,38 @@ BOOST_AUTO_TEST_CASE(endpoint_records_round_trip) {
   BOOST_TEST(found.empty());
 }
 
+BOOST_AUTO_TEST_CASE(tenant_usage_survives_reopen_and_can_be_removed) {
+  TempSpool temp;
+  {
+    auto store = temp.open();
+    spool::Batch batch;
+    batch.putTenantUsage({"acme", 1800000000000000, 1800000086400000});
+    batch.putTenantUsage({"beta", 0, 1800000000000001});
+    BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+  }
+  auto store = temp.open();
+  std::vector<spool::TenantUsageRecord> kept = store->readTenantUsage();
+  BOOST_REQUIRE(kept.size() == 2u);
+  BOOST_TEST((kept[0] == spool::TenantUsageRecord{"acme", 1800000000000000, 1800000086400000}));
+  BOOST_TEST((kept[1] == spool::TenantUsageRecord{"beta", 0, 1800000000000001}));
+  spool::Batch batch;
+  batch.deleteTenantUsage("acme");
+  BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+  kept = store->readTenantUsage();
+  BOOST_REQUIRE(kept.size() == 1u);
+  BOOST_TEST(kept[0].tenant == "beta");
+}
+
+BOOST_AUTO_TEST_CASE(tenant_usage_values_decode_only_when_whole) {
+  spool::TenantUsageRecord record;
+  BOOST_TEST((spool::decodeTenantUsage("12 34", record) == spool::DecodeStatus::Ok));
+  BOOST_TEST(record.rate_tat_us == 12u);
+  BOOST_TEST(record.day_tat_us == 34u);
+  for (const char* bad : {"", "12", "12 ", " 34", "12 34 ", "12 x", "-1 2", "12  34", "99999999999999999999 1"}) {
+    BOOST_TEST((spool::decodeTenantUsage(bad, record) == spool::DecodeStatus::Malformed), bad);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(refuses_a_spool_of_another_format) {
   TempSpool temp;
   { temp.open(); }
