@@ -18,6 +18,9 @@ std::string_view name(TlsFailure failure) {
     case TlsFailure::TlsaInvalid: return "tlsa-invalid";
     case TlsFailure::DnssecInvalid: return "dnssec-invalid";
     case TlsFailure::ValidationFailure: return "validation-failure";
+    case TlsFailure::StsPolicyFetchError: return "sts-policy-fetch-error";
+    case TlsFailure::StsPolicyInvalid: return "sts-policy-invalid";
+    case TlsFailure::StsWebpkiInvalid: return "sts-webpki-invalid";
     case TlsFailure::Count: break;
   }
   return "?";
@@ -109,6 +112,9 @@ bool ClientTlsContexts::build(const config::Config& config, std::string& error) 
       return false;
     }
   }
+  if (config.mx.mta_sts && !addVerifying(config.mx.mta_sts_ca_file, config.source_file + ": mx.mta_sts_ca_file", error)) {
+    return false;
+  }
   return config.bounces.host.empty() || add(config.bounces, config.source_file + ": bounces.tls");
 }
 
@@ -148,8 +154,12 @@ ClientTlsPolicy ClientTlsContexts::policyFor(config::ClientTls level, const std:
   return policy;
 }
 
-MxTlsPolicies::MxTlsPolicies(const config::Config& config, const ClientTlsContexts& contexts, TlsCounters* counters)
-    : destinations_(config.destinations), opportunistic_(contexts.policyFor(config::ClientTls::May, "")) {
+MxTlsPolicies::MxTlsPolicies(const config::Config& config, const ClientTlsContexts& contexts, TlsCounters* counters,
+                             MtaStsPolicies* mta_sts)
+    : destinations_(config.destinations),
+      opportunistic_(contexts.policyFor(config::ClientTls::May, "")),
+      mta_sts_(config.mx.mta_sts ? mta_sts : nullptr),
+      sts_context_(contexts.policyFor(config::ClientTls::Verify, config.mx.mta_sts_ca_file).context) {
   const auto counted = [counters](ClientTlsPolicy policy) {
     policy.counters = counters;
     return policy;
@@ -179,6 +189,12 @@ ClientTlsPolicy MxTlsPolicies::forDestination(const std::string& tenant, std::st
     chosen.dane_context = own.dane_wanted ? own.dane_context : required.dane_context;
   }
   return chosen;
+}
+
+ClientTlsPolicy MxTlsPolicies::stsEnforced(ClientTlsPolicy policy) const {
+  policy.level = config::ClientTls::Verify;
+  policy.context = sts_context_;
+  return policy;
 }
 
 }  // namespace mxgate::delivery

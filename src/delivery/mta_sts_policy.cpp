@@ -45,16 +45,6 @@ bool isMxPattern(std::string_view pattern) {
   return isHostName(pattern.starts_with("*.") ? pattern.substr(2) : pattern);
 }
 
-std::string_view trimWsp(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
 }  // namespace
 
 std::string_view name(Mode mode) {
@@ -95,7 +85,7 @@ std::optional<Policy> parsePolicy(std::string_view text, std::string& error) {
     if (line.ends_with('\r')) {
       line.remove_suffix(1);
     }
-    if (trimWsp(line).empty()) {
+    if (ascii::trim(line).empty()) {
       continue;
     }
     const size_t colon = line.find(':');
@@ -104,7 +94,7 @@ std::optional<Policy> parsePolicy(std::string_view text, std::string& error) {
       return std::nullopt;
     }
     const std::string_view key = line.substr(0, colon);
-    const std::string_view value = trimWsp(line.substr(colon + 1));
+    const std::string_view value = ascii::trim(line.substr(colon + 1));
     if (key == "version") {
       if (!have_version && value != "STSv1") {
         error = "version is not STSv1";
@@ -177,7 +167,7 @@ std::optional<std::string> parseTxtRecords(const std::vector<std::string>& recor
     rest.remove_prefix(7);
     while (!rest.empty()) {
       const size_t semicolon = rest.find(';');
-      const std::string_view field = trimWsp(rest.substr(0, semicolon));
+      const std::string_view field = ascii::trim(rest.substr(0, semicolon));
       rest = semicolon == std::string_view::npos ? std::string_view() : rest.substr(semicolon + 1);
       if (field.empty()) {
         continue;

@@ -27,7 +27,9 @@ namespace mxgate::delivery {
 // Why TLS with a mail exchanger failed, in RFC 8460 §4.3 result types (the names TLS-RPT
 // reports use): not offered or refused, a certificate naming another host, expired, not
 // chained to a trusted anchor, no TLSA record matching (DANE), a TLSA lookup that failed or
-// did not validate, or any other handshake failure.
+// did not validate, any other handshake failure (also: an exchanger an MTA-STS testing policy
+// does not name), and for MTA-STS (RFC 8461) policy fetches: one that failed, a policy that did
+// not parse, a policy host whose certificate did not pass PKIX verification.
 enum class TlsFailure : size_t {
   StartTlsNotSupported,
   CertificateHostMismatch,
@@ -36,6 +38,9 @@ enum class TlsFailure : size_t {
   TlsaInvalid,
   DnssecInvalid,
   ValidationFailure,
+  StsPolicyFetchError,
+  StsPolicyInvalid,
+  StsWebpkiInvalid,
   Count
 };
 std::string_view name(TlsFailure failure);  // "starttls-not-supported", ...
@@ -93,6 +98,8 @@ struct ClientTlsPolicy {
   bool applyTlsa(const dns::Answer& answer, const std::string& next_hop_domain);
 };
 
+class MtaStsPolicies;
+
 class ClientTlsContexts {
  public:
   static constexpr int kMinVersion = 12;  // TLS 1.2
@@ -119,8 +126,10 @@ class ClientTlsContexts {
 // the mx targets' loops and replaced whole by a reload.
 class MxTlsPolicies {
  public:
-  // counters: where every connection of these policies counts its TLS outcomes (may be null).
-  MxTlsPolicies(const config::Config& config, const ClientTlsContexts& contexts, TlsCounters* counters);
+  // counters: where every connection of these policies counts its TLS outcomes (may be null);
+  // mta_sts: the MTA-STS policies of recipient domains, applied when config.mx.mta_sts is set.
+  MxTlsPolicies(const config::Config& config, const ClientTlsContexts& contexts, TlsCounters* counters,
+                MtaStsPolicies* mta_sts = nullptr);
   MxTlsPolicies(const MxTlsPolicies&) = delete;  // by_destination_ points into destinations_
   MxTlsPolicies& operator=(const MxTlsPolicies&) = delete;
 
@@ -128,12 +137,19 @@ class MxTlsPolicies {
   // requires: the stronger level of the two, and DANE when either asks for it; peer_name is
   // left for the exchanger's name. Called on loop threads.
   ClientTlsPolicy forDestination(const std::string& tenant, std::string_view domain) const;
+  // The MTA-STS policies to apply, or nullptr when MX delivery does not use MTA-STS.
+  MtaStsPolicies* mtaSts() const { return mta_sts_; }
+  // policy raised for an exchanger under an MTA-STS enforce policy (RFC 8461 §4.2): STARTTLS
+  // and a certificate valid for its name, chained to mx.mta_sts_ca_file. DANE still wins.
+  ClientTlsPolicy stsEnforced(ClientTlsPolicy policy) const;
 
  private:
   std::map<std::string, ClientTlsPolicy, std::less<>> by_tenant_;
   config::DestinationPolicies destinations_;
   std::map<const config::DestinationPolicy*, ClientTlsPolicy> by_destination_;
   ClientTlsPolicy opportunistic_;
+  MtaStsPolicies* mta_sts_ = nullptr;
+  std::shared_ptr<tls::Context> sts_context_;
 };
 
 }  // namespace mxgate::delivery

@@ -1,9 +1,11 @@
 // Unit tests for the MTA-STS parsers (RFC 8461): policy files (§3.2: fields, LF and CRLF,
 // unknown keys, limits, errors), MX patterns (§4.1: a wildcard stands for one label only) and
-// the _mta-sts TXT records (§3.1: exactly one v=STSv1 record with a 1-32 alnum id).
+// the _mta-sts TXT records (§3.1: exactly one v=STSv1 record with a 1-32 alnum id), and what an
+// enforce policy leaves of a domain's route.
 #include <boost/test/unit_test.hpp>
 
 #include "mxgate/delivery/mta_sts.h"
+#include "mxgate/delivery/mta_sts_policies.h"
 
 using namespace mxgate::delivery::mta_sts;
 
@@ -77,6 +79,19 @@ BOOST_AUTO_TEST_CASE(txt_record_id) {
   BOOST_TEST(error == "no id");
   BOOST_TEST(!parseTxtRecords({"v=STSv10; id=a", "v=TLSRPTv1"}, error));
   BOOST_TEST(error == "no v=STSv1 record");
+}
+
+BOOST_AUTO_TEST_CASE(unlisted_exchangers_leave_the_route) {
+  mxgate::delivery::StsPolicy sts;
+  sts.policy.mx = {"*.b.example"};
+  mxgate::delivery::MxRoute route;
+  route.hops = {{"mx1.a.example", "192.0.2.1", 10, false},
+                {"mx1.a.example", "192.0.2.2", 10, false},
+                {"mx.b.example", "192.0.2.3", 20, false},
+                {"x.mx.b.example", "192.0.2.4", 30, false}};
+  BOOST_TEST(sts.dropUnlistedHops(route) == "mx1.a.example,x.mx.b.example");
+  BOOST_REQUIRE(route.hops.size() == 1u);
+  BOOST_TEST(route.hops[0].address == "192.0.2.3");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
