@@ -3,6 +3,7 @@
 // build() runs on the configuration thread; policies are read on loop threads.
 #include "mxgate/delivery/client_tls.h"
 
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
 #include <algorithm>
@@ -112,8 +113,19 @@ bool ClientTlsContexts::build(const config::Config& config, std::string& error) 
       return false;
     }
   }
-  if (config.mx.mta_sts && !addVerifying(config.mx.mta_sts_ca_file, config.source_file + ": mx.mta_sts_ca_file", error)) {
-    return false;
+  sts_testing_.reset();
+  if (config.mx.mta_sts) {
+    const std::string where = config.source_file + ": mx.mta_sts_ca_file";
+    if (!addVerifying(config.mx.mta_sts_ca_file, where, error)) {
+      return false;
+    }
+    sts_testing_ = tls::Context::verifyingClient(kMinVersion, config.mx.mta_sts_ca_file, error);
+    if (!sts_testing_) {
+      error = where + ": " + error;
+      return false;
+    }
+    // The chain and name are still checked (and reported); the handshake goes on either way.
+    SSL_CTX_set_verify(sts_testing_->raw(), SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
   }
   return config.bounces.host.empty() || add(config.bounces, config.source_file + ": bounces.tls");
 }
@@ -159,7 +171,8 @@ MxTlsPolicies::MxTlsPolicies(const config::Config& config, const ClientTlsContex
     : destinations_(config.destinations),
       opportunistic_(contexts.policyFor(config::ClientTls::May, "")),
       mta_sts_(config.mx.mta_sts ? mta_sts : nullptr),
-      sts_context_(contexts.policyFor(config::ClientTls::Verify, config.mx.mta_sts_ca_file).context) {
+      sts_context_(contexts.policyFor(config::ClientTls::Verify, config.mx.mta_sts_ca_file).context),
+      sts_testing_context_(contexts.stsTestingContext()) {
   const auto counted = [counters](ClientTlsPolicy policy) {
     policy.counters = counters;
     return policy;
@@ -194,6 +207,14 @@ ClientTlsPolicy MxTlsPolicies::forDestination(const std::string& tenant, std::st
 ClientTlsPolicy MxTlsPolicies::stsEnforced(ClientTlsPolicy policy) const {
   policy.level = config::ClientTls::Verify;
   policy.context = sts_context_;
+  return policy;
+}
+
+ClientTlsPolicy MxTlsPolicies::stsTesting(ClientTlsPolicy policy) const {
+  if (policy.level == config::ClientTls::May || policy.level == config::ClientTls::Encrypt) {
+    policy.context = sts_testing_context_;
+    policy.sts_testing = sts_testing_context_ != nullptr;
+  }
   return policy;
 }
 

@@ -150,7 +150,7 @@ void MxTarget::applyMtaSts(std::shared_ptr<Delivery> delivery, size_t part, std:
     if (!refused.empty()) {
       tls.countFailure(TlsFailure::ValidationFailure);  // testing: enforce would have skipped them
     }
-    tryHop(std::move(delivery), part, std::move(route), 0, std::move(tls));
+    tryHop(std::move(delivery), part, std::move(route), 0, pools_[delivery->loop]->tls->stsTesting(std::move(tls)));
     return;
   }
   if (allowed->hops.empty()) {

@@ -5,7 +5,8 @@ Python http.server over TLS on its own 127.0.0.2x address with a certificate fro
 Every tenant here is at the level "may", so what changes delivery is the policy: under enforce
 mail goes to a listed exchanger with a certificate for its name (verified_by pkix), skips an
 unlisted one, and is deferred (never sent in plaintext or unverified) when no listed exchanger
-verifies; testing and no policy deliver as "may" does; a redirect, a non-200 status, a body over
+verifies; testing delivers as "may" does and counts the certificate enforce would have refused,
+no policy changes nothing; a redirect, a non-200 status, a body over
 64 KiB or an untrusted policy host mean no policy, counted by RFC 8460 result type; a new TXT id
 makes the policy fetched again; a policy kept in the spool is still enforced after a kill -9 and
 a restart while its host is down. The one-label wildcard rule is a unit test (unit.delivery).
@@ -109,6 +110,7 @@ class PolicyHost:
                 pass
 
         self.server = http.server.ThreadingHTTPServer((address, port), Handler)
+        self.server.handle_error = lambda *args: None  # a client that refuses the body hangs up
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -177,9 +179,11 @@ class OutboundMtaStsTest(SubmissionDelivery, unittest.TestCase):
         event = self.assert_deferred("acme", "user@wrongname.test", ["mx.wrongname.test"], "hostname mismatch")
         self.assertTrue(event["response"]["text"].startswith("4.7.5 "), event)
 
-    def test_testing_delivers_despite_a_bad_certificate(self):
+    def test_testing_delivers_despite_a_bad_certificate_and_counts_it(self):
+        mismatches = self.failures("certificate-host-mismatch")
         event = self.assert_delivered("acme", "user@testing.test", "mx.testing.test")
         self.assertEqual(event["tls"]["verified_by"], "none", event)
+        self.assertGreater(self.failures("certificate-host-mismatch"), mismatches)
 
     def test_no_policy_keeps_the_configured_level(self):
         event = self.assert_delivered("acme", "user@nopolicy.test", "mx.nopolicy.test")

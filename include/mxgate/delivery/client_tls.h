@@ -28,8 +28,9 @@ namespace mxgate::delivery {
 // reports use): not offered or refused, a certificate naming another host, expired, not
 // chained to a trusted anchor, no TLSA record matching (DANE), a TLSA lookup that failed or
 // did not validate, any other handshake failure (also: an exchanger an MTA-STS testing policy
-// does not name), and for MTA-STS (RFC 8461) policy fetches: one that failed, a policy that did
-// not parse, a policy host whose certificate did not pass PKIX verification.
+// does not name; under such a policy the failures enforce would have caused are counted too),
+// and for MTA-STS (RFC 8461) policy fetches: one that failed, a policy that did not parse, a
+// policy host whose certificate did not pass PKIX verification.
 enum class TlsFailure : size_t {
   StartTlsNotSupported,
   CertificateHostMismatch,
@@ -71,6 +72,9 @@ struct ClientTlsPolicy {
   // Usable TLSA records of this exchanger: TLS is required and the server is authenticated by
   // them (context is then dane_context).
   std::shared_ptr<const tls::DaneAuthentication> dane;
+  // Under an MTA-STS testing policy (RFC 8461 §5): context checks the certificate without
+  // failing the handshake, and what an enforce policy would have refused is counted.
+  bool sts_testing = false;
 
   // STARTTLS is sent when the peer offers it.
   bool usesStartTls() const { return level != config::ClientTls::None && context != nullptr; }
@@ -113,12 +117,16 @@ class ClientTlsContexts {
   // The same for a level and CA file (MX delivery); peer_name is left empty. Dane gives level
   // May with dane_wanted.
   ClientTlsPolicy policyFor(config::ClientTls level, const std::string& ca_file) const;
+  // With mx.mta_sts: a context verifying against mx.mta_sts_ca_file that reports a failed
+  // verification (Session::verified, verifyCode) instead of failing the handshake.
+  const std::shared_ptr<tls::Context>& stsTestingContext() const { return sts_testing_; }
 
  private:
   bool addVerifying(const std::string& ca_file, const std::string& where, std::string& error);
 
   std::shared_ptr<tls::Context> unverified_;
   std::shared_ptr<tls::Context> dane_;
+  std::shared_ptr<tls::Context> sts_testing_;
   std::map<std::string, std::shared_ptr<tls::Context>> verifying_;  // by CA file
 };
 
@@ -142,6 +150,9 @@ class MxTlsPolicies {
   // policy raised for an exchanger under an MTA-STS enforce policy (RFC 8461 §4.2): STARTTLS
   // and a certificate valid for its name, chained to mx.mta_sts_ca_file. DANE still wins.
   ClientTlsPolicy stsEnforced(ClientTlsPolicy policy) const;
+  // policy for an exchanger under an MTA-STS testing policy: may and encrypt get the reporting
+  // context and sts_testing (delivery goes on as the level says); none and verify stay as they are.
+  ClientTlsPolicy stsTesting(ClientTlsPolicy policy) const;
 
  private:
   std::map<std::string, ClientTlsPolicy, std::less<>> by_tenant_;
@@ -150,6 +161,7 @@ class MxTlsPolicies {
   ClientTlsPolicy opportunistic_;
   MtaStsPolicies* mta_sts_ = nullptr;
   std::shared_ptr<tls::Context> sts_context_;
+  std::shared_ptr<tls::Context> sts_testing_context_;
 };
 
 }  // namespace mxgate::delivery

@@ -17,8 +17,9 @@
 // counted as dnssec-invalid), never "no TLSA". With mx.mta_sts the domain's MTA-STS policy
 // (RFC 8461, mta_sts_policies.h) applies first: under enforce only the exchangers it names are
 // tried, each requiring STARTTLS and a PKIX certificate for its name (DANE still wins), and a
-// domain none of whose exchangers it names is deferred (4.7.0); testing counts what enforce
-// would have skipped and delivers as the TLS level says.
+// domain none of whose exchangers it names is deferred (4.7.0); testing delivers as the TLS
+// level says and counts what enforce would have refused (exchangers it does not name as
+// validation-failure, certificates that do not verify for the exchanger by their result type).
 //
 // deliver() and setTls() are thread-safe: a job runs on one worker loop (round robin), its
 // route is resolved on the resolver's thread and handed back to that loop.
