@@ -358,7 +358,7 @@ int Node::run() {
       delivery::WebhookContext{parts->control.get(), parts->payload_lane.get(),
                                delivery::LinkContext{parts->link_keys, config.links.host}, &parts->webhook_counters,
                                parts->disabled_endpoints.get()},
-      *parts->resolver);
+      *parts->resolver, parts->store.get());
   parts->registry->update(config, client_tls);
   if (!startInbound(*parts, error)) {
     log::error("-", "inbound_setup_failed").kv("error", error);

@@ -3,6 +3,7 @@
 // build() runs on the configuration thread; policies are read on loop threads.
 #include "mxgate/delivery/client_tls.h"
 
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
 #include <algorithm>
@@ -18,6 +19,9 @@ std::string_view name(TlsFailure failure) {
     case TlsFailure::TlsaInvalid: return "tlsa-invalid";
     case TlsFailure::DnssecInvalid: return "dnssec-invalid";
     case TlsFailure::ValidationFailure: return "validation-failure";
+    case TlsFailure::StsPolicyFetchError: return "sts-policy-fetch-error";
+    case TlsFailure::StsPolicyInvalid: return "sts-policy-invalid";
+    case TlsFailure::StsWebpkiInvalid: return "sts-webpki-invalid";
     case TlsFailure::Count: break;
   }
   return "?";
@@ -109,6 +113,20 @@ bool ClientTlsContexts::build(const config::Config& config, std::string& error) 
       return false;
     }
   }
+  sts_testing_.reset();
+  if (config.mx.mta_sts) {
+    const std::string where = config.source_file + ": mx.mta_sts_ca_file";
+    if (!addVerifying(config.mx.mta_sts_ca_file, where, error)) {
+      return false;
+    }
+    sts_testing_ = tls::Context::verifyingClient(kMinVersion, config.mx.mta_sts_ca_file, error);
+    if (!sts_testing_) {
+      error = where + ": " + error;
+      return false;
+    }
+    // The chain and name are still checked (and reported); the handshake goes on either way.
+    SSL_CTX_set_verify(sts_testing_->raw(), SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+  }
   return config.bounces.host.empty() || add(config.bounces, config.source_file + ": bounces.tls");
 }
 
@@ -148,8 +166,13 @@ ClientTlsPolicy ClientTlsContexts::policyFor(config::ClientTls level, const std:
   return policy;
 }
 
-MxTlsPolicies::MxTlsPolicies(const config::Config& config, const ClientTlsContexts& contexts, TlsCounters* counters)
-    : destinations_(config.destinations), opportunistic_(contexts.policyFor(config::ClientTls::May, "")) {
+MxTlsPolicies::MxTlsPolicies(const config::Config& config, const ClientTlsContexts& contexts, TlsCounters* counters,
+                             MtaStsPolicies* mta_sts)
+    : destinations_(config.destinations),
+      opportunistic_(contexts.policyFor(config::ClientTls::May, "")),
+      mta_sts_(config.mx.mta_sts ? mta_sts : nullptr),
+      sts_context_(contexts.policyFor(config::ClientTls::Verify, config.mx.mta_sts_ca_file).context),
+      sts_testing_context_(contexts.stsTestingContext()) {
   const auto counted = [counters](ClientTlsPolicy policy) {
     policy.counters = counters;
     return policy;
@@ -179,6 +202,20 @@ ClientTlsPolicy MxTlsPolicies::forDestination(const std::string& tenant, std::st
     chosen.dane_context = own.dane_wanted ? own.dane_context : required.dane_context;
   }
   return chosen;
+}
+
+ClientTlsPolicy MxTlsPolicies::stsEnforced(ClientTlsPolicy policy) const {
+  policy.level = config::ClientTls::Verify;
+  policy.context = sts_context_;
+  return policy;
+}
+
+ClientTlsPolicy MxTlsPolicies::stsTesting(ClientTlsPolicy policy) const {
+  if (policy.level == config::ClientTls::May || policy.level == config::ClientTls::Encrypt) {
+    policy.context = sts_testing_context_;
+    policy.sts_testing = sts_testing_context_ != nullptr;
+  }
+  return policy;
 }
 
 }  // namespace mxgate::delivery

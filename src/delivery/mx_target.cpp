@@ -132,8 +132,49 @@ void MxTarget::deliverDomain(std::shared_ptr<Delivery> delivery, size_t part, Mx
     return;
   }
   delivery->parts[part].site = std::move(site);
-  ClientTlsPolicy tls = pools_[delivery->loop]->tls->forDestination(delivery->job->tenant, route.domain);
-  tryHop(delivery, part, std::make_shared<const MxRoute>(std::move(route)), 0, std::move(tls));
+  const LoopPools& pools = *pools_[delivery->loop];
+  ClientTlsPolicy tls = pools.tls->forDestination(delivery->job->tenant, route.domain);
+  auto resolved = std::make_shared<const MxRoute>(std::move(route));
+  MtaStsPolicies* mta_sts = pools.tls->mtaSts();
+  if (mta_sts == nullptr) {
+    tryHop(delivery, part, std::move(resolved), 0, std::move(tls));
+    return;
+  }
+  io::Loop* loop = pools.loop;
+  mta_sts->lookup(resolved->domain, [this, loop, delivery, part, resolved, tls](StsPolicyPtr policy) {
+    loop->post([this, delivery, part, resolved, tls, policy] { applyMtaSts(delivery, part, resolved, tls, policy); });
+  });
+}
+
+void MxTarget::applyMtaSts(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route,
+                           ClientTlsPolicy tls, StsPolicyPtr sts) {
+  if (sts == nullptr || sts->policy.mode == mta_sts::Mode::None) {
+    tryHop(std::move(delivery), part, std::move(route), 0, std::move(tls));
+    return;
+  }
+  auto allowed = std::make_shared<MxRoute>(*route);
+  const std::string refused = sts->dropUnlistedHops(*allowed);
+  const bool enforce = sts->policy.mode == mta_sts::Mode::Enforce;
+  log::info(delivery->job->id.str(), "mta_sts_policy")
+      .kv("domain", route->domain)
+      .kv("mode", mta_sts::name(sts->policy.mode))
+      .kv("id", sts->id)
+      .kv("mx_not_in_policy", refused);
+  if (!enforce) {
+    if (!refused.empty()) {
+      tls.countFailure(TlsFailure::ValidationFailure);  // testing: enforce would have skipped them
+    }
+    tryHop(std::move(delivery), part, std::move(route), 0, pools_[delivery->loop]->tls->stsTesting(std::move(tls)));
+    return;
+  }
+  if (allowed->hops.empty()) {
+    Result failed = uniformResult(*delivery->parts[part].job, Outcome::TempFail,
+                                  "4.7.0 MTA-STS policy of " + route->domain + " (enforce, id " + sts->id +
+                                      ") names none of its mail exchangers (" + refused + "): not sent");
+    delivery->finishPart(part, failed);
+    return;
+  }
+  tryHop(std::move(delivery), part, std::move(allowed), 0, pools_[delivery->loop]->tls->stsEnforced(std::move(tls)));
 }
 
 void MxTarget::tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route,

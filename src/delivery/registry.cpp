@@ -55,8 +55,13 @@ std::string mxKey(const config::Config& config, uint32_t max_connections) {
 
 }  // namespace
 
-Registry::Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, WebhookContext webhooks, dns::Resolver& resolver)
-    : loops_(std::move(loops)), file_lane_(file_lane), webhooks_(std::move(webhooks)), resolver_(resolver) {}
+Registry::Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, WebhookContext webhooks, dns::Resolver& resolver,
+                   spool::Store* store)
+    : loops_(std::move(loops)),
+      file_lane_(file_lane),
+      webhooks_(std::move(webhooks)),
+      resolver_(resolver),
+      mta_sts_(*webhooks_.loop, resolver, &mx_tls_counters_, store) {}
 
 Registry::~Registry() = default;
 
@@ -120,7 +125,8 @@ void Registry::update(const config::Config& config, const ClientTlsContexts& cli
       webhooks_by_tenant[tenant.id] = static_cast<WebhookTarget*>(it->second.get());
     }
   }
-  const auto mx_tls = std::make_shared<const MxTlsPolicies>(config, client_tls, &mx_tls_counters_);
+  mta_sts_.configure(MtaStsSettings{config.mx.mta_sts_port, config.mx.mta_sts_ca_file});
+  const auto mx_tls = std::make_shared<const MxTlsPolicies>(config, client_tls, &mx_tls_counters_, &mta_sts_);
   shaping_.update(config.shaping);
   if (config.bounces_enabled && config.bounces.host.empty()) {
     // Reports go to each sender domain's mail exchangers, within their own budget.
@@ -195,6 +201,7 @@ void Registry::shutdown() {
   for (auto& [key, target] : targets_) {
     target->shutdown();
   }
+  mta_sts_.shutdown();
 }
 
 }  // namespace mxgate::delivery

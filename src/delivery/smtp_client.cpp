@@ -246,6 +246,9 @@ void ClientConnection::onStreamTlsReady() {
     const std::string_view by = tls_.verifiedBy(session != nullptr && session->verified());
     (by == "dane" ? tls_.counters->dane : by == "pkix" ? tls_.counters->verified : tls_.counters->unverified)
         .fetch_add(1, std::memory_order_relaxed);
+    if (tls_.sts_testing && tls_.dane == nullptr && by == "none" && session != nullptr) {
+      tls_.countFailure(tlsFailureOfVerifyCode(session->verifyCode()));  // enforce would have refused it
+    }
     if (session != nullptr && session->resumed()) {
       tls_.counters->resumed.fetch_add(1, std::memory_order_relaxed);
     }
@@ -282,6 +285,9 @@ void ClientConnection::tlsFailed(const std::string& why) {
 }
 
 void ClientConnection::afterHello() {
+  if (tls_.sts_testing && !stream_.tlsActive()) {
+    tls_.countFailure(TlsFailure::StartTlsNotSupported);  // an MTA-STS enforce policy would have refused it
+  }
   if (tls_.requiresTls() && !stream_.tlsActive()) {
     tls_.countFailure(TlsFailure::StartTlsNotSupported);
     fail("4.7.4 TLS is required (tls = \"" + std::string(tls_.levelName()) + "\") but " + pool_.remote() +

@@ -25,14 +25,14 @@ namespace {
 
 constexpr const char* kFamilies[] = {"default", "meta",        "body",     "open",       "corrupt",
                                      "quarantine", "audit",   "events",   "endpoints",  "credentials",
-                                     "suppress",   "idempotency"};
+                                     "suppress",   "idempotency", "mta_sts"};
 
 // Audit keys are time-ordered; the sequence separates records of the same microsecond.
 std::atomic<uint32_t> g_audit_sequence{0};
 constexpr const char* kFormatKey = "mxgate.spool.format";
 // Keys of the default family holding tenants' sending-limit state ("<rate TAT> <day TAT>", µs).
 constexpr const char* kTenantUsagePrefix = "tenant_limits/";
-constexpr const char* kFormatVersion = "5";
+constexpr const char* kFormatVersion = "6";
 // Format 1 keyed events by time alone (queue/README.md, "Format history"); opening such a
 // spool moves them under their tenant.
 constexpr const char* kFormatTimeKeyedEvents = "1";
@@ -42,6 +42,8 @@ constexpr const char* kFormatWithoutCredentials = "2";
 constexpr const char* kFormatWithoutSuppress = "3";
 // Format 4 had no idempotency family; opening such a spool creates it.
 constexpr const char* kFormatWithoutIdempotency = "4";
+// Format 5 had no mta_sts family; opening such a spool creates it.
+constexpr const char* kFormatWithoutMtaSts = "5";
 constexpr size_t kMigrationBatch = 1000;
 constexpr size_t kMaxBatchBytes = 64u << 20;
 
@@ -188,6 +190,16 @@ void Batch::deleteTenantUsage(std::string_view tenant) {
   ops_.push_back(std::move(op));
 }
 
+void Batch::putMtaSts(std::string_view domain, std::string value) {
+  bytes_ += domain.size() + value.size();
+  ops_.push_back(Op{Family::MtaSts, Kind::Put, std::string(domain), std::move(value)});
+}
+
+void Batch::deleteMtaSts(std::string_view domain) {
+  bytes_ += domain.size();
+  ops_.push_back(Op{Family::MtaSts, Kind::Delete, std::string(domain), {}});
+}
+
 void Batch::moveToCorrupt(std::string_view key, std::string_view value) {
   ops_.push_back(Op{Family::Corrupt, Kind::Put, std::string(key), std::string(value)});
   ops_.push_back(Op{Family::Meta, Kind::Delete, std::string(key), {}});
@@ -275,7 +287,7 @@ Store::Store(const config::SpoolSettings& settings)
                         {kFamilies[3], small_options}, {kFamilies[4], small_options}, {kFamilies[5], small_options},
                         {kFamilies[6], small_options}, {kFamilies[7], small_options}, {kFamilies[8], small_options},
                         {kFamilies[9], small_options}, {kFamilies[10], small_options},
-                        {kFamilies[11], small_options}};
+                        {kFamilies[11], small_options}, {kFamilies[12], small_options}};
 }
 
 bool Store::openDatabase(std::string& error) {
@@ -298,17 +310,15 @@ bool Store::openDatabase(std::string& error) {
     status = migrateEventKeys();
     format = status.ok() ? kFormatWithoutCredentials : format;
   }
-  if (status.ok() && format == kFormatWithoutCredentials) {
-    status = migrateToCredentials();
-    format = status.ok() ? kFormatWithoutSuppress : format;
-  }
-  if (status.ok() && format == kFormatWithoutSuppress) {
-    status = migrateToSuppress();
-    format = status.ok() ? kFormatWithoutIdempotency : format;
-  }
-  if (status.ok() && format == kFormatWithoutIdempotency) {
-    status = migrateToIdempotency();
-    format = status.ok() ? kFormatVersion : format;
+  // Formats that only lack families the open has just created: each step records the next.
+  for (const auto& [from, to] : {std::pair{kFormatWithoutCredentials, kFormatWithoutSuppress},
+                                 std::pair{kFormatWithoutSuppress, kFormatWithoutIdempotency},
+                                 std::pair{kFormatWithoutIdempotency, kFormatWithoutMtaSts},
+                                 std::pair{kFormatWithoutMtaSts, kFormatVersion}}) {
+    if (status.ok() && format == from) {
+      status = recordFormatAfterNewFamily(from, to);
+      format = status.ok() ? to : format;
+    }
   }
   if (!status.ok() || format != kFormatVersion) {
     error = status.ok() ? "spool " + path_ + " has unsupported format " + format
@@ -370,30 +380,11 @@ rocksdb::Status Store::migrateEventKeys() {
   return status;
 }
 
-rocksdb::Status Store::migrateToCredentials() {
+rocksdb::Status Store::recordFormatAfterNewFamily(const char* from, const char* to) {
   rocksdb::WriteOptions sync_write;
   sync_write.sync = true;
-  const rocksdb::Status status = db_->Put(sync_write, handles_[0], kFormatKey, kFormatWithoutSuppress);
-  log::info("-", "spool_migrated").kv("from", kFormatWithoutCredentials).kv("to", kFormatWithoutSuppress).kv("ok", status.ok());
-  return status;
-}
-
-rocksdb::Status Store::migrateToSuppress() {
-  rocksdb::WriteOptions sync_write;
-  sync_write.sync = true;
-  const rocksdb::Status status = db_->Put(sync_write, handles_[0], kFormatKey, kFormatWithoutIdempotency);
-  log::info("-", "spool_migrated")
-      .kv("from", kFormatWithoutSuppress)
-      .kv("to", kFormatWithoutIdempotency)
-      .kv("ok", status.ok());
-  return status;
-}
-
-rocksdb::Status Store::migrateToIdempotency() {
-  rocksdb::WriteOptions sync_write;
-  sync_write.sync = true;
-  const rocksdb::Status status = db_->Put(sync_write, handles_[0], kFormatKey, kFormatVersion);
-  log::info("-", "spool_migrated").kv("from", kFormatWithoutIdempotency).kv("to", kFormatVersion).kv("ok", status.ok());
+  const rocksdb::Status status = db_->Put(sync_write, handles_[0], kFormatKey, to);
+  log::info("-", "spool_migrated").kv("from", from).kv("to", to).kv("ok", status.ok());
   return status;
 }
 
@@ -450,6 +441,7 @@ rocksdb::ColumnFamilyHandle* Store::family(Batch::Family family) const {
     case Batch::Family::Credentials: return handles_[9];
     case Batch::Family::Suppress: return handles_[10];
     case Batch::Family::Idempotency: return handles_[11];
+    case Batch::Family::MtaSts: return handles_[12];
   }
   return handles_[0];
 }
@@ -985,6 +977,19 @@ std::vector<std::string> Store::expiredIdempotency(uint64_t now_us, size_t limit
     }
   }
   return keys;
+}
+
+std::vector<std::pair<std::string, std::string>> Store::mtaStsPolicies() {
+  std::vector<std::pair<std::string, std::string>> records;
+  std::shared_lock<std::shared_mutex> shared(db_mutex_);
+  if (db_ == nullptr) {
+    return records;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[12]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    records.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  return records;
 }
 
 uint64_t Store::unflushedBytes() const {

@@ -20,6 +20,8 @@ struct Client::Transfer {
   Request request;
   std::function<void(Response)> done;
   Response response;
+  bool body_over_cap = false;
+  curl_slist* resolve = nullptr;
   char error[CURL_ERROR_SIZE] = {};
 };
 
@@ -41,6 +43,13 @@ void globalInit() {
 size_t onBody(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Client::Transfer*>(user);
   const size_t bytes = size * count;
+  if (const size_t cap = transfer->request.max_body; cap != 0) {
+    if (transfer->response.body.size() + bytes > cap) {
+      transfer->body_over_cap = true;
+      return CURL_WRITEFUNC_ERROR;
+    }
+    transfer->response.body.append(data, bytes);
+  }
   std::string& start = transfer->response.body_start;
   if (start.size() < kBodyStartBytes) {
     start.append(data, std::min(bytes, kBodyStartBytes - start.size()));
@@ -98,6 +107,14 @@ void Client::ensureStarted() {
 }
 
 void Client::post(Request request, std::function<void(Response)> done) {
+  start(std::move(request), true, std::move(done));
+}
+
+void Client::get(Request request, std::function<void(Response)> done) {
+  start(std::move(request), false, std::move(done));
+}
+
+void Client::start(Request request, bool post, std::function<void(Response)> done) {
   if (stopped_) {
     Response response;
     response.error = "shutting down";
@@ -117,7 +134,19 @@ void Client::post(Request request, std::function<void(Response)> done) {
   }
   transfer->headers = curl_slist_append(transfer->headers, "Expect:");
   curl_easy_setopt(easy, CURLOPT_URL, r.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, r.https_only ? "https" : "http,https");
+  for (const std::string& entry : r.resolve) {
+    transfer->resolve = curl_slist_append(transfer->resolve, entry.c_str());
+  }
+  if (transfer->resolve != nullptr) {
+    curl_easy_setopt(easy, CURLOPT_RESOLVE, transfer->resolve);
+  }
+  if (!r.ca_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_CAINFO, r.ca_file.c_str());
+  }
+  if (r.max_body != 0) {
+    curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(r.max_body));
+  }
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
   // A proxy named by the environment (http_proxy, HTTPS_PROXY, ALL_PROXY) would carry the POST
   // past the address policy: "" turns proxies off whatever the environment says, and "*"
@@ -125,9 +154,11 @@ void Client::post(Request request, std::function<void(Response)> done) {
   curl_easy_setopt(easy, CURLOPT_PROXY, "");
   curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_POST, 1L);
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r.body->data());
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body->size()));
+  if (post) {
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r.body->data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body->size()));
+  }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->headers);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.connect_timeout.count()));
@@ -161,8 +192,16 @@ void Client::checkDone() {
       if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
         response.retry_after_s = static_cast<uint64_t>(retry_after);
       }
+      char* content_type = nullptr;
+      if (curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK && content_type != nullptr) {
+        response.content_type = content_type;
+      }
+    } else if (transfer->body_over_cap || message->data.result == CURLE_FILESIZE_EXCEEDED) {
+      response.error = "response body over " + std::to_string(transfer->request.max_body) + " bytes";
+      response.body.clear();
     } else {
       response.error = transfer->error[0] != '\0' ? transfer->error : curl_easy_strerror(message->data.result);
+      response.peer_unverified = message->data.result == CURLE_PEER_FAILED_VERIFICATION;
       if (response.refused_address) {
         response.error = "address not allowed by the webhook address policy (allow_private = false)";
       }
@@ -176,6 +215,7 @@ void Client::checkDone() {
     curl_multi_remove_handle(static_cast<CURLM*>(multi_), easy);
     curl_easy_cleanup(easy);
     curl_slist_free_all(transfer->headers);
+    curl_slist_free_all(transfer->resolve);
     --in_flight_;
     transfers_.erase(transfer);
     auto done = std::move(transfer->done);
@@ -271,6 +311,7 @@ void Client::shutdown() {
     curl_multi_remove_handle(multi, transfer->easy);
     curl_easy_cleanup(transfer->easy);
     curl_slist_free_all(transfer->headers);
+    curl_slist_free_all(transfer->resolve);
     --in_flight_;
     auto done = std::move(transfer->done);
     Response response = std::move(transfer->response);

@@ -135,6 +135,16 @@ class SubmissionDelivery:
         self.assertTrue(wait_until(lambda: self.event("message.delivered", recipient), 30), self.gw.log()[-3000:])
         return self.event("message.delivered", recipient)
 
+    def failures(self, result_type):
+        """TLS failures of MX delivery with this RFC 8460 result type, from /metrics."""
+        return self.gw.metric(f'mxgate_mx_tls_failures_total{{result_type="{result_type}"}}') or 0
+
+    def assert_sent_past(self, tenant, recipient, skipped, exchanger):
+        """Sends; the message arrives at exchanger and never at skipped."""
+        subject = self.send(tenant, recipient)
+        self.assertTrue(wait_until(lambda: self.arrived(exchanger, subject), 30), self.gw.log()[-3000:])
+        self.assertFalse(self.arrived(skipped, subject))
+
     def assert_deferred(self, tenant, recipient, exchangers, reason):
         """Sends, waits for message.deferred with reason in its response, and checks that none of
         exchangers got the message; returns the event."""

@@ -192,6 +192,9 @@ struct MxSettings {
   bool ipv4 = true;                       // address families used
   bool ipv6 = true;
   bool prefer_ipv6 = true;                // an exchanger's IPv6 addresses before its IPv4 ones
+  bool mta_sts = true;                    // apply recipient domains' MTA-STS policies (RFC 8461)
+  uint16_t mta_sts_port = 443;            // HTTPS port of policy hosts; tests use others
+  std::string mta_sts_ca_file;            // trust anchors for policy hosts and enforced exchangers; "" = system
 };
 
 struct WebhookSettings {

@@ -27,7 +27,10 @@ namespace mxgate::delivery {
 // Why TLS with a mail exchanger failed, in RFC 8460 §4.3 result types (the names TLS-RPT
 // reports use): not offered or refused, a certificate naming another host, expired, not
 // chained to a trusted anchor, no TLSA record matching (DANE), a TLSA lookup that failed or
-// did not validate, or any other handshake failure.
+// did not validate, any other handshake failure (also: an exchanger an MTA-STS testing policy
+// does not name; under such a policy the failures enforce would have caused are counted too),
+// and for MTA-STS (RFC 8461) policy fetches: one that failed, a policy that did not parse, a
+// policy host whose certificate did not pass PKIX verification.
 enum class TlsFailure : size_t {
   StartTlsNotSupported,
   CertificateHostMismatch,
@@ -36,6 +39,9 @@ enum class TlsFailure : size_t {
   TlsaInvalid,
   DnssecInvalid,
   ValidationFailure,
+  StsPolicyFetchError,
+  StsPolicyInvalid,
+  StsWebpkiInvalid,
   Count
 };
 std::string_view name(TlsFailure failure);  // "starttls-not-supported", ...
@@ -66,6 +72,9 @@ struct ClientTlsPolicy {
   // Usable TLSA records of this exchanger: TLS is required and the server is authenticated by
   // them (context is then dane_context).
   std::shared_ptr<const tls::DaneAuthentication> dane;
+  // Under an MTA-STS testing policy (RFC 8461 §5): context checks the certificate without
+  // failing the handshake, and what an enforce policy would have refused is counted.
+  bool sts_testing = false;
 
   // STARTTLS is sent when the peer offers it.
   bool usesStartTls() const { return level != config::ClientTls::None && context != nullptr; }
@@ -93,6 +102,8 @@ struct ClientTlsPolicy {
   bool applyTlsa(const dns::Answer& answer, const std::string& next_hop_domain);
 };
 
+class MtaStsPolicies;
+
 class ClientTlsContexts {
  public:
   static constexpr int kMinVersion = 12;  // TLS 1.2
@@ -106,12 +117,16 @@ class ClientTlsContexts {
   // The same for a level and CA file (MX delivery); peer_name is left empty. Dane gives level
   // May with dane_wanted.
   ClientTlsPolicy policyFor(config::ClientTls level, const std::string& ca_file) const;
+  // With mx.mta_sts: a context verifying against mx.mta_sts_ca_file that reports a failed
+  // verification (Session::verified, verifyCode) instead of failing the handshake.
+  const std::shared_ptr<tls::Context>& stsTestingContext() const { return sts_testing_; }
 
  private:
   bool addVerifying(const std::string& ca_file, const std::string& where, std::string& error);
 
   std::shared_ptr<tls::Context> unverified_;
   std::shared_ptr<tls::Context> dane_;
+  std::shared_ptr<tls::Context> sts_testing_;
   std::map<std::string, std::shared_ptr<tls::Context>> verifying_;  // by CA file
 };
 
@@ -119,8 +134,10 @@ class ClientTlsContexts {
 // the mx targets' loops and replaced whole by a reload.
 class MxTlsPolicies {
  public:
-  // counters: where every connection of these policies counts its TLS outcomes (may be null).
-  MxTlsPolicies(const config::Config& config, const ClientTlsContexts& contexts, TlsCounters* counters);
+  // counters: where every connection of these policies counts its TLS outcomes (may be null);
+  // mta_sts: the MTA-STS policies of recipient domains, applied when config.mx.mta_sts is set.
+  MxTlsPolicies(const config::Config& config, const ClientTlsContexts& contexts, TlsCounters* counters,
+                MtaStsPolicies* mta_sts = nullptr);
   MxTlsPolicies(const MxTlsPolicies&) = delete;  // by_destination_ points into destinations_
   MxTlsPolicies& operator=(const MxTlsPolicies&) = delete;
 
@@ -128,12 +145,23 @@ class MxTlsPolicies {
   // requires: the stronger level of the two, and DANE when either asks for it; peer_name is
   // left for the exchanger's name. Called on loop threads.
   ClientTlsPolicy forDestination(const std::string& tenant, std::string_view domain) const;
+  // The MTA-STS policies to apply, or nullptr when MX delivery does not use MTA-STS.
+  MtaStsPolicies* mtaSts() const { return mta_sts_; }
+  // policy raised for an exchanger under an MTA-STS enforce policy (RFC 8461 §4.2): STARTTLS
+  // and a certificate valid for its name, chained to mx.mta_sts_ca_file. DANE still wins.
+  ClientTlsPolicy stsEnforced(ClientTlsPolicy policy) const;
+  // policy for an exchanger under an MTA-STS testing policy: may and encrypt get the reporting
+  // context and sts_testing (delivery goes on as the level says); none and verify stay as they are.
+  ClientTlsPolicy stsTesting(ClientTlsPolicy policy) const;
 
  private:
   std::map<std::string, ClientTlsPolicy, std::less<>> by_tenant_;
   config::DestinationPolicies destinations_;
   std::map<const config::DestinationPolicy*, ClientTlsPolicy> by_destination_;
   ClientTlsPolicy opportunistic_;
+  MtaStsPolicies* mta_sts_ = nullptr;
+  std::shared_ptr<tls::Context> sts_context_;
+  std::shared_ptr<tls::Context> sts_testing_context_;
 };
 
 }  // namespace mxgate::delivery

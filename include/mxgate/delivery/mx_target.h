@@ -14,7 +14,12 @@
 // Under dane (RFC 7672) an exchanger reached through validated DNS answers first has its
 // TLSA records looked up (_25._tcp.<exchanger>, through the shared resolver): usable ones
 // authenticate it, and a lookup that fails or does not validate makes it unreached (4.7.5,
-// counted as dnssec-invalid), never "no TLSA".
+// counted as dnssec-invalid), never "no TLSA". With mx.mta_sts the domain's MTA-STS policy
+// (RFC 8461, mta_sts_policies.h) applies first: under enforce only the exchangers it names are
+// tried, each requiring STARTTLS and a PKIX certificate for its name (DANE still wins), and a
+// domain none of whose exchangers it names is deferred (4.7.0); testing delivers as the TLS
+// level says and counts what enforce would have refused (exchangers it does not name as
+// validation-failure, certificates that do not verify for the exchanger by their result type).
 // Traffic shaping (shaping/destination_limits.h) applies per destination site: a part whose
 // site's message rate is spent, or whose site is suspended, is held back before any connection
 // (not attempted: RecipientResult::held_until_us), the site's connection limit and rate gate
@@ -33,6 +38,7 @@
 
 #include "mxgate/config/config.h"
 #include "mxgate/delivery/client_tls.h"
+#include "mxgate/delivery/mta_sts_policies.h"
 #include "mxgate/delivery/mx_route.h"
 #include "mxgate/delivery/target.h"
 #include "mxgate/io/loop.h"
@@ -65,6 +71,9 @@ class MxTarget : public Target {
   struct LoopPools;
 
   void deliverDomain(std::shared_ptr<Delivery> delivery, size_t part, MxRoute route);
+  // Applies the domain's MTA-STS policy (nullptr: none) to its route and TLS, then tries the hops.
+  void applyMtaSts(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route,
+                   ClientTlsPolicy tls, StsPolicyPtr sts);
   void tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route, size_t hop,
               ClientTlsPolicy tls);
   // Delivers the part to the hop with the hop's own TLS policy (after its TLSA lookup).

@@ -9,7 +9,8 @@
 // A tenant's own authenticated mail goes to its [outbound] target: "mx", an mx target built
 // from the [mx] settings with the budget mx.max_connections, shared by all tenants (the
 // reports by mx have their own, bounces.max_connections). forTenant() is what the scheduler's
-// resolver calls. Thread-safe.
+// resolver calls. The MTA-STS policies of recipient domains are fetched on the webhooks' loop
+// and kept across reloads. Thread-safe.
 #pragma once
 
 #include <map>
@@ -21,6 +22,7 @@
 
 #include "mxgate/config/config.h"
 #include "mxgate/delivery/client_tls.h"
+#include "mxgate/delivery/mta_sts_policies.h"
 #include "mxgate/delivery/mx_target.h"
 #include "mxgate/delivery/smtp_target.h"
 #include "mxgate/delivery/target.h"
@@ -32,7 +34,9 @@ namespace mxgate::delivery {
 
 class Registry {
  public:
-  Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, WebhookContext webhooks, dns::Resolver& resolver);
+  // store: where MTA-STS policies are kept across restarts (null: in memory only).
+  Registry(std::vector<io::Loop*> loops, io::Lane& file_lane, WebhookContext webhooks, dns::Resolver& resolver,
+           spool::Store* store);
   ~Registry();
 
   // client_tls: built for this config (ClientTlsContexts::build succeeded).
@@ -81,6 +85,7 @@ class Registry {
   std::map<std::string, SmtpTarget*> smtp_targets_;  // by settings key, owned by targets_
   std::map<std::string, MxTarget*> mx_targets_;      // by settings key, owned by targets_
   TlsCounters mx_tls_counters_;
+  MtaStsPolicies mta_sts_;  // on the webhooks' loop, shared by every mx target
 };
 
 }  // namespace mxgate::delivery

@@ -1,6 +1,6 @@
 // The durable spool: RocksDB column families meta, body, open, corrupt, quarantine, audit,
-// events, endpoints, credentials and suppress (queue/README.md), and the group-commit writer thread that is the only
-// writer.
+// events, endpoints, credentials, suppress, idempotency and mta_sts (queue/README.md), and the
+// group-commit writer thread that is the only writer.
 //
 // Sessions and the scheduler build a Batch and submit() it; the writer thread drains
 // everything pending, applies it as ONE WriteBatch (sync=true if any submitter asked for
@@ -73,6 +73,10 @@ class Batch {
   // An API Idempotency-Key's record (keyed by idempotencyKey), and its removal once expired.
   void putIdempotency(const IdempotencyRecord& record);
   void deleteIdempotency(const std::string& key);
+  // A recipient domain's MTA-STS policy as fetched (key: the domain; value: queue/README.md,
+  // written and read by delivery::MtaStsPolicies), and its removal once expired.
+  void putMtaSts(std::string_view domain, std::string value);
+  void deleteMtaSts(std::string_view domain);
   // A tenant's suppressed recipient (its address lower-cased; replaces the record of the same
   // tenant and address), and its removal. The store's suppression index follows once the batch is written.
   void putSuppression(const SuppressionRecord& record);
@@ -94,7 +98,8 @@ class Batch {
  private:
   friend class Store;
   enum class Family : uint8_t {
-    Default, Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints, Credentials, Suppress, Idempotency
+    Default, Meta, Body, Open, Corrupt, Quarantine, Audit, Events, Endpoints, Credentials, Suppress, Idempotency,
+    MtaSts
   };
   enum class Kind : uint8_t { Put, Delete };
   struct Op {
@@ -197,6 +202,8 @@ class Store {
   std::vector<std::string> expiredIdempotency(uint64_t now_us, size_t limit);
   // Every tenant's sending-limit state (start-up); undecodable entries are skipped and logged.
   std::vector<TenantUsageRecord> readTenantUsage();
+  // Every (domain, value) record of the mta_sts family (read once at start).
+  std::vector<std::pair<std::string, std::string>> mtaStsPolicies();
   ReadStatus readSuppression(std::string_view tenant, std::string_view address, SuppressionRecord& out,
                              std::string& error);
   // A tenant's suppressed recipients in address order, from the first address after `after`
@@ -241,12 +248,9 @@ class Store {
   // Opening a format-1 spool: moves its events under their tenant's key prefix (synced, in
   // batches) and records format 2.
   rocksdb::Status migrateEventKeys();
-  // Opening a format-2 spool: the credentials family was created by the open; records format 3.
-  rocksdb::Status migrateToCredentials();
-  // Opening a format-3 spool: the suppress family was created by the open; records format 4.
-  rocksdb::Status migrateToSuppress();
-  // Opening a format-4 spool: the idempotency family was created by the open; records format 5.
-  rocksdb::Status migrateToIdempotency();
+  // Opening a spool of format from, which lacks a family the open has just created (2:
+  // credentials, 3: suppress, 4: idempotency, 5: mta_sts): records format to (synced).
+  rocksdb::Status recordFormatAfterNewFamily(const char* from, const char* to);
   // Fills the suppression index from the suppress family (open and reopen).
   void loadSuppressionIndex();
   void closeDatabase();
@@ -268,7 +272,7 @@ class Store {
   mutable std::shared_mutex db_mutex_;
   rocksdb::DB* db_ = nullptr;
   // default, meta, body, open, corrupt, quarantine, audit, events, endpoints, credentials, suppress,
-  // idempotency
+  // idempotency, mta_sts
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   // suppressionKey()s of the suppress family; the writer changes it after each write.
   mutable std::shared_mutex suppressed_mutex_;

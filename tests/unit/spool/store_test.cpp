@@ -54,13 +54,13 @@ spool::MessageRecord recordWithBody(const std::string& body, uint32_t chunks) {
 
 // Writes one value straight into the spool's RocksDB (family index as in queue/README.md:
 // 0 default, 1 meta, 2 body, 3 open, 4 corrupt, 5 quarantine, 6 audit, 7 events, 8 endpoints,
-// 9 credentials, 10 suppress, 11 idempotency), bypassing the codec.
+// 9 credentials, 10 suppress, 11 idempotency, 12 mta_sts), bypassing the codec.
 void putBehindTheStoresBack(const std::string& path, size_t family, const std::string& key, const std::string& value) {
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name :
        {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials",
-        "suppress", "idempotency"}) {
+        "suppress", "idempotency", "mta_sts"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -484,7 +484,7 @@ BOOST_AUTO_TEST_CASE(format_1_events_are_moved_under_their_tenant) {
   BOOST_REQUIRE(rocksdb::DB::OpenForReadOnly(options, temp.path, &db).ok());
   std::string format;
   BOOST_TEST(db->Get(rocksdb::ReadOptions(), "mxgate.spool.format", &format).ok());
-  BOOST_TEST(format == "5");
+  BOOST_TEST(format == "6");
   delete db;
 }
 
@@ -521,7 +521,7 @@ std::string readFormat(const std::string& path) {
 }
 
 // A format-2 spool, as the previous version wrote it (no credentials family): it opens, gains the
-// family (and the suppress and idempotency families), keeps its records and is recorded as format
+// family (and the suppress, idempotency and mta_sts families), keeps its records and is recorded as format
 // 5; credentials then round-trip.
 BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
   TempSpool temp;
@@ -537,7 +537,7 @@ BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
     batch.putCredential({"acme.crm", "acme", "crm", "smtp", 5, 0, std::string(32, 'h')});
     BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
   }
-  BOOST_TEST(readFormat(temp.path) == "5");
+  BOOST_TEST(readFormat(temp.path) == "6");
   auto store = temp.open();
   spool::CredentialRecord record;
   std::string error;
@@ -547,8 +547,8 @@ BOOST_AUTO_TEST_CASE(format_2_spool_gains_the_credentials_family) {
   BOOST_TEST((store->readCredential("acme.other", record, error) == spool::Store::ReadStatus::NotFound));
 }
 
-// A format-3 spool (no suppress family) opens, gains the family (and the idempotency family) and
-// is recorded as format 5.
+// A format-3 spool (no suppress family) opens, gains the family (and the idempotency and mta_sts
+// families) and is recorded as format 6.
 BOOST_AUTO_TEST_CASE(format_3_spool_gains_the_suppress_family) {
   TempSpool temp;
   writeOldSpool(temp.path, "3",
@@ -561,7 +561,7 @@ BOOST_AUTO_TEST_CASE(format_3_spool_gains_the_suppress_family) {
     batch.putSuppression({"acme", "bob@example.org", spool::SuppressionReason::Manual, "", 1, ""});
     BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
   }
-  BOOST_TEST(readFormat(temp.path) == "5");
+  BOOST_TEST(readFormat(temp.path) == "6");
   auto store = temp.open();
   spool::CredentialRecord credential;
   std::string error;
@@ -569,7 +569,7 @@ BOOST_AUTO_TEST_CASE(format_3_spool_gains_the_suppress_family) {
   BOOST_TEST(store->suppressed("acme", "bob@example.org"));
 }
 
-// A format-4 spool (no idempotency family) opens, gains the family and is recorded as format 5;
+// A format-4 spool (no idempotency family) opens, gains the family and is recorded as format 6;
 // idempotency records then round-trip per tenant, and expired ones are listed for the purge.
 BOOST_AUTO_TEST_CASE(format_4_spool_gains_the_idempotency_family) {
   TempSpool temp;
@@ -585,7 +585,7 @@ BOOST_AUTO_TEST_CASE(format_4_spool_gains_the_idempotency_family) {
     batch.putIdempotency({"beta", "order-1", std::string(64, 'j'), "QID3", "{}", 10, 50});
     BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
   }
-  BOOST_TEST(readFormat(temp.path) == "5");
+  BOOST_TEST(readFormat(temp.path) == "6");
   auto store = temp.open();
   spool::IdempotencyRecord record;
   std::string error;
@@ -607,6 +607,31 @@ BOOST_AUTO_TEST_CASE(format_4_spool_gains_the_idempotency_family) {
   BOOST_REQUIRE(submitAndWait(*store, std::move(purge), true).ok);
   BOOST_TEST((store->readIdempotency("acme", "order-1", record, error) == spool::Store::ReadStatus::NotFound));
   BOOST_TEST((store->readIdempotency("acme", "order-2", record, error) == spool::Store::ReadStatus::Ok));
+}
+
+// A format-5 spool (no mta_sts family) opens, gains the family and is recorded as format 6; MTA-STS
+// policy records then survive a reopen and go with a delete.
+BOOST_AUTO_TEST_CASE(format_5_spool_gains_the_mta_sts_family) {
+  TempSpool temp;
+  writeOldSpool(temp.path, "5",
+                {"default", "meta", "body", "open", "corrupt", "quarantine", "audit", "events", "endpoints", "credentials",
+                 "suppress", "idempotency"},
+                9, "acme.crm", spool::encodeCredential({"acme.crm", "acme", "crm", "smtp", 5, 0, "h"}));
+  {
+    auto store = temp.open();
+    spool::Batch batch;
+    batch.putMtaSts("example.org", "policy one");
+    batch.putMtaSts("example.net", "policy two");
+    BOOST_REQUIRE(submitAndWait(*store, std::move(batch), true).ok);
+  }
+  BOOST_TEST(readFormat(temp.path) == "6");
+  auto store = temp.open();
+  using Records = std::vector<std::pair<std::string, std::string>>;
+  BOOST_TEST((store->mtaStsPolicies() == Records{{"example.net", "policy two"}, {"example.org", "policy one"}}));
+  spool::Batch purge;
+  purge.deleteMtaSts("example.net");
+  BOOST_REQUIRE(submitAndWait(*store, std::move(purge), true).ok);
+  BOOST_TEST((store->mtaStsPolicies() == Records{{"example.org", "policy one"}}));
 }
 
 // The suppression index answers from memory: it follows every written batch (puts and deletes,

@@ -1,7 +1,8 @@
 // The libcurl-on-libuv client against a real HTTP server on 127.0.0.1 (mxgate's own
 // http::Server on a second loop): status codes, redirects not followed, the address policy,
-// timeouts, connection reuse and many requests at once, shutdown with requests under way, and
-// proxies named by the environment never used.
+// timeouts, connection reuse and many requests at once, shutdown with requests under way,
+// proxies named by the environment never used, and GETs (MTA-STS policies) with a capped whole
+// body, a content type and an address given in advance.
 #include <boost/test/unit_test.hpp>
 
 #include <arpa/inet.h>
@@ -26,6 +27,8 @@ using namespace mxgate;
 
 namespace {
 
+constexpr size_t kBodyCap = 65536;
+
 // An HTTP server on its own loop whose answers depend on the path.
 struct TestServer {
   io::Loop loop{"server"};
@@ -48,6 +51,11 @@ struct TestServer {
                           response.status = 503;
                           response.headers.emplace_back("Retry-After", "7");
                           response.body = "try later";
+                        } else if (request.path == "/policy") {
+                          response.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+                          response.body = std::string(kBodyCap, 'p');
+                        } else if (request.path == "/large") {
+                          response.body = std::string(kBodyCap + 1, 'l');
                         } else if (request.path == "/hang") {
                           std::lock_guard<std::mutex> lock(mutex);
                           parked.push_back(std::move(respond));
@@ -86,9 +94,14 @@ struct TestClient {
     loop.stop();
     loop.join();
   }
-  webhook::Response post(webhook::Request request) {
+  webhook::Response post(webhook::Request request) { return run(std::move(request), &webhook::Client::post); }
+  webhook::Response get(webhook::Request request) { return run(std::move(request), &webhook::Client::get); }
+  webhook::Response run(webhook::Request request,
+                        void (webhook::Client::*method)(webhook::Request, std::function<void(webhook::Response)>)) {
     std::promise<webhook::Response> result;
-    loop.post([&] { client.post(std::move(request), [&](webhook::Response r) { result.set_value(std::move(r)); }); });
+    loop.post([&] {
+      (client.*method)(std::move(request), [&](webhook::Response r) { result.set_value(std::move(r)); });
+    });
     return result.get_future().get();
   }
 };
@@ -194,6 +207,30 @@ BOOST_AUTO_TEST_CASE(error_statuses_retry_after_and_redirects_are_reported_not_f
   BOOST_TEST(client.post(request(server.url("/redirect"))).status == 302);
   std::lock_guard<std::mutex> lock(server.mutex);
   BOOST_TEST(server.seen.size() == 3u);  // the redirect's target was never requested
+}
+
+BOOST_AUTO_TEST_CASE(get_keeps_a_capped_whole_body_at_an_address_given_in_advance) {
+  TestServer server;
+  TestClient client;
+  const std::string port = std::to_string(server.port);
+  webhook::Request policy = request("http://policy.invalid:" + port + "/policy");
+  policy.resolve = {"policy.invalid:" + port + ":127.0.0.1"};
+  policy.max_body = kBodyCap;
+  const webhook::Response fetched = client.get(policy);
+  BOOST_TEST(fetched.status == 200);
+  BOOST_TEST(fetched.body == std::string(kBodyCap, 'p'));
+  BOOST_TEST(fetched.content_type == "text/plain; charset=utf-8");
+  webhook::Request large = request(server.url("/large"));
+  large.max_body = kBodyCap;
+  const webhook::Response refused = client.get(large);
+  BOOST_TEST(refused.error == "response body over 65536 bytes");
+  BOOST_TEST(refused.body.empty());
+  webhook::Request plain = request(server.url("/policy"));
+  plain.https_only = true;
+  BOOST_TEST(!client.get(plain).error.empty());
+  std::lock_guard<std::mutex> lock(server.mutex);
+  BOOST_REQUIRE(server.seen.size() == 2u);  // https_only: the http URL was never requested
+  BOOST_TEST(server.seen[0].method == "GET");
 }
 
 BOOST_AUTO_TEST_CASE(address_policy_refuses_loopback_unless_allowed) {
