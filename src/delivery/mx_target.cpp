@@ -160,11 +160,12 @@ void MxTarget::applyMtaSts(std::shared_ptr<Delivery> delivery, size_t part, std:
       .kv("mode", mta_sts::name(sts->policy.mode))
       .kv("id", sts->id)
       .kv("mx_not_in_policy", refused);
+  const MxTlsPolicies& policies = *pools_[delivery->loop]->tls;
   if (!enforce) {
     if (!refused.empty()) {
       tls.countFailure(TlsFailure::ValidationFailure);  // testing: enforce would have skipped them
     }
-    tryHop(std::move(delivery), part, std::move(route), 0, pools_[delivery->loop]->tls->stsTesting(std::move(tls)));
+    tryHop(std::move(delivery), part, std::move(route), 0, policies.stsTesting(std::move(tls)));
     return;
   }
   if (allowed->hops.empty()) {
@@ -174,7 +175,7 @@ void MxTarget::applyMtaSts(std::shared_ptr<Delivery> delivery, size_t part, std:
     delivery->finishPart(part, failed);
     return;
   }
-  tryHop(std::move(delivery), part, std::move(allowed), 0, pools_[delivery->loop]->tls->stsEnforced(std::move(tls)));
+  tryHop(std::move(delivery), part, std::move(allowed), 0, policies.stsEnforced(std::move(tls)));
 }
 
 void MxTarget::tryHop(std::shared_ptr<Delivery> delivery, size_t part, std::shared_ptr<const MxRoute> route,
