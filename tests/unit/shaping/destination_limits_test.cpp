@@ -2,12 +2,14 @@
 // times: domains with the same exchangers share a site, a provider is one site, the message
 // rate holds mail until its next conforming time, the connection limit and rate gate new
 // connections until one closes, a back-off rule tightens the limits (or suspends the site) for
-// its duration and a later match extends it, and a reload gives sites the new limits.
+// its duration and a later match extends it, and a reload gives sites the new limits. (Patterns
+// are compiled by bounce::compileReplyPattern, as the shaping file's are.)
 #include <boost/test/unit_test.hpp>
 
 #include <memory>
 #include <vector>
 
+#include "mxgate/bounce/classifier.h"
 #include "mxgate/shaping/destination_limits.h"
 
 using namespace mxgate;
@@ -30,13 +32,13 @@ std::shared_ptr<config::ShapingRules> rules() {
   rules->providers.push_back(big);
   config::BackoffRule slow;
   slow.match = "rate limited";
-  slow.regex = std::regex("rate limited", std::regex::icase);
+  BOOST_TEST_REQUIRE(bounce::compileReplyPattern(slow.match, slow.regex).empty());
   slow.limits.max_message_rate = config::Rate{1, 60};
   slow.duration_us = 600 * kSecond;
   slow.line = 7;
   config::BackoffRule stop;
   stop.match = "TS04";
-  stop.regex = std::regex("TS04");
+  BOOST_TEST_REQUIRE(bounce::compileReplyPattern(stop.match, stop.regex).empty());
   stop.suspend = true;
   stop.duration_us = 3600 * kSecond;
   stop.line = 12;
