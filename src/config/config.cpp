@@ -1753,6 +1753,16 @@ const Tenant* Config::tenantForDomain(std::string_view domain) const {
   return it == domain_index.end() ? nullptr : &tenants[it->second];
 }
 
+namespace {
+
+// Whether lower-case `name` is a subdomain named by `entry` written ".example.com" (never
+// example.com itself); an entry without the leading dot names no subdomain.
+bool underSuffix(std::string_view name, std::string_view entry) {
+  return entry.starts_with('.') && name.size() > entry.size() && name.ends_with(entry);
+}
+
+}  // namespace
+
 const DestinationPolicy* DestinationPolicies::find(std::string_view domain) const {
   const std::string name = ascii::toLowerCopy(domain);
   const DestinationPolicy* best = nullptr;
@@ -1760,8 +1770,7 @@ const DestinationPolicy* DestinationPolicies::find(std::string_view domain) cons
     if (entry.domain == name) {
       return &entry;
     }
-    if (entry.domain.starts_with('.') && name.size() > entry.domain.size() && name.ends_with(entry.domain) &&
-        (best == nullptr || entry.domain.size() > best->domain.size())) {
+    if (underSuffix(name, entry.domain) && (best == nullptr || entry.domain.size() > best->domain.size())) {
       best = &entry;
     }
   }
@@ -1793,8 +1802,7 @@ Rate slowerSet(const Rate& a, const Rate& b) {
 bool nameInSuffixList(std::string_view name, const std::vector<std::string>& list, bool exact_allowed) {
   const std::string lower = ascii::toLowerCopy(name);
   return std::any_of(list.begin(), list.end(), [&](const std::string& entry) {
-    return (exact_allowed && entry == lower) ||
-           (entry.starts_with('.') && lower.size() > entry.size() && lower.ends_with(entry));
+    return (exact_allowed && entry == lower) || underSuffix(lower, entry);
   });
 }
 
