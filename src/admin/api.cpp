@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -221,7 +222,7 @@ std::string messageJson(const spool::MessageRecord& record, bool active) {
 Api::Api(io::Loop& loop, scheduler::Scheduler& scheduler, delivery::Registry& registry,
          webhook::EventDispatcher& events, LocalReceiver& receiver, auth::CredentialStore& credentials,
          spool::SuppressionList& suppressions, LocalReceiver::ConfigFn config, std::string token, std::function<std::string()> metrics,
-         RunningSettings running_settings)
+         RunningSettings running_settings, DrainControl drain)
     : loop_(loop),
       scheduler_(scheduler),
       registry_(registry),
@@ -232,7 +233,8 @@ Api::Api(io::Loop& loop, scheduler::Scheduler& scheduler, delivery::Registry& re
       config_(std::move(config)),
       token_(std::move(token)),
       metrics_(std::move(metrics)),
-      running_settings_(std::move(running_settings)) {}
+      running_settings_(std::move(running_settings)),
+      drain_(std::move(drain)) {}
 
 bool Api::authorized(const http::Request& request) const {
   std::string_view value = request.header("authorization");
@@ -286,6 +288,8 @@ void Api::handle(const http::Request& request, http::Respond respond) {
     handleSuppressions(request, std::move(respond));
   } else if (path == "/v1/shaping" || path == "/v1/shaping/resume") {
     handleShaping(request, std::move(respond));
+  } else if (path == "/v1/drain") {
+    handleDrain(request, std::move(respond));
   } else {
     respond(jsonResponse(404, {{"error", "not found"}}));
   }
@@ -605,6 +609,34 @@ void Api::handleShaping(const http::Request& request, http::Respond respond) {
   }
   log::warn("-", "shaping_resumed").kv("site", site).kv("actor", actorOf(request));
   respond(jsonResponse(200, {{"detail", "the back-off of " + site + " ended"}}));
+}
+
+void Api::handleDrain(const http::Request& request, http::Respond respond) {
+  if (request.method == "POST") {
+    const bool until_empty = request.queryParam("until_empty") == "1";
+    std::optional<std::chrono::milliseconds> timeout;
+    if (const std::string seconds = request.queryParam("timeout"); !seconds.empty()) {
+      uint64_t value = 0;
+      const auto [end, error] = std::from_chars(seconds.data(), seconds.data() + seconds.size(), value);
+      if (error != std::errc() || end != seconds.data() + seconds.size() || value == 0 || value > 7 * 86400) {
+        respond(jsonResponse(400, {{"error", "timeout= takes seconds, 1 .. 604800"}}));
+        return;
+      }
+      timeout = std::chrono::seconds(value);
+    }
+    drain_.request(until_empty, timeout, actorOf(request));
+  } else if (request.method != "GET") {
+    respond(jsonResponse(405, {{"error", "use GET or POST"}}));
+    return;
+  }
+  const DrainStatus status = drain_.status();
+  json body = {{"draining", status.draining},
+               {"until_empty", status.until_empty},
+               {"sessions", status.sessions},
+               {"active", status.active},
+               {"queued", status.queued},
+               {"remaining_ms", status.remaining_ms ? json(*status.remaining_ms) : json(nullptr)}};
+  respond(jsonResponse(request.method == "POST" ? 202 : 200, body));
 }
 
 void Api::handleSuppressions(const http::Request& request, http::Respond respond) {

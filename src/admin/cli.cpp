@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "mxgate/admin/api.h"
@@ -238,6 +239,7 @@ int usage() {
                "       mxgate credentials add --tenant T --name N [--kind smtp|api] | ls [--tenant T] | revoke USERNAME\n"
                "       mxgate suppression ls|add ADDRESS...|remove ADDRESS...|import FILE --tenant T [--detail TEXT]\n"
                "       mxgate shaping ls | resume SITE\n"
+               "       mxgate drain [--until-empty] [--timeout SECONDS] [--no-wait]\n"
                "       (each with [--json] [--config PATH])\n";
   return 2;
 }
@@ -539,10 +541,81 @@ int runSuppressionCommand(const config::Config& config, const std::vector<std::s
   return lines.bad.empty() && invalid.empty() ? 0 : 1;
 }
 
+// `mxgate drain [--until-empty] [--timeout SECONDS] [--no-wait]`: asks the daemon to drain,
+// then (unless --no-wait) prints its progress once a second until it has exited.
+int runDrainCommand(const config::Config& config, const std::vector<std::string>& args, bool as_json,
+                    const std::string& token) {
+  std::string query;
+  bool wait = true;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--until-empty") {
+      query += (query.empty() ? "?" : "&") + std::string("until_empty=1");
+    } else if (args[i] == "--timeout" && i + 1 < args.size() && !args[i + 1].empty() &&
+               std::all_of(args[i + 1].begin(), args[i + 1].end(), [](char c) { return ascii::isDigit(c); })) {
+      query += (query.empty() ? "?" : "&") + std::string("timeout=") + args[++i];
+    } else if (args[i] == "--no-wait") {
+      wait = false;
+    } else {
+      return usage();
+    }
+  }
+  HttpResult result = request(config, "POST", "/v1/drain" + query, token);
+  if (!result.error.empty()) {
+    std::cerr << "mxgate: " << result.error << "\n";
+    return 3;
+  }
+  if (result.status != 202) {
+    const json body = json::parse(result.body, nullptr, false);
+    std::cerr << "mxgate: " << (body.is_object() ? body.value("error", result.body) : result.body) << "\n";
+    return 1;
+  }
+  std::string last;
+  for (;;) {
+    const json body = json::parse(result.body, nullptr, false);
+    if (body.is_object()) {
+      std::string line;
+      if (as_json) {
+        line = body.dump();
+      } else {
+        line = "draining" + std::string(body.value("until_empty", false) ? " until empty" : "") + ": " +
+               std::to_string(body.value("sessions", 0ULL)) + " session(s), " +
+               std::to_string(body.value("active", 0ULL)) + " delivery(ies) under way, " +
+               std::to_string(body.value("queued", 0ULL)) + " queued";
+        if (body["remaining_ms"].is_number()) {
+          line += ", " + std::to_string(body.value("remaining_ms", 0ULL) / 1000) + " s left";
+        }
+      }
+      if (line != last) {
+        std::cout << line << std::endl;
+        last = line;
+      }
+    }
+    if (!wait) {
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    result = request(config, "GET", "/v1/drain", token);
+    if (!result.error.empty()) {
+      if (!as_json) {
+        std::cout << "mxgate has stopped" << std::endl;
+      }
+      return 0;
+    }
+  }
+}
+
 }  // namespace
 
 int runAdminCommand(const config::Config& config, const std::string& group, const std::vector<std::string>& args,
                     bool as_json) {
+  if (group == "drain") {
+    std::string token;
+    if (!readToken(config, token)) {
+      std::cerr << "mxgate: cannot read the admin token from " << tokenPath(config) << "\n";
+      return 3;
+    }
+    return runDrainCommand(config, args, as_json, token);
+  }
   if (group == "suppression") {
     std::string token;
     if (!readToken(config, token)) {

@@ -33,6 +33,8 @@ int usage(std::ostream& out, int status) {
          "  mxgate suppression add|remove ADDRESS... --tenant T [--detail TEXT]  [--json] [--config PATH]\n"
          "  mxgate suppression import FILE --tenant T  (one address a line, # comments)  [--json] [--config PATH]\n"
          "  mxgate shaping ls | resume SITE  (destination sites busy or backed off)  [--json] [--config PATH]\n"
+         "  mxgate drain [--until-empty] [--timeout SECONDS] [--no-wait]  stop taking mail, finish what is\n"
+         "                                 under way (--until-empty: deliver the queue too), then exit\n"
          "  mxgate dkim keygen --domain D --selector S --algorithm rsa|ed25519 [--bits N] [--out PATH]\n"
          "  mxgate version\n";
   return status;
@@ -114,7 +116,7 @@ int main(int argc, char** argv) {
   if (command == "dkim") {
     return mxgate::app::runDkimCommand(rest, std::cout, std::cerr);
   }
-  if (command == "queue" || command == "quarantine" || command == "audit" || command == "webhooks" || command == "shaping" ||
+  if (command == "queue" || command == "quarantine" || command == "audit" || command == "webhooks" || command == "shaping" || command == "drain" ||
       command == "credentials" || command == "suppression") {
     auto config = loadOrReport(config_path);
     if (!config) {

@@ -45,6 +45,7 @@
 #include "mxgate/spool/admission.h"
 #include "mxgate/spool/store.h"
 #include "mxgate/tls/tls.h"
+#include "drain.h"
 
 namespace mxgate::app {
 namespace {
@@ -272,6 +273,7 @@ struct Node::Parts {
   std::unique_ptr<io::Loop> api_loop;
   std::unique_ptr<api::SendApi> send_api;
   std::unique_ptr<http::Server> api_http;
+  std::unique_ptr<Drain> drain;
   uv_timer_t housekeeping{};
   // True from the housekeeping tick that hands an admission refresh to the read lane until
   // that refresh has run: refreshes never overlap (Admission::refresh is not reentrant) and a
@@ -501,13 +503,36 @@ int Node::run() {
                                                            config.spool.path + "/received", *parts->file_lane,
                                                            *parts->control);
   parts->running_settings = config.settings;
+  parts->drain = std::make_unique<Drain>(
+      Drain::Hooks{.begin =
+                       [raw](bool deliver_queue) {
+                         raw->smtp->drain();
+                         if (raw->api_http) {
+                           raw->api_loop->post([raw] { raw->api_http->drain(); });
+                         }
+                         raw->scheduler->drain(deliver_queue);
+                       },
+                   .progress =
+                       [raw] {
+                         const scheduler::QueueStats stats = raw->scheduler->stats();
+                         const uint64_t api = raw->api_http ? raw->api_http->counters().open.load() : 0;
+                         return Drain::Progress{.sessions = raw->smtp->limits().total() + api,
+                                                .active = stats.active,
+                                                .queued = stats.queued,
+                                                .paused = stats.paused};
+                       }},
+      config.node.shutdown_timeout);
+  Drain* drain = parts->drain.get();
   parts->api = std::make_unique<admin::Api>(
       *parts->control, *parts->scheduler, *parts->registry, *parts->events, *parts->receiver, *parts->credentials,
       *parts->suppressions,
       [raw] { return raw->runtime->current().config; }, token, metrics, [raw] {
         std::lock_guard<std::mutex> lock(raw->settings_mutex);
         return raw->running_settings;
-      });
+      },
+      admin::DrainControl{.request = [drain](bool until_empty, std::optional<std::chrono::milliseconds> timeout,
+                                             const std::string& actor) { drain->request(until_empty, timeout, actor); },
+                          .status = [drain] { return drain->status(); }});
   admin::Api* api = parts->api.get();
   parts->admin_http = std::make_unique<http::Server>(
       *parts->control, [api](const http::Request& request, http::Respond respond) { api->handle(request, std::move(respond)); },
@@ -620,18 +645,26 @@ int Node::run() {
       .kv("nofile", file_limit)
       .kv("tenants", config.tenants.size());
 
+  // SIGTERM and SIGINT drain (a second one stops at once), as does the admin API's drain;
+  // the drain is polled between signals.
+  const timespec tick{.tv_sec = 0, .tv_nsec = 200'000'000};
   for (;;) {
-    int signal_number = 0;
-    if (sigwait(&signals, &signal_number) != 0) {
-      continue;
-    }
+    const int signal_number = sigtimedwait(&signals, nullptr, &tick);
     if (signal_number == SIGHUP) {
       reload();
-      continue;
+    } else if (signal_number == SIGTERM || signal_number == SIGINT) {
+      const char* name = signal_number == SIGTERM ? "TERM" : "INT";
+      if (raw->drain->draining()) {
+        log::warn("-", "drain_cut_short").kv("signal", name);
+        break;
+      }
+      raw->drain->request(false, std::nullopt, std::string("signal:") + name);
     }
-    log::info("-", "stopping").kv("signal", signal_number == SIGTERM ? "TERM" : "INT");
-    break;
+    if (raw->drain->poll()) {
+      break;
+    }
   }
+  log::info("-", "stopping");
   shutdown();
   return 0;
 }
@@ -718,6 +751,7 @@ void Node::reload() {
   }
   parts_->auth_limiter->update(fresh.submission, fresh.smtp.ipv6_prefix_length);
   parts_->tenant_limits->update(fresh);
+  parts_->drain->setDefaultTimeout(fresh.node.shutdown_timeout);
   config_ = loaded.config;
   log::info("-", "reloaded").kv("tenants", fresh.tenants.size());
   if (parts_->scanner) {

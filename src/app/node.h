@@ -2,7 +2,8 @@
 // listeners, the inbound checks (resolver, DKIM lane, scanner) and the admin API together, and
 // owns the threads (worker loops, the control loop, the resolver loop, the lanes, the spool
 // writer). run() is called on the main thread, which then only waits for signals: SIGHUP
-// reloads the configuration atomically and the virus signatures, SIGTERM/SIGINT shut down.
+// reloads the configuration atomically and the virus signatures, SIGTERM/SIGINT drain the node
+// (src/app/drain.h) and then shut it down.
 #pragma once
 
 #include <memory>

@@ -155,6 +155,11 @@ const Key<Config> kNodeKeys[] = {
     {.name = "node.postmaster", .type = Type::String, .default_value = R"("")", .check = checkPostmaster,
      .live = true, .help = "Mailbox that receives RCPT TO:<postmaster>, in a tenant's domain; \"\" = refuse it.",
      .store = [](Config& c, const Parsed& p) { c.node.postmaster = p.text; }},
+    {.name = "node.shutdown_timeout", .type = Type::Duration, .default_value = R"("60s")", .min = kSecond,
+     .max = kHour, .resolution = kMillisecond, .live = true,
+     .help = "How long SIGTERM and `mxgate drain` wait for sessions to finish the message they are receiving and for "
+             "deliveries under way before stopping anyway (what is left stays queued).",
+     .store = [](Config& c, const Parsed& p) { c.node.shutdown_timeout = std::chrono::milliseconds(p.number); }},
 
     {.name = "log.level", .type = Type::Enum, .default_value = R"("info")", .choices = kLevelNames,
      .live = true, .help = "Least severe level written.",

@@ -61,6 +61,16 @@ class Connection : public io::Stream::Handler {
 
   void close() { stream_.close(); }
 
+  // The server drains: a connection without a request under way closes now; one with a request
+  // closes once it is answered.
+  void drain() {
+    if (phase_ == Phase::Idle || (phase_ == Phase::Request && !request_bytes_)) {
+      stream_.close();
+      return;
+    }
+    keep_alive_ = false;
+  }
+
   // Called once a second by the server: a request that has not arrived in time, or a
   // connection idle for too long, is closed.
   void checkTimeout(uint64_t now_ms) {
@@ -132,7 +142,7 @@ class Connection : public io::Stream::Handler {
       send(server_.errorResponse(parser_.errorStatus(), "bad request"), false);
       return;
     }
-    keep_alive_ = request.keep_alive;
+    keep_alive_ = request.keep_alive && !server_.draining();
     request.peer = stream_.peerAddress();
     Server* server = &server_;
     uint64_t id = id_;
@@ -215,7 +225,7 @@ void Server::start() {
   sweep_.data = this;
   uv_timer_start(&sweep_, &Server::onSweep, 1000, 1000);
   listener_ = std::make_unique<io::Listener>(loop_, fd_, [this](uv_stream_t* server) {
-    if (stopping_) {
+    if (stopping_ || draining_) {
       return;
     }
     uint64_t id = next_id_++;
@@ -234,13 +244,34 @@ void Server::onSweep(uv_timer_t* timer) {
   }
 }
 
+void Server::closeListener() {
+  if (listener_ && !draining_ && !stopping_) {
+    listener_->close(nullptr);
+  }
+}
+
+void Server::drain() {
+  if (draining_ || stopping_) {
+    return;
+  }
+  closeListener();
+  draining_ = true;
+  std::vector<Connection*> open;
+  for (auto& [id, connection] : connections_) {
+    open.push_back(connection);
+  }
+  for (Connection* connection : open) {
+    connection->drain();
+  }
+}
+
 void Server::stop() {
   if (stopping_) {
     return;
   }
+  closeListener();
   stopping_ = true;
   if (listener_) {
-    listener_->close(nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);
   }
   std::vector<Connection*> open;

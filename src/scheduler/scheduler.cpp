@@ -228,6 +228,29 @@ void Scheduler::stop() {
   }
 }
 
+void Scheduler::drain(bool deliver_queue) {
+  control_.post([this, deliver_queue] {
+    paused_ = !deliver_queue;
+    log::info("-", "queue_drain").kv("mode", deliver_queue ? "deliver" : "pause").kv("queued", index_.size())
+        .kv("active", active_);
+    if (!deliver_queue) {
+      publishStats();
+      return;
+    }
+    const uint64_t now = nowMicros();
+    for (auto& [id, entry] : index_) {
+      if (locked_.count(id) != 0 || entry.delete_requested) {
+        continue;
+      }
+      for (Part& part : entry.parts) {
+        part.due_us = part.ready || part.active ? part.due_us : std::max(now, entry.send_at_us);
+      }
+      schedule(id, entry);
+    }
+    dispatchDue();
+  });
+}
+
 void Scheduler::updateSettings(const config::QueueSettings& settings) {
   control_.post([this, settings] {
     const bool purge_changed = settings.quarantine_purge_interval != settings_.quarantine_purge_interval;
@@ -269,6 +292,7 @@ void Scheduler::updateSettings(const config::QueueSettings& settings) {
 void Scheduler::addToIndex(const spool::MessageRecord& record) {
   Entry& entry = index_[record.id];
   entry.received_us = record.received_at_us;
+  entry.send_at_us = record.send_at_us;
   entry.body_size = record.body_size;
   entry.body_chunks = record.body_chunks;
   entry.scan = record.stage == spool::Stage::Scan;
@@ -415,6 +439,10 @@ void Scheduler::onTimer(uv_timer_t* timer) { static_cast<Scheduler*>(timer->data
 
 void Scheduler::dispatchDue() {
   if (stopped_) {
+    return;
+  }
+  if (paused_) {
+    publishStats();
     return;
   }
   const uint64_t now = nowMicros();
@@ -1034,6 +1062,7 @@ void Scheduler::publishStats() {
   stats_.dead_purged = dead_purged_;
   stats_.audit_purged = audit_purged_;
   stats_.dsn_queued = dsn_queued_;
+  stats_.paused = paused_;
   stats_.dsn_not_sent = dsn_not_sent_;
 }
 

@@ -162,6 +162,25 @@ void Session::checkTimeout(uint64_t now_ms) {
   closeAfterReply(smtp::ReplyId::Timeout, config_.node.hostname);
 }
 
+void Session::drain() {
+  if (phase_ == Phase::Closing) {
+    return;
+  }
+  draining_ = true;
+  const bool receiving = phase_ == Phase::Data || phase_ == Phase::Bdat || phase_ == Phase::Committing || used_bdat_;
+  if (!receiving) {
+    closeAfterReply(smtp::ReplyId::ShuttingDown, config_.node.hostname);
+  }
+}
+
+bool Session::closeIfDrained() {
+  if (!draining_ || phase_ != Phase::Command || used_bdat_) {
+    return false;
+  }
+  closeAfterReply(smtp::ReplyId::ShuttingDown, config_.node.hostname);
+  return true;
+}
+
 void Session::shutdown() {
   if (phase_ == Phase::Closing) {
     return;
@@ -182,7 +201,7 @@ void Session::onStreamData(std::string_view data) {
 }
 
 void Session::processInput() {
-  while (in_pos_ < in_.size()) {
+  while (in_pos_ < in_.size() && !closeIfDrained()) {
     if (phase_ == Phase::Command) {
       if (!processCommandLine()) {
         break;
@@ -199,6 +218,7 @@ void Session::processInput() {
       break;  // Handshake, Committing, Closing: input waits
     }
   }
+  closeIfDrained();
   if (in_pos_ == in_.size()) {
     in_.clear();
     in_pos_ = 0;

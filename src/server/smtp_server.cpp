@@ -49,7 +49,7 @@ void LoopServer::onSweep(uv_timer_t* timer) {
 }
 
 void LoopServer::onConnection(uv_stream_t* server, const config::Listener& listener) {
-  if (stopping_) {
+  if (!listening_) {
     return;
   }
   uint64_t id = next_id_++;
@@ -65,14 +65,36 @@ Session* LoopServer::find(uint64_t id) {
 
 void LoopServer::forget(uint64_t id) { sessions_.erase(id); }
 
+void LoopServer::closeListeners() {
+  if (!listening_) {
+    return;
+  }
+  listening_ = false;
+  for (auto& bound : listeners_) {
+    bound->listener->close(nullptr);
+  }
+}
+
+void LoopServer::drain() {
+  if (stopping_ || !listening_) {
+    return;
+  }
+  closeListeners();
+  std::vector<Session*> open;
+  for (auto& [id, session] : sessions_) {
+    open.push_back(session);
+  }
+  for (Session* session : open) {
+    session->drain();
+  }
+}
+
 void LoopServer::stop() {
   if (stopping_) {
     return;
   }
   stopping_ = true;
-  for (auto& bound : listeners_) {
-    bound->listener->close(nullptr);
-  }
+  closeListeners();
   std::vector<Session*> open;
   for (auto& [id, session] : sessions_) {
     open.push_back(session);
@@ -142,6 +164,13 @@ void SmtpServer::start() {
       }
       server->start();
     });
+  }
+}
+
+void SmtpServer::drain() {
+  for (size_t i = 0; i < loops_.size(); ++i) {
+    LoopServer* server = servers_[i].get();
+    loops_[i]->post([server] { server->drain(); });
   }
 }
 

@@ -108,6 +108,8 @@ class Gateway:
     one tenant "example" owning example.test and delivering to files in <dir>/inbox.
     zone: DNS data for the gateway's own DNS server (see dns_server.py); gateway.dns is it.
     overrides: extra keys per section, e.g. {"smtp": {"max_recipients": 100}}.
+    node.shutdown_timeout is 10s, so stop() (SIGTERM, a drain) waits at most that for deliveries
+    to a hung next hop before mxgate exits.
     listeners: [{...}, ...] replaces the default inbound (smtp_port) and submission
     (submission_port) listeners; start() waits on the first listener's port (first_port),
     and smtp() and client() connect to it unless given another port.
@@ -146,7 +148,8 @@ class Gateway:
     def write_config(self):
         sections = {
             "node": {"hostname": "mx.test.mxgate", "policies": self.policies, "workers": 2,
-                     "postmaster": "postmaster@" + next(iter(self.tenants.values()))["domains"][0]},
+                     "postmaster": "postmaster@" + next(iter(self.tenants.values()))["domains"][0],
+                     "shutdown_timeout": "10s"},
             "log": {"level": "info", "file": self.log_path},
             "listener": self.listeners,
             "spool": {"path": self.spool},

@@ -29,6 +29,9 @@
 //   POST   /v1/suppressions/remove?tenant=T  body {"addresses": [...]}: 200 {"removed", "not_listed", "invalid"}
 //   GET    /v1/shaping                     destination sites with open connections or a back-off in force
 //   POST   /v1/shaping/resume?site=S       end a site's back-off now (logged with the actor)
+//   GET    /v1/drain                       the node's drain: draining?, sessions, deliveries, queue
+//   POST   /v1/drain[?until_empty=1&timeout=D]  stop taking mail, finish what is under way (and
+//                                           with until_empty deliver the queue), then exit
 // Without tenant=, a quarantine action applies to the message's only entry. The X-Mxgate-Actor
 // header names who acts, for the audit log ("api" when absent).
 // Credential and suppression changes are audited like quarantine actions.
@@ -36,7 +39,9 @@
 #pragma once
 
 #include <functional>
+#include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "mxgate/admin/local_receiver.h"
@@ -50,6 +55,22 @@
 
 namespace mxgate::admin {
 
+// A node drain as the API asks for and reports it; the node drives it (src/app/drain.h).
+struct DrainStatus {
+  bool draining = false;
+  bool until_empty = false;
+  uint64_t sessions = 0;  // SMTP sessions and send API connections still open
+  uint64_t active = 0;    // deliveries under way
+  uint64_t queued = 0;    // messages in the queue
+  std::optional<uint64_t> remaining_ms;  // until it stops anyway; nullopt: no limit
+};
+struct DrainControl {
+  // timeout nullopt: node.shutdown_timeout, or no limit with until_empty.
+  std::function<void(bool until_empty, std::optional<std::chrono::milliseconds> timeout, const std::string& actor)>
+      request;
+  std::function<DrainStatus()> status;
+};
+
 // The node settings in effect (config::Config::settings as applied), for GET /v1/config.
 using RunningSettings = std::function<std::map<std::string, std::string>()>;
 
@@ -59,7 +80,7 @@ class Api {
   Api(io::Loop& loop, scheduler::Scheduler& scheduler, delivery::Registry& registry, webhook::EventDispatcher& events,
       LocalReceiver& receiver, auth::CredentialStore& credentials, spool::SuppressionList& suppressions,
       LocalReceiver::ConfigFn config, std::string token,
-      std::function<std::string()> metrics, RunningSettings running_settings);
+      std::function<std::string()> metrics, RunningSettings running_settings, DrainControl drain);
   // Runs on the control loop; respond is called there too.
   void handle(const http::Request& request, http::Respond respond);
 
@@ -73,6 +94,7 @@ class Api {
   void addCredential(const http::Request& request, http::Respond respond);
   void handleSuppressions(const http::Request& request, http::Respond respond);
   void handleShaping(const http::Request& request, http::Respond respond);
+  void handleDrain(const http::Request& request, http::Respond respond);
 
   io::Loop& loop_;
   scheduler::Scheduler& scheduler_;
@@ -85,6 +107,7 @@ class Api {
   std::string token_;
   std::function<std::string()> metrics_;
   RunningSettings running_settings_;
+  DrainControl drain_;
 };
 
 // admin.token_file, or <spool>/admin.token when it is not set.

@@ -1,5 +1,5 @@
 // `mxgate queue ls|show|retry|delete`, `mxgate quarantine ls|show|release|delete|hold|unhold`,
-// `mxgate audit`, `mxgate webhooks ls|replay` and `mxgate credentials add|ls|revoke` — thin clients of the running daemon's admin API. They read the node
+// `mxgate audit`, `mxgate webhooks ls|replay`, `mxgate credentials add|ls|revoke` and `mxgate drain` — thin clients of the running daemon's admin API. They read the node
 // config for the admin address and the token file, make one blocking HTTP request on loopback
 // (naming the user as the actor for the audit log), and print a table (or the JSON with
 // --json). `mxgate check` asks the same API for the settings the daemon runs with. Runs in the

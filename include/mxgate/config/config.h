@@ -47,6 +47,7 @@ struct NodeSettings {
   uint32_t workers = 0;      // event-loop threads; 0 in the file means "cores - 1, at least 1"
   std::string policies_dir;  // directory holding the tenant *.toml files
   std::string postmaster;    // where RCPT TO:<postmaster> goes ("" = refuse it)
+  std::chrono::milliseconds shutdown_timeout{60000};  // a drain's limit (SIGTERM, `mxgate drain`)
 };
 
 struct LogSettings {

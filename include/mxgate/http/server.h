@@ -8,6 +8,8 @@
 // first byte (of the accept, for a connection's first request: a slowloris head is cut), a body
 // must not stall for idle_timeout, and a connection waiting for its next request is closed
 // after idle_timeout. Deadlines are checked once a second. Counters may be read on any thread.
+// drain() stops accepting: idle connections close, a request under way is answered with
+// "Connection: close"; counters().open reaches 0 when the last one has gone.
 // Optionally TLS from the first byte (the send API's api.tls).
 #pragma once
 
@@ -81,6 +83,7 @@ class Server {
   uint16_t port() const { return port_; }
   // On the loop thread.
   void start();
+  void drain();
   void stop();
   const ServerCounters& counters() const { return counters_; }
 
@@ -91,9 +94,11 @@ class Server {
   io::Loop& loop() { return loop_; }
   Connection* find(uint64_t id);
   void forget(uint64_t id);
+  bool draining() const { return draining_; }
 
  private:
   static void onSweep(uv_timer_t* timer);
+  void closeListener();
 
   io::Loop& loop_;
   Handler handler_;
@@ -107,6 +112,7 @@ class Server {
   std::unordered_map<uint64_t, Connection*> connections_;
   uint64_t next_id_ = 1;
   uv_timer_t sweep_{};
+  bool draining_ = false;
   bool stopping_ = false;
 };
 

@@ -91,6 +91,7 @@ struct QueueStats {
   uint64_t audit_purged = 0;    // audit records purged after their retention since start
   uint64_t dsn_queued = 0;      // delivery status notifications queued for senders since start
   uint64_t dsn_not_sent = 0;    // failures not reported (null sender, unauthenticated, no route)
+  bool paused = false;          // a drain stopped dispatching (drain(false)): no job starts
 };
 
 // Outcome of an admin action, for the API's status code. Refused: the action is not allowed in
@@ -131,6 +132,11 @@ class Scheduler {
   void start();
   // On the control loop: stops dispatching (in-flight deliveries finish or fail on their own).
   void stop();
+  // Thread-safe, for a node drain. deliver_queue false: no job starts any more; the jobs under
+  // way finish and record their outcomes (stats().active reaches 0). true: everything queued is
+  // due now (a scheduled message at its send time, a held one when its limit allows) and keeps
+  // being delivered on its schedule, for emptying a node before it is decommissioned.
+  void drain(bool deliver_queue);
 
   // Thread-safe: a message whose commit was synced. body may be null (not kept in memory).
   void enqueue(spool::MessageRecord record, std::shared_ptr<const std::string> body);
@@ -190,6 +196,7 @@ class Scheduler {
     uint64_t received_us = 0;
     uint64_t body_size = 0;
     uint32_t body_chunks = 0;
+    uint64_t send_at_us = 0;  // scheduled send: never due before this
     bool scan = false;  // scanned before anything is delivered: its one part belongs to scan_
     bool outbound = false;  // an authenticated tenant's mail: its parts go to the [outbound] target
     std::vector<Part> parts;
@@ -375,6 +382,7 @@ class Scheduler {
   uv_timer_t timer_{};
   bool timer_started_ = false;
   bool stopped_ = false;
+  bool paused_ = false;  // a drain: no job starts
 
   mutable std::mutex stats_mutex_;
   QueueStats stats_;

@@ -54,7 +54,10 @@ class Session : public io::Stream::Handler {
   void start(uv_stream_t* listener_handle);
   // Called once a second by the owner: enforces the RFC 5321 §4.5.3.2 timeouts.
   void checkTimeout(uint64_t now_ms);
-  // Node shutdown: say 421 and close.
+  // Node drain: a session receiving a message (DATA, BDAT, its commit) answers it first and
+  // then says 421 and closes; any other says 421 and closes now.
+  void drain();
+  // Node shutdown: say 421 and close; content still arriving is discarded.
   void shutdown();
   // A spool write for this session finished (on the loop thread).
   void onChunkWritten(const spool::CommitStatus& status, uint64_t bytes);
@@ -135,6 +138,9 @@ class Session : public io::Stream::Handler {
   // Counts and logs the forged Authentication-Results and X-Mxgate-* fields the stripper removed.
   void countForgedFields();
   void resetTransaction();
+  // Draining: once the message being received is answered (the session is back at commands
+  // with no BDAT content open), says 421 and closes. True when it closed.
+  bool closeIfDrained();
   // Tells the spool writer whether this session has a transaction that may commit soon.
   void announceTransaction(bool open);
   void reply(smtp::ReplyId id, std::string_view argument = {});
@@ -191,6 +197,7 @@ class Session : public io::Stream::Handler {
   uint64_t intake_generation_ = 0;  // tells reports for an earlier transaction apart
   bool used_bdat_ = false;
   bool used_data_ = false;
+  bool draining_ = false;  // the node drains: close once the message being received is answered
 
   // Content state for the message being received.
   smtp::DotReader dot_reader_;

@@ -2,6 +2,11 @@
 // worker loop on the starting thread (so address errors surface at start-up); start() hands
 // each loop its sockets. A LoopServer owns the sessions of one loop, keeps the id -> session
 // registry used by completions, and sweeps timeouts once a second.
+//
+// A drain (node drain, SIGTERM) closes the listeners and lets each session finish the message
+// it is receiving: a session in DATA or BDAT, or waiting for its commit, answers that message
+// (its 250 is real) and then says 421 and closes; every other session says 421 at once. stop()
+// ends what is left: content still arriving is discarded and the client told 421.
 #pragma once
 
 #include <uv.h>
@@ -52,6 +57,7 @@ class LoopServer {
   // On the loop thread.
   void addListener(int fd, const config::Listener& listener);
   void start();
+  void drain();
   void stop();
   Session* find(uint64_t id);
   void forget(uint64_t id);
@@ -62,6 +68,7 @@ class LoopServer {
     std::unique_ptr<io::Listener> listener;
   };
   void onConnection(uv_stream_t* server, const config::Listener& listener);
+  void closeListeners();
   static void onSweep(uv_timer_t* timer);
 
   io::Loop& loop_;
@@ -72,6 +79,7 @@ class LoopServer {
   std::vector<std::unique_ptr<Bound>> listeners_;
   std::unordered_map<uint64_t, Session*> sessions_;
   uv_timer_t sweep_{};
+  bool listening_ = true;
   bool stopping_ = false;
 };
 
@@ -84,6 +92,9 @@ class SmtpServer {
   bool bind(std::string& error);
   // Hands the sockets to the loops and starts accepting.
   void start();
+  // Posts a drain to every loop: listeners close, sessions finish the message they are
+  // receiving, then get 421. Thread-safe.
+  void drain();
   // Posts the shutdown to every loop (listeners close, sessions get 421).
   void stop();
 
