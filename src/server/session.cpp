@@ -196,8 +196,22 @@ void Session::onStreamData(std::string_view data) {
     return;
   }
   in_.append(data);
-  setDeadline();
+  noteProgress(data);
   processInput();
+}
+
+// Per-request deadlines (Postfix's smtpd_per_request_deadline and smtpd_min_data_rate): a read
+// that completes no command line does not move the command deadline, and message data moves
+// the data deadline on only by what it is worth at smtp.min_data_rate, never past data_timeout
+// from now; a client trickling a byte at a time is cut like an idle one.
+void Session::noteProgress(std::string_view data) {
+  if (phase_ == Phase::Data || phase_ == Phase::Bdat) {
+    const uint64_t now = owner_.loop().now();
+    const uint64_t credit = data.size() * 1000 / config_.smtp.min_data_rate;
+    deadline_ms_ = std::min(deadline_ms_ + credit, now + static_cast<uint64_t>(config_.smtp.data_timeout.count()));
+  } else if (data.find('\n') != std::string_view::npos) {
+    setDeadline();
+  }
 }
 
 void Session::processInput() {

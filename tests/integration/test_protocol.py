@@ -652,12 +652,14 @@ class MessageLimitsTest(unittest.TestCase):
 
 class SessionLimitsTest(unittest.TestCase):
     """max_errors, max_junk_commands, max_connections_per_ip, command_timeout, data_timeout,
-    tls_handshake_timeout."""
+    min_data_rate, tls_handshake_timeout. The timeouts are per request (T16 slowloris): a
+    command trickled a byte at a time is cut at command_timeout from the reply before it, and
+    message data slower than min_data_rate (5 B/s here) reaches data_timeout."""
 
     @classmethod
     def setUpClass(cls):
         cls.gw, cls.ports = start_gateway({"max_errors": 3, "max_junk_commands": 5, "max_connections_per_ip": 3,
-                                           "command_timeout": "2s", "data_timeout": "2s",
+                                           "command_timeout": "2s", "data_timeout": "2s", "min_data_rate": 5,
                                            "tls_handshake_timeout": "2s"},
                                           [("implicit", "inbound", "implicit")])
 
@@ -747,9 +749,51 @@ class SessionLimitsTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(set(self.gw.inbox_files()) - before, set())
 
+    def trickle(self, client, data, interval, limit):
+        """Sends data a byte every interval seconds until the server closes the connection;
+        returns how long that took and the reply (None if it never closed within limit)."""
+        start = time.monotonic()
+        for byte in data:
+            try:
+                client.send(bytes([byte]))
+            except OSError:
+                break
+            if client.silent_for(interval) is False or time.monotonic() - start > limit:
+                break
+        return time.monotonic() - start, client.reply(timeout=2)
+
+    def test_trickled_command_is_cut_at_the_command_timeout(self):
+        self.no_sessions()
+        with Client(self.gw.smtp_port) as c:
+            c.ehlo()
+            elapsed, reply = self.trickle(c, f"MAIL FROM:<{SENDER}>\r\n".encode(), 0.4, 8)
+            self.assertIsNotNone(reply)
+            self.assertEqual(reply.short(), "421 4.4.2")
+            self.assertTrue(c.closed(5.0))
+        self.assertGreaterEqual(elapsed, 1.5)
+        self.assertLessEqual(elapsed, 3.5)
+
+    def test_data_slower_than_the_minimum_rate_is_cut(self):
+        """Two bytes a second against min_data_rate 5: each byte moves the deadline on by 200 ms
+        while 500 ms pass, so the 2 s deadline runs out after about 3.3 s; nothing is kept."""
+        self.no_sessions()
+        before = set(self.gw.inbox_files())
+        with Client(self.gw.smtp_port) as c:
+            c.ehlo()
+            self.assertEqual(c.command(f"MAIL FROM:<{SENDER}>\r\n").short(), "250 2.1.0")
+            self.assertEqual(c.command(f"RCPT TO:<{RCPT}>\r\n").short(), "250 2.1.5")
+            self.assertEqual(c.command("DATA\r\n").code, 354)
+            elapsed, reply = self.trickle(c, content("trickled") * 4, 0.5, 15)
+            self.assertIsNotNone(reply)
+            self.assertEqual(reply.short(), "421 4.4.2")
+        self.assertGreaterEqual(elapsed, 2.5)
+        self.assertLessEqual(elapsed, 6.0)
+        self.assertTrue(wait_queue_empty(self.gw))
+        self.assertEqual(set(self.gw.inbox_files()) - before, set())
+
     def test_slow_but_steady_data_is_accepted(self):
-        """data_timeout bounds the idle time between data blocks, not the whole transfer:
-        one byte every 100 ms for 3 s in total completes."""
+        """data_timeout bounds data without progress, not the whole transfer: one byte every
+        100 ms (10 B/s, above min_data_rate) for 3 s in total completes."""
         self.no_sessions()
         with Client(self.gw.smtp_port) as c:
             c.ehlo()

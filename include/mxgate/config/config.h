@@ -88,7 +88,8 @@ struct SmtpSettings {
   BareNewline bare_newline = BareNewline::Reject;
   bool reject_nul = true;
   std::chrono::milliseconds command_timeout{300000};  // RFC 5321 §4.5.3.2.7
-  std::chrono::milliseconds data_timeout{300000};     // between DATA blocks, §4.5.3.2.7
+  std::chrono::milliseconds data_timeout{300000};     // message data without progress, §4.5.3.2.7
+  uint64_t min_data_rate = 500;  // bytes/s of message data that keep moving the data deadline on
   std::chrono::milliseconds tls_handshake_timeout{30000};
   size_t max_pending_output = 65536;  // unread replies before we stop reading input
   std::vector<std::string> xclient_networks;  // CIDR networks allowed to use XCLIENT

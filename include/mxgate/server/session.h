@@ -80,6 +80,8 @@ class Session : public io::Stream::Handler {
   enum class Phase { Handshake, Command, AuthResponse, Authenticating, Verifying, Data, Bdat, Committing, Closing };
 
   void greet();
+  // A read arrived: moves the deadline as far as the data is worth (see session.cpp).
+  void noteProgress(std::string_view data);
   void processInput();
   bool processCommandLine();
   void execute(const smtp::Command& command);
