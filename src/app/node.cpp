@@ -45,6 +45,8 @@
 #include "mxgate/spool/admission.h"
 #include "mxgate/spool/store.h"
 #include "mxgate/tls/tls.h"
+#include "privileges.h"
+#include "service_notify.h"
 
 namespace mxgate::app {
 namespace {
@@ -291,8 +293,14 @@ Node::~Node() = default;
 int Node::run() {
   const config::Config& config = *config_;
   auto parts = std::make_unique<Parts>();
+  if (std::string user_error; !becomeNodeUser(config_path_, config, user_error)) {
+    log::error("-", "privilege_drop_failed").kv("error", user_error);
+    return 1;
+  }
+  ServiceNotifier notifier;
   parts->log_fd = openLogFile(config);
   log::configure(config.log.level, config.log.format, parts->log_fd);
+  warnIfRoot(config);
   mail::QueueId::setNode(config.node.id);
   const uint64_t file_limit = raiseFileLimit();
   if (file_limit < neededFileDescriptors(config)) {
@@ -587,6 +595,7 @@ int Node::run() {
     raw->admin_http->stop();
     uv_close(reinterpret_cast<uv_handle_t*>(&raw->housekeeping), nullptr);
   });
+  notifier.startWatchdog(*raw->control);
   raw->control->start();
   if (raw->links_http) {
     raw->links_loop->post([raw] { raw->links_http->start(); });
@@ -619,6 +628,7 @@ int Node::run() {
       .kv("api_port", raw->api_http ? raw->api_http->port() : 0)
       .kv("nofile", file_limit)
       .kv("tenants", config.tenants.size());
+  notifier.ready("accepting mail on " + std::to_string(config.listeners.size()) + " listeners");
 
   for (;;) {
     int signal_number = 0;
@@ -626,12 +636,15 @@ int Node::run() {
       continue;
     }
     if (signal_number == SIGHUP) {
+      notifier.reloading();
       reload();
+      notifier.ready("accepting mail (SIGHUP handled: the log tells whether the configuration was reloaded)");
       continue;
     }
     log::info("-", "stopping").kv("signal", signal_number == SIGTERM ? "TERM" : "INT");
     break;
   }
+  notifier.stopping();
   shutdown();
   return 0;
 }
