@@ -46,6 +46,8 @@
 #include "mxgate/spool/store.h"
 #include "mxgate/tls/tls.h"
 #include "drain.h"
+#include "privileges.h"
+#include "service_notify.h"
 
 namespace mxgate::app {
 namespace {
@@ -293,8 +295,14 @@ Node::~Node() = default;
 int Node::run() {
   const config::Config& config = *config_;
   auto parts = std::make_unique<Parts>();
+  if (std::string user_error; !becomeNodeUser(config_path_, config, user_error)) {
+    log::error("-", "privilege_drop_failed").kv("error", user_error);
+    return 1;
+  }
+  ServiceNotifier notifier;
   parts->log_fd = openLogFile(config);
   log::configure(config.log.level, config.log.format, parts->log_fd);
+  warnIfRoot(config);
   mail::QueueId::setNode(config.node.id);
   const uint64_t file_limit = raiseFileLimit();
   if (file_limit < neededFileDescriptors(config)) {
@@ -612,6 +620,7 @@ int Node::run() {
     raw->admin_http->stop();
     uv_close(reinterpret_cast<uv_handle_t*>(&raw->housekeeping), nullptr);
   });
+  notifier.startWatchdog(*raw->control);
   raw->control->start();
   if (raw->links_http) {
     raw->links_loop->post([raw] { raw->links_http->start(); });
@@ -644,6 +653,7 @@ int Node::run() {
       .kv("api_port", raw->api_http ? raw->api_http->port() : 0)
       .kv("nofile", file_limit)
       .kv("tenants", config.tenants.size());
+  notifier.ready("accepting mail on " + std::to_string(config.listeners.size()) + " listeners");
 
   // SIGTERM and SIGINT drain (a second one stops at once), as does the admin API's drain;
   // the drain is polled between signals.
@@ -651,7 +661,9 @@ int Node::run() {
   for (;;) {
     const int signal_number = sigtimedwait(&signals, nullptr, &tick);
     if (signal_number == SIGHUP) {
+      notifier.reloading();
       reload();
+      notifier.ready("accepting mail (SIGHUP handled: the log tells whether the configuration was reloaded)");
     } else if (signal_number == SIGTERM || signal_number == SIGINT) {
       const char* name = signal_number == SIGTERM ? "TERM" : "INT";
       if (raw->drain->draining()) {
@@ -665,6 +677,7 @@ int Node::run() {
     }
   }
   log::info("-", "stopping");
+  notifier.stopping();
   shutdown();
   return 0;
 }

@@ -61,6 +61,19 @@ std::string checkHostname(std::string_view text) {
   return text.empty() ? "" : values::checkDomain(text);
 }
 
+// A login name as useradd(8) takes it (Debian's NAME_REGEX, without the trailing '$').
+std::string checkUserName(std::string_view text) {
+  if (text.empty()) {
+    return "";
+  }
+  if (text.size() > 32 || !(ascii::isAlpha(text.front()) || text.front() == '_') ||
+      !std::all_of(text.begin(), text.end(),
+                   [](char c) { return ascii::isAlpha(c) || ascii::isDigit(c) || c == '_' || c == '-' || c == '.'; })) {
+    return "expected a user name (letters, digits, '_', '-', '.'; at most 32, not starting with a digit, '-' or '.')";
+  }
+  return "";
+}
+
 std::string checkPostmaster(std::string_view text) {
   return text.empty() ? "" : values::checkMailbox(text);
 }
@@ -149,6 +162,9 @@ const Key<Config> kNodeKeys[] = {
     {.name = "node.workers", .type = Type::Integer, .default_value = "0", .min = 0, .max = 64,
      .help = "SMTP event-loop threads; 0 = one per CPU core but one (at least one).",
      .store = [](Config& c, const Parsed& p) { c.node.workers = u32(p); }},
+    {.name = "node.user", .type = Type::String, .default_value = R"("")", .check = checkUserName,
+     .help = "Started as root: the user to become once the ports are bound, before the spool and log are opened; \"\" = none.",
+     .store = [](Config& c, const Parsed& p) { c.node.user = p.text; }},
     {.name = "node.policies", .type = Type::String, .default_value = R"("policies")", .min = 1,
      .live = true, .help = "Directory holding one *.toml policy file per tenant.",
      .store = [](Config& c, const Parsed& p) { c.node.policies_dir = p.text; }},

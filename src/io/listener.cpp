@@ -1,4 +1,5 @@
 // SO_REUSEPORT listening sockets, one per worker loop (see include/mxgate/io/listener.h).
+// bindSocket() and reserveSocket() run on the starting (main) thread.
 #include "mxgate/io/listener.h"
 
 #include <fcntl.h>
@@ -8,14 +9,26 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <utility>
 
 #include "mxgate/base/log.h"
 #include "mxgate/io/stream.h"
 
 namespace mxgate::io {
+namespace {
 
-int bindSocket(const std::string& address, uint16_t port, int backlog, uint16_t& bound_port,
-               std::string& error) {
+struct Reserved {
+  int fd;
+  uint16_t bound_port;
+};
+
+// Sockets bound by reserveSocket, by the (address, port) asked for; bindSocket hands them out.
+std::mutex g_reserved_mutex;
+std::multimap<std::pair<std::string, uint16_t>, Reserved> g_reserved;
+
+int bindNew(const std::string& address, uint16_t port, int backlog, uint16_t& bound_port, std::string& error) {
   sockaddr_storage storage{};
   if (!parseAddress(address, port, storage)) {
     error = "not a numeric IP address: " + address;
@@ -45,6 +58,35 @@ int bindSocket(const std::string& address, uint16_t port, int backlog, uint16_t&
   bound_port = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
                                                 : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
   return fd;
+}
+
+}  // namespace
+
+bool reserveSocket(const std::string& address, uint16_t port, int backlog, uint16_t& bound_port,
+                   std::string& error) {
+  int fd = bindNew(address, port, backlog, bound_port, error);
+  if (fd < 0) {
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(g_reserved_mutex);
+  g_reserved.emplace(std::make_pair(address, port), Reserved{fd, bound_port});
+  return true;
+}
+
+int bindSocket(const std::string& address, uint16_t port, int backlog, uint16_t& bound_port,
+               std::string& error) {
+  {
+    std::lock_guard<std::mutex> lock(g_reserved_mutex);
+    auto reserved = g_reserved.find(std::make_pair(address, port));
+    if (reserved != g_reserved.end()) {
+      const Reserved socket = reserved->second;
+      g_reserved.erase(reserved);
+      ::listen(socket.fd, backlog);  // the caller's backlog replaces the one it was reserved with
+      bound_port = socket.bound_port;
+      return socket.fd;
+    }
+  }
+  return bindNew(address, port, backlog, bound_port, error);
 }
 
 Listener::Listener(Loop& loop, int fd, ConnectionFn on_connection)

@@ -179,8 +179,9 @@ class Gateway:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    def start(self, timeout=20.0, file_limit=None):
-        """file_limit: the soft RLIMIT_NOFILE mxgate starts with (e.g. a fresh machine's 1024)."""
+    def start(self, timeout=20.0, file_limit=None, env=None):
+        """file_limit: the soft RLIMIT_NOFILE mxgate starts with (e.g. a fresh machine's 1024);
+        env: variables added to mxgate's environment (e.g. NOTIFY_SOCKET)."""
         def limit_files():
             hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
             resource.setrlimit(resource.RLIMIT_NOFILE, (file_limit, hard))
@@ -188,7 +189,8 @@ class Gateway:
             self.stderr_offset = stderr.tell()
             self.process = subprocess.Popen([MXGATE, "run", "--config", self.config_path], cwd=self.dir,
                                             stdout=subprocess.DEVNULL, stderr=stderr,
-                                            preexec_fn=limit_files if file_limit else None)
+                                            preexec_fn=limit_files if file_limit else None,
+                                            env={**os.environ, **env} if env else None)
         if not (wait_port(self.first_port, timeout) and wait_port(self.admin_port, timeout)):
             self.stop(kill=True)
             raise RuntimeError("mxgate did not start; log:\n" + self.log())

@@ -45,6 +45,7 @@ struct NodeSettings {
   std::string hostname;      // greeting, EHLO reply, Received: by
   uint16_t id = 0;           // node id inside queue ids
   uint32_t workers = 0;      // event-loop threads; 0 in the file means "cores - 1, at least 1"
+  std::string user;          // started as root: the user to become once the ports are bound ("" = stay)
   std::string policies_dir;  // directory holding the tenant *.toml files
   std::string postmaster;    // where RCPT TO:<postmaster> goes ("" = refuse it)
   std::chrono::milliseconds shutdown_timeout{60000};  // a drain's limit (SIGTERM, `mxgate drain`)

@@ -16,8 +16,16 @@ namespace mxgate::io {
 
 // Creates a non-blocking TCP socket with SO_REUSEADDR and SO_REUSEPORT, binds and listens.
 // Returns the fd, or -1 with error set. bound_port receives the port (useful with port 0).
+// A socket reserved for the same address and port is handed out instead of binding anew.
 int bindSocket(const std::string& address, uint16_t port, int backlog, uint16_t& bound_port,
                std::string& error);
+
+// Binds and listens as bindSocket does and keeps the socket for the next bindSocket call with
+// the same address and port: a process started as root binds its privileged ports this way
+// before it gives up root (every socket of a SO_REUSEPORT group must come from the same user,
+// so all of a listener's sockets are reserved). Returns false with error set.
+bool reserveSocket(const std::string& address, uint16_t port, int backlog, uint16_t& bound_port,
+                   std::string& error);
 
 class Listener {
  public:

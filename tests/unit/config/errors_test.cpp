@@ -569,6 +569,18 @@ port = 2525
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(node_user_is_a_user_name) {
+  BOOST_TEST(errorsOf("[node]\nuser = \"mxgate\"\n").empty());
+  BOOST_TEST(errorsOf("[node]\nuser = \"_mx-gate.1\"\n").empty());
+  BOOST_TEST(errorsOf("[node]\nuser = \"\"\n").empty());
+  const std::string why = "expected a user name (letters, digits, '_', '-', '.'; at most 32, not starting with a "
+                          "digit, '-' or '.')";
+  BOOST_TEST(errorsOf("[node]\nuser = \"-x\"\n") == Lines{"node.toml:2: node.user: invalid value \"-x\": " + why});
+  BOOST_TEST(errorsOf("\n[node]\nuser = \"mx gate\"\n") ==
+             Lines{"node.toml:3: node.user: invalid value \"mx gate\": " + why});
+  BOOST_TEST(errorsOf("[node]\nuser = \"" + std::string(33, 'a') + "\"\n").size() == 1);
+}
+
 BOOST_AUTO_TEST_CASE(postmaster_must_be_in_a_tenant_domain) {
   BOOST_TEST(errorsOf("\n[node]\npostmaster = \"pm@other.test\"\n") ==
                  Lines{"node.toml:3: node.postmaster: \"pm@other.test\" is not an address in a tenant domain (no "
