@@ -235,6 +235,8 @@ class PrivilegeDropTest(unittest.TestCase):
 
     def test_binds_then_runs_as_node_user(self):
         self.gw.start()
+        # The ports answer from the moment they are bound, still as root: wait for the start.
+        self.assertTrue(wait_until(lambda: "event=started" in self.gw.log(), 20), self.gw.log())
         pid = self.gw.process.pid
         uid, gid = self.nobody.pw_uid, self.nobody.pw_gid
         self.assertEqual(status_ids(pid, "Uid"), [uid] * 4)
