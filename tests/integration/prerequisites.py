@@ -39,6 +39,8 @@ COMMANDS = [
     ("ldns-keygen", "ldnsutils", "the DANE tests' zone keys"),
     ("drill", "ldnsutils", "checking the signed zone's answers"),
     ("curl", "curl", "the send API and the click, open and unsubscribe endpoint tests"),
+    ("testssl", "testssl.sh", "the TLS baseline of every listener (T23)"),
+    ("systemd-analyze", "systemd", "checking the systemd unit"),
 ]
 
 # (path, Debian package, what needs it)
