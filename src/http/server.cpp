@@ -246,7 +246,7 @@ void Server::onSweep(uv_timer_t* timer) {
 
 void Server::closeListener() {
   if (listener_ && !draining_ && !stopping_) {
-    listener_->close(nullptr);
+    listener_->close();
   }
 }
 

@@ -92,18 +92,36 @@ int bindSocket(const std::string& address, uint16_t port, int backlog, uint16_t&
 Listener::Listener(Loop& loop, int fd, ConnectionFn on_connection)
     : loop_(loop), fd_(fd), on_connection_(std::move(on_connection)) {}
 
-int Listener::start() {
-  uv_tcp_init(loop_.uv(), &tcp_);
-  tcp_.data = this;
-  int rc = uv_tcp_open(&tcp_, fd_);
-  if (rc == 0) {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 1024, &Listener::onConnection);
+int Listener::start() { return listen(); }
+
+int Listener::listen() {
+  const int fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) {
+    return uv_translate_sys_error(errno);
   }
-  return rc;
+  auto* tcp = new uv_tcp_t;
+  uv_tcp_init(loop_.uv(), tcp);
+  tcp->data = this;
+  int rc = uv_tcp_open(tcp, fd);
+  if (rc != 0) {
+    ::close(fd);  // not the handle's
+  } else {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 1024, &Listener::onConnection);
+  }
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(tcp), [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+    return rc;
+  }
+  tcp_ = tcp;
+  return 0;
 }
 
 void Listener::onConnection(uv_stream_t* server, int status) {
   auto* self = static_cast<Listener*>(server->data);
+  if (status == UV_EMFILE || status == UV_ENFILE) {
+    self->pause(status);
+    return;
+  }
   if (status < 0) {
     log::warn("-", "accept_failed").kv("error", uv_strerror(status));
     return;
@@ -111,14 +129,48 @@ void Listener::onConnection(uv_stream_t* server, int status) {
   self->on_connection_(server);
 }
 
-void Listener::close(std::function<void()> done) {
-  on_closed_ = std::move(done);
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* handle) {
-    auto* self = static_cast<Listener*>(handle->data);
-    if (self->on_closed_) {
-      self->on_closed_();
-    }
-  });
+void Listener::pause(int status) {
+  if (tcp_ == nullptr) {
+    return;
+  }
+  log::warn("-", "accept_paused").kv("error", uv_strerror(status)).kv("ms", kListenerPauseMs);
+  uv_close(reinterpret_cast<uv_handle_t*>(tcp_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+  tcp_ = nullptr;
+  if (resume_ == nullptr) {
+    resume_ = new uv_timer_t;
+    uv_timer_init(loop_.uv(), resume_);
+    resume_->data = this;
+  }
+  uv_timer_start(resume_, &Listener::onResume, kListenerPauseMs, 0);
+}
+
+void Listener::onResume(uv_timer_t* timer) {
+  auto* self = static_cast<Listener*>(timer->data);
+  if (self->closed_) {
+    return;
+  }
+  const int rc = self->listen();
+  if (rc != 0) {
+    uv_timer_start(timer, &Listener::onResume, kListenerPauseMs, 0);  // still out of descriptors
+    return;
+  }
+  log::info("-", "accept_resumed");
+}
+
+void Listener::close() {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  if (tcp_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(tcp_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+    tcp_ = nullptr;
+  }
+  if (resume_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(resume_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+    resume_ = nullptr;
+  }
+  ::close(fd_);
 }
 
 }  // namespace mxgate::io

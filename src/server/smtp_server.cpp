@@ -71,7 +71,7 @@ void LoopServer::closeListeners() {
   }
   listening_ = false;
   for (auto& bound : listeners_) {
-    bound->listener->close(nullptr);
+    bound->listener->close();
   }
 }
 

@@ -179,11 +179,12 @@ class Gateway:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    def start(self, timeout=20.0, file_limit=None, env=None):
-        """file_limit: the soft RLIMIT_NOFILE mxgate starts with (e.g. a fresh machine's 1024);
+    def start(self, timeout=20.0, file_limit=None, env=None, hard_file_limit=False):
+        """file_limit: the soft RLIMIT_NOFILE mxgate starts with (e.g. a fresh machine's 1024),
+        with hard_file_limit the hard limit too, so mxgate cannot raise it (prlimit --nofile);
         env: variables added to mxgate's environment (e.g. NOTIFY_SOCKET)."""
         def limit_files():
-            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            hard = file_limit if hard_file_limit else resource.getrlimit(resource.RLIMIT_NOFILE)[1]
             resource.setrlimit(resource.RLIMIT_NOFILE, (file_limit, hard))
         with open(self.log_path + ".stderr", "ab") as stderr:  # the child keeps its own copy of the fd
             self.stderr_offset = stderr.tell()

@@ -1,4 +1,11 @@
-"""The per-IP SMTP connection limit through the real binary counts an IPv6 client by its network
+"""T17 (reliability.md): many idle SMTP connections, and descriptor exhaustion.
+- MXGATE_T17_CONNECTIONS (default 2,000; 10,000 for a release run) idle connections each get
+  their 220 and hold it while a legitimate client still sends a message; mxgate's RSS with
+  them open is printed (goal: at most 512 MiB at 10,000) and checked against that bound.
+- Under RLIMIT_NOFILE 256 (soft and hard, as prlimit --nofile=256), 400 connections held at
+  once crash nothing; once they close, a client is greeted and its message accepted again.
+
+The per-IP SMTP connection limit through the real binary counts an IPv6 client by its network
 of smtp.ipv6_prefix_length bits (default /64): a host holds a whole /64 and must not pass the
 limit with a new address for each connection.
 
@@ -9,12 +16,17 @@ where user namespaces are unavailable.
 """
 
 import os
+import resource
+import smtplib
 import socket
 import subprocess
 import sys
+import time
 import unittest
 
-from harness import Gateway
+from harness import Gateway, make_message, rss_bytes, wait_until
+
+T17_CONNECTIONS = int(os.environ.get("MXGATE_T17_CONNECTIONS", "2000"))
 
 IN_NAMESPACE = os.environ.get("MXGATE_NETNS") == "1"
 SERVER = "2001:db8:5:6::1"
@@ -92,6 +104,95 @@ class Ipv6PrefixTest(unittest.TestCase):
         lines = self.connect_all(gw.first_port, ["2001:db8:5:6::a", "2001:db8:5:7::a", "2001:db8:5:8::a",
                                                  "2001:db8:5:9::a"])
         self.assertEqual([line[:3] for line in lines], [b"220", b"220", b"220", b"421"], lines)
+
+
+
+def open_idle(port, count, settle=None):
+    """count connections and their greetings (None where none came); with settle, the greetings
+    are read without waiting, settle seconds after the last connect (a paused listener leaves
+    connections in the kernel's backlog, greeted only once descriptors are free again)."""
+    sockets = []
+    for _ in range(count):
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sockets.append(sock)
+        except OSError:
+            sockets.append(None)
+    greetings = []
+    if settle:
+        time.sleep(settle)
+    for sock in sockets:
+        if sock is None:
+            greetings.append(None)
+            continue
+        if settle:
+            sock.setblocking(False)
+        try:
+            greetings.append(sock.recv(512))
+        except OSError:
+            greetings.append(None)
+    return sockets, greetings
+
+
+def send_one(gateway, subject):
+    with gateway.smtp(timeout=15) as client:
+        client.sendmail("sender@remote.example", ["user@example.test"], make_message(subject=subject))
+
+
+class ManyConnectionsTest(unittest.TestCase):
+    def setUp(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    def test_idle_connections_and_their_memory(self):
+        count = T17_CONNECTIONS
+        gw = Gateway(overrides={"smtp": {"max_connections": count + 100, "max_connections_per_ip": count + 100}})
+        self.addCleanup(gw.cleanup)
+        gw.start()
+        before = rss_bytes(gw.process.pid)
+        sockets, greetings = open_idle(gw.smtp_port, count)
+        try:
+            self.assertEqual(sum(1 for g in greetings if g and g.startswith(b"220 ")), count)
+            during = rss_bytes(gw.process.pid)
+            send_one(gw, "beside the idle ones")
+            self.assertTrue(wait_until(lambda: len(gw.inbox_files()) == 1, 20))
+        finally:
+            for sock in sockets:
+                if sock is not None:
+                    sock.close()
+        per_connection = (during - before) / count
+        print(f"\nT17: {count} idle SMTP connections: RSS {before / 2**20:.0f} MiB before, "
+              f"{during / 2**20:.0f} MiB with them open ({per_connection / 1024:.1f} KiB each; "
+              f"{(before + per_connection * 10000) / 2**20:.0f} MiB at 10,000)")
+        self.assertLess(before + per_connection * 10000, 512 * 2**20)
+
+    def test_descriptor_exhaustion_is_survived(self):
+        gw = Gateway(overrides={"smtp": {"max_connections": 1000, "max_connections_per_ip": 1000}})
+        self.addCleanup(gw.cleanup)
+        gw.start(file_limit=256, hard_file_limit=True)
+        sockets, greetings = open_idle(gw.smtp_port, 400, settle=1.0)
+        greeted = sum(1 for g in greetings if g and g.startswith(b"220 "))
+        for sock in sockets:
+            if sock is not None:
+                sock.close()
+        self.assertIsNone(gw.process.poll(), "mxgate died with its descriptors exhausted")
+        self.assertGreater(greeted, 0)
+        self.assertLess(greeted, 400, "RLIMIT_NOFILE 256 did not limit anything")
+        began = time.monotonic()
+        self.assertTrue(wait_until(lambda: subjects_sent(gw), 30), gw.log()[-3000:])
+        print(f"\nT17: RLIMIT_NOFILE 256, 400 connections at once: {greeted} greeted, the rest waited ungreeted "
+              f"({gw.log().count('event=accept_paused')} accept pauses logged); accepting mail "
+              f"again {time.monotonic() - began:.1f} s after they closed")
+        self.assertTrue(wait_until(lambda: len(gw.inbox_files()) >= 1, 20))
+
+
+def subjects_sent(gateway):
+    try:
+        send_one(gateway, "after the exhaustion")
+        return True
+    except (OSError, smtplib.SMTPException):
+        return False
 
 
 if __name__ == "__main__":

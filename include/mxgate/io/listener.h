@@ -27,6 +27,14 @@ int bindSocket(const std::string& address, uint16_t port, int backlog, uint16_t&
 bool reserveSocket(const std::string& address, uint16_t port, int backlog, uint16_t& bound_port,
                    std::string& error);
 
+// Out of descriptors (EMFILE, ENFILE) a listener stops accepting for kListenerPauseMs instead of
+// spinning on the failing accept: new connections wait in the kernel's backlog while the
+// sessions already open finish and give descriptors back, then it accepts again (logged once
+// per pause). libuv's own remedy, a spare descriptor closed to accept and drop one connection,
+// loses that descriptor for good when another thread takes it meanwhile, and its accept loop
+// then never returns.
+inline constexpr uint64_t kListenerPauseMs = 250;
+
 class Listener {
  public:
   // on_connection runs on the loop thread for each pending connection; it must accept it.
@@ -36,19 +44,25 @@ class Listener {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // On the loop thread: wraps the fd and starts accepting. Returns a libuv error code.
+  // On the loop thread: starts accepting on the socket. Returns a libuv error code.
   int start();
-  // On the loop thread: stops accepting and closes the socket; `done` runs once closed.
-  void close(std::function<void()> done);
+  // On the loop thread: stops accepting and closes the socket. The listener must outlive its
+  // loop's next turn (the handles close asynchronously).
+  void close();
 
  private:
   static void onConnection(uv_stream_t* server, int status);
+  static void onResume(uv_timer_t* timer);
+  // A new handle on a duplicate of fd_ (a paused handle's close closes only its duplicate).
+  int listen();
+  void pause(int status);
 
   Loop& loop_;
   int fd_;
   ConnectionFn on_connection_;
-  uv_tcp_t tcp_{};
-  std::function<void()> on_closed_;
+  uv_tcp_t* tcp_ = nullptr;     // accepting; null while paused or closed
+  uv_timer_t* resume_ = nullptr;  // the pause's timer
+  bool closed_ = false;
 };
 
 }  // namespace mxgate::io
