@@ -608,31 +608,22 @@ int runDrainCommand(const config::Config& config, const std::vector<std::string>
 
 int runAdminCommand(const config::Config& config, const std::string& group, const std::vector<std::string>& args,
                     bool as_json) {
-  if (group == "drain") {
-    std::string token;
-    if (!readToken(config, token)) {
-      std::cerr << "mxgate: cannot read the admin token from " << tokenPath(config) << "\n";
-      return 3;
-    }
-    return runDrainCommand(config, args, as_json, token);
-  }
-  if (group == "suppression") {
-    std::string token;
-    if (!readToken(config, token)) {
-      std::cerr << "mxgate: cannot read the admin token from " << tokenPath(config) << "\n";
-      return 3;
-    }
-    return runSuppressionCommand(config, args, as_json, token);
-  }
   std::string method;
   std::string path;
-  if (!buildRequest(group, args, method, path)) {
+  const bool own_requests = group == "drain" || group == "suppression";
+  if (!own_requests && !buildRequest(group, args, method, path)) {
     return usage();
   }
   std::string token;
   if (!readToken(config, token)) {
     std::cerr << "mxgate: cannot read the admin token from " << tokenPath(config) << "\n";
     return 3;
+  }
+  if (group == "drain") {
+    return runDrainCommand(config, args, as_json, token);
+  }
+  if (group == "suppression") {
+    return runSuppressionCommand(config, args, as_json, token);
   }
   HttpResult result = request(config, method, path, token);
   if (!result.error.empty()) {

@@ -244,6 +244,14 @@ void Server::onSweep(uv_timer_t* timer) {
   }
 }
 
+std::vector<Connection*> Server::openConnections() const {
+  std::vector<Connection*> open;
+  for (const auto& [id, connection] : connections_) {
+    open.push_back(connection);
+  }
+  return open;
+}
+
 void Server::closeListener() {
   if (listener_ && !draining_ && !stopping_) {
     listener_->close();
@@ -256,11 +264,7 @@ void Server::drain() {
   }
   closeListener();
   draining_ = true;
-  std::vector<Connection*> open;
-  for (auto& [id, connection] : connections_) {
-    open.push_back(connection);
-  }
-  for (Connection* connection : open) {
+  for (Connection* connection : openConnections()) {
     connection->drain();
   }
 }
@@ -274,11 +278,7 @@ void Server::stop() {
   if (listener_) {
     uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);
   }
-  std::vector<Connection*> open;
-  for (auto& [id, connection] : connections_) {
-    open.push_back(connection);
-  }
-  for (Connection* connection : open) {
+  for (Connection* connection : openConnections()) {
     connection->close();
   }
 }

@@ -65,6 +65,14 @@ Session* LoopServer::find(uint64_t id) {
 
 void LoopServer::forget(uint64_t id) { sessions_.erase(id); }
 
+std::vector<Session*> LoopServer::openSessions() const {
+  std::vector<Session*> open;
+  for (const auto& [id, session] : sessions_) {
+    open.push_back(session);
+  }
+  return open;
+}
+
 void LoopServer::closeListeners() {
   if (!listening_) {
     return;
@@ -80,11 +88,7 @@ void LoopServer::drain() {
     return;
   }
   closeListeners();
-  std::vector<Session*> open;
-  for (auto& [id, session] : sessions_) {
-    open.push_back(session);
-  }
-  for (Session* session : open) {
+  for (Session* session : openSessions()) {
     session->drain();
   }
 }
@@ -95,11 +99,7 @@ void LoopServer::stop() {
   }
   stopping_ = true;
   closeListeners();
-  std::vector<Session*> open;
-  for (auto& [id, session] : sessions_) {
-    open.push_back(session);
-  }
-  for (Session* session : open) {
+  for (Session* session : openSessions()) {
     session->shutdown();
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);

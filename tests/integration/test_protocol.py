@@ -667,6 +667,13 @@ class SessionLimitsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.gw.cleanup()
 
+    def start_data(self, client):
+        """EHLO, MAIL, RCPT, then DATA answered 354: the session waits for content."""
+        client.ehlo()
+        self.assertEqual(client.command(f"MAIL FROM:<{SENDER}>\r\n").short(), "250 2.1.0")
+        self.assertEqual(client.command(f"RCPT TO:<{RCPT}>\r\n").short(), "250 2.1.5")
+        self.assertEqual(client.command("DATA\r\n").code, 354)
+
     def no_sessions(self):
         self.assertTrue(wait_until(lambda: self.gw.metric("mxgate_smtp_connections_open") == 0, 10))
 
@@ -734,10 +741,7 @@ class SessionLimitsTest(unittest.TestCase):
         self.no_sessions()
         before = set(self.gw.inbox_files())
         with Client(self.gw.smtp_port) as c:
-            c.ehlo()
-            self.assertEqual(c.command(f"MAIL FROM:<{SENDER}>\r\n").short(), "250 2.1.0")
-            self.assertEqual(c.command(f"RCPT TO:<{RCPT}>\r\n").short(), "250 2.1.5")
-            self.assertEqual(c.command("DATA\r\n").code, 354)
+            self.start_data(c)
             c.send(content("stalled") + b"and then nothing")
             start = time.monotonic()
             reply = c.reply(timeout=10)
@@ -779,10 +783,7 @@ class SessionLimitsTest(unittest.TestCase):
         self.no_sessions()
         before = set(self.gw.inbox_files())
         with Client(self.gw.smtp_port) as c:
-            c.ehlo()
-            self.assertEqual(c.command(f"MAIL FROM:<{SENDER}>\r\n").short(), "250 2.1.0")
-            self.assertEqual(c.command(f"RCPT TO:<{RCPT}>\r\n").short(), "250 2.1.5")
-            self.assertEqual(c.command("DATA\r\n").code, 354)
+            self.start_data(c)
             elapsed, reply = self.trickle(c, content("trickled") * 4, 0.5, 15)
             self.assertIsNotNone(reply)
             self.assertEqual(reply.short(), "421 4.4.2")
@@ -796,10 +797,7 @@ class SessionLimitsTest(unittest.TestCase):
         100 ms (10 B/s, above min_data_rate) for 3 s in total completes."""
         self.no_sessions()
         with Client(self.gw.smtp_port) as c:
-            c.ehlo()
-            self.assertEqual(c.command(f"MAIL FROM:<{SENDER}>\r\n").short(), "250 2.1.0")
-            self.assertEqual(c.command(f"RCPT TO:<{RCPT}>\r\n").short(), "250 2.1.5")
-            self.assertEqual(c.command("DATA\r\n").code, 354)
+            self.start_data(c)
             for byte in b"Subject: slow\r\n\r\nab\r\n.\r\n":
                 c.send(bytes([byte]))
                 time.sleep(0.1)

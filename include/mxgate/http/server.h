@@ -99,6 +99,8 @@ class Server {
  private:
   static void onSweep(uv_timer_t* timer);
   void closeListener();
+  // The connections now open, to tell each something that may close it (and erase it).
+  std::vector<Connection*> openConnections() const;
 
   io::Loop& loop_;
   Handler handler_;

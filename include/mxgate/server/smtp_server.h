@@ -69,6 +69,8 @@ class LoopServer {
   };
   void onConnection(uv_stream_t* server, const config::Listener& listener);
   void closeListeners();
+  // The sessions now open, to tell each something that may close it (and erase it from sessions_).
+  std::vector<Session*> openSessions() const;
   static void onSweep(uv_timer_t* timer);
 
   io::Loop& loop_;
